@@ -1,0 +1,346 @@
+"""Kinetic configuration: every tunable, with its default (seed 000 §1).
+
+Overlays, later wins: defaults -> optional YAML file (``--config PATH`` or
+``KINETIC_CONFIG``) -> environment variables ``KINETIC_<FIELD>``.
+Secrets and deployment settings live in ``.env`` and are read into ``EnvConfig``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+Mode = Literal["replay", "paper", "live"]
+VenueName = Literal["binance", "kraken", "sim"]
+ENV_PREFIX = "KINETIC_"
+PCT = {"ge": 0.0, "le": 100.0}
+
+
+class ConfigValidationError(ValueError):
+    """A configuration value is missing, malformed or out of its allowed range."""
+
+    def __init__(self, message: str, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+class UnifiedConfig(BaseModel):
+    """Master configuration for all trading engines."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    # Global settings
+    global_daily_loss_limit_pct: float = Field(5.0, **PCT)
+    global_max_drawdown_pct: float = Field(15.0, **PCT)
+    global_circuit_breaker_cooldown_minutes: int = Field(60, gt=0)
+
+    # Spot engine
+    spot_enabled: bool = True
+    spot_capital_pct: float = Field(40.0, **PCT)
+    spot_max_positions: int = Field(5, ge=0, le=1000)
+    spot_position_size_pct: float = Field(10.0, gt=0.0, le=100.0)
+    spot_stop_loss_pct: float = Field(3.0, gt=0.0, le=100.0)
+    spot_take_profit_pct: float = Field(6.0, gt=0.0, le=1000.0)
+    spot_watchlist: list[str] = Field(
+        default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"], min_length=1
+    )
+    spot_min_confidence: int = Field(60, ge=0, le=100)
+    spot_scan_interval_seconds: int = Field(60, gt=0)
+
+    # Futures engine
+    futures_enabled: bool = True
+    futures_capital_pct: float = Field(60.0, **PCT)
+    futures_max_positions: int = Field(3, ge=0, le=1000)
+    futures_position_size_min_pct: float = Field(5.0, gt=0.0, le=100.0)
+    futures_position_size_max_pct: float = Field(15.0, gt=0.0, le=100.0)
+    futures_leverage_min: int = Field(2, ge=1, le=125)
+    futures_leverage_max: int = Field(10, ge=1, le=125)
+    futures_regime_adx_trending: float = Field(25.0, gt=0.0, le=100.0)
+    futures_regime_adx_sideways: float = Field(15.0, ge=0.0, le=100.0)
+    futures_atr_stop_multiplier: float = Field(2.0, gt=0.0, le=50.0)
+    futures_trailing_activation_pct: float = Field(2.0, gt=0.0, le=100.0)
+    futures_watchlist: list[str] = Field(
+        default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT"],
+        min_length=1,
+    )
+    futures_min_confidence: int = Field(50, ge=0, le=100)
+    futures_scan_interval_seconds: int = Field(30, gt=0)
+    futures_blacklist_duration_minutes: int = Field(60, ge=0)
+
+    # Health monitoring
+    heartbeat_warning_seconds: int = Field(60, gt=0)
+    heartbeat_restart_seconds: int = Field(300, gt=0)
+    engine_restart_max_attempts: int = Field(3, ge=0, le=100)
+    engine_restart_backoff_seconds: float = Field(1.0, ge=0.0, le=3600.0)
+    monitor_interval_seconds: float = Field(1.0, gt=0.0, le=3600.0)
+
+    # Strategy selection and timing
+    spot_strategy: str = "spot_trend"
+    futures_strategy: str = "futures_regime"
+    timeframe: Literal["1m", "5m", "15m", "1h"] = "5m"
+    futures_trailing_distance_pct: float = Field(1.0, gt=0.0, le=100.0)
+
+    # Venues, fees and simulation
+    spot_venue: VenueName = "binance"
+    futures_venue: VenueName = "binance"
+    initial_capital_usd: float = Field(10_000.0, gt=0.0)
+    taker_fee_pct: float = Field(0.1, ge=0.0, le=5.0)
+    maker_fee_pct: float = Field(0.1, ge=0.0, le=5.0)
+    futures_taker_fee_pct: float = Field(0.05, ge=0.0, le=5.0)
+    futures_maker_fee_pct: float = Field(0.02, ge=0.0, le=5.0)
+    slippage_bps: float = Field(2.0, ge=0.0, le=1000.0)
+
+    # Replay mode
+    replay_data_dir: str = "data/replay"
+    replay_speed: float = Field(1200.0, gt=0.0, le=1_000_000_000.0)
+    replay_warmup_candles: int = Field(200, ge=0, le=100_000)
+    replay_start: str | None = None  # ISO date; default: first candle after warm-up
+
+    # Persistence, lifecycle, safety
+    sqlite_path: str = "data/kinetic.db"
+    equity_snapshot_interval_seconds: int = Field(300, gt=0)
+    shutdown_timeout_seconds: float = Field(8.0, gt=0.0, le=60.0)
+    stale_tolerance_seconds: int = Field(120, gt=0)
+    live_trading_enabled: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> UnifiedConfig:
+        problems: list[tuple[str, str]] = []
+        total = self.spot_capital_pct + self.futures_capital_pct
+        if total > 100.0:
+            problems.append(
+                (
+                    "spot_capital_pct+futures_capital_pct",
+                    f"spot_capital_pct ({self.spot_capital_pct:g}) + futures_capital_pct "
+                    f"({self.futures_capital_pct:g}) = {total:g}; allowed: sum <= 100",
+                )
+            )
+        if self.futures_leverage_min > self.futures_leverage_max:
+            problems.append(
+                (
+                    "futures_leverage_min",
+                    f"futures_leverage_min ({self.futures_leverage_min}) must be <= "
+                    f"futures_leverage_max ({self.futures_leverage_max})",
+                )
+            )
+        if self.futures_position_size_min_pct > self.futures_position_size_max_pct:
+            problems.append(
+                (
+                    "futures_position_size_min_pct",
+                    f"futures_position_size_min_pct ({self.futures_position_size_min_pct:g}) "
+                    f"must be <= futures_position_size_max_pct "
+                    f"({self.futures_position_size_max_pct:g})",
+                )
+            )
+        if self.futures_regime_adx_sideways >= self.futures_regime_adx_trending:
+            problems.append(
+                (
+                    "futures_regime_adx_sideways",
+                    f"futures_regime_adx_sideways ({self.futures_regime_adx_sideways:g}) must be "
+                    f"< futures_regime_adx_trending ({self.futures_regime_adx_trending:g})",
+                )
+            )
+        if self.heartbeat_warning_seconds >= self.heartbeat_restart_seconds:
+            problems.append(
+                (
+                    "heartbeat_warning_seconds",
+                    f"heartbeat_warning_seconds ({self.heartbeat_warning_seconds}) must be "
+                    f"< heartbeat_restart_seconds ({self.heartbeat_restart_seconds})",
+                )
+            )
+        if problems:
+            raise ValueError(" ; ".join(msg for _, msg in problems))
+        return self
+
+    @property
+    def engine_enabled(self) -> dict[str, bool]:
+        return {"spot": self.spot_enabled, "futures": self.futures_enabled}
+
+
+class EnvConfig(BaseModel):
+    """Secrets and deployment settings, read from ``.env`` and the process environment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Mode = "replay"
+    binance_api_key: SecretStr | None = None
+    binance_api_secret: SecretStr | None = None
+    binance_testnet: bool = True
+    kraken_api_key: SecretStr | None = None
+    kraken_api_secret: SecretStr | None = None
+    kraken_futures_api_key: SecretStr | None = None
+    kraken_futures_api_secret: SecretStr | None = None
+    spot_enabled: bool | None = None
+    futures_enabled: bool | None = None
+    database_url: SecretStr | None = None
+    telegram_enabled: bool = False
+    telegram_token: SecretStr | None = None
+    telegram_chat_id: str | None = None
+
+    def secrets(self) -> list[str]:
+        """Every secret value set, for the log redaction processor."""
+        out: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                out.append(value.get_secret_value())
+        return out
+
+    def missing_live_keys(self, venues: set[str]) -> list[str]:
+        """Return the names of the keys live trading on ``venues`` needs but lacks."""
+        needed = {
+            "binance": ["binance_api_key", "binance_api_secret"],
+            "kraken": ["kraken_api_key", "kraken_api_secret"],
+            "kraken_futures": ["kraken_futures_api_key", "kraken_futures_api_secret"],
+        }
+        missing: list[str] = []
+        for venue in sorted(venues):
+            for key in needed.get(venue, []):
+                value = getattr(self, key)
+                if value is None or not value.get_secret_value():
+                    missing.append(key.upper())
+        return missing
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _allowed_range(field: str) -> str:
+    info = UnifiedConfig.model_fields.get(field)
+    if info is None:
+        return ""
+    lo = hi = None
+    lo_op, hi_op = ">=", "<="
+    for meta in info.metadata:
+        for attr, op in (("ge", ">="), ("gt", ">")):
+            if getattr(meta, attr, None) is not None:
+                lo, lo_op = getattr(meta, attr), op
+        for attr, op in (("le", "<="), ("lt", "<")):
+            if getattr(meta, attr, None) is not None:
+                hi, hi_op = getattr(meta, attr), op
+    if lo is not None and hi is not None:
+        return f"allowed: {lo_op} {lo:g} and {hi_op} {hi:g}"
+    if lo is not None:
+        return f"allowed: {lo_op} {lo:g}"
+    if hi is not None:
+        return f"allowed: {hi_op} {hi:g}"
+    return ""
+
+
+def _format_errors(exc: ValidationError, source: Mapping[str, str]) -> ConfigValidationError:
+    parts: list[str] = []
+    fields: list[str] = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        if not loc:
+            # cross-field rules: the message already names fields, values and the rule
+            msg = str(err.get("msg", "")).removeprefix("Value error, ")
+            parts.append(msg)
+            fields.extend(
+                f for f in UnifiedConfig.model_fields if f in msg
+            )
+            continue
+        name = loc[0]
+        fields.append(name)
+        if err["type"] == "extra_forbidden":
+            parts.append(f"unknown field '{name}' (from {source.get(name, 'config')})")
+            continue
+        value = err.get("input")
+        rng = _allowed_range(name)
+        where = source.get(name, "config")
+        detail = str(err.get("msg", "invalid"))
+        text = f"{'.'.join(loc)}={value!r} (from {where}) is invalid: {detail}"
+        parts.append(f"{text}; {rng}" if rng else text)
+    return ConfigValidationError("invalid configuration: " + " | ".join(parts), tuple(fields))
+
+
+def _parse_env_value(field: str, raw: str) -> Any:
+    info = UnifiedConfig.model_fields[field]
+    annotation = str(info.annotation)
+    if "list" in annotation:
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                return raw
+        return [s.strip() for s in text.split(",") if s.strip()]
+    return raw
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Pick ``KINETIC_<FIELD>`` variables; unknown ones are reported as unknown fields."""
+    out: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == "KINETIC_CONFIG":
+            continue
+        field = key[len(ENV_PREFIX) :].lower()
+        out[field] = _parse_env_value(field, raw) if field in UnifiedConfig.model_fields else raw
+    return out
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    warn: Any = None,
+) -> UnifiedConfig:
+    """Build the ``UnifiedConfig`` from defaults, an optional YAML file and the environment.
+
+    ``warn`` is called with a message when the named file does not exist.
+    """
+    environ = os.environ if environ is None else environ
+    path = path or environ.get("KINETIC_CONFIG") or None
+    data: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            if warn is not None:
+                warn(f"config file {p} not found; using defaults")
+        else:
+            try:
+                loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+            except yaml.YAMLError as exc:
+                raise ConfigValidationError(f"config file {p} is not valid YAML: {exc}") from None
+            if loaded is not None and not isinstance(loaded, dict):
+                raise ConfigValidationError(f"config file {p} must hold a mapping of fields")
+            data.update(loaded or {})
+            source.update({k: str(p) for k in data})
+    overrides = env_overrides(environ)
+    data.update(overrides)
+    source.update({k: f"{ENV_PREFIX}{k.upper()}" for k in overrides})
+    try:
+        return UnifiedConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _format_errors(exc, source) from None
+
+
+def load_env(
+    env_file: str | os.PathLike[str] | None = ".env", environ: Mapping[str, str] | None = None
+) -> EnvConfig:
+    """Read ``EnvConfig`` from ``.env`` (if present) overlaid by the process environment."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    if env_file is not None and Path(env_file).exists():
+        values.update({k.lower(): v for k, v in dotenv_values(env_file).items() if v is not None})
+    for name in EnvConfig.model_fields:
+        if name.upper() in environ:
+            values[name] = environ[name.upper()]
+    values = {k: v for k, v in values.items() if k in EnvConfig.model_fields and v != ""}
+    try:
+        return EnvConfig.model_validate(values)
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err.get("loc", ()))
+            # never echo the input: it may be a secret
+            msgs.append(f"{name.upper()}: {err.get('msg')}")
+        raise ConfigValidationError("invalid environment: " + " | ".join(msgs)) from None

@@ -1,0 +1,321 @@
+"""Pure domain types shared by every layer. No I/O here.
+
+Money and quantities are ``Decimal`` at the order and accounting boundary; candle
+prices are floats because indicators work on float arrays.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+ZERO = Decimal(0)
+
+
+class Side(enum.StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class PositionSide(enum.StrEnum):
+    LONG = "LONG"
+    SHORT = "SHORT"
+
+    @property
+    def entry_side(self) -> Side:
+        return Side.BUY if self is PositionSide.LONG else Side.SELL
+
+    @property
+    def exit_side(self) -> Side:
+        return self.entry_side.opposite
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is PositionSide.LONG else -1
+
+
+class OrderType(enum.StrEnum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+    STOP_MARKET = "STOP_MARKET"
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING = "PENDING"  # journaled, not yet acknowledged by the venue
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    UNKNOWN = "UNKNOWN"  # outcome unknown: reconcile by client order id
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+)
+
+
+class MarketType(enum.StrEnum):
+    SPOT = "spot"
+    FUTURES = "futures"
+
+
+class EngineType(enum.StrEnum):
+    SPOT = "spot"
+    FUTURES = "futures"
+
+
+class EngineStatus(enum.StrEnum):
+    RUNNING = "running"
+    STOPPED = "stopped"
+    ERROR = "error"
+    RESTARTING = "restarting"
+
+
+class Direction(enum.StrEnum):
+    LONG = "LONG"
+    SHORT = "SHORT"
+    FLAT = "FLAT"
+
+
+class Regime(enum.StrEnum):
+    TRENDING = "trending"
+    TRANSITIONAL = "transitional"
+    SIDEWAYS = "sideways"
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """One closed OHLCV bar. ``open_time_ms`` is the bar's open time (UTC ms)."""
+
+    symbol: str
+    open_time_ms: int
+    close_time_ms: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """Trading rules for one symbol on one venue (tick, step, minimums)."""
+
+    symbol: str
+    base: str
+    quote: str
+    market: MarketType
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    min_notional: Decimal
+    max_qty: Decimal = Decimal("1e12")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """What an engine wants sent; the OMS turns it into an ``Order``."""
+
+    engine: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    quantity: Decimal
+    client_order_id: str
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    reduce_only: bool = False
+    leverage: int = 1
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Order:
+    """An order as known to the venue and the journal."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    quantity: Decimal
+    status: OrderStatus
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    reduce_only: bool = False
+    venue_order_id: str | None = None
+    filled_qty: Decimal = ZERO
+    avg_price: Decimal = ZERO
+    created_ms: int = 0
+    updated_ms: int = 0
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.quantity - self.filled_qty
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution against an order."""
+
+    trade_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_asset: str
+    ts_ms: int
+    is_maker: bool = False
+    reduce_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    asset: str
+    free: Decimal
+    locked: Decimal = ZERO
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.locked
+
+
+@dataclass(frozen=True, slots=True)
+class VenuePosition:
+    """A futures position as the venue reports it."""
+
+    symbol: str
+    side: PositionSide
+    quantity: Decimal
+    entry_price: Decimal
+    leverage: int
+    isolated_margin: Decimal
+    liquidation_price: Decimal
+    unrealized_pnl: Decimal
+
+
+@dataclass(slots=True)
+class Position:
+    """An engine's open position with its protective levels."""
+
+    symbol: str
+    side: PositionSide
+    quantity: Decimal
+    entry_price: Decimal
+    opened_ms: int
+    stop_price: Decimal
+    take_profit: Decimal | None = None
+    leverage: int = 1
+    fees: Decimal = ZERO
+    best_price: Decimal = ZERO  # most favourable price seen, for the trailing stop
+    trailing_active: bool = False
+    liquidation_price: Decimal | None = None
+    confidence: int = 0
+    entry_reason: str = ""
+
+    def unrealized_pnl(self, price: Decimal) -> Decimal:
+        return (price - self.entry_price) * self.quantity * self.side.sign
+
+    def notional(self, price: Decimal) -> Decimal:
+        return price * self.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedTrade:
+    """A finished round trip."""
+
+    engine: str
+    symbol: str
+    side: PositionSide
+    quantity: Decimal
+    entry_price: Decimal
+    exit_price: Decimal
+    opened_ms: int
+    closed_ms: int
+    pnl: Decimal  # net of fees
+    fees: Decimal
+    exit_reason: str
+    leverage: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A strategy's decision for one symbol on one closed candle."""
+
+    symbol: str
+    direction: Direction
+    confidence: int  # 0..100
+    price: float
+    ts_ms: int
+    atr: float = 0.0
+    regime: Regime | None = None
+    reason: str = ""
+    components: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.confidence <= 100:
+            raise ValueError(f"confidence must be within 0..100, got {self.confidence}")
+
+
+@dataclass(frozen=True, slots=True)
+class CapitalAllocation:
+    engine_name: str
+    allocated_pct: float
+    allocated_usd: Decimal
+    current_exposure_usd: Decimal
+    available_usd: Decimal
+
+
+@dataclass(slots=True)
+class EngineHealth:
+    engine_name: str
+    status: EngineStatus
+    last_heartbeat: float | None  # seconds since epoch, supervision clock
+    restart_count: int = 0
+    last_error: str | None = None
+    healthy: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSnapshot:
+    """What one engine reports for the combined status."""
+
+    name: str
+    status: EngineStatus
+    equity_usd: Decimal
+    realized_pnl_usd: Decimal
+    unrealized_pnl_usd: Decimal
+    open_positions: int
+    fills: int
+    last_heartbeat: float | None
+    restart_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioStatus:
+    """Combined portfolio status across engines (seed 000 data model)."""
+
+    total_value_usd: Decimal
+    spot_value_usd: Decimal
+    futures_value_usd: Decimal
+    spot_pnl_usd: Decimal
+    futures_pnl_usd: Decimal
+    total_pnl_usd: Decimal
+    total_pnl_pct: float
+    spot_positions: int
+    futures_positions: int
+    circuit_breaker_active: bool
+    engines_status: dict[str, EngineStatus]
+    engines: dict[str, EngineSnapshot] = field(default_factory=dict)

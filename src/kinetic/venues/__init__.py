@@ -1,0 +1,1 @@
+"""Venue adapters: the only code that speaks a wire protocol."""
