@@ -1,0 +1,45 @@
+# Kinetic developer commands. `make test` installs what it needs, then runs the suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.kinetic-dev-installed
+export HYPOTHESIS_PROFILE ?= ci
+
+.PHONY: install run test test-fast lint typecheck bench backtest migrate status clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(PY) main.py run
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow and not postgres"
+
+lint: install
+	$(VENV)/bin/ruff check src tests config.py main.py scripts
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) scripts/bench_daemon.py
+	@if [ -f scripts/bench_indicators.py ]; then $(PY) scripts/bench_indicators.py; fi
+
+migrate: install
+	$(PY) main.py migrate
+
+status: install
+	$(PY) main.py status
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

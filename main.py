@@ -1,0 +1,167 @@
+"""Kinetic command line: run | status | migrate | doctor.
+
+Exit codes: 0 ok, 1 runtime failure, 2 configuration error (one clear line, no traceback),
+3 database schema refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from config import ConfigValidationError, EnvConfig, UnifiedConfig, load_config, load_env
+
+EXIT_CONFIG = 2
+EXIT_SCHEMA = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kinetic", description="Kinetic trading daemon")
+    p.add_argument("--config", help="YAML config file (default: $KINETIC_CONFIG or built-in defaults)")
+    p.add_argument("--env-file", default=".env", help="secrets file (default: .env)")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the daemon (default mode: replay)")
+    run.add_argument("--mode", choices=["replay", "paper", "live"], help="overrides MODE from .env")
+    run.add_argument("--live", action="store_true", help="confirm live trading")
+    run.add_argument("--replay-speed", type=float, help="market seconds per wall second")
+    run.add_argument("--db", help="database URL or SQLite path (overrides DATABASE_URL)")
+    status = sub.add_parser("status", help="print the combined status from the database")
+    status.add_argument("--json", action="store_true", help="one JSON object")
+    status.add_argument("--db", help="database URL or SQLite path")
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("--db", help="database URL or SQLite path")
+    doctor = sub.add_parser("doctor", help="check configuration, data and database")
+    doctor.add_argument("--db", help="database URL or SQLite path")
+    return p
+
+
+def _load(args: argparse.Namespace) -> tuple[UnifiedConfig, EnvConfig]:
+    from kinetic.logging import get_logger
+
+    log = get_logger(component="config")
+    config = load_config(args.config, warn=lambda msg: log.warning(msg))
+    overrides: dict[str, Any] = {}
+    if getattr(args, "replay_speed", None) is not None:
+        overrides["replay_speed"] = args.replay_speed
+    if getattr(args, "live", False):
+        overrides["live_trading_enabled"] = True
+    env = load_env(args.env_file)
+    if env.spot_enabled is not None:
+        overrides["spot_enabled"] = env.spot_enabled
+    if env.futures_enabled is not None:
+        overrides["futures_enabled"] = env.futures_enabled
+    if overrides:
+        config = load_config_with(config, overrides)
+    return config, env
+
+
+def load_config_with(config: UnifiedConfig, overrides: dict[str, Any]) -> UnifiedConfig:
+    from pydantic import ValidationError
+
+    from config import _format_errors
+
+    try:
+        return UnifiedConfig.model_validate({**config.model_dump(), **overrides})
+    except ValidationError as exc:
+        raise _format_errors(exc, {k: "command line" for k in overrides}) from None
+
+
+def _db_url(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -> str:
+    from kinetic.storage.db import resolve_database_url
+
+    raw = getattr(args, "db", None)
+    if raw and "://" not in raw:
+        return resolve_database_url(None, raw)
+    if raw:
+        return resolve_database_url(raw, config.sqlite_path)
+    env_url = env.database_url.get_secret_value() if env.database_url else None
+    return resolve_database_url(env_url, config.sqlite_path)
+
+
+async def _status(url: str, as_json: bool) -> int:
+    from kinetic.cli_status import render_status
+    from kinetic.storage.db import Database
+    from kinetic.storage.status import read_status
+
+    db = Database(url)
+    await db.connect()
+    try:
+        await db.migrate()
+        status = await read_status(db)
+    finally:
+        await db.close()
+    print(json.dumps(status, default=str) if as_json else render_status(status))
+    return 0
+
+
+async def _migrate(url: str) -> int:
+    from kinetic.storage.db import Database, safe_url
+
+    db = Database(url)
+    await db.connect()
+    try:
+        rev = await db.migrate()
+    finally:
+        await db.close()
+    print(f"database {safe_url(url)} at revision {rev}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from kinetic.logging import configure_logging
+
+    configure_logging("INFO")
+    try:
+        config, env = _load(args)
+        configure_logging(config.log_level)
+        from kinetic.logging import REDACTOR
+
+        REDACTOR.add(env.secrets())
+        return _dispatch(args, config, env)
+    except ConfigValidationError as exc:
+        print(f"kinetic: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 0
+
+
+def _dispatch(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -> int:
+    from kinetic.app import StartupError, run_daemon
+    from kinetic.storage.db import SchemaTooNewError
+
+    try:
+        if args.command == "run":
+            mode = args.mode or env.mode
+            if args.db:
+                env = env.model_copy(update={"database_url": _secret(_db_url(args, config, env))})
+            return asyncio.run(run_daemon(config, env, mode))
+        if args.command == "status":
+            return asyncio.run(_status(_db_url(args, config, env), args.json))
+        if args.command == "migrate":
+            return asyncio.run(_migrate(_db_url(args, config, env)))
+        if args.command == "doctor":
+            from kinetic.doctor import run_doctor
+
+            return asyncio.run(run_doctor(config, env, _db_url(args, config, env)))
+    except SchemaTooNewError as exc:
+        print(f"kinetic: database refused: {exc}", file=sys.stderr)
+        return EXIT_SCHEMA
+    except StartupError as exc:
+        print(f"kinetic: cannot start: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return 1
+
+
+def _secret(value: str) -> Any:
+    from pydantic import SecretStr
+
+    return SecretStr(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Render the combined status (from ``storage.status.read_status``) for a terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def render_status(status: dict[str, Any]) -> str:
+    """Return a human-readable multi-line summary."""
+    lines = ["Kinetic status", "=============="]
+    engines = status.get("engines", {})
+    if not engines:
+        lines.append("no engine has reported yet (has the daemon run against this database?)")
+    for name, e in engines.items():
+        alloc = status.get("allocation", {}).get(name)
+        lines.append(
+            f"{name:<8} {e['status']:<10} heartbeat {e['last_heartbeat'] or '-'}  "
+            f"restarts {e['restart_count']}  fills {e['fills']}  open positions "
+            f"{e['open_positions']}  equity {e['equity_usd']:.2f}  pnl {e['pnl_usd']:+.2f}"
+            + (f"  allocation {alloc:g}%" if alloc is not None else "")
+        )
+        if e.get("last_error"):
+            lines.append(f"         last error: {e['last_error']}")
+    lines.append(
+        f"total value {status['total_value_usd']:.2f} USD   total PnL "
+        f"{status['total_pnl_usd']:+.2f} USD"
+    )
+    breaker = "ACTIVE" if status["circuit_breaker_active"] else "off"
+    if status["circuit_breaker_active"]:
+        breaker += f" until {status.get('circuit_breaker_until')} ({status.get('circuit_breaker_reason')})"
+    lines.append(f"circuit breaker: {breaker}")
+    positions = status.get("positions", [])
+    lines.append(f"open positions: {len(positions)}")
+    for p in positions:
+        lines.append(
+            f"  {p['engine']:<8} {p['symbol']:<10} {p['side']:<5} qty {p['quantity']:g} "
+            f"entry {p['entry_price']:g} stop {p['stop_price']:g} lev {p['leverage']}x"
+        )
+    lines.append(f"updated at: {status.get('updated_at') or '-'}")
+    return "\n".join(lines)

@@ -1,0 +1,47 @@
+"""``main.py doctor``: start-up checks an operator can run before trading.
+
+For replay mode it checks the configuration, the replay data for every enabled
+engine's watchlist and the database (reachable, schema known). For live mode it
+also checks that the keys the configured venues need are present.
+"""
+
+from __future__ import annotations
+
+from config import EnvConfig, UnifiedConfig
+from kinetic.storage.db import Database, SchemaTooNewError, StorageError, safe_url
+
+
+async def run_doctor(config: UnifiedConfig, env: EnvConfig, db_url: str) -> int:
+    """Print one line per check; return 0 when all pass, 1 otherwise."""
+    from kinetic.app import replay_symbols
+
+    results: list[tuple[bool, str]] = [(True, "configuration valid")]
+    for engine, enabled in config.engine_enabled.items():
+        if not enabled:
+            continue
+        files, missing = replay_symbols(config, engine)
+        ok = bool(files)
+        msg = f"{engine}: replay data for {sorted(files) or 'no symbol'}"
+        if missing:
+            msg += f" (missing: {missing})"
+        results.append((ok, msg))
+    if env.mode == "live":
+        venues = {config.spot_venue, config.futures_venue} - {"sim"}
+        missing_keys = env.missing_live_keys(venues)
+        results.append((not missing_keys, f"live keys present ({missing_keys or 'all'} missing)"
+                        if missing_keys else "live keys present"))
+    db = Database(db_url)
+    try:
+        await db.connect()
+        rev = await db.schema_version()
+        await db.migrate()
+        results.append((True, f"database {safe_url(db_url)} reachable (schema {rev or 'empty'})"))
+    except SchemaTooNewError as exc:
+        results.append((False, str(exc)))
+    except (StorageError, OSError) as exc:
+        results.append((False, f"database {safe_url(db_url)}: {type(exc).__name__}"))
+    finally:
+        await db.close()
+    for ok, msg in results:
+        print(f"[{'ok' if ok else 'FAIL'}] {msg}")
+    return 0 if all(ok for ok, _ in results) else 1

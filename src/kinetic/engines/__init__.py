@@ -1,0 +1,1 @@
+"""Engines: thin async shells around the functional core (strategy, risk, portfolio)."""

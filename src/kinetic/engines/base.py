@@ -1,0 +1,321 @@
+"""BaseEngine: the async shell shared by the Spot and Futures engines.
+
+An engine runs two loops as named tasks in a TaskGroup: the scan loop feeds every new
+closed candle to the strategy and acts on the latest signal; the monitor loop checks
+open positions against new candles, syncs fills from the venue and snapshots equity.
+Both send heartbeats. An exception in either loop ends ``run()`` with that exception;
+the Orchestrator logs it and decides about a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from config import UnifiedConfig
+from kinetic.clock import Clock
+from kinetic.domain import (
+    ZERO,
+    CapitalAllocation,
+    Candle,
+    EngineSnapshot,
+    EngineStatus,
+    Fill,
+    Instrument,
+    MarketType,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    Signal,
+)
+from kinetic.execution.oms import OrderManager
+from kinetic.execution.recorder import EquitySnapshot, Recorder
+from kinetic.logging import get_logger
+from kinetic.marketdata.store import CandleStore
+from kinetic.portfolio.positions import EntryPlan, PositionManager
+from kinetic.risk.manager import RiskManager
+from kinetic.strategy.base import Strategy
+from kinetic.venues.base import SpotVenue, round_quantity
+from kinetic.venues.base.errors import StaleDataError
+
+
+@dataclass
+class EngineDeps:
+    """Everything an engine needs, built by the composition root."""
+
+    config: UnifiedConfig
+    venue: SpotVenue
+    strategy: Strategy
+    store: CandleStore
+    oms: OrderManager
+    positions: PositionManager
+    risk: RiskManager
+    recorder: Recorder
+    clock: Clock
+    instruments: dict[str, Instrument]
+    symbols: list[str]
+    allocation: Callable[[], CapitalAllocation]
+    heartbeat: Callable[[str], None] = lambda _name: None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class BaseEngine(ABC):
+    """Scan + monitor loops around one strategy, risk manager and position manager."""
+
+    market: MarketType
+
+    def __init__(self, name: str, deps: EngineDeps, scan_interval_s: float) -> None:
+        self.name = name
+        self.d = deps
+        self.scan_interval_s = scan_interval_s
+        self.monitor_interval_s = max(scan_interval_s / 2.0, 1.0)
+        self.status = EngineStatus.STOPPED
+        self._stop = asyncio.Event()
+        self._scan_cursor: dict[str, int] = {}
+        self._monitor_cursor: dict[str, int] = {}
+        self._plans: dict[str, EntryPlan] = {}
+        self._exit_reasons: dict[str, str] = {}
+        self._last_signal: dict[str, Signal] = {}
+        self._next_snapshot_s = 0.0
+        self._started_once = False
+        self.candles_seen = 0
+        self.log = get_logger(engine=name)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self) -> None:
+        """Run until ``request_stop``; raise if a loop crashes."""
+        self._stop = asyncio.Event()
+        self.d.risk.entries_allowed = True
+        self.status = EngineStatus.RUNNING
+        await self.startup()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._loop(self.scan_once, self.scan_interval_s), name=f"{self.name}:scan")
+                tg.create_task(
+                    self._loop(self.monitor_once, self.monitor_interval_s), name=f"{self.name}:monitor"
+                )
+        finally:
+            self.status = EngineStatus.STOPPED
+
+    async def startup(self) -> None:
+        """Reconcile the journal with the venue (first start) and restore positions."""
+        self.send_heartbeat()
+        if self._started_once:
+            return
+        self._started_once = True
+        await self.d.oms.start()
+        await self.d.oms.reconcile()
+        await self.reconcile_positions()
+
+    async def reconcile_positions(self) -> None:
+        """Drop journaled positions the venue no longer holds (subclasses refine)."""
+        for pos in await self.d.recorder.positions(self.name):
+            if pos.symbol not in self.d.positions.positions:
+                await self.d.recorder.delete_position(self.name, pos.symbol)
+                await self.d.recorder.record_event(
+                    "reconcile", f"journaled {pos.symbol} position not held on venue; dropped",
+                    self.name, {"symbol": pos.symbol, "quantity": str(pos.quantity)},
+                )
+
+    def request_stop(self) -> None:
+        """Stop new entries now; loops finish their current step and exit."""
+        self.d.risk.entries_allowed = False
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def send_heartbeat(self) -> None:
+        self.d.heartbeat(self.name)
+
+    async def _loop(self, step: Callable[[], Any], interval_s: float) -> None:
+        while not self._stop.is_set():
+            self.send_heartbeat()
+            await step()
+            await self._sleep_or_stop(interval_s)
+
+    async def _sleep_or_stop(self, seconds: float) -> None:
+        sleeper = asyncio.ensure_future(self.d.clock.sleep(seconds))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (sleeper, stopper):
+                t.cancel()
+            for t in (sleeper, stopper):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+
+    # ------------------------------------------------------------------ scan
+    async def scan_once(self) -> None:
+        """Feed new closed candles to the strategy; act on each symbol's latest signal."""
+        for symbol in self.d.symbols:
+            candles = self.d.store.since(symbol, self._scan_cursor.get(symbol, -1))
+            if not candles:
+                continue
+            signal: Signal | None = None
+            for candle in candles:
+                signal = self.d.strategy.on_candle(candle)
+                self.candles_seen += 1
+            self._scan_cursor[symbol] = candles[-1].open_time_ms
+            if signal is None or self.stopping:
+                continue
+            self._last_signal[symbol] = signal
+            await self.on_signal(signal, candles[-1])
+
+    @abstractmethod
+    async def on_signal(self, signal: Signal, candle: Candle) -> None:
+        """Decide entries and signal-driven exits for one symbol."""
+
+    # ------------------------------------------------------------------ monitor
+    async def monitor_once(self) -> None:
+        """Check positions against new candles, sync fills, snapshot equity."""
+        for symbol in self.d.symbols:
+            candles = self.d.store.since(symbol, self._monitor_cursor.get(symbol, -1))
+            if candles:
+                self._monitor_cursor[symbol] = candles[-1].open_time_ms
+            if symbol in self.d.positions.positions or self.d.oms.open_orders(symbol):
+                await self.sync(symbol)
+            for candle in candles:
+                pos = self.d.positions.positions.get(symbol)
+                if pos is None:
+                    break
+                await self.check_exits(pos, candle)
+        await self.maybe_snapshot()
+
+    @abstractmethod
+    async def check_exits(self, position: Position, candle: Candle) -> None:
+        """Close or protect ``position`` given one new closed candle."""
+
+    async def sync(self, symbol: str) -> None:
+        """Apply fills the venue has for ``symbol`` that we have not seen yet."""
+        fills = await self.d.oms.sync_fills(symbol)
+        for fill in fills:
+            await self.apply_fill(fill)
+
+    async def apply_fill(self, fill: Fill) -> None:
+        cid = fill.client_order_id
+        plan = self._plans.pop(cid, None)
+        reason = self._exit_reasons.get(cid) or self.d.oms.reason(cid) or "exit"
+        trade = self.d.positions.apply_fill(fill, plan, reason=reason)
+        if trade is None:
+            pos = self.d.positions.positions.get(fill.symbol)
+            if pos is not None:
+                await self.d.recorder.record_position(self.name, pos)
+                if plan is not None:
+                    await self.on_position_opened(pos)
+            return
+        self._exit_reasons.pop(cid, None)
+        await self.d.recorder.record_trade(trade)
+        await self.d.recorder.delete_position(self.name, fill.symbol)
+        self.log.info("position closed", symbol=trade.symbol, pnl=str(trade.pnl.quantize(Decimal("0.01"))),
+                      reason=trade.exit_reason)
+        await self.on_position_closed(trade.symbol, trade.pnl)
+
+    async def on_position_opened(self, position: Position) -> None:
+        """Hook: protect a new position (futures places an exchange-side stop)."""
+
+    async def on_position_closed(self, symbol: str, pnl: Decimal) -> None:
+        """Hook: react to a closed round trip (futures blacklists after a loss)."""
+
+    # ------------------------------------------------------------------ orders
+    def price(self, symbol: str) -> Decimal | None:
+        candle = self.d.store.last(symbol)
+        return Decimal(str(candle.close)) if candle else None
+
+    def prices(self) -> dict[str, Decimal]:
+        return {s: p for s in self.d.symbols if (p := self.price(s)) is not None}
+
+    def fresh(self, symbol: str) -> bool:
+        """False (and logged) when the symbol's data is stale: open nothing on it."""
+        try:
+            self.d.store.require_fresh(
+                symbol, self.d.clock.time_ms(), self.d.config.stale_tolerance_seconds
+            )
+        except StaleDataError as exc:
+            self.log.warning("stale market data; no entries", symbol=symbol, error=str(exc))
+            return False
+        return True
+
+    async def send(
+        self, symbol: str, side: Side, qty: Decimal, *, order_type: OrderType = OrderType.MARKET,
+        stop_price: Decimal | None = None, reduce_only: bool = False, reason: str = "",
+        plan: EntryPlan | None = None,
+    ) -> str | None:
+        """Round, journal and send one order; return its client id if the venue took it."""
+        qty = round_quantity(qty, self.d.instruments[symbol])
+        if qty <= 0:
+            return None
+        cid = self.d.oms.next_client_order_id(symbol)
+        if plan is not None:
+            self._plans[cid] = plan
+        else:
+            self._exit_reasons[cid] = reason
+        intent = OrderIntent(self.name, symbol, side, order_type, qty, cid, None, stop_price,
+                             reduce_only, plan.leverage if plan else 1, reason)
+        order = await self.d.oms.submit(intent)
+        if order.status is OrderStatus.REJECTED:
+            self._plans.pop(cid, None)
+            self._exit_reasons.pop(cid, None)
+            return None
+        if order_type is OrderType.MARKET:
+            await self.sync(symbol)
+        return cid
+
+    async def close_position(self, symbol: str, reason: str) -> None:
+        pos = self.d.positions.positions.get(symbol)
+        if pos is None:
+            return
+        await self.before_close(symbol)
+        await self.send(symbol, pos.side.exit_side, pos.quantity, reduce_only=True, reason=reason)
+
+    async def before_close(self, symbol: str) -> None:
+        """Hook: cancel protective orders before a market close."""
+
+    async def close_all_positions(self, reason: str) -> int:
+        """Close every open position at market (global drawdown breaker)."""
+        symbols = list(self.d.positions.positions)
+        for symbol in symbols:
+            await self.close_position(symbol, reason)
+        return len(symbols)
+
+    # ------------------------------------------------------------------ reporting
+    def equity(self) -> Decimal:
+        return self.d.positions.equity(self.prices())
+
+    def exposure(self) -> Decimal:
+        return self.d.positions.exposure(self.prices())
+
+    async def maybe_snapshot(self, force: bool = False) -> None:
+        now = self.d.clock.time()
+        if not force and now < self._next_snapshot_s:
+            return
+        self._next_snapshot_s = now + self.d.config.equity_snapshot_interval_seconds
+        prices = self.prices()
+        pm = self.d.positions
+        await self.d.recorder.record_equity(
+            EquitySnapshot(
+                self.name, self.d.clock.time_ms(), pm.equity(prices), pm.cash, pm.realized_pnl,
+                pm.unrealized(prices), pm.exposure(prices),
+            )
+        )
+
+    def snapshot(self, last_heartbeat: float | None = None, restart_count: int = 0) -> EngineSnapshot:
+        prices = self.prices()
+        pm = self.d.positions
+        return EngineSnapshot(
+            self.name, self.status, pm.equity(prices), pm.realized_pnl, pm.unrealized(prices),
+            len(pm.positions), pm.fill_count, last_heartbeat, restart_count,
+        )
+
+    def available_margin(self) -> Decimal:
+        alloc = self.d.allocation()
+        return max(ZERO, min(alloc.available_usd, self.d.positions.available(self.prices())))

@@ -1,0 +1,148 @@
+"""FuturesEngine: regime-aware long/short trading with leverage and exchange-side stops.
+
+Entry size scales with confidence between ``futures_position_size_min_pct`` and
+``..._max_pct`` of the engine's allocation; leverage comes from the regime and
+confidence within ``futures_leverage_min..max``. Every position gets a reduce-only
+STOP_MARKET on the venue at ``entry -/+ ATR x futures_atr_stop_multiplier``; once the
+profit reaches ``futures_trailing_activation_pct`` the stop trails the best price. A
+losing trade blacklists the symbol for ``futures_blacklist_duration_minutes``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from kinetic.domain import (
+    Candle,
+    Direction,
+    MarketType,
+    OrderType,
+    Position,
+    PositionSide,
+    Signal,
+)
+from kinetic.engines.base import BaseEngine, EngineDeps
+from kinetic.portfolio.positions import EntryPlan
+from kinetic.risk.blacklist import SymbolBlacklist
+from kinetic.risk.leverage import RegimeLeverageCalculator
+from kinetic.risk.sizing import ConfidencePositionSizer
+from kinetic.risk.stops import atr_stop, update_trailing
+from kinetic.venues.base import FuturesVenue, round_price
+
+
+class FuturesEngine(BaseEngine):
+    """Trade perpetual futures long and short under the regime strategy."""
+
+    market = MarketType.FUTURES
+
+    def __init__(self, deps: EngineDeps, blacklist: SymbolBlacklist, name: str = "futures") -> None:
+        super().__init__(name, deps, float(deps.config.futures_scan_interval_seconds))
+        cfg = deps.config
+        self.blacklist = blacklist
+        self.sizer = ConfidencePositionSizer(
+            cfg.futures_position_size_min_pct, cfg.futures_position_size_max_pct,
+            cfg.futures_min_confidence,
+        )
+        self.leverage_calc = RegimeLeverageCalculator(cfg.futures_leverage_min, cfg.futures_leverage_max)
+        self._stop_orders: dict[str, str] = {}  # symbol -> client id of the protective stop
+        self._leverage_set: dict[str, int] = {}
+
+    @property
+    def venue(self) -> FuturesVenue:
+        venue = self.d.venue
+        assert isinstance(venue, FuturesVenue)
+        return venue
+
+    async def on_signal(self, signal: Signal, candle: Candle) -> None:
+        symbol = signal.symbol
+        pos = self.d.positions.positions.get(symbol)
+        if pos is not None:
+            opposite = Direction.SHORT if pos.side is PositionSide.LONG else Direction.LONG
+            if signal.direction is opposite and signal.confidence >= self.d.config.futures_min_confidence:
+                await self.close_position(symbol, f"signal reversal: {signal.reason}")
+            return
+        if signal.direction is Direction.FLAT or signal.atr <= 0 or not self.fresh(symbol):
+            return
+        await self._enter(signal, candle)
+
+    async def _enter(self, signal: Signal, candle: Candle) -> None:
+        cfg = self.d.config
+        side = PositionSide.LONG if signal.direction is Direction.LONG else PositionSide.SHORT
+        regime = signal.regime
+        leverage = self.leverage_calc.leverage(regime, signal.confidence) if regime else cfg.futures_leverage_min
+        alloc = self.d.allocation().allocated_usd
+        wanted = alloc * Decimal(str(self.sizer.size_pct(signal.confidence))) / Decimal(100)
+        decision = self.d.risk.check_entry(
+            signal, len(self.d.positions.positions), False, wanted, self.available_margin()
+        )
+        if not decision.allowed:
+            self.log.debug("entry refused", symbol=signal.symbol, reason=decision.reason)
+            return
+        price = Decimal(str(candle.close))
+        if self._leverage_set.get(signal.symbol) != leverage:
+            await self.venue.set_isolated_margin(signal.symbol)
+            await self.venue.set_leverage(signal.symbol, leverage)
+            self._leverage_set[signal.symbol] = leverage
+        stop = atr_stop(price, side, Decimal(str(signal.atr)), cfg.futures_atr_stop_multiplier)
+        plan = EntryPlan(side, stop, None, leverage, signal.confidence, signal.reason)
+        qty = decision.margin_usd * leverage / price
+        await self.send(signal.symbol, side.entry_side, qty, reason=f"entry: {signal.reason}", plan=plan)
+
+    async def on_position_opened(self, position: Position) -> None:
+        """Re-anchor the ATR stop on the fill price and place it on the venue."""
+        signal = self._last_signal.get(position.symbol)
+        if signal is not None and signal.atr > 0:
+            position.stop_price = atr_stop(
+                position.entry_price, position.side, Decimal(str(signal.atr)),
+                self.d.config.futures_atr_stop_multiplier,
+            )
+        inst = self.d.instruments[position.symbol]
+        mode = "down" if position.side is PositionSide.LONG else "up"
+        position.stop_price = round_price(position.stop_price, inst.tick_size, mode)
+        self.log.info("position opened", symbol=position.symbol, side=position.side,
+                      qty=str(position.quantity), entry=str(position.entry_price),
+                      leverage=position.leverage, stop=str(position.stop_price))
+        await self._place_stop(position)
+        await self.d.recorder.record_position(self.name, position)
+
+    async def _place_stop(self, position: Position) -> None:
+        inst = self.d.instruments[position.symbol]
+        mode = "down" if position.side is PositionSide.LONG else "up"
+        position.stop_price = round_price(position.stop_price, inst.tick_size, mode)
+        cid = await self.send(
+            position.symbol, position.side.exit_side, position.quantity,
+            order_type=OrderType.STOP_MARKET, stop_price=position.stop_price, reduce_only=True,
+            reason="stop_loss",
+        )
+        if cid is not None:
+            self._stop_orders[position.symbol] = cid
+
+    async def before_close(self, symbol: str) -> None:
+        cid = self._stop_orders.pop(symbol, None)
+        if cid is not None:
+            await self.d.oms.cancel(cid)
+
+    async def check_exits(self, position: Position, candle: Candle) -> None:
+        cfg = self.d.config
+        old_stop = position.stop_price
+        favourable = candle.high if position.side is PositionSide.LONG else candle.low
+        update = update_trailing(
+            position, Decimal(str(favourable)), cfg.futures_trailing_activation_pct,
+            cfg.futures_trailing_distance_pct,
+        )
+        update.apply(position)
+        if position.stop_price != old_stop and position.symbol in self._stop_orders:
+            await self.before_close(position.symbol)
+            await self._place_stop(position)
+            await self.d.recorder.record_position(self.name, position)
+
+    async def on_position_closed(self, symbol: str, pnl: Decimal) -> None:
+        cid = self._stop_orders.pop(symbol, None)
+        if cid is not None and (order := self.d.oms.order(cid)) is not None and not order.status.is_terminal:
+            await self.d.oms.cancel(cid)
+        if pnl < 0 and self.d.config.futures_blacklist_duration_minutes > 0:
+            self.blacklist.add(symbol, self.d.clock.time())
+            await self.d.recorder.record_event(
+                "blacklist", f"{symbol} blacklisted for {self.d.config.futures_blacklist_duration_minutes} min after a loss",
+                self.name, {"symbol": symbol, "pnl": str(pnl)},
+            )

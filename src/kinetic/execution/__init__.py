@@ -1,0 +1,1 @@
+"""Execution: the OMS (journal-first orders, fill sync, reconciliation)."""

@@ -1,0 +1,244 @@
+"""OrderManager: journal first, send once, learn fills, reconcile at start.
+
+* Client order ids are deterministic: engine letter, symbol and a per-engine sequence
+  that continues across restarts (it starts at the number of journaled orders).
+* Every order is written to the journal (status PENDING) before it is sent.
+* A transient failure is retried with exponential backoff under the same client
+  order id; a ``DuplicateOrder`` answer or an unknown outcome is resolved by looking
+  the order up by client id — never by sending it again.
+* Five consecutive failed venue calls raise ``VenueHalted``: the engine stops and the
+  supervisor decides what happens next (seed 000 error handling 5).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from kinetic.clock import Clock
+from kinetic.domain import (
+    ZERO,
+    Fill,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Side,
+)
+from kinetic.execution.recorder import Recorder
+from kinetic.logging import get_logger
+from kinetic.venues.base import (
+    DuplicateOrder,
+    OrderStateUnknown,
+    PermanentError,
+    SpotVenue,
+    TransientError,
+)
+from kinetic.venues.base.errors import RateLimited
+
+MAX_CONSECUTIVE_FAILURES = 5
+SEND_ATTEMPTS = 3
+
+
+class VenueHalted(RuntimeError):
+    """Too many consecutive venue failures: halt the engine."""
+
+
+class OrderManager:
+    """Submit orders for one engine and keep the journal in step with the venue."""
+
+    def __init__(self, engine: str, venue: SpotVenue, recorder: Recorder, clock: Clock) -> None:
+        self.engine = engine
+        self.venue = venue
+        self.recorder = recorder
+        self.clock = clock
+        self._seq = 0
+        self._orders: dict[str, Order] = {}
+        self._reasons: dict[str, str] = {}
+        self._seen_trades: set[str] = set()
+        self._fill_cursor: dict[str, int] = {}
+        self.consecutive_failures = 0
+        self.in_flight = 0
+        self.log = get_logger(engine=engine, component="oms")
+
+    async def start(self) -> None:
+        """Continue the client-id sequence from the journal."""
+        self._seq = max(self._seq, await self.recorder.order_count(self.engine))
+
+    def next_client_order_id(self, symbol: str) -> str:
+        self._seq += 1
+        return f"K{self.engine[0]}-{symbol}-{self._seq:07d}"
+
+    def order(self, client_order_id: str) -> Order | None:
+        return self._orders.get(client_order_id)
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return [
+            o for o in self._orders.values()
+            if not o.status.is_terminal and (symbol is None or o.symbol == symbol)
+        ]
+
+    def reason(self, client_order_id: str) -> str:
+        return self._reasons.get(client_order_id, "")
+
+    # ------------------------------------------------------------------ submit
+    async def submit(self, intent: OrderIntent) -> Order:
+        """Journal, send and return the order as the venue knows it."""
+        now = self.clock.time_ms()
+        order = Order(
+            intent.client_order_id, intent.symbol, intent.side, intent.order_type, intent.quantity,
+            OrderStatus.PENDING, intent.price, intent.stop_price, intent.reduce_only,
+            created_ms=now, updated_ms=now,
+        )
+        self._orders[order.client_order_id] = order
+        self._reasons[order.client_order_id] = intent.reason
+        await self.recorder.record_order(self.engine, order, intent.reason)
+        self.in_flight += 1
+        try:
+            placed = await self._send(intent)
+        finally:
+            self.in_flight -= 1
+        self._merge(order, placed)
+        await self.recorder.record_order(self.engine, order, intent.reason)
+        return order
+
+    async def _send(self, intent: OrderIntent) -> Order | None:
+        log = self.log.bind(symbol=intent.symbol, client_order_id=intent.client_order_id)
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                placed = await self.venue.place_order(intent)
+                self._ok()
+                log.info("order placed", side=intent.side, type=intent.order_type,
+                         qty=str(intent.quantity), status=placed.status, reason=intent.reason)
+                return placed
+            except (DuplicateOrder, OrderStateUnknown) as exc:
+                log.warning("order outcome unknown; looking it up by client id", error=str(exc))
+                return await self._lookup(intent)
+            except PermanentError as exc:
+                self._ok()
+                log.warning("order rejected", error=str(exc))
+                return _rejected(intent, str(exc))
+            except TransientError as exc:
+                await self._failed(exc)
+                delay = exc.retry_after if isinstance(exc, RateLimited) else 0.5 * 2**attempt
+                log.warning("transient venue error; retrying", error=str(exc), attempt=attempt + 1)
+                await self.clock.sleep(delay)
+        return await self._lookup(intent)
+
+    async def _lookup(self, intent: OrderIntent) -> Order | None:
+        try:
+            found = await self.venue.get_order(intent.symbol, intent.client_order_id)
+        except TransientError as exc:
+            await self._failed(exc)
+            return None
+        self._ok()
+        return found
+
+    def _ok(self) -> None:
+        self.consecutive_failures = 0
+
+    async def _failed(self, exc: Exception) -> None:
+        self.consecutive_failures += 1
+        if self.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+            await self.recorder.record_event(
+                "venue_halt", f"{self.consecutive_failures} consecutive venue failures: {exc}",
+                self.engine,
+            )
+            raise VenueHalted(f"{self.engine}: {self.consecutive_failures} consecutive venue failures")
+
+    def _merge(self, order: Order, placed: Order | None) -> None:
+        if placed is None:
+            order.status = OrderStatus.UNKNOWN
+        else:
+            order.status = placed.status
+            order.venue_order_id = placed.venue_order_id
+            order.price = placed.price if placed.price is not None else order.price
+        order.updated_ms = self.clock.time_ms()
+
+    # ------------------------------------------------------------------ cancel
+    async def cancel(self, client_order_id: str) -> None:
+        order = self._orders.get(client_order_id)
+        if order is None or order.status.is_terminal:
+            return
+        try:
+            updated = await self.venue.cancel_order(order.symbol, client_order_id)
+            order.status = updated.status
+        except PermanentError as exc:
+            self.log.info("cancel refused; order already final", client_order_id=client_order_id,
+                          error=str(exc))
+            found = await self.venue.get_order(order.symbol, client_order_id)
+            order.status = found.status if found else OrderStatus.CANCELED
+        order.updated_ms = self.clock.time_ms()
+        await self.recorder.record_order(self.engine, order, self.reason(client_order_id))
+
+    # ------------------------------------------------------------------ fills
+    async def sync_fills(self, symbol: str) -> list[Fill]:
+        """Fetch fills the venue has for ``symbol`` that we have not seen; journal them."""
+        since = self._fill_cursor.get(symbol, 0)
+        try:
+            fills = await self.venue.get_fills(symbol, since)
+        except TransientError as exc:
+            await self._failed(exc)
+            return []
+        self._ok()
+        new = [f for f in fills if f.trade_id not in self._seen_trades]
+        for fill in new:
+            self._seen_trades.add(fill.trade_id)
+            self._fill_cursor[symbol] = max(self._fill_cursor.get(symbol, 0), fill.ts_ms)
+            await self.recorder.record_fill(self.engine, fill)
+            await self._apply_to_order(fill)
+        self._prune(symbol)
+        return new
+
+    async def _apply_to_order(self, fill: Fill) -> None:
+        order = self._orders.get(fill.client_order_id)
+        if order is None:
+            return
+        total = order.filled_qty + fill.quantity
+        order.avg_price = (order.avg_price * order.filled_qty + fill.price * fill.quantity) / total
+        order.filled_qty = total
+        order.status = OrderStatus.FILLED if total >= order.quantity else OrderStatus.PARTIALLY_FILLED
+        order.updated_ms = fill.ts_ms
+        await self.recorder.record_order(self.engine, order, self.reason(order.client_order_id))
+
+    def _prune(self, symbol: str) -> None:
+        """Forget terminal orders so memory stays flat over long runs."""
+        done = [k for k, o in self._orders.items() if o.symbol == symbol and o.status.is_terminal]
+        for key in done:
+            self._orders.pop(key, None)
+            self._reasons.pop(key, None)
+        if len(self._seen_trades) > 10_000:
+            self._seen_trades.clear()
+
+    # ------------------------------------------------------------------ reconcile
+    async def reconcile(self) -> list[Order]:
+        """Bring every non-final journaled order in line with the venue."""
+        changed: list[Order] = []
+        for order in await self.recorder.open_orders(self.engine):
+            found = await self.venue.get_order(order.symbol, order.client_order_id)
+            if found is None:
+                order.status = OrderStatus.REJECTED
+                note = "not found on venue at start-up"
+            elif not found.status.is_terminal and order.order_type is not OrderType.STOP_MARKET:
+                await self.venue.cancel_order(order.symbol, order.client_order_id)
+                order.status = OrderStatus.CANCELED
+                note = "stale entry order cancelled at start-up"
+            else:
+                order.status = found.status
+                if not found.status.is_terminal:
+                    self._orders[order.client_order_id] = order
+                note = f"adopted with status {found.status}"
+            order.updated_ms = self.clock.time_ms()
+            await self.recorder.record_order(self.engine, order, note)
+            changed.append(order)
+        return changed
+
+
+def _rejected(intent: OrderIntent, reason: str) -> Order:
+    return Order(
+        intent.client_order_id, intent.symbol, intent.side, intent.order_type, intent.quantity,
+        OrderStatus.REJECTED, intent.price, intent.stop_price, intent.reduce_only,
+    )
+
+
+def signed_qty(side: Side, qty: Decimal) -> Decimal:
+    return qty if side is Side.BUY else -qty if qty else ZERO

@@ -1,0 +1,109 @@
+"""Recorder: where engines write their orders, fills, positions, trades and snapshots.
+
+The daemon records into the database (``kinetic.storage.recorder.DbRecorder``); tests
+and the backtester may use the in-memory ``MemoryRecorder``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from kinetic.domain import ClosedTrade, Fill, Order, Position
+
+
+@dataclass(frozen=True, slots=True)
+class EquitySnapshot:
+    engine: str
+    ts_ms: int
+    equity: Decimal
+    cash: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    exposure: Decimal
+
+
+class Recorder(Protocol):
+    async def record_order(self, engine: str, order: Order, reason: str = "") -> None: ...
+
+    async def record_fill(self, engine: str, fill: Fill) -> bool:
+        """Store a fill; return False if it was already stored."""
+        ...
+
+    async def record_position(self, engine: str, position: Position) -> None: ...
+
+    async def delete_position(self, engine: str, symbol: str) -> None: ...
+
+    async def record_trade(self, trade: ClosedTrade) -> None: ...
+
+    async def record_equity(self, snapshot: EquitySnapshot) -> None: ...
+
+    async def record_event(
+        self, kind: str, message: str, engine: str | None = None, data: dict[str, Any] | None = None
+    ) -> None: ...
+
+    async def open_orders(self, engine: str) -> list[Order]: ...
+
+    async def positions(self, engine: str) -> list[Position]: ...
+
+    async def order_count(self, engine: str) -> int: ...
+
+
+@dataclass
+class MemoryRecorder:
+    """Keep everything in lists and dicts (tests, backtests)."""
+
+    orders: dict[str, tuple[str, Order]] = field(default_factory=dict)
+    fills: dict[tuple[str, str], Fill] = field(default_factory=dict)
+    position_rows: dict[tuple[str, str], Position] = field(default_factory=dict)
+    trades: list[ClosedTrade] = field(default_factory=list)
+    equity: list[EquitySnapshot] = field(default_factory=list)
+    events: list[tuple[str, str, str | None, dict[str, Any]]] = field(default_factory=list)
+
+    async def record_order(self, engine: str, order: Order, reason: str = "") -> None:
+        self.orders[order.client_order_id] = (engine, _copy_order(order))
+
+    async def record_fill(self, engine: str, fill: Fill) -> bool:
+        key = (engine, fill.trade_id)
+        if key in self.fills:
+            return False
+        self.fills[key] = fill
+        return True
+
+    async def record_position(self, engine: str, position: Position) -> None:
+        self.position_rows[(engine, position.symbol)] = position
+
+    async def delete_position(self, engine: str, symbol: str) -> None:
+        self.position_rows.pop((engine, symbol), None)
+
+    async def record_trade(self, trade: ClosedTrade) -> None:
+        self.trades.append(trade)
+
+    async def record_equity(self, snapshot: EquitySnapshot) -> None:
+        self.equity.append(snapshot)
+
+    async def record_event(
+        self, kind: str, message: str, engine: str | None = None, data: dict[str, Any] | None = None
+    ) -> None:
+        self.events.append((kind, message, engine, dict(data or {})))
+
+    async def open_orders(self, engine: str) -> list[Order]:
+        return [o for e, o in self.orders.values() if e == engine and not o.status.is_terminal]
+
+    async def positions(self, engine: str) -> list[Position]:
+        return [p for (e, _), p in self.position_rows.items() if e == engine]
+
+    async def order_count(self, engine: str) -> int:
+        return sum(1 for e, _ in self.orders.values() if e == engine)
+
+    def event_kinds(self) -> list[str]:
+        return [k for k, *_ in self.events]
+
+
+def _copy_order(order: Order) -> Order:
+    return Order(
+        order.client_order_id, order.symbol, order.side, order.order_type, order.quantity,
+        order.status, order.price, order.stop_price, order.reduce_only, order.venue_order_id,
+        order.filled_qty, order.avg_price, order.created_ms, order.updated_ms,
+    )

@@ -1,0 +1,95 @@
+"""structlog set-up: JSON lines off a TTY, readable console on a TTY, secrets redacted.
+
+Every event may carry ``engine``, ``symbol`` and ``client_order_id``; engines bind them
+with ``log.bind(...)``. The redaction processor replaces any known secret value found
+anywhere in an event, and masks values of keys that look like secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+import structlog
+
+_SECRET_KEY_RE = re.compile(r"(secret|api_?key|token|password|signature|passphrase)", re.I)
+_URL_PASSWORD_RE = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
+REDACTED = "***"
+
+
+class SecretRedactor:
+    """A structlog processor that removes secret values from every event."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: list[str] = []
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        for s in secrets:
+            if s and len(s) >= 4 and s not in self._secrets:
+                self._secrets.append(s)
+        self._secrets.sort(key=len, reverse=True)
+
+    def scrub(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for s in self._secrets:
+                if s in value:
+                    value = value.replace(s, REDACTED)
+            return _URL_PASSWORD_RE.sub(r"\1" + REDACTED + r"\3", value)
+        if isinstance(value, dict):
+            return {k: self._scrub_item(k, v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.scrub(v) for v in value)
+        return value
+
+    def _scrub_item(self, key: Any, value: Any) -> Any:
+        if isinstance(key, str) and _SECRET_KEY_RE.search(key) and value not in (None, ""):
+            return REDACTED
+        return self.scrub(value)
+
+    def __call__(
+        self, _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        for key in list(event_dict):
+            event_dict[key] = self._scrub_item(key, event_dict[key])
+        return event_dict
+
+
+REDACTOR = SecretRedactor()
+
+
+def configure_logging(
+    level: str = "INFO", *, json: bool | None = None, stream: Any = None
+) -> None:
+    """Configure structlog and the stdlib root logger once for the process."""
+    stream = stream or sys.stderr
+    if json is None:
+        json = not (hasattr(stream, "isatty") and stream.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        REDACTOR,
+        renderer,
+    ]
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=logging.WARNING, stream=stream, format="%(name)s %(message)s")
+
+
+def get_logger(**bind: Any) -> Any:
+    """Return a structlog logger with ``bind`` context (engine, symbol, ...)."""
+    return structlog.get_logger().bind(**bind)

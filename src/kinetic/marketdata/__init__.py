@@ -1,0 +1,1 @@
+"""Market data: candle files, the rolling CandleStore and feeds (closed candles only)."""

@@ -1,0 +1,1 @@
+"""Portfolio accounting: positions, PnL, fees, equity."""

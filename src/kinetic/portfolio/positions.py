@@ -1,0 +1,160 @@
+"""PositionManager: one engine's positions and cash, with exact Decimal accounting.
+
+Spot: buying spends quote cash (price x qty + fee); selling returns it. Futures (USD-M,
+isolated): cash is the wallet; opening reserves margin (notional / leverage) without
+spending it; realized PnL and fees move the wallet. Entry price is the weighted
+average cost; partial closes realize PnL pro rata. Equity = cash + value of positions
+(spot: market value; futures: unrealized PnL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from kinetic.domain import (
+    ZERO,
+    ClosedTrade,
+    Fill,
+    MarketType,
+    Position,
+    PositionSide,
+    Side,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPlan:
+    """Protective levels to attach to a position when its entry order fills."""
+
+    side: PositionSide
+    stop_price: Decimal
+    take_profit: Decimal | None
+    leverage: int = 1
+    confidence: int = 0
+    reason: str = ""
+
+
+class PositionManager:
+    """Track one engine's positions, cash, realized PnL and fees."""
+
+    def __init__(self, engine: str, market: MarketType, starting_cash: Decimal) -> None:
+        self.engine = engine
+        self.market = market
+        self.starting_cash = starting_cash
+        self.cash = starting_cash
+        self.positions: dict[str, Position] = {}
+        self.realized_pnl = ZERO  # net of fees
+        self.fees_paid = ZERO
+        self.funding = ZERO
+        self.fill_count = 0
+        self.closed_trades = 0
+        # running totals of a position being closed in several fills: qty, gross, fees
+        self._closing: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
+
+    # ------------------------------------------------------------------ queries
+    def has_position(self, symbol: str) -> bool:
+        return symbol in self.positions
+
+    def unrealized(self, prices: dict[str, Decimal]) -> Decimal:
+        return sum(
+            (p.unrealized_pnl(prices.get(s, p.entry_price)) for s, p in self.positions.items()), ZERO
+        )
+
+    def exposure(self, prices: dict[str, Decimal]) -> Decimal:
+        """Capital in use: market value (spot) or reserved margin (futures)."""
+        total = ZERO
+        for s, p in self.positions.items():
+            price = prices.get(s, p.entry_price)
+            if self.market is MarketType.SPOT:
+                total += p.notional(price)
+            else:
+                total += p.notional(p.entry_price) / Decimal(p.leverage)
+        return total
+
+    def equity(self, prices: dict[str, Decimal]) -> Decimal:
+        if self.market is MarketType.SPOT:
+            return self.cash + sum(
+                (p.notional(prices.get(s, p.entry_price)) for s, p in self.positions.items()), ZERO
+            )
+        return self.cash + self.unrealized(prices)
+
+    def available(self, prices: dict[str, Decimal]) -> Decimal:
+        """Cash free for new entries."""
+        if self.market is MarketType.SPOT:
+            return self.cash
+        return self.cash - self.exposure(prices)
+
+    # ------------------------------------------------------------------ updates
+    def apply_fill(self, fill: Fill, plan: EntryPlan | None = None, *, reason: str = "") -> ClosedTrade | None:
+        """Apply one fill; return the ClosedTrade when it closes a position."""
+        self.fill_count += 1
+        self.fees_paid += fill.fee
+        pos = self.positions.get(fill.symbol)
+        if pos is None or pos.side.entry_side is fill.side:
+            self._increase(fill, pos, plan)
+            return None
+        return self._reduce(fill, pos, reason)
+
+    def apply_funding(self, amount: Decimal) -> None:
+        """Credit (positive) or debit (negative) a funding payment."""
+        self.cash += amount
+        self.funding += amount
+        self.realized_pnl += amount
+
+    def _increase(self, fill: Fill, pos: Position | None, plan: EntryPlan | None) -> None:
+        if self.market is MarketType.SPOT:
+            self.cash -= fill.quantity * fill.price + fill.fee
+        else:
+            self.cash -= fill.fee
+        self.realized_pnl -= fill.fee
+        if pos is None:
+            side = PositionSide.LONG if fill.side is Side.BUY else PositionSide.SHORT
+            if plan is not None and plan.side is not side:
+                raise ValueError(f"{fill.symbol}: entry fill side {fill.side} contradicts plan {plan.side}")
+            self.positions[fill.symbol] = Position(
+                symbol=fill.symbol, side=side, quantity=fill.quantity, entry_price=fill.price,
+                opened_ms=fill.ts_ms,
+                stop_price=plan.stop_price if plan else ZERO,
+                take_profit=plan.take_profit if plan else None,
+                leverage=plan.leverage if plan else 1, fees=fill.fee, best_price=fill.price,
+                confidence=plan.confidence if plan else 0, entry_reason=plan.reason if plan else "",
+            )
+            return
+        new_qty = pos.quantity + fill.quantity
+        pos.entry_price = (pos.entry_price * pos.quantity + fill.price * fill.quantity) / new_qty
+        pos.quantity = new_qty
+        pos.fees += fill.fee
+
+    def _reduce(self, fill: Fill, pos: Position, reason: str) -> ClosedTrade | None:
+        qty = min(fill.quantity, pos.quantity)
+        gross = (fill.price - pos.entry_price) * qty * pos.side.sign
+        if self.market is MarketType.SPOT:
+            self.cash += qty * fill.price - fill.fee
+        else:
+            self.cash += gross - fill.fee
+        self.realized_pnl += gross - fill.fee
+        entry_fee_share = pos.fees * qty / pos.quantity
+        pos.fees -= entry_fee_share
+        pos.quantity -= qty
+        c_qty, c_gross, c_fees = self._closing.get(fill.symbol, (ZERO, ZERO, ZERO))
+        c_qty, c_gross, c_fees = c_qty + qty, c_gross + gross, c_fees + entry_fee_share + fill.fee
+        if pos.quantity > 0:
+            self._closing[fill.symbol] = (c_qty, c_gross, c_fees)
+            return None
+        self._closing.pop(fill.symbol, None)
+        del self.positions[fill.symbol]
+        self.closed_trades += 1
+        exit_price = pos.entry_price + c_gross / c_qty * pos.side.sign
+        return ClosedTrade(
+            engine=self.engine, symbol=fill.symbol, side=pos.side, quantity=c_qty,
+            entry_price=pos.entry_price, exit_price=exit_price, opened_ms=pos.opened_ms,
+            closed_ms=fill.ts_ms, pnl=c_gross - c_fees, fees=c_fees, exit_reason=reason or "exit",
+            leverage=pos.leverage,
+        )
+
+    def restore(self, positions: list[Position], cash: Decimal, realized: Decimal) -> None:
+        """Load state persisted by an earlier run."""
+        self.positions = {p.symbol: p for p in positions}
+        self.cash = cash
+        self.realized_pnl = realized

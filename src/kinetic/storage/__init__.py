@@ -1,0 +1,48 @@
+"""Persistence: SQLite/PostgreSQL via SQLAlchemy 2.0 async, Alembic migrations."""
+
+from kinetic.storage.db import (
+    Database,
+    NotConnectedError,
+    SchemaNotInitializedError,
+    SchemaOutdatedError,
+    SchemaTooNewError,
+    StorageError,
+    resolve_database_url,
+    safe_url,
+)
+from kinetic.storage.records import EquitySnapshot, StoredEvent
+from kinetic.storage.repositories import (
+    EngineStateRepository,
+    EquityRepository,
+    EventRepository,
+    FillRepository,
+    OrderRepository,
+    PortfolioStateRepository,
+    PositionRepository,
+    Repositories,
+    TradeRepository,
+)
+from kinetic.storage.status import read_status
+
+__all__ = [
+    "Database",
+    "EngineStateRepository",
+    "EquityRepository",
+    "EquitySnapshot",
+    "EventRepository",
+    "FillRepository",
+    "NotConnectedError",
+    "OrderRepository",
+    "PortfolioStateRepository",
+    "PositionRepository",
+    "Repositories",
+    "SchemaNotInitializedError",
+    "SchemaOutdatedError",
+    "SchemaTooNewError",
+    "StorageError",
+    "StoredEvent",
+    "TradeRepository",
+    "read_status",
+    "resolve_database_url",
+    "safe_url",
+]

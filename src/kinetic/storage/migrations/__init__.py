@@ -1,0 +1,1 @@
+"""Alembic environment for the Kinetic schema (configured in code by ``db.py``)."""

@@ -1,0 +1,67 @@
+"""DbRecorder: the engines' and orchestrator's ``Recorder`` over the repositories."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from kinetic.domain import ClosedTrade, Fill, Order, Position
+from kinetic.execution.recorder import EquitySnapshot
+from kinetic.storage.repositories import Repositories
+
+
+class DbRecorder:
+    """Write-through recorder: every call is one short transaction."""
+
+    def __init__(self, repos: Repositories) -> None:
+        self.repos = repos
+
+    async def record_order(self, engine: str, order: Order, reason: str = "") -> None:
+        await self.repos.orders.upsert(engine, order, reason)
+
+    async def record_fill(self, engine: str, fill: Fill) -> bool:
+        return await self.repos.fills.add(engine, fill)
+
+    async def record_position(self, engine: str, position: Position) -> None:
+        await self.repos.positions.upsert(engine, position)
+
+    async def delete_position(self, engine: str, symbol: str) -> None:
+        await self.repos.positions.delete(engine, symbol)
+
+    async def record_trade(self, trade: ClosedTrade) -> None:
+        await self.repos.trades.add(trade)
+
+    async def record_equity(self, snapshot: EquitySnapshot) -> None:
+        await self.repos.equity.add(
+            snapshot.engine, snapshot.ts_ms, snapshot.equity, snapshot.cash,
+            snapshot.realized_pnl, snapshot.unrealized_pnl, snapshot.exposure,
+        )
+
+    async def record_event(
+        self, kind: str, message: str, engine: str | None = None, data: dict[str, Any] | None = None
+    ) -> None:
+        await self.repos.events.add(kind, message, engine, data)
+
+    async def open_orders(self, engine: str) -> list[Order]:
+        return await self.repos.orders.list_open(engine)
+
+    async def positions(self, engine: str) -> list[Position]:
+        return await self.repos.positions.list(engine)
+
+    async def order_count(self, engine: str) -> int:
+        return await self.repos.orders.count(engine)
+
+    async def save_engine_state(self, engine: str, **fields: Any) -> None:
+        await self.repos.engine_state.upsert(engine, **fields)
+
+    async def save_portfolio_state(self, **fields: Any) -> None:
+        clean = {
+            k: (Decimal(str(v)) if k in _MONEY and v is not None else v) for k, v in fields.items()
+        }
+        await self.repos.portfolio_state.save(**clean)
+
+    async def load_portfolio_state(self) -> dict[str, Any] | None:
+        return await self.repos.portfolio_state.load()
+
+
+_MONEY = {"peak_equity", "day_start_equity", "total_value", "total_pnl"}

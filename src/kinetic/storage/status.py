@@ -1,0 +1,119 @@
+"""Combined status read from the database alone.
+
+Works whether or not the daemon runs: engine rows come from ``engine_state``, fill
+and position counts from the ``fills`` and ``positions`` tables, totals from
+``portfolio_state`` (falling back to the sum of engine equity and PnL).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from kinetic.storage.db import Database
+from kinetic.storage.models import EngineStateRow, FillRow, PortfolioStateRow, PositionRow
+
+_UNKNOWN_STATUS = "unknown"
+
+
+def _iso_seconds(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat()
+
+
+def _iso_ms(ms: int) -> str | None:
+    return _iso_seconds(ms / 1000) if ms else None
+
+
+def _opt_float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _engine_entry(row: EngineStateRow | None, fills: int, positions: int) -> dict[str, Any]:
+    return {
+        "status": row.status if row else _UNKNOWN_STATUS,
+        "last_heartbeat": _iso_seconds(row.last_heartbeat) if row else None,
+        "restart_count": row.restart_count if row else 0,
+        "fills": fills,
+        "open_positions": positions,
+        "equity_usd": float(row.equity) if row else 0.0,
+        "pnl_usd": float(row.pnl) if row else 0.0,
+        "last_error": row.last_error if row else None,
+    }
+
+
+def _position_entry(row: PositionRow) -> dict[str, Any]:
+    return {
+        "engine": row.engine,
+        "symbol": row.symbol,
+        "side": row.side,
+        "quantity": float(row.quantity),
+        "entry_price": float(row.entry_price),
+        "stop_price": float(row.stop_price),
+        "take_profit": _opt_float(row.take_profit),
+        "leverage": row.leverage,
+        "trailing_active": row.trailing_active,
+        "opened_at": _iso_ms(row.opened_ms),
+    }
+
+
+async def _counts(db: Database, column: Any) -> dict[str, int]:
+    query = sa.select(column, sa.func.count()).group_by(column)
+    async with db.session() as session:
+        rows = (await session.execute(query)).all()
+    return {str(engine): int(count) for engine, count in rows}
+
+
+async def read_status(db: Database) -> dict[str, Any]:
+    """Return the combined status JSON (plain ``dict``), built from the DB alone."""
+    async with db.session() as session:
+        states = list(await session.scalars(sa.select(EngineStateRow)))
+        portfolio = await session.get(PortfolioStateRow, 1)
+        positions = list(
+            await session.scalars(
+                sa.select(PositionRow).order_by(PositionRow.engine, PositionRow.symbol)
+            )
+        )
+    fills = await _counts(db, FillRow.engine)
+    open_positions = await _counts(db, PositionRow.engine)
+    by_name = {row.engine: row for row in states}
+    names = sorted(set(by_name) | set(fills) | set(open_positions))
+    engines = {
+        name: _engine_entry(by_name.get(name), fills.get(name, 0), open_positions.get(name, 0))
+        for name in names
+    }
+    return {
+        "engines": engines,
+        **_totals(states, portfolio),
+        "positions": [_position_entry(row) for row in positions],
+        "allocation": {row.engine: row.allocated_pct for row in states},
+        "updated_at": _iso_ms(_latest_update(states, portfolio)),
+    }
+
+
+def _totals(states: list[EngineStateRow], portfolio: PortfolioStateRow | None) -> dict[str, Any]:
+    if portfolio is not None:
+        total_value, total_pnl = portfolio.total_value, portfolio.total_pnl
+    else:
+        total_value = sum((row.equity for row in states), Decimal(0))
+        total_pnl = sum((row.pnl for row in states), Decimal(0))
+    return {
+        "total_value_usd": float(total_value),
+        "total_pnl_usd": float(total_pnl),
+        "circuit_breaker_active": bool(portfolio and portfolio.circuit_breaker_active),
+        "circuit_breaker_until": _iso_seconds(portfolio.circuit_breaker_until)
+        if portfolio
+        else None,
+        "circuit_breaker_reason": portfolio.circuit_breaker_reason if portfolio else "",
+    }
+
+
+def _latest_update(states: list[EngineStateRow], portfolio: PortfolioStateRow | None) -> int:
+    stamps = [row.updated_ms for row in states]
+    if portfolio is not None:
+        stamps.append(portfolio.updated_ms)
+    return max(stamps, default=0)

@@ -1,0 +1,54 @@
+"""The ``Strategy`` protocol every strategy implements."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from kinetic.domain import Candle, Direction, Regime, Signal
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """Turn closed candles into signals; pure, deterministic, one state per symbol.
+
+    ``on_candle`` must be called with closed candles in time order per symbol. During
+    the first ``warmup`` candles of a symbol it returns a FLAT signal with confidence 0.
+    A signal only depends on candles up to and including the one passed in.
+    """
+
+    name: str
+    warmup: int
+
+    def on_candle(self, candle: Candle) -> Signal:
+        """Consume one closed candle and return the decision for its symbol."""
+        ...
+
+    def reset(self, symbol: str) -> None:
+        """Forget all state of ``symbol`` (e.g. after a data gap)."""
+        ...
+
+
+def flat_signal(
+    candle: Candle, reason: str, atr: float = 0.0, regime: Regime | None = None
+) -> Signal:
+    """Return a FLAT, zero-confidence signal for ``candle``."""
+    return Signal(
+        symbol=candle.symbol,
+        direction=Direction.FLAT,
+        confidence=0,
+        price=candle.close,
+        ts_ms=candle.close_time_ms,
+        atr=atr,
+        regime=regime,
+        reason=reason,
+    )
+
+
+def clamp01(x: float) -> float:
+    """Clamp ``x`` into ``[0, 1]``."""
+    return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
+
+
+def to_confidence(score: float) -> int:
+    """Round a 0..100 score into a valid ``Signal.confidence``."""
+    return max(0, min(100, round(score)))

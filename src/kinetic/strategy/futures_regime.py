@@ -1,0 +1,155 @@
+"""Regime-switching futures strategy: trend following when ADX is high, Bollinger
+mean reversion when it is low, and entries only on very strong agreement in between.
+
+Trend confidence (0..100), components in ``Signal.components``:
+
+* ``alignment`` 20 — +DI/-DI and fast/slow EMA agree on the side;
+* ``adx_strength`` 0..30 — ADX from ``adx_sideways`` to ``adx_trending + 20``;
+* ``macd_agreement`` 25 — MACD histogram on the trade's side;
+* ``di_spread`` 0..25 — ``|+DI - -DI| / (+DI + -DI)``, full marks at 0.5.
+
+Mean-reversion confidence (at most 60): ``band`` 30 for a close beyond a band,
+``band_depth`` 0..15 for how far beyond (full at 25 % of the band half-width) and
+``rsi_extreme`` 0..15 (RSI below 35 / above 65, full at 20 / 80). RSI must confirm.
+"""
+
+from __future__ import annotations
+
+from kinetic.domain import Candle, Direction, Regime, Signal
+from kinetic.strategy.base import clamp01, flat_signal, to_confidence
+from kinetic.strategy.features import FeatureParams, Features, FeatureState
+
+TRANSITIONAL_MIN_CONFIDENCE = 85
+RSI_LOW, RSI_HIGH = 35.0, 65.0
+
+
+class RegimeDetector:
+    """Classify the market regime from ADX."""
+
+    def __init__(self, adx_trending: float = 25.0, adx_sideways: float = 15.0) -> None:
+        if not 0 <= adx_sideways < adx_trending:
+            raise ValueError(
+                f"need 0 <= adx_sideways < adx_trending, got {adx_sideways} / {adx_trending}"
+            )
+        self.adx_trending = adx_trending
+        self.adx_sideways = adx_sideways
+
+    def detect(self, adx: float) -> Regime:
+        """Return TRENDING if ``adx >= trending``, SIDEWAYS if ``< sideways``, else TRANSITIONAL."""
+        if adx >= self.adx_trending:
+            return Regime.TRENDING
+        if adx < self.adx_sideways:
+            return Regime.SIDEWAYS
+        return Regime.TRANSITIONAL
+
+
+def trend_side(f: Features) -> Direction:
+    """Return LONG/SHORT when DI and EMAs agree, else FLAT."""
+    if f.plus_di > f.minus_di and f.ema_fast > f.ema_slow:
+        return Direction.LONG
+    if f.minus_di > f.plus_di and f.ema_fast < f.ema_slow:
+        return Direction.SHORT
+    return Direction.FLAT
+
+
+def score_trend(f: Features, side: Direction, detector: RegimeDetector) -> dict[str, float]:
+    """Return the trend components for ``side`` (all 0 when ``side`` is FLAT)."""
+    if side is Direction.FLAT:
+        return {"alignment": 0.0, "adx_strength": 0.0, "macd_agreement": 0.0, "di_spread": 0.0}
+    lo, hi = detector.adx_sideways, detector.adx_trending + 20.0
+    sign = 1.0 if side is Direction.LONG else -1.0
+    di_sum = f.plus_di + f.minus_di
+    spread = abs(f.plus_di - f.minus_di) / di_sum if di_sum else 0.0
+    return {
+        "alignment": 20.0,
+        "adx_strength": 30.0 * clamp01((f.adx - lo) / (hi - lo)),
+        "macd_agreement": 25.0 if sign * f.macd_hist > 0 else 0.0,
+        "di_spread": 25.0 * clamp01(spread / 0.5),
+    }
+
+
+def score_reversion(f: Features) -> tuple[Direction, dict[str, float]]:
+    """Return the mean-reversion side and components at the Bollinger extremes."""
+    half = (f.bb_upper - f.bb_lower) / 2.0
+    if f.close <= f.bb_lower and f.rsi < RSI_LOW:
+        depth = (f.bb_lower - f.close) / half if half > 0 else 0.0
+        extreme = (RSI_LOW - f.rsi) / 15.0
+        side = Direction.LONG
+    elif f.close >= f.bb_upper and f.rsi > RSI_HIGH:
+        depth = (f.close - f.bb_upper) / half if half > 0 else 0.0
+        extreme = (f.rsi - RSI_HIGH) / 15.0
+        side = Direction.SHORT
+    else:
+        return Direction.FLAT, {"band": 0.0, "band_depth": 0.0, "rsi_extreme": 0.0}
+    return side, {
+        "band": 30.0,
+        "band_depth": 15.0 * clamp01(depth / 0.25),
+        "rsi_extreme": 15.0 * clamp01(extreme),
+    }
+
+
+class FuturesRegimeStrategy:
+    """Long/short futures strategy that switches behaviour with the ADX regime."""
+
+    name = "futures_regime"
+
+    def __init__(
+        self,
+        min_confidence: int,
+        adx_trending: float = 25.0,
+        adx_sideways: float = 15.0,
+        fast: int = 20,
+        slow: int = 50,
+        rsi_period: int = 14,
+        adx_period: int = 14,
+        bb_period: int = 20,
+        bb_std: float = 2.0,
+    ) -> None:
+        if not 0 <= min_confidence <= 100:
+            raise ValueError(f"min_confidence must be within 0..100, got {min_confidence}")
+        self.min_confidence = min_confidence
+        self.detector = RegimeDetector(adx_trending, adx_sideways)
+        self._params = FeatureParams(
+            fast=fast, slow=slow, rsi_period=rsi_period, adx_period=adx_period,
+            bb_period=bb_period, bb_std=bb_std,
+        )  # fmt: skip
+        self.warmup = self._params.warmup
+        self._states: dict[str, FeatureState] = {}
+
+    def reset(self, symbol: str) -> None:
+        """Forget the state of ``symbol``."""
+        self._states.pop(symbol, None)
+
+    def on_candle(self, candle: Candle) -> Signal:
+        """Consume one closed candle; return LONG, SHORT or FLAT with the regime."""
+        state = self._states.get(candle.symbol)
+        if state is None:
+            state = self._states[candle.symbol] = FeatureState(self._params)
+        f = state.update(candle)
+        if f is None:
+            return flat_signal(candle, f"warming up ({state.count}/{self.warmup})")
+        regime = self.detector.detect(f.adx)
+        if regime is Regime.SIDEWAYS:
+            side, components = score_reversion(f)
+            threshold = self.min_confidence
+            label = "mean reversion at Bollinger band"
+        else:
+            side = trend_side(f)
+            components = score_trend(f, side, self.detector)
+            threshold = self.min_confidence
+            if regime is Regime.TRANSITIONAL:
+                threshold = max(threshold, TRANSITIONAL_MIN_CONFIDENCE)
+            label = "trend following" if regime is Regime.TRENDING else "strong transitional trend"
+        confidence = to_confidence(sum(components.values()))
+        direction = (
+            side if side is not Direction.FLAT and confidence >= threshold else Direction.FLAT
+        )
+        if direction is Direction.FLAT:
+            reason = f"{regime.value}: no entry (confidence {confidence}, needs {threshold})"
+        else:
+            reason = f"{regime.value}: {label} {direction.value} (ADX {f.adx:.1f})"
+        return Signal(
+            symbol=candle.symbol, direction=direction, confidence=confidence,
+            price=candle.close, ts_ms=candle.close_time_ms, atr=f.atr, regime=regime,
+            reason=reason, components={**components, "adx": float(f.adx)},
+        )  # fmt: skip

@@ -1,0 +1,51 @@
+"""Technical indicators: vectorised (whole arrays) and incremental (O(1) per candle)."""
+
+from kinetic.strategy.indicators.incremental import (
+    ADXState,
+    ADXValue,
+    ATRState,
+    BollingerState,
+    BollingerValue,
+    EMAState,
+    MACDState,
+    MACDValue,
+    RSIState,
+    SMAState,
+)
+from kinetic.strategy.indicators.vectorised import (
+    ADXResult,
+    BollingerResult,
+    MACDResult,
+    adx,
+    atr,
+    bollinger,
+    ema,
+    macd,
+    rsi,
+    sma,
+    true_range,
+)
+
+__all__ = [
+    "ADXResult",
+    "ADXState",
+    "ADXValue",
+    "ATRState",
+    "BollingerResult",
+    "BollingerState",
+    "BollingerValue",
+    "EMAState",
+    "MACDResult",
+    "MACDState",
+    "MACDValue",
+    "RSIState",
+    "SMAState",
+    "adx",
+    "atr",
+    "bollinger",
+    "ema",
+    "macd",
+    "rsi",
+    "sma",
+    "true_range",
+]

@@ -1,0 +1,259 @@
+"""O(1) incremental indicator states, one ``update`` per closed candle.
+
+Each state gives the same numbers as its vectorised twin in ``vectorised`` after
+warm-up and returns ``None`` before it. ``value`` holds the last result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import NamedTuple
+
+
+class ADXValue(NamedTuple):
+    adx: float
+    plus_di: float
+    minus_di: float
+
+
+class MACDValue(NamedTuple):
+    line: float
+    signal: float
+    hist: float
+
+
+class BollingerValue(NamedTuple):
+    mid: float
+    upper: float
+    lower: float
+
+
+def _check(n: int) -> None:
+    if n < 1:
+        raise ValueError(f"window must be >= 1, got {n}")
+
+
+def _pct(num: float, den: float) -> float:
+    return 100.0 * num / den if den != 0 else 0.0
+
+
+class EMAState:
+    """EMA with ``span=n`` started at the first value; ready after ``n`` updates."""
+
+    __slots__ = ("_alpha", "_count", "_ema", "n", "value")
+
+    def __init__(self, n: int) -> None:
+        _check(n)
+        self.n = n
+        self._alpha = 2.0 / (n + 1.0)
+        self._count = 0
+        self._ema = 0.0
+        self.value: float | None = None
+
+    def update(self, close: float) -> float | None:
+        """Feed one close; return the EMA once warm."""
+        if self._count == 0:
+            self._ema = close
+        else:
+            self._ema = (1.0 - self._alpha) * self._ema + self._alpha * close
+        self._count += 1
+        self.value = self._ema if self._count >= self.n else None
+        return self.value
+
+
+class SMAState:
+    """Simple moving average over the last ``n`` closes."""
+
+    __slots__ = ("_sum", "_updates", "_window", "n", "value")
+
+    def __init__(self, n: int) -> None:
+        _check(n)
+        self.n = n
+        self._window: deque[float] = deque(maxlen=n)
+        self._sum = 0.0
+        self._updates = 0
+        self.value: float | None = None
+
+    def update(self, close: float) -> float | None:
+        """Feed one close; return the mean of the last ``n`` once warm."""
+        if len(self._window) == self.n:
+            self._sum -= self._window[0]
+        self._window.append(close)
+        self._sum += close
+        self._updates += 1
+        if self._updates % self.n == 0:
+            self._sum = math.fsum(self._window)  # drop accumulated rounding drift
+        self.value = self._sum / self.n if len(self._window) == self.n else None
+        return self.value
+
+
+class RSIState:
+    """Wilder RSI; the first bar counts as a zero change (``ta``'s convention)."""
+
+    __slots__ = ("_a", "_count", "_gain", "_loss", "_prev", "n", "value")
+
+    def __init__(self, n: int = 14) -> None:
+        _check(n)
+        self.n = n
+        self._a = 1.0 / n
+        self._count = 0
+        self._prev = 0.0
+        self._gain = 0.0
+        self._loss = 0.0
+        self.value: float | None = None
+
+    def update(self, close: float) -> float | None:
+        """Feed one close; return the RSI once warm."""
+        change = close - self._prev if self._count else 0.0
+        self._prev = close
+        a = self._a
+        self._gain = (1.0 - a) * self._gain + a * (change if change > 0 else 0.0)
+        self._loss = (1.0 - a) * self._loss + a * (-change if change < 0 else 0.0)
+        self._count += 1
+        if self._count < self.n:
+            self.value = None
+        elif self._loss == 0:
+            self.value = 100.0
+        else:
+            self.value = 100.0 * self._gain / (self._gain + self._loss)
+        return self.value
+
+
+class ATRState:
+    """Wilder ATR seeded with the mean of the first ``n`` true ranges."""
+
+    __slots__ = ("_count", "_prev_close", "_seed", "n", "value")
+
+    def __init__(self, n: int = 14) -> None:
+        _check(n)
+        self.n = n
+        self._count = 0
+        self._prev_close = 0.0
+        self._seed = 0.0
+        self.value: float | None = None
+
+    def update(self, high: float, low: float, close: float) -> float | None:
+        """Feed one bar; return the ATR once warm."""
+        tr = high - low
+        if self._count:
+            pc = self._prev_close
+            tr = max(tr, abs(high - pc), abs(low - pc))
+        self._prev_close = close
+        self._count += 1
+        n = self.n
+        if self.value is not None:
+            self.value = ((n - 1.0) / n) * self.value + tr / n
+        elif self._count < n:
+            self._seed += tr
+        else:
+            self.value = (self._seed + tr) / n
+        return self.value
+
+
+class ADXState:
+    """Wilder ADX with +DI/-DI (``ta`` seeding); ready after ``2n`` bars.
+
+    ``plus_di``/``minus_di`` are available from bar ``n + 1`` on.
+    """
+
+    __slots__ = (
+        "_count", "_dx_sum", "_prev", "_sm", "_sp", "_str",
+        "adx", "minus_di", "n", "plus_di", "value",
+    )  # fmt: skip
+
+    def __init__(self, n: int = 14) -> None:
+        _check(n)
+        self.n = n
+        self._count = 0
+        self._prev = (0.0, 0.0, 0.0)
+        self._str = self._sp = self._sm = 0.0
+        self._dx_sum = 0.0
+        self.plus_di: float | None = None
+        self.minus_di: float | None = None
+        self.adx: float | None = None
+        self.value: ADXValue | None = None
+
+    def _smooth(self, tr: float, pdm: float, mdm: float) -> None:
+        if self._count <= self.n + 1:  # seeding: plain sums of bars 1..n
+            self._str += tr
+            self._sp += pdm
+            self._sm += mdm
+            return
+        keep = 1.0 - 1.0 / self.n
+        self._str = keep * self._str + tr
+        self._sp = keep * self._sp + pdm
+        self._sm = keep * self._sm + mdm
+
+    def update(self, high: float, low: float, close: float) -> ADXValue | None:
+        """Feed one bar; return ``(adx, +di, -di)`` once the ADX is warm."""
+        ph, pl, pc = self._prev
+        self._prev = (high, low, close)
+        self._count += 1
+        if self._count == 1:
+            return None
+        up, down = high - ph, pl - low
+        pdm = up if up > down and up > 0 else 0.0
+        mdm = down if down > up and down > 0 else 0.0
+        self._smooth(max(high, pc) - min(low, pc), pdm, mdm)
+        n = self.n
+        if self._count <= n:
+            return None
+        pdi, mdi = _pct(self._sp, self._str), _pct(self._sm, self._str)
+        self.plus_di, self.minus_di = pdi, mdi
+        dx = _pct(abs(pdi - mdi), pdi + mdi)
+        if self._count < 2 * n:
+            self._dx_sum += dx
+            return None
+        if self.adx is None:
+            self.adx = (self._dx_sum + dx) / n
+        else:
+            self.adx = ((n - 1.0) / n) * self.adx + dx / n
+        self.value = ADXValue(self.adx, pdi, mdi)
+        return self.value
+
+
+class MACDState:
+    """MACD line, signal and histogram; ready after ``slow + signal - 1`` closes."""
+
+    __slots__ = ("_fast", "_signal", "_slow", "value")
+
+    def __init__(self, fast: int = 12, slow: int = 26, signal: int = 9) -> None:
+        self._fast = EMAState(fast)
+        self._slow = EMAState(slow)
+        self._signal = EMAState(signal)
+        self.value: MACDValue | None = None
+
+    def update(self, close: float) -> MACDValue | None:
+        """Feed one close; return ``(line, signal, hist)`` once warm."""
+        f = self._fast.update(close)
+        s = self._slow.update(close)
+        if f is None or s is None:
+            return None
+        line = f - s
+        sig = self._signal.update(line)
+        self.value = None if sig is None else MACDValue(line, sig, line - sig)
+        return self.value
+
+
+class BollingerState:
+    """Bollinger bands over ``n`` closes with population std (O(n) per update, n small)."""
+
+    __slots__ = ("_window", "k", "n", "value")
+
+    def __init__(self, n: int = 20, k: float = 2.0) -> None:
+        _check(n)
+        self.n = n
+        self.k = k
+        self._window: deque[float] = deque(maxlen=n)
+        self.value: BollingerValue | None = None
+
+    def update(self, close: float) -> BollingerValue | None:
+        """Feed one close; return ``(mid, upper, lower)`` once warm."""
+        self._window.append(close)
+        if len(self._window) < self.n:
+            return None
+        mid = math.fsum(self._window) / self.n
+        std = math.sqrt(math.fsum((v - mid) ** 2 for v in self._window) / self.n)
+        self.value = BollingerValue(mid, mid + self.k * std, mid - self.k * std)
+        return self.value

@@ -1,0 +1,1 @@
+"""Supervision: Orchestrator, CapitalAllocator, GlobalRiskMonitor, HealthMonitor."""

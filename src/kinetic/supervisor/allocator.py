@@ -1,0 +1,73 @@
+"""CapitalAllocator: split the portfolio between the engines (seed 000 §3, properties 5-7)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from config import ConfigValidationError, UnifiedConfig
+from kinetic.domain import ZERO, CapitalAllocation
+
+ENGINES = ("spot", "futures")
+
+
+class CapitalAllocator:
+    """Give each enabled engine its configured share; a disabled engine's share moves on.
+
+    With both engines enabled each gets exactly its configured percentage. With one
+    engine disabled (by config, or at run time after it exhausted its restart budget)
+    the other has access to 100% of the portfolio.
+    """
+
+    def __init__(self, config: UnifiedConfig) -> None:
+        self._configured = {"spot": config.spot_capital_pct, "futures": config.futures_capital_pct}
+        self._enabled = {"spot": config.spot_enabled, "futures": config.futures_enabled}
+        self._validate_allocation()
+
+    def _validate_allocation(self) -> None:
+        total = sum(self._configured.values())
+        if total > 100.0:
+            raise ConfigValidationError(
+                f"spot_capital_pct ({self._configured['spot']:g}) + futures_capital_pct "
+                f"({self._configured['futures']:g}) = {total:g}; allowed: sum <= 100",
+                ("spot_capital_pct", "futures_capital_pct"),
+            )
+
+    @property
+    def enabled(self) -> list[str]:
+        return [e for e in ENGINES if self._enabled[e]]
+
+    def is_enabled(self, engine: str) -> bool:
+        return self._enabled.get(engine, False)
+
+    def allocated_pct(self, engine: str) -> float:
+        """Return the percentage of the portfolio ``engine`` may use."""
+        if not self._enabled.get(engine, False):
+            return 0.0
+        if len(self.enabled) == 1:
+            return 100.0
+        return self._configured[engine]
+
+    def total_pct(self) -> float:
+        return sum(self.allocated_pct(e) for e in ENGINES)
+
+    def get_allocation(
+        self, engine: str, total_portfolio: Decimal, exposure: Decimal = ZERO
+    ) -> CapitalAllocation:
+        """Return ``engine``'s allocation of ``total_portfolio`` given its current exposure."""
+        pct = self.allocated_pct(engine)
+        allocated = total_portfolio * Decimal(str(pct)) / Decimal(100)
+        return CapitalAllocation(
+            engine_name=engine,
+            allocated_pct=pct,
+            allocated_usd=allocated,
+            current_exposure_usd=exposure,
+            available_usd=max(ZERO, allocated - exposure),
+        )
+
+    def disable(self, engine: str) -> None:
+        """Mark ``engine`` as disabled; its share goes to the remaining engine."""
+        self._enabled[engine] = False
+
+    def reallocate_disabled_capital(self) -> dict[str, float]:
+        """Return the current percentage per engine after moving disabled shares."""
+        return {e: self.allocated_pct(e) for e in ENGINES}

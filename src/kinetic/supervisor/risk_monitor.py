@@ -1,0 +1,140 @@
+"""GlobalRiskMonitor: portfolio-wide daily loss limit, drawdown limit, circuit breaker.
+
+* Daily loss: measured from the portfolio value at the first update of each UTC day.
+  Beyond ``global_daily_loss_limit_pct`` the breaker trips for
+  ``global_circuit_breaker_cooldown_minutes``; if the day's loss is still beyond the
+  limit when the cooldown ends, it trips again.
+* Drawdown: measured from the peak value. Beyond ``global_max_drawdown_pct`` the
+  breaker trips and every position must be closed. The peak is rebased to the
+  current value when that breaker's cooldown ends, so trading can resume.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from config import UnifiedConfig
+from kinetic.clock import Clock
+
+
+class RiskAction(enum.StrEnum):
+    NONE = "none"
+    HALT_NEW_TRADES = "halt_new_trades"
+    CLOSE_ALL = "close_all"
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerTrip:
+    action: RiskAction
+    reason: str
+    until: float
+
+
+class GlobalRiskMonitor:
+    """Enforce the portfolio-wide limits; the one place that says whether to trade."""
+
+    def __init__(self, config: UnifiedConfig, clock: Clock) -> None:
+        self._daily_limit = config.global_daily_loss_limit_pct
+        self._dd_limit = config.global_max_drawdown_pct
+        self._cooldown_s = config.global_circuit_breaker_cooldown_minutes * 60.0
+        self._clock = clock
+        self.daily_pnl = 0.0
+        self.day: str | None = None
+        self.day_start_value = 0.0
+        self.peak_portfolio_value = 0.0
+        self.circuit_breaker_active = False
+        self.circuit_breaker_until: float | None = None
+        self.circuit_breaker_reason = ""
+        self._rebase_peak_on_expiry = False
+        self.trips: list[BreakerTrip] = []
+
+    def _utc_day(self) -> str:
+        return datetime.fromtimestamp(self._clock.time(), tz=UTC).strftime("%Y-%m-%d")
+
+    def _expire(self, value: float) -> None:
+        if self.circuit_breaker_active and self.circuit_breaker_until is not None:
+            if self._clock.time() >= self.circuit_breaker_until:
+                self.circuit_breaker_active = False
+                self.circuit_breaker_until = None
+                self.circuit_breaker_reason = ""
+                if self._rebase_peak_on_expiry:
+                    self.peak_portfolio_value = value
+                    self._rebase_peak_on_expiry = False
+
+    def update(self, portfolio_value: float) -> BreakerTrip | None:
+        """Feed the current portfolio value; return a trip when a limit is crossed now."""
+        day = self._utc_day()
+        if day != self.day:
+            self.day = day
+            self.day_start_value = portfolio_value
+        self._expire(portfolio_value)
+        self.peak_portfolio_value = max(self.peak_portfolio_value, portfolio_value)
+        self.daily_pnl = portfolio_value - self.day_start_value
+        if self.check_drawdown_limit(portfolio_value):
+            dd = self.drawdown_pct(portfolio_value)
+            if not (self.circuit_breaker_active and self._rebase_peak_on_expiry):
+                self._rebase_peak_on_expiry = True
+                return self.trigger_circuit_breaker(
+                    f"drawdown {dd:.2f}% from peak > {self._dd_limit:g}%", RiskAction.CLOSE_ALL
+                )
+        if self.check_daily_loss_limit(portfolio_value) and not self.circuit_breaker_active:
+            loss = -self.daily_pnl / self.day_start_value * 100 if self.day_start_value else 0.0
+            return self.trigger_circuit_breaker(
+                f"daily loss {loss:.2f}% > {self._daily_limit:g}%", RiskAction.HALT_NEW_TRADES
+            )
+        return None
+
+    def update_pnl(self, engine_name: str, pnl: float) -> None:
+        """Record a realized PnL contribution (kept for the seed 000 interface)."""
+        self.daily_pnl += pnl
+
+    def drawdown_pct(self, portfolio_value: float) -> float:
+        if self.peak_portfolio_value <= 0:
+            return 0.0
+        return max(0.0, (self.peak_portfolio_value - portfolio_value) / self.peak_portfolio_value * 100)
+
+    def check_daily_loss_limit(self, portfolio_value: float) -> bool:
+        """True when today's loss exceeds the limit."""
+        if self.day_start_value <= 0:
+            return False
+        loss_pct = (self.day_start_value - portfolio_value) / self.day_start_value * 100
+        return loss_pct > self._daily_limit
+
+    def check_drawdown_limit(self, portfolio_value: float) -> bool:
+        """True when the drawdown from peak exceeds the limit."""
+        return self.drawdown_pct(portfolio_value) > self._dd_limit
+
+    def can_open_new_trade(self) -> bool:
+        """False while the circuit breaker is active (tripped and cooldown not over)."""
+        return not self.breaker_in_force()
+
+    def breaker_in_force(self) -> bool:
+        if not self.circuit_breaker_active:
+            return False
+        return self.circuit_breaker_until is None or self._clock.time() < self.circuit_breaker_until
+
+    def trigger_circuit_breaker(
+        self, reason: str, action: RiskAction = RiskAction.HALT_NEW_TRADES
+    ) -> BreakerTrip:
+        """Activate the breaker for the cooldown period."""
+        until = self._clock.time() + self._cooldown_s
+        self.circuit_breaker_active = True
+        self.circuit_breaker_until = until
+        self.circuit_breaker_reason = reason
+        trip = BreakerTrip(action, reason, until)
+        self.trips.append(trip)
+        return trip
+
+    def restore(self, state: dict[str, object]) -> None:
+        """Load persisted breaker state so a restart does not reopen trading early."""
+        until = state.get("circuit_breaker_until")
+        if state.get("circuit_breaker_active") and isinstance(until, int | float):
+            if until > self._clock.time():
+                self.circuit_breaker_active = True
+                self.circuit_breaker_until = float(until)
+                self.circuit_breaker_reason = str(state.get("circuit_breaker_reason") or "")
+        peak = state.get("peak_equity")
+        if peak is not None:
+            self.peak_portfolio_value = float(str(peak))

@@ -1,0 +1,51 @@
+"""Order and fill storage with per-symbol open-order indexes for fast matching."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from kinetic.domain import Fill, Order
+
+
+class OrderBook:
+    """Keep every order by client id, open orders by symbol, and fills by symbol."""
+
+    def __init__(self) -> None:
+        self._orders: dict[str, Order] = {}
+        self._open: dict[str, dict[str, Order]] = {}
+        self._fills: dict[str, list[Fill]] = {}
+
+    def get(self, client_order_id: str) -> Order | None:
+        """Return the live order object for ``client_order_id`` (not a copy)."""
+        return self._orders.get(client_order_id)
+
+    def add(self, order: Order) -> None:
+        """Store ``order``; index it as open unless it is terminal."""
+        self._orders[order.client_order_id] = order
+        if not order.status.is_terminal:
+            self._open.setdefault(order.symbol, {})[order.client_order_id] = order
+
+    def close(self, order: Order) -> None:
+        """Drop ``order`` from the open index (it stays queryable by client id)."""
+        self._open.get(order.symbol, {}).pop(order.client_order_id, None)
+
+    def open_for(self, symbol: str) -> list[Order]:
+        """Return the live open orders for ``symbol``, oldest first."""
+        return list(self._open.get(symbol, {}).values())
+
+    def all_open(self) -> list[Order]:
+        """Return the live open orders of every symbol."""
+        return [o for by_id in self._open.values() for o in by_id.values()]
+
+    def add_fill(self, fill: Fill) -> None:
+        """Record ``fill``."""
+        self._fills.setdefault(fill.symbol, []).append(fill)
+
+    def fills(self, symbol: str, since_ms: int = 0) -> list[Fill]:
+        """Return fills for ``symbol`` at or after ``since_ms``, oldest first."""
+        return [f for f in self._fills.get(symbol, []) if f.ts_ms >= since_ms]
+
+
+def snapshot(order: Order) -> Order:
+    """Return a copy of ``order`` so callers cannot mutate the venue's state."""
+    return replace(order)

@@ -1,0 +1,122 @@
+"""SimSpotExchange: spot matching with free/locked balances and quote-asset fees."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from kinetic.clock import Clock
+from kinetic.domain import ZERO, Balance, Instrument, Order, OrderType, Side
+from kinetic.venues.base.errors import InsufficientFunds
+from kinetic.venues.sim.venue import SimVenueBase
+
+
+class SimSpotExchange(SimVenueBase):
+    """A simulated spot venue implementing ``SpotVenue``.
+
+    Fees are charged in the quote asset. A resting buy locks ``qty × price × (1 + fee)``
+    of the quote asset (the stop price after slippage for stops); a resting sell locks
+    the base quantity. ``reduce_only`` has no meaning on spot and is ignored.
+    """
+
+    def __init__(
+        self,
+        instruments: dict[str, Instrument],
+        clock: Clock,
+        balances: dict[str, Decimal],
+        *,
+        taker_fee: Decimal = Decimal("0.001"),
+        maker_fee: Decimal = Decimal("0.001"),
+        slippage_bps: Decimal = ZERO,
+        name: str = "sim-spot",
+    ) -> None:
+        super().__init__(
+            instruments=instruments,
+            clock=clock,
+            taker_fee=taker_fee,
+            maker_fee=maker_fee,
+            slippage_bps=slippage_bps,
+            name=name,
+        )
+        self._free: dict[str, Decimal] = {a: Decimal(v) for a, v in balances.items()}
+        self._locked: dict[str, Decimal] = {}
+        self._reserved: dict[str, tuple[str, Decimal]] = {}
+        quotes = {i.quote for i in self._instruments.values()}
+        self._quote = next(iter(sorted(quotes))) if quotes else "USDT"
+
+    # ---------------------------------------------------------------- public extras
+
+    def equity(self) -> Decimal:
+        """Return quote balance plus every base balance valued at its last price."""
+        self._check_dead_man_switch()
+        total = self._total(self._quote)
+        for inst in self._instruments.values():
+            if inst.quote != self._quote:
+                continue
+            qty = self._total(inst.base)
+            if qty:
+                total += qty * self._last.get(inst.symbol, ZERO)
+        return total
+
+    async def get_balances(self) -> dict[str, Balance]:
+        """Return every asset ever held, with free and locked amounts."""
+        self._check_dead_man_switch()
+        assets = sorted(set(self._free) | set(self._locked))
+        return {a: Balance(a, self._free.get(a, ZERO), self._locked.get(a, ZERO)) for a in assets}
+
+    # ------------------------------------------------------------ accounting hooks
+
+    def _admit(self, order: Order, inst: Instrument, price: Decimal) -> Decimal:
+        asset, need = self._requirement(order, inst, price, order.order_type is OrderType.LIMIT)
+        free = self._free.get(asset, ZERO)
+        if free < need:
+            raise InsufficientFunds(
+                f"{self.name}: {order.symbol} needs {need} {asset}, free {free}", venue=self.name
+            )
+        if order.order_type is not OrderType.MARKET:
+            self._move(asset, need, to_locked=True)
+            self._reserved[order.client_order_id] = (asset, need)
+        return order.quantity
+
+    def _release(self, order: Order) -> None:
+        reserved = self._reserved.pop(order.client_order_id, None)
+        if reserved is not None:
+            self._move(reserved[0], reserved[1], to_locked=False)
+
+    def _fillable(self, order: Order, price: Decimal, is_maker: bool) -> Decimal:
+        inst = self._instruments[order.symbol]
+        asset, need = self._requirement(order, inst, price, is_maker)
+        return order.remaining if self._free.get(asset, ZERO) >= need else ZERO
+
+    def _settle(
+        self, order: Order, inst: Instrument, qty: Decimal, price: Decimal, fee: Decimal
+    ) -> None:
+        notional = qty * price
+        if order.side is Side.BUY:
+            self._add(inst.quote, -(notional + fee))
+            self._add(inst.base, qty)
+        else:
+            self._add(inst.base, -qty)
+            self._add(inst.quote, notional - fee)
+
+    # -------------------------------------------------------------------- internals
+
+    def _requirement(
+        self, order: Order, inst: Instrument, price: Decimal, is_maker: bool
+    ) -> tuple[str, Decimal]:
+        """Return the asset and amount ``order``'s remainder needs at ``price``."""
+        qty = order.remaining
+        if order.side is Side.SELL:
+            return inst.base, qty
+        rate = self._maker_fee if is_maker else self._taker_fee
+        return inst.quote, qty * price * (1 + rate)
+
+    def _move(self, asset: str, amount: Decimal, *, to_locked: bool) -> None:
+        sign = 1 if to_locked else -1
+        self._free[asset] = self._free.get(asset, ZERO) - sign * amount
+        self._locked[asset] = self._locked.get(asset, ZERO) + sign * amount
+
+    def _add(self, asset: str, amount: Decimal) -> None:
+        self._free[asset] = self._free.get(asset, ZERO) + amount
+
+    def _total(self, asset: str) -> Decimal:
+        return self._free.get(asset, ZERO) + self._locked.get(asset, ZERO)

@@ -1,0 +1,321 @@
+"""Behaviour shared by the spot and futures simulators.
+
+Orders, matching on candles, fees, slippage and the dead-man switch live here; the
+subclasses supply the accounting through a handful of hooks (``_admit``, ``_release``,
+``_fillable``, ``_settle`` and ``_after_candle``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from decimal import Decimal
+
+from kinetic.clock import Clock
+from kinetic.domain import (
+    Balance,
+    Candle,
+    Fill,
+    Instrument,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+)
+from kinetic.venues.base.errors import (
+    DuplicateOrder,
+    OrderNotFound,
+    OrderRejected,
+    StaleDataError,
+    UnknownSymbol,
+)
+from kinetic.venues.base.filters import check_order, round_price
+from kinetic.venues.sim.book import OrderBook, snapshot
+from kinetic.venues.sim.pricing import Bar, limit_crossed, slipped, stop_trigger_price
+
+_CANDLE_HISTORY = 1500
+
+
+class SimVenueBase:
+    """Match orders against candles; leave balances and margin to subclasses."""
+
+    def __init__(
+        self,
+        *,
+        instruments: dict[str, Instrument],
+        clock: Clock,
+        taker_fee: Decimal,
+        maker_fee: Decimal,
+        slippage_bps: Decimal,
+        name: str,
+    ) -> None:
+        self.name = name
+        self._instruments = dict(instruments)
+        self._clock = clock
+        self._taker_fee = taker_fee
+        self._maker_fee = maker_fee
+        self._slippage = slippage_bps / Decimal(10_000)
+        self._book = OrderBook()
+        self._last: dict[str, Decimal] = {}
+        self._candles: dict[str, deque[Candle]] = {}
+        self._trade_seq = itertools.count(1)
+        self._order_seq = itertools.count(1)
+        self._dms_deadline_ms: int | None = None
+
+    # ----------------------------------------------------------- accounting hooks
+
+    def _admit(self, order: Order, inst: Instrument, price: Decimal) -> Decimal:
+        """Check funds for a new order, reserve them if it rests; return its quantity."""
+        raise NotImplementedError
+
+    def _release(self, order: Order) -> None:
+        """Free whatever ``order`` reserved."""
+        raise NotImplementedError
+
+    def _fillable(self, order: Order, price: Decimal, is_maker: bool) -> Decimal:
+        """Return how much of a triggered resting order can execute now (0 = expire)."""
+        raise NotImplementedError
+
+    def _settle(
+        self, order: Order, inst: Instrument, qty: Decimal, price: Decimal, fee: Decimal
+    ) -> None:
+        """Apply one execution to the account."""
+        raise NotImplementedError
+
+    def _after_candle(self, bar: Bar, inst: Instrument) -> list[Fill]:
+        """Run per-candle account checks (liquidation); return any fills they produce."""
+        return []
+
+    async def get_balances(self) -> dict[str, Balance]:
+        """Return balances by asset."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- market data
+
+    def on_candle(self, candle: Candle) -> list[Fill]:
+        """Match resting orders on ``candle``, then update the last price; return fills."""
+        self._check_dead_man_switch()
+        inst = self._instrument(candle.symbol)
+        history = self._candles.get(candle.symbol)
+        if history is None:
+            history = self._candles[candle.symbol] = deque(maxlen=_CANDLE_HISTORY)
+        history.append(candle)
+        bar = Bar.from_candle(candle)
+        fills = [f for o in self._book.open_for(candle.symbol) if (f := self._match(o, bar, inst))]
+        self._last[candle.symbol] = bar.close
+        fills.extend(self._after_candle(bar, inst))
+        return fills
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        """Return the last known price (close of the last candle) for ``symbol``."""
+        return self._last.get(symbol)
+
+    async def get_server_time_ms(self) -> int:
+        """Return the injected clock's time in milliseconds."""
+        return self._clock.time_ms()
+
+    async def get_instruments(self) -> dict[str, Instrument]:
+        """Return the instruments this venue lists."""
+        return dict(self._instruments)
+
+    async def get_klines(
+        self, symbol: str, interval: str, limit: int = 500, start_ms: int | None = None
+    ) -> list[Candle]:
+        """Return candles fed so far for ``symbol`` (``interval`` is whatever was fed)."""
+        self._instrument(symbol)
+        candles = list(self._candles.get(symbol, ()))
+        if start_ms is not None:
+            return [c for c in candles if c.open_time_ms >= start_ms][:limit]
+        return candles[-limit:] if limit > 0 else []
+
+    async def get_ticker_price(self, symbol: str) -> Decimal:
+        """Return the last price; raise ``StaleDataError`` before the first candle."""
+        self._instrument(symbol)
+        price = self._last.get(symbol)
+        if price is None:
+            raise StaleDataError(f"{self.name}: no price for {symbol} yet")
+        return price
+
+    # ---------------------------------------------------------------------- orders
+
+    async def place_order(self, intent: OrderIntent) -> Order:
+        """Validate, admit and either fill (market) or rest the order; return a snapshot."""
+        self._check_dead_man_switch()
+        inst = self._instrument(intent.symbol)
+        if self._book.get(intent.client_order_id) is not None:
+            raise DuplicateOrder(
+                f"{self.name}: client order id {intent.client_order_id} already used",
+                client_order_id=intent.client_order_id,
+                venue=self.name,
+            )
+        order = self._new_order(intent, inst)
+        price = self._reference_price(order, inst)
+        check_order(inst, order.quantity, price, reduce_only=order.reduce_only)
+        order.quantity = self._admit(order, inst, price)
+        self._book.add(order)
+        if order.order_type is OrderType.MARKET:
+            self._execute(order, inst, order.quantity, price, is_maker=False)
+        return snapshot(order)
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> Order:
+        """Cancel an open order; raise ``OrderNotFound`` if it is unknown or finished."""
+        self._check_dead_man_switch()
+        self._instrument(symbol)
+        order = self._book.get(client_order_id)
+        if order is None or order.symbol != symbol:
+            raise OrderNotFound(f"{self.name}: unknown order {client_order_id}", venue=self.name)
+        if order.status.is_terminal:
+            raise OrderNotFound(
+                f"{self.name}: order {client_order_id} is already {order.status}", venue=self.name
+            )
+        self._finish(order, OrderStatus.CANCELED)
+        return snapshot(order)
+
+    async def cancel_all_orders(self, symbol: str) -> list[Order]:
+        """Cancel every open order on ``symbol``; return them."""
+        self._check_dead_man_switch()
+        self._instrument(symbol)
+        return [self._finish(o, OrderStatus.CANCELED) for o in self._book.open_for(symbol)]
+
+    async def get_order(self, symbol: str, client_order_id: str) -> Order | None:
+        """Return a snapshot of the order, or None if this venue never saw it."""
+        self._check_dead_man_switch()
+        order = self._book.get(client_order_id)
+        if order is None or order.symbol != symbol:
+            return None
+        return snapshot(order)
+
+    async def get_open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Return open orders, for one symbol or all."""
+        self._check_dead_man_switch()
+        live = self._book.all_open() if symbol is None else self._book.open_for(symbol)
+        return [snapshot(o) for o in live]
+
+    async def get_fills(self, symbol: str, since_ms: int = 0) -> list[Fill]:
+        """Return fills on ``symbol`` at or after ``since_ms``."""
+        self._check_dead_man_switch()
+        return self._book.fills(symbol, since_ms)
+
+    async def set_dead_man_switch(self, timeout_seconds: int) -> None:
+        """Cancel all open orders unless refreshed within ``timeout_seconds`` (0 = off)."""
+        self._check_dead_man_switch()
+        if timeout_seconds <= 0:
+            self._dms_deadline_ms = None
+        else:
+            self._dms_deadline_ms = self._clock.time_ms() + timeout_seconds * 1000
+
+    async def close(self) -> None:
+        """Release nothing: the simulator holds no connections."""
+
+    # -------------------------------------------------------------------- internals
+
+    def _instrument(self, symbol: str) -> Instrument:
+        inst = self._instruments.get(symbol)
+        if inst is None:
+            known = ", ".join(sorted(self._instruments))
+            raise UnknownSymbol(
+                f"{self.name}: unknown symbol {symbol!r}; known: {known}", venue=self.name
+            )
+        return inst
+
+    def _new_order(self, intent: OrderIntent, inst: Instrument) -> Order:
+        price = stop = None
+        if intent.order_type is OrderType.LIMIT:
+            if intent.price is None:
+                raise OrderRejected(f"{self.name}: LIMIT order needs a price", venue=self.name)
+            price = round_price(intent.price, inst.tick_size)
+        if intent.order_type is OrderType.STOP_MARKET:
+            if intent.stop_price is None:
+                raise OrderRejected(
+                    f"{self.name}: STOP_MARKET order needs a stop price", venue=self.name
+                )
+            stop = round_price(intent.stop_price, inst.tick_size)
+        now = self._clock.time_ms()
+        return Order(
+            client_order_id=intent.client_order_id,
+            symbol=intent.symbol,
+            side=intent.side,
+            order_type=intent.order_type,
+            quantity=intent.quantity,
+            status=OrderStatus.NEW,
+            price=price,
+            stop_price=stop,
+            reduce_only=intent.reduce_only,
+            venue_order_id=str(next(self._order_seq)),
+            created_ms=now,
+            updated_ms=now,
+        )
+
+    def _reference_price(self, order: Order, inst: Instrument) -> Decimal:
+        """Return the price used for filters and funds: limit, stop or slipped market."""
+        if order.price is not None:
+            return order.price
+        if order.stop_price is not None:
+            return slipped(order.stop_price, order.side, self._slippage, inst.tick_size)
+        last = self._last.get(order.symbol)
+        if last is None:
+            raise OrderRejected(f"{self.name}: no price for {order.symbol} yet", venue=self.name)
+        return slipped(last, order.side, self._slippage, inst.tick_size)
+
+    def _match(self, order: Order, bar: Bar, inst: Instrument) -> Fill | None:
+        if order.order_type is OrderType.LIMIT:
+            assert order.price is not None
+            if not limit_crossed(order.side, order.price, bar):
+                return None
+            price, is_maker = order.price, True
+        else:
+            assert order.stop_price is not None
+            base = stop_trigger_price(order.side, order.stop_price, bar)
+            if base is None:
+                return None
+            price, is_maker = slipped(base, order.side, self._slippage, inst.tick_size), False
+        self._release(order)
+        qty = min(self._fillable(order, price, is_maker), order.remaining)
+        if qty <= 0:
+            self._finish(order, OrderStatus.EXPIRED)
+            return None
+        return self._execute(order, inst, qty, price, is_maker=is_maker)
+
+    def _execute(
+        self, order: Order, inst: Instrument, qty: Decimal, price: Decimal, *, is_maker: bool
+    ) -> Fill:
+        """Fill ``qty`` of ``order`` at ``price``; the rest, if any, expires."""
+        fee = qty * price * (self._maker_fee if is_maker else self._taker_fee)
+        self._settle(order, inst, qty, price, fee)
+        filled = order.filled_qty + qty
+        order.avg_price = (order.avg_price * order.filled_qty + price * qty) / filled
+        order.filled_qty = filled
+        done = OrderStatus.FILLED if filled >= order.quantity else OrderStatus.EXPIRED
+        self._finish(order, done)
+        fill = Fill(
+            trade_id=f"{self.name}-{next(self._trade_seq)}",
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=qty,
+            price=price,
+            fee=fee,
+            fee_asset=inst.quote,
+            ts_ms=self._clock.time_ms(),
+            is_maker=is_maker,
+            reduce_only=order.reduce_only,
+        )
+        self._book.add_fill(fill)
+        return fill
+
+    def _finish(self, order: Order, status: OrderStatus) -> Order:
+        """Move ``order`` to a terminal ``status`` and free its reservation."""
+        self._release(order)
+        order.status = status
+        order.updated_ms = self._clock.time_ms()
+        self._book.close(order)
+        return snapshot(order)
+
+    def _check_dead_man_switch(self) -> None:
+        """Cancel every open order once the dead-man switch deadline has passed."""
+        deadline = self._dms_deadline_ms
+        if deadline is None or self._clock.time_ms() < deadline:
+            return
+        self._dms_deadline_ms = None
+        for order in self._book.all_open():
+            self._finish(order, OrderStatus.CANCELED)

@@ -1,0 +1,116 @@
+"""CapitalAllocator, GlobalRiskMonitor and HealthMonitor on a manual clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from config import ConfigValidationError, UnifiedConfig
+from kinetic.clock import ManualClock
+from kinetic.domain import EngineStatus
+from kinetic.supervisor.allocator import CapitalAllocator
+from kinetic.supervisor.health import HealthMonitor
+from kinetic.supervisor.risk_monitor import GlobalRiskMonitor, RiskAction
+
+NOON = datetime(2025, 10, 10, 12, tzinfo=UTC).timestamp()
+
+
+def test_allocation_gives_each_engine_its_share() -> None:
+    alloc = CapitalAllocator(UnifiedConfig())
+    a = alloc.get_allocation("spot", Decimal(10000), Decimal(1000))
+    assert a.allocated_usd == Decimal(4000)
+    assert a.available_usd == Decimal(3000)
+    assert alloc.get_allocation("futures", Decimal(10000)).allocated_usd == Decimal(6000)
+
+
+def test_disabled_engine_share_goes_to_the_other() -> None:
+    alloc = CapitalAllocator(UnifiedConfig(futures_enabled=False))
+    assert alloc.allocated_pct("spot") == 100.0
+    assert alloc.allocated_pct("futures") == 0.0
+    both = CapitalAllocator(UnifiedConfig())
+    both.disable("spot")
+    assert both.reallocate_disabled_capital() == {"spot": 0.0, "futures": 100.0}
+
+
+def test_allocator_refuses_over_100_percent() -> None:
+    cfg = UnifiedConfig.model_construct(spot_capital_pct=70.0, futures_capital_pct=50.0,
+                                        spot_enabled=True, futures_enabled=True)
+    with pytest.raises(ConfigValidationError, match="spot_capital_pct"):
+        CapitalAllocator(cfg)
+
+
+def test_daily_loss_trips_breaker_and_cooldown_reopens() -> None:
+    clock = ManualClock(NOON)
+    rm = GlobalRiskMonitor(UnifiedConfig(), clock)
+    assert rm.update(10000) is None
+    trip = rm.update(9400)
+    assert trip is not None and trip.action is RiskAction.HALT_NEW_TRADES
+    assert not rm.can_open_new_trade()
+    clock.advance(59 * 60)
+    assert not rm.can_open_new_trade()
+    clock.advance(61)
+    assert rm.can_open_new_trade()
+
+
+def test_daily_loss_resets_at_utc_midnight() -> None:
+    clock = ManualClock(datetime(2025, 10, 10, 23, 0, tzinfo=UTC).timestamp())
+    rm = GlobalRiskMonitor(UnifiedConfig(), clock)
+    rm.update(10000)
+    rm.update(9700)
+    clock.advance(2 * 3600)  # next UTC day: new baseline 9700
+    assert rm.update(9700) is None
+    assert rm.day_start_value == 9700
+    assert rm.update(9300) is None  # -4.1% of the new day's 9700: under the 5% limit
+    trip = rm.update(9200)  # -5.2% of 9700 (drawdown from 10000 is only 8%)
+    assert trip is not None and trip.action is RiskAction.HALT_NEW_TRADES
+
+
+def test_drawdown_trip_closes_all_and_rebases_after_cooldown() -> None:
+    clock = ManualClock(NOON)
+    cfg = UnifiedConfig(global_daily_loss_limit_pct=50)
+    rm = GlobalRiskMonitor(cfg, clock)
+    rm.update(10000)
+    clock.advance(86400)
+    rm.update(10000)
+    trip = rm.update(8400)
+    assert trip is not None and trip.action is RiskAction.CLOSE_ALL
+    assert rm.update(8300) is None  # no second close-all during the same trip
+    clock.advance(3601)
+    assert rm.update(8300) is None
+    assert rm.peak_portfolio_value == 8300
+    assert rm.can_open_new_trade()
+
+
+def test_heartbeat_warning_and_restart_thresholds() -> None:
+    clock = ManualClock(NOON)
+    hm = HealthMonitor(UnifiedConfig(), clock)
+    hm.register("spot")
+    clock.advance(60)
+    assert hm.check_health() == []
+    clock.advance(1)
+    assert hm.check_health() == ["spot"]
+    assert not hm.should_restart("spot")
+    clock.advance(240)
+    assert hm.should_restart("spot")
+    hm.record_heartbeat("spot")
+    assert hm.check_health() == []
+
+
+def test_restart_budget_and_backoff() -> None:
+    clock = ManualClock(NOON)
+    cfg = UnifiedConfig(engine_restart_max_attempts=2, engine_restart_backoff_seconds=2)
+    hm = HealthMonitor(cfg, clock)
+    hm.register("futures")
+    delays = []
+    for _ in range(2):
+        hm.record_error("futures", "boom")
+        assert hm.should_restart("futures")
+        delays.append(hm.backoff_seconds("futures"))
+        hm.record_restart("futures")
+    hm.record_error("futures", "boom")
+    assert not hm.should_restart("futures")
+    assert delays == [2.0, 4.0]
+    hm.mark_stopped("futures")
+    assert hm.engine_health["futures"].status is EngineStatus.STOPPED
