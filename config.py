@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 Mode = Literal["replay", "paper", "live"]
 VenueName = Literal["binance", "kraken", "sim"]
 ENV_PREFIX = "KINETIC_"
-PCT = {"ge": 0.0, "le": 100.0}
 
 
 class ConfigValidationError(ValueError):
@@ -37,13 +36,13 @@ class UnifiedConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     # Global settings
-    global_daily_loss_limit_pct: float = Field(5.0, **PCT)
-    global_max_drawdown_pct: float = Field(15.0, **PCT)
+    global_daily_loss_limit_pct: float = Field(5.0, ge=0.0, le=100.0)
+    global_max_drawdown_pct: float = Field(15.0, ge=0.0, le=100.0)
     global_circuit_breaker_cooldown_minutes: int = Field(60, gt=0)
 
     # Spot engine
     spot_enabled: bool = True
-    spot_capital_pct: float = Field(40.0, **PCT)
+    spot_capital_pct: float = Field(40.0, ge=0.0, le=100.0)
     spot_max_positions: int = Field(5, ge=0, le=1000)
     spot_position_size_pct: float = Field(10.0, gt=0.0, le=100.0)
     spot_stop_loss_pct: float = Field(3.0, gt=0.0, le=100.0)
@@ -56,7 +55,7 @@ class UnifiedConfig(BaseModel):
 
     # Futures engine
     futures_enabled: bool = True
-    futures_capital_pct: float = Field(60.0, **PCT)
+    futures_capital_pct: float = Field(60.0, ge=0.0, le=100.0)
     futures_max_positions: int = Field(3, ge=0, le=1000)
     futures_position_size_min_pct: float = Field(5.0, gt=0.0, le=100.0)
     futures_position_size_max_pct: float = Field(15.0, gt=0.0, le=100.0)
@@ -194,7 +193,7 @@ class EnvConfig(BaseModel):
                 out.append(value.get_secret_value())
         return out
 
-    def missing_live_keys(self, venues: set[str]) -> list[str]:
+    def missing_live_keys(self, venues: set[str] | set[VenueName]) -> list[str]:
         """Return the names of the keys live trading on ``venues`` needs but lacks."""
         needed = {
             "binance": ["binance_api_key", "binance_api_secret"],
@@ -244,9 +243,7 @@ def _format_errors(exc: ValidationError, source: Mapping[str, str]) -> ConfigVal
             # cross-field rules: the message already names fields, values and the rule
             msg = str(err.get("msg", "")).removeprefix("Value error, ")
             parts.append(msg)
-            fields.extend(
-                f for f in UnifiedConfig.model_fields if f in msg
-            )
+            fields.extend(f for f in UnifiedConfig.model_fields if f in msg)
             continue
         name = loc[0]
         fields.append(name)

@@ -21,7 +21,9 @@ EXIT_SCHEMA = 3
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kinetic", description="Kinetic trading daemon")
-    p.add_argument("--config", help="YAML config file (default: $KINETIC_CONFIG or built-in defaults)")
+    p.add_argument(
+        "--config", help="YAML config file (default: $KINETIC_CONFIG or built-in defaults)"
+    )
     p.add_argument("--env-file", default=".env", help="secrets file (default: .env)")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the daemon (default mode: replay)")
@@ -67,7 +69,7 @@ def load_config_with(config: UnifiedConfig, overrides: dict[str, Any]) -> Unifie
     try:
         return UnifiedConfig.model_validate({**config.model_dump(), **overrides})
     except ValidationError as exc:
-        raise _format_errors(exc, {k: "command line" for k in overrides}) from None
+        raise _format_errors(exc, dict.fromkeys(overrides, "command line")) from None
 
 
 def _db_url(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -> str:

@@ -72,8 +72,12 @@ def build_replay_world(config: UnifiedConfig, engines: list[str], speed: float) 
     for engine in engines:
         files, missing = replay_symbols(config, engine)
         if missing:
-            log.warning("no replay data for some watchlist symbols; they are skipped",
-                        engine=engine, symbols=missing, data_dir=config.replay_data_dir)
+            log.warning(
+                "no replay data for some watchlist symbols; they are skipped",
+                engine=engine,
+                symbols=missing,
+                data_dir=config.replay_data_dir,
+            )
         if not files:
             raise StartupError(
                 f"{engine}: no replay data for any of its watchlist symbols in "
@@ -83,7 +87,9 @@ def build_replay_world(config: UnifiedConfig, engines: list[str], speed: float) 
     warm = config.replay_warmup_candles
     starts = [
         int(a.open_time_ms[min(warm, len(a)) - 1]) + a.interval_ms - 1
-        for per in series.values() for a in per.values() if len(a)
+        for per in series.values()
+        for a in per.values()
+        if len(a)
     ]
     clock = ScaledClock(max(starts) / 1000.0, speed)
     feed = ReplayFeed(clock)
@@ -98,21 +104,29 @@ def starting_capital(config: UnifiedConfig, allocator: CapitalAllocator, engine:
     return (Decimal(str(config.initial_capital_usd)) * pct / Decimal(100)).quantize(Decimal("0.01"))
 
 
-def make_sim_venue(config: UnifiedConfig, engine: str, symbols: list[str], clock: Clock,
-                   capital: Decimal) -> Any:
+def make_sim_venue(
+    config: UnifiedConfig, engine: str, symbols: list[str], clock: Clock, capital: Decimal
+) -> Any:
     """Create the SimExchange an engine trades on, with the configured fees and slippage."""
     instruments = default_instruments(MARKETS[engine], symbols)
     slip = Decimal(str(config.slippage_bps))
     if engine == "spot":
         return SimSpotExchange(
-            instruments, clock, {"USDT": capital},
+            instruments,
+            clock,
+            {"USDT": capital},
             taker_fee=Decimal(str(config.taker_fee_pct)) / 100,
-            maker_fee=Decimal(str(config.maker_fee_pct)) / 100, slippage_bps=slip, name="sim-spot",
+            maker_fee=Decimal(str(config.maker_fee_pct)) / 100,
+            slippage_bps=slip,
+            name="sim-spot",
         )
     return SimFuturesExchange(
-        instruments, clock, capital,
+        instruments,
+        clock,
+        capital,
         taker_fee=Decimal(str(config.futures_taker_fee_pct)) / 100,
-        maker_fee=Decimal(str(config.futures_maker_fee_pct)) / 100, slippage_bps=slip,
+        maker_fee=Decimal(str(config.futures_maker_fee_pct)) / 100,
+        slippage_bps=slip,
         name="sim-futures",
     )
 
@@ -130,9 +144,17 @@ class _AllocationRef:
 
 
 def build_engine(
-    name: str, config: UnifiedConfig, venue: Any, store: CandleStore, recorder: Recorder,
-    clock: Clock, symbols: list[str], capital: Decimal, alloc: _AllocationRef,
-    can_trade: Any, heartbeat: Any,
+    name: str,
+    config: UnifiedConfig,
+    venue: Any,
+    store: CandleStore,
+    recorder: Recorder,
+    clock: Clock,
+    symbols: list[str],
+    capital: Decimal,
+    alloc: _AllocationRef,
+    can_trade: Any,
+    heartbeat: Any,
 ) -> BaseEngine:
     """Wire one engine from its collaborators."""
     market = MARKETS[name]
@@ -145,11 +167,19 @@ def build_engine(
         risk = RiskManager(limits, can_trade, lambda s: blacklist.is_blacklisted(s, clock.time()))
     strategy_name = config.spot_strategy if name == "spot" else config.futures_strategy
     deps = EngineDeps(
-        config=config, venue=venue, strategy=create_strategy(strategy_name, config, name),
-        store=store, oms=OrderManager(name, venue, recorder, clock),
-        positions=PositionManager(name, market, capital), risk=risk, recorder=recorder,
-        clock=clock, instruments=default_instruments(market, symbols), symbols=symbols,
-        allocation=alloc, heartbeat=heartbeat,
+        config=config,
+        venue=venue,
+        strategy=create_strategy(strategy_name, config, name),
+        store=store,
+        oms=OrderManager(name, venue, recorder, clock),
+        positions=PositionManager(name, market, capital),
+        risk=risk,
+        recorder=recorder,
+        clock=clock,
+        instruments=default_instruments(market, symbols),
+        symbols=symbols,
+        allocation=alloc,
+        heartbeat=heartbeat,
     )
     if name == "spot":
         return SpotEngine(deps)
@@ -159,8 +189,14 @@ def build_engine(
 class Daemon:
     """The whole process: database, replay world, engines and the orchestrator."""
 
-    def __init__(self, config: UnifiedConfig, env: EnvConfig, *, mode: str = "replay",
-                 database_url: str | None = None) -> None:
+    def __init__(
+        self,
+        config: UnifiedConfig,
+        env: EnvConfig,
+        *,
+        mode: str = "replay",
+        database_url: str | None = None,
+    ) -> None:
         self.config = config
         self.env = env
         self.mode = mode
@@ -203,12 +239,22 @@ class Daemon:
             ref = _AllocationRef(name)
             refs.append(ref)
             engines[name] = build_engine(
-                name, self.config, venue, store, recorder, market_clock, symbols, capital, ref,
-                heartbeat.can_trade, heartbeat,
+                name,
+                self.config,
+                venue,
+                store,
+                recorder,
+                market_clock,
+                symbols,
+                capital,
+                ref,
+                heartbeat.can_trade,
+                heartbeat,
             )
         self.world.feed.subscribe(self._deliver)
-        orch = Orchestrator(self.config, dict(engines), recorder, RealClock(), market_clock,
-                            allocator=allocator)
+        orch = Orchestrator(
+            self.config, dict(engines), recorder, RealClock(), market_clock, allocator=allocator
+        )
         for ref in refs:
             ref.orchestrator = orch
         heartbeat.orchestrator = orch
@@ -217,9 +263,12 @@ class Daemon:
         saved = await recorder.load_portfolio_state() if self.mode != "replay" else None
         if saved:
             orch.risk_monitor.restore(saved)
-        await recorder.record_event("config_loaded", "configuration loaded", None,
-                                    {"mode": self.mode, "engines": enabled,
-                                     "config": self.config.model_dump(mode="json")})
+        await recorder.record_event(
+            "config_loaded",
+            "configuration loaded",
+            None,
+            {"mode": self.mode, "engines": enabled, "config": self.config.model_dump(mode="json")},
+        )
 
     def _deliver(self, market: str, candle: Any) -> None:
         assert self.world is not None
@@ -229,13 +278,19 @@ class Daemon:
     async def run(self, stop: asyncio.Event) -> None:
         """Start everything, wait for ``stop``, then shut down in stages."""
         try:
-            await self.build()
-            assert self.world is not None and self.orchestrator is not None
+            if self.orchestrator is None:  # tests may build first and adjust the graph
+                await self.build()
+            assert self.world is not None
+            assert self.orchestrator is not None
             self.world.feed.prime(self.config.replay_warmup_candles)
             await self.orchestrator.start()
             self._feed_task = asyncio.create_task(self.world.feed.run(), name="replay:feed")
-            log.info("daemon running", mode=self.mode, engines=sorted(self.orchestrator.tasks),
-                     replay_speed=self.config.replay_speed)
+            log.info(
+                "daemon running",
+                mode=self.mode,
+                engines=sorted(self.orchestrator.tasks),
+                replay_speed=self.config.replay_speed,
+            )
             await stop.wait()
             log.info("shutdown requested: stopping new entries and draining")
         finally:

@@ -27,7 +27,9 @@ def render_status(status: dict[str, Any]) -> str:
     )
     breaker = "ACTIVE" if status["circuit_breaker_active"] else "off"
     if status["circuit_breaker_active"]:
-        breaker += f" until {status.get('circuit_breaker_until')} ({status.get('circuit_breaker_reason')})"
+        breaker += (
+            f" until {status.get('circuit_breaker_until')} ({status.get('circuit_breaker_reason')})"
+        )
     lines.append(f"circuit breaker: {breaker}")
     positions = status.get("positions", [])
     lines.append(f"open positions: {len(positions)}")

@@ -28,8 +28,14 @@ async def run_doctor(config: UnifiedConfig, env: EnvConfig, db_url: str) -> int:
     if env.mode == "live":
         venues = {config.spot_venue, config.futures_venue} - {"sim"}
         missing_keys = env.missing_live_keys(venues)
-        results.append((not missing_keys, f"live keys present ({missing_keys or 'all'} missing)"
-                        if missing_keys else "live keys present"))
+        results.append(
+            (
+                not missing_keys,
+                f"live keys present ({missing_keys or 'all'} missing)"
+                if missing_keys
+                else "live keys present",
+            )
+        )
     db = Database(db_url)
     try:
         await db.connect()

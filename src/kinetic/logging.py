@@ -61,17 +61,13 @@ class SecretRedactor:
 REDACTOR = SecretRedactor()
 
 
-def configure_logging(
-    level: str = "INFO", *, json: bool | None = None, stream: Any = None
-) -> None:
+def configure_logging(level: str = "INFO", *, json: bool | None = None, stream: Any = None) -> None:
     """Configure structlog and the stdlib root logger once for the process."""
     stream = stream or sys.stderr
     if json is None:
         json = not (hasattr(stream, "isatty") and stream.isatty())
     renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if json
-        else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,

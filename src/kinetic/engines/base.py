@@ -21,8 +21,8 @@ from config import UnifiedConfig
 from kinetic.clock import Clock
 from kinetic.domain import (
     ZERO,
-    CapitalAllocation,
     Candle,
+    CapitalAllocation,
     EngineSnapshot,
     EngineStatus,
     Fill,
@@ -97,9 +97,12 @@ class BaseEngine(ABC):
         await self.startup()
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._loop(self.scan_once, self.scan_interval_s), name=f"{self.name}:scan")
                 tg.create_task(
-                    self._loop(self.monitor_once, self.monitor_interval_s), name=f"{self.name}:monitor"
+                    self._loop(self.scan_once, self.scan_interval_s), name=f"{self.name}:scan"
+                )
+                tg.create_task(
+                    self._loop(self.monitor_once, self.monitor_interval_s),
+                    name=f"{self.name}:monitor",
                 )
         finally:
             self.status = EngineStatus.STOPPED
@@ -120,8 +123,10 @@ class BaseEngine(ABC):
             if pos.symbol not in self.d.positions.positions:
                 await self.d.recorder.delete_position(self.name, pos.symbol)
                 await self.d.recorder.record_event(
-                    "reconcile", f"journaled {pos.symbol} position not held on venue; dropped",
-                    self.name, {"symbol": pos.symbol, "quantity": str(pos.quantity)},
+                    "reconcile",
+                    f"journaled {pos.symbol} position not held on venue; dropped",
+                    self.name,
+                    {"symbol": pos.symbol, "quantity": str(pos.quantity)},
                 )
 
     def request_stop(self) -> None:
@@ -216,8 +221,12 @@ class BaseEngine(ABC):
         self._exit_reasons.pop(cid, None)
         await self.d.recorder.record_trade(trade)
         await self.d.recorder.delete_position(self.name, fill.symbol)
-        self.log.info("position closed", symbol=trade.symbol, pnl=str(trade.pnl.quantize(Decimal("0.01"))),
-                      reason=trade.exit_reason)
+        self.log.info(
+            "position closed",
+            symbol=trade.symbol,
+            pnl=str(trade.pnl.quantize(Decimal("0.01"))),
+            reason=trade.exit_reason,
+        )
         await self.on_position_closed(trade.symbol, trade.pnl)
 
     async def on_position_opened(self, position: Position) -> None:
@@ -246,8 +255,15 @@ class BaseEngine(ABC):
         return True
 
     async def send(
-        self, symbol: str, side: Side, qty: Decimal, *, order_type: OrderType = OrderType.MARKET,
-        stop_price: Decimal | None = None, reduce_only: bool = False, reason: str = "",
+        self,
+        symbol: str,
+        side: Side,
+        qty: Decimal,
+        *,
+        order_type: OrderType = OrderType.MARKET,
+        stop_price: Decimal | None = None,
+        reduce_only: bool = False,
+        reason: str = "",
         plan: EntryPlan | None = None,
     ) -> str | None:
         """Round, journal and send one order; return its client id if the venue took it."""
@@ -259,8 +275,19 @@ class BaseEngine(ABC):
             self._plans[cid] = plan
         else:
             self._exit_reasons[cid] = reason
-        intent = OrderIntent(self.name, symbol, side, order_type, qty, cid, None, stop_price,
-                             reduce_only, plan.leverage if plan else 1, reason)
+        intent = OrderIntent(
+            self.name,
+            symbol,
+            side,
+            order_type,
+            qty,
+            cid,
+            None,
+            stop_price,
+            reduce_only,
+            plan.leverage if plan else 1,
+            reason,
+        )
         order = await self.d.oms.submit(intent)
         if order.status is OrderStatus.REJECTED:
             self._plans.pop(cid, None)
@@ -303,17 +330,31 @@ class BaseEngine(ABC):
         pm = self.d.positions
         await self.d.recorder.record_equity(
             EquitySnapshot(
-                self.name, self.d.clock.time_ms(), pm.equity(prices), pm.cash, pm.realized_pnl,
-                pm.unrealized(prices), pm.exposure(prices),
+                self.name,
+                self.d.clock.time_ms(),
+                pm.equity(prices),
+                pm.cash,
+                pm.realized_pnl,
+                pm.unrealized(prices),
+                pm.exposure(prices),
             )
         )
 
-    def snapshot(self, last_heartbeat: float | None = None, restart_count: int = 0) -> EngineSnapshot:
+    def snapshot(
+        self, last_heartbeat: float | None = None, restart_count: int = 0
+    ) -> EngineSnapshot:
         prices = self.prices()
         pm = self.d.positions
         return EngineSnapshot(
-            self.name, self.status, pm.equity(prices), pm.realized_pnl, pm.unrealized(prices),
-            len(pm.positions), pm.fill_count, last_heartbeat, restart_count,
+            self.name,
+            self.status,
+            pm.equity(prices),
+            pm.realized_pnl,
+            pm.unrealized(prices),
+            len(pm.positions),
+            pm.fill_count,
+            last_heartbeat,
+            restart_count,
         )
 
     def available_margin(self) -> Decimal:

@@ -28,6 +28,7 @@ from kinetic.risk.leverage import RegimeLeverageCalculator
 from kinetic.risk.sizing import ConfidencePositionSizer
 from kinetic.risk.stops import atr_stop, update_trailing
 from kinetic.venues.base import FuturesVenue, round_price
+from kinetic.venues.base.filters import Rounding
 
 
 class FuturesEngine(BaseEngine):
@@ -40,10 +41,13 @@ class FuturesEngine(BaseEngine):
         cfg = deps.config
         self.blacklist = blacklist
         self.sizer = ConfidencePositionSizer(
-            cfg.futures_position_size_min_pct, cfg.futures_position_size_max_pct,
+            cfg.futures_position_size_min_pct,
+            cfg.futures_position_size_max_pct,
             cfg.futures_min_confidence,
         )
-        self.leverage_calc = RegimeLeverageCalculator(cfg.futures_leverage_min, cfg.futures_leverage_max)
+        self.leverage_calc = RegimeLeverageCalculator(
+            cfg.futures_leverage_min, cfg.futures_leverage_max
+        )
         self._stop_orders: dict[str, str] = {}  # symbol -> client id of the protective stop
         self._leverage_set: dict[str, int] = {}
 
@@ -58,7 +62,10 @@ class FuturesEngine(BaseEngine):
         pos = self.d.positions.positions.get(symbol)
         if pos is not None:
             opposite = Direction.SHORT if pos.side is PositionSide.LONG else Direction.LONG
-            if signal.direction is opposite and signal.confidence >= self.d.config.futures_min_confidence:
+            if (
+                signal.direction is opposite
+                and signal.confidence >= self.d.config.futures_min_confidence
+            ):
                 await self.close_position(symbol, f"signal reversal: {signal.reason}")
             return
         if signal.direction is Direction.FLAT or signal.atr <= 0 or not self.fresh(symbol):
@@ -69,7 +76,11 @@ class FuturesEngine(BaseEngine):
         cfg = self.d.config
         side = PositionSide.LONG if signal.direction is Direction.LONG else PositionSide.SHORT
         regime = signal.regime
-        leverage = self.leverage_calc.leverage(regime, signal.confidence) if regime else cfg.futures_leverage_min
+        leverage = (
+            self.leverage_calc.leverage(regime, signal.confidence)
+            if regime
+            else cfg.futures_leverage_min
+        )
         alloc = self.d.allocation().allocated_usd
         wanted = alloc * Decimal(str(self.sizer.size_pct(signal.confidence))) / Decimal(100)
         decision = self.d.risk.check_entry(
@@ -86,32 +97,44 @@ class FuturesEngine(BaseEngine):
         stop = atr_stop(price, side, Decimal(str(signal.atr)), cfg.futures_atr_stop_multiplier)
         plan = EntryPlan(side, stop, None, leverage, signal.confidence, signal.reason)
         qty = decision.margin_usd * leverage / price
-        await self.send(signal.symbol, side.entry_side, qty, reason=f"entry: {signal.reason}", plan=plan)
+        await self.send(
+            signal.symbol, side.entry_side, qty, reason=f"entry: {signal.reason}", plan=plan
+        )
 
     async def on_position_opened(self, position: Position) -> None:
         """Re-anchor the ATR stop on the fill price and place it on the venue."""
         signal = self._last_signal.get(position.symbol)
         if signal is not None and signal.atr > 0:
             position.stop_price = atr_stop(
-                position.entry_price, position.side, Decimal(str(signal.atr)),
+                position.entry_price,
+                position.side,
+                Decimal(str(signal.atr)),
                 self.d.config.futures_atr_stop_multiplier,
             )
         inst = self.d.instruments[position.symbol]
-        mode = "down" if position.side is PositionSide.LONG else "up"
-        position.stop_price = round_price(position.stop_price, inst.tick_size, mode)
-        self.log.info("position opened", symbol=position.symbol, side=position.side,
-                      qty=str(position.quantity), entry=str(position.entry_price),
-                      leverage=position.leverage, stop=str(position.stop_price))
+        position.stop_price = round_price(position.stop_price, inst.tick_size, _away(position))
+        self.log.info(
+            "position opened",
+            symbol=position.symbol,
+            side=position.side,
+            qty=str(position.quantity),
+            entry=str(position.entry_price),
+            leverage=position.leverage,
+            stop=str(position.stop_price),
+        )
         await self._place_stop(position)
         await self.d.recorder.record_position(self.name, position)
 
     async def _place_stop(self, position: Position) -> None:
         inst = self.d.instruments[position.symbol]
-        mode = "down" if position.side is PositionSide.LONG else "up"
-        position.stop_price = round_price(position.stop_price, inst.tick_size, mode)
+        position.stop_price = round_price(position.stop_price, inst.tick_size, _away(position))
         cid = await self.send(
-            position.symbol, position.side.exit_side, position.quantity,
-            order_type=OrderType.STOP_MARKET, stop_price=position.stop_price, reduce_only=True,
+            position.symbol,
+            position.side.exit_side,
+            position.quantity,
+            order_type=OrderType.STOP_MARKET,
+            stop_price=position.stop_price,
+            reduce_only=True,
             reason="stop_loss",
         )
         if cid is not None:
@@ -127,7 +150,9 @@ class FuturesEngine(BaseEngine):
         old_stop = position.stop_price
         favourable = candle.high if position.side is PositionSide.LONG else candle.low
         update = update_trailing(
-            position, Decimal(str(favourable)), cfg.futures_trailing_activation_pct,
+            position,
+            Decimal(str(favourable)),
+            cfg.futures_trailing_activation_pct,
             cfg.futures_trailing_distance_pct,
         )
         update.apply(position)
@@ -138,11 +163,23 @@ class FuturesEngine(BaseEngine):
 
     async def on_position_closed(self, symbol: str, pnl: Decimal) -> None:
         cid = self._stop_orders.pop(symbol, None)
-        if cid is not None and (order := self.d.oms.order(cid)) is not None and not order.status.is_terminal:
+        if (
+            cid is not None
+            and (order := self.d.oms.order(cid)) is not None
+            and not order.status.is_terminal
+        ):
             await self.d.oms.cancel(cid)
         if pnl < 0 and self.d.config.futures_blacklist_duration_minutes > 0:
             self.blacklist.add(symbol, self.d.clock.time())
+            minutes = self.d.config.futures_blacklist_duration_minutes
             await self.d.recorder.record_event(
-                "blacklist", f"{symbol} blacklisted for {self.d.config.futures_blacklist_duration_minutes} min after a loss",
-                self.name, {"symbol": symbol, "pnl": str(pnl)},
+                "blacklist",
+                f"{symbol} blacklisted for {minutes} min after a loss",
+                self.name,
+                {"symbol": symbol, "pnl": str(pnl)},
             )
+
+
+def _away(position: Position) -> Rounding:
+    """Round a protective stop away from the position: never tighter than computed."""
+    return "down" if position.side is PositionSide.LONG else "up"

@@ -40,21 +40,33 @@ class SpotEngine(BaseEngine):
             PositionSide.LONG,
             fixed_pct_stop(price, PositionSide.LONG, cfg.spot_stop_loss_pct),
             take_profit(price, PositionSide.LONG, cfg.spot_take_profit_pct),
-            1, signal.confidence, signal.reason,
+            1,
+            signal.confidence,
+            signal.reason,
         )
         qty = decision.margin_usd / price
-        await self.send(symbol, PositionSide.LONG.entry_side, qty, reason=f"entry: {signal.reason}",
-                        plan=plan)
+        await self.send(
+            symbol, PositionSide.LONG.entry_side, qty, reason=f"entry: {signal.reason}", plan=plan
+        )
 
     async def on_position_opened(self, position: Position) -> None:
         # levels were computed from the signal price; re-anchor them on the fill price
         cfg = self.d.config
-        position.stop_price = fixed_pct_stop(position.entry_price, position.side, cfg.spot_stop_loss_pct)
-        position.take_profit = take_profit(position.entry_price, position.side, cfg.spot_take_profit_pct)
+        position.stop_price = fixed_pct_stop(
+            position.entry_price, position.side, cfg.spot_stop_loss_pct
+        )
+        position.take_profit = take_profit(
+            position.entry_price, position.side, cfg.spot_take_profit_pct
+        )
         await self.d.recorder.record_position(self.name, position)
-        self.log.info("position opened", symbol=position.symbol, qty=str(position.quantity),
-                      entry=str(position.entry_price), stop=str(position.stop_price),
-                      take_profit=str(position.take_profit))
+        self.log.info(
+            "position opened",
+            symbol=position.symbol,
+            qty=str(position.quantity),
+            entry=str(position.entry_price),
+            stop=str(position.stop_price),
+            take_profit=str(position.take_profit),
+        )
 
     async def check_exits(self, position: Position, candle: Candle) -> None:
         if Decimal(str(candle.low)) <= position.stop_price:

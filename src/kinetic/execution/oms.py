@@ -73,7 +73,8 @@ class OrderManager:
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         return [
-            o for o in self._orders.values()
+            o
+            for o in self._orders.values()
             if not o.status.is_terminal and (symbol is None or o.symbol == symbol)
         ]
 
@@ -85,9 +86,17 @@ class OrderManager:
         """Journal, send and return the order as the venue knows it."""
         now = self.clock.time_ms()
         order = Order(
-            intent.client_order_id, intent.symbol, intent.side, intent.order_type, intent.quantity,
-            OrderStatus.PENDING, intent.price, intent.stop_price, intent.reduce_only,
-            created_ms=now, updated_ms=now,
+            intent.client_order_id,
+            intent.symbol,
+            intent.side,
+            intent.order_type,
+            intent.quantity,
+            OrderStatus.PENDING,
+            intent.price,
+            intent.stop_price,
+            intent.reduce_only,
+            created_ms=now,
+            updated_ms=now,
         )
         self._orders[order.client_order_id] = order
         self._reasons[order.client_order_id] = intent.reason
@@ -107,8 +116,14 @@ class OrderManager:
             try:
                 placed = await self.venue.place_order(intent)
                 self._ok()
-                log.info("order placed", side=intent.side, type=intent.order_type,
-                         qty=str(intent.quantity), status=placed.status, reason=intent.reason)
+                log.info(
+                    "order placed",
+                    side=intent.side,
+                    type=intent.order_type,
+                    qty=str(intent.quantity),
+                    status=placed.status,
+                    reason=intent.reason,
+                )
                 return placed
             except (DuplicateOrder, OrderStateUnknown) as exc:
                 log.warning("order outcome unknown; looking it up by client id", error=str(exc))
@@ -140,10 +155,13 @@ class OrderManager:
         self.consecutive_failures += 1
         if self.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
             await self.recorder.record_event(
-                "venue_halt", f"{self.consecutive_failures} consecutive venue failures: {exc}",
+                "venue_halt",
+                f"{self.consecutive_failures} consecutive venue failures: {exc}",
                 self.engine,
             )
-            raise VenueHalted(f"{self.engine}: {self.consecutive_failures} consecutive venue failures")
+            raise VenueHalted(
+                f"{self.engine}: {self.consecutive_failures} consecutive venue failures"
+            )
 
     def _merge(self, order: Order, placed: Order | None) -> None:
         if placed is None:
@@ -163,8 +181,11 @@ class OrderManager:
             updated = await self.venue.cancel_order(order.symbol, client_order_id)
             order.status = updated.status
         except PermanentError as exc:
-            self.log.info("cancel refused; order already final", client_order_id=client_order_id,
-                          error=str(exc))
+            self.log.info(
+                "cancel refused; order already final",
+                client_order_id=client_order_id,
+                error=str(exc),
+            )
             found = await self.venue.get_order(order.symbol, client_order_id)
             order.status = found.status if found else OrderStatus.CANCELED
         order.updated_ms = self.clock.time_ms()
@@ -196,7 +217,9 @@ class OrderManager:
         total = order.filled_qty + fill.quantity
         order.avg_price = (order.avg_price * order.filled_qty + fill.price * fill.quantity) / total
         order.filled_qty = total
-        order.status = OrderStatus.FILLED if total >= order.quantity else OrderStatus.PARTIALLY_FILLED
+        order.status = (
+            OrderStatus.FILLED if total >= order.quantity else OrderStatus.PARTIALLY_FILLED
+        )
         order.updated_ms = fill.ts_ms
         await self.recorder.record_order(self.engine, order, self.reason(order.client_order_id))
 
@@ -235,8 +258,15 @@ class OrderManager:
 
 def _rejected(intent: OrderIntent, reason: str) -> Order:
     return Order(
-        intent.client_order_id, intent.symbol, intent.side, intent.order_type, intent.quantity,
-        OrderStatus.REJECTED, intent.price, intent.stop_price, intent.reduce_only,
+        intent.client_order_id,
+        intent.symbol,
+        intent.side,
+        intent.order_type,
+        intent.quantity,
+        OrderStatus.REJECTED,
+        intent.price,
+        intent.stop_price,
+        intent.reduce_only,
     )
 
 

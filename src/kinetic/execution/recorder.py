@@ -103,7 +103,18 @@ class MemoryRecorder:
 
 def _copy_order(order: Order) -> Order:
     return Order(
-        order.client_order_id, order.symbol, order.side, order.order_type, order.quantity,
-        order.status, order.price, order.stop_price, order.reduce_only, order.venue_order_id,
-        order.filled_qty, order.avg_price, order.created_ms, order.updated_ms,
+        order.client_order_id,
+        order.symbol,
+        order.side,
+        order.order_type,
+        order.quantity,
+        order.status,
+        order.price,
+        order.stop_price,
+        order.reduce_only,
+        order.venue_order_id,
+        order.filled_qty,
+        order.avg_price,
+        order.created_ms,
+        order.updated_ms,
     )

@@ -15,7 +15,14 @@ import pandas as pd
 from kinetic.domain import Candle
 from kinetic.logging import get_logger
 
-INTERVAL_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "2h": 7_200_000, "1d": 86_400_000}
+INTERVAL_MS = {
+    "1m": 60_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "1h": 3_600_000,
+    "2h": 7_200_000,
+    "1d": 86_400_000,
+}
 COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
 log = get_logger(component="candle_files")
 
@@ -39,8 +46,14 @@ class CandleArrays:
     def candle(self, i: int) -> Candle:
         t = int(self.open_time_ms[i])
         return Candle(
-            self.symbol, t, t + self.interval_ms - 1, float(self.open[i]), float(self.high[i]),
-            float(self.low[i]), float(self.close[i]), float(self.volume[i]),
+            self.symbol,
+            t,
+            t + self.interval_ms - 1,
+            float(self.open[i]),
+            float(self.high[i]),
+            float(self.low[i]),
+            float(self.close[i]),
+            float(self.volume[i]),
         )
 
 
@@ -60,8 +73,10 @@ def read_candles(path: str | Path, symbol: str, interval_ms: int | None = None) 
     if missing:
         raise ValueError(f"{path}: missing columns {missing}; expected {COLUMNS}")
     df = df[COLUMNS].apply(pd.to_numeric, errors="coerce")
-    bad = df.isna().any(axis=1) | (df["high"] < df[["open", "close", "low"]].max(axis=1)) | (
-        df["low"] > df[["open", "close"]].min(axis=1)
+    bad = (
+        df.isna().any(axis=1)
+        | (df["high"] < df[["open", "close", "low"]].max(axis=1))
+        | (df["low"] > df[["open", "close"]].min(axis=1))
     )
     if bad.any():
         log.warning("malformed candle rows skipped", path=str(path), rows=int(bad.sum()))
@@ -69,11 +84,15 @@ def read_candles(path: str | Path, symbol: str, interval_ms: int | None = None) 
     ts = df["timestamp"].to_numpy(dtype=np.int64)
     keep = np.concatenate(([True], np.diff(ts) > 0)) if ts.shape[0] else np.zeros(0, dtype=bool)
     if not keep.all():
-        log.warning("out-of-order or duplicate candles dropped", path=str(path), rows=int((~keep).sum()))
+        log.warning(
+            "out-of-order or duplicate candles dropped", path=str(path), rows=int((~keep).sum())
+        )
         df = df[keep]
         ts = ts[keep]
     step = interval_ms or infer_interval_ms(ts)
     return CandleArrays(
-        symbol, step, ts,
+        symbol,
+        step,
+        ts,
         *(df[c].to_numpy(dtype=np.float64) for c in ("open", "high", "low", "close", "volume")),
     )

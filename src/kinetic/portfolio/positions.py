@@ -58,7 +58,8 @@ class PositionManager:
 
     def unrealized(self, prices: dict[str, Decimal]) -> Decimal:
         return sum(
-            (p.unrealized_pnl(prices.get(s, p.entry_price)) for s, p in self.positions.items()), ZERO
+            (p.unrealized_pnl(prices.get(s, p.entry_price)) for s, p in self.positions.items()),
+            ZERO,
         )
 
     def exposure(self, prices: dict[str, Decimal]) -> Decimal:
@@ -86,7 +87,9 @@ class PositionManager:
         return self.cash - self.exposure(prices)
 
     # ------------------------------------------------------------------ updates
-    def apply_fill(self, fill: Fill, plan: EntryPlan | None = None, *, reason: str = "") -> ClosedTrade | None:
+    def apply_fill(
+        self, fill: Fill, plan: EntryPlan | None = None, *, reason: str = ""
+    ) -> ClosedTrade | None:
         """Apply one fill; return the ClosedTrade when it closes a position."""
         self.fill_count += 1
         self.fees_paid += fill.fee
@@ -111,14 +114,22 @@ class PositionManager:
         if pos is None:
             side = PositionSide.LONG if fill.side is Side.BUY else PositionSide.SHORT
             if plan is not None and plan.side is not side:
-                raise ValueError(f"{fill.symbol}: entry fill side {fill.side} contradicts plan {plan.side}")
+                raise ValueError(
+                    f"{fill.symbol}: entry fill side {fill.side} contradicts plan {plan.side}"
+                )
             self.positions[fill.symbol] = Position(
-                symbol=fill.symbol, side=side, quantity=fill.quantity, entry_price=fill.price,
+                symbol=fill.symbol,
+                side=side,
+                quantity=fill.quantity,
+                entry_price=fill.price,
                 opened_ms=fill.ts_ms,
                 stop_price=plan.stop_price if plan else ZERO,
                 take_profit=plan.take_profit if plan else None,
-                leverage=plan.leverage if plan else 1, fees=fill.fee, best_price=fill.price,
-                confidence=plan.confidence if plan else 0, entry_reason=plan.reason if plan else "",
+                leverage=plan.leverage if plan else 1,
+                fees=fill.fee,
+                best_price=fill.price,
+                confidence=plan.confidence if plan else 0,
+                entry_reason=plan.reason if plan else "",
             )
             return
         new_qty = pos.quantity + fill.quantity
@@ -147,9 +158,17 @@ class PositionManager:
         self.closed_trades += 1
         exit_price = pos.entry_price + c_gross / c_qty * pos.side.sign
         return ClosedTrade(
-            engine=self.engine, symbol=fill.symbol, side=pos.side, quantity=c_qty,
-            entry_price=pos.entry_price, exit_price=exit_price, opened_ms=pos.opened_ms,
-            closed_ms=fill.ts_ms, pnl=c_gross - c_fees, fees=c_fees, exit_reason=reason or "exit",
+            engine=self.engine,
+            symbol=fill.symbol,
+            side=pos.side,
+            quantity=c_qty,
+            entry_price=pos.entry_price,
+            exit_price=exit_price,
+            opened_ms=pos.opened_ms,
+            closed_ms=fill.ts_ms,
+            pnl=c_gross - c_fees,
+            fees=c_fees,
+            exit_reason=reason or "exit",
             leverage=pos.leverage,
         )
 

@@ -53,11 +53,15 @@ class RiskManager:
         checks: list[tuple[bool, str]] = [
             (self.entries_allowed, "engine is stopping: no new entries"),
             (self._can_trade_globally(), "global circuit breaker active"),
-            (signal.confidence >= self.limits.min_confidence,
-             f"confidence {signal.confidence} < {self.limits.min_confidence}"),
+            (
+                signal.confidence >= self.limits.min_confidence,
+                f"confidence {signal.confidence} < {self.limits.min_confidence}",
+            ),
             (not has_position, "position already open"),
-            (open_positions < self.limits.max_positions,
-             f"max positions reached ({self.limits.max_positions})"),
+            (
+                open_positions < self.limits.max_positions,
+                f"max positions reached ({self.limits.max_positions})",
+            ),
             (not self._is_blacklisted(signal.symbol), "symbol blacklisted after a loss"),
             (wanted_margin > 0, "position size is zero"),
             (available_usd > 0, "no capital available"),

@@ -33,8 +33,13 @@ class DbRecorder:
 
     async def record_equity(self, snapshot: EquitySnapshot) -> None:
         await self.repos.equity.add(
-            snapshot.engine, snapshot.ts_ms, snapshot.equity, snapshot.cash,
-            snapshot.realized_pnl, snapshot.unrealized_pnl, snapshot.exposure,
+            snapshot.engine,
+            snapshot.ts_ms,
+            snapshot.equity,
+            snapshot.cash,
+            snapshot.realized_pnl,
+            snapshot.unrealized_pnl,
+            snapshot.exposure,
         )
 
     async def record_event(

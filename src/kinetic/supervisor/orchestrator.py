@@ -46,7 +46,9 @@ class Engine(Protocol):
 
     def exposure(self) -> Decimal: ...
 
-    def snapshot(self, last_heartbeat: float | None = None, restart_count: int = 0) -> EngineSnapshot: ...
+    def snapshot(
+        self, last_heartbeat: float | None = None, restart_count: int = 0
+    ) -> EngineSnapshot: ...
 
 
 class StateSink(Protocol):
@@ -98,7 +100,9 @@ class Orchestrator:
                 await self._spawn_engine(name)
         self._monitor_task = asyncio.create_task(self._monitor_loop(), name="orchestrator:monitor")
         await self.sink.record_event(
-            "started", f"orchestrator started engines {sorted(self.tasks)}", None,
+            "started",
+            f"orchestrator started engines {sorted(self.tasks)}",
+            None,
             {"allocation": self.capital_allocator.reallocate_disabled_capital()},
         )
 
@@ -176,18 +180,24 @@ class Orchestrator:
             if health.status is EngineStatus.STOPPED:
                 continue
             exc = None if task.cancelled() else task.exception()
-            error = "".join(traceback.format_exception(exc)) if exc else "engine exited unexpectedly"
+            error = (
+                "".join(traceback.format_exception(exc)) if exc else "engine exited unexpectedly"
+            )
             self.log.error("engine crashed", engine=name, error=repr(exc), traceback=error)
             self.health_monitor.record_error(name, repr(exc) if exc else error)
-            await self.sink.record_event("engine_crash", f"{name} crashed: {exc!r}", name,
-                                         {"traceback": error[-4000:]})
+            await self.sink.record_event(
+                "engine_crash", f"{name} crashed: {exc!r}", name, {"traceback": error[-4000:]}
+            )
             await self._schedule_restart_or_stop(name)
 
     async def _check_heartbeats(self) -> None:
         unhealthy = set(self.health_monitor.check_health())
         for name in unhealthy - self._warned:
-            self.log.warning("engine heartbeat late", engine=name,
-                             age_s=round(self.health_monitor.heartbeat_age(name), 1))
+            self.log.warning(
+                "engine heartbeat late",
+                engine=name,
+                age_s=round(self.health_monitor.heartbeat_age(name), 1),
+            )
         self._warned = unhealthy
         for name in unhealthy:
             task = self.tasks.get(name)
@@ -211,7 +221,9 @@ class Orchestrator:
         self.health_monitor.mark_stopped(name)
         self.capital_allocator.disable(name)
         await self.sink.record_event(
-            "engine_stopped", f"{name} exceeded its restart budget; left stopped", name,
+            "engine_stopped",
+            f"{name} exceeded its restart budget; left stopped",
+            name,
             {"allocation": self.capital_allocator.reallocate_disabled_capital()},
         )
         self.log.error("engine left stopped: restart budget exhausted", engine=name)
@@ -235,12 +247,15 @@ class Orchestrator:
 
     async def _on_trip(self, trip: BreakerTrip) -> None:
         self.log.warning("circuit breaker triggered", reason=trip.reason, action=trip.action)
-        await self.sink.record_event("circuit_breaker", trip.reason, None,
-                                     {"action": str(trip.action), "until": trip.until})
+        await self.sink.record_event(
+            "circuit_breaker", trip.reason, None, {"action": str(trip.action), "until": trip.until}
+        )
         if trip.action is RiskAction.CLOSE_ALL:
             for name in self.running_engines:
                 closed = await self.engines[name].close_all_positions("global drawdown limit")
-                await self.sink.record_event("close_all", f"{name}: closed {closed} positions", name)
+                await self.sink.record_event(
+                    "close_all", f"{name}: closed {closed} positions", name
+                )
 
     # ------------------------------------------------------------------ status
     def total_value(self) -> Decimal:
@@ -269,17 +284,26 @@ class Orchestrator:
         spot_pnl = spot.realized_pnl_usd + spot.unrealized_pnl_usd
         fut_pnl = fut.realized_pnl_usd + fut.unrealized_pnl_usd
         statuses = {
-            n: (self.health_monitor.engine_health[n].status
-                if n in self.health_monitor.engine_health else EngineStatus.STOPPED)
+            n: (
+                self.health_monitor.engine_health[n].status
+                if n in self.health_monitor.engine_health
+                else EngineStatus.STOPPED
+            )
             for n in self.engines
         }
         return PortfolioStatus(
-            total_value_usd=total, spot_value_usd=spot.equity_usd, futures_value_usd=fut.equity_usd,
-            spot_pnl_usd=spot_pnl, futures_pnl_usd=fut_pnl, total_pnl_usd=spot_pnl + fut_pnl,
+            total_value_usd=total,
+            spot_value_usd=spot.equity_usd,
+            futures_value_usd=fut.equity_usd,
+            spot_pnl_usd=spot_pnl,
+            futures_pnl_usd=fut_pnl,
+            total_pnl_usd=spot_pnl + fut_pnl,
             total_pnl_pct=float((spot_pnl + fut_pnl) / start * 100) if start else 0.0,
-            spot_positions=spot.open_positions, futures_positions=fut.open_positions,
+            spot_positions=spot.open_positions,
+            futures_positions=fut.open_positions,
             circuit_breaker_active=self.risk_monitor.breaker_in_force(),
-            engines_status=statuses, engines=snaps,
+            engines_status=statuses,
+            engines=snaps,
         )
 
     async def _persist(self) -> None:
@@ -287,9 +311,14 @@ class Orchestrator:
         for name, snap in status.engines.items():
             health = self.health_monitor.engine_health.get(name)
             await self.sink.save_engine_state(
-                name, status=str(status.engines_status[name]), last_heartbeat=snap.last_heartbeat,
-                restart_count=snap.restart_count, last_error=health.last_error if health else None,
-                fills=snap.fills, open_positions=snap.open_positions, equity=snap.equity_usd,
+                name,
+                status=str(status.engines_status[name]),
+                last_heartbeat=snap.last_heartbeat,
+                restart_count=snap.restart_count,
+                last_error=health.last_error if health else None,
+                fills=snap.fills,
+                open_positions=snap.open_positions,
+                equity=snap.equity_usd,
                 pnl=snap.realized_pnl_usd + snap.unrealized_pnl_usd,
                 allocated_pct=self.capital_allocator.allocated_pct(name),
             )
@@ -298,6 +327,9 @@ class Orchestrator:
             circuit_breaker_active=rm.breaker_in_force(),
             circuit_breaker_until=rm.circuit_breaker_until,
             circuit_breaker_reason=rm.circuit_breaker_reason,
-            peak_equity=rm.peak_portfolio_value, day_start_equity=rm.day_start_value, day=rm.day,
-            total_value=status.total_value_usd, total_pnl=status.total_pnl_usd,
+            peak_equity=rm.peak_portfolio_value,
+            day_start_equity=rm.day_start_value,
+            day=rm.day,
+            total_value=status.total_value_usd,
+            total_pnl=status.total_pnl_usd,
         )

@@ -54,14 +54,15 @@ class GlobalRiskMonitor:
         return datetime.fromtimestamp(self._clock.time(), tz=UTC).strftime("%Y-%m-%d")
 
     def _expire(self, value: float) -> None:
-        if self.circuit_breaker_active and self.circuit_breaker_until is not None:
-            if self._clock.time() >= self.circuit_breaker_until:
-                self.circuit_breaker_active = False
-                self.circuit_breaker_until = None
-                self.circuit_breaker_reason = ""
-                if self._rebase_peak_on_expiry:
-                    self.peak_portfolio_value = value
-                    self._rebase_peak_on_expiry = False
+        until = self.circuit_breaker_until
+        if not (self.circuit_breaker_active and until is not None and self._clock.time() >= until):
+            return
+        self.circuit_breaker_active = False
+        self.circuit_breaker_until = None
+        self.circuit_breaker_reason = ""
+        if self._rebase_peak_on_expiry:
+            self.peak_portfolio_value = value
+            self._rebase_peak_on_expiry = False
 
     def update(self, portfolio_value: float) -> BreakerTrip | None:
         """Feed the current portfolio value; return a trip when a limit is crossed now."""
@@ -93,7 +94,9 @@ class GlobalRiskMonitor:
     def drawdown_pct(self, portfolio_value: float) -> float:
         if self.peak_portfolio_value <= 0:
             return 0.0
-        return max(0.0, (self.peak_portfolio_value - portfolio_value) / self.peak_portfolio_value * 100)
+        return max(
+            0.0, (self.peak_portfolio_value - portfolio_value) / self.peak_portfolio_value * 100
+        )
 
     def check_daily_loss_limit(self, portfolio_value: float) -> bool:
         """True when today's loss exceeds the limit."""
@@ -130,11 +133,11 @@ class GlobalRiskMonitor:
     def restore(self, state: dict[str, object]) -> None:
         """Load persisted breaker state so a restart does not reopen trading early."""
         until = state.get("circuit_breaker_until")
-        if state.get("circuit_breaker_active") and isinstance(until, int | float):
-            if until > self._clock.time():
-                self.circuit_breaker_active = True
-                self.circuit_breaker_until = float(until)
-                self.circuit_breaker_reason = str(state.get("circuit_breaker_reason") or "")
+        active = bool(state.get("circuit_breaker_active"))
+        if active and isinstance(until, int | float) and until > self._clock.time():
+            self.circuit_breaker_active = True
+            self.circuit_breaker_until = float(until)
+            self.circuit_breaker_reason = str(state.get("circuit_breaker_reason") or "")
         peak = state.get("peak_equity")
         if peak is not None:
             self.peak_portfolio_value = float(str(peak))

@@ -26,7 +26,9 @@ class TransientError(VenueError):
 class RateLimited(TransientError):
     """The venue asked us to slow down; wait ``retry_after`` seconds."""
 
-    def __init__(self, message: str, *, retry_after: float, venue: str = "", code: int | str | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float, venue: str = "", code: int | str | None = None
+    ) -> None:
         super().__init__(message, venue=venue, code=code)
         self.retry_after = retry_after
 
@@ -50,7 +52,9 @@ class InsufficientFunds(OrderRejected):
 class DuplicateOrder(PermanentError):
     """An order with this client order id already exists; resolve to it."""
 
-    def __init__(self, message: str, *, client_order_id: str, venue: str = "", code: int | str | None = None) -> None:
+    def __init__(
+        self, message: str, *, client_order_id: str, venue: str = "", code: int | str | None = None
+    ) -> None:
         super().__init__(message, venue=venue, code=code)
         self.client_order_id = client_order_id
 
@@ -70,7 +74,9 @@ class AuthError(VenueError):
 class OrderStateUnknown(VenueError):
     """The request's outcome is unknown (timeout after send, 5xx on an order)."""
 
-    def __init__(self, message: str, *, client_order_id: str, venue: str = "", code: int | str | None = None) -> None:
+    def __init__(
+        self, message: str, *, client_order_id: str, venue: str = "", code: int | str | None = None
+    ) -> None:
         super().__init__(message, venue=venue, code=code)
         self.client_order_id = client_order_id
 

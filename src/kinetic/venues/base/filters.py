@@ -30,7 +30,10 @@ def round_price(price: Decimal, tick: Decimal, mode: Rounding = "nearest") -> De
     if tick <= 0:
         return price
     steps = (price / tick).to_integral_value(rounding=_MODES[mode])
-    return (steps * tick).quantize(tick.normalize()) if tick.normalize().as_tuple().exponent < 0 else steps * tick
+    exponent = tick.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < 0:
+        return (steps * tick).quantize(tick.normalize())
+    return steps * tick
 
 
 def round_quantity(qty: Decimal, instrument: Instrument) -> Decimal:
@@ -42,7 +45,9 @@ def round_quantity(qty: Decimal, instrument: Instrument) -> Decimal:
     return out
 
 
-def check_order(instrument: Instrument, qty: Decimal, price: Decimal, *, reduce_only: bool = False) -> None:
+def check_order(
+    instrument: Instrument, qty: Decimal, price: Decimal, *, reduce_only: bool = False
+) -> None:
     """Raise ``OrderRejected`` if the order breaks the instrument's filters.
 
     Reduce-only orders are exempt from the minimum notional, as on the real venues,
@@ -51,12 +56,19 @@ def check_order(instrument: Instrument, qty: Decimal, price: Decimal, *, reduce_
     if qty <= 0:
         raise OrderRejected(f"{instrument.symbol}: quantity {qty} must be > 0")
     if instrument.step_size > 0 and qty % instrument.step_size != 0:
-        raise OrderRejected(f"{instrument.symbol}: quantity {qty} is not a multiple of step {instrument.step_size}")
+        raise OrderRejected(
+            f"{instrument.symbol}: quantity {qty} is not a multiple of step {instrument.step_size}"
+        )
     if qty < instrument.min_qty:
-        raise OrderRejected(f"{instrument.symbol}: quantity {qty} below min_qty {instrument.min_qty}")
+        raise OrderRejected(
+            f"{instrument.symbol}: quantity {qty} below min_qty {instrument.min_qty}"
+        )
     if qty > instrument.max_qty:
-        raise OrderRejected(f"{instrument.symbol}: quantity {qty} above max_qty {instrument.max_qty}")
+        raise OrderRejected(
+            f"{instrument.symbol}: quantity {qty} above max_qty {instrument.max_qty}"
+        )
     if not reduce_only and qty * price < instrument.min_notional:
         raise OrderRejected(
-            f"{instrument.symbol}: notional {qty * price} below min_notional {instrument.min_notional}"
+            f"{instrument.symbol}: notional {qty * price} below "
+            f"min_notional {instrument.min_notional}"
         )
