@@ -34,6 +34,8 @@ class SecretRedactor:
         self._secrets.sort(key=len, reverse=True)
 
     def scrub(self, value: Any) -> Any:
+        if isinstance(value, BaseException):
+            value = repr(value)
         if isinstance(value, str):
             for s in self._secrets:
                 if s in value:

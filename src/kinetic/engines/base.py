@@ -118,16 +118,31 @@ class BaseEngine(ABC):
         await self.reconcile_positions()
 
     async def reconcile_positions(self) -> None:
-        """Drop journaled positions the venue no longer holds (subclasses refine)."""
+        """Adopt journaled positions the venue still holds; drop the others."""
         for pos in await self.d.recorder.positions(self.name):
-            if pos.symbol not in self.d.positions.positions:
+            if pos.symbol in self.d.positions.positions:
+                continue
+            if await self.venue_holds(pos):
+                self.d.positions.positions[pos.symbol] = pos
+                note, kind = f"journaled {pos.symbol} position found on venue; adopted", "adopted"
+            else:
                 await self.d.recorder.delete_position(self.name, pos.symbol)
-                await self.d.recorder.record_event(
-                    "reconcile",
+                note, kind = (
                     f"journaled {pos.symbol} position not held on venue; dropped",
-                    self.name,
-                    {"symbol": pos.symbol, "quantity": str(pos.quantity)},
+                    "dropped",
                 )
+            await self.d.recorder.record_event(
+                "reconcile",
+                note,
+                self.name,
+                {"symbol": pos.symbol, "quantity": str(pos.quantity), "action": kind},
+            )
+
+    async def venue_holds(self, position: Position) -> bool:
+        """True when the venue account still holds ``position`` (spot: the base asset)."""
+        base = self.d.instruments[position.symbol].base
+        balance = (await self.d.venue.get_balances()).get(base)
+        return balance is not None and balance.total >= position.quantity
 
     def request_stop(self) -> None:
         """Stop new entries now; loops finish their current step and exit."""

@@ -140,6 +140,17 @@ class FuturesEngine(BaseEngine):
         if cid is not None:
             self._stop_orders[position.symbol] = cid
 
+    async def startup(self) -> None:
+        """Reconcile, then re-attach protective stops adopted from the journal."""
+        await super().startup()
+        for order in self.d.oms.open_orders():
+            if order.order_type is OrderType.STOP_MARKET and order.reduce_only:
+                self._stop_orders[order.symbol] = order.client_order_id
+
+    async def venue_holds(self, position: Position) -> bool:
+        held = {(p.symbol, p.side): p.quantity for p in await self.venue.get_positions()}
+        return held.get((position.symbol, position.side), Decimal(0)) >= position.quantity
+
     async def before_close(self, symbol: str) -> None:
         cid = self._stop_orders.pop(symbol, None)
         if cid is not None:
@@ -156,6 +167,8 @@ class FuturesEngine(BaseEngine):
             cfg.futures_trailing_distance_pct,
         )
         update.apply(position)
+        inst = self.d.instruments[position.symbol]
+        position.stop_price = round_price(position.stop_price, inst.tick_size, _away(position))
         if position.stop_price != old_stop and position.symbol in self._stop_orders:
             await self.before_close(position.symbol)
             await self._place_stop(position)

@@ -201,11 +201,17 @@ class OrderManager:
             await self._failed(exc)
             return []
         self._ok()
-        new = [f for f in fills if f.trade_id not in self._seen_trades]
-        for fill in new:
+        new: list[Fill] = []
+        for fill in fills:
+            if fill.trade_id in self._seen_trades:
+                continue
             self._seen_trades.add(fill.trade_id)
             self._fill_cursor[symbol] = max(self._fill_cursor.get(symbol, 0), fill.ts_ms)
-            await self.recorder.record_fill(self.engine, fill)
+            # the journal is the memory that survives restarts: a fill it already holds
+            # was applied by an earlier run and must not be applied again
+            if not await self.recorder.record_fill(self.engine, fill):
+                continue
+            new.append(fill)
             await self._apply_to_order(fill)
         self._prune(symbol)
         return new

@@ -1,0 +1,130 @@
+"""Daemon benchmarks (issue 2): start-up to first heartbeat, idle RSS, replay throughput.
+
+Usage: python scripts/bench_daemon.py [--rss-minutes 5] [--skip-rss]
+
+* start-up: wall time from spawning `python main.py run` to both engines' first
+  heartbeat in the database (includes interpreter start and imports).
+* RSS: resident set size of that daemon after N minutes of replay at the default speed.
+* throughput: closed candles per second through the full engine path (feed ->
+  SimExchange + CandleStore -> engine scan -> strategy -> risk -> OMS -> SQLite), in
+  process, with the replay clock running as fast as the engines keep up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+
+def _heartbeats(db: Path) -> int:
+    try:
+        with sqlite3.connect(db) as conn:
+            row = conn.execute(
+                "select count(*) from engine_state where last_heartbeat is not null"
+            ).fetchone()
+            return int(row[0])
+    except sqlite3.Error:
+        return 0
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_startup_and_rss(rss_minutes: float, skip_rss: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.db"
+        t0 = time.monotonic()
+        proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "main.py", "run", "--db", str(db)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            while _heartbeats(db) < 2:
+                if proc.poll() is not None:
+                    raise SystemExit(f"daemon exited early with {proc.returncode}")
+                if time.monotonic() - t0 > 120:
+                    raise SystemExit("no heartbeat within 120 s")
+                time.sleep(0.02)
+            startup = time.monotonic() - t0
+            print(f"startup_to_first_heartbeat_s: {startup:.2f}")
+            print(f"rss_after_startup_mb: {_rss_mb(proc.pid):.1f}")
+            if not skip_rss:
+                deadline = time.monotonic() + rss_minutes * 60
+                peak = 0.0
+                while time.monotonic() < deadline:
+                    peak = max(peak, _rss_mb(proc.pid))
+                    time.sleep(1)
+                print(f"rss_after_{rss_minutes:g}_min_replay_mb: {_rss_mb(proc.pid):.1f}")
+                print(f"rss_peak_during_replay_mb: {peak:.1f}  (goal <= 150)")
+            t_stop = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=30)
+            print(f"sigterm_to_exit_s: {time.monotonic() - t_stop:.2f} (exit code {code})")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+async def _throughput() -> None:
+    from config import EnvConfig, load_config
+    from kinetic.app import Daemon
+    from kinetic.logging import configure_logging
+
+    configure_logging("WARNING")
+    with tempfile.TemporaryDirectory() as tmp:
+        # The replay clock is run far faster than the engines can follow, so every candle
+        # reaches them late; a huge stale tolerance keeps entries (and so the whole
+        # order path) enabled while we measure.
+        config = load_config(environ={}).model_copy(
+            update={"replay_speed": 5_000_000.0, "stale_tolerance_seconds": 10**9}
+        )
+        daemon = Daemon(config, EnvConfig(), database_url=f"sqlite+aiosqlite:///{tmp}/t.db")
+        stop = asyncio.Event()
+        task = asyncio.create_task(daemon.run(stop))
+        while daemon.world is None or daemon.orchestrator is None:
+            await asyncio.sleep(0.01)
+        world, orch = daemon.world, daemon.orchestrator
+        t0 = time.perf_counter()
+        seen0 = sum(e.candles_seen for e in orch.engines.values())  # type: ignore[attr-defined]
+        await world.feed.finished.wait()
+        total = world.feed.delivered
+        # let the engines drain what the feed published
+        while sum(e.candles_seen for e in orch.engines.values()) < total:  # type: ignore[attr-defined]
+            await asyncio.sleep(0.01)
+        elapsed = time.perf_counter() - t0
+        seen = sum(e.candles_seen for e in orch.engines.values()) - seen0  # type: ignore[attr-defined]
+        fills = sum(e.d.positions.fill_count for e in orch.engines.values())  # type: ignore[attr-defined]
+        stop.set()
+        await task
+        print(f"replay_candles_through_engines: {seen}  fills: {fills}  elapsed_s: {elapsed:.2f}")
+        print(f"replay_throughput_candles_per_s: {seen / elapsed:,.0f}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--rss-minutes", type=float, default=float(os.environ.get("BENCH_RSS_MINUTES", 5)))
+    p.add_argument("--skip-rss", action="store_true")
+    args = p.parse_args()
+    print("== kinetic daemon benchmark ==")
+    bench_startup_and_rss(args.rss_minutes, args.skip_rss)
+    asyncio.run(_throughput())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""FuturesEngine on a SimFuturesExchange: exchange-side stops, trailing, blacklist, leverage."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from kinetic.domain import Direction, OrderStatus, OrderType, PositionSide, Regime, Side
+from kinetic.engines.futures import FuturesEngine
+from tests.unit.engines.kit import MINUTE_MS, World, futures_world
+
+D = Decimal
+ETH = "ETHUSDT"
+BTC = "BTCUSDT"
+ATR = 1.2345  # x 2.0 = 2.469: the raw stop is off the 0.01 tick
+
+
+async def _enter(w: World, direction: Direction = Direction.LONG, price: float = 2000.0,
+                 symbol: str = ETH, confidence: int = 80, regime: Regime | None = Regime.TRENDING,
+                 open_ms: int | None = None) -> None:
+    c = w.candle(symbol, price, price, price, price, open_ms=open_ms)
+    w.strategy.at(symbol, c.open_time_ms, direction, confidence, ATR, regime, "regime entry")
+    await w.step(c)
+
+
+async def _venue_stops(w: World, symbol: str = ETH) -> list:  # type: ignore[type-arg]
+    orders = await w.venue.get_open_orders(symbol)
+    return [o for o in orders if o.order_type is OrderType.STOP_MARKET]
+
+
+def _engine(w: World) -> FuturesEngine:
+    assert isinstance(w.engine, FuturesEngine)
+    return w.engine
+
+
+@pytest.mark.parametrize(
+    ("direction", "side", "stop"),
+    [(Direction.LONG, PositionSide.LONG, D("1997.53")),  # 1997.531 rounded down
+     (Direction.SHORT, PositionSide.SHORT, D("2002.47"))],  # 2002.469 rounded up
+)
+async def test_entry_places_reduce_only_stop_market_at_atr_stop_rounded_away_from_position(
+    direction: Direction, side: PositionSide, stop: Decimal
+) -> None:
+    w = futures_world()
+    await _enter(w, direction)
+    pos = w.positions.positions[ETH]
+    assert pos.side is side
+    assert pos.stop_price == stop
+    [order] = await _venue_stops(w)
+    assert order.stop_price == stop
+    assert order.reduce_only
+    assert order.side is side.exit_side
+    assert order.quantity == pos.quantity
+    [venue_pos] = await w.venue.get_positions()
+    assert (venue_pos.side, venue_pos.quantity) == (side, pos.quantity)
+
+
+async def test_entry_size_scales_with_confidence_and_leverage() -> None:
+    w = futures_world("6000")
+    await _enter(w, confidence=80)  # 11 % of 6000 = 660 margin, leverage 2 + int(8 x 0.8) = 8
+    pos = w.positions.positions[ETH]
+    assert pos.leverage == 8
+    assert pos.quantity == D("2.640")  # 660 x 8 / 2000
+
+
+@pytest.mark.parametrize(
+    ("regime", "confidence", "overrides", "expected"),
+    [
+        (Regime.TRENDING, 100, {}, 10),
+        (Regime.SIDEWAYS, 100, {}, 2),
+        (Regime.TRANSITIONAL, 100, {}, 4),
+        (None, 90, {}, 2),
+        (Regime.TRENDING, 100, {"futures_leverage_min": 3, "futures_leverage_max": 5}, 5),
+        (Regime.TRENDING, 50, {"futures_leverage_min": 3, "futures_leverage_max": 5}, 4),
+    ],
+)
+async def test_leverage_within_configured_bounds_is_set_on_venue(
+    regime: Regime | None, confidence: int, overrides: dict, expected: int  # type: ignore[type-arg]
+) -> None:
+    w = futures_world(**overrides)
+    await _enter(w, confidence=confidence, regime=regime)
+    cfg = w.config
+    assert cfg.futures_leverage_min <= w.venue.leverage(ETH) <= cfg.futures_leverage_max
+    assert w.venue.leverage(ETH) == expected == w.positions.positions[ETH].leverage
+    assert ETH in w.venue.isolated_symbols
+
+
+async def test_stop_fill_on_venue_closes_position_with_reason_stop_loss() -> None:
+    w = futures_world()
+    await _enter(w)
+    await w.step(w.candle(ETH, 1999.0, 2001.0, 1990.0, 1992.0))
+    assert not w.positions.positions
+    [trade] = w.recorder.trades
+    assert trade.exit_reason == "stop_loss"
+    assert trade.exit_price == D("1997.53")
+    assert trade.side is PositionSide.LONG
+    assert trade.pnl < 0
+    assert await w.venue.get_positions() == []
+    assert ("futures", ETH) not in w.recorder.position_rows
+    assert w.positions.cash == w.venue.wallet_balance()
+
+
+async def test_trailing_stop_activates_and_replaces_venue_stop_never_loosening() -> None:
+    w = futures_world(futures_trailing_activation_pct=2.0, futures_trailing_distance_pct=1.0)
+    await _enter(w)
+    [first] = await _venue_stops(w)
+    await w.step(w.candle(ETH, 2010.0, 2030.0, 2005.0, 2025.0))  # +1.5 %: not yet active
+    assert [o.client_order_id for o in await _venue_stops(w)] == [first.client_order_id]
+
+    await w.step(w.candle(ETH, 2025.0, 2050.0, 2040.0, 2045.0))  # +2.5 %: trail 2050 x 0.99
+    [trailed] = await _venue_stops(w)
+    assert trailed.client_order_id != first.client_order_id
+    assert trailed.stop_price == D("2029.50")
+    assert (await w.venue.get_order(ETH, first.client_order_id)).status is OrderStatus.CANCELED
+    assert w.positions.positions[ETH].trailing_active
+
+    await w.step(w.candle(ETH, 2045.0, 2046.0, 2031.0, 2035.0))  # lower high: stop stays
+    [still] = await _venue_stops(w)
+    assert still.client_order_id == trailed.client_order_id
+    assert w.positions.positions[ETH].stop_price == D("2029.50")
+
+    await w.step(w.candle(ETH, 2035.0, 2036.0, 2020.0, 2022.0))  # crosses the trailed stop
+    [trade] = w.recorder.trades
+    assert trade.exit_reason == "stop_loss"
+    assert trade.exit_price == D("2029.50")
+    assert trade.pnl > 0
+    assert "blacklist" not in w.recorder.event_kinds()
+
+
+async def test_trailing_stop_not_replaced_when_trail_unchanged_off_tick() -> None:
+    w = futures_world(futures_trailing_activation_pct=2.0, futures_trailing_distance_pct=1.0)
+    await _enter(w)
+    await w.step(w.candle(ETH, 2025.0, 2050.55, 2040.0, 2045.0))  # trail 2030.0445 -> 2030.04
+    [trailed] = await _venue_stops(w)
+    assert trailed.stop_price == D("2030.04")
+    orders_before = len(w.recorder.orders)
+    await w.step(w.candle(ETH, 2045.0, 2046.0, 2035.0, 2040.0))  # best price unchanged
+    [still] = await _venue_stops(w)
+    assert still.client_order_id == trailed.client_order_id
+    assert len(w.recorder.orders) == orders_before
+
+
+async def test_losing_trade_blacklists_symbol_until_duration_passed_on_clock() -> None:
+    w = futures_world(futures_blacklist_duration_minutes=60)
+    await _enter(w)
+    stop_candle = w.candle(ETH, 1999.0, 2001.0, 1990.0, 1992.0)
+    await w.step(stop_candle)
+    assert w.recorder.trades[0].pnl < 0
+    assert "blacklist" in w.recorder.event_kinds()
+
+    await _enter(w, price=1995.0)  # the next minute: refused
+    assert not w.positions.positions
+    await _enter(w, price=1995.0, open_ms=stop_candle.open_time_ms + 59 * MINUTE_MS)
+    assert not w.positions.positions
+
+    await _enter(w, price=1995.0, open_ms=stop_candle.open_time_ms + 60 * MINUTE_MS)
+    assert w.positions.has_position(ETH)
+
+
+async def test_signal_reversal_closes_position_and_cancels_its_stop() -> None:
+    w = futures_world()
+    await _enter(w)
+    [stop] = await _venue_stops(w)
+    c = w.candle(ETH, 2000.0, 2004.0, 1999.0, 2003.0)
+    w.strategy.at(ETH, c.open_time_ms, Direction.SHORT, 70, ATR, Regime.TRENDING, "reversal")
+    await w.step(c)
+    assert not w.positions.positions
+    assert w.recorder.trades[0].exit_reason == "signal reversal: reversal"
+    assert (await w.venue.get_order(ETH, stop.client_order_id)).status is OrderStatus.CANCELED
+    assert await w.venue.get_open_orders() == []
+
+
+async def test_close_all_positions_closes_everything_and_cancels_stops() -> None:
+    w = futures_world("20000", symbols=(ETH, BTC))
+    await _enter(w, symbol=ETH, price=2000.0)
+    await _enter(w, symbol=BTC, price=40000.0)
+    assert set(w.positions.positions) == {ETH, BTC}
+    stops = [o.client_order_id for s in (ETH, BTC) for o in await _venue_stops(w, s)]
+    assert len(stops) == 2
+
+    closed = await _engine(w).close_all_positions("global drawdown breaker")
+    assert closed == 2
+    assert w.positions.positions == {}
+    assert await w.venue.get_positions() == []
+    assert await w.venue.get_open_orders() == []
+    for cid in stops:
+        assert w.recorder.orders[cid][1].status is OrderStatus.CANCELED
+    assert sorted(t.exit_reason for t in w.recorder.trades) == ["global drawdown breaker"] * 2
+    assert all(o.side is Side.SELL for _, o in w.recorder.orders.values() if o.reduce_only)
+    assert w.positions.cash == w.venue.wallet_balance()
+
+
+async def test_no_futures_entry_when_global_breaker_refuses() -> None:
+    w = futures_world()
+    w.can_trade[0] = False
+    await _enter(w)
+    assert not w.positions.positions
+    assert await w.venue.get_positions() == []
+    assert w.venue.isolated_symbols == frozenset()

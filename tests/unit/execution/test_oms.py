@@ -1,0 +1,295 @@
+"""OrderManager: journal first, send once, retry transients, resolve unknowns, reconcile."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from kinetic.domain import Order, OrderIntent, OrderStatus, OrderType, Side
+from kinetic.execution.oms import OrderManager, VenueHalted
+from kinetic.execution.recorder import MemoryRecorder
+from kinetic.venues.base.errors import OrderRejected, RateLimited, TransientError
+from tests.unit.execution.flaky_venue import (
+    ACCEPT_THEN_UNKNOWN,
+    AutoClock,
+    FlakyVenue,
+    JournalSpyVenue,
+    make_sim_spot,
+)
+
+D = Decimal
+SYM = "BTCUSDT"
+ENGINE = "spot"
+
+
+def intent(
+    oms: OrderManager, side: Side = Side.BUY, qty: str = "1", *,
+    order_type: OrderType = OrderType.MARKET, price: str | None = None,
+    stop: str | None = None, cid: str | None = None, reason: str = "entry",
+) -> OrderIntent:
+    return OrderIntent(
+        ENGINE, SYM, side, order_type, D(qty), cid or oms.next_client_order_id(SYM),
+        None if price is None else D(price), None if stop is None else D(stop),
+        reason=reason,
+    )
+
+
+def journal_status(recorder: MemoryRecorder, cid: str) -> OrderStatus:
+    return recorder.orders[cid][1].status
+
+
+@pytest.fixture
+def clock() -> AutoClock:
+    return AutoClock()
+
+
+@pytest.fixture
+def recorder() -> MemoryRecorder:
+    return MemoryRecorder()
+
+
+@pytest.fixture
+def venue(clock: AutoClock) -> FlakyVenue:
+    return FlakyVenue(make_sim_spot(clock, btc="5"))
+
+
+@pytest.fixture
+def oms(venue: FlakyVenue, recorder: MemoryRecorder, clock: AutoClock) -> OrderManager:
+    return OrderManager(ENGINE, venue, recorder, clock)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- submit
+
+
+async def test_submit_journals_order_as_pending_before_venue_sees_it(
+    recorder: MemoryRecorder, clock: AutoClock
+) -> None:
+    spy = JournalSpyVenue(make_sim_spot(clock), recorder)
+    oms = OrderManager(ENGINE, spy, recorder, clock)  # type: ignore[arg-type]
+    order = await oms.submit(intent(oms))
+    assert spy.journal_at_send == {order.client_order_id: OrderStatus.PENDING}
+    assert order.status is OrderStatus.FILLED
+    assert journal_status(recorder, order.client_order_id) is OrderStatus.FILLED
+
+
+async def test_submit_when_venue_answers_duplicate_client_id_then_resolves_to_existing_order(
+    oms: OrderManager, venue: FlakyVenue
+) -> None:
+    first = intent(oms, order_type=OrderType.LIMIT, price="90")
+    existing = await venue.inner.place_order(first)  # an earlier attempt reached the venue
+    order = await oms.submit(first)
+    assert order.status is OrderStatus.NEW
+    assert order.venue_order_id == existing.venue_order_id
+    assert venue.get_order_calls == [first.client_order_id]
+    assert [o.client_order_id for o in await venue.get_open_orders(SYM)] == [first.client_order_id]
+
+
+async def test_submit_when_outcome_unknown_after_acceptance_then_looked_up_not_resent(
+    oms: OrderManager, venue: FlakyVenue, recorder: MemoryRecorder
+) -> None:
+    venue.place_failures.append(ACCEPT_THEN_UNKNOWN)
+    it = intent(oms)
+    order = await oms.submit(it)
+    assert venue.place_calls == [it.client_order_id]
+    assert venue.get_order_calls == [it.client_order_id]
+    assert venue.accepted == [it.client_order_id]
+    assert len(await venue.inner.get_fills(SYM)) == 1  # exactly one order executed
+    assert order.status is OrderStatus.FILLED
+    assert order.venue_order_id is not None
+    assert journal_status(recorder, it.client_order_id) is OrderStatus.FILLED
+
+
+async def test_submit_when_transient_errors_then_retried_with_backoff_under_same_client_id(
+    oms: OrderManager, venue: FlakyVenue, clock: AutoClock
+) -> None:
+    venue.place_failures.extend([TransientError("502"), TransientError("timeout before send")])
+    it = intent(oms)
+    order = await oms.submit(it)
+    assert venue.place_calls == [it.client_order_id] * 3
+    assert venue.accepted == [it.client_order_id]
+    assert clock.sleeps == [0.5, 1.0]
+    assert order.status is OrderStatus.FILLED
+    assert oms.consecutive_failures == 0
+
+
+async def test_submit_when_rate_limited_then_waits_retry_after(
+    oms: OrderManager, venue: FlakyVenue, clock: AutoClock
+) -> None:
+    venue.place_failures.append(RateLimited("429", retry_after=7.0))
+    order = await oms.submit(intent(oms))
+    assert clock.sleeps == [7.0]
+    assert order.status is OrderStatus.FILLED
+
+
+async def test_submit_when_all_attempts_fail_then_unknown_and_journaled_not_resent(
+    oms: OrderManager, venue: FlakyVenue, recorder: MemoryRecorder
+) -> None:
+    venue.place_failures.extend([TransientError("down")] * 3)
+    venue.get_order_failures.append(TransientError("down"))
+    it = intent(oms)
+    order = await oms.submit(it)
+    assert order.status is OrderStatus.UNKNOWN
+    assert journal_status(recorder, it.client_order_id) is OrderStatus.UNKNOWN
+    assert venue.accepted == []
+    assert oms.consecutive_failures == 4
+
+
+async def test_five_consecutive_transient_failures_halt_venue_and_journal_venue_halt(
+    oms: OrderManager, venue: FlakyVenue, recorder: MemoryRecorder
+) -> None:
+    venue.place_failures.extend([TransientError("down")] * 4)
+    venue.get_order_failures.append(TransientError("down"))
+    await oms.submit(intent(oms))  # 3 sends + 1 look-up fail: 4 in a row
+    with pytest.raises(VenueHalted):
+        await oms.submit(intent(oms))  # the 5th consecutive failure
+    assert recorder.event_kinds() == ["venue_halt"]
+    _kind, message, engine, _ = recorder.events[0]
+    assert engine == ENGINE
+    assert "5 consecutive" in message
+
+
+async def test_successful_call_resets_consecutive_failure_count(
+    oms: OrderManager, venue: FlakyVenue, recorder: MemoryRecorder
+) -> None:
+    venue.get_fills_failures.extend([TransientError("down")] * 4)
+    for _ in range(4):
+        assert await oms.sync_fills(SYM) == []
+    assert oms.consecutive_failures == 4
+    await oms.submit(intent(oms))
+    assert oms.consecutive_failures == 0
+    venue.get_fills_failures.extend([TransientError("down")] * 4)
+    for _ in range(4):
+        await oms.sync_fills(SYM)
+    assert recorder.event_kinds() == []
+
+
+async def test_submit_when_venue_rejects_permanently_then_rejected_in_journal_without_retry(
+    oms: OrderManager, venue: FlakyVenue, recorder: MemoryRecorder, clock: AutoClock
+) -> None:
+    it = intent(oms, qty="0.01")  # notional 1 USDT < min_notional 5: the venue's filter rejects
+    order = await oms.submit(it)
+    assert order.status is OrderStatus.REJECTED
+    assert journal_status(recorder, it.client_order_id) is OrderStatus.REJECTED
+    assert venue.place_calls == [it.client_order_id]
+    assert clock.sleeps == []
+    assert oms.consecutive_failures == 0
+
+
+async def test_submit_when_injected_rejection_then_rejected_and_not_open(
+    oms: OrderManager, venue: FlakyVenue, recorder: MemoryRecorder
+) -> None:
+    venue.place_failures.append(OrderRejected("-2010 insufficient balance"))
+    it = intent(oms)
+    order = await oms.submit(it)
+    assert order.status is OrderStatus.REJECTED
+    assert oms.open_orders() == []
+    assert await recorder.open_orders(ENGINE) == []
+
+
+# ---------------------------------------------------------------------- client ids
+
+
+async def test_client_ids_are_deterministic_and_continue_from_journal_after_restart(
+    venue: FlakyVenue, recorder: MemoryRecorder, clock: AutoClock
+) -> None:
+    first = OrderManager(ENGINE, venue, recorder, clock)  # type: ignore[arg-type]
+    await first.start()
+    ids = [(await first.submit(intent(first, qty="0.1"))).client_order_id for _ in range(3)]
+    assert ids == ["Ks-BTCUSDT-0000001", "Ks-BTCUSDT-0000002", "Ks-BTCUSDT-0000003"]
+
+    restarted = OrderManager(ENGINE, venue, recorder, clock)  # type: ignore[arg-type]
+    await restarted.start()
+    assert restarted.next_client_order_id("ETHUSDT") == "Ks-ETHUSDT-0000004"
+
+
+async def test_client_id_sequence_ignores_other_engines_journal(
+    venue: FlakyVenue, recorder: MemoryRecorder, clock: AutoClock
+) -> None:
+    other = OrderManager("futures", venue, recorder, clock)  # type: ignore[arg-type]
+    await other.submit(
+        OrderIntent("futures", SYM, Side.BUY, OrderType.MARKET, D("0.1"),
+                    other.next_client_order_id(SYM))
+    )
+    mine = OrderManager(ENGINE, venue, recorder, clock)  # type: ignore[arg-type]
+    await mine.start()
+    assert mine.next_client_order_id(SYM) == "Ks-BTCUSDT-0000001"
+
+
+# ---------------------------------------------------------------------- fills
+
+
+async def test_sync_fills_twice_applies_each_fill_once(
+    oms: OrderManager, venue: FlakyVenue, recorder: MemoryRecorder
+) -> None:
+    order = await oms.submit(intent(oms, qty="2"))
+    first = await oms.sync_fills(SYM)
+    second = await oms.sync_fills(SYM)
+    assert [f.client_order_id for f in first] == [order.client_order_id]
+    assert second == []
+    assert len(recorder.fills) == 1
+    journaled = recorder.orders[order.client_order_id][1]
+    assert journaled.filled_qty == D("2")
+    assert journaled.avg_price == D("100.0")
+
+
+async def test_sync_fills_picks_up_later_fills_once(
+    oms: OrderManager, venue: FlakyVenue, clock: AutoClock
+) -> None:
+    await oms.submit(intent(oms, qty="1"))
+    await oms.sync_fills(SYM)
+    clock.advance(60)
+    await oms.submit(intent(oms, qty="1"))
+    later = await oms.sync_fills(SYM)
+    assert len(later) == 1
+    assert await oms.sync_fills(SYM) == []
+
+
+async def test_sync_fills_after_restart_does_not_return_fills_already_journaled(
+    venue: FlakyVenue, recorder: MemoryRecorder, clock: AutoClock
+) -> None:
+    first = OrderManager(ENGINE, venue, recorder, clock)  # type: ignore[arg-type]
+    await first.submit(intent(first))
+    assert len(await first.sync_fills(SYM)) == 1
+    restarted = OrderManager(ENGINE, venue, recorder, clock)  # type: ignore[arg-type]
+    await restarted.start()
+    assert await restarted.sync_fills(SYM) == []
+
+
+# ---------------------------------------------------------------------- reconcile
+
+
+async def test_reconcile_rejects_missing_cancels_resting_entries_and_adopts_stops(
+    venue: FlakyVenue, recorder: MemoryRecorder, clock: AutoClock
+) -> None:
+    before = OrderManager(ENGINE, venue, recorder, clock)  # type: ignore[arg-type]
+    entry = await before.submit(intent(before, order_type=OrderType.LIMIT, price="90"))
+    stop = await before.submit(
+        intent(before, Side.SELL, order_type=OrderType.STOP_MARKET, stop="95", reason="stop_loss")
+    )
+    lost = intent(before)  # journaled, then the process died before the send
+
+    await recorder.record_order(
+        ENGINE,
+        Order(lost.client_order_id, SYM, Side.BUY, OrderType.MARKET, D(1), OrderStatus.PENDING),
+    )
+    assert {o.client_order_id for o in await recorder.open_orders(ENGINE)} == {
+        entry.client_order_id, stop.client_order_id, lost.client_order_id,
+    }
+
+    after = OrderManager(ENGINE, venue, recorder, clock)  # type: ignore[arg-type]
+    await after.start()
+    changed = await after.reconcile()
+
+    assert {o.client_order_id: o.status for o in changed} == {
+        entry.client_order_id: OrderStatus.CANCELED,
+        stop.client_order_id: OrderStatus.NEW,
+        lost.client_order_id: OrderStatus.REJECTED,
+    }
+    assert journal_status(recorder, lost.client_order_id) is OrderStatus.REJECTED
+    assert journal_status(recorder, entry.client_order_id) is OrderStatus.CANCELED
+    assert journal_status(recorder, stop.client_order_id) is OrderStatus.NEW
+    venue_open = [o.client_order_id for o in await venue.get_open_orders(SYM)]
+    assert venue_open == [stop.client_order_id]
+    assert [o.client_order_id for o in after.open_orders(SYM)] == [stop.client_order_id]
+    assert venue.accepted.count(lost.client_order_id) == 0

@@ -1,0 +1,82 @@
+"""read_candles: malformed and inconsistent rows are logged and skipped."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from kinetic.marketdata.files import read_candles
+from kinetic.marketdata.replay import discover_replay_files
+
+HEADER = "timestamp,open,high,low,close,volume\n"
+
+
+def write(path: Path, rows: list[str]) -> Path:
+    path.write_text(HEADER + "".join(r + "\n" for r in rows))
+    return path
+
+
+def test_read_candles_skips_malformed_and_high_below_low_rows_and_logs(tmp_path: Path) -> None:
+    path = write(tmp_path / "BTCUSDT_1m.csv", [
+        "0,100,101,99,100.5,10",
+        "60000,oops,101,99,100,10",  # not a number
+        "120000,100,98,99,99,10",  # high < low
+        "180000,100,102,99,101,10",
+        "240000,100,102,99,101,",  # missing volume
+    ])
+    with capture_logs() as logs:
+        data = read_candles(path, "BTCUSDT")
+    assert list(data.open_time_ms) == [0, 180_000]
+    assert data.interval_ms == 180_000  # inferred from what is left
+    warnings = [e for e in logs if e["log_level"] == "warning"]
+    assert len(warnings) == 1
+    assert warnings[0]["event"] == "malformed candle rows skipped"
+    assert warnings[0]["rows"] == 3
+    assert warnings[0]["path"] == str(path)
+
+
+def test_read_candles_drops_duplicates_and_out_of_order_rows(tmp_path: Path) -> None:
+    path = write(tmp_path / "x.csv", [
+        "0,1,2,0.5,1.5,1",
+        "60000,1,2,0.5,1.5,1",
+        "60000,1,2,0.5,1.5,1",  # duplicate
+        "30000,1,2,0.5,1.5,1",  # out of order
+        "120000,1,2,0.5,1.5,1",
+    ])
+    with capture_logs() as logs:
+        data = read_candles(path, "BTCUSDT", interval_ms=60_000)
+    assert list(data.open_time_ms) == [0, 60_000, 120_000]
+    assert [e["event"] for e in logs] == ["out-of-order or duplicate candles dropped"]
+    c = data.candle(2)
+    assert (c.open_time_ms, c.close_time_ms, c.high, c.low) == (120_000, 179_999, 2.0, 0.5)
+
+
+def test_read_candles_reads_gzip(tmp_path: Path) -> None:
+    path = tmp_path / "ETHUSDT_5m.csv.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write(HEADER + "0,1,2,0.5,1.5,1\n300000,1,2,0.5,1.5,1\n")
+    data = read_candles(path, "ETHUSDT")
+    assert len(data) == 2
+    assert data.interval_ms == 300_000
+
+
+def test_read_candles_missing_column_raises(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("timestamp,open,high,low,close\n0,1,1,1,1\n")
+    with pytest.raises(ValueError, match="missing columns"):
+        read_candles(path, "BTCUSDT")
+
+
+def test_discover_replay_files_maps_symbols_for_timeframe(tmp_path: Path) -> None:
+    folder = tmp_path / "spot"
+    folder.mkdir()
+    for name in ("BTCUSDT_5m.csv", "ETHUSDT_5m.csv.gz", "SOLUSDT_1h.csv", "notes.txt"):
+        (folder / name).write_text(HEADER)
+    found = discover_replay_files(tmp_path, "spot", "5m")
+    assert {s: p.name for s, p in found.items()} == {
+        "BTCUSDT": "BTCUSDT_5m.csv", "ETHUSDT": "ETHUSDT_5m.csv.gz",
+    }
+    assert discover_replay_files(tmp_path, "futures", "5m") == {}
