@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 Mode = Literal["replay", "paper", "live"]
 VenueName = Literal["binance", "kraken", "sim"]
 ENV_PREFIX = "KINETIC_"
+# KINETIC_* variables that are not config fields (the file path, test-suite switches)
+RESERVED_ENV = frozenset({"KINETIC_CONFIG", "KINETIC_SKIP_PG"})
 
 
 class ConfigValidationError(ValueError):
@@ -45,7 +47,7 @@ class UnifiedConfig(BaseModel):
     spot_capital_pct: float = Field(40.0, ge=0.0, le=100.0)
     spot_max_positions: int = Field(5, ge=0, le=1000)
     spot_position_size_pct: float = Field(10.0, gt=0.0, le=100.0)
-    spot_stop_loss_pct: float = Field(3.0, gt=0.0, le=100.0)
+    spot_stop_loss_pct: float = Field(3.0, gt=0.0, lt=100.0)
     spot_take_profit_pct: float = Field(6.0, gt=0.0, le=1000.0)
     spot_watchlist: list[str] = Field(
         default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"], min_length=1
@@ -84,7 +86,7 @@ class UnifiedConfig(BaseModel):
     spot_strategy: str = "spot_trend"
     futures_strategy: str = "futures_regime"
     timeframe: Literal["1m", "5m", "15m", "1h"] = "5m"
-    futures_trailing_distance_pct: float = Field(1.0, gt=0.0, le=100.0)
+    futures_trailing_distance_pct: float = Field(1.0, gt=0.0, lt=100.0)
 
     # Venues, fees and simulation
     spot_venue: VenueName = "binance"
@@ -100,7 +102,6 @@ class UnifiedConfig(BaseModel):
     replay_data_dir: str = "data/replay"
     replay_speed: float = Field(1200.0, gt=0.0, le=1_000_000_000.0)
     replay_warmup_candles: int = Field(200, ge=0, le=100_000)
-    replay_start: str | None = None  # ISO date; default: first candle after warm-up
 
     # Persistence, lifecycle, safety
     sqlite_path: str = "data/kinetic.db"
@@ -163,6 +164,15 @@ class UnifiedConfig(BaseModel):
     def engine_enabled(self) -> dict[str, bool]:
         return {"spot": self.spot_enabled, "futures": self.futures_enabled}
 
+    def live_key_groups(self) -> set[str]:
+        """The credential groups the enabled engines' venues need in live mode."""
+        groups: set[str] = set()
+        if self.spot_enabled and self.spot_venue != "sim":
+            groups.add(self.spot_venue)
+        if self.futures_enabled and self.futures_venue != "sim":
+            groups.add("kraken_futures" if self.futures_venue == "kraken" else self.futures_venue)
+        return groups
+
 
 class EnvConfig(BaseModel):
     """Secrets and deployment settings, read from ``.env`` and the process environment."""
@@ -193,8 +203,12 @@ class EnvConfig(BaseModel):
                 out.append(value.get_secret_value())
         return out
 
-    def missing_live_keys(self, venues: set[str] | set[VenueName]) -> list[str]:
-        """Return the names of the keys live trading on ``venues`` needs but lacks."""
+    def missing_live_keys(self, venues: set[str]) -> list[str]:
+        """Return the names of the keys live trading on ``venues`` needs but lacks.
+
+        Venue names: ``binance`` (spot and USD-M share keys), ``kraken`` (spot) and
+        ``kraken_futures``.
+        """
         needed = {
             "binance": ["binance_api_key", "binance_api_secret"],
             "kraken": ["kraken_api_key", "kraken_api_secret"],
@@ -277,7 +291,7 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     """Pick ``KINETIC_<FIELD>`` variables; unknown ones are reported as unknown fields."""
     out: dict[str, Any] = {}
     for key, raw in environ.items():
-        if not key.startswith(ENV_PREFIX) or key == "KINETIC_CONFIG":
+        if not key.startswith(ENV_PREFIX) or key in RESERVED_ENV or key.startswith("KINETIC_TEST_"):
             continue
         field = key[len(ENV_PREFIX) :].lower()
         out[field] = _parse_env_value(field, raw) if field in UnifiedConfig.model_fields else raw

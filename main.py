@@ -92,8 +92,19 @@ async def _status(url: str, as_json: bool) -> int:
     db = Database(url)
     await db.connect()
     try:
-        await db.migrate()
-        status = await read_status(db)
+        # read-only: an empty database has no status yet; an unknown schema is refused
+        if await db.schema_version() is None:
+            status = {
+                "engines": {},
+                "total_value_usd": 0.0,
+                "total_pnl_usd": 0.0,
+                "circuit_breaker_active": False,
+                "positions": [],
+                "allocation": {},
+            }
+        else:
+            await db.check_schema()
+            status = await read_status(db)
     finally:
         await db.close()
     print(json.dumps(status, default=str) if as_json else render_status(status))
@@ -133,8 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from kinetic.app import StartupError, run_daemon
-    from kinetic.storage.db import SchemaTooNewError
+    from kinetic.storage.db import StorageError
 
     try:
         if args.command == "run":
@@ -150,13 +163,24 @@ def _dispatch(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -
             from kinetic.doctor import run_doctor
 
             return asyncio.run(run_doctor(config, env, _db_url(args, config, env)))
-    except SchemaTooNewError as exc:
+    except StorageError as exc:  # schema newer than this code, or not migrated yet
         print(f"kinetic: database refused: {exc}", file=sys.stderr)
         return EXIT_SCHEMA
+    except (OSError, SQLAlchemyError) as exc:
+        print(f"kinetic: database unavailable: {_describe_db_error(exc)}", file=sys.stderr)
+        return 1
     except StartupError as exc:
         print(f"kinetic: cannot start: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     return 1
+
+
+def _describe_db_error(exc: BaseException) -> str:
+    # driver messages can quote the URL; keep the type and the first line, scrubbed
+    from kinetic.logging import REDACTOR
+
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {REDACTOR.scrub(first)}"[:300]
 
 
 def _secret(value: str) -> Any:

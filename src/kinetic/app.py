@@ -85,8 +85,13 @@ def build_replay_world(config: UnifiedConfig, engines: list[str], speed: float) 
             )
         series[engine] = load_series(files)
     warm = config.replay_warmup_candles
+    # the replay clock starts where the warm-up ends (at the first candle without warm-up)
     starts = [
-        int(a.open_time_ms[min(warm, len(a)) - 1]) + a.interval_ms - 1
+        int(a.open_time_ms[warm - 1]) + a.interval_ms - 1
+        if 0 < warm <= len(a)
+        else int(a.open_time_ms[0])
+        if warm == 0
+        else int(a.open_time_ms[-1]) + a.interval_ms - 1
         for per in series.values()
         for a in per.values()
         if len(a)
@@ -105,9 +110,19 @@ def starting_capital(config: UnifiedConfig, allocator: CapitalAllocator, engine:
 
 
 def make_sim_venue(
-    config: UnifiedConfig, engine: str, symbols: list[str], clock: Clock, capital: Decimal
+    config: UnifiedConfig,
+    engine: str,
+    symbols: list[str],
+    clock: Clock,
+    capital: Decimal,
+    run_id: str = "",
 ) -> Any:
-    """Create the SimExchange an engine trades on, with the configured fees and slippage."""
+    """Create the SimExchange an engine trades on, with the configured fees and slippage.
+
+    ``run_id`` goes into the venue name and so into every trade id: each daemon run is a
+    fresh simulation, and its fills must not collide with an earlier run's in the journal.
+    """
+    suffix = f"-{run_id}" if run_id else ""
     instruments = default_instruments(MARKETS[engine], symbols)
     slip = Decimal(str(config.slippage_bps))
     if engine == "spot":
@@ -118,7 +133,7 @@ def make_sim_venue(
             taker_fee=Decimal(str(config.taker_fee_pct)) / 100,
             maker_fee=Decimal(str(config.maker_fee_pct)) / 100,
             slippage_bps=slip,
-            name="sim-spot",
+            name=f"sim-spot{suffix}",
         )
     return SimFuturesExchange(
         instruments,
@@ -127,7 +142,7 @@ def make_sim_venue(
         taker_fee=Decimal(str(config.futures_taker_fee_pct)) / 100,
         maker_fee=Decimal(str(config.futures_maker_fee_pct)) / 100,
         slippage_bps=slip,
-        name="sim-futures",
+        name=f"sim-futures{suffix}",
     )
 
 
@@ -169,7 +184,7 @@ def build_engine(
     deps = EngineDeps(
         config=config,
         venue=venue,
-        strategy=create_strategy(strategy_name, config, name),
+        strategy=_strategy(strategy_name, config, name),
         store=store,
         oms=OrderManager(name, venue, recorder, clock),
         positions=PositionManager(name, market, capital),
@@ -205,6 +220,8 @@ class Daemon:
         self.orchestrator: Orchestrator | None = None
         self.world: ReplayWorld | None = None
         self._feed_task: asyncio.Task[None] | None = None
+        # identifies this run's simulation in trade ids (base-36 wall-clock milliseconds)
+        self.run_id = _base36(int(RealClock().time() * 1000))
 
     async def open_database(self) -> DbRecorder:
         await self.db.connect()
@@ -232,7 +249,7 @@ class Daemon:
         for name in enabled:
             symbols = list(self.world.series[name])
             capital = starting_capital(self.config, allocator, name)
-            venue = make_sim_venue(self.config, name, symbols, market_clock, capital)
+            venue = make_sim_venue(self.config, name, symbols, market_clock, capital, self.run_id)
             store = CandleStore(maxlen=max(500, self.config.replay_warmup_candles + 50))
             self.world.stores[name] = store
             self.world.venues[name] = venue
@@ -329,7 +346,7 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
 
 async def run_daemon(config: UnifiedConfig, env: EnvConfig, mode: str) -> int:
     if mode == "live":
-        missing = env.missing_live_keys({config.spot_venue, config.futures_venue} - {"sim"})
+        missing = env.missing_live_keys(config.live_key_groups())
         if missing:
             raise ConfigValidationError(
                 f"live mode needs API keys before any engine starts; missing: {', '.join(missing)}"
@@ -343,3 +360,19 @@ async def run_daemon(config: UnifiedConfig, env: EnvConfig, mode: str) -> int:
     daemon = Daemon(config, env, mode=mode)
     await daemon.run(stop)
     return 0
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+    return out or "0"
+
+
+def _strategy(name: str, config: UnifiedConfig, engine: str) -> Any:
+    try:
+        return create_strategy(name, config, engine)
+    except ValueError as exc:
+        raise StartupError(f"{engine}_strategy: {exc}") from None

@@ -26,8 +26,7 @@ async def run_doctor(config: UnifiedConfig, env: EnvConfig, db_url: str) -> int:
             msg += f" (missing: {missing})"
         results.append((ok, msg))
     if env.mode == "live":
-        venues = {config.spot_venue, config.futures_venue} - {"sim"}
-        missing_keys = env.missing_live_keys(venues)
+        missing_keys = env.missing_live_keys(config.live_key_groups())
         results.append(
             (
                 not missing_keys,

@@ -245,7 +245,7 @@ class SimFuturesExchange(SimVenueBase):
         )
         self._book.add(order)
         fill = Fill(
-            trade_id=f"liq-{next(self._trade_seq)}",
+            trade_id=f"liq-{self.name}-{next(self._trade_seq)}",
             client_order_id=order.client_order_id,
             symbol=symbol,
             side=order.side,
