@@ -82,37 +82,39 @@ def bench_startup_and_rss(rss_minutes: float, skip_rss: bool) -> None:
 
 
 async def _throughput() -> None:
+    """Step the real engines in lock-step with the replay feed, as fast as they go.
+
+    Each recorded candle is published (SimExchange.on_candle + CandleStore), then every
+    engine runs one scan step and one monitor step: strategy, risk, OMS journal and
+    SQLite writes included. This is the daemon's engine path without the clock pacing.
+    """
     from config import EnvConfig, load_config
     from kinetic.app import Daemon
     from kinetic.logging import configure_logging
 
     configure_logging("WARNING")
     with tempfile.TemporaryDirectory() as tmp:
-        # The replay clock is run far faster than the engines can follow, so every candle
-        # reaches them late; a huge stale tolerance keeps entries (and so the whole
-        # order path) enabled while we measure.
-        config = load_config(environ={}).model_copy(
-            update={"replay_speed": 5_000_000.0, "stale_tolerance_seconds": 10**9}
-        )
+        config = load_config(environ={}).model_copy(update={"stale_tolerance_seconds": 10**9})
         daemon = Daemon(config, EnvConfig(), database_url=f"sqlite+aiosqlite:///{tmp}/t.db")
-        stop = asyncio.Event()
-        task = asyncio.create_task(daemon.run(stop))
-        while daemon.world is None or daemon.orchestrator is None:
-            await asyncio.sleep(0.01)
-        world, orch = daemon.world, daemon.orchestrator
+        await daemon.build()
+        assert daemon.world is not None and daemon.orchestrator is not None
+        feed, engines = daemon.world.feed, list(daemon.orchestrator.engines.values())
+        feed.prime(config.replay_warmup_candles)
+        for e in engines:
+            await e.startup()  # type: ignore[attr-defined]
+        published = 0
         t0 = time.perf_counter()
-        seen0 = sum(e.candles_seen for e in orch.engines.values())  # type: ignore[attr-defined]
-        await world.feed.finished.wait()
-        total = world.feed.delivered
-        # let the engines drain what the feed published
-        while sum(e.candles_seen for e in orch.engines.values()) < total:  # type: ignore[attr-defined]
-            await asyncio.sleep(0.01)
+        while (due := feed.next_due_ms()) is not None:
+            published += feed.publish_due(due)
+            for e in engines:
+                await e.scan_once()  # type: ignore[attr-defined]
+                await e.monitor_once()  # type: ignore[attr-defined]
         elapsed = time.perf_counter() - t0
-        seen = sum(e.candles_seen for e in orch.engines.values()) - seen0  # type: ignore[attr-defined]
-        fills = sum(e.d.positions.fill_count for e in orch.engines.values())  # type: ignore[attr-defined]
-        stop.set()
-        await task
-        print(f"replay_candles_through_engines: {seen}  fills: {fills}  elapsed_s: {elapsed:.2f}")
+        seen = sum(e.candles_seen for e in engines)  # type: ignore[attr-defined]
+        fills = sum(e.d.positions.fill_count for e in engines)  # type: ignore[attr-defined]
+        await daemon.db.close()
+        print(f"replay_candles_published: {published}  seen_by_engines: {seen}  fills: {fills}")
+        print(f"replay_elapsed_s: {elapsed:.2f}")
         print(f"replay_throughput_candles_per_s: {seen / elapsed:,.0f}")
 
 
