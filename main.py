@@ -144,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -> int:
+    import asyncpg
     from sqlalchemy.exc import SQLAlchemyError
 
     from kinetic.app import StartupError, run_daemon
@@ -166,7 +167,7 @@ def _dispatch(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -
     except StorageError as exc:  # schema newer than this code, or not migrated yet
         print(f"kinetic: database refused: {exc}", file=sys.stderr)
         return EXIT_SCHEMA
-    except (OSError, SQLAlchemyError) as exc:
+    except (OSError, SQLAlchemyError, asyncpg.PostgresError) as exc:
         print(f"kinetic: database unavailable: {_describe_db_error(exc)}", file=sys.stderr)
         return 1
     except StartupError as exc:

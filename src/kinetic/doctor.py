@@ -8,7 +8,7 @@ also checks that the keys the configured venues need are present.
 from __future__ import annotations
 
 from config import EnvConfig, UnifiedConfig
-from kinetic.storage.db import Database, SchemaTooNewError, StorageError, safe_url
+from kinetic.storage.db import Database, SchemaTooNewError, safe_url
 
 
 async def run_doctor(config: UnifiedConfig, env: EnvConfig, db_url: str) -> int:
@@ -43,7 +43,7 @@ async def run_doctor(config: UnifiedConfig, env: EnvConfig, db_url: str) -> int:
         results.append((True, f"database {safe_url(db_url)} reachable (schema {rev or 'empty'})"))
     except SchemaTooNewError as exc:
         results.append((False, str(exc)))
-    except (StorageError, OSError) as exc:
+    except Exception as exc:  # any driver error is a failed check, reported in one line
         results.append((False, f"database {safe_url(db_url)}: {type(exc).__name__}"))
     finally:
         await db.close()

@@ -78,6 +78,9 @@ class BaseEngine(ABC):
         self.monitor_interval_s = max(scan_interval_s / 2.0, 1.0)
         self.status = EngineStatus.STOPPED
         self._stop = asyncio.Event()
+        # scan and monitor steps never interleave: one engine changes its positions and
+        # orders from one step at a time (no double exits, journal writes in order)
+        self._step_lock = asyncio.Lock()
         self._scan_cursor: dict[str, int] = {}
         self._monitor_cursor: dict[str, int] = {}
         self._plans: dict[str, EntryPlan] = {}
@@ -159,7 +162,8 @@ class BaseEngine(ABC):
     async def _loop(self, step: Callable[[], Any], interval_s: float) -> None:
         while not self._stop.is_set():
             self.send_heartbeat()
-            await step()
+            async with self._step_lock:
+                await step()
             await self._sleep_or_stop(interval_s)
 
     async def _sleep_or_stop(self, seconds: float) -> None:
@@ -324,10 +328,11 @@ class BaseEngine(ABC):
 
     async def close_all_positions(self, reason: str) -> int:
         """Close every open position at market (global drawdown breaker)."""
-        symbols = list(self.d.positions.positions)
-        for symbol in symbols:
-            await self.close_position(symbol, reason)
-        return len(symbols)
+        async with self._step_lock:
+            symbols = list(self.d.positions.positions)
+            for symbol in symbols:
+                await self.close_position(symbol, reason)
+            return len(symbols)
 
     # ------------------------------------------------------------------ reporting
     def equity(self) -> Decimal:

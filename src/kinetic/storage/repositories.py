@@ -70,8 +70,12 @@ def _upsert(
     values: Mapping[str, Any],
     keys: Iterable[str],
     overrides: Mapping[str, Any] | None = None,
+    where: Any = None,
 ) -> Any:
-    """Build ``INSERT ... ON CONFLICT (keys) DO UPDATE`` of the given non-key columns."""
+    """Build ``INSERT ... ON CONFLICT (keys) DO UPDATE`` of the given non-key columns.
+
+    ``where`` limits the update to rows matching it (other conflicts change nothing).
+    """
     key_list = list(keys)
     stmt = _insert(dialect, model, values)
     assignments: dict[str, Any] = {
@@ -80,7 +84,7 @@ def _upsert(
     assignments.update(overrides or {})
     if not assignments:
         return stmt.on_conflict_do_nothing(index_elements=key_list)
-    return stmt.on_conflict_do_update(index_elements=key_list, set_=assignments)
+    return stmt.on_conflict_do_update(index_elements=key_list, set_=assignments, where=where)
 
 
 def _checked_fields(model: type[Base], fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -115,7 +119,16 @@ class OrderRepository(_Repository):
                 sa.func.nullif(table.c.created_ms, 0), stmt.excluded.created_ms
             ),
         }
-        upsert = _upsert(self._db.dialect, OrderRow, values, ["client_order_id"], overrides)
+        # a final order stays final: a late write of an older state must not resurrect it
+        final = [s.value for s in OrderStatus if s.is_terminal]
+        upsert = _upsert(
+            self._db.dialect,
+            OrderRow,
+            values,
+            ["client_order_id"],
+            overrides,
+            where=table.c.status.notin_(final),
+        )
         async with self._db.session() as session, session.begin():
             await session.execute(upsert)
 

@@ -7,6 +7,7 @@ condition with a deadline and fails with the last observed state.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -283,8 +284,6 @@ def run_cli_batch(
     Returns the exit codes and the whole stdout+stderr. Uncaught exceptions are
     printed as the interpreter would, so the output is what an operator would see.
     """
-    import json
-
     script = _BATCH.replace("sys.argv_json", repr(json.dumps(argvs)))
     proc = subprocess.run(
         [sys.executable, "-c", script],
@@ -297,5 +296,6 @@ def run_cli_batch(
     )
     marker = "BATCH-EXIT-CODES "
     lines = [line for line in proc.stdout.splitlines() if line.startswith(marker)]
-    assert proc.returncode == 0 and lines, proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert lines, proc.stdout + proc.stderr
     return json.loads(lines[-1][len(marker) :]), proc.stdout + proc.stderr
