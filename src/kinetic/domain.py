@@ -270,6 +270,19 @@ class Signal:
 
 
 @dataclass(frozen=True, slots=True)
+class EquitySnapshot:
+    """One stored equity sample of an engine."""
+
+    engine: str
+    ts_ms: int
+    equity: Decimal
+    cash: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    exposure: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class CapitalAllocation:
     engine_name: str
     allocated_pct: float

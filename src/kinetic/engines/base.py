@@ -25,6 +25,7 @@ from kinetic.domain import (
     CapitalAllocation,
     EngineSnapshot,
     EngineStatus,
+    EquitySnapshot,
     Fill,
     Instrument,
     MarketType,
@@ -36,7 +37,7 @@ from kinetic.domain import (
     Signal,
 )
 from kinetic.execution.oms import OrderManager
-from kinetic.execution.recorder import EquitySnapshot, Recorder
+from kinetic.execution.recorder import Recorder
 from kinetic.logging import get_logger
 from kinetic.marketdata.store import CandleStore
 from kinetic.portfolio.positions import EntryPlan, PositionManager

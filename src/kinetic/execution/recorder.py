@@ -7,21 +7,9 @@ and the backtester may use the in-memory ``MemoryRecorder``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Protocol
 
-from kinetic.domain import ClosedTrade, Fill, Order, Position
-
-
-@dataclass(frozen=True, slots=True)
-class EquitySnapshot:
-    engine: str
-    ts_ms: int
-    equity: Decimal
-    cash: Decimal
-    realized_pnl: Decimal
-    unrealized_pnl: Decimal
-    exposure: Decimal
+from kinetic.domain import ClosedTrade, EquitySnapshot, Fill, Order, Position
 
 
 class Recorder(Protocol):

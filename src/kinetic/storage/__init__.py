@@ -1,5 +1,6 @@
 """Persistence: SQLite/PostgreSQL via SQLAlchemy 2.0 async, Alembic migrations."""
 
+from kinetic.domain import EquitySnapshot
 from kinetic.storage.db import (
     Database,
     NotConnectedError,
@@ -10,7 +11,7 @@ from kinetic.storage.db import (
     resolve_database_url,
     safe_url,
 )
-from kinetic.storage.records import EquitySnapshot, StoredEvent
+from kinetic.storage.records import StoredEvent
 from kinetic.storage.repositories import (
     EngineStateRepository,
     EquityRepository,

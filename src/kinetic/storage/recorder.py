@@ -5,8 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from kinetic.domain import ClosedTrade, Fill, Order, Position
-from kinetic.execution.recorder import EquitySnapshot
+from kinetic.domain import ClosedTrade, EquitySnapshot, Fill, Order, Position
 from kinetic.storage.repositories import Repositories
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from kinetic.domain import (
     ClosedTrade,
+    EquitySnapshot,
     Fill,
     Order,
     OrderStatus,
@@ -32,19 +32,6 @@ from kinetic.storage.models import (
 )
 
 SENSITIVE_KEY_PARTS = ("secret", "key", "token", "password")
-
-
-@dataclass(frozen=True, slots=True)
-class EquitySnapshot:
-    """One stored equity sample of an engine."""
-
-    engine: str
-    ts_ms: int
-    equity: Decimal
-    cash: Decimal
-    realized_pnl: Decimal
-    unrealized_pnl: Decimal
-    exposure: Decimal
 
 
 @dataclass(frozen=True, slots=True)

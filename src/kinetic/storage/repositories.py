@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kinetic.clock import Clock, RealClock
-from kinetic.domain import ClosedTrade, Fill, Order, OrderStatus, Position
+from kinetic.domain import ClosedTrade, EquitySnapshot, Fill, Order, OrderStatus, Position
 from kinetic.storage.db import Database
 from kinetic.storage.models import (
     Base,
@@ -31,7 +31,6 @@ from kinetic.storage.models import (
     TradeRow,
 )
 from kinetic.storage.records import (
-    EquitySnapshot,
     StoredEvent,
     encode_event_data,
     equity_from_row,
