@@ -167,6 +167,8 @@ def _dispatch(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -
     except StorageError as exc:  # schema newer than this code, or not migrated yet
         print(f"kinetic: database refused: {exc}", file=sys.stderr)
         return EXIT_SCHEMA
+    except BrokenPipeError:  # output piped into a closed reader (e.g. `| head`)
+        return 0
     except (OSError, SQLAlchemyError, asyncpg.PostgresError) as exc:
         print(f"kinetic: database unavailable: {_describe_db_error(exc)}", file=sys.stderr)
         return 1
