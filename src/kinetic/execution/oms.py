@@ -32,15 +32,12 @@ from kinetic.venues.base import (
     PermanentError,
     SpotVenue,
     TransientError,
+    VenueHalted,
 )
 from kinetic.venues.base.errors import RateLimited
 
 MAX_CONSECUTIVE_FAILURES = 5
 SEND_ATTEMPTS = 3
-
-
-class VenueHalted(RuntimeError):
-    """Too many consecutive venue failures: halt the engine."""
 
 
 class OrderManager:

@@ -37,6 +37,18 @@ class IPBanned(RateLimited):
     """HTTP 418: the IP is banned until the ban ends; never retry early."""
 
 
+class InvalidTimestamp(TransientError):
+    """The request's timestamp was outside the venue's window: resync the clock, re-sign."""
+
+
+class OutcomeUnknown(TransientError):
+    """The request may or may not have been executed (5xx, timeout after sending).
+
+    Safe to retry for reads; for an order the HTTP layer turns it into
+    ``OrderStateUnknown`` so the caller looks the order up instead.
+    """
+
+
 class PermanentError(VenueError):
     """A failure that retrying will not fix."""
 
@@ -79,6 +91,14 @@ class OrderStateUnknown(VenueError):
     ) -> None:
         super().__init__(message, venue=venue, code=code)
         self.client_order_id = client_order_id
+
+
+class VenueHalted(VenueError):
+    """Too many consecutive venue failures: stop using this venue until someone decides.
+
+    Deliberately neither transient nor permanent, so no retry loop swallows it; it
+    is raised by the HTTP layer and by the OMS (which counts failures per engine).
+    """
 
 
 class StaleDataError(Exception):

@@ -1,0 +1,229 @@
+"""``BinanceFuturesClient``: the ``FuturesVenue`` protocol over Binance USD-M (fapi).
+
+* Protective stops (``STOP_MARKET``) go to the Algo Service, ``POST /fapi/v1/algoOrder``
+  with ``algoType=CONDITIONAL``, ``triggerPrice`` and ``clientAlgoId`` (the plain order
+  endpoint rejects them with -4120 since 2025-12-09). Lookups and cancels fall back to
+  the algo endpoints when the regular ones do not know the client id.
+* ``cancel_all_orders`` cancels regular orders only: protective stops stay (the kill
+  switch keeps stops). Use ``cancel_all_stops`` to remove those too.
+* ``countdownCancelAll`` needs a symbol: the dead-man switch is armed for every symbol
+  this client has ordered on, plus ``dead_man_symbols``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+
+from kinetic.clock import Clock
+from kinetic.domain import (
+    Balance,
+    Instrument,
+    MarketType,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    VenuePosition,
+)
+from kinetic.venues.base.errors import (
+    DuplicateOrder,
+    OrderNotFound,
+    PermanentError,
+)
+from kinetic.venues.binance.common import BinanceVenueBase, Endpoints, num
+from kinetic.venues.binance.errors import NO_NEED_TO_CHANGE_MARGIN_TYPE
+from kinetic.venues.binance.rest import FUTURES_WINDOWS, BinanceRest, RestConfig
+from kinetic.venues.binance.schemas import (
+    parse_algo_order,
+    parse_balance,
+    parse_many,
+    parse_position,
+    present,
+)
+from kinetic.venues.http import HttpSettings, RequestKind
+
+FUTURES_BASE_URL = "https://fapi.binance.com"
+FUTURES_TESTNET_URL = "https://testnet.binancefuture.com"
+ALGO = "/fapi/v1/algoOrder"
+
+FUTURES_ENDPOINTS = Endpoints(
+    exchange_info="/fapi/v1/exchangeInfo",
+    exchange_info_weight=1,
+    klines="/fapi/v1/klines",
+    klines_weight=5,
+    ticker="/fapi/v1/ticker/price",
+    order="/fapi/v1/order",
+    open_orders="/fapi/v1/openOrders",
+    open_orders_all_weight=40,
+    cancel_all="/fapi/v1/allOpenOrders",
+    trades="/fapi/v1/userTrades",
+    trades_weight=5,
+)
+
+
+class BinanceFuturesClient(BinanceVenueBase):
+    """Binance USD-M futures client (one-way mode, isolated margin)."""
+
+    market = MarketType.FUTURES
+    resp_type = "RESULT"
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        api_key: str = "",
+        api_secret: str = "",
+        base_url: str = FUTURES_BASE_URL,
+        settings: HttpSettings | None = None,
+        recv_window_ms: int = 5000,
+        dead_man_symbols: Iterable[str] = (),
+        name: str = "binance_usdm",
+    ) -> None:
+        config = RestConfig(name, base_url, "/fapi/v1/time", tuple(FUTURES_WINDOWS), recv_window_ms)
+        rest = BinanceRest(config, clock, api_key=api_key, api_secret=api_secret, settings=settings)
+        super().__init__(name, rest, FUTURES_ENDPOINTS)
+        self._leverage: dict[str, int] = {}
+        self._symbols: set[str] = set(dead_man_symbols)
+
+    def order_params(self, intent: OrderIntent, inst: Instrument) -> dict[str, object]:
+        """Add ``reduceOnly`` (one-way mode only)."""
+        params = super().order_params(intent, inst)
+        if intent.reduce_only:
+            params["reduceOnly"] = "true"
+        return params
+
+    async def place_order(self, intent: OrderIntent) -> Order:
+        """Send regular orders to /fapi/v1/order and stops to the algo endpoint."""
+        self._symbols.add(intent.symbol)
+        if intent.order_type is not OrderType.STOP_MARKET:
+            return await super().place_order(intent)
+        await self.instrument(intent.symbol)
+        return await self._place_stop(intent)
+
+    async def _place_stop(self, intent: OrderIntent) -> Order:
+        if intent.stop_price is None:
+            raise PermanentError(f"{self.name}: STOP_MARKET needs stop_price", venue=self.name)
+        params: dict[str, object] = {
+            "algoType": "CONDITIONAL",
+            "symbol": intent.symbol,
+            "side": intent.side.value,
+            "type": "STOP_MARKET",
+            "quantity": num(intent.quantity),
+            "triggerPrice": num(intent.stop_price),
+            "workingType": "MARK_PRICE",
+            "reduceOnly": "true" if intent.reduce_only else "false",
+            "clientAlgoId": intent.client_order_id,
+        }
+        try:
+            data = await self.rest.signed(
+                "POST",
+                ALGO,
+                params,
+                orders=1,
+                kind=RequestKind.ORDER,
+                client_order_id=intent.client_order_id,
+            )
+        except DuplicateOrder as exc:
+            raise DuplicateOrder(
+                str(exc), client_order_id=intent.client_order_id, venue=self.name, code=exc.code
+            ) from None
+        return parse_algo_order(data)
+
+    async def get_order(self, symbol: str, client_order_id: str) -> Order | None:
+        """Look up a regular order, then an algo order, by client id."""
+        found = await super().get_order(symbol, client_order_id)
+        if found is not None:
+            return found
+        try:
+            data = await self.rest.signed("GET", ALGO, {"clientAlgoId": client_order_id})
+        except OrderNotFound:
+            return None
+        algo = parse_algo_order(data)
+        return algo if algo.symbol == symbol else None
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> Order:
+        """Cancel a regular order, or else an algo order, by client id."""
+        with contextlib.suppress(OrderNotFound):
+            return await super().cancel_order(symbol, client_order_id)
+        # raises OrderNotFound when the algo service does not know the id either
+        await self.rest.signed("DELETE", ALGO, {"clientAlgoId": client_order_id})
+        order = await self.get_order(symbol, client_order_id)
+        if order is None:  # the cancel answer is terse; the lookup has the details
+            raise OrderNotFound(f"{self.name}: unknown order {client_order_id}", venue=self.name)
+        return order
+
+    async def cancel_all_orders(self, symbol: str) -> list[Order]:
+        """Cancel regular open orders on ``symbol`` (protective stops stay)."""
+        open_orders = [
+            o
+            for o in await self.get_open_orders(symbol)
+            if o.order_type is not OrderType.STOP_MARKET
+        ]
+        await self.rest.signed("DELETE", self.ep.cancel_all, {"symbol": symbol})
+        for order in open_orders:
+            order.status = OrderStatus.CANCELED
+        return open_orders
+
+    async def cancel_all_stops(self, symbol: str) -> None:
+        """Cancel every open algo (conditional) order on ``symbol``."""
+        await self.rest.signed("DELETE", "/fapi/v1/algoOpenOrders", {"symbol": symbol})
+
+    async def get_open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Return regular and algo open orders."""
+        regular = await super().get_open_orders(symbol)
+        params = {"symbol": symbol} if symbol else {}
+        data = await self.rest.signed("GET", "/fapi/v1/openAlgoOrders", params)
+        algos = parse_many(
+            data, parse_algo_order, venue=self.name, endpoint="/fapi/v1/openAlgoOrders"
+        )
+        return regular + algos
+
+    async def get_balances(self) -> dict[str, Balance]:
+        """Return futures wallet balances by asset (free = available balance)."""
+        data = await self.rest.signed("GET", "/fapi/v3/balance", weight=5)
+        balances = parse_many(data, parse_balance, venue=self.name, endpoint="/fapi/v3/balance")
+        return {b.asset: b for b in balances}
+
+    async def set_leverage(self, symbol: str, leverage: int) -> None:
+        """Set the initial leverage of ``symbol``."""
+        await self.rest.signed(
+            "POST", "/fapi/v1/leverage", {"symbol": symbol, "leverage": leverage}
+        )
+        self._leverage[symbol] = leverage
+
+    async def set_isolated_margin(self, symbol: str) -> None:
+        """Switch ``symbol`` to isolated margin; "no need to change" (-4046) is success."""
+        try:
+            await self.rest.signed(
+                "POST", "/fapi/v1/marginType", {"symbol": symbol, "marginType": "ISOLATED"}
+            )
+        except PermanentError as exc:
+            if exc.code != NO_NEED_TO_CHANGE_MARGIN_TYPE:
+                raise
+
+    async def ensure_one_way_mode(self) -> None:
+        """Raise ``PermanentError`` if the account is in hedge (dual-side) mode."""
+        data = await self.rest.signed("GET", "/fapi/v1/positionSide/dual", weight=30)
+        if not isinstance(data, dict) or data.get("dualSidePosition") is not False:
+            raise PermanentError(
+                f"{self.name}: account must be in one-way position mode", venue=self.name
+            )
+
+    async def get_positions(self) -> list[VenuePosition]:
+        """Return open (non-zero) positions from positionRisk v3."""
+        data = await self.rest.signed("GET", "/fapi/v3/positionRisk", weight=5)
+        rows = parse_many(
+            data, parse_position(self._leverage), venue=self.name, endpoint="/fapi/v3/positionRisk"
+        )
+        return present(rows)
+
+    async def set_dead_man_switch(self, timeout_seconds: int) -> None:
+        """Arm (or with 0, disarm) countdownCancelAll for every symbol in use."""
+        for symbol in sorted(self._symbols):
+            await self.rest.signed(
+                "POST",
+                "/fapi/v1/countdownCancelAll",
+                {"symbol": symbol, "countdownTime": timeout_seconds * 1000},
+                weight=10,
+            )

@@ -1,0 +1,185 @@
+"""REST handlers of the fake Binance server, keyed by (method, path)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from tests.fake_venues.binance_state import ApiError
+
+if TYPE_CHECKING:
+    from tests.fake_venues.binance_server import FakeBinance
+
+Route = tuple[Callable[[dict[str, str]], Awaitable[Any]], str]
+
+
+def build_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:
+    """Return the route table for the server's market (spot or USD-M)."""
+    b = srv.book
+    p = "/fapi/v1" if srv.futures else "/api/v3"
+
+    async def time(_: dict[str, str]) -> Any:
+        return {"serverTime": srv.now_ms()}
+
+    async def info(_: dict[str, str]) -> Any:
+        return b.exchange_info()
+
+    async def klines(q: dict[str, str]) -> Any:
+        b.sym(q.get("symbol", ""))
+        rows = b.candles.get(q["symbol"], [])
+        start = int(q.get("startTime", 0))
+        rows = [r for r in rows if r[0] >= start]
+        limit = int(q.get("limit", 500))
+        return rows[:limit] if "startTime" in q else rows[-limit:]
+
+    async def ticker(q: dict[str, str]) -> Any:
+        b.sym(q.get("symbol", ""))
+        return {"symbol": q["symbol"], "price": str(b.prices[q["symbol"]])}
+
+    async def new_order(q: dict[str, str]) -> Any:
+        return b.order_json(b.new_order(q, srv.now_ms()))
+
+    async def get_order(q: dict[str, str]) -> Any:
+        return b.order_json(b.find(q))
+
+    async def cancel(q: dict[str, str]) -> Any:
+        return b.order_json(b.cancel(b.find(q)))
+
+    async def open_orders(q: dict[str, str]) -> Any:
+        return [b.order_json(o) for o in b.open_orders(q.get("symbol"))]
+
+    async def cancel_all_spot(q: dict[str, str]) -> Any:
+        orders = b.open_orders(q.get("symbol"))
+        if not orders:
+            raise ApiError(-2011, "Unknown order sent.")
+        return [b.order_json(b.cancel(o)) for o in orders]
+
+    async def cancel_all_futures(q: dict[str, str]) -> Any:
+        for o in b.open_orders(q.get("symbol")):
+            b.cancel(o)
+        return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+    async def trades(q: dict[str, str]) -> Any:
+        start = int(q.get("startTime", 0))
+        return [t for t in b.trades if t["symbol"] == q.get("symbol") and t["time"] >= start]
+
+    async def account(_: dict[str, str]) -> Any:
+        return {
+            "balances": [
+                {"asset": "USDT", "free": "100000", "locked": "0"},
+                {"asset": "BTC", "free": "1.5", "locked": "0"},
+            ]
+        }
+
+    routes: dict[tuple[str, str], Route] = {
+        ("GET", f"{p}/time"): (time, "NONE"),
+        ("GET", f"{p}/exchangeInfo"): (info, "NONE"),
+        ("GET", f"{p}/klines"): (klines, "NONE"),
+        ("GET", f"{p}/ticker/price"): (ticker, "NONE"),
+        ("POST", f"{p}/order"): (new_order, "SIGNED"),
+        ("GET", f"{p}/order"): (get_order, "SIGNED"),
+        ("DELETE", f"{p}/order"): (cancel, "SIGNED"),
+        ("GET", f"{p}/openOrders"): (open_orders, "SIGNED"),
+    }
+    if not srv.futures:
+        routes[("DELETE", f"{p}/openOrders")] = (cancel_all_spot, "SIGNED")
+        routes[("GET", f"{p}/myTrades")] = (trades, "SIGNED")
+        routes[("GET", f"{p}/account")] = (account, "SIGNED")
+        return routes
+    routes[("DELETE", f"{p}/allOpenOrders")] = (cancel_all_futures, "SIGNED")
+    routes[("GET", f"{p}/userTrades")] = (trades, "SIGNED")
+    routes.update(_futures_routes(srv))
+    return routes
+
+
+def _futures_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:
+    b = srv.book
+
+    async def balance(_: dict[str, str]) -> Any:
+        return [
+            {
+                "accountAlias": "x",
+                "asset": "USDT",
+                "balance": "100000",
+                "availableBalance": "90000",
+                "crossWalletBalance": "100000",
+            }
+        ]
+
+    async def leverage(q: dict[str, str]) -> Any:
+        b.leverage[q["symbol"]] = int(q["leverage"])
+        return {"leverage": int(q["leverage"]), "symbol": q["symbol"]}
+
+    async def margin_type(q: dict[str, str]) -> Any:
+        if b.margin_type.get(q["symbol"]) == q["marginType"]:
+            raise ApiError(-4046, "No need to change margin type.")
+        b.margin_type[q["symbol"]] = q["marginType"]
+        return {"code": 200, "msg": "success"}
+
+    async def dual(_: dict[str, str]) -> Any:
+        return {"dualSidePosition": b.dual_side}
+
+    async def positions(_: dict[str, str]) -> Any:
+        return b.position_rows()
+
+    async def new_algo(q: dict[str, str]) -> Any:
+        if q.get("algoType") != "CONDITIONAL":
+            raise ApiError(-1102, "algoType must be CONDITIONAL")
+        return b.order_json(b.new_order(q, srv.now_ms(), algo=True))
+
+    async def get_algo(q: dict[str, str]) -> Any:
+        return b.order_json(b.find(q, algo=True))
+
+    async def cancel_algo(q: dict[str, str]) -> Any:
+        order = b.cancel(b.find(q, algo=True))
+        return {
+            "algoId": order.order_id,
+            "clientAlgoId": order.client_id,
+            "code": "200",
+            "msg": "success",
+        }
+
+    async def open_algos(q: dict[str, str]) -> Any:
+        return [b.order_json(o) for o in b.open_orders(q.get("symbol"), algo=True)]
+
+    async def cancel_algos(q: dict[str, str]) -> Any:
+        for o in b.open_orders(q.get("symbol"), algo=True):
+            b.cancel(o)
+        return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+    async def countdown(q: dict[str, str]) -> Any:
+        b.countdowns[q["symbol"]] = int(q["countdownTime"])
+        return {"symbol": q["symbol"], "countdownTime": q["countdownTime"]}
+
+    async def listen_key(_: dict[str, str]) -> Any:
+        key = next(iter(srv.listen_keys), None) or secrets.token_hex(16)
+        srv.listen_keys.add(key)
+        return {"listenKey": key}
+
+    async def keepalive(_: dict[str, str]) -> Any:
+        if not srv.listen_keys:
+            raise ApiError(-1125, "This listenKey does not exist.")
+        return {"listenKey": next(iter(srv.listen_keys))}
+
+    return {
+        ("GET", "/fapi/v3/balance"): (balance, "SIGNED"),
+        ("POST", "/fapi/v1/leverage"): (leverage, "SIGNED"),
+        ("POST", "/fapi/v1/marginType"): (margin_type, "SIGNED"),
+        ("GET", "/fapi/v1/positionSide/dual"): (dual, "SIGNED"),
+        ("GET", "/fapi/v3/positionRisk"): (positions, "SIGNED"),
+        ("POST", "/fapi/v1/algoOrder"): (new_algo, "SIGNED"),
+        ("GET", "/fapi/v1/algoOrder"): (get_algo, "SIGNED"),
+        ("DELETE", "/fapi/v1/algoOrder"): (cancel_algo, "SIGNED"),
+        ("GET", "/fapi/v1/openAlgoOrders"): (open_algos, "SIGNED"),
+        ("DELETE", "/fapi/v1/algoOpenOrders"): (cancel_algos, "SIGNED"),
+        ("POST", "/fapi/v1/countdownCancelAll"): (countdown, "SIGNED"),
+        ("POST", "/fapi/v1/listenKey"): (listen_key, "KEY"),
+        ("PUT", "/fapi/v1/listenKey"): (keepalive, "KEY"),
+    }
+
+
+def decimal(text: str) -> Decimal:
+    """Parse a decimal parameter."""
+    return Decimal(text)

@@ -1,0 +1,323 @@
+"""A fake Binance (spot or USD-M) on 127.0.0.1: REST + WS subset the clients use.
+
+Verifies HMAC signatures, API key and timestamp/recvWindow (answers -1021 when the
+caller's clock is skewed), keeps orders by client id, fills on ``set_price`` and can
+inject faults: 429/418 with ``Retry-After``, 5xx, a hang after an order was accepted,
+dropped and silent WebSocket connections, clock skew, duplicate client ids.
+
+    server = FakeBinance(futures=False, clock=clock)
+    await server.start()          # server.url -> "http://127.0.0.1:<port>"
+    server.inject("429", retry_after=3)
+    await server.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from kinetic.clock import Clock, RealClock
+from tests.fake_venues.binance_routes import build_routes
+from tests.fake_venues.binance_state import ApiError, Book
+
+API_KEY = "fake-binance-key-0123456789abcdef"
+API_SECRET = "fake-binance-secret-fedcba9876543210"
+
+Handler = Callable[[dict[str, str]], Awaitable[Any]]
+
+
+@dataclass
+class Fault:
+    kind: str  # "429" | "418" | "500" | "503" | "hang_after_accept" | "drop_after_accept"
+    path: str | None
+    times: int
+    retry_after: float | None
+
+
+class FakeBinance:
+    """The fake venue. ``futures`` selects USD-M paths and shapes."""
+
+    def __init__(self, *, futures: bool = False, clock: Clock | None = None) -> None:
+        self.futures = futures
+        self.clock = clock or RealClock()
+        self.book = Book(futures)
+        self.skew_ms = 0
+        self.ban_until = 0.0
+        self.faults: list[Fault] = []
+        self.requests: list[tuple[str, str, float]] = []
+        self.rejected_during_ban = 0
+        self.signatures: list[str] = []
+        self.market_ws: list[tuple[web.WebSocketResponse, set[str]]] = []
+        self.user_ws: list[web.WebSocketResponse] = []
+        self.ws_connects = 0
+        self.ws_silent = False
+        self.listen_keys: set[str] = set()
+        self._hang = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._routes = build_routes(self)
+        self.url = ""
+
+    # ------------------------------------------------------------ life cycle
+    async def start(self) -> None:
+        app = web.Application()
+        market = "/market/stream" if self.futures else "/stream"
+        app.router.add_get(market, self._market_ws)
+        app.router.add_get("/private/ws", self._private_ws)
+        app.router.add_get("/ws-api/v3", self._ws_api)
+        app.router.add_route("*", "/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        self._hang.set()
+        await self.drop_ws()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ------------------------------------------------------------ test controls
+    def now_ms(self) -> int:
+        return self.clock.time_ms() + self.skew_ms
+
+    def inject(
+        self,
+        kind: str,
+        *,
+        path: str | None = None,
+        times: int = 1,
+        retry_after: float | None = None,
+    ) -> None:
+        self.faults.append(Fault(kind, path, times, retry_after))
+
+    def set_price(self, symbol: str, price: Decimal) -> None:
+        self.book.set_price(symbol, price, self.now_ms())
+
+    def add_candle(
+        self,
+        symbol: str,
+        open_ms: int,
+        close: float,
+        interval_ms: int = 60_000,
+    ) -> list[Any]:
+        row = [
+            open_ms,
+            str(close),
+            str(close + 1),
+            str(close - 1),
+            str(close),
+            "10",
+            open_ms + interval_ms - 1,
+            "100",
+            5,
+            "5",
+            "50",
+            "0",
+        ]
+        self.book.candles.setdefault(symbol, []).append(row)
+        return row
+
+    async def push_kline(
+        self, symbol: str, row: list[Any], *, closed: bool, interval: str = "1m"
+    ) -> int:
+        """Send a kline event to every subscribed market connection; return how many."""
+        stream = f"{symbol.lower()}@kline_{interval}"
+        k = {
+            "t": row[0],
+            "T": row[6],
+            "s": symbol,
+            "i": interval,
+            "o": row[1],
+            "c": row[4],
+            "h": row[2],
+            "l": row[3],
+            "v": row[5],
+            "n": row[8],
+            "x": closed,
+            "q": row[7],
+        }
+        msg = {"stream": stream, "data": {"e": "kline", "E": self.now_ms(), "s": symbol, "k": k}}
+        return await self._broadcast(stream, msg)
+
+    async def push_raw(self, stream: str, text: str) -> int:
+        return await self._broadcast(stream, text)
+
+    async def push_user_event(self, event: dict[str, Any]) -> None:
+        payload = event if self.futures else {"subscriptionId": 0, "event": event}
+        for ws in list(self.user_ws):
+            if not ws.closed:
+                await ws.send_str(json.dumps(payload))
+
+    async def drop_ws(self) -> None:
+        for ws, _ in list(self.market_ws):
+            await ws.close()
+        for ws in list(self.user_ws):
+            await ws.close()
+        self.market_ws.clear()
+        self.user_ws.clear()
+
+    async def _broadcast(self, stream: str, msg: Any) -> int:
+        text = msg if isinstance(msg, str) else json.dumps(msg)
+        sent = 0
+        for ws, streams in list(self.market_ws):
+            if stream in streams and not ws.closed and not self.ws_silent:
+                await ws.send_str(text)
+                sent += 1
+        return sent
+
+    # ------------------------------------------------------------ REST
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        path, method = "/" + request.match_info["tail"], request.method
+        now = self.clock.time()
+        self.requests.append((method, path, now))
+        if "signature=" in request.query_string:
+            self.signatures.append(request.query_string.rpartition("signature=")[2])
+        if now < self.ban_until:
+            self.rejected_during_ban += 1
+            return self._error(418, -1003, "IP banned", retry_after=self.ban_until - now)
+        fault = self._take_fault(path)
+        if fault is not None and fault.kind in ("429", "418", "500", "503"):
+            return self._fault_response(fault, now)
+        try:
+            result = await self._dispatch(request, method, path)
+        except ApiError as exc:
+            return self._error(exc.status, exc.code, exc.msg)
+        if fault is not None and fault.kind == "hang_after_accept":
+            await self._hang.wait()
+        if fault is not None and fault.kind == "drop_after_accept" and request.transport:
+            request.transport.close()
+        return web.json_response(result, headers={"X-MBX-USED-WEIGHT-1M": str(len(self.requests))})
+
+    async def _dispatch(self, request: web.Request, method: str, path: str) -> Any:
+        route = self._routes.get((method, path))
+        if route is None:
+            raise ApiError(-1000, f"no route {method} {path}", status=404)
+        handler, security = route
+        body = await request.text()
+        params = dict(request.query)
+        if body:
+            params.update(dict(p.split("=", 1) for p in body.split("&")))
+        if security != "NONE":
+            self._check_key(request)
+        if security == "SIGNED":
+            self._check_signature(request.query_string, body, params)
+        return await handler(params)
+
+    def _check_key(self, request: web.Request) -> None:
+        if request.headers.get("X-MBX-APIKEY") != API_KEY:
+            raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+
+    def _check_signature(self, query: str, body: str, params: dict[str, str]) -> None:
+        signed, _, sig = query.rpartition("&signature=")
+        expected = hmac.new(
+            API_SECRET.encode(), (signed + body).encode(), hashlib.sha256
+        ).hexdigest()
+        if not sig or not hmac.compare_digest(sig.lower(), expected):
+            raise ApiError(-1022, "Signature for this request is not valid.")
+        ts, window = int(params.get("timestamp", 0)), float(params.get("recvWindow", 5000))
+        server = self.now_ms()
+        if not (ts < server + 1000 and server - ts <= window):
+            raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
+
+    def _take_fault(self, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.path is None or fault.path == path:
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    def _fault_response(self, fault: Fault, now: float) -> web.Response:
+        if fault.kind == "418":
+            self.ban_until = now + (fault.retry_after or 120)
+            return self._error(418, -1003, "IP banned", retry_after=fault.retry_after or 120)
+        if fault.kind == "429":
+            return self._error(
+                429, -1003, "Too much request weight used", retry_after=fault.retry_after
+            )
+        return web.Response(status=int(fault.kind), text="<html>Internal error</html>")
+
+    @staticmethod
+    def _error(
+        status: int,
+        code: int,
+        msg: str,
+        retry_after: float | None = None,
+    ) -> web.Response:
+        headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
+        return web.json_response({"code": code, "msg": msg}, status=status, headers=headers)
+
+    # ------------------------------------------------------------ WebSockets
+    async def _market_ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        self.ws_connects += 1
+        entry = (ws, set(request.query.get("streams", "").split("/")))
+        self.market_ws.append(entry)
+        await self._serve(ws)
+        if entry in self.market_ws:
+            self.market_ws.remove(entry)
+        return ws
+
+    async def _private_ws(self, request: web.Request) -> web.WebSocketResponse:
+        if request.query.get("listenKey") not in self.listen_keys:
+            raise web.HTTPBadRequest(text='{"code":-1125,"msg":"Invalid listenKey."}')
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        self.user_ws.append(ws)
+        await self._serve(ws)
+        return ws
+
+    async def _ws_api(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        await self._serve(ws, on_text=lambda text: self._ws_api_call(ws, text))
+        return ws
+
+    async def _ws_api_call(self, ws: web.WebSocketResponse, text: str) -> None:
+        req = json.loads(text)
+        params = {
+            k: str(v).lower() if isinstance(v, bool) else str(v)
+            for k, v in req.get("params", {}).items()
+        }
+        payload = "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "signature")
+        expected = hmac.new(API_SECRET.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        ok = (
+            req.get("method") == "userDataStream.subscribe.signature"
+            and params.get("apiKey") == API_KEY
+            and params.get("signature") == expected
+        )
+        if ok:
+            self.user_ws.append(ws)
+            await ws.send_json(
+                {"id": req.get("id"), "status": 200, "result": {"subscriptionId": 0}}
+            )
+        else:
+            await ws.send_json(
+                {
+                    "id": req.get("id"),
+                    "status": 400,
+                    "error": {"code": -1022, "msg": "Signature is not valid."},
+                }
+            )
+
+    async def _serve(
+        self, ws: web.WebSocketResponse, on_text: Callable[[str], Awaitable[None]] | None = None
+    ) -> None:
+        async for msg in ws:
+            if msg.type == WSMsgType.PING and not self.ws_silent:
+                await ws.pong(msg.data)
+            elif msg.type == WSMsgType.TEXT and on_text is not None:
+                await on_text(msg.data)

@@ -1,0 +1,313 @@
+"""Order-book state of the fake Binance server: instruments, orders, fills, candles.
+
+Speaks Binance JSON shapes (spot ``/api/v3`` or USD-M ``/fapi``); deliberately simple:
+market orders fill at the last price, resting limits fill when ``set_price`` crosses them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+
+class ApiError(Exception):
+    """A Binance ``{"code", "msg"}`` answer with an HTTP status."""
+
+    def __init__(self, code: int, msg: str, status: int = 400) -> None:
+        super().__init__(msg)
+        self.code, self.msg, self.status = code, msg, status
+
+
+@dataclass
+class Sym:
+    symbol: str
+    base: str
+    tick: Decimal
+    step: Decimal
+    min_qty: Decimal
+    min_notional: Decimal
+
+
+SPOT_SYMBOLS = [
+    Sym("BTCUSDT", "BTC", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal(5)),
+    Sym("ETHUSDT", "ETH", Decimal("0.01"), Decimal("0.0001"), Decimal("0.0001"), Decimal(5)),
+]
+FUTURES_SYMBOLS = [
+    Sym("BTCUSDT", "BTC", Decimal("0.10"), Decimal("0.001"), Decimal("0.001"), Decimal(100)),
+    Sym("ETHUSDT", "ETH", Decimal("0.01"), Decimal("0.001"), Decimal("0.001"), Decimal(20)),
+]
+
+
+@dataclass
+class FakeOrder:
+    order_id: int
+    client_id: str
+    symbol: str
+    side: str
+    type: str
+    qty: Decimal
+    price: Decimal
+    stop: Decimal
+    reduce_only: bool
+    time_ms: int
+    status: str = "NEW"
+    filled: Decimal = Decimal(0)
+    quote: Decimal = Decimal(0)
+    fills: list[dict[str, Any]] = field(default_factory=list)
+    algo: bool = False
+
+
+class Book:
+    """Everything the fake venue remembers for one market (spot or futures)."""
+
+    def __init__(self, futures: bool) -> None:
+        self.futures = futures
+        syms = FUTURES_SYMBOLS if futures else SPOT_SYMBOLS
+        self.symbols = {s.symbol: s for s in syms}
+        self.prices: dict[str, Decimal] = {}
+        self.orders: dict[str, FakeOrder] = {}
+        self.trades: list[dict[str, Any]] = []
+        self.candles: dict[str, list[list[Any]]] = {}
+        self.positions: dict[str, tuple[Decimal, Decimal]] = {}
+        self.leverage: dict[str, int] = {}
+        self.margin_type: dict[str, str] = {}
+        self.countdowns: dict[str, int] = {}
+        self.dual_side = False
+        self._ids = itertools.count(1000)
+
+    # ---------------------------------------------------------------- metadata
+    def exchange_info(self) -> dict[str, Any]:
+        return {
+            "timezone": "UTC",
+            "rateLimits": [],
+            "symbols": [self._symbol_json(s) for s in self.symbols.values()],
+        }
+
+    def _symbol_json(self, s: Sym) -> dict[str, Any]:
+        notional = (
+            {"filterType": "MIN_NOTIONAL", "notional": str(s.min_notional)}
+            if self.futures
+            else {
+                "filterType": "NOTIONAL",
+                "minNotional": str(s.min_notional),
+                "applyMinToMarket": True,
+                "maxNotional": "9000000",
+                "avgPriceMins": 5,
+            }
+        )
+        return {
+            "symbol": s.symbol,
+            "status": "TRADING",
+            "baseAsset": s.base,
+            "quoteAsset": "USDT",
+            "filters": [
+                {
+                    "filterType": "PRICE_FILTER",
+                    "minPrice": str(s.tick),
+                    "maxPrice": "1000000",
+                    "tickSize": str(s.tick),
+                },
+                {
+                    "filterType": "LOT_SIZE",
+                    "minQty": str(s.min_qty),
+                    "maxQty": "9000",
+                    "stepSize": str(s.step),
+                },
+                notional,
+            ],
+        }
+
+    def sym(self, symbol: str) -> Sym:
+        if symbol not in self.symbols:
+            raise ApiError(-1121, "Invalid symbol.")
+        return self.symbols[symbol]
+
+    # ---------------------------------------------------------------- orders
+    def new_order(self, p: dict[str, str], now_ms: int, *, algo: bool = False) -> FakeOrder:
+        s = self.sym(p.get("symbol", ""))
+        cid = p.get("clientAlgoId" if algo else "newClientOrderId") or f"auto{next(self._ids)}"
+        if cid in self.orders:
+            raise (
+                ApiError(-4116, "ClientOrderId is duplicated.")
+                if self.futures
+                else ApiError(-2010, "Duplicate order sent.")
+            )
+        otype = p.get("type", "")
+        if self.futures and otype in ("STOP_MARKET", "STOP") and not algo:
+            raise ApiError(-4120, "Order type not supported for this endpoint.")
+        qty = Decimal(p.get("quantity", "0"))
+        price = Decimal(p.get("price", "0"))
+        stop = Decimal(p.get("triggerPrice" if algo else "stopPrice", "0"))
+        self._check_filters(
+            s,
+            qty,
+            price or stop or self.prices.get(s.symbol, Decimal(0)),
+            p.get("reduceOnly") == "true",
+        )
+        order = FakeOrder(
+            next(self._ids),
+            cid,
+            s.symbol,
+            p.get("side", ""),
+            otype,
+            qty,
+            price,
+            stop,
+            p.get("reduceOnly") == "true",
+            now_ms,
+            algo=algo,
+        )
+        self.orders[cid] = order
+        if otype == "MARKET":
+            self._fill(order, self.prices[s.symbol], now_ms)
+        return order
+
+    def _check_filters(self, s: Sym, qty: Decimal, price: Decimal, reduce_only: bool) -> None:
+        if qty < s.min_qty or qty % s.step != 0:
+            raise ApiError(-4023 if self.futures else -1013, "Filter failure: LOT_SIZE")
+        if not reduce_only and qty * price < s.min_notional:
+            raise ApiError(-4164 if self.futures else -1013, "Filter failure: NOTIONAL")
+
+    def find(self, p: dict[str, str], *, algo: bool = False) -> FakeOrder:
+        cid = p.get("clientAlgoId" if algo else "origClientOrderId")
+        order = self.orders.get(cid or "")
+        if order is None and p.get("orderId"):
+            order = next((o for o in self.orders.values() if str(o.order_id) == p["orderId"]), None)
+        if order is None or order.algo != algo or ("symbol" in p and order.symbol != p["symbol"]):
+            raise ApiError(-2013, "Order does not exist.")
+        return order
+
+    def cancel(self, order: FakeOrder) -> FakeOrder:
+        if order.status not in ("NEW", "PARTIALLY_FILLED"):
+            raise ApiError(-2011, "Unknown order sent.")
+        order.status = "CANCELED"
+        return order
+
+    def open_orders(self, symbol: str | None, *, algo: bool = False) -> list[FakeOrder]:
+        return [
+            o
+            for o in self.orders.values()
+            if o.status in ("NEW", "PARTIALLY_FILLED")
+            and o.algo == algo
+            and (symbol is None or o.symbol == symbol)
+        ]
+
+    def set_price(self, symbol: str, price: Decimal, now_ms: int) -> None:
+        self.prices[symbol] = price
+        for o in self.open_orders(symbol):
+            if o.type == "LIMIT" and (o.price >= price if o.side == "BUY" else o.price <= price):
+                self._fill(o, o.price, now_ms)
+
+    def _fill(self, order: FakeOrder, price: Decimal, now_ms: int) -> None:
+        qty = order.qty - order.filled
+        order.filled, order.quote, order.status = order.qty, order.quote + qty * price, "FILLED"
+        fee = (qty * price * Decimal("0.001")).quantize(Decimal("0.00000001"))
+        trade = {
+            "symbol": order.symbol,
+            "id": next(self._ids),
+            "orderId": order.order_id,
+            "price": str(price),
+            "qty": str(qty),
+            "commission": str(fee),
+            "commissionAsset": "USDT",
+            "time": now_ms,
+            "isMaker": order.type == "LIMIT",
+        }
+        if self.futures:
+            trade.update(side=order.side, buyer=order.side == "BUY", maker=trade["isMaker"])
+            self._move_position(order.symbol, qty if order.side == "BUY" else -qty, price)
+        else:
+            trade["isBuyer"] = order.side == "BUY"
+        self.trades.append(trade)
+        order.fills.append(
+            {
+                "price": str(price),
+                "qty": str(qty),
+                "commission": str(fee),
+                "commissionAsset": "USDT",
+                "tradeId": trade["id"],
+            }
+        )
+
+    def _move_position(self, symbol: str, delta: Decimal, price: Decimal) -> None:
+        amt, entry = self.positions.get(symbol, (Decimal(0), Decimal(0)))
+        new = amt + delta
+        if amt == 0 or (amt > 0) == (delta > 0):
+            entry = (abs(amt) * entry + abs(delta) * price) / abs(new) if new else Decimal(0)
+        self.positions[symbol] = (new, entry if new else Decimal(0))
+
+    # ---------------------------------------------------------------- JSON
+    def order_json(self, o: FakeOrder) -> dict[str, Any]:
+        if o.algo:
+            return {
+                "algoId": o.order_id,
+                "clientAlgoId": o.client_id,
+                "algoType": "CONDITIONAL",
+                "orderType": o.type,
+                "symbol": o.symbol,
+                "side": o.side,
+                "positionSide": "BOTH",
+                "quantity": str(o.qty),
+                "algoStatus": o.status,
+                "triggerPrice": str(o.stop),
+                "reduceOnly": o.reduce_only,
+                "createTime": o.time_ms,
+                "updateTime": o.time_ms,
+            }
+        out: dict[str, Any] = {
+            "symbol": o.symbol,
+            "orderId": o.order_id,
+            "clientOrderId": o.client_id,
+            "price": str(o.price),
+            "origQty": str(o.qty),
+            "executedQty": str(o.filled),
+            "status": o.status,
+            "timeInForce": "GTC",
+            "type": o.type,
+            "side": o.side,
+            "stopPrice": str(o.stop),
+            "time": o.time_ms,
+            "updateTime": o.time_ms,
+        }
+        if self.futures:
+            avg = o.quote / o.filled if o.filled else Decimal(0)
+            out.update(
+                avgPrice=str(avg),
+                cumQuote=str(o.quote),
+                reduceOnly=o.reduce_only,
+                positionSide="BOTH",
+                origType=o.type,
+            )
+        else:
+            out.update(
+                cummulativeQuoteQty=str(o.quote),
+                transactTime=o.time_ms,
+                orderListId=-1,
+                fills=o.fills,
+            )
+        return out
+
+    def position_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for symbol, (amt, entry) in self.positions.items():
+            notional = amt * self.prices.get(symbol, entry)
+            lev = self.leverage.get(symbol, 20)
+            rows.append(
+                {
+                    "symbol": symbol,
+                    "positionSide": "BOTH",
+                    "positionAmt": str(amt),
+                    "entryPrice": str(entry),
+                    "markPrice": str(self.prices.get(symbol)),
+                    "unRealizedProfit": "0",
+                    "liquidationPrice": "0",
+                    "isolatedMargin": str(abs(notional) / lev),
+                    "notional": str(notional),
+                    "positionInitialMargin": str(abs(notional) / lev),
+                    "marginAsset": "USDT",
+                    "updateTime": 0,
+                }
+            )
+        return rows

@@ -1,0 +1,105 @@
+"""Shared plumbing of the fake Kraken servers: 127.0.0.1 runner, faults, WS sockets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict, deque
+from typing import Any
+
+from aiohttp import web
+
+from kinetic.clock import Clock, ManualClock
+
+
+class FakeServerBase:
+    """An aiohttp app on 127.0.0.1 with a random port, fault queues and WS bookkeeping."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.app = web.Application()
+        self.clock: Clock = clock or ManualClock()
+        self.calls: Counter[str] = Counter()
+        self.faults: dict[str, deque[str]] = defaultdict(deque)
+        self.pending_after: dict[str, str] = {}
+        self.sockets: set[web.WebSocketResponse] = set()
+        self.silent = False
+        self.muted: set[web.WebSocketResponse] = set()
+        self.ws_ohlc: list[dict[str, Any]] = []
+        self.executions: list[dict[str, Any]] = []
+        self.ws_connects = 0
+        self._hang = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        """Return ``http://127.0.0.1:<port>``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """Return ``ws://127.0.0.1:<port>``."""
+        return f"ws://127.0.0.1:{self.port}"
+
+    def clock_time(self) -> float:
+        """Return the server's notion of now (the injected clock)."""
+        return self.clock.time()
+
+    def fail(self, method: str, fault: str, times: int = 1) -> None:
+        """Queue ``fault`` for the next ``times`` calls of ``method``."""
+        self.faults[method].extend([fault] * times)
+
+    def take_fault(self, method: str) -> str | None:
+        """Pop the next queued fault for ``method``."""
+        queue = self.faults.get(method)
+        return queue.popleft() if queue else None
+
+    async def _after_accept(
+        self, method: str, request: web.Request, response: web.StreamResponse
+    ) -> web.StreamResponse:
+        fault = self.pending_after.pop(method, None)
+        if fault == "disconnect_after_accept" and request.transport is not None:
+            request.transport.abort()
+        elif fault == "timeout_after_accept":
+            await self._hang.wait()
+        return response
+
+    def mute_current_sockets(self) -> None:
+        """Make the open sockets go silent (no pongs, no data); new ones behave."""
+        self.muted |= self.sockets
+
+    async def drop_ws(self) -> None:
+        """Close every open WebSocket (a dropped connection)."""
+        for ws in list(self.sockets):
+            await ws.close()
+
+    async def start(self) -> FakeServerBase:
+        """Listen on 127.0.0.1 with a random free port."""
+        self._runner = web.AppRunner(self.app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        """Release hung handlers, close sockets and stop listening."""
+        self._hang.set()
+        await self.drop_ws()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+class AutoClock(ManualClock):
+    """A manual clock whose ``sleep`` advances time at once (back-off runs instantly)."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        super().__init__(start)
+        self.sleeps: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        """Record the delay, advance the clock by it and yield to the loop."""
+        self.sleeps.append(seconds)
+        self.advance(max(0.0, seconds))
+        await asyncio.sleep(0)

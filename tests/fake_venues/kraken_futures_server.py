@@ -1,0 +1,323 @@
+"""A fake Kraken Futures server (REST v3 + charts subset) on 127.0.0.1, for tests.
+
+Verifies ``APIKey``/``Authent`` (hash over postData + Nonce + endpoint path without
+``/derivatives``), rejects a repeated or lower nonce with ``nonceBelowThreshold``,
+keeps orders, fills and positions, fills market orders at the price set by
+``set_price``. Faults as in ``FakeServerBase.fail``: ``rate_limit``, ``http_500``,
+``unavailable``, ``disconnect_after_accept``, ``timeout_after_accept``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from kinetic.clock import Clock
+from tests.fake_venues.kraken_common import FakeServerBase
+
+D = Decimal
+API = "/derivatives/api/v3"
+
+
+def _iso(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class FakeKrakenFutures(FakeServerBase):
+    """Kraken Futures REST on one port."""
+
+    def __init__(self, api_key: str, api_secret: str, clock: Clock | None = None) -> None:
+        super().__init__(clock)
+        self.api_key, self.api_secret = api_key, api_secret
+        self.instruments = [
+            {
+                "symbol": "PF_XBTUSD",
+                "type": "flexible_futures",
+                "tradeable": True,
+                "tickSize": 0.5,
+                "contractSize": 1,
+                "contractValueTradePrecision": 4,
+            },
+            {
+                "symbol": "PI_XBTUSD",
+                "type": "futures_inverse",
+                "tradeable": True,
+                "tickSize": 0.5,
+                "contractSize": 1,
+                "contractValueTradePrecision": 0,
+            },
+        ]
+        self.prices: dict[str, Decimal] = {}
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.fills: list[dict[str, Any]] = []
+        self.positions: dict[str, Decimal] = {}
+        self.leverage: dict[str, str] = {}
+        self.candles: dict[str, list[dict[str, Any]]] = {}
+        self.dead_man_timeout = 0
+        self.last_nonce = 0
+        self.last_authent = ""
+        self.sendorder_calls = 0
+        self._ids = itertools.count(1)
+        self.app.router.add_route("*", API + "/{endpoint:.+}", self._handle)
+        self.app.router.add_get("/api/charts/v1/trade/{symbol}/{res}", self._charts)
+
+    def set_price(self, symbol: str, price: Decimal | str) -> None:
+        """Set the last price of a ``PF_`` symbol and fill resting limits it crosses."""
+        self.prices[symbol] = D(price)
+        for oid, o in list(self.orders.items()):
+            if o["status"] == "open" and o["symbol"] == symbol and self._crosses(o, D(price)):
+                self._fill(oid, D(price))
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        endpoint = request.match_info["endpoint"]
+        data = request.query_string if request.method == "GET" else await request.text()
+        public = endpoint in ("instruments", "tickers")
+        if not public:
+            err = self._check_auth(request, endpoint, data)
+            if err:
+                return web.json_response({"result": "error", "error": err})
+        self.calls[endpoint] += 1
+        fault = self.take_fault(endpoint)
+        if fault in ("disconnect_after_accept", "timeout_after_accept"):
+            self.pending_after[endpoint] = fault
+        elif fault is not None:
+            return _fault_response(fault)
+        params = dict(parse_qsl(data, keep_blank_values=True))
+        handler = getattr(self, "ep_" + endpoint.replace("/", "_"), None)
+        if handler is None:
+            return web.json_response({"result": "error", "error": "notFound"}, status=404)
+        body = {"result": "success", "serverTime": _iso(self.clock_time()), **handler(params)}
+        return await self._after_accept(endpoint, request, web.json_response(body))
+
+    def _check_auth(self, request: web.Request, endpoint: str, data: str) -> str | None:
+        self.last_authent = request.headers.get("Authent", "")
+        if request.headers.get("APIKey") != self.api_key:
+            return "authenticationError"
+        nonce = request.headers.get("Nonce", "")
+        msg = (data + nonce + "/api/v3/" + endpoint).encode()
+        mac = hmac.new(
+            base64.b64decode(self.api_secret), hashlib.sha256(msg).digest(), hashlib.sha512
+        )
+        if self.last_authent != base64.b64encode(mac.digest()).decode():
+            return "authenticationError"
+        if not nonce.isdigit() or int(nonce) <= self.last_nonce:
+            return "nonceBelowThreshold"
+        self.last_nonce = int(nonce)
+        return None
+
+    # ------------------------------------------------------------------ public
+
+    def ep_instruments(self, _p: dict[str, str]) -> dict[str, Any]:
+        return {"instruments": self.instruments}
+
+    def ep_tickers(self, _p: dict[str, str]) -> dict[str, Any]:
+        return {
+            "tickers": [
+                {"symbol": s, "last": float(p), "markPrice": float(p)}
+                for s, p in self.prices.items()
+            ]
+        }
+
+    async def _charts(self, request: web.Request) -> web.StreamResponse:
+        rows = self.candles.get(request.match_info["symbol"], [])
+        lo, hi = int(request.query.get("from", 0)) * 1000, int(request.query.get("to", 0)) * 1000
+        picked = [c for c in rows if lo <= c["time"] <= hi]
+        return web.json_response({"candles": picked, "more_candles": False})
+
+    # ------------------------------------------------------------------ private
+
+    def ep_accounts(self, _p: dict[str, str]) -> dict[str, Any]:
+        return {
+            "accounts": {
+                "flex": {
+                    "type": "multiCollateralMarginAccount",
+                    "availableMargin": 90000,
+                    "portfolioValue": 100000,
+                    "currencies": {"USD": {"quantity": 100000}},
+                }
+            }
+        }
+
+    def ep_leveragepreferences(self, p: dict[str, str]) -> dict[str, Any]:
+        if "symbol" in p:
+            self.leverage[p["symbol"]] = p.get("maxLeverage", "")
+        return {
+            "leveragePreferences": [
+                {"symbol": s, "maxLeverage": float(v)} for s, v in self.leverage.items()
+            ]
+        }
+
+    def ep_cancelallordersafter(self, p: dict[str, str]) -> dict[str, Any]:
+        self.dead_man_timeout = int(p["timeout"])
+        return {"status": {"currentTime": "", "triggerTime": ""}}
+
+    def ep_sendorder(self, p: dict[str, str]) -> dict[str, Any]:
+        self.sendorder_calls += 1
+        symbol, cid = p["symbol"], p.get("cliOrdId", "")
+        if not any(i["symbol"] == symbol for i in self.instruments):
+            return {"sendStatus": {"status": "marketUnavailable"}}  # hypothetical but harmless
+        if cid and any(
+            o["cliOrdId"] == cid and o["status"] == "open" for o in self.orders.values()
+        ):
+            return {"sendStatus": {"status": "clientOrderIdAlreadyExist"}}
+        oid = f"fake-{next(self._ids):06d}"
+        self.orders[oid] = {
+            "order_id": oid,
+            "cliOrdId": cid,
+            "symbol": symbol,
+            "side": p["side"],
+            "orderType": p["orderType"],
+            "size": D(p["size"]),
+            "filled": D(0),
+            "limitPrice": p.get("limitPrice"),
+            "stopPrice": p.get("stopPrice"),
+            "status": "open",
+            "reduceOnly": p.get("reduceOnly") == "true",
+            "time": _iso(self.clock_time()),
+        }
+        events: list[dict[str, Any]] = [{"type": "PLACE", "order": {"orderId": oid}}]
+        price = self.prices.get(symbol)
+        if p["orderType"] == "mkt" or (price and self._crosses(self.orders[oid], price)):
+            assert price is not None
+            self._fill(oid, price)
+            events.append({"type": "EXECUTION", "amount": float(p["size"]), "price": float(price)})
+        return {"sendStatus": {"order_id": oid, "status": "placed", "orderEvents": events}}
+
+    def ep_cancelorder(self, p: dict[str, str]) -> dict[str, Any]:
+        hits = [
+            o
+            for o in self.orders.values()
+            if o["status"] == "open"
+            and (o["cliOrdId"] == p.get("cliOrdId") or o["order_id"] == p.get("order_id"))
+        ]
+        for o in hits:
+            o["status"] = "cancelled"
+        return {"cancelStatus": {"status": "cancelled" if hits else "notFound"}}
+
+    def ep_cancelallorders(self, p: dict[str, str]) -> dict[str, Any]:
+        hits = [
+            o
+            for o in self.orders.values()
+            if o["status"] == "open" and p.get("symbol") in (None, o["symbol"])
+        ]
+        for o in hits:
+            o["status"] = "cancelled"
+        return {
+            "cancelStatus": {
+                "status": "cancelled" if hits else "noOrdersToCancel",
+                "cancelledOrders": [{"order_id": o["order_id"]} for o in hits],
+            }
+        }
+
+    def ep_openorders(self, _p: dict[str, str]) -> dict[str, Any]:
+        return {
+            "openOrders": [
+                {
+                    "order_id": o["order_id"],
+                    "cliOrdId": o["cliOrdId"],
+                    "symbol": o["symbol"],
+                    "side": o["side"],
+                    "orderType": "stop" if o["orderType"] == "stp" else o["orderType"],
+                    "limitPrice": o["limitPrice"],
+                    "stopPrice": o["stopPrice"],
+                    "unfilledSize": str(o["size"] - o["filled"]),
+                    "filledSize": str(o["filled"]),
+                    "reduceOnly": o["reduceOnly"],
+                    "receivedTime": o["time"],
+                    "status": "untouched",
+                }
+                for o in self.orders.values()
+                if o["status"] == "open"
+            ]
+        }
+
+    def ep_orders_status(self, p: dict[str, str]) -> dict[str, Any]:
+        wanted = set(p.get("cliOrdIds", "").split(","))
+        states = {"open": "ENTERED_BOOK", "filled": "FULLY_EXECUTED", "cancelled": "CANCELLED"}
+        return {
+            "orders": [
+                {
+                    "order": {
+                        "orderId": o["order_id"],
+                        "cliOrdId": o["cliOrdId"],
+                        "symbol": o["symbol"],
+                        "side": o["side"],
+                        "orderType": o["orderType"],
+                        "quantity": str(o["size"]),
+                        "filled": str(o["filled"]),
+                        "limitPrice": o["limitPrice"],
+                        "reduceOnly": o["reduceOnly"],
+                        "timestamp": o["time"],
+                        "priceTriggerOptions": (
+                            {"triggerPrice": o["stopPrice"]} if o["stopPrice"] else None
+                        ),
+                    },
+                    "status": states[o["status"]],
+                }
+                for o in self.orders.values()
+                if o["cliOrdId"] in wanted
+            ]
+        }
+
+    def ep_fills(self, _p: dict[str, str]) -> dict[str, Any]:
+        return {"fills": list(self.fills)}
+
+    def ep_openpositions(self, _p: dict[str, str]) -> dict[str, Any]:
+        return {
+            "openPositions": [
+                {
+                    "side": "long" if q > 0 else "short",
+                    "symbol": s,
+                    "size": str(abs(q)),
+                    "price": str(self.prices.get(s, D(0))),
+                    "unrealizedFunding": "0",
+                }
+                for s, q in self.positions.items()
+                if q != 0
+            ]
+        }
+
+    # ------------------------------------------------------------------ matching
+
+    @staticmethod
+    def _crosses(o: dict[str, Any], price: Decimal) -> bool:
+        if o["orderType"] != "lmt":
+            return False
+        limit = D(o["limitPrice"])
+        return price <= limit if o["side"] == "buy" else price >= limit
+
+    def _fill(self, oid: str, price: Decimal) -> None:
+        o = self.orders[oid]
+        qty = o["size"] - o["filled"]
+        o["filled"], o["status"] = o["size"], "filled"
+        sign = 1 if o["side"] == "buy" else -1
+        self.positions[o["symbol"]] = self.positions.get(o["symbol"], D(0)) + sign * qty
+        self.fills.append(
+            {
+                "fill_id": f"F{next(self._ids):06d}",
+                "symbol": o["symbol"],
+                "side": o["side"],
+                "order_id": oid,
+                "cliOrdId": o["cliOrdId"],
+                "size": str(qty),
+                "price": str(price),
+                "fillTime": _iso(self.clock_time()),
+                "fillType": "taker" if o["orderType"] == "mkt" else "maker",
+            }
+        )
+
+
+def _fault_response(fault: str) -> web.Response:
+    if fault == "http_500":
+        return web.Response(status=500, text="internal")
+    errors = {"rate_limit": "apiLimitExceeded", "unavailable": "Unavailable"}
+    return web.json_response({"result": "error", "error": errors[fault]})
