@@ -10,17 +10,28 @@ from kinetic.strategy.indicators import (
     ADXState,
     ATRState,
     BollingerState,
+    DonchianState,
     EMAState,
+    KeltnerState,
     MACDState,
+    OBVState,
+    RollingExtreme,
     RSIState,
     SMAState,
+    StochasticState,
+    VWAPState,
     adx,
     atr,
     bollinger,
+    donchian,
     ema,
+    keltner,
     macd,
+    obv,
     rsi,
     sma,
+    stochastic,
+    vwap,
 )
 
 RTOL = 1e-9
@@ -115,3 +126,62 @@ def test_long_series_incremental_matches_blocked_recurrence() -> None:
     _same(_series([None if v is None else v.adx for v in values]), adx(high, low, close).adx)
     e = EMAState(50)
     _same(_series([e.update(c) for c in close]), ema(close, 50))
+
+
+@st.composite
+def ohlcv(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    high, low, close = draw(ohlc())
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    zero_share = draw(st.sampled_from([0.0, 0.5, 0.9]))
+    volume = 10.0 ** rng.uniform(-3.0, 6.0, len(close))
+    volume[rng.random(len(close)) < zero_share] = 0.0
+    return high, low, close, np.asarray(volume)
+
+
+@PROPS
+@given(ohlcv(), windows, st.integers(1, 6))
+def test_stochastic_donchian_keltner_incremental_equal_vectorised(
+    bars: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], n: int, smooth: int
+) -> None:
+    high, low, close, _ = bars
+    rows = list(zip(high, low, close, strict=True))
+    so = StochasticState(n, smooth)
+    values = [so.update(h, lo, c) for h, lo, c in rows]
+    ref = stochastic(high, low, close, n, smooth)
+    _same(_series([None if v is None else v.d for v in values]), ref.d)
+    _same(_series([None if v is None else v.k for v in values]),
+          np.where(np.isnan(ref.d), np.nan, ref.k))  # fmt: skip
+    dc = DonchianState(n)
+    chans = [dc.update(h, lo) for h, lo, _ in rows]
+    ref_dc = donchian(high, low, n)
+    for i, ref_band in enumerate((ref_dc.upper, ref_dc.middle, ref_dc.lower)):
+        _same(_series([None if v is None else v[i] for v in chans]), ref_band)
+    kc = KeltnerState(n, smooth + 1)
+    kcs = [kc.update(h, lo, c) for h, lo, c in rows]
+    ref_kc = keltner(high, low, close, n, smooth + 1)
+    for i, ref_band in enumerate((ref_kc.upper, ref_kc.middle, ref_kc.lower)):
+        _same(_series([None if v is None else v[i] for v in kcs]), ref_band)
+
+
+@PROPS
+@given(ohlcv(), windows)
+def test_obv_vwap_incremental_equal_vectorised(
+    bars: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], n: int
+) -> None:
+    high, low, close, volume = bars
+    o, w = OBVState(), VWAPState(n)
+    got_obv = [o.update(c, v) for c, v in zip(close, volume, strict=True)]
+    np.testing.assert_allclose(got_obv, obv(close, volume), rtol=RTOL, atol=1e-6)
+    got = [w.update(h, lo, c, v) for h, lo, c, v in zip(high, low, close, volume, strict=True)]
+    ref = vwap(high, low, close, volume, n)
+    np.testing.assert_array_equal(np.isnan(_series(got)), np.isnan(ref))
+    # volumes span 9 decades: a running sum keeps a few ulps of the largest one it saw
+    np.testing.assert_allclose(_series(got), ref, rtol=1e-7)
+
+
+def test_rolling_extreme_is_amortised_constant() -> None:
+    """A falling series keeps the deque at one item per window, never more than ``n``."""
+    state = RollingExtreme(5, maximum=True)
+    for i in range(1_000):
+        state.update(float(-i if i % 2 else i))
+        assert len(state._items) <= 5

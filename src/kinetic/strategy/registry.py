@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kinetic.strategy.base import Strategy
+from kinetic.strategy.confluence import ConfluenceStrategy
 from kinetic.strategy.futures_regime import FuturesRegimeStrategy
+from kinetic.strategy.smc import SMCStrategy
 from kinetic.strategy.spot_trend import SpotTrendStrategy
 
 if TYPE_CHECKING:  # the strategy layer only reads attributes; keep it import-light
@@ -61,3 +63,24 @@ def _futures_regime(config: UnifiedConfig, engine: str) -> Strategy:
         adx_trending=config.futures_regime_adx_trending,
         adx_sideways=config.futures_regime_adx_sideways,
     )
+
+
+@register("smc")
+def _smc(config: UnifiedConfig, engine: str) -> Strategy:
+    return SMCStrategy(
+        min_confidence=_min_confidence(config, engine),
+        adx_trending=config.futures_regime_adx_trending,
+        adx_sideways=config.futures_regime_adx_sideways,
+    )
+
+
+@register("confluence")
+def _confluence(config: UnifiedConfig, engine: str) -> Strategy:
+    return ConfluenceStrategy(
+        min_confidence=_min_confidence(config, engine),
+        adx_trending=config.futures_regime_adx_trending,
+        adx_sideways=config.futures_regime_adx_sideways,
+    )
+
+
+from kinetic.strategy import sma_cross as _sma_cross  # noqa: E402, F401  (registers it)

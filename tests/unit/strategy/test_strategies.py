@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from config import UnifiedConfig
 from kinetic.domain import Candle, Direction, Regime
 from kinetic.strategy import (
+    ConfluenceStrategy,
     FuturesRegimeStrategy,
     RegimeDetector,
+    SMCStrategy,
     SpotTrendStrategy,
     Strategy,
     available,
@@ -180,10 +182,12 @@ def test_no_look_ahead_future_candles_never_change_past_signals(
             Candle(last.symbol, t, t + BAR_MS - 1, close, close * (1 + up), close * (1 - down),
                    close, 1.0)
         )  # fmt: skip
-    for factory in (lambda: SpotTrendStrategy(60), lambda: FuturesRegimeStrategy(50)):
-        alone = run(factory(), past)
-        extended = run(factory(), past + extra)
-        assert extended[: len(past)] == alone
+    config = UnifiedConfig(spot_min_confidence=0, futures_min_confidence=0)
+    for name in available():  # every registered strategy, both engines
+        for engine in ("spot", "futures"):
+            alone = run(create_strategy(name, config, engine), past)
+            extended = run(create_strategy(name, config, engine), past + extra)
+            assert extended[: len(past)] == alone, f"{name}/{engine} looked ahead"
 
 
 def test_regime_detector_thresholds() -> None:
@@ -213,8 +217,20 @@ def test_registry_builds_from_config() -> None:
 
 
 def test_registry_unknown_name_lists_available() -> None:
-    with pytest.raises(ValueError, match="futures_regime, spot_trend"):
-        create_strategy("smc", UnifiedConfig(), "spot")
+    with pytest.raises(ValueError, match=r"available: confluence, futures_regime, .*smc"):
+        create_strategy("nope", UnifiedConfig(), "spot")
     with pytest.raises(ValueError, match="unknown engine"):
         create_strategy("spot_trend", UnifiedConfig(), "margin")
-    assert {"spot_trend", "futures_regime"} <= set(available())
+    assert {"spot_trend", "futures_regime", "smc", "confluence"} <= set(available())
+
+
+def test_registry_builds_smc_and_confluence_as_futures_strategies() -> None:
+    config = UnifiedConfig(futures_min_confidence=65, futures_strategy="smc")
+    smc = create_strategy(config.futures_strategy, config, "futures")
+    assert isinstance(smc, SMCStrategy)
+    assert smc.min_confidence == 65
+    conf = create_strategy("confluence", config, "futures")
+    assert isinstance(conf, ConfluenceStrategy)
+    assert conf.min_confidence == 65
+    assert isinstance(smc, Strategy)
+    assert isinstance(conf, Strategy)

@@ -1,0 +1,142 @@
+"""``confluence`` strategy: indicator and pattern evidence weighed by ``SignalScorer``.
+
+Evidence per closed candle (weights in ``scoring.DEFAULT_WEIGHTS``):
+
+* ``ema_trend``: EMA20 vs EMA50, strength = spread / 1 % (clamped);
+* ``macd``: MACD(12, 26, 9) histogram sign, strength 1;
+* ``rsi``: RSI14 < 35 long / > 65 short, strength (35 - RSI) / 15 resp. (RSI - 65) / 15;
+* ``stochastic``: %K(14, 3) < 20 long / > 80 short; strength 1 when %K is also above
+  (below) %D, else 0.5;
+* ``support_resistance``: close at most 0.5 ATR above the nearest confirmed swing low
+  (long) / below the nearest swing high (short), the nearer one if both; strength 1 at
+  the level, 0.5 at the edge, plus 0.5 when the candle is a doji (capped at 1);
+* ``engulfing``: bullish / bearish engulfing, strength 1;
+* ``hammer_star``: hammer (long) / shooting star (short), strength 1.
+
+LONG/SHORT when the scorer's confidence >= ``min_confidence``, else FLAT. Regime from
+ADX (``RegimeDetector``); ATR is Wilder ATR(14).
+"""
+
+from __future__ import annotations
+
+from kinetic.domain import Candle, Direction, Signal
+from kinetic.strategy.base import clamp01, flat_signal
+from kinetic.strategy.features import FeatureParams, Features, FeatureState
+from kinetic.strategy.futures_regime import RegimeDetector
+from kinetic.strategy.indicators import StochasticState, StochasticValue
+from kinetic.strategy.patterns import (
+    SwingLevels,
+    bearish_engulfing,
+    bullish_engulfing,
+    doji,
+    hammer,
+    shooting_star,
+)
+from kinetic.strategy.scoring import DOJI_AT_LEVEL, Evidence, SignalScorer
+
+LONG, SHORT = Direction.LONG, Direction.SHORT
+# features, stochastic, swing levels, [previous candle]
+_State = tuple[FeatureState, StochasticState, SwingLevels, list[Candle]]
+
+
+def indicator_evidence(f: Features, stoch: StochasticValue | None) -> list[Evidence]:
+    """Return the indicator evidence of one candle."""
+    out: list[Evidence] = []
+    spread = (f.ema_fast - f.ema_slow) / f.ema_slow * 100.0 if f.ema_slow else 0.0
+    if spread:
+        out.append(Evidence("ema_trend", LONG if spread > 0 else SHORT, abs(spread) / 1.0,
+                            f"EMA spread {spread:+.2f}%"))  # fmt: skip
+    if f.macd_hist:
+        out.append(Evidence("macd", LONG if f.macd_hist > 0 else SHORT, 1.0))
+    if f.rsi < 35.0:
+        out.append(Evidence("rsi", LONG, (35.0 - f.rsi) / 15.0, f"RSI {f.rsi:.1f}"))
+    elif f.rsi > 65.0:
+        out.append(Evidence("rsi", SHORT, (f.rsi - 65.0) / 15.0, f"RSI {f.rsi:.1f}"))
+    if stoch is not None and (stoch.k < 20.0 or stoch.k > 80.0):
+        side = LONG if stoch.k < 20.0 else SHORT
+        turning = stoch.k > stoch.d if side is LONG else stoch.k < stoch.d
+        out.append(Evidence("stochastic", side, 1.0 if turning else 0.5, f"%K {stoch.k:.1f}"))
+    return out
+
+
+def pattern_evidence(
+    prev: Candle | None, c: Candle, levels: SwingLevels, atr: float
+) -> list[Evidence]:
+    """Return the candlestick and support/resistance evidence of candle ``c``."""
+    out: list[Evidence] = []
+    if prev is not None and bullish_engulfing(prev, c):
+        out.append(Evidence("engulfing", LONG, 1.0, "bullish engulfing"))
+    elif prev is not None and bearish_engulfing(prev, c):
+        out.append(Evidence("engulfing", SHORT, 1.0, "bearish engulfing"))
+    if hammer(c):
+        out.append(Evidence("hammer_star", LONG, 1.0, "hammer"))
+    elif shooting_star(c):
+        out.append(Evidence("hammer_star", SHORT, 1.0, "shooting star"))
+    level_evidence = _level_evidence(c, levels, atr)
+    return out + ([level_evidence] if level_evidence else [])
+
+
+def _level_evidence(c: Candle, levels: SwingLevels, atr: float) -> Evidence | None:
+    """Return support (long) or resistance (short) evidence for the nearer level in reach."""
+    tolerance = 0.5 * atr
+    near = levels.around(c.close)
+    candidates = [
+        (abs(c.close - level), side, level)
+        for side, level in ((LONG, near.support), (SHORT, near.resistance))
+        if level is not None and tolerance > 0 and abs(c.close - level) <= tolerance
+    ]
+    if not candidates:
+        return None
+    dist, side, level = min(candidates)
+    bonus = DOJI_AT_LEVEL if doji(c) else 0.0
+    strength = clamp01(1.0 - 0.5 * dist / tolerance + bonus)
+    name = "support" if side is LONG else "resistance"
+    return Evidence("support_resistance", side, strength, f"{name} {level:g}")
+
+
+class ConfluenceStrategy:
+    """Long/short strategy whose confidence is the ``SignalScorer`` confluence."""
+
+    name = "confluence"
+
+    def __init__(
+        self, min_confidence: int, scorer: SignalScorer | None = None,
+        adx_trending: float = 25.0, adx_sideways: float = 15.0,
+    ) -> None:  # fmt: skip
+        if not 0 <= min_confidence <= 100:
+            raise ValueError(f"min_confidence must be within 0..100, got {min_confidence}")
+        self.min_confidence = min_confidence
+        self.scorer = scorer or SignalScorer()
+        self.detector = RegimeDetector(adx_trending, adx_sideways)
+        self._params = FeatureParams()
+        self.warmup = self._params.warmup
+        self._states: dict[str, _State] = {}
+
+    def reset(self, symbol: str) -> None:
+        """Forget the state of ``symbol``."""
+        self._states.pop(symbol, None)
+
+    def on_candle(self, candle: Candle) -> Signal:
+        """Consume one closed candle; return the scored decision."""
+        state = self._states.get(candle.symbol)
+        if state is None:
+            state = (FeatureState(self._params), StochasticState(14, 3), SwingLevels(3), [])
+            self._states[candle.symbol] = state
+        features, stoch_state, levels, last = state
+        f = features.update(candle)
+        stoch = stoch_state.update(candle.high, candle.low, candle.close)
+        levels.update(candle.high, candle.low)
+        prev = last[0] if last else None
+        last[:] = [candle]
+        if f is None:
+            return flat_signal(candle, f"warming up ({features.count}/{self.warmup})")
+        evidence = indicator_evidence(f, stoch) + pattern_evidence(prev, candle, levels, f.atr)
+        score = self.scorer.score(evidence)
+        ok = score.side is not Direction.FLAT and score.confidence >= self.min_confidence
+        reason = score.reason if ok else f"no entry: {score.reason} (needs {self.min_confidence})"
+        return Signal(
+            symbol=candle.symbol, direction=score.side if ok else Direction.FLAT,
+            confidence=score.confidence, price=candle.close, ts_ms=candle.close_time_ms,
+            atr=f.atr, regime=self.detector.detect(f.adx), reason=reason,
+            components=dict(score.components),
+        )  # fmt: skip

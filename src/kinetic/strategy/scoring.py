@@ -1,0 +1,101 @@
+"""Confluence scoring (seed 004): weigh indicator and pattern evidence into one confidence.
+
+Each piece of ``Evidence`` names a component, the side it supports and a strength in
+``[0, 1]``. Its points are ``weight x strength`` (weights in ``DEFAULT_WEIGHTS`` add up
+to 100). The side with more points wins; the confidence is the winner's points minus
+half the loser's (opposing evidence costs), clamped to 0..100. ``Score.components`` has
+every contribution, signed: ``+`` for the chosen side, ``-`` against it, so the numbers
+in ``Signal.components`` and the ``reason`` explain the confidence exactly:
+``confidence = round(sum of + parts + 0.5 * sum of - parts)`` (clamped). Opposing
+evidence under a name that also supports the side is listed as ``<name>_against``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from kinetic.domain import Direction
+from kinetic.strategy.base import clamp01, to_confidence
+
+DEFAULT_WEIGHTS: Mapping[str, float] = {
+    # indicator evidence (55)
+    "ema_trend": 15.0,  # fast EMA vs slow EMA, strength by spread (full at 1 %)
+    "macd": 10.0,  # MACD histogram sign
+    "rsi": 15.0,  # RSI below 35 / above 65, full at 20 / 80
+    "stochastic": 15.0,  # %K below 20 / above 80 with %K crossing %D that way
+    # pattern evidence (45)
+    "support_resistance": 20.0,  # close within 0.5 ATR above support / below resistance
+    "engulfing": 15.0,  # bullish / bearish engulfing
+    "hammer_star": 10.0,  # hammer (long) / shooting star (short)
+}
+DOJI_AT_LEVEL = 0.5  # a doji at a level adds this strength to support_resistance
+OPPOSING_COST = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One observation for ``side`` with ``strength`` in ``[0, 1]`` (clamped)."""
+
+    name: str
+    side: Direction
+    strength: float
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """The scorer's verdict: side, confidence 0..100, signed contributions and reason."""
+
+    side: Direction
+    confidence: int
+    components: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+
+class SignalScorer:
+    """Combine ``Evidence`` into a ``Score`` with per-component weights."""
+
+    def __init__(self, weights: Mapping[str, float] | None = None) -> None:
+        self.weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+        if any(w < 0 for w in self.weights.values()):
+            raise ValueError("weights must be >= 0")
+
+    def points(self, evidence: Evidence) -> float:
+        """Return ``weight x strength`` of one piece of evidence (0 for unknown names)."""
+        return self.weights.get(evidence.name, 0.0) * clamp01(evidence.strength)
+
+    def score(self, evidence: Iterable[Evidence]) -> Score:
+        """Return the winning side and its confidence with every contribution explained."""
+        items = [e for e in evidence if e.side is not Direction.FLAT and self.points(e) > 0]
+        totals = {Direction.LONG: 0.0, Direction.SHORT: 0.0}
+        for e in items:
+            totals[e.side] += self.points(e)
+        long_, short = totals[Direction.LONG], totals[Direction.SHORT]
+        if long_ == short:
+            tied = {e.name: 0.0 for e in items}
+            return Score(Direction.FLAT, 0, tied, "tied evidence" if items else "no evidence")
+        side = Direction.LONG if long_ > short else Direction.SHORT
+        parts: dict[str, float] = {}
+        for_side = {e.name for e in items if e.side is side}
+        for e in items:
+            if e.side is side:
+                key, signed = e.name, self.points(e)
+            else:  # keep a same-named opposite part apart so the sums stay explicit
+                key = f"{e.name}_against" if e.name in for_side else e.name
+                signed = -self.points(e)
+            parts[key] = round(parts.get(key, 0.0) + signed, 6)
+        against = max(long_, short), min(long_, short)
+        confidence = to_confidence(against[0] - OPPOSING_COST * against[1])
+        return Score(side, confidence, parts, _explain(side, confidence, items, parts))
+
+
+def _explain(
+    side: Direction, confidence: int, items: list[Evidence], parts: dict[str, float]
+) -> str:
+    details = {e.name: e.detail for e in items if e.detail}
+    text = ", ".join(
+        f"{name} {value:+.1f}" + (f" ({details[name]})" if name in details else "")
+        for name, value in sorted(parts.items(), key=lambda kv: -kv[1])
+    )
+    return f"{side.value} confluence {confidence}: {text}"

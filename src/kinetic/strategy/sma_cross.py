@@ -1,0 +1,122 @@
+"""``sma_cross``: the reference moving-average crossover, for comparing backtesters.
+
+Parameters: ``fast`` (default 20) and ``slow`` (default 50) simple moving averages of
+the close, and ``allow_short``.
+
+* A cross up is ``fast < slow`` on the previous bar and ``fast > slow`` on this one
+  (strict on both sides, as backtesting.py's ``crossover``); a cross down mirrors it.
+* Long-only: LONG (confidence 100) on a cross up and on the bar after it; SHORT on a
+  cross down, meant as "exit the long" — it carries ``atr = 0`` so an engine never opens
+  a short on it. FLAT otherwise.
+* With ``allow_short``: the signal on a cross and on the bar after it carries an ATR, so
+  the futures engine closes the opposite position on the cross bar and opens the new
+  side on the next bar (the engine never reverses inside one step).
+
+Sizing is not the strategy's business: the backtester runs it all-in (100 % of the
+engine's equity at the fill price).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kinetic.domain import Candle, Direction, Signal
+from kinetic.strategy.base import Strategy, flat_signal
+from kinetic.strategy.indicators.incremental import ATRState, SMAState
+from kinetic.strategy.registry import register
+
+if TYPE_CHECKING:
+    from config import UnifiedConfig
+
+ATR_PERIOD = 14
+
+
+@dataclass(slots=True)
+class _SymbolState:
+    fast: SMAState
+    slow: SMAState
+    atr: ATRState
+    prev_diff: float | None = None
+    last_cross: Direction | None = None
+    bars_since_cross: int = 0
+
+
+class SmaCrossStrategy:
+    """Simple moving-average crossover with per-symbol incremental state."""
+
+    name = "sma_cross"
+
+    def __init__(self, fast: int = 20, slow: int = 50, allow_short: bool = False) -> None:
+        if not 1 <= fast < slow:
+            raise ValueError(f"sma_cross needs 1 <= fast < slow, got fast={fast} slow={slow}")
+        self.fast = fast
+        self.slow = slow
+        self.allow_short = allow_short
+        self.warmup = slow
+        self._states: dict[str, _SymbolState] = {}
+
+    def with_params(self, params: dict[str, str]) -> SmaCrossStrategy:
+        """Return a copy configured from ``--param KEY=VALUE`` strings."""
+        unknown = sorted(set(params) - {"fast", "slow", "allow_short"})
+        if unknown:
+            raise ValueError(f"sma_cross: unknown parameter(s) {unknown}; known: fast, slow, "
+                             "allow_short")
+        try:
+            fast = int(params.get("fast", self.fast))
+            slow = int(params.get("slow", self.slow))
+        except ValueError:
+            raise ValueError("sma_cross: fast and slow must be integers") from None
+        short = params.get("allow_short", str(self.allow_short)).lower() in {"1", "true", "yes"}
+        return SmaCrossStrategy(fast, slow, short)
+
+    def reset(self, symbol: str) -> None:
+        """Forget the state of ``symbol``."""
+        self._states.pop(symbol, None)
+
+    def _state(self, symbol: str) -> _SymbolState:
+        state = self._states.get(symbol)
+        if state is None:
+            state = _SymbolState(SMAState(self.fast), SMAState(self.slow), ATRState(ATR_PERIOD))
+            self._states[symbol] = state
+        return state
+
+    def on_candle(self, candle: Candle) -> Signal:
+        """Consume one closed candle; return the crossover decision."""
+        st = self._state(candle.symbol)
+        fast = st.fast.update(candle.close)
+        slow = st.slow.update(candle.close)
+        atr = st.atr.update(candle.high, candle.low, candle.close) or 0.0
+        if fast is None or slow is None:
+            return flat_signal(candle, "warming up")
+        diff = fast - slow
+        prev, st.prev_diff = st.prev_diff, diff
+        if prev is not None and prev < 0 < diff:
+            st.last_cross, st.bars_since_cross = Direction.LONG, 0
+        elif prev is not None and prev > 0 > diff:
+            st.last_cross, st.bars_since_cross = Direction.SHORT, 0
+        else:
+            st.bars_since_cross += 1
+        if st.last_cross is None or st.bars_since_cross > 1:
+            return flat_signal(candle, "no cross", atr)
+        return self._signal(candle, st.last_cross, st.bars_since_cross, atr)
+
+    def _signal(self, candle: Candle, direction: Direction, age: int, atr: float) -> Signal:
+        word = "up" if direction is Direction.LONG else "down"
+        reason = f"SMA{self.fast} crossed {word} SMA{self.slow}" + (" (bar after)" if age else "")
+        opens = direction is Direction.LONG or self.allow_short
+        return Signal(
+            symbol=candle.symbol,
+            direction=direction,
+            confidence=100,
+            price=candle.close,
+            ts_ms=candle.close_time_ms,
+            atr=max(atr, candle.close * 1e-6) if opens else 0.0,
+            reason=reason,
+        )
+
+
+@register("sma_cross")
+def _build(config: UnifiedConfig, engine: str) -> Strategy:
+    """Defaults (20/50, long-only); the backtester applies ``--param`` via ``with_params``."""
+    return SmaCrossStrategy()
