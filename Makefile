@@ -33,7 +33,8 @@ typecheck: install
 
 bench: install
 	$(PY) scripts/bench_daemon.py
-	@if [ -f scripts/bench_indicators.py ]; then $(PY) scripts/bench_indicators.py; fi
+	$(PY) scripts/bench_indicators.py
+	$(PY) scripts/bench_venues.py
 
 migrate: install
 	$(PY) main.py migrate

@@ -103,6 +103,12 @@ class UnifiedConfig(BaseModel):
     replay_speed: float = Field(1200.0, gt=0.0, le=1_000_000_000.0)
     replay_warmup_candles: int = Field(200, ge=0, le=100_000)
 
+    # Venue endpoints (paper/live): overrides by key, e.g. {"binance_spot_rest":
+    # "http://127.0.0.1:8080"}; keys are listed in kinetic.venues.factory.DEFAULT_URLS.
+    venue_urls: dict[str, str] = Field(default_factory=dict)
+    venue_state_dir: str = "data/state"  # Kraken nonce high-water marks
+    paper_warmup_candles: int = Field(200, ge=1, le=1000)
+
     # Persistence, lifecycle, safety
     sqlite_path: str = "data/kinetic.db"
     equity_snapshot_interval_seconds: int = Field(300, gt=0)
@@ -276,6 +282,11 @@ def _format_errors(exc: ValidationError, source: Mapping[str, str]) -> ConfigVal
 def _parse_env_value(field: str, raw: str) -> Any:
     info = UnifiedConfig.model_fields[field]
     annotation = str(info.annotation)
+    if annotation.startswith("dict"):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw  # pydantic then names the field and says a mapping is expected
     if "list" in annotation:
         text = raw.strip()
         if text.startswith("["):

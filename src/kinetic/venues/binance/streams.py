@@ -83,7 +83,7 @@ class MarketStream:
         heartbeat_seconds: float = 20.0,
         max_connection_seconds: float = MAX_CONNECTION_SECONDS,
         retry: RetryPolicy | None = None,
-        yield_every: int = 100,
+        yield_every: int = 10,
         name: str = "binance-market-stream",
     ) -> None:
         self.url, self.symbols, self.interval = url, list(symbols), interval

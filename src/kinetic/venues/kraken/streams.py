@@ -65,7 +65,7 @@ class KrakenCandleStream:
         silence_timeout_seconds: float = 30.0,
         backoff_base_seconds: float = 1.0,
         backoff_cap_seconds: float = 60.0,
-        yield_every: int = 100,
+        yield_every: int = 10,
         rng: random.Random | None = None,
     ) -> None:
         self._client, self._clock = client, clock
