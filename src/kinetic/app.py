@@ -12,39 +12,42 @@ import asyncio
 import contextlib
 import signal
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from config import ConfigValidationError, EnvConfig, UnifiedConfig
-from kinetic.clock import Clock, RealClock, ScaledClock
-from kinetic.domain import CapitalAllocation, MarketType
-from kinetic.engines.base import BaseEngine, EngineDeps
-from kinetic.engines.futures import FuturesEngine
-from kinetic.engines.spot import SpotEngine
-from kinetic.execution.oms import OrderManager
-from kinetic.execution.recorder import Recorder
+from kinetic.clock import RealClock, ScaledClock
+from kinetic.domain import CapitalAllocation
+from kinetic.engines.base import BaseEngine
 from kinetic.logging import get_logger
 from kinetic.marketdata.files import CandleArrays
 from kinetic.marketdata.replay import ReplayFeed, discover_replay_files, load_series
 from kinetic.marketdata.store import CandleStore
-from kinetic.portfolio.positions import PositionManager
-from kinetic.risk.blacklist import SymbolBlacklist
-from kinetic.risk.manager import RiskLimits, RiskManager
 from kinetic.storage.db import Database, resolve_database_url, safe_url
 from kinetic.storage.recorder import DbRecorder
 from kinetic.storage.repositories import Repositories
-from kinetic.strategy.registry import create_strategy
 from kinetic.supervisor.allocator import CapitalAllocator
 from kinetic.supervisor.orchestrator import Orchestrator
-from kinetic.venues.sim import SimFuturesExchange, SimSpotExchange
-from kinetic.venues.sim.instruments import default_instruments
+from kinetic.wiring import (
+    MARKETS,
+    StartupError,
+    build_engine,
+    configured_strategy,
+    make_sim_venue,
+    starting_capital,
+)
+from kinetic.worlds import VenueWorld, build_venue_world, live_checks
 
 log = get_logger(component="app")
-MARKETS = {"spot": MarketType.SPOT, "futures": MarketType.FUTURES}
-
-
-class StartupError(RuntimeError):
-    """The daemon cannot start; the message says why (no traceback for the operator)."""
+__all__ = [
+    "MARKETS",
+    "Daemon",
+    "StartupError",
+    "build_engine",
+    "configured_strategy",
+    "make_sim_venue",
+    "run_daemon",
+    "starting_capital",
+]
 
 
 @dataclass
@@ -56,6 +59,8 @@ class ReplayWorld:
     series: dict[str, dict[str, CandleArrays]]
     stores: dict[str, CandleStore] = field(default_factory=dict)
     venues: dict[str, Any] = field(default_factory=dict)
+    symbols: dict[str, list[str]] = field(default_factory=dict)
+    instruments: dict[str, Any] = field(default_factory=dict)  # None: SimExchange defaults
 
 
 def replay_symbols(config: UnifiedConfig, engine: str) -> tuple[dict[str, Any], list[str]]:
@@ -104,48 +109,6 @@ def build_replay_world(config: UnifiedConfig, engines: list[str], speed: float) 
     return ReplayWorld(clock, feed, series)
 
 
-def starting_capital(config: UnifiedConfig, allocator: CapitalAllocator, engine: str) -> Decimal:
-    pct = Decimal(str(allocator.allocated_pct(engine)))
-    return (Decimal(str(config.initial_capital_usd)) * pct / Decimal(100)).quantize(Decimal("0.01"))
-
-
-def make_sim_venue(
-    config: UnifiedConfig,
-    engine: str,
-    symbols: list[str],
-    clock: Clock,
-    capital: Decimal,
-    run_id: str = "",
-) -> Any:
-    """Create the SimExchange an engine trades on, with the configured fees and slippage.
-
-    ``run_id`` goes into the venue name and so into every trade id: each daemon run is a
-    fresh simulation, and its fills must not collide with an earlier run's in the journal.
-    """
-    suffix = f"-{run_id}" if run_id else ""
-    instruments = default_instruments(MARKETS[engine], symbols)
-    slip = Decimal(str(config.slippage_bps))
-    if engine == "spot":
-        return SimSpotExchange(
-            instruments,
-            clock,
-            {"USDT": capital},
-            taker_fee=Decimal(str(config.taker_fee_pct)) / 100,
-            maker_fee=Decimal(str(config.maker_fee_pct)) / 100,
-            slippage_bps=slip,
-            name=f"sim-spot{suffix}",
-        )
-    return SimFuturesExchange(
-        instruments,
-        clock,
-        capital,
-        taker_fee=Decimal(str(config.futures_taker_fee_pct)) / 100,
-        maker_fee=Decimal(str(config.futures_maker_fee_pct)) / 100,
-        slippage_bps=slip,
-        name=f"sim-futures{suffix}",
-    )
-
-
 class _AllocationRef:
     """Late binding: engines ask the orchestrator, which is built after them."""
 
@@ -156,49 +119,6 @@ class _AllocationRef:
     def __call__(self) -> CapitalAllocation:
         assert self.orchestrator is not None
         return self.orchestrator.get_allocation(self.engine)
-
-
-def build_engine(
-    name: str,
-    config: UnifiedConfig,
-    venue: Any,
-    store: CandleStore,
-    recorder: Recorder,
-    clock: Clock,
-    symbols: list[str],
-    capital: Decimal,
-    alloc: _AllocationRef,
-    can_trade: Any,
-    heartbeat: Any,
-) -> BaseEngine:
-    """Wire one engine from its collaborators."""
-    market = MARKETS[name]
-    blacklist = SymbolBlacklist(config.futures_blacklist_duration_minutes)
-    if name == "spot":
-        limits = RiskLimits(config.spot_max_positions, config.spot_min_confidence)
-        risk = RiskManager(limits, can_trade)
-    else:
-        limits = RiskLimits(config.futures_max_positions, config.futures_min_confidence)
-        risk = RiskManager(limits, can_trade, lambda s: blacklist.is_blacklisted(s, clock.time()))
-    strategy_name = config.spot_strategy if name == "spot" else config.futures_strategy
-    deps = EngineDeps(
-        config=config,
-        venue=venue,
-        strategy=_strategy(strategy_name, config, name),
-        store=store,
-        oms=OrderManager(name, venue, recorder, clock),
-        positions=PositionManager(name, market, capital),
-        risk=risk,
-        recorder=recorder,
-        clock=clock,
-        instruments=default_instruments(market, symbols),
-        symbols=symbols,
-        allocation=alloc,
-        heartbeat=heartbeat,
-    )
-    if name == "spot":
-        return SpotEngine(deps)
-    return FuturesEngine(deps, blacklist)
 
 
 class Daemon:
@@ -218,7 +138,7 @@ class Daemon:
         url = database_url or (env.database_url.get_secret_value() if env.database_url else None)
         self.db = Database(resolve_database_url(url, config.sqlite_path))
         self.orchestrator: Orchestrator | None = None
-        self.world: ReplayWorld | None = None
+        self.world: ReplayWorld | VenueWorld | None = None
         self._feed_task: asyncio.Task[None] | None = None
         # identifies this run's simulation in trade ids (base-36 wall-clock milliseconds)
         self.run_id = _base36(int(RealClock().time() * 1000))
@@ -231,48 +151,44 @@ class Daemon:
         return DbRecorder(Repositories.create(self.db, RealClock()))
 
     async def build(self) -> None:
-        if self.mode != "replay":
-            raise StartupError(
-                f"mode {self.mode!r} needs the real venue clients, which this build does not "
-                "include yet; use --mode replay"
-            )
+        """Open the database, set up the mode's world and wire the engines."""
+        if self.mode not in ("replay", "paper", "live"):
+            raise StartupError(f"mode {self.mode!r}: allowed replay, paper, live")
         allocator = CapitalAllocator(self.config)
         enabled = allocator.enabled
         if not enabled:
             raise StartupError("no engine enabled: set spot_enabled or futures_enabled")
         recorder = await self.open_database()
-        self.world = build_replay_world(self.config, enabled, self.config.replay_speed)
-        market_clock = self.world.clock
-        engines: dict[str, BaseEngine] = {}
-        refs: list[_AllocationRef] = []
+        capital = {n: starting_capital(self.config, allocator, n) for n in enabled}
+        if self.mode == "replay":
+            world: ReplayWorld | VenueWorld = self._replay_world(enabled, capital)
+        else:
+            world = await build_venue_world(
+                self.config, self.env, self.mode, enabled, capital, self.run_id
+            )
+        self.world = world
         heartbeat = _HeartbeatRef()
+        refs = {name: _AllocationRef(name) for name in enabled}
+        engines: dict[str, BaseEngine] = {}
         for name in enabled:
-            symbols = list(self.world.series[name])
-            capital = starting_capital(self.config, allocator, name)
-            venue = make_sim_venue(self.config, name, symbols, market_clock, capital, self.run_id)
-            store = CandleStore(maxlen=max(500, self.config.replay_warmup_candles + 50))
-            self.world.stores[name] = store
-            self.world.venues[name] = venue
-            ref = _AllocationRef(name)
-            refs.append(ref)
             engines[name] = build_engine(
                 name,
                 self.config,
-                venue,
-                store,
+                world.venues[name],
+                world.stores[name],
                 recorder,
-                market_clock,
-                symbols,
-                capital,
-                ref,
+                world.clock,
+                world.symbols[name],
+                capital[name],
+                refs[name],
                 heartbeat.can_trade,
                 heartbeat,
+                instruments=world.instruments.get(name),
             )
-        self.world.feed.subscribe(self._deliver)
         orch = Orchestrator(
-            self.config, dict(engines), recorder, RealClock(), market_clock, allocator=allocator
+            self.config, dict(engines), recorder, RealClock(), world.clock, allocator=allocator
         )
-        for ref in refs:
+        for ref in refs.values():
             ref.orchestrator = orch
         heartbeat.orchestrator = orch
         self.orchestrator = orch
@@ -287,8 +203,22 @@ class Daemon:
             {"mode": self.mode, "engines": enabled, "config": self.config.model_dump(mode="json")},
         )
 
+    def _replay_world(self, enabled: list[str], capital: dict[str, Any]) -> ReplayWorld:
+        world = build_replay_world(self.config, enabled, self.config.replay_speed)
+        for name in enabled:
+            symbols = list(world.series[name])
+            world.symbols[name] = symbols
+            world.venues[name] = make_sim_venue(
+                self.config, name, symbols, world.clock, capital[name], self.run_id
+            )
+            world.stores[name] = CandleStore(
+                maxlen=max(500, self.config.replay_warmup_candles + 50)
+            )
+        world.feed.subscribe(self._deliver)
+        return world
+
     def _deliver(self, market: str, candle: Any) -> None:
-        assert self.world is not None
+        assert isinstance(self.world, ReplayWorld)
         self.world.venues[market].on_candle(candle)
         self.world.stores[market].add(candle)
 
@@ -299,9 +229,8 @@ class Daemon:
                 await self.build()
             assert self.world is not None
             assert self.orchestrator is not None
-            self.world.feed.prime(self.config.replay_warmup_candles)
+            await self._start_world(self.world)
             await self.orchestrator.start()
-            self._feed_task = asyncio.create_task(self.world.feed.run(), name="replay:feed")
             log.info(
                 "daemon running",
                 mode=self.mode,
@@ -313,7 +242,26 @@ class Daemon:
         finally:
             await self.shutdown()
 
+    async def _start_world(self, world: ReplayWorld | VenueWorld) -> None:
+        if isinstance(world, VenueWorld):
+            if self.mode == "live":
+                await self._require_live_checks(world)
+            world.start()
+            return
+        world.feed.prime(self.config.replay_warmup_candles)
+        self._feed_task = asyncio.create_task(world.feed.run(), name="replay:feed")
+
+    async def _require_live_checks(self, world: VenueWorld) -> None:
+        results = await live_checks(world)
+        for ok, msg in results:
+            log.info("live start-up check", ok=ok, check=msg)
+        failed = [msg for ok, msg in results if not ok]
+        if failed:
+            raise StartupError("live start-up checks failed: " + "; ".join(failed))
+
     async def shutdown(self) -> None:
+        if isinstance(self.world, VenueWorld):
+            await self.world.stop()
         if self._feed_task is not None:
             self._feed_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -369,10 +317,3 @@ def _base36(n: int) -> str:
         n, r = divmod(n, 36)
         out = digits[r] + out
     return out or "0"
-
-
-def _strategy(name: str, config: UnifiedConfig, engine: str) -> Any:
-    try:
-        return create_strategy(name, config, engine)
-    except ValueError as exc:
-        raise StartupError(f"{engine}_strategy: {exc}") from None

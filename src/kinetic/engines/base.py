@@ -46,6 +46,9 @@ from kinetic.strategy.base import Strategy
 from kinetic.venues.base import SpotVenue, round_quantity
 from kinetic.venues.base.errors import StaleDataError
 
+EntrySizer = Callable[[str, Decimal, int], Decimal]
+"""``(symbol, margin, leverage) -> quantity``: size an entry at the expected fill price."""
+
 
 @dataclass
 class EngineDeps:
@@ -64,6 +67,7 @@ class EngineDeps:
     symbols: list[str]
     allocation: Callable[[], CapitalAllocation]
     heartbeat: Callable[[str], None] = lambda _name: None
+    sizer: EntrySizer | None = None  # None: margin x leverage / signal close (live)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -213,6 +217,8 @@ class BaseEngine(ABC):
                 pos = self.d.positions.positions.get(symbol)
                 if pos is None:
                     break
+                if candle.close_time_ms <= pos.opened_ms:
+                    continue  # closed before the entry: its range says nothing about exits
                 await self.check_exits(pos, candle)
         await self.maybe_snapshot()
 
@@ -259,6 +265,18 @@ class BaseEngine(ABC):
     def price(self, symbol: str) -> Decimal | None:
         candle = self.d.store.last(symbol)
         return Decimal(str(candle.close)) if candle else None
+
+    def entry_quantity(
+        self, symbol: str, margin: Decimal, price: Decimal, leverage: int = 1
+    ) -> Decimal:
+        """Return the unrounded entry quantity for ``margin`` at the signal ``price``.
+
+        Live engines size at the signal close; a backtest may inject a sizer that sizes
+        at the fill price it will get (close or next open) with room for the fee.
+        """
+        if self.d.sizer is not None:
+            return self.d.sizer(symbol, margin, leverage)
+        return margin * leverage / price
 
     def prices(self) -> dict[str, Decimal]:
         return {s: p for s in self.d.symbols if (p := self.price(s)) is not None}

@@ -96,7 +96,7 @@ class FuturesEngine(BaseEngine):
             self._leverage_set[signal.symbol] = leverage
         stop = atr_stop(price, side, Decimal(str(signal.atr)), cfg.futures_atr_stop_multiplier)
         plan = EntryPlan(side, stop, None, leverage, signal.confidence, signal.reason)
-        qty = decision.margin_usd * leverage / price
+        qty = self.entry_quantity(signal.symbol, decision.margin_usd, price, leverage)
         await self.send(
             signal.symbol, side.entry_side, qty, reason=f"entry: {signal.reason}", plan=plan
         )

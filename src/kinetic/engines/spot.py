@@ -44,7 +44,7 @@ class SpotEngine(BaseEngine):
             signal.confidence,
             signal.reason,
         )
-        qty = decision.margin_usd / price
+        qty = self.entry_quantity(symbol, decision.margin_usd, price)
         await self.send(
             symbol, PositionSide.LONG.entry_side, qty, reason=f"entry: {signal.reason}", plan=plan
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import replace
 
 from kinetic.domain import Fill, Order
@@ -14,6 +15,7 @@ class OrderBook:
         self._orders: dict[str, Order] = {}
         self._open: dict[str, dict[str, Order]] = {}
         self._fills: dict[str, list[Fill]] = {}
+        self._fill_ts: dict[str, list[int]] = {}  # per symbol, while times never go back
 
     def get(self, client_order_id: str) -> Order | None:
         """Return the live order object for ``client_order_id`` (not a copy)."""
@@ -40,10 +42,21 @@ class OrderBook:
     def add_fill(self, fill: Fill) -> None:
         """Record ``fill``."""
         self._fills.setdefault(fill.symbol, []).append(fill)
+        times = self._fill_ts.get(fill.symbol)
+        if times is None:
+            self._fill_ts[fill.symbol] = [fill.ts_ms]
+        elif times and fill.ts_ms >= times[-1]:
+            times.append(fill.ts_ms)
+        else:  # the clock went back: fall back to scanning this symbol's fills
+            times.clear()
 
     def fills(self, symbol: str, since_ms: int = 0) -> list[Fill]:
         """Return fills for ``symbol`` at or after ``since_ms``, oldest first."""
-        return [f for f in self._fills.get(symbol, []) if f.ts_ms >= since_ms]
+        fills = self._fills.get(symbol, [])
+        times = self._fill_ts.get(symbol)
+        if times and len(times) == len(fills):  # sorted by time: binary search
+            return fills[bisect_left(times, since_ms) :]
+        return [f for f in fills if f.ts_ms >= since_ms]
 
 
 def snapshot(order: Order) -> Order:

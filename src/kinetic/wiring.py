@@ -1,0 +1,151 @@
+"""Shared wiring: build an engine and its SimExchange the same way everywhere.
+
+The daemon (``kinetic.app``) and the backtester (``kinetic.backtest``) both build their
+engines here, so a backtest runs the very objects the daemon runs; only the driver
+differs (ARCHITECTURE principle 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from config import UnifiedConfig
+from kinetic.clock import Clock
+from kinetic.domain import CapitalAllocation, Instrument, MarketType
+from kinetic.engines.base import BaseEngine, EngineDeps, EntrySizer
+from kinetic.engines.futures import FuturesEngine
+from kinetic.engines.spot import SpotEngine
+from kinetic.execution.oms import OrderManager
+from kinetic.execution.recorder import Recorder
+from kinetic.marketdata.store import CandleStore
+from kinetic.portfolio.positions import PositionManager
+from kinetic.risk.blacklist import SymbolBlacklist
+from kinetic.risk.manager import RiskLimits, RiskManager
+from kinetic.strategy.base import Strategy
+from kinetic.strategy.registry import create_strategy
+from kinetic.supervisor.allocator import CapitalAllocator
+from kinetic.venues.sim import SimFuturesExchange, SimSpotExchange
+from kinetic.venues.sim.instruments import default_instruments
+
+MARKETS = {"spot": MarketType.SPOT, "futures": MarketType.FUTURES}
+
+
+class StartupError(RuntimeError):
+    """The daemon cannot start; the message says why (no traceback for the operator)."""
+
+
+def starting_capital(config: UnifiedConfig, allocator: CapitalAllocator, engine: str) -> Decimal:
+    """Return ``engine``'s share of ``initial_capital_usd`` (cents)."""
+    pct = Decimal(str(allocator.allocated_pct(engine)))
+    return (Decimal(str(config.initial_capital_usd)) * pct / Decimal(100)).quantize(Decimal("0.01"))
+
+
+def make_sim_venue(
+    config: UnifiedConfig,
+    engine: str,
+    symbols: list[str],
+    clock: Clock,
+    capital: Decimal,
+    run_id: str = "",
+    *,
+    instruments: dict[str, Instrument] | None = None,
+) -> Any:
+    """Create the SimExchange an engine trades on, with the configured fees and slippage.
+
+    ``run_id`` goes into the venue name and so into every trade id: each daemon run is a
+    fresh simulation, and its fills must not collide with an earlier run's in the journal.
+    """
+    suffix = f"-{run_id}" if run_id else ""
+    if instruments is None:
+        instruments = default_instruments(MARKETS[engine], symbols)
+    slip = Decimal(str(config.slippage_bps))
+    if engine == "spot":
+        return SimSpotExchange(
+            instruments,
+            clock,
+            {"USDT": capital},
+            taker_fee=Decimal(str(config.taker_fee_pct)) / 100,
+            maker_fee=Decimal(str(config.maker_fee_pct)) / 100,
+            slippage_bps=slip,
+            name=f"sim-spot{suffix}",
+        )
+    return SimFuturesExchange(
+        instruments,
+        clock,
+        capital,
+        taker_fee=Decimal(str(config.futures_taker_fee_pct)) / 100,
+        maker_fee=Decimal(str(config.futures_maker_fee_pct)) / 100,
+        slippage_bps=slip,
+        name=f"sim-futures{suffix}",
+    )
+
+
+def build_engine(
+    name: str,
+    config: UnifiedConfig,
+    venue: Any,
+    store: CandleStore,
+    recorder: Recorder,
+    clock: Clock,
+    symbols: list[str],
+    capital: Decimal,
+    alloc: Callable[[], CapitalAllocation],
+    can_trade: Callable[[], bool],
+    heartbeat: Callable[[str], None],
+    *,
+    strategy: Strategy | None = None,
+    instruments: dict[str, Instrument] | None = None,
+    sizer: EntrySizer | None = None,
+) -> BaseEngine:
+    """Wire one engine from its collaborators (the configured strategy unless given)."""
+    market = MARKETS[name]
+    blacklist = SymbolBlacklist(config.futures_blacklist_duration_minutes)
+    risk = _risk_manager(name, config, can_trade, blacklist, clock)
+    strategy_name = config.spot_strategy if name == "spot" else config.futures_strategy
+    deps = EngineDeps(
+        config=config,
+        venue=venue,
+        strategy=strategy if strategy is not None else configured_strategy(
+            strategy_name, config, name
+        ),
+        store=store,
+        oms=OrderManager(name, venue, recorder, clock),
+        positions=PositionManager(name, market, capital),
+        risk=risk,
+        recorder=recorder,
+        clock=clock,
+        instruments=instruments if instruments is not None else default_instruments(
+            market, symbols
+        ),
+        symbols=symbols,
+        allocation=alloc,
+        heartbeat=heartbeat,
+        sizer=sizer,
+    )
+    if name == "spot":
+        return SpotEngine(deps)
+    return FuturesEngine(deps, blacklist)
+
+
+def _risk_manager(
+    name: str,
+    config: UnifiedConfig,
+    can_trade: Callable[[], bool],
+    blacklist: SymbolBlacklist,
+    clock: Clock,
+) -> RiskManager:
+    if name == "spot":
+        limits = RiskLimits(config.spot_max_positions, config.spot_min_confidence)
+        return RiskManager(limits, can_trade)
+    limits = RiskLimits(config.futures_max_positions, config.futures_min_confidence)
+    return RiskManager(limits, can_trade, lambda s: blacklist.is_blacklisted(s, clock.time()))
+
+
+def configured_strategy(name: str, config: UnifiedConfig, engine: str) -> Strategy:
+    """Build the registered strategy ``name``; an unknown name is a ``StartupError``."""
+    try:
+        return create_strategy(name, config, engine)
+    except ValueError as exc:
+        raise StartupError(f"{engine}_strategy: {exc}") from None

@@ -1,0 +1,221 @@
+"""Paper and live mode: the world the engines trade in when the market is real.
+
+* ``paper`` — a real venue's public data (instruments with their filters, REST warm-up,
+  live closed-candle streams) and SimExchange fills with that venue's fees. No keys.
+* ``live`` — the same data, and orders go to the real venue with the operator's keys,
+  after the start-up checks (``live_checks``) pass. A dead-man switch is refreshed
+  while the daemon runs, so a frozen process cannot leave orders working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from config import EnvConfig, UnifiedConfig
+from kinetic.clock import Clock, RealClock
+from kinetic.domain import Candle, Instrument
+from kinetic.logging import get_logger
+from kinetic.marketdata.live import LiveFeed
+from kinetic.marketdata.store import CandleStore
+from kinetic.venues.base.errors import VenueError
+from kinetic.venues.factory import Keys, keys_for, make_candle_source, make_client, venue_urls
+from kinetic.venues.sim import SimFuturesExchange, SimSpotExchange
+from kinetic.wiring import StartupError
+
+log = get_logger(component="venue_world")
+# (taker %, maker %) at the venues' entry fee tiers, used for paper fills
+VENUE_FEES_PCT: dict[tuple[str, str], tuple[str, str]] = {
+    ("binance", "spot"): ("0.1", "0.1"),
+    ("binance", "futures"): ("0.05", "0.02"),
+    ("kraken", "spot"): ("0.40", "0.25"),
+    ("kraken", "futures"): ("0.05", "0.02"),
+}
+DEAD_MAN_TIMEOUT_S = 60
+DEAD_MAN_REFRESH_S = 20
+
+
+@dataclass
+class VenueWorld:
+    """Clients, venues the engines trade on, stores and the live feed."""
+
+    mode: str
+    clock: Clock
+    feed: LiveFeed
+    clients: dict[str, Any] = field(default_factory=dict)
+    venues: dict[str, Any] = field(default_factory=dict)
+    stores: dict[str, CandleStore] = field(default_factory=dict)
+    instruments: dict[str, dict[str, Instrument]] = field(default_factory=dict)
+    symbols: dict[str, list[str]] = field(default_factory=dict)
+    _dead_man: asyncio.Task[None] | None = None
+
+    def deliver(self, market: str, candle: Candle) -> None:
+        if self.mode == "paper":
+            self.venues[market].on_candle(candle)
+        self.stores[market].add(candle)
+
+    def start(self) -> None:
+        self.feed.start()
+        if self.mode == "live":
+            self._dead_man = asyncio.create_task(self._refresh_dead_man(), name="live:dead-man")
+
+    async def _refresh_dead_man(self) -> None:
+        while True:
+            for market, client in self.clients.items():
+                try:
+                    await client.set_dead_man_switch(DEAD_MAN_TIMEOUT_S)
+                except VenueError as exc:
+                    log.warning("dead-man switch refresh failed", market=market, error=str(exc))
+            await self.clock.sleep(DEAD_MAN_REFRESH_S)
+
+    async def stop(self) -> None:
+        await self.feed.stop()
+        if self._dead_man is not None:
+            self._dead_man.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._dead_man
+        for client in self.clients.values():
+            with contextlib.suppress(Exception):
+                await client.close()
+
+
+def venue_of(config: UnifiedConfig, engine: str) -> str:
+    venue = config.spot_venue if engine == "spot" else config.futures_venue
+    if venue == "sim":
+        raise StartupError(f"{engine}_venue: 'sim' has no market data; choose binance or kraken")
+    return venue
+
+
+def watchlist(config: UnifiedConfig, engine: str) -> list[str]:
+    return list(config.spot_watchlist if engine == "spot" else config.futures_watchlist)
+
+
+def pick_instruments(
+    engine: str, venue: str, listed: dict[str, Instrument], wanted: list[str]
+) -> dict[str, Instrument]:
+    """Return the watchlist's instruments; unknown symbols stop the start-up."""
+    unknown = [s for s in wanted if s not in listed]
+    if unknown:
+        valid = sorted(listed)
+        shown = ", ".join(valid[:40]) + (f" ... ({len(valid)} in all)" if len(valid) > 40 else "")
+        raise StartupError(
+            f"{engine}_watchlist: {unknown} not listed on {venue} {engine}; valid symbols: {shown}"
+        )
+    return {s: listed[s] for s in wanted}
+
+
+def paper_venue(
+    engine: str,
+    venue: str,
+    instruments: dict[str, Instrument],
+    clock: Clock,
+    capital: Decimal,
+    config: UnifiedConfig,
+    run_id: str,
+) -> Any:
+    """A SimExchange with the real venue's instruments and fees."""
+    taker, maker = (Decimal(x) / 100 for x in VENUE_FEES_PCT[(venue, engine)])
+    slip = Decimal(str(config.slippage_bps))
+    name = f"paper-{venue}-{engine}-{run_id}"
+    if engine == "spot":
+        quote = next(iter(instruments.values())).quote
+        return SimSpotExchange(
+            instruments,
+            clock,
+            {quote: capital},
+            taker_fee=taker,
+            maker_fee=maker,
+            slippage_bps=slip,
+            name=name,
+        )
+    return SimFuturesExchange(
+        instruments, clock, capital, taker_fee=taker, maker_fee=maker, slippage_bps=slip, name=name
+    )
+
+
+async def build_venue_world(
+    config: UnifiedConfig,
+    env: EnvConfig,
+    mode: str,
+    engines: list[str],
+    capital: dict[str, Decimal],
+    run_id: str,
+) -> VenueWorld:
+    """Connect to the configured venues, check symbols, warm up and prepare streams."""
+    clock = RealClock()
+    urls = venue_urls(config, env, live=mode == "live")
+    world = VenueWorld(mode, clock, LiveFeed({}))
+    world.feed.subscribe(world.deliver)
+    try:
+        for engine in engines:
+            await _add_engine(world, config, env, engine, urls, capital[engine], run_id)
+    except BaseException:
+        await world.stop()
+        raise
+    return world
+
+
+async def _add_engine(
+    world: VenueWorld,
+    config: UnifiedConfig,
+    env: EnvConfig,
+    engine: str,
+    urls: dict[str, str],
+    capital: Decimal,
+    run_id: str,
+) -> None:
+    venue = venue_of(config, engine)
+    keys = keys_for(env, venue, engine) if world.mode == "live" else Keys()
+    client = make_client(venue, engine, world.clock, urls, keys, config.venue_state_dir)
+    world.clients[engine] = client
+    try:
+        listed = await client.get_instruments()
+    except VenueError as exc:
+        raise StartupError(f"{engine}: cannot read instruments from {venue}: {exc}") from None
+    wanted = watchlist(config, engine)
+    instruments = pick_instruments(engine, venue, listed, wanted)
+    world.instruments[engine], world.symbols[engine] = instruments, wanted
+    world.stores[engine] = CandleStore(maxlen=max(500, config.paper_warmup_candles + 50))
+    world.venues[engine] = (
+        client
+        if world.mode == "live"
+        else paper_venue(engine, venue, instruments, world.clock, capital, config, run_id)
+    )
+    last = await world.feed.warm_up(
+        engine, client, wanted, config.timeframe, config.paper_warmup_candles
+    )
+    world.feed.sources[engine] = make_candle_source(
+        venue, engine, client, wanted, config.timeframe, world.clock, urls, last
+    )
+    log.info("venue ready", engine=engine, venue=venue, mode=world.mode, symbols=wanted)
+
+
+async def live_checks(world: VenueWorld, max_offset_ms: int = 1000) -> list[tuple[bool, str]]:
+    """Start-up checks for live trading: clock offset, keys, balances, position mode."""
+    results: list[tuple[bool, str]] = []
+    for engine, client in world.clients.items():
+        results.append(await _check(engine, "clock offset", _clock_offset(client, max_offset_ms)))
+        results.append(await _check(engine, "balances readable (key valid)", client.get_balances()))
+        if hasattr(client, "ensure_one_way_mode"):
+            results.append(
+                await _check(engine, "one-way position mode", client.ensure_one_way_mode())
+            )
+    return results
+
+
+async def _clock_offset(client: Any, max_offset_ms: int) -> None:
+    server = await client.get_server_time_ms()
+    offset = server - int(RealClock().time() * 1000)
+    if abs(offset) > max_offset_ms:
+        raise StartupError(f"local clock is {offset} ms off the venue (max {max_offset_ms})")
+
+
+async def _check(engine: str, what: str, step: Any) -> tuple[bool, str]:
+    try:
+        await step
+    except (VenueError, StartupError) as exc:
+        return False, f"{engine}: {what}: {type(exc).__name__}: {exc}"
+    return True, f"{engine}: {what}"

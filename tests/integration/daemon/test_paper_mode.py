@@ -1,0 +1,120 @@
+"""Paper mode end to end against local fake Binance servers (spot and USD-M).
+
+The daemon reads instruments, warms up from REST klines and follows the kline streams
+of the fake venues (pointed to with ``venue_urls``); fills come from the SimExchange.
+Unknown watchlist symbols stop the start-up with the list of valid ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from config import EnvConfig, UnifiedConfig
+from kinetic.app import Daemon, StartupError
+from kinetic.storage.db import Database, resolve_database_url
+from tests.fake_venues.binance_server import FakeBinance
+from tests.integration.daemon.support import fill_counts, wait_until
+
+MINUTE_MS = 60_000
+
+
+async def _exists(url: str) -> bool:
+    return Path(url.split(":///", 1)[1]).exists()
+
+
+def _uptrend(server: FakeBinance, symbol: str, base: float, count: int, end_open_ms: int) -> None:
+    """``count`` closed 1m candles of a steady uptrend, the last one opening at ``end_open_ms``."""
+    start = end_open_ms - (count - 1) * MINUTE_MS
+    for i in range(count):
+        wobble = 0.3 if i % 3 else -0.2
+        server.add_candle(symbol, start + i * MINUTE_MS, base * (1 + 0.002 * i) + wobble)
+
+
+@pytest.fixture
+async def venues() -> AsyncIterator[tuple[FakeBinance, FakeBinance]]:
+    spot, futures = FakeBinance(futures=False), FakeBinance(futures=True)
+    await spot.start()
+    await futures.start()
+    # the last history candle closed a moment ago: the data is fresh
+    last_open = (int(time.time() * 1000) // MINUTE_MS - 1) * MINUTE_MS
+    for server in (spot, futures):
+        _uptrend(server, "BTCUSDT", 100.0, 240, last_open)
+        _uptrend(server, "ETHUSDT", 50.0, 240, last_open)
+    yield spot, futures
+    await spot.stop()
+    await futures.stop()
+
+
+def _config(tmp_path: Path, spot: FakeBinance, futures: FakeBinance, **extra: object) -> UnifiedConfig:
+    values: dict[str, object] = {
+        "spot_watchlist": ["BTCUSDT", "ETHUSDT"],
+        "futures_watchlist": ["BTCUSDT", "ETHUSDT"],
+        "timeframe": "1m",
+        "spot_scan_interval_seconds": 1,
+        "futures_scan_interval_seconds": 1,
+        "monitor_interval_seconds": 0.1,
+        "sqlite_path": str(tmp_path / "paper.db"),
+        "venue_state_dir": str(tmp_path / "state"),
+        "venue_urls": {
+            "binance_spot_rest": spot.url,
+            "binance_spot_ws": f"{spot.ws_url}/stream",
+            "binance_futures_rest": futures.url,
+            "binance_futures_ws": f"{futures.ws_url}/market/stream",
+        },
+    }
+    values.update(extra)
+    return UnifiedConfig.model_validate(values)
+
+
+async def test_paper_mode_trades_live_fake_venue_data_with_sim_fills(
+    tmp_path: Path, venues: tuple[FakeBinance, FakeBinance]
+) -> None:
+    spot, futures = venues
+    config = _config(tmp_path, spot, futures)
+    url = resolve_database_url(None, str(tmp_path / "paper.db"))
+    daemon = Daemon(config, EnvConfig(), mode="paper", database_url=url)
+    stop = asyncio.Event()
+    task = asyncio.create_task(daemon.run(stop))
+    db = Database(url)
+    try:
+        await wait_until(lambda: _exists(url), bool, "database file", limit_s=30, task=task)
+        await db.connect()
+        await wait_until(lambda: fill_counts(db), lambda c: len(c) == 2, "fills from both engines",
+                         limit_s=60, task=task)
+        # a new closed candle pushed on the stream reaches the engines' store
+        store = daemon.world.stores["spot"]  # type: ignore[union-attr]
+        last = store.last("BTCUSDT")
+        assert last is not None
+        row = spot.add_candle("BTCUSDT", last.open_time_ms + MINUTE_MS, last.close * 1.001)
+
+        async def pushed() -> int:
+            await spot.push_kline("BTCUSDT", row, closed=True)
+            got = store.last("BTCUSDT")
+            return 0 if got is None else got.open_time_ms
+
+        await wait_until(pushed, lambda t: t == row[0], "streamed candle in the store", limit_s=30,
+                         task=task)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+        await db.close()
+    # no order ever reached the fake venues: paper fills are simulated
+    assert not spot.book.orders and not futures.book.orders
+
+
+async def test_unknown_watchlist_symbol_stops_startup_listing_valid_ones(
+    tmp_path: Path, venues: tuple[FakeBinance, FakeBinance]
+) -> None:
+    spot, futures = venues
+    config = _config(tmp_path, spot, futures, spot_watchlist=["BTCUSDT", "DOGEUSDT"])
+    url = resolve_database_url(None, str(tmp_path / "paper.db"))
+    daemon = Daemon(config, EnvConfig(), mode="paper", database_url=url)
+    with pytest.raises(StartupError) as err:
+        await daemon.run(asyncio.Event())
+    msg = str(err.value)
+    assert "DOGEUSDT" in msg and "spot_watchlist" in msg and "BTCUSDT, ETHUSDT" in msg
