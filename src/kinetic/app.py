@@ -260,14 +260,15 @@ class Daemon:
             raise StartupError("live start-up checks failed: " + "; ".join(failed))
 
     async def shutdown(self) -> None:
-        if isinstance(self.world, VenueWorld):
-            await self.world.stop()
+        """Stop the replay feed, drain the engines, then close venue clients and the DB."""
         if self._feed_task is not None:
             self._feed_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._feed_task
         if self.orchestrator is not None:
             await self.orchestrator.stop()
+        if isinstance(self.world, VenueWorld):
+            await self.world.stop()  # streams, dead-man refresh, HTTP sessions
         await self.db.close()
 
 

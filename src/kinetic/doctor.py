@@ -17,7 +17,7 @@ async def run_doctor(config: UnifiedConfig, env: EnvConfig, db_url: str) -> int:
 
     results: list[tuple[bool, str]] = [(True, "configuration valid")]
     for engine, enabled in config.engine_enabled.items():
-        if not enabled:
+        if not enabled or env.mode != "replay":
             continue
         files, missing = replay_symbols(config, engine)
         ok = bool(files)
@@ -25,6 +25,8 @@ async def run_doctor(config: UnifiedConfig, env: EnvConfig, db_url: str) -> int:
         if missing:
             msg += f" (missing: {missing})"
         results.append((ok, msg))
+    if env.mode in ("paper", "live"):
+        results.extend(await _venue_checks(config, env))
     if env.mode == "live":
         missing_keys = env.missing_live_keys(config.live_key_groups())
         results.append(
@@ -50,3 +52,28 @@ async def run_doctor(config: UnifiedConfig, env: EnvConfig, db_url: str) -> int:
     for ok, msg in results:
         print(f"[{'ok' if ok else 'FAIL'}] {msg}")
     return 0 if all(ok for ok, _ in results) else 1
+
+
+async def _venue_checks(config: UnifiedConfig, env: EnvConfig) -> list[tuple[bool, str]]:
+    """Connect as the daemon would; in live mode also run the live start-up checks."""
+    from decimal import Decimal
+
+    from kinetic.supervisor.allocator import CapitalAllocator
+    from kinetic.wiring import StartupError
+    from kinetic.worlds import build_venue_world, live_checks
+
+    enabled = CapitalAllocator(config).enabled
+    capital = dict.fromkeys(enabled, Decimal(1000))
+    try:
+        world = await build_venue_world(config, env, env.mode, enabled, capital, "doctor")
+    except StartupError as exc:
+        return [(False, str(exc))]
+    except Exception as exc:  # network failures and the like: one line, no traceback
+        return [(False, f"venues: {type(exc).__name__}: {exc}")]
+    try:
+        out = [(True, f"{e}: instruments and candles from {world.symbols[e]}") for e in enabled]
+        if env.mode == "live":
+            out.extend(await live_checks(world))
+        return out
+    finally:
+        await world.stop()

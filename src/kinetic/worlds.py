@@ -65,6 +65,8 @@ class VenueWorld:
     async def _refresh_dead_man(self) -> None:
         while True:
             for market, client in self.clients.items():
+                if not hasattr(client, "set_dead_man_switch"):
+                    continue  # e.g. Binance spot has no countdown cancel-all
                 try:
                     await client.set_dead_man_switch(DEAD_MAN_TIMEOUT_S)
                 except VenueError as exc:
