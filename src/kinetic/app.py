@@ -246,6 +246,11 @@ class Daemon:
         if isinstance(world, VenueWorld):
             if self.mode == "live":
                 await self._require_live_checks(world)
+                assert self.orchestrator is not None
+                engines = self.orchestrator.engines
+                world.start_user_streams(
+                    self.config, {n: getattr(e, "nudge", lambda: None) for n, e in engines.items()}
+                )
             world.start()
             return
         world.feed.prime(self.config.replay_warmup_candles)

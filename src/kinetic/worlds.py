@@ -22,7 +22,14 @@ from kinetic.logging import get_logger
 from kinetic.marketdata.live import LiveFeed
 from kinetic.marketdata.store import CandleStore
 from kinetic.venues.base.errors import VenueError
-from kinetic.venues.factory import Keys, keys_for, make_candle_source, make_client, venue_urls
+from kinetic.venues.factory import (
+    Keys,
+    keys_for,
+    make_candle_source,
+    make_client,
+    make_user_stream,
+    venue_urls,
+)
 from kinetic.venues.sim import SimFuturesExchange, SimSpotExchange
 from kinetic.wiring import StartupError
 
@@ -50,6 +57,9 @@ class VenueWorld:
     stores: dict[str, CandleStore] = field(default_factory=dict)
     instruments: dict[str, dict[str, Instrument]] = field(default_factory=dict)
     symbols: dict[str, list[str]] = field(default_factory=dict)
+    user_streams: list[Any] = field(default_factory=list)
+    keys: dict[str, Keys] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
     _dead_man: asyncio.Task[None] | None = None
 
     def deliver(self, market: str, candle: Candle) -> None:
@@ -73,7 +83,26 @@ class VenueWorld:
                     log.warning("dead-man switch refresh failed", market=market, error=str(exc))
             await self.clock.sleep(DEAD_MAN_REFRESH_S)
 
+    def start_user_streams(self, config: UnifiedConfig, wake: dict[str, Any]) -> None:
+        """Live: follow private order updates; each update wakes the engine's loops."""
+        for engine, client in self.clients.items():
+            stream = make_user_stream(
+                venue_of(config, engine),
+                engine,
+                client,
+                self.clock,
+                self.urls,
+                self.keys[engine],
+                wake[engine],
+            )
+            if stream is not None:
+                stream.start()
+                self.user_streams.append(stream)
+
     async def stop(self) -> None:
+        for stream in self.user_streams:
+            with contextlib.suppress(Exception):
+                await stream.stop()
         await self.feed.stop()
         if self._dead_man is not None:
             self._dead_man.cancel()
@@ -149,7 +178,7 @@ async def build_venue_world(
     """Connect to the configured venues, check symbols, warm up and prepare streams."""
     clock = RealClock()
     urls = venue_urls(config, env, live=mode == "live")
-    world = VenueWorld(mode, clock, LiveFeed({}))
+    world = VenueWorld(mode, clock, LiveFeed({}), urls=urls)
     world.feed.subscribe(world.deliver)
     try:
         for engine in engines:
@@ -171,6 +200,7 @@ async def _add_engine(
 ) -> None:
     venue = venue_of(config, engine)
     keys = keys_for(env, venue, engine) if world.mode == "live" else Keys()
+    world.keys[engine] = keys
     client = make_client(venue, engine, world.clock, urls, keys, config.venue_state_dir)
     world.clients[engine] = client
     try:

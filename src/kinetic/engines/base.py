@@ -86,6 +86,8 @@ class BaseEngine(ABC):
         # scan and monitor steps never interleave: one engine changes its positions and
         # orders from one step at a time (no double exits, journal writes in order)
         self._step_lock = asyncio.Lock()
+        # set by private order/fill pushes: run the loops now instead of at the interval
+        self._nudge = asyncio.Event()
         self._scan_cursor: dict[str, int] = {}
         self._monitor_cursor: dict[str, int] = {}
         self._plans: dict[str, EntryPlan] = {}
@@ -171,15 +173,23 @@ class BaseEngine(ABC):
                 await step()
             await self._sleep_or_stop(interval_s)
 
+    def nudge(self) -> None:
+        """Wake the loops early (a venue pushed an order or fill update)."""
+        self._nudge.set()
+
     async def _sleep_or_stop(self, seconds: float) -> None:
-        sleeper = asyncio.ensure_future(self.d.clock.sleep(seconds))
-        stopper = asyncio.ensure_future(self._stop.wait())
+        waits = [
+            asyncio.ensure_future(self.d.clock.sleep(seconds)),
+            asyncio.ensure_future(self._stop.wait()),
+            asyncio.ensure_future(self._nudge.wait()),
+        ]
         try:
-            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for t in (sleeper, stopper):
+            self._nudge.clear()
+            for t in waits:
                 t.cancel()
-            for t in (sleeper, stopper):
+            for t in waits:
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
 

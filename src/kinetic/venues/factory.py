@@ -19,6 +19,12 @@ from kinetic.marketdata.live import CandleSource, Emit, PollingCandleSource
 from kinetic.venues.binance.futures import FUTURES_BASE_URL, BinanceFuturesClient
 from kinetic.venues.binance.spot import SPOT_BASE_URL, BinanceSpotClient
 from kinetic.venues.binance.streams import FUTURES_STREAM_URL, SPOT_STREAM_URL, MarketStream
+from kinetic.venues.binance.user_streams import (
+    FUTURES_PRIVATE_URL,
+    SPOT_WS_API_URL,
+    FuturesUserStream,
+    SpotUserStream,
+)
 from kinetic.venues.kraken.futures import DEFAULT_BASE_URL as KRAKEN_FUTURES_URL
 from kinetic.venues.kraken.futures import KrakenFuturesClient
 from kinetic.venues.kraken.spot import DEFAULT_BASE_URL as KRAKEN_SPOT_URL
@@ -31,6 +37,8 @@ DEFAULT_URLS: dict[str, str] = {
     "binance_spot_ws": SPOT_STREAM_URL,
     "binance_futures_rest": FUTURES_BASE_URL,
     "binance_futures_ws": FUTURES_STREAM_URL,
+    "binance_spot_ws_api": SPOT_WS_API_URL,
+    "binance_futures_private": FUTURES_PRIVATE_URL,
     "kraken_spot_rest": KRAKEN_SPOT_URL,
     "kraken_spot_ws": KRAKEN_WS_URL,
     "kraken_futures_rest": KRAKEN_FUTURES_URL,
@@ -40,6 +48,8 @@ TESTNET_URLS: dict[str, str] = {
     "binance_spot_ws": "wss://stream.testnet.binance.vision/stream",
     "binance_futures_rest": "https://testnet.binancefuture.com",
     "binance_futures_ws": "wss://fstream.binancefuture.com/market/stream",
+    "binance_spot_ws_api": "wss://ws-api.testnet.binance.vision/ws-api/v3",
+    "binance_futures_private": "wss://fstream.binancefuture.com/private/ws",
     "kraken_futures_rest": "https://demo-futures.kraken.com",
 }
 
@@ -210,3 +220,34 @@ def make_candle_source(
 def _interval_ms(interval: str) -> int:
     units = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
     return int(interval[:-1]) * units[interval[-1]]
+
+
+def make_user_stream(
+    venue: str,
+    market: str,
+    client: Any,
+    clock: Clock,
+    urls: dict[str, str],
+    keys: Keys,
+    on_update: Any,
+) -> Any | None:
+    """The private order-update stream of a live client (None where not available).
+
+    Updates only wake the engine: fills are still taken from REST (``get_fills``), so
+    the push path and the polling fallback apply each fill exactly once.
+    """
+
+    async def on_order(_order: Any) -> None:
+        on_update()
+
+    if venue != "binance":
+        return None
+    if market == "futures":
+        return FuturesUserStream(client.rest, clock, on_order, url=urls["binance_futures_private"])
+    return SpotUserStream(
+        clock,
+        on_order,
+        api_key=keys.api_key,
+        api_secret=keys.api_secret,
+        url=urls["binance_spot_ws_api"],
+    )

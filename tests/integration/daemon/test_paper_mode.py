@@ -68,6 +68,8 @@ def _config(
             "binance_spot_ws": f"{spot.ws_url}/stream",
             "binance_futures_rest": futures.url,
             "binance_futures_ws": f"{futures.ws_url}/market/stream",
+            "binance_spot_ws_api": f"{spot.ws_url}/ws-api/v3",
+            "binance_futures_private": f"{futures.ws_url}/private/ws",
         },
     }
     values.update(extra)
