@@ -185,6 +185,8 @@ class Daemon:
                 heartbeat,
                 instruments=world.instruments.get(name),
             )
+        if isinstance(world, VenueWorld):
+            world.wake = {n: e.nudge for n, e in engines.items()}
         orch = Orchestrator(
             self.config, dict(engines), recorder, RealClock(), world.clock, allocator=allocator
         )
@@ -246,11 +248,7 @@ class Daemon:
         if isinstance(world, VenueWorld):
             if self.mode == "live":
                 await self._require_live_checks(world)
-                assert self.orchestrator is not None
-                engines = self.orchestrator.engines
-                world.start_user_streams(
-                    self.config, {n: getattr(e, "nudge", lambda: None) for n, e in engines.items()}
-                )
+                world.start_user_streams(self.config, world.wake)
             world.start()
             return
         world.feed.prime(self.config.replay_warmup_candles)

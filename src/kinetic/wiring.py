@@ -107,18 +107,18 @@ def build_engine(
     deps = EngineDeps(
         config=config,
         venue=venue,
-        strategy=strategy if strategy is not None else configured_strategy(
-            strategy_name, config, name
-        ),
+        strategy=strategy
+        if strategy is not None
+        else configured_strategy(strategy_name, config, name),
         store=store,
         oms=OrderManager(name, venue, recorder, clock),
         positions=PositionManager(name, market, capital),
         risk=risk,
         recorder=recorder,
         clock=clock,
-        instruments=instruments if instruments is not None else default_instruments(
-            market, symbols
-        ),
+        instruments=instruments
+        if instruments is not None
+        else default_instruments(market, symbols),
         symbols=symbols,
         allocation=alloc,
         heartbeat=heartbeat,

@@ -58,6 +58,8 @@ class VenueWorld:
     instruments: dict[str, dict[str, Instrument]] = field(default_factory=dict)
     symbols: dict[str, list[str]] = field(default_factory=dict)
     user_streams: list[Any] = field(default_factory=list)
+    # engine wake-ups: a new closed candle is acted on at once, not at the next scan
+    wake: dict[str, Any] = field(default_factory=dict)
     keys: dict[str, Keys] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
     _dead_man: asyncio.Task[None] | None = None
@@ -65,7 +67,8 @@ class VenueWorld:
     def deliver(self, market: str, candle: Candle) -> None:
         if self.mode == "paper":
             self.venues[market].on_candle(candle)
-        self.stores[market].add(candle)
+        if self.stores[market].add(candle) and market in self.wake:
+            self.wake[market]()
 
     def start(self) -> None:
         self.feed.start()

@@ -18,12 +18,14 @@ engine's equity at the fill price).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections import deque
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kinetic.domain import Candle, Direction, Signal
 from kinetic.strategy.base import Strategy, flat_signal
-from kinetic.strategy.indicators.incremental import ATRState, SMAState
+from kinetic.strategy.indicators.incremental import ATRState
 from kinetic.strategy.registry import register
 
 if TYPE_CHECKING:
@@ -33,9 +35,27 @@ ATR_PERIOD = 14
 
 
 @dataclass(slots=True)
+class _ExactMean:
+    """Mean of the last ``n`` values, correctly rounded (``math.fsum``).
+
+    A running sum drifts by an ulp or two; on a flat stretch the two averages must come
+    out exactly equal, or rounding noise would count as a cross.
+    """
+
+    n: int
+    window: deque[float] = field(default_factory=deque)
+
+    def update(self, x: float) -> float | None:
+        self.window.append(x)
+        if len(self.window) > self.n:
+            self.window.popleft()
+        return math.fsum(self.window) / self.n if len(self.window) == self.n else None
+
+
+@dataclass(slots=True)
 class _SymbolState:
-    fast: SMAState
-    slow: SMAState
+    fast: _ExactMean
+    slow: _ExactMean
     atr: ATRState
     prev_diff: float | None = None
     last_cross: Direction | None = None
@@ -46,6 +66,7 @@ class SmaCrossStrategy:
     """Simple moving-average crossover with per-symbol incremental state."""
 
     name = "sma_cross"
+    all_in = True  # the backtester sizes its entries at 100 % of the engine's equity
 
     def __init__(self, fast: int = 20, slow: int = 50, allow_short: bool = False) -> None:
         if not 1 <= fast < slow:
@@ -60,8 +81,9 @@ class SmaCrossStrategy:
         """Return a copy configured from ``--param KEY=VALUE`` strings."""
         unknown = sorted(set(params) - {"fast", "slow", "allow_short"})
         if unknown:
-            raise ValueError(f"sma_cross: unknown parameter(s) {unknown}; known: fast, slow, "
-                             "allow_short")
+            raise ValueError(
+                f"sma_cross: unknown parameter(s) {unknown}; known: fast, slow, allow_short"
+            )
         try:
             fast = int(params.get("fast", self.fast))
             slow = int(params.get("slow", self.slow))
@@ -77,7 +99,7 @@ class SmaCrossStrategy:
     def _state(self, symbol: str) -> _SymbolState:
         state = self._states.get(symbol)
         if state is None:
-            state = _SymbolState(SMAState(self.fast), SMAState(self.slow), ATRState(ATR_PERIOD))
+            state = _SymbolState(_ExactMean(self.fast), _ExactMean(self.slow), ATRState(ATR_PERIOD))
             self._states[symbol] = state
         return state
 

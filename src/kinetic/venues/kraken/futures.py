@@ -58,9 +58,17 @@ DEMO_BASE_URL = "https://demo-futures.kraken.com"
 VENUE = "kraken_futures"
 API = "/derivatives/api/v3"
 CHARTS = "/api/charts/v1"
-_COSTS = {"sendorder": 10, "cancelorder": 10, "cancelallorders": 25,
-          "cancelallordersafter": 25, "accounts": 2, "openpositions": 2, "fills": 2,
-          "openorders": 2, "orders/status": 1}
+_COSTS = {
+    "sendorder": 10,
+    "cancelorder": 10,
+    "cancelallorders": 25,
+    "cancelallordersafter": 25,
+    "accounts": 2,
+    "openpositions": 2,
+    "fills": 2,
+    "openorders": 2,
+    "orders/status": 1,
+}
 _SEEN_ORDERS = 2000
 
 
@@ -83,8 +91,15 @@ class KrakenFuturesClient:
         self._clock = clock
         self._key, self._secret = api_key, api_secret
         self.budget = DecayingCounter(clock, max_count=500, decay_per_second=50)
-        self._http = HttpClient(VENUE, base_url, clock, futures_mapper(VENUE), limiter=self.budget,
-                                settings=settings, headers={"User-Agent": "kinetic"})
+        self._http = HttpClient(
+            VENUE,
+            base_url,
+            clock,
+            futures_mapper(VENUE),
+            limiter=self.budget,
+            settings=settings,
+            headers={"User-Agent": "kinetic"},
+        )
         self.nonces = NonceGenerator(clock)
         self._instruments: dict[str, Instrument] = {}
         self._leverage: dict[str, int] = {}
@@ -121,8 +136,9 @@ class KrakenFuturesClient:
                 return Request(method, path, data, headers=headers)
             return Request(method, path, body=data, headers=headers)
 
-        resp = await self._http.send(build, weight=_COSTS.get(endpoint, 1), kind=kind,
-                                     client_order_id=client_order_id)
+        resp = await self._http.send(
+            build, weight=_COSTS.get(endpoint, 1), kind=kind, client_order_id=client_order_id
+        )
         return _json(resp, endpoint)
 
     # ------------------------------------------------------------------ market data
@@ -164,8 +180,7 @@ class KrakenFuturesClient:
         now_ms = self._clock.time_ms()
         start = start_ms if start_ms is not None else now_ms - step * (limit + 1)
         path = f"{CHARTS}/trade/{futures_kraken_symbol(symbol)}/{futures_resolution(interval)}"
-        data = await self._public(path, [("from", str(start // 1000)),
-                                         ("to", str(now_ms // 1000))])
+        data = await self._public(path, [("from", str(start // 1000)), ("to", str(now_ms // 1000))])
         candles = []
         for raw in data.get("candles", []):
             try:
@@ -216,8 +231,9 @@ class KrakenFuturesClient:
 
     async def set_dead_man_switch(self, timeout_seconds: int) -> None:
         """Arm (or with 0 disarm) ``cancelallordersafter``."""
-        await self._private("POST", "cancelallordersafter",
-                            [("timeout", str(max(0, timeout_seconds)))])
+        await self._private(
+            "POST", "cancelallordersafter", [("timeout", str(max(0, timeout_seconds)))]
+        )
 
     # ------------------------------------------------------------------ orders
 
@@ -225,11 +241,17 @@ class KrakenFuturesClient:
         """Validate and send ``sendorder`` with ``cliOrdId``; check ``sendStatus``."""
         inst = await self.instrument(intent.symbol)
         params, price = await self._order_params(intent, inst)
-        data = await self._private("POST", "sendorder", params, kind=RequestKind.ORDER,
-                                   client_order_id=intent.client_order_id)
+        data = await self._private(
+            "POST",
+            "sendorder",
+            params,
+            kind=RequestKind.ORDER,
+            client_order_id=intent.client_order_id,
+        )
         status = data.get("sendStatus", {})
-        err = send_status_error(str(status.get("status")), venue=VENUE,
-                                client_order_id=intent.client_order_id)
+        err = send_status_error(
+            str(status.get("status")), venue=VENUE, client_order_id=intent.client_order_id
+        )
         if err is not None:
             raise err
         order = _placed(intent, price, status, self._clock.time_ms())
@@ -247,10 +269,12 @@ class KrakenFuturesClient:
                 raise OrderRejected(f"{VENUE}: {intent.order_type} needs a price", venue=VENUE)
             price = round_price(given, inst.tick_size)
         check_order(inst, intent.quantity, price, reduce_only=intent.reduce_only)
-        params = [("orderType", fs.ORDER_TYPES[intent.order_type]),
-                  ("symbol", futures_kraken_symbol(intent.symbol)),
-                  ("side", "buy" if intent.side.value == "BUY" else "sell"),
-                  ("size", str(intent.quantity))]
+        params = [
+            ("orderType", fs.ORDER_TYPES[intent.order_type]),
+            ("symbol", futures_kraken_symbol(intent.symbol)),
+            ("side", "buy" if intent.side.value == "BUY" else "sell"),
+            ("size", str(intent.quantity)),
+        ]
         if intent.order_type is OrderType.LIMIT:
             params.append(("limitPrice", str(price)))
         if intent.order_type is OrderType.STOP_MARKET:
@@ -304,8 +328,14 @@ class KrakenFuturesClient:
             return seen
         qty = sum((f.quantity for f in fills), Decimal(0))
         avg = sum((f.price * f.quantity for f in fills), Decimal(0)) / qty
-        base = seen or Order(client_order_id, symbol.upper(), fills[0].side, OrderType.MARKET,
-                             qty, OrderStatus.FILLED)
+        base = seen or Order(
+            client_order_id,
+            symbol.upper(),
+            fills[0].side,
+            OrderType.MARKET,
+            qty,
+            OrderStatus.FILLED,
+        )
         base.filled_qty, base.avg_price = qty, avg
         base.status = OrderStatus.FILLED if qty >= base.quantity else base.status
         return base
@@ -365,12 +395,22 @@ def _placed(intent: OrderIntent, price: Decimal, status: Any, now_ms: int) -> Or
     state = OrderStatus.NEW
     if filled > 0:
         state = OrderStatus.FILLED if filled >= intent.quantity else OrderStatus.PARTIALLY_FILLED
-    return Order(intent.client_order_id, intent.symbol.upper(), intent.side, intent.order_type,
-                 intent.quantity, state,
-                 price if intent.order_type is OrderType.LIMIT else None,
-                 price if intent.order_type is OrderType.STOP_MARKET else None,
-                 intent.reduce_only, str(status.get("order_id", "")), filled,
-                 notional / filled if filled else Decimal(0), now_ms, now_ms)
+    return Order(
+        intent.client_order_id,
+        intent.symbol.upper(),
+        intent.side,
+        intent.order_type,
+        intent.quantity,
+        state,
+        price if intent.order_type is OrderType.LIMIT else None,
+        price if intent.order_type is OrderType.STOP_MARKET else None,
+        intent.reduce_only,
+        str(status.get("order_id", "")),
+        filled,
+        notional / filled if filled else Decimal(0),
+        now_ms,
+        now_ms,
+    )
 
 
 def _json(resp: Response, endpoint: str) -> Any:
@@ -378,4 +418,3 @@ def _json(resp: Response, endpoint: str) -> Any:
     if not isinstance(data, dict):
         raise TransientError(f"{VENUE} {endpoint}: malformed response", venue=VENUE)
     return data
-

@@ -197,4 +197,3 @@ def _side(raw: Any) -> Side:
     if raw in ("sell", "short"):
         return Side.SELL
     raise SchemaError(f"bad side {raw!r}")
-

@@ -90,10 +90,12 @@ class KrakenSpotClient:
         self.counter = DecayingCounter(clock, max_count=max_count, decay_per_second=decay)
         mapper = spot_mapper(VENUE, clock)
         headers = {"User-Agent": "kinetic"}
-        self._public = HttpClient(VENUE, base_url, clock, mapper, settings=settings,
-                                  headers=headers)
-        self._private_http = HttpClient(VENUE, base_url, clock, mapper, limiter=self.counter,
-                                        settings=settings, headers=headers)
+        self._public = HttpClient(
+            VENUE, base_url, clock, mapper, settings=settings, headers=headers
+        )
+        self._private_http = HttpClient(
+            VENUE, base_url, clock, mapper, limiter=self.counter, settings=settings, headers=headers
+        )
         path = nonce_file_for(state_dir, VENUE, api_key) if state_dir is not None else None
         self.nonces = NonceGenerator(clock, path)
         self._private_lock = asyncio.Lock()
@@ -127,8 +129,7 @@ class KrakenSpotClient:
             nonce = self.nonces.next()
             body = encode_form([("nonce", nonce), *fixed])
             sig = sign_spot(self._secret, path, nonce, body)
-            return Request("POST", path, body=body, headers={"API-Key": self._key,
-                                                              "API-Sign": sig})
+            return Request("POST", path, body=body, headers={"API-Key": self._key, "API-Sign": sig})
 
         async with self._private_lock:
             resp = await self._private_http.send(
@@ -224,11 +225,17 @@ class KrakenSpotClient:
         pair = await self.pair(intent.symbol)
         params, price = await self._order_params(intent, pair)
         try:
-            result = await self._post("AddOrder", params, cost=0, kind=RequestKind.ORDER,
-                                      client_order_id=intent.client_order_id)
+            result = await self._post(
+                "AddOrder",
+                params,
+                cost=0,
+                kind=RequestKind.ORDER,
+                client_order_id=intent.client_order_id,
+            )
         except DuplicateOrder as exc:
-            raise DuplicateOrder(str(exc), client_order_id=intent.client_order_id,
-                                 venue=VENUE, code=exc.code) from None
+            raise DuplicateOrder(
+                str(exc), client_order_id=intent.client_order_id, venue=VENUE, code=exc.code
+            ) from None
         txid = str(result["txid"][0])
         self._cid_by_txid[txid] = intent.client_order_id
         if intent.order_type is OT.MARKET:
@@ -236,11 +243,19 @@ class KrakenSpotClient:
             if txid in found:
                 return found[txid]
         now = self._clock.time_ms()
-        return Order(intent.client_order_id, intent.symbol, intent.side, intent.order_type,
-                     intent.quantity, OrderStatus.NEW,
-                     price if intent.order_type is OT.LIMIT else None,
-                     price if intent.order_type is OT.STOP_MARKET else None,
-                     venue_order_id=txid, created_ms=now, updated_ms=now)
+        return Order(
+            intent.client_order_id,
+            intent.symbol,
+            intent.side,
+            intent.order_type,
+            intent.quantity,
+            OrderStatus.NEW,
+            price if intent.order_type is OT.LIMIT else None,
+            price if intent.order_type is OT.STOP_MARKET else None,
+            venue_order_id=txid,
+            created_ms=now,
+            updated_ms=now,
+        )
 
     async def _order_params(
         self, intent: OrderIntent, pair: SpotPair
@@ -305,8 +320,11 @@ class KrakenSpotClient:
         found = [o for o in await self._open_by_cid(client_order_id) if o.symbol == symbol]
         if not found:
             result = await self._post("ClosedOrders", [("cl_ord_id", client_order_id)])
-            found = [o for o in self._parse_orders(result.get("closed", {}), "ClosedOrders")
-                     if o.symbol == symbol and o.client_order_id == client_order_id]
+            found = [
+                o
+                for o in self._parse_orders(result.get("closed", {}), "ClosedOrders")
+                if o.symbol == symbol and o.client_order_id == client_order_id
+            ]
         return max(found, key=lambda o: o.created_ms) if found else None
 
     async def get_open_orders(self, symbol: str | None = None) -> list[Order]:
@@ -346,14 +364,18 @@ class KrakenSpotClient:
     async def get_fills(self, symbol: str, since_ms: int = 0) -> list[Fill]:
         """Return fills on ``symbol`` at or after ``since_ms``, oldest first."""
         pair = await self.pair(symbol)
-        trades = [t for t in await self._trades_since(since_ms)
-                  if self.symbol_of(t.pair) == pair.symbol and t.ts_ms >= since_ms]
+        trades = [
+            t
+            for t in await self._trades_since(since_ms)
+            if self.symbol_of(t.pair) == pair.symbol and t.ts_ms >= since_ms
+        ]
         unknown = sorted({t.order_txid for t in trades} - set(self._cid_by_txid))
         for i in range(0, len(unknown), 20):
             await self._query_txids(unknown[i : i + 20])
         quote = pair.to_instrument().quote
-        fills = [t.to_fill(self._cid_by_txid.get(t.order_txid, ""), pair.symbol, quote)
-                 for t in trades]
+        fills = [
+            t.to_fill(self._cid_by_txid.get(t.order_txid, ""), pair.symbol, quote) for t in trades
+        ]
         return sorted(fills, key=lambda f: (f.ts_ms, f.trade_id))
 
     async def _trades_since(self, since_ms: int) -> list[SpotTrade]:
@@ -375,8 +397,9 @@ class KrakenSpotClient:
     # ------------------------------------------------------------------ misc
 
     def _skip(self, endpoint: str, item: str, exc: Exception) -> None:
-        self._log.warning("malformed venue payload skipped", endpoint=endpoint, item=item,
-                          error=str(exc))
+        self._log.warning(
+            "malformed venue payload skipped", endpoint=endpoint, item=item, error=str(exc)
+        )
 
     async def close(self) -> None:
         """Close both HTTP sessions."""

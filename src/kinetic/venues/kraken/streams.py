@@ -98,8 +98,9 @@ class KrakenCandleStream:
                         async for candle in self._read(ws):
                             yield candle
                 except (aiohttp.ClientError, OSError, TimeoutError, VenueError) as exc:
-                    self._log.warning("ohlc stream failed", error=str(exc),
-                                      error_type=type(exc).__name__)
+                    self._log.warning(
+                        "ohlc stream failed", error=str(exc), error_type=type(exc).__name__
+                    )
                 await self._clock.sleep(self._delay(attempt))
                 attempt += 1
 
@@ -110,8 +111,11 @@ class KrakenCandleStream:
 
     async def _subscribe(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         pair = await self._client.pair(self.symbol)
-        params = {"channel": "ohlc", "symbol": [pair.ws_symbol],
-                  "interval": spot_interval_minutes(self.interval)}
+        params = {
+            "channel": "ohlc",
+            "symbol": [pair.ws_symbol],
+            "interval": spot_interval_minutes(self.interval),
+        }
         await ws.send_json({"method": "subscribe", "params": params})
         self._last_rx = self._clock.time()
 

@@ -1,0 +1,146 @@
+"""Backtest options and the ``UnifiedConfig`` they produce.
+
+The config a backtest runs with is the daemon's config (file and ``KINETIC_*``
+environment) overlaid, in this order, by the command-line flags (``--cash``, ``--fee``,
+``--leverage``, engines, strategy, symbols), then ``--set FIELD=VALUE``, then — with
+``--raw`` — the limits switched off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from config import ConfigValidationError, UnifiedConfig, _format_errors, _parse_env_value
+
+FillTiming = Literal["close", "next_open"]
+Units = Literal["whole", "fractional", "exchange"]
+ENGINES = ("spot", "futures")
+
+# --raw: every limit off, same code path. Values beyond the validated ranges are set on
+# purpose (model_copy skips validation): a 1e12 % limit can never be reached.
+NEVER = 1e12
+RAW_OVERRIDES: dict[str, Any] = {
+    "global_daily_loss_limit_pct": NEVER,
+    "global_max_drawdown_pct": NEVER,
+    "spot_max_positions": 1000,
+    "futures_max_positions": 1000,
+    "spot_min_confidence": 0,
+    "futures_min_confidence": 0,
+    "spot_stop_loss_pct": 99.9999999,  # stop at 1e-9 x entry: never reached
+    "spot_take_profit_pct": NEVER,
+    "futures_atr_stop_multiplier": NEVER,  # long stop at 0, short stop at +inf
+    "futures_trailing_activation_pct": NEVER,
+    "futures_blacklist_duration_minutes": 0,
+}
+
+
+@dataclass(frozen=True)
+class BacktestOptions:
+    """Everything one backtest run needs besides the base config."""
+
+    engines: tuple[str, ...] = ("spot",)
+    symbols: tuple[str, ...] = ()
+    data: tuple[Path, ...] = ()
+    strategy: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    start_ms: int | None = None
+    end_ms: int | None = None
+    cash: float | None = None
+    fee: float | None = None  # a rate: 0.001 = 0.1 %
+    fill: FillTiming = "close"
+    units: Units = "exchange"
+    leverage: int | None = None
+    allow_short: bool = False
+    raw: bool = False
+    sets: dict[str, str] = field(default_factory=dict)
+    funding: Path | None = None
+    all_in: bool | None = None  # None: the strategy decides (``sma_cross`` is all-in)
+
+
+def check_options(opts: BacktestOptions) -> None:
+    """Raise ``ConfigValidationError`` (one line) for inconsistent options."""
+    bad = [e for e in opts.engines if e not in ENGINES]
+    if bad or not opts.engines:
+        raise ConfigValidationError(f"--engine: unknown {bad}; allowed: spot, futures, both")
+    if opts.allow_short and "spot" in opts.engines:
+        raise ConfigValidationError("--allow-short needs --engine futures (spot cannot short)")
+    if opts.raw and len(opts.engines) > 1:
+        raise ConfigValidationError(
+            "--raw runs one engine without the allocator split; use --engine spot or futures"
+        )
+    if opts.cash is not None and opts.cash <= 0:
+        raise ConfigValidationError(f"--cash={opts.cash:g} is invalid; allowed: > 0")
+    if opts.fee is not None and not 0 <= opts.fee < 0.05:
+        raise ConfigValidationError(f"--fee={opts.fee:g} is invalid; allowed: >= 0 and < 0.05")
+    if opts.leverage is not None and not 1 <= opts.leverage <= 125:
+        raise ConfigValidationError(f"--leverage={opts.leverage} is invalid; allowed: 1..125")
+    if opts.start_ms is not None and opts.end_ms is not None and opts.start_ms >= opts.end_ms:
+        raise ConfigValidationError("--from must be before --to")
+
+
+def _flag_overrides(opts: BacktestOptions, all_in: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        # the backtest keeps its own per-bar equity curve; engine snapshots are not needed
+        "equity_snapshot_interval_seconds": 10**9,
+        "spot_enabled": "spot" in opts.engines,
+        "futures_enabled": "futures" in opts.engines,
+    }
+    if opts.symbols:
+        out["spot_watchlist"] = list(opts.symbols)
+        out["futures_watchlist"] = list(opts.symbols)
+    if opts.strategy:
+        out["spot_strategy"] = opts.strategy
+        out["futures_strategy"] = opts.strategy
+    if opts.cash is not None:
+        out["initial_capital_usd"] = opts.cash
+    if opts.fee is not None:
+        pct = opts.fee * 100
+        out |= {
+            "taker_fee_pct": pct,
+            "maker_fee_pct": pct,
+            "futures_taker_fee_pct": pct,
+            "futures_maker_fee_pct": pct,
+        }
+    if opts.leverage is not None:
+        out["futures_leverage_min"] = opts.leverage
+        out["futures_leverage_max"] = opts.leverage
+    if all_in:
+        out |= {
+            "spot_position_size_pct": 100.0,
+            "futures_position_size_min_pct": 100.0,
+            "futures_position_size_max_pct": 100.0,
+        }
+    return out
+
+
+def parse_sets(items: list[str]) -> dict[str, str]:
+    """Parse ``FIELD=VALUE`` strings; a malformed item is a ``ConfigValidationError``."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigValidationError(f"--set {item!r}: expected FIELD=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def backtest_config(base: UnifiedConfig, opts: BacktestOptions, all_in: bool) -> UnifiedConfig:
+    """Return the config for this run (validated, then ``--raw`` applied)."""
+    check_options(opts)
+    flags = _flag_overrides(opts, all_in)
+    sets = {
+        k: _parse_env_value(k, v) if k in UnifiedConfig.model_fields else v
+        for k, v in opts.sets.items()
+    }
+    source = dict.fromkeys(flags, "command line") | dict.fromkeys(sets, "--set")
+    try:
+        config = UnifiedConfig.model_validate({**base.model_dump(), **flags, **sets})
+    except ValidationError as exc:
+        raise _format_errors(exc, source) from None
+    if opts.raw:
+        config = config.model_copy(update=RAW_OVERRIDES)
+    return config

@@ -1,0 +1,160 @@
+"""Build the backtest's object graph with the daemon's own wiring (``kinetic.wiring``).
+
+One SimExchange, CandleStore and engine per enabled engine, the CapitalAllocator, and an
+Orchestrator whose GlobalRiskMonitor runs on the backtest's ``ManualClock``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from config import ConfigValidationError, UnifiedConfig
+from kinetic.backtest.options import BacktestOptions, Units
+from kinetic.backtest.recorder import BacktestRecorder
+from kinetic.clock import ManualClock
+from kinetic.domain import CapitalAllocation, Instrument, MarketType
+from kinetic.engines.base import BaseEngine, EntrySizer
+from kinetic.marketdata.store import CandleStore
+from kinetic.strategy.base import Strategy
+from kinetic.supervisor.allocator import CapitalAllocator
+from kinetic.supervisor.orchestrator import Orchestrator
+from kinetic.venues.base import UnknownSymbol
+from kinetic.venues.sim.instruments import default_instruments
+from kinetic.wiring import MARKETS, build_engine, configured_strategy, make_sim_venue
+from kinetic.wiring import starting_capital as engine_capital
+
+FINE = Decimal("0.00000001")
+WINDOW = 600  # candles kept per symbol: strategies keep their own incremental state
+
+
+@dataclass
+class EngineSlot:
+    """One engine with the venue and store the driver feeds."""
+
+    name: str
+    engine: BaseEngine
+    venue: Any
+    store: CandleStore
+    capital: Decimal
+
+
+@dataclass
+class World:
+    """Everything a backtest drives."""
+
+    config: UnifiedConfig
+    clock: ManualClock
+    recorder: BacktestRecorder
+    orchestrator: Orchestrator
+    slots: list[EngineSlot]
+
+    @property
+    def start_equity(self) -> Decimal:
+        return sum((s.capital for s in self.slots), Decimal(0))
+
+
+def instruments_for(market: MarketType, symbols: list[str], units: Units) -> dict[str, Instrument]:
+    """Exchange rules for known symbols (generic fine ones otherwise), then ``--units``."""
+    out: dict[str, Instrument] = {}
+    for symbol in symbols:
+        try:
+            out[symbol] = default_instruments(market, [symbol])[symbol]
+        except UnknownSymbol:
+            base = symbol[:-4] if symbol.endswith("USDT") else symbol
+            out[symbol] = Instrument(symbol, base, "USDT", market, FINE, FINE, FINE, Decimal(0))
+    if units == "whole":
+        one = Decimal(1)
+        return {s: replace(i, step_size=one, min_qty=one) for s, i in out.items()}
+    if units == "fractional":
+        return {s: replace(i, step_size=FINE, min_qty=FINE) for s, i in out.items()}
+    return out
+
+
+def fill_price_sizer(
+    venue: Any, config: UnifiedConfig, engine: str, instruments: dict[str, Instrument]
+) -> EntrySizer:
+    """Size an entry at the price the SimExchange will fill it at, leaving room for fees.
+
+    The venue's last price is the signal bar's close (``--fill close``) or the next bar's
+    open (``--fill next_open``); slippage and one tick are added, as the venue rounds the
+    slipped price against the taker.
+    """
+    slip = Decimal(str(config.slippage_bps)) / Decimal(10_000)
+    spot = engine == "spot"
+    fee = Decimal(str(config.taker_fee_pct if spot else config.futures_taker_fee_pct)) / 100
+
+    def size(symbol: str, margin: Decimal, leverage: int) -> Decimal:
+        last = venue.last_price(symbol)
+        if last is None or last <= 0:
+            return Decimal(0)
+        tick = instruments[symbol].tick_size
+        price = last * (1 + slip) + tick
+        per_unit = price * (1 + fee) if spot else price * (Decimal(1) / leverage + fee)
+        qty: Decimal = margin / per_unit
+        return qty
+
+    return size
+
+
+def _strategy(config: UnifiedConfig, engine: str, opts: BacktestOptions) -> Strategy:
+    name = config.spot_strategy if engine == "spot" else config.futures_strategy
+    try:
+        strategy = configured_strategy(name, config, engine)
+    except Exception as exc:  # StartupError: unknown strategy name
+        raise ConfigValidationError(f"--strategy: {exc}") from None
+    params = dict(opts.params)
+    if opts.allow_short:
+        params["allow_short"] = "true"
+    if not params:
+        return strategy
+    configure = getattr(strategy, "with_params", None)
+    if configure is None:
+        raise ConfigValidationError(f"--param: strategy {name!r} takes no parameters")
+    try:
+        configured: Strategy = configure(params)
+    except ValueError as exc:
+        raise ConfigValidationError(f"--param: {exc}") from None
+    return configured
+
+
+def wants_all_in(config: UnifiedConfig, opts: BacktestOptions) -> bool:
+    """True when the run sizes entries all-in (the strategy asks for it unless overridden)."""
+    if opts.all_in is not None:
+        return opts.all_in
+    return any(getattr(_strategy(config, e, opts), "all_in", False) for e in opts.engines)
+
+
+def build_world(
+    config: UnifiedConfig, opts: BacktestOptions, symbols: list[str], start_s: float
+) -> World:
+    """Wire engines, venues, stores, allocator and orchestrator for one run."""
+    clock = ManualClock(start_s)
+    recorder = BacktestRecorder(clock_ms=clock.time_ms)
+    allocator = CapitalAllocator(config)
+    holder: dict[str, Orchestrator] = {}
+    slots: list[EngineSlot] = []
+    for name in allocator.enabled:
+        capital = engine_capital(config, allocator, name)
+        insts = instruments_for(MARKETS[name], symbols, opts.units)
+        venue = make_sim_venue(config, name, symbols, clock, capital, instruments=insts)
+        store = CandleStore(maxlen=WINDOW)
+        engine = build_engine(
+            name, config, venue, store, recorder, clock, symbols, capital,
+            _allocation(holder, name), lambda: holder["o"].risk_monitor.can_open_new_trade(),
+            lambda _n: None, strategy=_strategy(config, name, opts), instruments=insts,
+            sizer=fill_price_sizer(venue, config, name, insts),
+        )  # fmt: skip
+        slots.append(EngineSlot(name, engine, venue, store, capital))
+    engines: dict[str, Any] = {s.name: s.engine for s in slots}
+    orch = Orchestrator(config, engines, recorder, clock, clock, allocator=allocator)
+    holder["o"] = orch
+    return World(config, clock, recorder, orch, slots)
+
+
+def _allocation(holder: dict[str, Orchestrator], name: str) -> Any:
+    def alloc() -> CapitalAllocation:
+        return holder["o"].get_allocation(name)
+
+    return alloc
