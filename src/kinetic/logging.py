@@ -89,5 +89,9 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None, stream: 
 
 
 def get_logger(**bind: Any) -> Any:
-    """Return a structlog logger with ``bind`` context (engine, symbol, ...)."""
-    return structlog.get_logger().bind(**bind)
+    """Return a structlog logger with ``bind`` context (engine, symbol, ...).
+
+    The logger stays lazy: it follows the configuration in force when it logs, so a
+    module-level logger created before ``configure_logging`` still obeys it.
+    """
+    return structlog.get_logger(**bind)

@@ -77,6 +77,8 @@ class FakeKrakenSpot(FakeServerBase):
         self.app.router.add_get("/v2-auth", self._ws_private)
         self.ws_subs: dict[web.WebSocketResponse, set[str]] = {}
         self.subscribe_count = 0
+        self.ws_token_uses: list[str] = []
+        self.exec_cursor = 0
 
     # ------------------------------------------------------------------ test controls
 
@@ -228,6 +230,7 @@ class FakeKrakenSpot(FakeServerBase):
             },
             "_cost": vol * price,
         }
+        self.executions.append(self._exec_entry(txid, "new"))
         market = self.prices.get(key)
         if p["ordertype"] == "market" or (market and self._crosses(self.orders[txid], market)):
             self._fill(txid, market or price)
@@ -360,11 +363,18 @@ class FakeKrakenSpot(FakeServerBase):
                 "exec_id": tid,
                 "order_id": txid,
                 "cl_ord_id": order["cl_ord_id"],
-                "symbol": pair["wsname"],
+                "symbol": _v2_name(pair),
                 "side": order["descr"]["type"],
+                "order_type": order["descr"]["ordertype"],
+                "order_qty": float(order["vol"]),
+                "order_status": "filled",
+                "cum_qty": float(vol),
+                "avg_price": float(price),
                 "last_qty": float(vol),
                 "last_price": float(price),
-                "timestamp": "",
+                "liquidity_ind": "m" if order["descr"]["ordertype"] == "limit" else "t",
+                "fees": [{"asset": _v2_name(pair).split("/")[1], "qty": 0.0}],
+                "timestamp": _rfc3339(self.clock_time()),
             }
         )
 
@@ -423,7 +433,10 @@ class FakeKrakenSpot(FakeServerBase):
         if channel == "ohlc":
             await ws.send_json({"channel": "ohlc", "type": "snapshot", "data": list(self.ws_ohlc)})
         if channel == "executions":
-            await ws.send_json({"channel": "executions", "type": "snapshot", "data": []})
+            self.ws_token_uses.append(str(params.get("token")))
+            await ws.send_json(
+                {"channel": "executions", "type": "snapshot", "data": self._exec_snapshot(params)}
+            )
 
     async def push(self, channel: str, data: list[dict[str, Any]]) -> None:
         """Send an update on ``channel`` to every subscribed socket (unless silent)."""
@@ -434,6 +447,65 @@ class FakeKrakenSpot(FakeServerBase):
         for ws, channels in list(self.ws_subs.items()):
             if channel in channels and not ws.closed and ws not in self.muted:
                 await ws.send_json({"channel": channel, "type": "update", "data": data})
+
+    # ------------------------------------------------------------------ WS v2 executions
+
+    def _exec_entry(self, txid: str, exec_type: str) -> dict[str, Any]:
+        """Return a full WS v2 ``executions`` entry for the current state of an order."""
+        o = self.orders[txid]
+        pair = self.pairs[self._key(o["descr"]["pair"])]
+        status = {"open": "new", "closed": "filled"}.get(o["status"], o["status"])
+        entry: dict[str, Any] = {
+            "exec_type": exec_type,
+            "order_id": txid,
+            "cl_ord_id": o["cl_ord_id"],
+            "symbol": _v2_name(pair),
+            "side": o["descr"]["type"],
+            "order_type": o["descr"]["ordertype"],
+            "order_qty": float(o["vol"]),
+            "order_status": status,
+            "cum_qty": float(o["vol_exec"]),
+            "avg_price": float(o["price"]),
+            "timestamp": _rfc3339(self.clock_time()),
+        }
+        if o["descr"]["ordertype"] == "limit":
+            entry["limit_price"] = float(o["descr"]["price"])
+        return entry
+
+    def _exec_snapshot(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        data = []
+        if params.get("snap_orders", True):
+            data += [
+                self._exec_entry(t, "new") for t, o in self.orders.items() if o["status"] == "open"
+            ]
+        if params.get("snap_trades", False):
+            data += [e for e in self.executions if e["exec_type"] == "trade"][-50:]
+        return data
+
+    async def flush_executions(self) -> None:
+        """Push the executions recorded since the last flush (new orders, fills)."""
+        data = self.executions[self.exec_cursor :]
+        self.exec_cursor = len(self.executions)
+        if data:
+            await self.push("executions", data)
+
+    async def push_raw(self, text: str) -> None:
+        """Send ``text`` as is to every private socket (malformed-message tests)."""
+        for ws, channels in list(self.ws_subs.items()):
+            if "executions" in channels and not ws.closed:
+                await ws.send_str(text)
+
+
+def _v2_name(pair: dict[str, Any]) -> str:
+    from kinetic.venues.kraken.symbols import ws_v2_symbol
+
+    return ws_v2_symbol(pair["base"], pair["quote"])
+
+
+def _rfc3339(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class _KrakenError(Exception):

@@ -29,8 +29,13 @@ from kinetic.venues.kraken.futures import DEFAULT_BASE_URL as KRAKEN_FUTURES_URL
 from kinetic.venues.kraken.futures import KrakenFuturesClient
 from kinetic.venues.kraken.spot import DEFAULT_BASE_URL as KRAKEN_SPOT_URL
 from kinetic.venues.kraken.spot import KrakenSpotClient
+from kinetic.venues.kraken.streams import DEFAULT_AUTH_WS_URL as KRAKEN_AUTH_WS_URL
 from kinetic.venues.kraken.streams import DEFAULT_WS_URL as KRAKEN_WS_URL
 from kinetic.venues.kraken.streams import KrakenCandleStream
+from kinetic.venues.kraken.user_streams import (
+    DEFAULT_FUTURES_WS_URL as KRAKEN_FUTURES_WS_URL,
+)
+from kinetic.venues.kraken.user_streams import KrakenFuturesUserStream, KrakenSpotUserStream
 
 DEFAULT_URLS: dict[str, str] = {
     "binance_spot_rest": SPOT_BASE_URL,
@@ -42,6 +47,8 @@ DEFAULT_URLS: dict[str, str] = {
     "kraken_spot_rest": KRAKEN_SPOT_URL,
     "kraken_spot_ws": KRAKEN_WS_URL,
     "kraken_futures_rest": KRAKEN_FUTURES_URL,
+    "kraken_spot_ws_auth": KRAKEN_AUTH_WS_URL,
+    "kraken_futures_ws": KRAKEN_FUTURES_WS_URL,
 }
 TESTNET_URLS: dict[str, str] = {
     "binance_spot_rest": "https://testnet.binance.vision",
@@ -51,6 +58,7 @@ TESTNET_URLS: dict[str, str] = {
     "binance_spot_ws_api": "wss://ws-api.testnet.binance.vision/ws-api/v3",
     "binance_futures_private": "wss://fstream.binancefuture.com/private/ws",
     "kraken_futures_rest": "https://demo-futures.kraken.com",
+    "kraken_futures_ws": "wss://demo-futures.kraken.com/ws/v1",
 }
 
 
@@ -230,8 +238,8 @@ def make_user_stream(
     urls: dict[str, str],
     keys: Keys,
     on_update: Any,
-) -> Any | None:
-    """The private order-update stream of a live client (None where not available).
+) -> Any:
+    """The private order-update stream of a live client.
 
     Updates only wake the engine: fills are still taken from REST (``get_fills``), so
     the push path and the polling fallback apply each fill exactly once.
@@ -240,8 +248,17 @@ def make_user_stream(
     async def on_order(_order: Any) -> None:
         on_update()
 
-    if venue != "binance":
-        return None
+    if venue == "kraken" and market == "spot":
+        return KrakenSpotUserStream(client, clock, on_order, ws_url=urls["kraken_spot_ws_auth"])
+    if venue == "kraken":
+        return KrakenFuturesUserStream(
+            client,
+            clock,
+            on_order,
+            ws_url=urls["kraken_futures_ws"],
+            api_key=keys.api_key,
+            api_secret=keys.api_secret,
+        )
     if market == "futures":
         return FuturesUserStream(client.rest, clock, on_order, url=urls["binance_futures_private"])
     return SpotUserStream(

@@ -67,8 +67,11 @@ _SPOT_STATUS = {
     "canceled": OrderStatus.CANCELED,
     "expired": OrderStatus.EXPIRED,
 }
-_SPOT_TYPES = {"market": OrderType.MARKET, "limit": OrderType.LIMIT,
-               "stop-loss": OrderType.STOP_MARKET}
+_SPOT_TYPES = {
+    "market": OrderType.MARKET,
+    "limit": OrderType.LIMIT,
+    "stop-loss": OrderType.STOP_MARKET,
+}
 
 
 def rfc3339_ms(raw: Any) -> int:
@@ -119,11 +122,14 @@ def _spot_status(r: Mapping[str, Any], order: Order) -> OrderStatus:
     raw = r.get("order_status")
     if raw is None:
         raw = {"canceled": "canceled", "expired": "expired", "filled": "filled"}.get(
-            str(r.get("exec_type")))
+            str(r.get("exec_type"))
+        )
     if raw is None:
-        if order.filled_qty > 0 and order.status is OrderStatus.NEW:
-            return OrderStatus.PARTIALLY_FILLED
-        return order.status
+        if order.status.is_terminal or order.filled_qty <= 0:
+            return order.status
+        if order.filled_qty >= order.quantity:
+            return OrderStatus.FILLED
+        return OrderStatus.PARTIALLY_FILLED
     status = _SPOT_STATUS.get(str(raw))
     if status is None:
         raise SchemaError(f"order status {raw!r} unknown")
@@ -206,8 +212,11 @@ def parse_execution(
 
 # ---------------------------------------------------------------------- Futures parsing
 
-_FUTURES_TYPES = {"limit": OrderType.LIMIT, "stop": OrderType.STOP_MARKET,
-                  "market": OrderType.MARKET}
+_FUTURES_TYPES = {
+    "limit": OrderType.LIMIT,
+    "stop": OrderType.STOP_MARKET,
+    "market": OrderType.MARKET,
+}
 _CANCEL_STATUS = {
     "full_fill": OrderStatus.FILLED,
     "contract_expired": OrderStatus.EXPIRED,
@@ -366,8 +375,9 @@ class _KrakenUserStream:
                     if await self._connection(session):
                         attempt = 0
                 except (aiohttp.ClientError, OSError, TimeoutError, VenueError) as exc:
-                    self._log.warning("user stream failed", error_type=type(exc).__name__,
-                                      error=str(exc))
+                    self._log.warning(
+                        "user stream failed", error_type=type(exc).__name__, error=str(exc)
+                    )
                 await self._clock.sleep(self._delay(attempt))
                 attempt += 1
 
@@ -429,8 +439,12 @@ class _KrakenUserStream:
 
     def _skip(self, channel: str, exc: Exception) -> None:
         """Log a malformed entry by venue and channel (never the raw payload)."""
-        self._log.warning("malformed ws entry skipped", channel=channel,
-                          error_type=type(exc).__name__, error=str(exc)[:200])
+        self._log.warning(
+            "malformed ws entry skipped",
+            channel=channel,
+            error_type=type(exc).__name__,
+            error=str(exc)[:200],
+        )
 
     # ------------------------------------------------------------------ delivery
 
@@ -487,12 +501,19 @@ class KrakenSpotUserStream(_KrakenUserStream):
         yield_every: int = 20,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(clock, on_order, on_fill, ws_url=ws_url, name=name,
-                         ping_interval_seconds=ping_interval_seconds,
-                         silence_timeout_seconds=silence_timeout_seconds,
-                         backoff_base_seconds=backoff_base_seconds,
-                         backoff_cap_seconds=backoff_cap_seconds, yield_every=yield_every,
-                         rng=rng)
+        super().__init__(
+            clock,
+            on_order,
+            on_fill,
+            ws_url=ws_url,
+            name=name,
+            ping_interval_seconds=ping_interval_seconds,
+            silence_timeout_seconds=silence_timeout_seconds,
+            backoff_base_seconds=backoff_base_seconds,
+            backoff_cap_seconds=backoff_cap_seconds,
+            yield_every=yield_every,
+            rng=rng,
+        )
         self._client = client
         self._token = ""
 
@@ -500,8 +521,13 @@ class KrakenSpotUserStream(_KrakenUserStream):
         self._token = await self._client.get_ws_token()  # registered with the redactor
 
     async def _open(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        params = {"channel": "executions", "token": self._token, "snap_orders": True,
-                  "snap_trades": True, "order_status": True}
+        params = {
+            "channel": "executions",
+            "token": self._token,
+            "snap_orders": True,
+            "snap_trades": True,
+            "order_status": True,
+        }
         await ws.send_json({"method": "subscribe", "params": params})
 
     async def _send_ping(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -516,8 +542,9 @@ class KrakenSpotUserStream(_KrakenUserStream):
     def _on_ack(self, msg: dict[str, Any]) -> None:
         if not msg.get("success"):
             # The error text is Kraken's (e.g. "EAccount:Invalid token"); no token in it.
-            raise AuthError(f"kraken executions subscribe refused: {msg.get('error')}",
-                            venue=self.venue)
+            raise AuthError(
+                f"kraken executions subscribe refused: {msg.get('error')}", venue=self.venue
+            )
         self.subscribed += 1
         self._log.info("user stream subscribed", channel="executions")
 
@@ -562,13 +589,19 @@ class KrakenFuturesUserStream(_KrakenUserStream):
         yield_every: int = 20,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(clock, on_order, on_fill, ws_url=ws_url, name=name,
-                         ping_interval_seconds=min(ping_interval_seconds,
-                                                   _MAX_FUTURES_PING_SECONDS),
-                         silence_timeout_seconds=silence_timeout_seconds,
-                         backoff_base_seconds=backoff_base_seconds,
-                         backoff_cap_seconds=backoff_cap_seconds, yield_every=yield_every,
-                         rng=rng)
+        super().__init__(
+            clock,
+            on_order,
+            on_fill,
+            ws_url=ws_url,
+            name=name,
+            ping_interval_seconds=min(ping_interval_seconds, _MAX_FUTURES_PING_SECONDS),
+            silence_timeout_seconds=silence_timeout_seconds,
+            backoff_base_seconds=backoff_base_seconds,
+            backoff_cap_seconds=backoff_cap_seconds,
+            yield_every=yield_every,
+            rng=rng,
+        )
         # Defaults to the client's own credentials (same package; no public accessor).
         self._key = api_key if api_key is not None else client._key
         self._secret = api_secret if api_secret is not None else client._secret
@@ -577,8 +610,9 @@ class KrakenFuturesUserStream(_KrakenUserStream):
 
     async def _open(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         if not self._key or not self._secret:
-            raise AuthError("kraken futures user stream needs an API key and secret",
-                            venue=self.venue)
+            raise AuthError(
+                "kraken futures user stream needs an API key and secret", venue=self.venue
+            )
         await ws.send_json({"event": "challenge", "api_key": self._key})
 
     async def _send_ping(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -593,25 +627,34 @@ class KrakenFuturesUserStream(_KrakenUserStream):
         elif feed in ("fills_snapshot", "fills"):
             await self._on_fills(msg.get("fills"))
 
-    async def _on_event(self, ws: aiohttp.ClientWebSocketResponse, event: str,
-                        msg: dict[str, Any]) -> None:
+    async def _on_event(
+        self, ws: aiohttp.ClientWebSocketResponse, event: str, msg: dict[str, Any]
+    ) -> None:
         if event == "challenge":
             await self._subscribe(ws, str(msg.get("message") or ""))
-        elif event == "subscribed":
+        elif event == "subscribed" and msg.get("feed") in self.FEEDS:
             self.subscribed += 1
             self._log.info("user stream subscribed", channel=str(msg.get("feed")))
         elif event in ("error", "subscribed_failed", "alert"):
             # Only Kraken's message text: the echo of the request may carry the signature.
-            raise AuthError(f"kraken futures ws {event}: {str(msg.get('message'))[:120]}",
-                            venue=self.venue)
+            raise AuthError(
+                f"kraken futures ws {event}: {str(msg.get('message'))[:120]}", venue=self.venue
+            )
 
     async def _subscribe(self, ws: aiohttp.ClientWebSocketResponse, challenge: str) -> None:
         if not challenge:
             raise AuthError("kraken futures ws: empty challenge", venue=self.venue)
         signed = sign_challenge(self._secret, challenge)
         for feed in self.FEEDS:
-            await ws.send_json({"event": "subscribe", "feed": feed, "api_key": self._key,
-                                "original_challenge": challenge, "signed_challenge": signed})
+            await ws.send_json(
+                {
+                    "event": "subscribe",
+                    "feed": feed,
+                    "api_key": self._key,
+                    "original_challenge": challenge,
+                    "signed_challenge": signed,
+                }
+            )
         await ws.send_json({"event": "subscribe", "feed": "heartbeat"})
 
     async def _on_orders(self, msg: dict[str, Any]) -> None:
@@ -644,9 +687,11 @@ class KrakenFuturesUserStream(_KrakenUserStream):
         return self._with_avg(done)
 
     def _with_avg(self, order: Order | None) -> Order | None:
-        if order is not None and order.venue_order_id in self._avg:
-            qty, notional = self._avg[order.venue_order_id]
-            order.avg_price = notional / qty if qty else ZERO
+        if order is None or not order.venue_order_id:
+            return order
+        qty, notional = self._avg.get(order.venue_order_id, (ZERO, ZERO))
+        if qty > 0:
+            order.avg_price = notional / qty
         return order
 
     async def _on_fills(self, fills: Any) -> None:
