@@ -35,6 +35,14 @@ bench: install
 	$(PY) scripts/bench_daemon.py
 	$(PY) scripts/bench_indicators.py
 	$(PY) scripts/bench_venues.py
+	@# backtesting.py and backtrader are installed for the comparison only (not project deps)
+	@[ -d $${BENCH_TOOLS:-/tmp/kinetic-bench-tools}/backtesting ] || $(PY) -m pip install --quiet --target $${BENCH_TOOLS:-/tmp/kinetic-bench-tools} backtesting backtrader
+	$(PY) scripts/bench_backtest.py
+
+backtest: install
+	$(PY) main.py backtest --engine spot --strategy sma_cross --param fast=20 --param slow=50 \
+	  --symbol BTCUSDT --data data/backtest/binance_BTCUSDT_5m_2020-12-01_2021-07-17.csv.gz \
+	  --report reports/example
 
 migrate: install
 	$(PY) main.py migrate

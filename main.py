@@ -1,4 +1,4 @@
-"""Kinetic command line: run | status | migrate | doctor.
+"""Kinetic command line: run | backtest | status | migrate | doctor.
 
 Exit codes: 0 ok, 1 runtime failure, 2 configuration error (one clear line, no traceback),
 3 database schema refused.
@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--db", help="database URL or SQLite path")
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--db", help="database URL or SQLite path")
+    from kinetic.backtest.cli import add_arguments
+
+    add_arguments(sub.add_parser("backtest", help="backtest a strategy on recorded candles"))
     doctor = sub.add_parser("doctor", help="check configuration, data and database")
     doctor.add_argument("--db", help="database URL or SQLite path")
     return p
@@ -135,6 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from kinetic.logging import REDACTOR
 
         REDACTOR.add(env.secrets())
+        if args.command == "backtest":
+            from kinetic.backtest.cli import run as run_backtest
+
+            return run_backtest(args, config)
         return _dispatch(args, config, env)
     except ConfigValidationError as exc:
         print(f"kinetic: configuration error: {exc}", file=sys.stderr)

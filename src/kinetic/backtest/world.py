@@ -26,6 +26,7 @@ from kinetic.wiring import MARKETS, build_engine, configured_strategy, make_sim_
 from kinetic.wiring import starting_capital as engine_capital
 
 FINE = Decimal("0.00000001")
+NO_CAP = Decimal("1e18")
 WINDOW = 600  # candles kept per symbol: strategies keep their own incremental state
 
 
@@ -64,11 +65,12 @@ def instruments_for(market: MarketType, symbols: list[str], units: Units) -> dic
         except UnknownSymbol:
             base = symbol[:-4] if symbol.endswith("USDT") else symbol
             out[symbol] = Instrument(symbol, base, "USDT", market, FINE, FINE, FINE, Decimal(0))
+    # whole/fractional: the reference-backtester conventions, without a lot-size cap
     if units == "whole":
         one = Decimal(1)
-        return {s: replace(i, step_size=one, min_qty=one) for s, i in out.items()}
+        return {s: replace(i, step_size=one, min_qty=one, max_qty=NO_CAP) for s, i in out.items()}
     if units == "fractional":
-        return {s: replace(i, step_size=FINE, min_qty=FINE) for s, i in out.items()}
+        return {s: replace(i, step_size=FINE, min_qty=FINE, max_qty=NO_CAP) for s, i in out.items()}
     return out
 
 

@@ -1,0 +1,185 @@
+"""Backtest benchmark (issue 4): our backtester vs backtesting.py vs backtrader.
+
+Same 500,000 one-minute bars, same strategy (sma_cross 20/50, long-only, all-in, whole
+units, fills at the next bar's open, 0.1 % commission, no slippage), each tool in its own
+subprocess; prints trades, bars/s, peak RSS and the ratios.
+
+Data: the repository's real Binance BTC/USDT 1-minute candles (2021-04-20 .. 2021-05-20,
+42,915 bars) concatenated until 500,000 bars, alternating the file and its mirror image in
+time (rows reversed, open/close swapped), re-stamped on a continuous 1-minute grid. Prices
+are the real ones (same range, same tick); deterministic; written to a temporary CSV.
+
+The comparison tools are not project dependencies: they are installed for the benchmark
+only with ``pip install --target $BENCH_TOOLS backtesting backtrader`` (default
+/tmp/kinetic-bench-tools) and put on PYTHONPATH of their own subprocesses only.
+
+Usage: python scripts/bench_backtest.py [--bars 500000] [--skip-others]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "data/backtest/binance_BTCUSDT_1m_2021-04-20_2021-05-20.csv.gz"
+TOOLS = Path(os.environ.get("BENCH_TOOLS", "/tmp/kinetic-bench-tools"))
+# cash large enough that the all-in strategy never runs out of whole units on 500k bars
+CASH, FEE, FAST, SLOW = 1e12, 0.001, 20, 50
+
+
+def build_bars(n: int, out: Path) -> None:
+    """Write ``n`` one-minute bars built from the real 1m BTC file (see module doc)."""
+    import pandas as pd
+
+    src = pd.read_csv(SOURCE)
+    # the mirror image in time: rows reversed, open and close swapped; it starts where the
+    # original ends and ends where it starts, so forward/mirror copies join end to end and
+    # prices stay in the real range with the real tick (no compounding rescale)
+    mirror = src.iloc[::-1].reset_index(drop=True)
+    mirror = mirror.rename(columns={"open": "close", "close": "open"})[list(src.columns)]
+    parts, total, start = [], 0, int(src["timestamp"].iloc[0])
+    while total < n:
+        df = (src if len(parts) % 2 == 0 else mirror).copy()
+        df["timestamp"] = start + (pd.RangeIndex(len(df)) * 60_000).to_numpy()
+        parts.append(df)
+        total += len(df)
+        start += len(df) * 60_000
+    pd.concat(parts).iloc[:n].to_csv(out, index=False)
+
+
+def ours_cmd(data: Path) -> list[str]:
+    return [sys.executable, "main.py", "backtest", "--strategy", "sma_cross",
+           "--param", f"fast={FAST}", "--param", f"slow={SLOW}", "--symbol", "BTCUSDT",
+           "--data", str(data), "--cash", str(CASH), "--fee", str(FEE), "--fill", "next_open",
+           "--units", "whole", "--raw", "--set", "slippage_bps=0", "--json", "--no-progress"]
+
+
+BACKTESTING_PY = """
+import json, sys, time
+import pandas as pd
+from backtesting import Backtest, Strategy
+from backtesting.lib import crossover
+df = pd.read_csv(sys.argv[1])
+df.index = pd.to_datetime(df.pop("timestamp"), unit="ms")
+df.columns = ["Open", "High", "Low", "Close", "Volume"]
+def sma(x, n):
+    return pd.Series(x).rolling(n).mean().to_numpy()
+class SmaCross(Strategy):
+    def init(self):
+        self.fast = self.I(sma, self.data.Close, FAST)
+        self.slow = self.I(sma, self.data.Close, SLOW)
+    def next(self):
+        if crossover(self.fast, self.slow):
+            self.buy()
+        elif crossover(self.slow, self.fast):
+            self.position.close()
+bt = Backtest(df, SmaCross, cash=CASH, commission=FEE, finalize_trades=True)
+t0 = time.perf_counter()
+stats = bt.run()
+print(json.dumps({"trades": int(stats["# Trades"]), "bars": len(df),
+                  "elapsed_s": time.perf_counter() - t0}))
+"""
+
+BACKTRADER_PY = """
+import json, sys, time
+import pandas as pd
+import backtrader as bt
+df = pd.read_csv(sys.argv[1])
+df.index = pd.to_datetime(df.pop("timestamp"), unit="ms")
+class SmaCross(bt.Strategy):
+    def __init__(self):
+        self.fast = bt.ind.SMA(self.data.close, period=FAST)
+        self.slow = bt.ind.SMA(self.data.close, period=SLOW)
+        self.closed = 0
+    def notify_trade(self, trade):
+        if trade.isclosed:
+            self.closed += 1
+    def next(self):
+        f0, f1, s0, s1 = self.fast[0], self.fast[-1], self.slow[0], self.slow[-1]
+        if f1 < s1 and f0 > s0 and not self.position:
+            self.buy(size=int(self.broker.getcash() * 0.95 / self.data.close[0]))
+        elif f1 > s1 and f0 < s0 and self.position:
+            self.close()
+cerebro = bt.Cerebro(stdstats=False)
+cerebro.adddata(bt.feeds.PandasData(dataname=df))
+cerebro.addstrategy(SmaCross)
+cerebro.broker.setcash(CASH)
+cerebro.broker.setcommission(commission=FEE)
+t0 = time.perf_counter()
+strat = cerebro.run()[0]
+elapsed = time.perf_counter() - t0
+# an open position at the end counts as one trade (ours and backtesting.py close it)
+trades = strat.closed + (1 if strat.position else 0)
+print(json.dumps({"trades": trades, "bars": len(df), "elapsed_s": elapsed}))
+"""
+
+
+def _child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[dict[str, float], float]:
+    """Run ``cmd``; return its JSON line and its own peak RSS in MB (wait4 rusage)."""
+    with tempfile.TemporaryFile("w+") as errors:  # a file: a full stderr pipe cannot block
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors,
+                                env=env, text=True)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        errors.seek(0)
+        err = errors.read()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd[:3]} failed ({proc.returncode}):\n{err[-2000:]}")
+    return json.loads(out.strip().splitlines()[-1]), usage.ru_maxrss / 1024
+
+
+def _script(body: str) -> str:
+    return f"FAST, SLOW, CASH, FEE = {FAST}, {SLOW}, {CASH}, {FEE}\n" + body
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--bars", type=int, default=500_000)
+    p.add_argument("--skip-others", action="store_true")
+    args = p.parse_args()
+    print(f"== backtest benchmark: sma_cross {FAST}/{SLOW} long-only all-in, "
+          f"{args.bars:,} 1m bars ==")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "BTCUSDT_1m.csv"
+        t0 = time.perf_counter()
+        build_bars(args.bars, data)
+        print(f"data: {data.stat().st_size / 1e6:.1f} MB built in {time.perf_counter() - t0:.1f} s")
+        results = {"kinetic": _child(ours_cmd(data))}
+        if not args.skip_others:
+            if not (TOOLS / "backtesting").is_dir():
+                raise SystemExit(f"install the comparison tools first: pip install --target "
+                                 f"{TOOLS} backtesting backtrader")
+            env = {**os.environ, "PYTHONPATH": str(TOOLS)}
+            for name, body in (("backtesting.py", BACKTESTING_PY), ("backtrader", BACKTRADER_PY)):
+                cmd = [sys.executable, "-c", _script(body), str(data)]
+                results[name] = _child(cmd, env)
+    _print(results)
+
+
+def _print(results: dict[str, tuple[dict[str, float], float]]) -> None:
+    ours, ours_rss = results["kinetic"]
+    ours_rate = ours["bars"] / ours["elapsed_s"]
+    for name, (r, rss) in results.items():
+        rate = r["bars"] / r["elapsed_s"]
+        extra = "" if name == "kinetic" else (
+            f"  speed ratio kinetic/{name}: {ours_rate / rate:.2f}x"
+            f"  rss ratio: {ours_rss / rss:.2f}x")
+        print(f"{name:>15}: trades {int(r['trades']):>6}  bars/s {rate:>10,.0f}  "
+              f"peak RSS {rss:7.1f} MB  run {r['elapsed_s']:.2f} s{extra}")
+    counts = {int(r["trades"]) for r, _ in results.values()}
+    print("trades agree" if len(counts) == 1 else f"TRADE COUNTS DIFFER: {sorted(counts)}")
+    print(f"goals (kinetic): >= 250,000 bars/s -> {ours_rate:,.0f}; "
+          f"peak RSS <= 250 MB -> {ours_rss:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""sma_cross: crossovers counted by hand on small series, long-only and long/short."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kinetic.backtest.options import BacktestOptions
+from kinetic.domain import Candle, Direction
+from kinetic.strategy.registry import available
+from kinetic.strategy.sma_cross import SmaCrossStrategy
+from tests.unit.backtest.bt_kit import MINUTE_MS, T0_MS, run_async, write_candles
+
+# fast=SMA2, slow=SMA3; fast - slow from bar 2 on (worked by hand):
+# bar 2: 0 | 3: +0.5 | 4: +1.5 | 5: +0.33 | 6: -2 (cross down) | 7: -1.33 | 8: +0.67 (up)
+# 9: +2 | 10: +1.33 | 11: -1 (down) | 12: -2.67 | 13: -1.33 | 14: 0
+ZIGZAG = [10, 10, 10, 13, 16, 12, 8, 8, 12, 16, 16, 10, 6, 6, 6]
+
+
+def _signals(closes: list[float], **kw: object) -> list[Direction]:
+    s = SmaCrossStrategy(2, 3, **kw)  # type: ignore[arg-type]
+    out = []
+    for i, c in enumerate(closes):
+        t = T0_MS + i * MINUTE_MS
+        out.append(s.on_candle(Candle("BTCUSDT", t, t + MINUTE_MS - 1, c, c, c, c, 1.0)).direction)
+    return out
+
+
+def test_sma_cross_is_registered() -> None:
+    assert "sma_cross" in available()
+
+
+def test_crosses_on_hand_built_series_match_a_hand_count() -> None:
+    sig = _signals([float(c) for c in ZIGZAG])
+    ups = [i for i, d in enumerate(sig) if d is Direction.LONG]
+    downs = [i for i, d in enumerate(sig) if d is Direction.SHORT]
+    # each signal repeats on the bar after the cross (bar 3 is no cross: previous diff 0)
+    assert ups == [8, 9]
+    assert downs == [6, 7, 11, 12]
+
+
+def test_equal_averages_do_not_count_as_a_cross() -> None:
+    sig = _signals([10.0] * 6 + [12.0])
+    assert Direction.LONG not in sig  # previous diff was 0, not < 0
+
+
+def test_with_params_rejects_unknown_and_bad_values() -> None:
+    with pytest.raises(ValueError, match="unknown"):
+        SmaCrossStrategy().with_params({"fats": "3"})
+    with pytest.raises(ValueError, match="fast < slow"):
+        SmaCrossStrategy().with_params({"fast": "5", "slow": "5"})
+
+
+async def test_long_only_trade_count_matches_hand_count(tmp_path: Path) -> None:
+    path = write_candles(tmp_path / "BTCUSDT_1m.csv", [float(c) for c in ZIGZAG])
+    opts = BacktestOptions(symbols=("BTCUSDT",), data=(path,), strategy="sma_cross",
+                           params={"fast": "2", "slow": "3"}, raw=True, cash=1000.0,
+                           units="fractional", fill="close")
+    result = await run_async(opts)
+    # one long: opened on the cross up (bar 8), closed on the cross down (bar 11)
+    assert len(result.trades) == 1
+    t = result.trades[0]
+    assert (t.opened_ms - T0_MS) // MINUTE_MS == 9  # bar 8's close = bar 9's open time
+    assert (t.closed_ms - T0_MS) // MINUTE_MS == 12
+    assert t.exit_reason.startswith("SMA2 crossed down")
+
+
+async def test_long_short_is_always_in_the_market_after_the_first_cross(tmp_path: Path) -> None:
+    path = write_candles(tmp_path / "BTCUSDT_1m.csv", [float(c) for c in ZIGZAG])
+    opts = BacktestOptions(engines=("futures",), symbols=("BTCUSDT",), data=(path,),
+                           strategy="sma_cross", params={"fast": "2", "slow": "3"}, raw=True,
+                           cash=1000.0, units="fractional", allow_short=True, leverage=1)
+    result = await run_async(opts)
+    sides = [t.side.value for t in result.trades]
+    # short from bar 7 (the bar after the cross down), long from 9, short from 12 to the end
+    assert sides == ["SHORT", "LONG", "SHORT"]
+    assert result.trades[-1].exit_reason == "end_of_data"
