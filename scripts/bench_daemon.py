@@ -50,9 +50,11 @@ def bench_startup_and_rss(rss_minutes: float, skip_rss: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         t0 = time.monotonic()
-        proc = subprocess.Popen(  # noqa: S603
+        proc = subprocess.Popen(
             [sys.executable, "main.py", "run", "--db", str(db)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             while _heartbeats(db) < 2:
@@ -97,7 +99,8 @@ async def _throughput() -> None:
         config = load_config(environ={}).model_copy(update={"stale_tolerance_seconds": 10**9})
         daemon = Daemon(config, EnvConfig(), database_url=f"sqlite+aiosqlite:///{tmp}/t.db")
         await daemon.build()
-        assert daemon.world is not None and daemon.orchestrator is not None
+        assert daemon.world is not None
+        assert daemon.orchestrator is not None
         feed, engines = daemon.world.feed, list(daemon.orchestrator.engines.values())
         feed.prime(config.replay_warmup_candles)
         for e in engines:
@@ -120,7 +123,9 @@ async def _throughput() -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--rss-minutes", type=float, default=float(os.environ.get("BENCH_RSS_MINUTES", 5)))
+    p.add_argument(
+        "--rss-minutes", type=float, default=float(os.environ.get("BENCH_RSS_MINUTES", 5))
+    )
     p.add_argument("--skip-rss", action="store_true")
     args = p.parse_args()
     print("== kinetic daemon benchmark ==")

@@ -17,8 +17,14 @@ class FakeEngine:
     trade through ``can_trade`` when ``want_trade`` is set, then sleeps ``interval``.
     """
 
-    def __init__(self, name: str, clock: Clock, heartbeat: Any = None, interval: float = 1.0,
-                 equity: Decimal = Decimal(5000)) -> None:
+    def __init__(
+        self,
+        name: str,
+        clock: Clock,
+        heartbeat: Any = None,
+        interval: float = 1.0,
+        equity: Decimal = Decimal(5000),
+    ) -> None:
         self.name = name
         self.status = EngineStatus.STOPPED
         self.clock = clock
@@ -93,9 +99,20 @@ class FakeEngine:
     def exposure(self) -> Decimal:
         return ZERO
 
-    def snapshot(self, last_heartbeat: float | None = None, restart_count: int = 0) -> EngineSnapshot:
-        return EngineSnapshot(self.name, self.status, self._equity, ZERO, ZERO, self.positions, 0,
-                              last_heartbeat, restart_count)
+    def snapshot(
+        self, last_heartbeat: float | None = None, restart_count: int = 0
+    ) -> EngineSnapshot:
+        return EngineSnapshot(
+            self.name,
+            self.status,
+            self._equity,
+            ZERO,
+            ZERO,
+            self.positions,
+            0,
+            last_heartbeat,
+            restart_count,
+        )
 
 
 class MemorySink:
@@ -106,8 +123,9 @@ class MemorySink:
         self.engine_state: dict[str, dict[str, Any]] = {}
         self.portfolio_state: dict[str, Any] = {}
 
-    async def record_event(self, kind: str, message: str, engine: str | None = None,
-                           data: dict[str, Any] | None = None) -> None:
+    async def record_event(
+        self, kind: str, message: str, engine: str | None = None, data: dict[str, Any] | None = None
+    ) -> None:
         self.events.append((kind, message, engine, dict(data or {})))
 
     async def save_engine_state(self, engine: str, **fields: Any) -> None:

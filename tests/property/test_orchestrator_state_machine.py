@@ -33,18 +33,25 @@ class OrchestratorMachine(RuleBasedStateMachine):
         if not (spot or futures):
             spot = True
         self.cfg = UnifiedConfig(
-            spot_enabled=spot, futures_enabled=futures, engine_restart_max_attempts=budget,
-            engine_restart_backoff_seconds=1, heartbeat_warning_seconds=10,
-            heartbeat_restart_seconds=30, global_circuit_breaker_cooldown_minutes=5,
+            spot_enabled=spot,
+            futures_enabled=futures,
+            engine_restart_max_attempts=budget,
+            engine_restart_backoff_seconds=1,
+            heartbeat_warning_seconds=10,
+            heartbeat_restart_seconds=30,
+            global_circuit_breaker_cooldown_minutes=5,
         )
         self.sup_clock = ManualClock(T0)
         self.mkt_clock = ManualClock(T0)
         self.sink = MemorySink()
         self.engines = {
             n: FakeEngine(n, self.sup_clock, equity=Decimal(5000))
-            for n in ENGINES if self.cfg.engine_enabled[n]
+            for n in ENGINES
+            if self.cfg.engine_enabled[n]
         }
-        self.orch = Orchestrator(self.cfg, dict(self.engines), self.sink, self.sup_clock, self.mkt_clock)
+        self.orch = Orchestrator(
+            self.cfg, dict(self.engines), self.sink, self.sup_clock, self.mkt_clock
+        )
         for e in self.engines.values():
             e.heartbeat = self.orch.health_monitor.record_heartbeat
             e.can_trade = self._guarded_can_trade(e)
@@ -138,8 +145,10 @@ class OrchestratorMachine(RuleBasedStateMachine):
             other = "futures" if name == "spot" else "spot"
             if other in self.engines and hm[other].status is EngineStatus.STOPPED:
                 # the failure of one never stops the other unless that one failed itself
-                assert hm[name].status is EngineStatus.STOPPED or name in self.orch.running_engines or (
-                    name in self.orch._restart_due
+                assert (
+                    hm[name].status is EngineStatus.STOPPED
+                    or name in self.orch.running_engines
+                    or (name in self.orch._restart_due)
                 )
 
     def teardown(self) -> None:
@@ -148,5 +157,7 @@ class OrchestratorMachine(RuleBasedStateMachine):
         self.loop.close()
 
 
-OrchestratorMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=20, deadline=None)
+OrchestratorMachine.TestCase.settings = settings(
+    max_examples=100, stateful_step_count=20, deadline=None
+)
 TestOrchestratorMachine = OrchestratorMachine.TestCase

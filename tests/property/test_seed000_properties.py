@@ -30,7 +30,9 @@ T0 = 1_760_000_000.0  # 2025-10-09 UTC
 pct = st.floats(min_value=0, max_value=100, allow_nan=False)
 
 
-def _orchestrator(cfg: UnifiedConfig, clock: ManualClock) -> tuple[Orchestrator, dict[str, FakeEngine]]:
+def _orchestrator(
+    cfg: UnifiedConfig, clock: ManualClock
+) -> tuple[Orchestrator, dict[str, FakeEngine]]:
     engines: dict[str, FakeEngine] = {}
     sink = MemorySink()
     for name in ("spot", "futures"):
@@ -51,7 +53,9 @@ async def _settle() -> None:
 # ---------------------------------------------------------------- property 1
 @EXAMPLES
 @given(spot=st.booleans(), futures=st.booleans())
-def test_property_1_orchestrator_spawns_exactly_the_enabled_engines(spot: bool, futures: bool) -> None:
+def test_property_1_orchestrator_spawns_exactly_the_enabled_engines(
+    spot: bool, futures: bool
+) -> None:
     """Property 1: engine spawning based on configuration. Validates 1.1, 1.3."""
     if not (spot or futures):
         return
@@ -133,8 +137,11 @@ def test_property_3_missing_value_raises_error_naming_the_field(
 
 # ---------------------------------------------------------------- property 4
 @EXAMPLES
-@given(victim=st.sampled_from(["spot", "futures"]), crash_after=st.integers(0, 5),
-       steps=st.integers(1, 8))
+@given(
+    victim=st.sampled_from(["spot", "futures"]),
+    crash_after=st.integers(0, 5),
+    steps=st.integers(1, 8),
+)
 def test_property_4_one_engine_crash_never_interrupts_the_other(
     victim: str, crash_after: int, steps: int
 ) -> None:
@@ -174,7 +181,8 @@ def test_property_5_allocation_over_100_percent_is_refused(spot: float, futures:
     if spot + futures > 100:
         with pytest.raises(ConfigValidationError) as err:
             load_config(environ=env)
-        assert "spot_capital_pct" in str(err.value) and "futures_capital_pct" in str(err.value)
+        assert "spot_capital_pct" in str(err.value)
+        assert "futures_capital_pct" in str(err.value)
     else:
         cfg = load_config(environ=env)
         assert CapitalAllocator(cfg).total_pct() <= 100
@@ -197,15 +205,21 @@ def test_property_6_each_engine_receives_exactly_its_percentage(spot: int, total
 
 # ---------------------------------------------------------------- property 7
 @EXAMPLES
-@given(disabled=st.sampled_from(["spot", "futures"]), spot=st.integers(0, 100),
-       total=st.decimals(1, 10**9, places=2), at_runtime=st.booleans())
+@given(
+    disabled=st.sampled_from(["spot", "futures"]),
+    spot=st.integers(0, 100),
+    total=st.decimals(1, 10**9, places=2),
+    at_runtime=st.booleans(),
+)
 def test_property_7_enabled_engine_gets_all_capital_when_other_disabled(
     disabled: str, spot: int, total: Decimal, at_runtime: bool
 ) -> None:
     """Property 7: disabled engine capital reallocation. Validates 7.3."""
     enabled = "futures" if disabled == "spot" else "spot"
     if at_runtime:
-        alloc = CapitalAllocator(UnifiedConfig(spot_capital_pct=spot, futures_capital_pct=100 - spot))
+        alloc = CapitalAllocator(
+            UnifiedConfig(spot_capital_pct=spot, futures_capital_pct=100 - spot)
+        )
         alloc.disable(disabled)
     else:
         alloc = CapitalAllocator(UnifiedConfig(**{f"{disabled}_enabled": False}))
@@ -226,12 +240,14 @@ def test_property_8_daily_loss_over_limit_halts_both_engines(
     rm = GlobalRiskMonitor(cfg, clock)
     rm.update(start)
     trip = rm.update(start * (1 - loss_pct / 100))
-    assert trip is not None and trip.action is RiskAction.HALT_NEW_TRADES
+    assert trip is not None
+    assert trip.action is RiskAction.HALT_NEW_TRADES
     signal = Signal("BTCUSDT", Direction.LONG, 100, 1.0, 0)
     for engine_limits in (RiskLimits(5, 0), RiskLimits(3, 0)):
         gate = RiskManager(engine_limits, rm.can_open_new_trade)
         decision = gate.check_entry(signal, 0, False, Decimal(100), Decimal(1000))
-        assert not decision.allowed and "circuit breaker" in decision.reason
+        assert not decision.allowed
+        assert "circuit breaker" in decision.reason
 
 
 # ---------------------------------------------------------------- property 9
@@ -265,7 +281,9 @@ def test_property_9_drawdown_over_limit_closes_all_positions(
 # ---------------------------------------------------------------- property 10
 @EXAMPLES
 @given(warn=st.integers(1, 1000), extra=st.integers(1, 1000), age=st.floats(0, 5000))
-def test_property_10_stale_heartbeat_is_flagged_unhealthy(warn: int, extra: int, age: float) -> None:
+def test_property_10_stale_heartbeat_is_flagged_unhealthy(
+    warn: int, extra: int, age: float
+) -> None:
     """Property 10: heartbeat timeout detection. Validates 9.2, 9.3."""
     cfg = UnifiedConfig(heartbeat_warning_seconds=warn, heartbeat_restart_seconds=warn + extra)
     clock = ManualClock(T0)

@@ -15,7 +15,11 @@ def test_defaults_match_seed_000() -> None:
     assert c.global_max_drawdown_pct == 15.0
     assert c.global_circuit_breaker_cooldown_minutes == 60
     assert (c.spot_enabled, c.spot_capital_pct, c.spot_max_positions) == (True, 40.0, 5)
-    assert (c.spot_position_size_pct, c.spot_stop_loss_pct, c.spot_take_profit_pct) == (10.0, 3.0, 6.0)
+    assert (c.spot_position_size_pct, c.spot_stop_loss_pct, c.spot_take_profit_pct) == (
+        10.0,
+        3.0,
+        6.0,
+    )
     assert c.spot_watchlist == ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"]
     assert (c.spot_min_confidence, c.spot_scan_interval_seconds) == (60, 60)
     assert (c.futures_enabled, c.futures_capital_pct, c.futures_max_positions) == (True, 60.0, 3)
@@ -48,7 +52,8 @@ def test_missing_config_file_means_defaults_and_a_warning(tmp_path: Path) -> Non
     warnings: list[str] = []
     c = load_config(tmp_path / "nope.yaml", environ={}, warn=warnings.append)
     assert c == UnifiedConfig()
-    assert warnings and "not found" in warnings[0]
+    assert warnings
+    assert "not found" in warnings[0]
 
 
 def test_env_list_is_comma_separated() -> None:
@@ -62,7 +67,9 @@ def test_capital_overflow_names_both_fields(tmp_path: Path) -> None:
     with pytest.raises(ConfigValidationError) as err:
         load_config(f, environ={})
     msg = str(err.value)
-    assert "spot_capital_pct" in msg and "futures_capital_pct" in msg and "100" in msg
+    assert "spot_capital_pct" in msg
+    assert "futures_capital_pct" in msg
+    assert "100" in msg
     assert "\n" not in msg
 
 
@@ -70,7 +77,9 @@ def test_negative_max_positions_from_env_names_field_value_and_range() -> None:
     with pytest.raises(ConfigValidationError) as err:
         load_config(environ={"KINETIC_SPOT_MAX_POSITIONS": "-1"})
     msg = str(err.value)
-    assert "spot_max_positions" in msg and "-1" in msg and ">= 0" in msg
+    assert "spot_max_positions" in msg
+    assert "-1" in msg
+    assert ">= 0" in msg
     assert "KINETIC_SPOT_MAX_POSITIONS" in msg
 
 
@@ -87,7 +96,8 @@ def test_negative_max_positions_from_env_names_field_value_and_range() -> None:
 def test_out_of_range_values_are_refused(field: str, value: object, needle: str) -> None:
     with pytest.raises(ConfigValidationError) as err:
         load_config(environ={f"KINETIC_{field.upper()}": str(value)})
-    assert field in str(err.value) and needle in str(err.value)
+    assert field in str(err.value)
+    assert needle in str(err.value)
 
 
 def test_unknown_field_is_refused(tmp_path: Path) -> None:

@@ -35,8 +35,9 @@ def test_disabled_engine_share_goes_to_the_other() -> None:
 
 
 def test_allocator_refuses_over_100_percent() -> None:
-    cfg = UnifiedConfig.model_construct(spot_capital_pct=70.0, futures_capital_pct=50.0,
-                                        spot_enabled=True, futures_enabled=True)
+    cfg = UnifiedConfig.model_construct(
+        spot_capital_pct=70.0, futures_capital_pct=50.0, spot_enabled=True, futures_enabled=True
+    )
     with pytest.raises(ConfigValidationError, match="spot_capital_pct"):
         CapitalAllocator(cfg)
 
@@ -46,7 +47,8 @@ def test_daily_loss_trips_breaker_and_cooldown_reopens() -> None:
     rm = GlobalRiskMonitor(UnifiedConfig(), clock)
     assert rm.update(10000) is None
     trip = rm.update(9400)
-    assert trip is not None and trip.action is RiskAction.HALT_NEW_TRADES
+    assert trip is not None
+    assert trip.action is RiskAction.HALT_NEW_TRADES
     assert not rm.can_open_new_trade()
     clock.advance(59 * 60)
     assert not rm.can_open_new_trade()
@@ -64,7 +66,8 @@ def test_daily_loss_resets_at_utc_midnight() -> None:
     assert rm.day_start_value == 9700
     assert rm.update(9300) is None  # -4.1% of the new day's 9700: under the 5% limit
     trip = rm.update(9200)  # -5.2% of 9700 (drawdown from 10000 is only 8%)
-    assert trip is not None and trip.action is RiskAction.HALT_NEW_TRADES
+    assert trip is not None
+    assert trip.action is RiskAction.HALT_NEW_TRADES
 
 
 def test_drawdown_trip_closes_all_and_rebases_after_cooldown() -> None:
@@ -75,7 +78,8 @@ def test_drawdown_trip_closes_all_and_rebases_after_cooldown() -> None:
     clock.advance(86400)
     rm.update(10000)
     trip = rm.update(8400)
-    assert trip is not None and trip.action is RiskAction.CLOSE_ALL
+    assert trip is not None
+    assert trip.action is RiskAction.CLOSE_ALL
     assert rm.update(8300) is None  # no second close-all during the same trip
     clock.advance(3601)
     assert rm.update(8300) is None
