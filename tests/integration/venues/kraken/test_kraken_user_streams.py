@@ -21,12 +21,8 @@ from kinetic.domain import Fill, Order, OrderStatus, OrderType, Side
 from kinetic.logging import configure_logging
 from kinetic.venues.kraken.futures import KrakenFuturesClient
 from kinetic.venues.kraken.spot import KrakenSpotClient
-from kinetic.venues.kraken.user_streams import (
-    KrakenFuturesUserStream,
-    KrakenSpotUserStream,
-    parse_execution,
-    rfc3339_ms,
-)
+from kinetic.venues.kraken.user_events import parse_execution, rfc3339_ms
+from kinetic.venues.kraken.user_streams import KrakenFuturesUserStream, KrakenSpotUserStream
 from tests.fake_venues.kraken_futures_server import FakeKrakenFutures
 from tests.fake_venues.kraken_server import FakeKrakenSpot
 
