@@ -178,11 +178,10 @@ class BaseEngine(ABC):
         self._nudge.set()
 
     async def _sleep_or_stop(self, seconds: float) -> None:
-        waits = [
-            asyncio.ensure_future(self.d.clock.sleep(seconds)),
-            asyncio.ensure_future(self._stop.wait()),
-            asyncio.ensure_future(self._nudge.wait()),
-        ]
+        sleeper = asyncio.ensure_future(self.d.clock.sleep(seconds))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        nudged = asyncio.ensure_future(self._nudge.wait())
+        waits = [sleeper, stopper, nudged]  # all three are cancelled and awaited below
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
