@@ -55,10 +55,34 @@ def build_bars(n: int, out: Path) -> None:
 
 
 def ours_cmd(data: Path) -> list[str]:
-    return [sys.executable, "main.py", "backtest", "--strategy", "sma_cross",
-           "--param", f"fast={FAST}", "--param", f"slow={SLOW}", "--symbol", "BTCUSDT",
-           "--data", str(data), "--cash", str(CASH), "--fee", str(FEE), "--fill", "next_open",
-           "--units", "whole", "--raw", "--set", "slippage_bps=0", "--json", "--no-progress"]
+    return [
+        sys.executable,
+        "main.py",
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--param",
+        f"fast={FAST}",
+        "--param",
+        f"slow={SLOW}",
+        "--symbol",
+        "BTCUSDT",
+        "--data",
+        str(data),
+        "--cash",
+        str(CASH),
+        "--fee",
+        str(FEE),
+        "--fill",
+        "next_open",
+        "--units",
+        "whole",
+        "--raw",
+        "--set",
+        "slippage_bps=0",
+        "--json",
+        "--no-progress",
+    ]
 
 
 BACKTESTING_PY = """
@@ -124,8 +148,9 @@ print(json.dumps({"trades": trades, "bars": len(df), "elapsed_s": elapsed}))
 def _child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[dict[str, float], float]:
     """Run ``cmd``; return its JSON line and its own peak RSS in MB (wait4 rusage)."""
     with tempfile.TemporaryFile("w+") as errors:  # a file: a full stderr pipe cannot block
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors,
-                                env=env, text=True)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, env=env, text=True
+        )
         assert proc.stdout is not None
         out = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)
@@ -146,8 +171,9 @@ def main() -> None:
     p.add_argument("--bars", type=int, default=500_000)
     p.add_argument("--skip-others", action="store_true")
     args = p.parse_args()
-    print(f"== backtest benchmark: sma_cross {FAST}/{SLOW} long-only all-in, "
-          f"{args.bars:,} 1m bars ==")
+    print(
+        f"== backtest benchmark: sma_cross {FAST}/{SLOW} long-only all-in, {args.bars:,} 1m bars =="
+    )
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "BTCUSDT_1m.csv"
         t0 = time.perf_counter()
@@ -156,8 +182,10 @@ def main() -> None:
         results = {"kinetic": _child(ours_cmd(data))}
         if not args.skip_others:
             if not (TOOLS / "backtesting").is_dir():
-                raise SystemExit(f"install the comparison tools first: pip install --target "
-                                 f"{TOOLS} backtesting backtrader")
+                raise SystemExit(
+                    f"install the comparison tools first: pip install --target "
+                    f"{TOOLS} backtesting backtrader"
+                )
             env = {**os.environ, "PYTHONPATH": str(TOOLS)}
             for name, body in (("backtesting.py", BACKTESTING_PY), ("backtrader", BACKTRADER_PY)):
                 cmd = [sys.executable, "-c", _script(body), str(data)]
@@ -170,15 +198,24 @@ def _print(results: dict[str, tuple[dict[str, float], float]]) -> None:
     ours_rate = ours["bars"] / ours["elapsed_s"]
     for name, (r, rss) in results.items():
         rate = r["bars"] / r["elapsed_s"]
-        extra = "" if name == "kinetic" else (
-            f"  speed ratio kinetic/{name}: {ours_rate / rate:.2f}x"
-            f"  rss ratio: {ours_rss / rss:.2f}x")
-        print(f"{name:>15}: trades {int(r['trades']):>6}  bars/s {rate:>10,.0f}  "
-              f"peak RSS {rss:7.1f} MB  run {r['elapsed_s']:.2f} s{extra}")
+        extra = (
+            ""
+            if name == "kinetic"
+            else (
+                f"  speed ratio kinetic/{name}: {ours_rate / rate:.2f}x"
+                f"  rss ratio: {ours_rss / rss:.2f}x"
+            )
+        )
+        print(
+            f"{name:>15}: trades {int(r['trades']):>6}  bars/s {rate:>10,.0f}  "
+            f"peak RSS {rss:7.1f} MB  run {r['elapsed_s']:.2f} s{extra}"
+        )
     counts = {int(r["trades"]) for r, _ in results.values()}
     print("trades agree" if len(counts) == 1 else f"TRADE COUNTS DIFFER: {sorted(counts)}")
-    print(f"goals (kinetic): >= 250,000 bars/s -> {ours_rate:,.0f}; "
-          f"peak RSS <= 250 MB -> {ours_rss:.1f} MB")
+    print(
+        f"goals (kinetic): >= 250,000 bars/s -> {ours_rate:,.0f}; "
+        f"peak RSS <= 250 MB -> {ours_rss:.1f} MB"
+    )
 
 
 if __name__ == "__main__":

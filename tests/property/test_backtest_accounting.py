@@ -38,8 +38,14 @@ def _path(steps: list[float]) -> list[float]:
     funding=st.lists(st.floats(-0.001, 0.001, allow_nan=False), min_size=0, max_size=5),
 )
 def test_final_equity_is_start_plus_realized_minus_fees_plus_funding(
-    steps: list[float], seed: int, engine: str, fill: str, raw: bool, leverage: int,
-    fee: float, funding: list[float],
+    steps: list[float],
+    seed: int,
+    engine: str,
+    fill: str,
+    raw: bool,
+    leverage: int,
+    fee: float,
+    funding: list[float],
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = write_candles(Path(tmp) / "BTCUSDT_1m.csv", _path(steps))
@@ -50,9 +56,18 @@ def test_final_equity_is_start_plus_realized_minus_fees_plus_funding(
             rows = [f"{T0_MS + (k + 1) * every * MINUTE_MS},{r}" for k, r in enumerate(funding)]
             funding_file.write_text("timestamp,funding_rate\n" + "\n".join(rows) + "\n")
         opts = BacktestOptions(
-            engines=(engine,), symbols=("BTCUSDT",), data=(data,), strategy="random_signals",
-            params={"seed": str(seed)}, fill=fill, raw=raw, leverage=leverage, fee=fee,  # type: ignore[arg-type]
-            units="fractional", cash=10_000.0, funding=funding_file,
+            engines=(engine,),
+            symbols=("BTCUSDT",),
+            data=(data,),
+            strategy="random_signals",
+            params={"seed": str(seed)},
+            fill=fill,
+            raw=raw,
+            leverage=leverage,
+            fee=fee,  # type: ignore[arg-type]
+            units="fractional",
+            cash=10_000.0,
+            funding=funding_file,
         )
         result = run(opts)
     zero = Decimal(0)
@@ -63,4 +78,3 @@ def test_final_equity_is_start_plus_realized_minus_fees_plus_funding(
     assert abs(result.final_equity - expected) < TOLERANCE
     assert abs(result.venue_equity - result.final_equity) < TOLERANCE
     assert result.curve.equity[-1] == float(result.final_equity)
-

@@ -77,8 +77,10 @@ def _run(market: MarketType, steps: list[Step], marks: list[int]) -> None:
 
 
 @settings(max_examples=100)
-@given(steps=st.lists(step, min_size=1, max_size=30),
-       marks=st.lists(st.integers(100, 10_000_000), min_size=2, max_size=2))
+@given(
+    steps=st.lists(step, min_size=1, max_size=30),
+    marks=st.lists(st.integers(100, 10_000_000), min_size=2, max_size=2),
+)
 def test_spot_equity_equals_start_plus_realized_plus_unrealized_and_cash_is_conserved(
     steps: list[tuple[str, bool, Side, int, int, int]], marks: list[int]
 ) -> None:
@@ -86,8 +88,10 @@ def test_spot_equity_equals_start_plus_realized_plus_unrealized_and_cash_is_cons
 
 
 @settings(max_examples=100)
-@given(steps=st.lists(step, min_size=1, max_size=30),
-       marks=st.lists(st.integers(100, 10_000_000), min_size=2, max_size=2))
+@given(
+    steps=st.lists(step, min_size=1, max_size=30),
+    marks=st.lists(st.integers(100, 10_000_000), min_size=2, max_size=2),
+)
 def test_futures_equity_equals_start_plus_realized_plus_unrealized(
     steps: list[tuple[str, bool, Side, int, int, int]], marks: list[int]
 ) -> None:
@@ -95,10 +99,13 @@ def test_futures_equity_equals_start_plus_realized_plus_unrealized(
 
 
 @settings(max_examples=100)
-@given(side=st.sampled_from([PositionSide.LONG, PositionSide.SHORT]),
-       entries=st.lists(st.tuples(st.integers(1, 1000), st.integers(100, 1_000_000)),
-                        min_size=1, max_size=5),
-       exit_cents=st.integers(100, 1_000_000))
+@given(
+    side=st.sampled_from([PositionSide.LONG, PositionSide.SHORT]),
+    entries=st.lists(
+        st.tuples(st.integers(1, 1000), st.integers(100, 1_000_000)), min_size=1, max_size=5
+    ),
+    exit_cents=st.integers(100, 1_000_000),
+)
 def test_closed_trade_pnl_equals_realized_change_over_the_round_trip(
     side: PositionSide, entries: list[tuple[int, int]], exit_cents: int
 ) -> None:
@@ -107,11 +114,33 @@ def test_closed_trade_pnl_equals_realized_change_over_the_round_trip(
     for n, (q, p) in enumerate(entries):
         qty, price = D(q) / 1000, D(p) / 100
         total += qty
-        pm.apply_fill(Fill(f"e{n}", "c", "BTCUSDT", side.entry_side, qty, price,
-                           qty * price * FEE_RATE, "USDT", n))
+        pm.apply_fill(
+            Fill(
+                f"e{n}",
+                "c",
+                "BTCUSDT",
+                side.entry_side,
+                qty,
+                price,
+                qty * price * FEE_RATE,
+                "USDT",
+                n,
+            )
+        )
     exit_price = D(exit_cents) / 100
-    trade = pm.apply_fill(Fill("x", "c", "BTCUSDT", side.exit_side, total, exit_price,
-                               total * exit_price * FEE_RATE, "USDT", 99))
+    trade = pm.apply_fill(
+        Fill(
+            "x",
+            "c",
+            "BTCUSDT",
+            side.exit_side,
+            total,
+            exit_price,
+            total * exit_price * FEE_RATE,
+            "USDT",
+            99,
+        )
+    )
     assert trade is not None
     assert trade.quantity == total
     assert abs(trade.pnl - pm.realized_pnl) <= TOLERANCE

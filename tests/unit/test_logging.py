@@ -35,15 +35,17 @@ def redact(event: dict[str, Any], secrets: tuple[str, ...] = (SECRET,)) -> dict[
 
 
 def test_known_secret_removed_from_nested_values_lists_and_exception_text() -> None:
-    out = redact({
-        "event": f"calling venue with {SECRET}",
-        "request": {
-            "headers": {"note": f"k={SECRET}&x=1"},
-            "params": [f"a{SECRET}", ("t", SECRET)],
-        },
-        "exception": f"Traceback ...\nVenueError: bad key {SECRET}",
-        "count": 3,
-    })
+    out = redact(
+        {
+            "event": f"calling venue with {SECRET}",
+            "request": {
+                "headers": {"note": f"k={SECRET}&x=1"},
+                "params": [f"a{SECRET}", ("t", SECRET)],
+            },
+            "exception": f"Traceback ...\nVenueError: bad key {SECRET}",
+            "count": 3,
+        }
+    )
     assert SECRET not in json.dumps(out)
     assert out["event"] == f"calling venue with {REDACTED}"
     assert out["request"]["headers"]["note"] == f"k={REDACTED}&x=1"
@@ -53,11 +55,18 @@ def test_known_secret_removed_from_nested_values_lists_and_exception_text() -> N
 
 
 def test_secret_like_keys_are_masked_at_any_depth() -> None:
-    out = redact({
-        "api_key": "abc", "X-MBX-APIKEY": "def", "client_secret": "ghi",
-        "nested": {"signature": "0xdead", "PASSWORD": "pw", "passphrase": "pp", "token": 12345},
-        "password_hint": None, "token_empty": "", "symbol": "BTCUSDT",
-    }, secrets=())
+    out = redact(
+        {
+            "api_key": "abc",
+            "X-MBX-APIKEY": "def",
+            "client_secret": "ghi",
+            "nested": {"signature": "0xdead", "PASSWORD": "pw", "passphrase": "pp", "token": 12345},
+            "password_hint": None,
+            "token_empty": "",
+            "symbol": "BTCUSDT",
+        },
+        secrets=(),
+    )
     assert out["api_key"] == out["X-MBX-APIKEY"] == out["client_secret"] == REDACTED
     assert set(out["nested"].values()) == {REDACTED}
     assert out["password_hint"] is None
@@ -66,12 +75,15 @@ def test_secret_like_keys_are_masked_at_any_depth() -> None:
 
 
 def test_password_in_url_is_masked() -> None:
-    out = redact({
-        "event": "db connect",
-        "url": "postgresql://kinetic:hunter22@db.internal:5432/kinetic",
-        "note": "fallback to redis://user:p4ss@cache:6379/0 failed",
-        "plain": "https://example.com/path",
-    }, secrets=())
+    out = redact(
+        {
+            "event": "db connect",
+            "url": "postgresql://kinetic:hunter22@db.internal:5432/kinetic",
+            "note": "fallback to redis://user:p4ss@cache:6379/0 failed",
+            "plain": "https://example.com/path",
+        },
+        secrets=(),
+    )
     assert out["url"] == f"postgresql://kinetic:{REDACTED}@db.internal:5432/kinetic"
     assert out["note"] == f"fallback to redis://user:{REDACTED}@cache:6379/0 failed"
     assert out["plain"] == "https://example.com/path"

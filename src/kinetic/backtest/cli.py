@@ -46,6 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a("--report", help="directory for summary.json, trades.csv, equity.csv, report.html")
     a("--json", action="store_true", help="print one JSON object on stdout")
     a("--no-progress", action="store_true", help="no progress bar on stderr")
+    a("--no-skip", action="store_true",
+      help="step every bar (no fast-forward over provably quiet bars)")  # fmt: skip
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:
@@ -81,6 +83,7 @@ def options_from_args(args: argparse.Namespace) -> BacktestOptions:
         raw=args.raw,
         sets=parse_sets(args.sets),
         funding=Path(args.funding) if args.funding else None,
+        skip=not args.no_skip,
     )
 
 
@@ -94,6 +97,7 @@ def output(result: BacktestResult, report: str | None) -> dict[str, Any]:
         **data,
         "elapsed_s": round(elapsed, 4),
         "bars_per_s": round(result.bars / elapsed) if elapsed > 0 else None,
+        "skipped_bars": result.skipped,
     }
 
 

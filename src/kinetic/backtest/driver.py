@@ -7,10 +7,16 @@ venue also sees the next bar's opening price, so market orders fill there; then 
 engine runs one scan step (strategy -> risk -> OMS) and one monitor step (fills, exits),
 exactly the steps its live loops run. The GlobalRiskMonitor sees the portfolio value at
 each close before the engines act on that bar, as the orchestrator's monitor does live.
+
+Fast-forward (``skip=True``, the default): a stretch of bars on which provably nothing
+can happen is not stepped (see ``Driver._skippable``); its curve values are computed
+with the same position code, the risk monitor is brought to the state stepping would
+have left, and each strategy fast-forwards its own state (``FastForward``).
 """
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,11 +28,15 @@ import numpy as np
 from kinetic.backtest.data import FundingRates
 from kinetic.backtest.options import FillTiming
 from kinetic.backtest.world import World
-from kinetic.domain import Candle
+from kinetic.domain import Candle, MarketType
 from kinetic.marketdata.files import CandleArrays
+from kinetic.strategy.base import FastForward
 from kinetic.supervisor.risk_monitor import BreakerTrip, RiskAction
 
 DAY_S = 86_400
+DAY_MS = DAY_S * 1000
+MAX_RUN = 4096  # groups examined per skip decision (bounds the work of a refused one)
+MARGIN = 1e-9  # relative safety margin on price and value comparisons when skipping
 
 
 @dataclass
@@ -112,7 +122,11 @@ class Driver:
     progress: Callable[[int, int], None] | None = None
     funding_paid: Decimal = Decimal(0)
     trips: list[BreakerTrip] = field(default_factory=list)
+    skip: bool = True  # fast-forward over provably quiet bars (False: every bar is stepped)
+    skipped: int = 0  # bars fast-forwarded instead of stepped
     _funding_pos: int = 0
+    _forwarders: list[FastForward] = field(default_factory=list)
+    _hold_until: int = 0  # no skipping before this group (the risk check refused a run)
     _last_risk: tuple[float, int] | None = None  # (value, UTC day) of the last risk update
 
     async def run(self) -> Curve:
@@ -123,20 +137,199 @@ class Driver:
         for slot in self.world.slots:
             await slot.engine.startup()
         curve = Curve.sized(len(close) + 1)
-        n, i = len(close), 0
-        while i < n:
-            j = i + 1
-            while j < n and close[j] == close[i]:
-                j += 1
+        n = len(close)
+        starts = np.flatnonzero(np.r_[True, close[1:] != close[:-1]]) if n else np.zeros(0, int)
+        ends = np.r_[starts[1:], n].astype(np.int64)
+        runs = self._quiet_runs(close, which, index, starts) if self.skip else None
+        g, groups = 0, len(starts)
+        while g < groups:
+            i, j = int(starts[g]), int(ends[g])
+            if runs is not None and g >= self._hold_until and (h := int(runs[g])) > g:
+                h, values = await self._skippable(g, min(h, g + MAX_RUN), close, index, starts)
+                if h > g:
+                    self._fast_forward(g, h, close, which, index, starts, ends, curve, values)
+                    g = h
+                    if self.progress is not None:
+                        self.progress(int(ends[h - 1]), n)
+                    continue
             group = [(bars[w], int(index[k]), lengths[w]) for k in range(i, j)
                      if (w := int(which[k])) >= 0]  # fmt: skip
             curve.add(int(close[i]), *await self._step(int(close[i]), group, last=j == n))
             if self.progress is not None:
                 self.progress(j, n)
-            i = j
+            g += 1
         await self._close_out()
         curve.add(int(close[-1]) if n else 0, *self._mark())
         return curve.trimmed()
+
+    # ------------------------------------------------------------------ fast-forward
+    def _quiet_runs(
+        self, close: np.ndarray, which: np.ndarray, index: np.ndarray, starts: np.ndarray
+    ) -> np.ndarray | None:
+        """For each group, the end of the run of candidate groups starting there.
+
+        A group is a candidate when every engine's strategy says each of its bars is
+        quiet, it is not the last group, its UTC day is the previous group's (the risk
+        monitor's day stays the same) and no funding settlement is due at its close.
+        Whether a candidate is really skipped is decided at run time (``_skippable``).
+        """
+        quiet_bar = np.ones(len(close), np.bool_)
+        self._forwarders = []
+        for slot in self.world.slots:
+            strategy = slot.engine.d.strategy
+            if not isinstance(strategy, FastForward):
+                return None
+            self._forwarders.append(strategy)
+            for w, (symbol, arrays) in enumerate(self.series.items()):
+                mine = which == w
+                quiet_bar[mine] &= strategy.quiet_bars(symbol, arrays)[index[mine]]
+        groups = len(starts)
+        if groups == 0:
+            return None
+        cand = np.logical_and.reduceat(quiet_bar, starts)
+        day = (close[starts] + 1) // DAY_MS
+        cand[1:] &= day[1:] == day[:-1]
+        cand[0] = cand[-1] = False
+        if self.funding is not None and len(self.funding):
+            due = np.searchsorted(self.funding.ts_ms, close[starts], side="right")
+            cand[1:] &= due[1:] == due[:-1]
+            cand[0] = False
+        stops = np.flatnonzero(~cand)  # the last group is never a candidate: not empty
+        run_end = stops[np.searchsorted(stops, np.arange(groups))]
+        return np.asarray(run_end, np.int64)
+
+    async def _skippable(
+        self, g: int, h: int, close: np.ndarray, index: np.ndarray, starts: np.ndarray
+    ) -> tuple[int, np.ndarray]:
+        """Return ``k`` in ``g..h`` (groups ``g..k-1`` can be skipped now) and their values.
+
+        Nothing can happen on a skipped bar because: the strategy says its decision stays
+        FLAT; no order rests on any venue or in any OMS (nothing to match, no fill to
+        sync); no breaker is active (no expiry, no re-trip); and either every engine is
+        flat (the value is constant cash), or one spot engine holds one position in the
+        only symbol whose stop and take-profit lie beyond every skipped bar's range
+        (with a margin). A futures position (stop order on the venue, liquidation,
+        trailing) is never skipped over. The risk monitor must not trip on any value of
+        the stretch (``_risk_quiet``); if it might, the whole run is stepped.
+        """
+        none = np.zeros(0, np.float64)
+        if self.world.orchestrator.risk_monitor.circuit_breaker_active:
+            return g, none
+        held = []
+        for slot in self.world.slots:
+            if slot.engine.d.oms.open_orders() or await slot.venue.get_open_orders():
+                return g, none
+            if slot.engine.d.positions.positions:
+                held.append(slot)
+        if held:
+            h = self._position_quiet_until(held, g, h, index, starts)
+            if h <= g:
+                return g, none
+        values = self._values(g, h, close, index, starts, bool(held))
+        if not self._risk_quiet(values):
+            self._hold_until = h
+            return g, none
+        return h, values
+
+    def _position_quiet_until(
+        self, held: list[Any], g: int, h: int, index: np.ndarray, starts: np.ndarray
+    ) -> int:
+        """The first group in ``g..h`` whose bar could touch the open position's exits."""
+        if len(self.series) != 1 or len(held) != 1:
+            return g
+        slot = held[0]
+        if slot.engine.market is not MarketType.SPOT:
+            return g
+        (arrays,) = self.series.values()
+        (pos,) = slot.engine.d.positions.positions.values()
+        lo, hi = int(index[starts[g]]), int(index[starts[h - 1]]) + 1
+        touch = arrays.low[lo:hi] <= float(pos.stop_price) * (1 + MARGIN)
+        if pos.take_profit is not None:
+            touch |= arrays.high[lo:hi] >= float(pos.take_profit) * (1 - MARGIN)
+        hit = np.flatnonzero(touch)
+        return g + int(hit[0]) if len(hit) else h
+
+    def _values(
+        self,
+        g: int,
+        h: int,
+        close: np.ndarray,
+        index: np.ndarray,
+        starts: np.ndarray,
+        held: bool,
+    ) -> np.ndarray:
+        """The portfolio value after each skipped group, as ``_mark`` would compute it."""
+        if not held:
+            return np.full(h - g, self._mark()[0])
+        (symbol, arrays) = next(iter(self.series.items()))
+        lo, hi = int(index[starts[g]]), int(index[starts[h - 1]]) + 1
+        out = np.empty(h - g, np.float64)
+        # ``_mark`` with this bar's close as the symbol's price (prices looked up once)
+        books = [(s.engine.d.positions, s.engine.prices()) for s in self.world.slots]
+        for k, c in enumerate(arrays.close[lo:hi].tolist()):
+            price = Decimal(str(c))
+            equity = Decimal(0)
+            for pm, prices in books:
+                if pm.positions:
+                    prices[symbol] = price
+                    equity += pm.equity(prices)
+                else:
+                    equity += pm.cash
+            out[k] = float(equity)
+        return out
+
+    def _risk_quiet(self, values: np.ndarray) -> bool:
+        """True when no value of the stretch can trip a breaker, in any order.
+
+        Checked on a copy of the monitor with the worst case of the stretch: the
+        highest value as the peak and the lowest as the current value (both moved by a
+        small margin against us). The real predicates decide.
+        """
+        monitor = copy.copy(self.world.orchestrator.risk_monitor)
+        low, high = float(values.min()), float(values.max())
+        if not (low > 0 and np.isfinite(high)):
+            return False
+        monitor.peak_portfolio_value = max(monitor.peak_portfolio_value, high) * (1 + MARGIN)
+        worst = low * (1 - MARGIN)
+        if monitor.day is None:
+            return False
+        return not (monitor.check_drawdown_limit(worst) or monitor.check_daily_loss_limit(worst))
+
+    def _fast_forward(
+        self,
+        g: int,
+        h: int,
+        close: np.ndarray,
+        which: np.ndarray,
+        index: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        curve: Curve,
+        values: np.ndarray,
+    ) -> None:
+        """Skip groups ``g..h-1``: curve values, risk monitor state, strategy states."""
+        held = any(s.engine.d.positions.positions for s in self.world.slots)
+        k = curve.n
+        curve.ts_ms[k : k + h - g] = close[starts[g:h]]
+        curve.equity[k : k + h - g] = values
+        curve.exposed[k : k + h - g] = held
+        curve.n += h - g
+        # the monitor's state after feeding each value (same day, no trip, no breaker)
+        # equals its state after the highest value and then the last one
+        last = float(values[-1])
+        monitor = self.world.orchestrator.risk_monitor
+        day = int(self.world.clock.time()) // DAY_S
+        monitor.update(float(values.max()))
+        monitor.update(last)
+        self._last_risk = (last, day)
+        lo_bar, hi_bar = int(starts[g]), int(ends[h - 1])
+        self.skipped += hi_bar - lo_bar
+        for w, (symbol, arrays) in enumerate(self.series.items()):
+            mine = index[lo_bar:hi_bar][which[lo_bar:hi_bar] == w]
+            if len(mine) == 0:
+                continue
+            for strategy in self._forwarders:
+                strategy.fast_forward(symbol, arrays, int(mine[0]), int(mine[-1]) + 1)
 
     async def _step(
         self, close_ms: int, group: list[tuple[_Bars, int, int]], last: bool

@@ -59,6 +59,7 @@ class BacktestOptions:
     sets: dict[str, str] = field(default_factory=dict)
     funding: Path | None = None
     all_in: bool | None = None  # None: the strategy decides (``sma_cross`` is all-in)
+    skip: bool = True  # fast-forward over provably quiet bars (``--no-skip``: every bar)
 
 
 def check_options(opts: BacktestOptions) -> None:

@@ -37,6 +37,7 @@ class BacktestResult:
     bars: int
     venue_equity: Decimal = Decimal(0)  # the SimExchanges' own books, for cross-checks
     elapsed_s: float = 0.0
+    skipped: int = 0  # bars fast-forwarded (not part of the report: outputs are the same)
     engines: list[str] = field(default_factory=list)
 
 
@@ -68,7 +69,8 @@ class BacktestRunner:
         world = build_world(config, self.options, list(series), (first_close + 1) / 1000.0)
         bars = sum(len(a) for a in series.values())
         driver = Driver(world, series, self.options.fill, funding,
-                        tty_progress(bars) if self.progress else None)  # fmt: skip
+                        tty_progress(bars) if self.progress else None,
+                        skip=self.options.skip)  # fmt: skip
         t0 = time.perf_counter()
         curve = await driver.run()
         elapsed = time.perf_counter() - t0
@@ -104,5 +106,6 @@ def _result(
         bars=bars,
         venue_equity=sum((s.venue.equity() for s in world.slots), Decimal(0)),
         elapsed_s=elapsed,
+        skipped=driver.skipped,
         engines=[s.name for s in world.slots],
     )

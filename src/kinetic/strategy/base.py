@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from kinetic.domain import Candle, Direction, Regime, Signal
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from kinetic.marketdata.files import CandleArrays
 
 
 @runtime_checkable
@@ -25,6 +30,32 @@ class Strategy(Protocol):
 
     def reset(self, symbol: str) -> None:
         """Forget all state of ``symbol`` (e.g. after a data gap)."""
+        ...
+
+
+@runtime_checkable
+class FastForward(Protocol):
+    """Optional capability: say which bars cannot change a decision, and skip them.
+
+    A backtest driver may then skip such bars (when nothing else can happen on them)
+    instead of calling ``on_candle`` on each; it calls ``fast_forward`` so the state is
+    exactly what stepping would have produced. When in doubt, a bar is not quiet.
+    """
+
+    def quiet_bars(self, symbol: str, arrays: CandleArrays) -> np.ndarray:
+        """Bool per bar: ``on_candle`` on it certainly returns a FLAT signal with no cross.
+
+        Computed once per series, vectorised; must hold whatever bars precede it as
+        long as they are ``arrays``' own bars in order (from the first one).
+        """
+        ...
+
+    def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
+        """Advance ``symbol``'s state over the quiet bars ``start..stop-1`` of ``arrays``.
+
+        The state must afterwards equal the state after ``on_candle`` on each of them;
+        bars ``0..start-1`` have been passed to ``on_candle`` (or fast-forwarded) before.
+        """
         ...
 
 

@@ -23,6 +23,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from kinetic.domain import Candle, Direction, Signal
 from kinetic.strategy.base import Strategy, flat_signal
 from kinetic.strategy.indicators.incremental import ATRState
@@ -30,6 +32,7 @@ from kinetic.strategy.registry import register
 
 if TYPE_CHECKING:
     from config import UnifiedConfig
+    from kinetic.marketdata.files import CandleArrays
 
 ATR_PERIOD = 14
 
@@ -122,6 +125,53 @@ class SmaCrossStrategy:
         if st.last_cross is None or st.bars_since_cross > 1:
             return flat_signal(candle, "no cross", atr)
         return self._signal(candle, st.last_cross, st.bars_since_cross, atr)
+
+    # ------------------------------------------------------------ fast-forward (backtests)
+    def quiet_bars(self, symbol: str, arrays: CandleArrays) -> np.ndarray:
+        """Bars on which ``on_candle`` certainly returns FLAT "no cross" (see ``FastForward``).
+
+        A bar is quiet when neither it nor the bar before is a cross, and it is past the
+        warm-up. The window means are recomputed vectorised (any summation order), so
+        each difference ``fast - slow`` is known only up to a bound on the rounding of
+        both computations; a sign counts only when the difference is beyond that bound.
+        Rounding of either computation is at most ``(fast + slow + 8)`` units in the last
+        place of the largest close; the margin is four times that.
+        """
+        close = np.asarray(arrays.close, dtype=np.float64)
+        n = len(close)
+        quiet = np.zeros(n, np.bool_)
+        if n <= self.slow + 1 or not np.isfinite(close).all():
+            return quiet
+        view = np.lib.stride_tricks.sliding_window_view
+        fast = view(close, self.fast).sum(axis=1)[self.slow - self.fast :] / self.fast
+        slow = view(close, self.slow).sum(axis=1) / self.slow
+        diff = fast - slow  # diff[k] is bar k + slow - 1
+        tol = 4.0 * (self.fast + self.slow + 8) * 2.0**-53 * float(np.abs(close).max())
+        pos, neg = diff > tol, diff < -tol
+        # bar k + 1 (in diff's index) is certainly not a cross when the two signs say so
+        no_up = pos[:-1] | neg[1:]
+        no_down = neg[:-1] | pos[1:]
+        no_cross = no_up & no_down  # for bars slow .. n-1
+        # quiet: bars slow+1 .. n-1 with no cross on the bar and on the bar before
+        quiet[self.slow + 1 :] = no_cross[1:] & no_cross[:-1]
+        return quiet
+
+    def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
+        """Advance over quiet bars ``start..stop-1``: re-seed the windows, step the ATR."""
+        if stop <= start:
+            return
+        if start < self.slow + 1:
+            raise ValueError("sma_cross: bars before the warm-up are never fast-forwarded")
+        st = self._state(symbol)
+        closes = arrays.close[stop - self.slow : stop].tolist()
+        st.fast.window = deque(closes[-self.fast :])
+        st.slow.window = deque(closes)
+        st.prev_diff = math.fsum(st.fast.window) / self.fast - math.fsum(closes) / self.slow
+        st.bars_since_cross += stop - start
+        update = st.atr.update
+        cols = (arrays.high[start:stop], arrays.low[start:stop], arrays.close[start:stop])
+        for h, lo, c in zip(*(col.tolist() for col in cols), strict=True):
+            update(h, lo, c)
 
     def _signal(self, candle: Candle, direction: Direction, age: int, atr: float) -> Signal:
         word = "up" if direction is Direction.LONG else "down"

@@ -20,9 +20,14 @@ MAY_10, MAY_26 = parse_time_ms("2021-05-10", "--from"), parse_time_ms("2021-05-2
 
 def _crash(**kw: object) -> BacktestOptions:
     base: dict[str, object] = {
-        "engines": ("futures",), "symbols": ("BTCUSDT",), "data": (CRASH_5M,),
+        "engines": ("futures",),
+        "symbols": ("BTCUSDT",),
+        "data": (CRASH_5M,),
         "strategy": "sma_cross",
-        "leverage": 5, "allow_short": True, "start_ms": MAY_10, "end_ms": MAY_26,
+        "leverage": 5,
+        "allow_short": True,
+        "start_ms": MAY_10,
+        "end_ms": MAY_26,
     }
     return BacktestOptions(**(base | kw))  # type: ignore[arg-type]
 
@@ -52,8 +57,12 @@ async def test_two_runs_write_byte_identical_reports(tmp_path: Path) -> None:
     for name in ("a", "b"):
         result = await run_async(_crash())
         write_report(result, tmp_path / name)
-        outs.append({f: (tmp_path / name / f).read_bytes() for f in
-                     ("summary.json", "trades.csv", "equity.csv", "report.html")})
+        outs.append(
+            {
+                f: (tmp_path / name / f).read_bytes()
+                for f in ("summary.json", "trades.csv", "equity.csv", "report.html")
+            }
+        )
     assert outs[0] == outs[1]
     assert b"<script" not in outs[0]["report.html"]
     assert b"<svg" in outs[0]["report.html"]
@@ -65,9 +74,17 @@ async def test_fill_close_fills_at_signal_close_next_open_at_following_open(tmp_
     closes = [100.0, 98.0, 96.0, 94.0, 97.0, 101.0, 105.0, 100.0, 95.0, 90.0]
     opens = [100.0] + [c + 1.0 for c in closes[:-1]]
     path = write_candles(tmp_path / "BTCUSDT_1m.csv", closes, opens=opens)
-    common = {"symbols": ("BTCUSDT",), "data": (path,), "strategy": "sma_cross",
-                  "params": {"fast": "2", "slow": "3"}, "raw": True, "cash": 10_000.0,
-                  "units": "fractional", "fee": 0.0, "sets": {"slippage_bps": "0"}}
+    common = {
+        "symbols": ("BTCUSDT",),
+        "data": (path,),
+        "strategy": "sma_cross",
+        "params": {"fast": "2", "slow": "3"},
+        "raw": True,
+        "cash": 10_000.0,
+        "units": "fractional",
+        "fee": 0.0,
+        "sets": {"slippage_bps": "0"},
+    }
     at_close = await run_async(BacktestOptions(fill="close", **common))  # type: ignore[arg-type]
     at_open = await run_async(BacktestOptions(fill="next_open", **common))  # type: ignore[arg-type]
     [c], [o] = at_close.trades, at_open.trades
@@ -80,9 +97,19 @@ async def test_fill_close_fills_at_signal_close_next_open_at_following_open(tmp_
 async def test_open_position_is_closed_at_the_last_close_and_counted(tmp_path: Path) -> None:
     closes = [100.0, 98.0, 96.0, 94.0, 97.0, 101.0, 105.0, 108.0]  # cross up on bar 5
     path = write_candles(tmp_path / "BTCUSDT_1m.csv", closes)
-    result = await run_async(BacktestOptions(
-        symbols=("BTCUSDT",), data=(path,), strategy="sma_cross", params={"fast": "2", "slow": "3"},
-        raw=True, cash=1000.0, units="fractional", fee=0.0, sets={"slippage_bps": "0"}))
+    result = await run_async(
+        BacktestOptions(
+            symbols=("BTCUSDT",),
+            data=(path,),
+            strategy="sma_cross",
+            params={"fast": "2", "slow": "3"},
+            raw=True,
+            cash=1000.0,
+            units="fractional",
+            fee=0.0,
+            sets={"slippage_bps": "0"},
+        )
+    )
     assert len(result.trades) == 1
     last = result.trades[-1]
     assert last.exit_reason == "end_of_data"
@@ -92,31 +119,80 @@ async def test_open_position_is_closed_at_the_last_close_and_counted(tmp_path: P
 
 def test_cli_json_prints_one_object_with_the_required_keys(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "main.py", "backtest", "--strategy", "sma_cross", "--symbol", "BTCUSDT",
-         "--data", str(CRASH_5M), "--from", "2021-05-15", "--to", "2021-05-20", "--raw",
-         "--units", "fractional", "--report", str(tmp_path / "rep"), "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "main.py",
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "BTCUSDT",
+            "--data",
+            str(CRASH_5M),
+            "--from",
+            "2021-05-15",
+            "--to",
+            "2021-05-20",
+            "--raw",
+            "--units",
+            "fractional",
+            "--report",
+            str(tmp_path / "rep"),
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    for key in ("trades", "final_equity", "total_return_pct", "max_drawdown_pct", "bars",
-                "elapsed_s"):
+    for key in (
+        "trades",
+        "final_equity",
+        "total_return_pct",
+        "max_drawdown_pct",
+        "bars",
+        "elapsed_s",
+    ):
         assert key in data
     assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == [
-        "equity.csv", "report.html", "summary.json", "trades.csv"]
+        "equity.csv",
+        "report.html",
+        "summary.json",
+        "trades.csv",
+    ]
 
 
-@pytest.mark.parametrize(("flags", "needle"), [
-    (["--set", "slippage_bps=-1"], "slippage_bps"),
-    (["--engine", "spot", "--allow-short"], "allow-short"),
-    (["--param", "fast=x"], "integers"),
-    (["--from", "yesterday"], "--from"),
-])
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--set", "slippage_bps=-1"], "slippage_bps"),
+        (["--engine", "spot", "--allow-short"], "allow-short"),
+        (["--param", "fast=x"], "integers"),
+        (["--from", "yesterday"], "--from"),
+    ],
+)
 def test_cli_config_errors_exit_2_with_one_line(flags: list[str], needle: str) -> None:
     proc = subprocess.run(
-        [sys.executable, "main.py", "backtest", "--strategy", "sma_cross", "--symbol", "BTCUSDT",
-         "--data", str(CRASH_5M), *flags], cwd=ROOT, capture_output=True, text=True,
-        timeout=120, check=False,
+        [
+            sys.executable,
+            "main.py",
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "BTCUSDT",
+            "--data",
+            str(CRASH_5M),
+            *flags,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 2
     assert needle in proc.stderr

@@ -19,8 +19,12 @@ ROOT = Path(__file__).resolve().parents[3]
 CRASH_5M = ROOT / "data/backtest/binance_BTCUSDT_5m_2020-12-01_2021-07-17.csv.gz"
 
 
-def write_candles(path: Path, closes: Sequence[float], step_ms: int = MINUTE_MS,
-                  opens: Sequence[float] | None = None) -> Path:
+def write_candles(
+    path: Path,
+    closes: Sequence[float],
+    step_ms: int = MINUTE_MS,
+    opens: Sequence[float] | None = None,
+) -> Path:
     """Write a candle CSV; each bar opens at ``opens[i]`` (default: previous close)."""
     rows = ["timestamp,open,high,low,close,volume"]
     prev = closes[0]
@@ -53,8 +57,14 @@ class RandomSignals:
             direction = Direction.SHORT
         else:
             direction = Direction.FLAT
-        return Signal(candle.symbol, direction, 100 if direction is not Direction.FLAT else 0,
-                      candle.close, candle.close_time_ms, atr=candle.close * 0.01)
+        return Signal(
+            candle.symbol,
+            direction,
+            100 if direction is not Direction.FLAT else 0,
+            candle.close,
+            candle.close_time_ms,
+            atr=candle.close * 0.01,
+        )
 
     def reset(self, symbol: str) -> None:
         """Nothing per symbol."""

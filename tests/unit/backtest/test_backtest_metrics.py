@@ -18,8 +18,19 @@ DAY = 86_400_000
 
 
 def _trade(pnl: str, fees: str = "1") -> ClosedTrade:
-    return ClosedTrade("spot", "BTCUSDT", PositionSide.LONG, Decimal(1), Decimal(100),
-                       Decimal(100), 0, 60_000, Decimal(pnl), Decimal(fees), "x")
+    return ClosedTrade(
+        "spot",
+        "BTCUSDT",
+        PositionSide.LONG,
+        Decimal(1),
+        Decimal(100),
+        Decimal(100),
+        0,
+        60_000,
+        Decimal(pnl),
+        Decimal(fees),
+        "x",
+    )
 
 
 def test_max_drawdown_depth_and_duration_until_recovery() -> None:
@@ -85,5 +96,6 @@ def test_short_on_spot_and_raw_with_both_engines_are_refused() -> None:
     with pytest.raises(ConfigValidationError, match="allow-short"):
         backtest_config(base_config(), BacktestOptions(allow_short=True), False)
     with pytest.raises(ConfigValidationError, match="--raw"):
-        backtest_config(base_config(), BacktestOptions(engines=("spot", "futures"), raw=True),
-                        False)
+        backtest_config(
+            base_config(), BacktestOptions(engines=("spot", "futures"), raw=True), False
+        )

@@ -8,6 +8,7 @@ import pytest
 
 from kinetic.backtest.options import BacktestOptions
 from kinetic.domain import Candle, Direction
+from kinetic.marketdata.files import CandleArrays
 from kinetic.strategy.registry import available
 from kinetic.strategy.sma_cross import SmaCrossStrategy
 from tests.unit.backtest.bt_kit import MINUTE_MS, T0_MS, run_async, write_candles
@@ -54,9 +55,16 @@ def test_with_params_rejects_unknown_and_bad_values() -> None:
 
 async def test_long_only_trade_count_matches_hand_count(tmp_path: Path) -> None:
     path = write_candles(tmp_path / "BTCUSDT_1m.csv", [float(c) for c in ZIGZAG])
-    opts = BacktestOptions(symbols=("BTCUSDT",), data=(path,), strategy="sma_cross",
-                           params={"fast": "2", "slow": "3"}, raw=True, cash=1000.0,
-                           units="fractional", fill="close")
+    opts = BacktestOptions(
+        symbols=("BTCUSDT",),
+        data=(path,),
+        strategy="sma_cross",
+        params={"fast": "2", "slow": "3"},
+        raw=True,
+        cash=1000.0,
+        units="fractional",
+        fill="close",
+    )
     result = await run_async(opts)
     # one long: opened on the cross up (bar 8), closed on the cross down (bar 11)
     assert len(result.trades) == 1
@@ -68,11 +76,71 @@ async def test_long_only_trade_count_matches_hand_count(tmp_path: Path) -> None:
 
 async def test_long_short_is_always_in_the_market_after_the_first_cross(tmp_path: Path) -> None:
     path = write_candles(tmp_path / "BTCUSDT_1m.csv", [float(c) for c in ZIGZAG])
-    opts = BacktestOptions(engines=("futures",), symbols=("BTCUSDT",), data=(path,),
-                           strategy="sma_cross", params={"fast": "2", "slow": "3"}, raw=True,
-                           cash=1000.0, units="fractional", allow_short=True, leverage=1)
+    opts = BacktestOptions(
+        engines=("futures",),
+        symbols=("BTCUSDT",),
+        data=(path,),
+        strategy="sma_cross",
+        params={"fast": "2", "slow": "3"},
+        raw=True,
+        cash=1000.0,
+        units="fractional",
+        allow_short=True,
+        leverage=1,
+    )
     result = await run_async(opts)
     sides = [t.side.value for t in result.trades]
     # short from bar 7 (the bar after the cross down), long from 9, short from 12 to the end
     assert sides == ["SHORT", "LONG", "SHORT"]
     assert result.trades[-1].exit_reason == "end_of_data"
+
+
+def _arrays(closes: list[float]) -> CandleArrays:
+    import numpy as np
+
+    c = np.asarray(closes, np.float64)
+    t = np.arange(len(c), dtype=np.int64) * 60_000
+    return CandleArrays("BTCUSDT", 60_000, t, c, c + 1.5, c - 1.25, c, np.ones_like(c))
+
+
+def _state(s: SmaCrossStrategy) -> tuple[object, ...]:
+    st = s._states["BTCUSDT"]
+    atr = st.atr
+    return (list(st.fast.window), list(st.slow.window), st.prev_diff, st.last_cross,
+            st.bars_since_cross, atr.value, atr._count, atr._prev_close, atr._seed)  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_forward_equals_stepping(seed: int) -> None:
+    """Skip every quiet stretch: state and every signal equal stepping bar by bar."""
+    import random
+
+    rng = random.Random(seed)
+    closes = [100.0]
+    for _ in range(3000):  # random walk with flat stretches (equal means must not cross)
+        closes.append(closes[-1] if rng.random() < 0.2 else round(closes[-1] + rng.gauss(0, 1), 2))
+    arrays = _arrays(closes)
+    stepped, skipper = SmaCrossStrategy(5, 13), SmaCrossStrategy(5, 13)
+    quiet = skipper.quiet_bars("BTCUSDT", arrays)
+    assert quiet.sum() > 1000
+
+    def candle(i: int) -> Candle:
+        c = closes[i]
+        return Candle("BTCUSDT", i * 60_000, i * 60_000 + 59_999, c, c + 1.5, c - 1.25, c, 1.0)
+
+    i = 0
+    while i < len(closes):
+        if quiet[i]:
+            j = i
+            while j < len(closes) and quiet[j]:
+                sig = stepped.on_candle(candle(j))
+                assert sig.direction is Direction.FLAT
+                assert sig.reason == "no cross"
+                j += 1
+            skipper.fast_forward("BTCUSDT", arrays, i, j)
+            assert _state(skipper) == _state(stepped)
+            i = j
+            continue
+        assert skipper.on_candle(candle(i)) == stepped.on_candle(candle(i))
+        i += 1
+    assert _state(skipper) == _state(stepped)

@@ -50,8 +50,16 @@ class ScriptedStrategy:
         self.script: dict[tuple[str, int], tuple[Direction, int, float, Regime | None, str]] = {}
         self.seen: list[Candle] = []
 
-    def at(self, symbol: str, open_ms: int, direction: Direction, confidence: int = 80,
-           atr: float = 0.0, regime: Regime | None = None, reason: str = "scripted") -> None:
+    def at(
+        self,
+        symbol: str,
+        open_ms: int,
+        direction: Direction,
+        confidence: int = 80,
+        atr: float = 0.0,
+        regime: Regime | None = None,
+        reason: str = "scripted",
+    ) -> None:
         self.script[(symbol, open_ms)] = (direction, confidence, atr, regime, reason)
 
     def on_candle(self, candle: Candle) -> Signal:
@@ -59,8 +67,16 @@ class ScriptedStrategy:
         direction, confidence, atr, regime, reason = self.script.get(
             (candle.symbol, candle.open_time_ms), (Direction.FLAT, 0, 0.0, None, "flat")
         )
-        return Signal(candle.symbol, direction, confidence, candle.close, candle.close_time_ms,
-                      atr, regime, reason)
+        return Signal(
+            candle.symbol,
+            direction,
+            confidence,
+            candle.close,
+            candle.close_time_ms,
+            atr,
+            regime,
+            reason,
+        )
 
     def reset(self, symbol: str) -> None:
         """Nothing to forget."""
@@ -79,8 +95,9 @@ class World:
     can_trade: list[bool] = field(default_factory=lambda: [True])
     next_open: dict[str, int] = field(default_factory=dict)
 
-    def candle(self, symbol: str, o: float, h: float, lo: float, c: float,
-               open_ms: int | None = None) -> Candle:
+    def candle(
+        self, symbol: str, o: float, h: float, lo: float, c: float, open_ms: int | None = None
+    ) -> Candle:
         """The next 1-minute candle of ``symbol`` (or the one opening at ``open_ms``)."""
         t = open_ms if open_ms is not None else self.next_open.get(symbol, T0_MS)
         self.next_open[symbol] = t + MINUTE_MS
@@ -106,52 +123,101 @@ def _allocation(name: str, usd: Decimal) -> Any:
     return lambda: CapitalAllocation(name, 40.0, usd, ZERO, usd)
 
 
-def _deps(config: UnifiedConfig, name: str, market: MarketType, venue: Any, symbols: list[str],
-          clock: ManualClock, capital: Decimal, risk: RiskManager, strategy: ScriptedStrategy,
-          recorder: MemoryRecorder, store: CandleStore) -> EngineDeps:
+def _deps(
+    config: UnifiedConfig,
+    name: str,
+    market: MarketType,
+    venue: Any,
+    symbols: list[str],
+    clock: ManualClock,
+    capital: Decimal,
+    risk: RiskManager,
+    strategy: ScriptedStrategy,
+    recorder: MemoryRecorder,
+    store: CandleStore,
+) -> EngineDeps:
     return EngineDeps(
-        config=config, venue=venue, strategy=strategy, store=store,
+        config=config,
+        venue=venue,
+        strategy=strategy,
+        store=store,
         oms=OrderManager(name, venue, recorder, clock),
-        positions=PositionManager(name, market, capital), risk=risk, recorder=recorder,
-        clock=clock, instruments=default_instruments(market, symbols), symbols=symbols,
+        positions=PositionManager(name, market, capital),
+        risk=risk,
+        recorder=recorder,
+        clock=clock,
+        instruments=default_instruments(market, symbols),
+        symbols=symbols,
         allocation=_allocation(name, capital),
     )
 
 
-def spot_world(capital: str = "4000", symbols: tuple[str, ...] = ("BTCUSDT",),
-               **overrides: Any) -> World:
+def spot_world(
+    capital: str = "4000", symbols: tuple[str, ...] = ("BTCUSDT",), **overrides: Any
+) -> World:
     config = UnifiedConfig(**overrides)
     clock = ManualClock(T0_MS / 1000)
     venue = SimSpotExchange(
-        default_instruments(MarketType.SPOT, symbols), clock, {"USDT": D(capital)},
-        taker_fee=D("0.001"), maker_fee=D("0.001"),
+        default_instruments(MarketType.SPOT, symbols),
+        clock,
+        {"USDT": D(capital)},
+        taker_fee=D("0.001"),
+        maker_fee=D("0.001"),
     )
     recorder, store, strategy = MemoryRecorder(), CandleStore(), ScriptedStrategy()
     can_trade = [True]
-    risk = RiskManager(RiskLimits(config.spot_max_positions, config.spot_min_confidence),
-                       lambda: can_trade[0])
-    deps = _deps(config, "spot", MarketType.SPOT, venue, list(symbols), clock, D(capital), risk,
-                 strategy, recorder, store)
+    risk = RiskManager(
+        RiskLimits(config.spot_max_positions, config.spot_min_confidence), lambda: can_trade[0]
+    )
+    deps = _deps(
+        config,
+        "spot",
+        MarketType.SPOT,
+        venue,
+        list(symbols),
+        clock,
+        D(capital),
+        risk,
+        strategy,
+        recorder,
+        store,
+    )
     engine: BaseEngine = SpotEngine(deps)
     return World(engine, venue, store, recorder, clock, strategy, risk, config, can_trade)
 
 
-def futures_world(capital: str = "6000", symbols: tuple[str, ...] = ("ETHUSDT",),
-                  **overrides: Any) -> World:
+def futures_world(
+    capital: str = "6000", symbols: tuple[str, ...] = ("ETHUSDT",), **overrides: Any
+) -> World:
     config = UnifiedConfig(**overrides)
     clock = ManualClock(T0_MS / 1000)
     venue = SimFuturesExchange(
-        default_instruments(MarketType.FUTURES, symbols), clock, D(capital),
-        taker_fee=D("0.0005"), maker_fee=D("0.0002"),
+        default_instruments(MarketType.FUTURES, symbols),
+        clock,
+        D(capital),
+        taker_fee=D("0.0005"),
+        maker_fee=D("0.0002"),
     )
     recorder, store, strategy = MemoryRecorder(), CandleStore(), ScriptedStrategy()
     can_trade = [True]
     blacklist = SymbolBlacklist(config.futures_blacklist_duration_minutes)
     risk = RiskManager(
         RiskLimits(config.futures_max_positions, config.futures_min_confidence),
-        lambda: can_trade[0], lambda s: blacklist.is_blacklisted(s, clock.time()),
+        lambda: can_trade[0],
+        lambda s: blacklist.is_blacklisted(s, clock.time()),
     )
-    deps = _deps(config, "futures", MarketType.FUTURES, venue, list(symbols), clock, D(capital),
-                 risk, strategy, recorder, store)
+    deps = _deps(
+        config,
+        "futures",
+        MarketType.FUTURES,
+        venue,
+        list(symbols),
+        clock,
+        D(capital),
+        risk,
+        strategy,
+        recorder,
+        store,
+    )
     engine = FuturesEngine(deps, blacklist)
     return World(engine, venue, store, recorder, clock, strategy, risk, config, can_trade)

@@ -16,9 +16,15 @@ BTC = "BTCUSDT"
 ATR = 1.2345  # x 2.0 = 2.469: the raw stop is off the 0.01 tick
 
 
-async def _enter(w: World, direction: Direction = Direction.LONG, price: float = 2000.0,
-                 symbol: str = ETH, confidence: int = 80, regime: Regime | None = Regime.TRENDING,
-                 open_ms: int | None = None) -> None:
+async def _enter(
+    w: World,
+    direction: Direction = Direction.LONG,
+    price: float = 2000.0,
+    symbol: str = ETH,
+    confidence: int = 80,
+    regime: Regime | None = Regime.TRENDING,
+    open_ms: int | None = None,
+) -> None:
     c = w.candle(symbol, price, price, price, price, open_ms=open_ms)
     w.strategy.at(symbol, c.open_time_ms, direction, confidence, ATR, regime, "regime entry")
     await w.step(c)
@@ -36,8 +42,10 @@ def _engine(w: World) -> FuturesEngine:
 
 @pytest.mark.parametrize(
     ("direction", "side", "stop"),
-    [(Direction.LONG, PositionSide.LONG, D("1997.53")),  # 1997.531 rounded down
-     (Direction.SHORT, PositionSide.SHORT, D("2002.47"))],  # 2002.469 rounded up
+    [
+        (Direction.LONG, PositionSide.LONG, D("1997.53")),  # 1997.531 rounded down
+        (Direction.SHORT, PositionSide.SHORT, D("2002.47")),
+    ],  # 2002.469 rounded up
 )
 async def test_entry_places_reduce_only_stop_market_at_atr_stop_rounded_away_from_position(
     direction: Direction, side: PositionSide, stop: Decimal
@@ -76,7 +84,10 @@ async def test_entry_size_scales_with_confidence_and_leverage() -> None:
     ],
 )
 async def test_leverage_within_configured_bounds_is_set_on_venue(
-    regime: Regime | None, confidence: int, overrides: dict, expected: int  # type: ignore[type-arg]
+    regime: Regime | None,
+    confidence: int,
+    overrides: dict,
+    expected: int,  # type: ignore[type-arg]
 ) -> None:
     w = futures_world(**overrides)
     await _enter(w, confidence=confidence, regime=regime)

@@ -42,9 +42,11 @@ def make_sim_spot(
 ) -> SimSpotExchange:
     """A spot simulator with BTCUSDT and ETHUSDT priced at ``price``."""
     venue = SimSpotExchange(
-        default_instruments(MarketType.SPOT, ["BTCUSDT", "ETHUSDT"]), clock,
+        default_instruments(MarketType.SPOT, ["BTCUSDT", "ETHUSDT"]),
+        clock,
         {"USDT": Decimal(usdt), "BTC": Decimal(btc)},
-        taker_fee=Decimal("0.001"), maker_fee=Decimal("0.001"),
+        taker_fee=Decimal("0.001"),
+        maker_fee=Decimal("0.001"),
     )
     for symbol in ("BTCUSDT", "ETHUSDT"):
         venue.on_candle(flat_candle(symbol, price, clock.time_ms() - 60_000))

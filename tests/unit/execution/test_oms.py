@@ -24,13 +24,25 @@ ENGINE = "spot"
 
 
 def intent(
-    oms: OrderManager, side: Side = Side.BUY, qty: str = "1", *,
-    order_type: OrderType = OrderType.MARKET, price: str | None = None,
-    stop: str | None = None, cid: str | None = None, reason: str = "entry",
+    oms: OrderManager,
+    side: Side = Side.BUY,
+    qty: str = "1",
+    *,
+    order_type: OrderType = OrderType.MARKET,
+    price: str | None = None,
+    stop: str | None = None,
+    cid: str | None = None,
+    reason: str = "entry",
 ) -> OrderIntent:
     return OrderIntent(
-        ENGINE, SYM, side, order_type, D(qty), cid or oms.next_client_order_id(SYM),
-        None if price is None else D(price), None if stop is None else D(stop),
+        ENGINE,
+        SYM,
+        side,
+        order_type,
+        D(qty),
+        cid or oms.next_client_order_id(SYM),
+        None if price is None else D(price),
+        None if stop is None else D(stop),
         reason=reason,
     )
 
@@ -208,8 +220,9 @@ async def test_client_id_sequence_ignores_other_engines_journal(
 ) -> None:
     other = OrderManager("futures", venue, recorder, clock)  # type: ignore[arg-type]
     await other.submit(
-        OrderIntent("futures", SYM, Side.BUY, OrderType.MARKET, D("0.1"),
-                    other.next_client_order_id(SYM))
+        OrderIntent(
+            "futures", SYM, Side.BUY, OrderType.MARKET, D("0.1"), other.next_client_order_id(SYM)
+        )
     )
     mine = OrderManager(ENGINE, venue, recorder, clock)  # type: ignore[arg-type]
     await mine.start()
@@ -274,7 +287,9 @@ async def test_reconcile_rejects_missing_cancels_resting_entries_and_adopts_stop
         Order(lost.client_order_id, SYM, Side.BUY, OrderType.MARKET, D(1), OrderStatus.PENDING),
     )
     assert {o.client_order_id for o in await recorder.open_orders(ENGINE)} == {
-        entry.client_order_id, stop.client_order_id, lost.client_order_id,
+        entry.client_order_id,
+        stop.client_order_id,
+        lost.client_order_id,
     }
 
     after = OrderManager(ENGINE, venue, recorder, clock)  # type: ignore[arg-type]

@@ -20,13 +20,16 @@ def write(path: Path, rows: list[str]) -> Path:
 
 
 def test_read_candles_skips_malformed_and_high_below_low_rows_and_logs(tmp_path: Path) -> None:
-    path = write(tmp_path / "BTCUSDT_1m.csv", [
-        "0,100,101,99,100.5,10",
-        "60000,oops,101,99,100,10",  # not a number
-        "120000,100,98,99,99,10",  # high < low
-        "180000,100,102,99,101,10",
-        "240000,100,102,99,101,",  # missing volume
-    ])
+    path = write(
+        tmp_path / "BTCUSDT_1m.csv",
+        [
+            "0,100,101,99,100.5,10",
+            "60000,oops,101,99,100,10",  # not a number
+            "120000,100,98,99,99,10",  # high < low
+            "180000,100,102,99,101,10",
+            "240000,100,102,99,101,",  # missing volume
+        ],
+    )
     with capture_logs() as logs:
         data = read_candles(path, "BTCUSDT")
     assert list(data.open_time_ms) == [0, 180_000]
@@ -39,13 +42,16 @@ def test_read_candles_skips_malformed_and_high_below_low_rows_and_logs(tmp_path:
 
 
 def test_read_candles_drops_duplicates_and_out_of_order_rows(tmp_path: Path) -> None:
-    path = write(tmp_path / "x.csv", [
-        "0,1,2,0.5,1.5,1",
-        "60000,1,2,0.5,1.5,1",
-        "60000,1,2,0.5,1.5,1",  # duplicate
-        "30000,1,2,0.5,1.5,1",  # out of order
-        "120000,1,2,0.5,1.5,1",
-    ])
+    path = write(
+        tmp_path / "x.csv",
+        [
+            "0,1,2,0.5,1.5,1",
+            "60000,1,2,0.5,1.5,1",
+            "60000,1,2,0.5,1.5,1",  # duplicate
+            "30000,1,2,0.5,1.5,1",  # out of order
+            "120000,1,2,0.5,1.5,1",
+        ],
+    )
     with capture_logs() as logs:
         data = read_candles(path, "BTCUSDT", interval_ms=60_000)
     assert list(data.open_time_ms) == [0, 60_000, 120_000]
@@ -77,6 +83,7 @@ def test_discover_replay_files_maps_symbols_for_timeframe(tmp_path: Path) -> Non
         (folder / name).write_text(HEADER)
     found = discover_replay_files(tmp_path, "spot", "5m")
     assert {s: p.name for s, p in found.items()} == {
-        "BTCUSDT": "BTCUSDT_5m.csv", "ETHUSDT": "ETHUSDT_5m.csv.gz",
+        "BTCUSDT": "BTCUSDT_5m.csv",
+        "ETHUSDT": "ETHUSDT_5m.csv.gz",
     }
     assert discover_replay_files(tmp_path, "futures", "5m") == {}

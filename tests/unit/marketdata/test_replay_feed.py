@@ -66,7 +66,10 @@ def test_prime_delivers_warmup_candles_of_each_series_and_returns_replay_start()
     feed, got = feed_with_two_series(ManualClock(T0 / 1000))
     start = feed.prime(2)
     assert keys(got) == [
-        ("BTCUSDT", T0), ("BTCUSDT", T0 + MIN), ("ETHUSDT", T0), ("ETHUSDT", T0 + 5 * MIN),
+        ("BTCUSDT", T0),
+        ("BTCUSDT", T0 + MIN),
+        ("ETHUSDT", T0),
+        ("ETHUSDT", T0 + 5 * MIN),
     ]
     assert start == T0 + 3 * MIN - 1  # next BTC candle's close
     feed.publish_due(T0 + 60 * MIN)
