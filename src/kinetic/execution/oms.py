@@ -12,17 +12,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from kinetic.clock import Clock
 from kinetic.domain import (
-    ZERO,
     Fill,
     Order,
     OrderIntent,
     OrderStatus,
     OrderType,
-    Side,
 )
 from kinetic.execution.recorder import Recorder
 from kinetic.logging import get_logger
@@ -271,7 +267,3 @@ def _rejected(intent: OrderIntent, reason: str) -> Order:
         intent.stop_price,
         intent.reduce_only,
     )
-
-
-def signed_qty(side: Side, qty: Decimal) -> Decimal:
-    return qty if side is Side.BUY else -qty if qty else ZERO
