@@ -104,6 +104,7 @@ def build_engine(
     blacklist = SymbolBlacklist(config.futures_blacklist_duration_minutes)
     risk = _risk_manager(name, config, can_trade, blacklist, clock)
     strategy_name = config.spot_strategy if name == "spot" else config.futures_strategy
+    insts = instruments if instruments is not None else default_instruments(market, symbols)
     deps = EngineDeps(
         config=config,
         venue=venue,
@@ -112,13 +113,11 @@ def build_engine(
         else configured_strategy(strategy_name, config, name),
         store=store,
         oms=OrderManager(name, venue, recorder, clock),
-        positions=PositionManager(name, market, capital),
+        positions=PositionManager(name, market, capital, quote=_quote(insts)),
         risk=risk,
         recorder=recorder,
         clock=clock,
-        instruments=instruments
-        if instruments is not None
-        else default_instruments(market, symbols),
+        instruments=insts,
         symbols=symbols,
         allocation=alloc,
         heartbeat=heartbeat,
@@ -149,3 +148,9 @@ def configured_strategy(name: str, config: UnifiedConfig, engine: str) -> Strate
         return create_strategy(name, config, engine)
     except ValueError as exc:
         raise StartupError(f"{engine}_strategy: {exc}") from None
+
+
+def _quote(instruments: dict[str, Instrument]) -> str:
+    """The engine's cash asset (all of an engine's symbols share one quote)."""
+    quotes = {i.quote for i in instruments.values()}
+    return quotes.pop() if len(quotes) == 1 else "USDT"

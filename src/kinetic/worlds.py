@@ -103,6 +103,7 @@ class VenueWorld:
                 self.user_streams.append(stream)
 
     async def stop(self) -> None:
+        """Stop streams and the dead-man refresh; switch the venue timers off; close."""
         for stream in self.user_streams:
             with contextlib.suppress(Exception):
                 await stream.stop()
@@ -111,7 +112,15 @@ class VenueWorld:
             self._dead_man.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._dead_man
-        for client in self.clients.values():
+        for market, client in self.clients.items():
+            if self.mode == "live" and hasattr(client, "set_dead_man_switch"):
+                # a clean stop must not let the timer cancel the protective stops later
+                try:
+                    await client.set_dead_man_switch(0)
+                except VenueError as exc:
+                    log.warning(
+                        "could not switch the dead-man timer off", market=market, error=str(exc)
+                    )
             with contextlib.suppress(Exception):
                 await client.close()
 

@@ -122,10 +122,10 @@ class BaseEngine(ABC):
         self.send_heartbeat()
         if self._started_once:
             return
-        self._started_once = True
         await self.d.oms.start()
         await self.d.oms.reconcile()
         await self.reconcile_positions()
+        self._started_once = True  # only once all of it succeeded: a failed start retries
 
     async def reconcile_positions(self) -> None:
         """Adopt journaled positions the venue still holds; drop the others."""
@@ -220,7 +220,11 @@ class BaseEngine(ABC):
             candles = self.d.store.since(symbol, self._monitor_cursor.get(symbol, -1))
             if candles:
                 self._monitor_cursor[symbol] = candles[-1].open_time_ms
-            if symbol in self.d.positions.positions or self.d.oms.open_orders(symbol):
+            if (
+                symbol in self.d.positions.positions
+                or self.d.oms.open_orders(symbol)
+                or self.d.oms.awaiting_fills(symbol)
+            ):
                 await self.sync(symbol)
             for candle in candles:
                 pos = self.d.positions.positions.get(symbol)
@@ -252,6 +256,8 @@ class BaseEngine(ABC):
                 await self.d.recorder.record_position(self.name, pos)
                 if plan is not None:
                     await self.on_position_opened(pos)
+                elif fill.side is pos.side.entry_side:
+                    await self.on_position_increased(pos)
             return
         self._exit_reasons.pop(cid, None)
         await self.d.recorder.record_trade(trade)
@@ -266,6 +272,9 @@ class BaseEngine(ABC):
 
     async def on_position_opened(self, position: Position) -> None:
         """Hook: protect a new position (futures places an exchange-side stop)."""
+
+    async def on_position_increased(self, position: Position) -> None:
+        """Hook: a later fill of an entry grew the position (futures resizes its stop)."""
 
     async def on_position_closed(self, symbol: str, pnl: Decimal) -> None:
         """Hook: react to a closed round trip (futures blacklists after a loss)."""

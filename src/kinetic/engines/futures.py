@@ -16,6 +16,7 @@ from kinetic.domain import (
     Candle,
     Direction,
     MarketType,
+    OrderStatus,
     OrderType,
     Position,
     PositionSide,
@@ -122,10 +123,11 @@ class FuturesEngine(BaseEngine):
             leverage=position.leverage,
             stop=str(position.stop_price),
         )
-        await self._place_stop(position)
+        await self._protect(position)
         await self.d.recorder.record_position(self.name, position)
 
-    async def _place_stop(self, position: Position) -> None:
+    async def _place_stop(self, position: Position) -> str | None:
+        """Place a reduce-only stop for the whole position; its client id if the venue took it."""
         inst = self.d.instruments[position.symbol]
         position.stop_price = round_price(position.stop_price, inst.tick_size, _away(position))
         cid = await self.send(
@@ -137,8 +139,42 @@ class FuturesEngine(BaseEngine):
             reduce_only=True,
             reason="stop_loss",
         )
+        order = self.d.oms.order(cid) if cid is not None else None
+        if order is None or order.status is OrderStatus.UNKNOWN:
+            return None
+        return cid
+
+    async def _protect(self, position: Position) -> None:
+        """Every position has a stop on the venue; if one cannot be placed, close it."""
+        cid = await self._place_stop(position)
         if cid is not None:
             self._stop_orders[position.symbol] = cid
+            return
+        self.log.error("protective stop refused; closing the position", symbol=position.symbol)
+        await self.d.recorder.record_event(
+            "unprotected",
+            f"{position.symbol}: stop placement failed; closing at market",
+            self.name,
+            {"symbol": position.symbol},
+        )
+        await self.close_position(position.symbol, "stop placement failed")
+
+    async def _replace_stop(self, position: Position) -> None:
+        """Place the new stop first, then cancel the old one (never a moment without)."""
+        old = self._stop_orders.get(position.symbol)
+        cid = await self._place_stop(position)
+        if cid is None:
+            if old is None:
+                await self._protect(position)
+            return  # the old stop stays in force
+        self._stop_orders[position.symbol] = cid
+        if old is not None:
+            await self.d.oms.cancel(old)
+
+    async def on_position_increased(self, position: Position) -> None:
+        """A later fill of the entry grew the position: the stop must cover all of it."""
+        if position.symbol in self._stop_orders:
+            await self._replace_stop(position)
 
     async def startup(self) -> None:
         """Reconcile, then re-attach protective stops adopted from the journal."""
@@ -146,6 +182,9 @@ class FuturesEngine(BaseEngine):
         for order in self.d.oms.open_orders():
             if order.order_type is OrderType.STOP_MARKET and order.reduce_only:
                 self._stop_orders[order.symbol] = order.client_order_id
+        for position in list(self.d.positions.positions.values()):
+            if position.symbol not in self._stop_orders:  # e.g. cancelled by a dead-man switch
+                await self._protect(position)
 
     async def venue_holds(self, position: Position) -> bool:
         held = {(p.symbol, p.side): p.quantity for p in await self.venue.get_positions()}
@@ -170,8 +209,7 @@ class FuturesEngine(BaseEngine):
         inst = self.d.instruments[position.symbol]
         position.stop_price = round_price(position.stop_price, inst.tick_size, _away(position))
         if position.stop_price != old_stop and position.symbol in self._stop_orders:
-            await self.before_close(position.symbol)
-            await self._place_stop(position)
+            await self._replace_stop(position)
             await self.d.recorder.record_position(self.name, position)
 
     async def on_position_closed(self, symbol: str, pnl: Decimal) -> None:

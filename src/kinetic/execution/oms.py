@@ -222,9 +222,17 @@ class OrderManager:
         order.updated_ms = fill.ts_ms
         await self.recorder.record_order(self.engine, order, self.reason(order.client_order_id))
 
+    def awaiting_fills(self, symbol: str) -> bool:
+        """True while the venue reports an order filled but not all its fills were seen."""
+        return any(o.symbol == symbol and _awaiting(o) for o in self._orders.values())
+
     def _prune(self, symbol: str) -> None:
-        """Forget terminal orders so memory stays flat over long runs."""
-        done = [k for k, o in self._orders.items() if o.symbol == symbol and o.status.is_terminal]
+        """Forget final orders whose fills were all seen, so memory stays flat."""
+        done = [
+            k
+            for k, o in self._orders.items()
+            if o.symbol == symbol and o.status.is_terminal and not _awaiting(o)
+        ]
         for key in done:
             self._orders.pop(key, None)
             self._reasons.pop(key, None)
@@ -267,3 +275,8 @@ def _rejected(intent: OrderIntent, reason: str) -> Order:
         intent.stop_price,
         intent.reduce_only,
     )
+
+
+def _awaiting(order: Order) -> bool:
+    filled = order.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
+    return filled and order.filled_qty < order.quantity

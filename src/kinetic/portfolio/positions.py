@@ -9,6 +9,7 @@ average cost; partial closes realize PnL pro rata. Equity = cash + value of posi
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -38,10 +39,13 @@ class EntryPlan:
 class PositionManager:
     """Track one engine's positions, cash, realized PnL and fees."""
 
-    def __init__(self, engine: str, market: MarketType, starting_cash: Decimal) -> None:
+    def __init__(
+        self, engine: str, market: MarketType, starting_cash: Decimal, quote: str = "USDT"
+    ) -> None:
         self.engine = engine
         self.market = market
         self.starting_cash = starting_cash
+        self.quote = quote  # fees in any other asset were taken from the bought coins
         self.cash = starting_cash
         self.positions: dict[str, Position] = {}
         self.realized_pnl = ZERO  # net of fees
@@ -91,6 +95,7 @@ class PositionManager:
         self, fill: Fill, plan: EntryPlan | None = None, *, reason: str = ""
     ) -> ClosedTrade | None:
         """Apply one fill; return the ClosedTrade when it closes a position."""
+        fill = self._fee_in_quote(fill)
         self.fill_count += 1
         self.fees_paid += fill.fee
         pos = self.positions.get(fill.symbol)
@@ -98,6 +103,28 @@ class PositionManager:
             self._increase(fill, pos, plan)
             return None
         return self._reduce(fill, pos, reason)
+
+    def _fee_in_quote(self, fill: Fill) -> Fill:
+        """Express a spot buy's fee taken in the base asset as quote, on a net quantity.
+
+        Binance spot without BNB charges a buy's fee in the coin bought: the account then
+        holds ``qty - fee``. The position tracks what is held; the fee is valued at the
+        fill price, so cash still drops by exactly ``qty * price``.
+        """
+        in_base = (
+            self.market is MarketType.SPOT
+            and fill.side is Side.BUY
+            and bool(fill.fee_asset)
+            and fill.fee_asset != self.quote
+        )
+        if not in_base:
+            return fill
+        return dataclasses.replace(
+            fill,
+            quantity=fill.quantity - fill.fee,
+            fee=fill.fee * fill.price,
+            fee_asset=self.quote,
+        )
 
     def apply_funding(self, amount: Decimal) -> None:
         """Credit (positive) or debit (negative) a funding payment."""

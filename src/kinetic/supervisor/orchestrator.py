@@ -89,6 +89,7 @@ class Orchestrator:
         self._running = False
         self._stopping = False
         self._warned: set[str] = set()
+        self._close_all_pending = False
         self.log = get_logger(component="orchestrator")
 
     # ------------------------------------------------------------------ lifecycle
@@ -170,6 +171,8 @@ class Orchestrator:
         await self._check_heartbeats()
         await self._run_due_restarts()
         await self._check_risk()
+        if self._close_all_pending:
+            await self._close_all()
         await self._persist()
 
     async def _check_tasks(self) -> None:
@@ -251,11 +254,23 @@ class Orchestrator:
             "circuit_breaker", trip.reason, None, {"action": str(trip.action), "until": trip.until}
         )
         if trip.action is RiskAction.CLOSE_ALL:
-            for name in self.running_engines:
-                closed = await self.engines[name].close_all_positions("global drawdown limit")
+            self._close_all_pending = True
+            await self._close_all()
+
+    async def _close_all(self) -> None:
+        """Close every engine's positions; retried each monitor step until all are flat."""
+        for name, engine in self.engines.items():
+            try:
+                closed = await engine.close_all_positions("global drawdown limit")
+            except Exception as exc:  # one engine's failure must not spare the others
+                self.log.error("close-all failed; will retry", engine=name, error=repr(exc))
+                continue
+            if closed:
                 await self.sink.record_event(
                     "close_all", f"{name}: closed {closed} positions", name
                 )
+        still_open = [n for n, e in self.engines.items() if e.snapshot().open_positions > 0]
+        self._close_all_pending = bool(still_open)
 
     # ------------------------------------------------------------------ status
     def total_value(self) -> Decimal:

@@ -141,3 +141,8 @@ class GlobalRiskMonitor:
         peak = state.get("peak_equity")
         if peak is not None:
             self.peak_portfolio_value = float(str(peak))
+        # same UTC day: keep the day's starting value, so a restart cannot reset the limit
+        start = state.get("day_start_equity")
+        if state.get("day") == self._utc_day() and start is not None:
+            self.day = self._utc_day()
+            self.day_start_value = float(str(start))

@@ -170,3 +170,20 @@ def test_funding_moves_cash_and_realized_pnl() -> None:
     assert pm.cash == D("999.25")
     assert pm.realized_pnl == D("-0.75")
     assert pm.funding == D("-0.75")
+
+
+def test_spot_buy_fee_charged_in_base_asset_then_position_holds_net_quantity() -> None:
+    from decimal import Decimal as _D
+
+    from kinetic.domain import Fill as _Fill
+    from kinetic.domain import MarketType as _MT
+    from kinetic.domain import Side as _Side
+    from kinetic.portfolio.positions import PositionManager as _PM
+
+    pm = _PM("spot", _MT.SPOT, _D(1000), quote="USDT")
+    fill = _Fill("t1", "c1", "BTCUSDT", _Side.BUY, _D(1), _D(100), _D("0.001"), "BTC", 1)
+    pm.apply_fill(fill)
+    pos = pm.positions["BTCUSDT"]
+    assert pos.quantity == _D("0.999")  # what the account really holds
+    assert pm.cash == _D(900)  # paid exactly qty * price
+    assert pm.fees_paid == _D("0.100")  # the fee valued in the quote asset

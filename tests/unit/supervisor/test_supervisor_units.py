@@ -118,3 +118,15 @@ def test_restart_budget_and_backoff() -> None:
     assert delays == [2.0, 4.0]
     hm.mark_stopped("futures")
     assert hm.engine_health["futures"].status is EngineStatus.STOPPED
+
+
+def test_restart_on_the_same_utc_day_keeps_the_daily_loss_baseline() -> None:
+    clock = ManualClock(NOON)
+    rm = GlobalRiskMonitor(UnifiedConfig(), clock)
+    rm.update(10000)
+    state = {"day": rm.day, "day_start_equity": rm.day_start_value, "peak_equity": 10000}
+    restarted = GlobalRiskMonitor(UnifiedConfig(), clock)
+    restarted.restore(state)
+    trip = restarted.update(9400)  # -6 % of the morning's value, not of the restart value
+    assert trip is not None
+    assert trip.action is RiskAction.HALT_NEW_TRADES
