@@ -185,6 +185,7 @@ class Daemon:
                 heartbeat,
                 instruments=world.instruments.get(name),
             )
+            engines[name].d.extra["cash_from_venue"] = self.mode == "live"
         if isinstance(world, VenueWorld):
             world.wake = {n: e.nudge for n, e in engines.items()}
         orch = Orchestrator(

@@ -125,6 +125,8 @@ class BaseEngine(ABC):
         await self.d.oms.start()
         await self.d.oms.reconcile()
         await self.reconcile_positions()
+        if self.d.extra.get("cash_from_venue"):
+            await self.sync_cash()
         self._started_once = True  # only once all of it succeeded: a failed start retries
 
     async def reconcile_positions(self) -> None:
@@ -147,6 +149,18 @@ class BaseEngine(ABC):
                 self.name,
                 {"symbol": pos.symbol, "quantity": str(pos.quantity), "action": kind},
             )
+
+    async def sync_cash(self) -> None:
+        """Live: take cash from the venue account, not from the configured allocation.
+
+        After a restart the account is the truth (fills, fees and funding while the
+        daemon was down); spot cash is the quote balance, futures cash the wallet.
+        """
+        balance = (await self.d.venue.get_balances()).get(self.d.positions.quote)
+        if balance is None:
+            return
+        before, self.d.positions.cash = self.d.positions.cash, balance.total
+        self.log.info("cash taken from the venue", cash=str(balance.total), was=str(before))
 
     async def venue_holds(self, position: Position) -> bool:
         """True when the venue account still holds ``position`` (spot: the base asset)."""

@@ -133,3 +133,12 @@ async def test_restart_after_stop_vanished_then_stop_placed_again() -> None:
     await fresh.startup()
     assert ETH in fresh.d.positions.positions
     assert len(await _stops(w)) == 1
+
+
+async def test_live_start_takes_cash_from_the_venue_account() -> None:
+    w = futures_world()
+    venue_cash = (await w.venue.get_balances())["USDT"].total
+    w.positions.cash = Decimal(1)  # e.g. the configured allocation, stale after a restart
+    w.engine.d.extra["cash_from_venue"] = True
+    await w.engine.startup()
+    assert w.positions.cash == venue_cash
