@@ -88,10 +88,48 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None, stream: 
     logging.basicConfig(level=logging.WARNING, stream=stream, format="%(name)s %(message)s")
 
 
+class _Logger:
+    """A bound structlog logger that follows the configuration in force when it logs.
+
+    ``structlog.get_logger`` returns a lazy proxy that rebuilds the bound logger on every
+    call (about 10 us, even for a filtered-out debug line). This one keeps the bound
+    logger until structlog's configuration changes (compared by identity: processors
+    list, wrapper class, logger factory, context class), so a call below the level is
+    one attribute lookup and a no-op, and a module-level logger created before
+    ``configure_logging`` still obeys it.
+    """
+
+    __slots__ = ("_context", "_key", "_bound")
+
+    def __init__(self, context: dict[str, Any]) -> None:
+        self._context = context
+        self._key: tuple[int, ...] = ()
+        self._bound: Any = None
+
+    def _logger(self) -> Any:
+        cfg = structlog.get_config()
+        key = (
+            id(cfg["processors"]),
+            id(cfg["wrapper_class"]),
+            id(cfg["logger_factory"]),
+            id(cfg["context_class"]),
+        )
+        if key != self._key:
+            self._bound = structlog.get_logger().bind(**self._context)
+            self._key = key
+        return self._bound
+
+    def bind(self, **more: Any) -> _Logger:
+        return _Logger({**self._context, **more})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger(), name)
+
+
 def get_logger(**bind: Any) -> Any:
     """Return a structlog logger with ``bind`` context (engine, symbol, ...).
 
     The logger stays lazy: it follows the configuration in force when it logs, so a
     module-level logger created before ``configure_logging`` still obeys it.
     """
-    return structlog.get_logger(**bind)
+    return _Logger(bind)

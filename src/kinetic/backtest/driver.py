@@ -16,7 +16,7 @@ have left, and each strategy fast-forwards its own state (``FastForward``).
 
 from __future__ import annotations
 
-import copy
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +28,7 @@ import numpy as np
 from kinetic.backtest.data import FundingRates
 from kinetic.backtest.options import FillTiming
 from kinetic.backtest.world import World
-from kinetic.domain import Candle, MarketType
+from kinetic.domain import Candle, MarketType, Position
 from kinetic.marketdata.files import CandleArrays
 from kinetic.strategy.base import FastForward
 from kinetic.supervisor.risk_monitor import BreakerTrip, RiskAction
@@ -77,17 +77,15 @@ class _Bars:
         self.interval_ms = a.interval_ms
         self._a = a
         self._lo = self._hi = 0
-        self._cols: tuple[list[Any], ...] = ()
+        self._rows: list[tuple[int, float, float, float, float, float]] = []
 
     def _row(self, i: int) -> tuple[int, float, float, float, float, float]:
         if not self._lo <= i < self._hi:
             a, hi = self._a, min(i + CHUNK, len(self._a))
             cols = (a.open_time_ms, a.open, a.high, a.low, a.close, a.volume)
-            self._cols = tuple(col[i:hi].tolist() for col in cols)
+            self._rows = list(zip(*(col[i:hi].tolist() for col in cols), strict=True))
             self._lo, self._hi = i, hi
-        k = i - self._lo
-        t, o, h, lo, c, v = (col[k] for col in self._cols)
-        return t, o, h, lo, c, v
+        return self._rows[i - self._lo]
 
     def candle(self, i: int) -> Candle:
         t, o, h, lo, c, v = self._row(i)
@@ -97,6 +95,16 @@ class _Bars:
         """A zero-range bar at bar ``i``'s open: what the venue knows when it opens."""
         t, p = self._row(i)[:2]
         return Candle(self.symbol, t, t, p, p, p, p, 0.0)
+
+
+def position_value(market: MarketType, pos: Position, price: Any) -> Any:
+    """A position's contribution to the value at ``price`` (a float or an array of them).
+
+    Spot: its market value; futures: its unrealized PnL (the margin is in the wallet).
+    """
+    if market is MarketType.SPOT:
+        return float(pos.quantity) * price
+    return (price - float(pos.entry_price)) * (float(pos.quantity) * pos.side.sign)
 
 
 def timeline(series: dict[str, CandleArrays]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -246,8 +254,8 @@ class Driver:
         touch = arrays.low[lo:hi] <= float(pos.stop_price) * (1 + MARGIN)
         if pos.take_profit is not None:
             touch |= arrays.high[lo:hi] >= float(pos.take_profit) * (1 - MARGIN)
-        hit = np.flatnonzero(touch)
-        return g + int(hit[0]) if len(hit) else h
+        first = int(touch.argmax())  # the first True, or 0 when there is none
+        return g + first if touch[first] else h
 
     def _values(
         self,
@@ -258,42 +266,37 @@ class Driver:
         starts: np.ndarray,
         held: bool,
     ) -> np.ndarray:
-        """The portfolio value after each skipped group, as ``_mark`` would compute it."""
+        """The portfolio value after each skipped group, as ``_mark`` computes it.
+
+        Vectorised over the stretch with the very float operations ``_mark`` performs on
+        one close, in the same order, so the values are bit-identical to stepping.
+        """
         if not held:
             return np.full(h - g, self._mark()[0])
         (symbol, arrays) = next(iter(self.series.items()))
         lo, hi = int(index[starts[g]]), int(index[starts[h - 1]]) + 1
-        out = np.empty(h - g, np.float64)
-        # ``_mark`` with this bar's close as the symbol's price (prices looked up once)
-        books = [(s.engine.d.positions, s.engine.prices()) for s in self.world.slots]
-        for k, c in enumerate(arrays.close[lo:hi].tolist()):
-            price = Decimal(str(c))
-            equity = Decimal(0)
-            for pm, prices in books:
-                if pm.positions:
-                    prices[symbol] = price
-                    equity += pm.equity(prices)
-                else:
-                    equity += pm.cash
-            out[k] = float(equity)
+        closes = arrays.close[lo:hi]
+        out = np.zeros(h - g, np.float64)
+        for slot in self.world.slots:
+            pm = slot.engine.d.positions
+            out += float(pm.cash)
+            for pos in pm.positions.values():  # only ``symbol`` is held (``_skippable``)
+                out += position_value(pm.market, pos, closes)
         return out
 
     def _risk_quiet(self, values: np.ndarray) -> bool:
         """True when no value of the stretch can trip a breaker, in any order.
 
-        Checked on a copy of the monitor with the worst case of the stretch: the
-        highest value as the peak and the lowest as the current value (both moved by a
-        small margin against us). The real predicates decide.
+        The monitor's own predicates (``would_trip``, no state change) decide on the
+        worst case of the stretch: the highest value as the peak and the lowest as the
+        current value, both moved by a small margin against us.
         """
-        monitor = copy.copy(self.world.orchestrator.risk_monitor)
+        monitor = self.world.orchestrator.risk_monitor
         low, high = float(values.min()), float(values.max())
-        if not (low > 0 and np.isfinite(high)):
+        if not (low > 0 and math.isfinite(high)) or monitor.day is None:
             return False
-        monitor.peak_portfolio_value = max(monitor.peak_portfolio_value, high) * (1 + MARGIN)
-        worst = low * (1 - MARGIN)
-        if monitor.day is None:
-            return False
-        return not (monitor.check_drawdown_limit(worst) or monitor.check_daily_loss_limit(worst))
+        peak = max(monitor.peak_portfolio_value, high) * (1 + MARGIN)
+        return not monitor.would_trip(peak, low * (1 - MARGIN))
 
     def _fast_forward(
         self,
@@ -397,17 +400,23 @@ class Driver:
                     self.funding_paid += paid
 
     def _mark(self) -> tuple[float, bool]:
-        """Return the portfolio value (as the orchestrator sums it) and the exposure flag."""
-        equity = Decimal(0)
-        exposed = False
-        for s in self.world.slots:
-            pm = s.engine.d.positions
-            if pm.positions:
+        """Return the portfolio value at the last close and whether anything is held.
+
+        Marked in float64 from the exact books: each engine's cash plus, per position,
+        ``position_value`` at the symbol's last close (its entry price before any
+        candle). The books themselves stay Decimal; this value feeds the risk monitor
+        and the equity curve, and ``_values`` reproduces it bit for bit when skipping.
+        """
+        value, exposed = 0.0, False
+        for slot in self.world.slots:
+            pm = slot.engine.d.positions
+            value += float(pm.cash)
+            for symbol, pos in pm.positions.items():
                 exposed = True
-                equity += s.engine.equity()
-            else:
-                equity += pm.cash  # flat: equity is the cash, no prices needed
-        return float(equity), exposed
+                last = slot.store.last(symbol)
+                price = last.close if last is not None else float(pos.entry_price)
+                value += position_value(pm.market, pos, price)
+        return value, exposed
 
     async def _close_out(self) -> None:
         """Close every open position at the last bar's close (plus slippage and fee)."""

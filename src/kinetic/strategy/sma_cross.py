@@ -5,12 +5,16 @@ the close, and ``allow_short``.
 
 * A cross up is ``fast < slow`` on the previous bar and ``fast > slow`` on this one
   (strict on both sides, as backtesting.py's ``crossover``); a cross down mirrors it.
-* Long-only: LONG (confidence 100) on a cross up and on the bar after it; SHORT on a
-  cross down, meant as "exit the long" — it carries ``atr = 0`` so an engine never opens
-  a short on it. FLAT otherwise.
-* With ``allow_short``: the signal on a cross and on the bar after it carries an ATR, so
-  the futures engine closes the opposite position on the cross bar and opens the new
-  side on the next bar (the engine never reverses inside one step).
+* Long-only: LONG (confidence 100) on a cross up; SHORT on a cross down, meant as
+  "exit the long" — it carries ``atr = 0`` so an engine never opens a short on it.
+  FLAT otherwise (as backtesting.py's ``crossover``: a signal on the cross bar only).
+* With ``allow_short``: the signal on a cross is repeated on the bar after it and
+  carries an ATR, so the futures engine closes the opposite position on the cross bar
+  and opens the new side on the next bar (the engine never reverses inside one step).
+
+The ATR carried by a signal (the futures stop distance) is the mean true range of the
+last 14 bars (Cutler's ATR): it depends on those 15 bars alone, so skipping bars in a
+backtest only has to keep the last ones.
 
 Sizing is not the strategy's business: the backtester runs it all-in (100 % of the
 engine's equity at the fill price).
@@ -18,6 +22,7 @@ engine's equity at the fill price).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -27,7 +32,6 @@ import numpy as np
 
 from kinetic.domain import Candle, Direction, Signal
 from kinetic.strategy.base import Strategy, flat_signal
-from kinetic.strategy.indicators.incremental import ATRState
 from kinetic.strategy.registry import register
 
 if TYPE_CHECKING:
@@ -55,11 +59,22 @@ class _ExactMean:
         return math.fsum(self.window) / self.n if len(self.window) == self.n else None
 
 
+def _mean_true_range(bars: deque[tuple[float, float, float]]) -> float:
+    """Mean true range over ``bars`` (high, low, close), the first one as previous close."""
+    if len(bars) < 2:
+        return 0.0
+    total, prev = 0.0, bars[0][2]
+    for high, low, close in itertools.islice(bars, 1, None):
+        total += max(high - low, abs(high - prev), abs(low - prev))
+        prev = close
+    return total / (len(bars) - 1)
+
+
 @dataclass(slots=True)
 class _SymbolState:
     fast: _ExactMean
     slow: _ExactMean
-    atr: ATRState
+    bars: deque[tuple[float, float, float]]  # the last ATR_PERIOD + 1 (high, low, close)
     prev_diff: float | None = None
     last_cross: Direction | None = None
     bars_since_cross: int = 0
@@ -102,7 +117,9 @@ class SmaCrossStrategy:
     def _state(self, symbol: str) -> _SymbolState:
         state = self._states.get(symbol)
         if state is None:
-            state = _SymbolState(_ExactMean(self.fast), _ExactMean(self.slow), ATRState(ATR_PERIOD))
+            state = _SymbolState(
+                _ExactMean(self.fast), _ExactMean(self.slow), deque(maxlen=ATR_PERIOD + 1)
+            )
             self._states[symbol] = state
         return state
 
@@ -111,7 +128,7 @@ class SmaCrossStrategy:
         st = self._state(candle.symbol)
         fast = st.fast.update(candle.close)
         slow = st.slow.update(candle.close)
-        atr = st.atr.update(candle.high, candle.low, candle.close) or 0.0
+        st.bars.append((candle.high, candle.low, candle.close))
         if fast is None or slow is None:
             return flat_signal(candle, "warming up")
         diff = fast - slow
@@ -122,16 +139,17 @@ class SmaCrossStrategy:
             st.last_cross, st.bars_since_cross = Direction.SHORT, 0
         else:
             st.bars_since_cross += 1
-        if st.last_cross is None or st.bars_since_cross > 1:
-            return flat_signal(candle, "no cross", atr)
-        return self._signal(candle, st.last_cross, st.bars_since_cross, atr)
+        # the bar after a cross repeats its signal only when shorting (see the module doc)
+        if st.last_cross is None or st.bars_since_cross > (1 if self.allow_short else 0):
+            return flat_signal(candle, "no cross")
+        return self._signal(candle, st.last_cross, st.bars_since_cross, _mean_true_range(st.bars))
 
     # ------------------------------------------------------------ fast-forward (backtests)
     def quiet_bars(self, symbol: str, arrays: CandleArrays) -> np.ndarray:
         """Bars on which ``on_candle`` certainly returns FLAT "no cross" (see ``FastForward``).
 
-        A bar is quiet when neither it nor the bar before is a cross, and it is past the
-        warm-up. The window means are recomputed vectorised (any summation order), so
+        A bar is quiet when it is past the warm-up and is not a cross, nor (with
+        ``allow_short``, where the bar after a cross repeats its signal) the bar after one. The window means are recomputed vectorised (any summation order), so
         each difference ``fast - slow`` is known only up to a bound on the rounding of
         both computations; a sign counts only when the difference is beyond that bound.
         Rounding of either computation is at most ``(fast + slow + 8)`` units in the last
@@ -152,12 +170,12 @@ class SmaCrossStrategy:
         no_up = pos[:-1] | neg[1:]
         no_down = neg[:-1] | pos[1:]
         no_cross = no_up & no_down  # for bars slow .. n-1
-        # quiet: bars slow+1 .. n-1 with no cross on the bar and on the bar before
-        quiet[self.slow + 1 :] = no_cross[1:] & no_cross[:-1]
+        # quiet: bars slow+1 .. n-1 with no cross on the bar (and when shorting, the bar before)
+        quiet[self.slow + 1 :] = no_cross[1:] & no_cross[:-1] if self.allow_short else no_cross[1:]
         return quiet
 
     def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
-        """Advance over quiet bars ``start..stop-1``: re-seed the windows, step the ATR."""
+        """Advance over quiet bars ``start..stop-1``: re-seed the windows and the ATR bars."""
         if stop <= start:
             return
         if start < self.slow + 1:
@@ -168,10 +186,10 @@ class SmaCrossStrategy:
         st.slow.window = deque(closes)
         st.prev_diff = math.fsum(st.fast.window) / self.fast - math.fsum(closes) / self.slow
         st.bars_since_cross += stop - start
-        update = st.atr.update
-        cols = (arrays.high[start:stop], arrays.low[start:stop], arrays.close[start:stop])
-        for h, lo, c in zip(*(col.tolist() for col in cols), strict=True):
-            update(h, lo, c)
+        first = max(0, stop - (ATR_PERIOD + 1))
+        cols = (arrays.high[first:stop], arrays.low[first:stop], arrays.close[first:stop])
+        st.bars.clear()
+        st.bars.extend(zip(*(col.tolist() for col in cols), strict=True))
 
     def _signal(self, candle: Candle, direction: Direction, age: int, atr: float) -> Signal:
         word = "up" if direction is Direction.LONG else "down"

@@ -19,6 +19,15 @@ from config import UnifiedConfig
 from kinetic.clock import Clock
 
 
+DAY_S = 86_400
+
+
+def _drawdown_pct(peak: float, value: float) -> float:
+    if peak <= 0:
+        return 0.0
+    return max(0.0, (peak - value) / peak * 100)
+
+
 class RiskAction(enum.StrEnum):
     NONE = "none"
     HALT_NEW_TRADES = "halt_new_trades"
@@ -49,9 +58,15 @@ class GlobalRiskMonitor:
         self.circuit_breaker_reason = ""
         self._rebase_peak_on_expiry = False
         self.trips: list[BreakerTrip] = []
+        self._day_number: int | None = None  # the UTC day ``_day_name`` was formatted for
+        self._day_name = ""
 
     def _utc_day(self) -> str:
-        return datetime.fromtimestamp(self._clock.time(), tz=UTC).strftime("%Y-%m-%d")
+        number = int(self._clock.time() // DAY_S)
+        if number != self._day_number:  # formatted once per day, not on every update
+            self._day_number = number
+            self._day_name = datetime.fromtimestamp(number * DAY_S, tz=UTC).strftime("%Y-%m-%d")
+        return self._day_name
 
     def _expire(self, value: float) -> None:
         until = self.circuit_breaker_until
@@ -92,11 +107,7 @@ class GlobalRiskMonitor:
         self.daily_pnl += pnl
 
     def drawdown_pct(self, portfolio_value: float) -> float:
-        if self.peak_portfolio_value <= 0:
-            return 0.0
-        return max(
-            0.0, (self.peak_portfolio_value - portfolio_value) / self.peak_portfolio_value * 100
-        )
+        return _drawdown_pct(self.peak_portfolio_value, portfolio_value)
 
     def check_daily_loss_limit(self, portfolio_value: float) -> bool:
         """True when today's loss exceeds the limit."""
@@ -108,6 +119,15 @@ class GlobalRiskMonitor:
     def check_drawdown_limit(self, portfolio_value: float) -> bool:
         """True when the drawdown from peak exceeds the limit."""
         return self.drawdown_pct(portfolio_value) > self._dd_limit
+
+    def would_trip(self, peak: float, portfolio_value: float) -> bool:
+        """True when ``portfolio_value`` would exceed a limit with ``peak`` as the peak.
+
+        Side-effect free, with the same predicates as ``update`` (today's start value).
+        """
+        if _drawdown_pct(max(self.peak_portfolio_value, peak), portfolio_value) > self._dd_limit:
+            return True
+        return self.check_daily_loss_limit(portfolio_value)
 
     def can_open_new_trade(self) -> bool:
         """False while the circuit breaker is active (tripped and cooldown not over)."""

@@ -36,9 +36,28 @@ def test_crosses_on_hand_built_series_match_a_hand_count() -> None:
     sig = _signals([float(c) for c in ZIGZAG])
     ups = [i for i, d in enumerate(sig) if d is Direction.LONG]
     downs = [i for i, d in enumerate(sig) if d is Direction.SHORT]
-    # each signal repeats on the bar after the cross (bar 3 is no cross: previous diff 0)
-    assert ups == [8, 9]
-    assert downs == [6, 7, 11, 12]
+    # long-only: a signal on the cross bar only (bar 3 is no cross: previous diff 0)
+    assert ups == [8]
+    assert downs == [6, 11]
+
+
+def test_with_shorting_each_signal_repeats_on_the_bar_after_the_cross() -> None:
+    sig = _signals([float(c) for c in ZIGZAG], allow_short=True)
+    assert [i for i, d in enumerate(sig) if d is Direction.LONG] == [8, 9]
+    assert [i for i, d in enumerate(sig) if d is Direction.SHORT] == [6, 7, 11, 12]
+
+
+def test_signal_atr_is_the_mean_true_range_of_the_last_14_bars() -> None:
+    # bar i: close c_i, high c_i + 1.5, low c_i - 1.25; a cross up on the last bar
+    closes = [float(100 - i) for i in range(30)] + [140.0]
+    s = SmaCrossStrategy(2, 3, allow_short=True)
+    for i, c in enumerate(closes):
+        t = T0_MS + i * MINUTE_MS
+        sig = s.on_candle(Candle("BTCUSDT", t, t + MINUTE_MS - 1, c, c + 1.5, c - 1.25, c, 1.0))
+    assert sig.direction is Direction.LONG
+    # 13 falling bars: TR = max(2.75, |c+1.5 - (c+1)|, |c-1.25 - (c+1)|) = 2.75;
+    # the jump to 140 from 71: TR = 140 + 1.5 - 71 = 70.5
+    assert sig.atr == pytest.approx((13 * 2.75 + 70.5) / 14)
 
 
 def test_equal_averages_do_not_count_as_a_cross() -> None:
@@ -105,13 +124,13 @@ def _arrays(closes: list[float]) -> CandleArrays:
 
 def _state(s: SmaCrossStrategy) -> tuple[object, ...]:
     st = s._states["BTCUSDT"]
-    atr = st.atr
     return (list(st.fast.window), list(st.slow.window), st.prev_diff, st.last_cross,
-            st.bars_since_cross, atr.value, atr._count, atr._prev_close, atr._seed)  # fmt: skip
+            st.bars_since_cross, list(st.bars))  # fmt: skip
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_fast_forward_equals_stepping(seed: int) -> None:
+@pytest.mark.parametrize("allow_short", [False, True])
+def test_fast_forward_equals_stepping(seed: int, allow_short: bool) -> None:
     """Skip every quiet stretch: state and every signal equal stepping bar by bar."""
     import random
 
@@ -120,7 +139,8 @@ def test_fast_forward_equals_stepping(seed: int) -> None:
     for _ in range(3000):  # random walk with flat stretches (equal means must not cross)
         closes.append(closes[-1] if rng.random() < 0.2 else round(closes[-1] + rng.gauss(0, 1), 2))
     arrays = _arrays(closes)
-    stepped, skipper = SmaCrossStrategy(5, 13), SmaCrossStrategy(5, 13)
+    stepped = SmaCrossStrategy(5, 13, allow_short=allow_short)
+    skipper = SmaCrossStrategy(5, 13, allow_short=allow_short)
     quiet = skipper.quiet_bars("BTCUSDT", arrays)
     assert quiet.sum() > 1000
 

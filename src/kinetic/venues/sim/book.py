@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import replace
+from dataclasses import fields
+from operator import attrgetter
 
 from kinetic.domain import Fill, Order
 
@@ -59,6 +60,9 @@ class OrderBook:
         return [f for f in fills if f.ts_ms >= since_ms]
 
 
+_ORDER_FIELDS = attrgetter(*(f.name for f in fields(Order)))
+
+
 def snapshot(order: Order) -> Order:
     """Return a copy of ``order`` so callers cannot mutate the venue's state."""
-    return replace(order)
+    return Order(*_ORDER_FIELDS(order))

@@ -175,7 +175,7 @@ class SimVenueBase:
         """Cancel every open order on ``symbol``; return them."""
         self._check_dead_man_switch()
         self._instrument(symbol)
-        return [self._finish(o, OrderStatus.CANCELED) for o in self._book.open_for(symbol)]
+        return [snapshot(self._finish(o, OrderStatus.CANCELED)) for o in self._book.open_for(symbol)]
 
     async def get_order(self, symbol: str, client_order_id: str) -> Order | None:
         """Return a snapshot of the order, or None if this venue never saw it."""
@@ -304,12 +304,12 @@ class SimVenueBase:
         return fill
 
     def _finish(self, order: Order, status: OrderStatus) -> Order:
-        """Move ``order`` to a terminal ``status`` and free its reservation."""
+        """Move ``order`` to a terminal ``status`` and free its reservation; return it."""
         self._release(order)
         order.status = status
         order.updated_ms = self._clock.time_ms()
         self._book.close(order)
-        return snapshot(order)
+        return order
 
     def _check_dead_man_switch(self) -> None:
         """Cancel every open order once the dead-man switch deadline has passed."""
