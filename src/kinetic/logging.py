@@ -120,7 +120,10 @@ class _Logger:
         return self._bound
 
     def bind(self, **more: Any) -> _Logger:
-        return _Logger({**self._context, **more})
+        child = _Logger({**self._context, **more})
+        child._bound = self._logger().bind(**more)  # structlog's own bind: a dict merge
+        child._key = self._key
+        return child
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._logger(), name)

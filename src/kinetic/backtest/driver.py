@@ -62,38 +62,34 @@ class Curve:
         return Curve(self.ts_ms[: self.n], self.equity[: self.n], self.exposed[: self.n], self.n)
 
 
-CHUNK = 4096
+@dataclass(slots=True)
+class _Stretch:
+    """Groups ``g..h-1`` to skip: their values (None: all equal ``low``) and extremes."""
+
+    g: int
+    h: int
+    low: float
+    high: float
+    last: float
+    held: bool
+    values: np.ndarray | None
 
 
 class _Bars:
-    """One symbol's columns, converted to Python scalars a chunk at a time.
-
-    Scalar access into numpy arrays is slow and converting whole columns to lists costs
-    ~100 MB per 500k bars; chunks of ``CHUNK`` bars give list speed at flat memory.
-    """
+    """One symbol's columns; a bar's values are read as Python scalars when stepped."""
 
     def __init__(self, a: CandleArrays) -> None:
         self.symbol = a.symbol
         self.interval_ms = a.interval_ms
-        self._a = a
-        self._lo = self._hi = 0
-        self._rows: list[tuple[int, float, float, float, float, float]] = []
-
-    def _row(self, i: int) -> tuple[int, float, float, float, float, float]:
-        if not self._lo <= i < self._hi:
-            a, hi = self._a, min(i + CHUNK, len(self._a))
-            cols = (a.open_time_ms, a.open, a.high, a.low, a.close, a.volume)
-            self._rows = list(zip(*(col[i:hi].tolist() for col in cols), strict=True))
-            self._lo, self._hi = i, hi
-        return self._rows[i - self._lo]
+        self._cols = (a.open_time_ms, a.open, a.high, a.low, a.close, a.volume)
 
     def candle(self, i: int) -> Candle:
-        t, o, h, lo, c, v = self._row(i)
+        t, o, h, lo, c, v = (col.item(i) for col in self._cols)
         return Candle(self.symbol, t, t + self.interval_ms - 1, o, h, lo, c, v)
 
     def opening_tick(self, i: int) -> Candle:
         """A zero-range bar at bar ``i``'s open: what the venue knows when it opens."""
-        t, p = self._row(i)[:2]
+        t, p = self._cols[0].item(i), self._cols[1].item(i)
         return Candle(self.symbol, t, t, p, p, p, p, 0.0)
 
 
@@ -148,15 +144,16 @@ class Driver:
         n = len(close)
         starts = np.flatnonzero(np.r_[True, close[1:] != close[:-1]]) if n else np.zeros(0, int)
         ends = np.r_[starts[1:], n].astype(np.int64)
+        curve.ts_ms[: len(starts)] = close[starts]  # one curve point per group
         runs = self._quiet_runs(close, which, index, starts) if self.skip else None
         g, groups = 0, len(starts)
         while g < groups:
             i, j = int(starts[g]), int(ends[g])
             if runs is not None and g >= self._hold_until and (h := int(runs[g])) > g:
-                h, values = await self._skippable(g, min(h, g + MAX_RUN), close, index, starts)
-                if h > g:
-                    self._fast_forward(g, h, close, which, index, starts, ends, curve, values)
-                    g = h
+                stretch = await self._skippable(g, min(h, g + MAX_RUN), close, index, starts)
+                if stretch is not None:
+                    self._fast_forward(stretch, which, index, starts, ends, curve)
+                    g = h = stretch.h
                     if self.progress is not None:
                         self.progress(int(ends[h - 1]), n)
                     continue
@@ -208,8 +205,8 @@ class Driver:
 
     async def _skippable(
         self, g: int, h: int, close: np.ndarray, index: np.ndarray, starts: np.ndarray
-    ) -> tuple[int, np.ndarray]:
-        """Return ``k`` in ``g..h`` (groups ``g..k-1`` can be skipped now) and their values.
+    ) -> _Stretch | None:
+        """Return the stretch ``g..k-1`` (``k <= h``) that can be skipped now, or None.
 
         Nothing can happen on a skipped bar because: the strategy says its decision stays
         FLAT; no order rests on any venue or in any OMS (nothing to match, no fill to
@@ -220,24 +217,23 @@ class Driver:
         trailing) is never skipped over. The risk monitor must not trip on any value of
         the stretch (``_risk_quiet``); if it might, the whole run is stepped.
         """
-        none = np.zeros(0, np.float64)
         if self.world.orchestrator.risk_monitor.circuit_breaker_active:
-            return g, none
+            return None
         held = []
         for slot in self.world.slots:
             if slot.engine.d.oms.open_orders() or await slot.venue.get_open_orders():
-                return g, none
+                return None
             if slot.engine.d.positions.positions:
                 held.append(slot)
         if held:
             h = self._position_quiet_until(held, g, h, index, starts)
             if h <= g:
-                return g, none
-        values = self._values(g, h, close, index, starts, bool(held))
-        if not self._risk_quiet(values):
+                return None
+        stretch = self._values(g, h, index, starts, bool(held))
+        if not self._risk_quiet(stretch):
             self._hold_until = h
-            return g, none
-        return h, values
+            return None
+        return stretch
 
     def _position_quiet_until(
         self, held: list[Any], g: int, h: int, index: np.ndarray, starts: np.ndarray
@@ -258,22 +254,17 @@ class Driver:
         return g + first if touch[first] else h
 
     def _values(
-        self,
-        g: int,
-        h: int,
-        close: np.ndarray,
-        index: np.ndarray,
-        starts: np.ndarray,
-        held: bool,
-    ) -> np.ndarray:
-        """The portfolio value after each skipped group, as ``_mark`` computes it.
+        self, g: int, h: int, index: np.ndarray, starts: np.ndarray, held: bool
+    ) -> _Stretch:
+        """The portfolio value after each group ``g..h-1``, as ``_mark`` computes it.
 
         Vectorised over the stretch with the very float operations ``_mark`` performs on
         one close, in the same order, so the values are bit-identical to stepping.
         """
         if not held:
-            return np.full(h - g, self._mark()[0])
-        (symbol, arrays) = next(iter(self.series.items()))
+            value = self._mark()[0]
+            return _Stretch(g, h, value, value, value, False, None)
+        arrays = next(iter(self.series.values()))
         lo, hi = int(index[starts[g]]), int(index[starts[h - 1]]) + 1
         closes = arrays.close[lo:hi]
         out = np.zeros(h - g, np.float64)
@@ -282,9 +273,9 @@ class Driver:
             out += float(pm.cash)
             for pos in pm.positions.values():  # only ``symbol`` is held (``_skippable``)
                 out += position_value(pm.market, pos, closes)
-        return out
+        return _Stretch(g, h, float(out.min()), float(out.max()), float(out[-1]), True, out)
 
-    def _risk_quiet(self, values: np.ndarray) -> bool:
+    def _risk_quiet(self, stretch: _Stretch) -> bool:
         """True when no value of the stretch can trip a breaker, in any order.
 
         The monitor's own predicates (``would_trip``, no state change) decide on the
@@ -292,7 +283,7 @@ class Driver:
         current value, both moved by a small margin against us.
         """
         monitor = self.world.orchestrator.risk_monitor
-        low, high = float(values.min()), float(values.max())
+        low, high = stretch.low, stretch.high
         if not (low > 0 and math.isfinite(high)) or monitor.day is None:
             return False
         peak = max(monitor.peak_portfolio_value, high) * (1 + MARGIN)
@@ -300,33 +291,33 @@ class Driver:
 
     def _fast_forward(
         self,
-        g: int,
-        h: int,
-        close: np.ndarray,
+        stretch: _Stretch,
         which: np.ndarray,
         index: np.ndarray,
         starts: np.ndarray,
         ends: np.ndarray,
         curve: Curve,
-        values: np.ndarray,
     ) -> None:
-        """Skip groups ``g..h-1``: curve values, risk monitor state, strategy states."""
-        held = any(s.engine.d.positions.positions for s in self.world.slots)
-        k = curve.n
-        curve.ts_ms[k : k + h - g] = close[starts[g:h]]
-        curve.equity[k : k + h - g] = values
-        curve.exposed[k : k + h - g] = held
+        """Skip the stretch's groups: curve values, risk monitor state, strategy states."""
+        g, h = stretch.g, stretch.h
+        k = curve.n  # curve.ts_ms already holds every group's close time
+        curve.equity[k : k + h - g] = stretch.low if stretch.values is None else stretch.values
+        curve.exposed[k : k + h - g] = stretch.held
         curve.n += h - g
         # the monitor's state after feeding each value (same day, no trip, no breaker)
         # equals its state after the highest value and then the last one
-        last = float(values[-1])
         monitor = self.world.orchestrator.risk_monitor
-        day = int(self.world.clock.time()) // DAY_S
-        monitor.update(float(values.max()))
-        monitor.update(last)
-        self._last_risk = (last, day)
+        if stretch.high != stretch.last:
+            monitor.update(stretch.high)
+        monitor.update(stretch.last)
+        self._last_risk = (stretch.last, int(self.world.clock.time()) // DAY_S)
         lo_bar, hi_bar = int(starts[g]), int(ends[h - 1])
         self.skipped += hi_bar - lo_bar
+        if len(self.series) == 1:
+            (symbol, arrays), first = next(iter(self.series.items())), int(index[lo_bar])
+            for strategy in self._forwarders:
+                strategy.fast_forward(symbol, arrays, first, int(index[hi_bar - 1]) + 1)
+            return
         for w, (symbol, arrays) in enumerate(self.series.items()):
             mine = index[lo_bar:hi_bar][which[lo_bar:hi_bar] == w]
             if len(mine) == 0:

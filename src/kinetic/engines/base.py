@@ -428,6 +428,7 @@ class BaseEngine(ABC):
             restart_count,
         )
 
-    def available_margin(self) -> Decimal:
-        alloc = self.d.allocation()
+    def available_margin(self, alloc: CapitalAllocation | None = None) -> Decimal:
+        """Margin free for a new entry: the allocation's room, capped by free cash."""
+        alloc = alloc or self.d.allocation()
         return max(ZERO, min(alloc.available_usd, self.d.positions.available(self.prices())))

@@ -82,10 +82,10 @@ class FuturesEngine(BaseEngine):
             if regime
             else cfg.futures_leverage_min
         )
-        alloc = self.d.allocation().allocated_usd
-        wanted = alloc * Decimal(str(self.sizer.size_pct(signal.confidence))) / Decimal(100)
+        alloc = self.d.allocation()
+        wanted = alloc.allocated_usd * Decimal(str(self.sizer.size_pct(signal.confidence))) / 100
         decision = self.d.risk.check_entry(
-            signal, len(self.d.positions.positions), False, wanted, self.available_margin()
+            signal, len(self.d.positions.positions), False, wanted, self.available_margin(alloc)
         )
         if not decision.allowed:
             self.log.debug("entry refused", symbol=signal.symbol, reason=decision.reason)

@@ -27,10 +27,10 @@ class SpotEngine(BaseEngine):
         if signal.direction is not Direction.LONG or not self.fresh(symbol):
             return
         price = Decimal(str(candle.close))
-        equity = self.d.allocation().allocated_usd
-        wanted = equity * Decimal(str(self.d.config.spot_position_size_pct)) / Decimal(100)
+        alloc = self.d.allocation()
+        wanted = alloc.allocated_usd * Decimal(str(self.d.config.spot_position_size_pct)) / 100
         decision = self.d.risk.check_entry(
-            signal, len(self.d.positions.positions), False, wanted, self.available_margin()
+            signal, len(self.d.positions.positions), False, wanted, self.available_margin(alloc)
         )
         if not decision.allowed:
             self.log.debug("entry refused", symbol=symbol, reason=decision.reason)

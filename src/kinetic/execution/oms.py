@@ -104,13 +104,15 @@ class OrderManager:
         return order
 
     async def _send(self, intent: OrderIntent) -> Order | None:
-        log = self.log.bind(symbol=intent.symbol, client_order_id=intent.client_order_id)
+        ids = {"symbol": intent.symbol, "client_order_id": intent.client_order_id}
+        log = self.log
         for attempt in range(SEND_ATTEMPTS):
             try:
                 placed = await self.venue.place_order(intent)
                 self._ok()
                 log.info(
                     "order placed",
+                    **ids,
                     side=intent.side,
                     type=intent.order_type,
                     qty=str(intent.quantity),
@@ -119,16 +121,20 @@ class OrderManager:
                 )
                 return placed
             except (DuplicateOrder, OrderStateUnknown) as exc:
-                log.warning("order outcome unknown; looking it up by client id", error=str(exc))
+                log.warning(
+                    "order outcome unknown; looking it up by client id", **ids, error=str(exc)
+                )
                 return await self._lookup(intent)
             except PermanentError as exc:
                 self._ok()
-                log.warning("order rejected", error=str(exc))
+                log.warning("order rejected", **ids, error=str(exc))
                 return _rejected(intent, str(exc))
             except TransientError as exc:
                 await self._failed(exc)
                 delay = exc.retry_after if isinstance(exc, RateLimited) else 0.5 * 2**attempt
-                log.warning("transient venue error; retrying", error=str(exc), attempt=attempt + 1)
+                log.warning(
+                    "transient venue error; retrying", **ids, error=str(exc), attempt=attempt + 1
+                )
                 await self.clock.sleep(delay)
         return await self._lookup(intent)
 

@@ -142,7 +142,7 @@ class SmaCrossStrategy:
         # the bar after a cross repeats its signal only when shorting (see the module doc)
         if st.last_cross is None or st.bars_since_cross > (1 if self.allow_short else 0):
             return flat_signal(candle, "no cross")
-        return self._signal(candle, st.last_cross, st.bars_since_cross, _mean_true_range(st.bars))
+        return self._signal(candle, st.last_cross, st.bars_since_cross, st.bars)
 
     # ------------------------------------------------------------ fast-forward (backtests)
     def quiet_bars(self, symbol: str, arrays: CandleArrays) -> np.ndarray:
@@ -191,7 +191,13 @@ class SmaCrossStrategy:
         st.bars.clear()
         st.bars.extend(zip(*(col.tolist() for col in cols), strict=True))
 
-    def _signal(self, candle: Candle, direction: Direction, age: int, atr: float) -> Signal:
+    def _signal(
+        self,
+        candle: Candle,
+        direction: Direction,
+        age: int,
+        bars: deque[tuple[float, float, float]],
+    ) -> Signal:
         word = "up" if direction is Direction.LONG else "down"
         reason = f"SMA{self.fast} crossed {word} SMA{self.slow}" + (" (bar after)" if age else "")
         opens = direction is Direction.LONG or self.allow_short
@@ -201,7 +207,7 @@ class SmaCrossStrategy:
             confidence=100,
             price=candle.close,
             ts_ms=candle.close_time_ms,
-            atr=max(atr, candle.close * 1e-6) if opens else 0.0,
+            atr=max(_mean_true_range(bars), candle.close * 1e-6) if opens else 0.0,
             reason=reason,
         )
 

@@ -209,6 +209,9 @@ class SimFuturesExchange(SimVenueBase):
         if pos.qty == 0:
             del self._positions[order.symbol]
 
+    def _watches(self, symbol: str) -> bool:
+        return symbol in self._positions  # liquidation is checked on every candle
+
     def _after_candle(self, bar: Bar, inst: Instrument) -> list[Fill]:
         pos = self._positions.get(bar.symbol)
         if pos is None:

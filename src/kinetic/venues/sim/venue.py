@@ -31,7 +31,7 @@ from kinetic.venues.base.errors import (
 )
 from kinetic.venues.base.filters import check_order, round_price
 from kinetic.venues.sim.book import OrderBook, snapshot
-from kinetic.venues.sim.pricing import Bar, limit_crossed, slipped, stop_trigger_price
+from kinetic.venues.sim.pricing import Bar, limit_crossed, slipped, stop_trigger_price, to_decimal
 
 _CANDLE_HISTORY = 1500
 
@@ -86,6 +86,10 @@ class SimVenueBase:
         """Run per-candle account checks (liquidation); return any fills they produce."""
         return []
 
+    def _watches(self, symbol: str) -> bool:
+        """True when ``_after_candle`` has something to check on ``symbol``'s candles."""
+        return False
+
     async def get_balances(self) -> dict[str, Balance]:
         """Return balances by asset."""
         raise NotImplementedError
@@ -100,8 +104,13 @@ class SimVenueBase:
         if history is None:
             history = self._candles[candle.symbol] = deque(maxlen=_CANDLE_HISTORY)
         history.append(candle)
+        resting = self._book.open_for(candle.symbol)
+        if not resting and not self._watches(candle.symbol):
+            # nothing to match and no account check: only the last price moves
+            self._last[candle.symbol] = to_decimal(candle.close)
+            return []
         bar = Bar.from_candle(candle)
-        fills = [f for o in self._book.open_for(candle.symbol) if (f := self._match(o, bar, inst))]
+        fills = [f for o in resting if (f := self._match(o, bar, inst))]
         self._last[candle.symbol] = bar.close
         fills.extend(self._after_candle(bar, inst))
         return fills
@@ -175,7 +184,9 @@ class SimVenueBase:
         """Cancel every open order on ``symbol``; return them."""
         self._check_dead_man_switch()
         self._instrument(symbol)
-        return [snapshot(self._finish(o, OrderStatus.CANCELED)) for o in self._book.open_for(symbol)]
+        return [
+            snapshot(self._finish(o, OrderStatus.CANCELED)) for o in self._book.open_for(symbol)
+        ]
 
     async def get_order(self, symbol: str, client_order_id: str) -> Order | None:
         """Return a snapshot of the order, or None if this venue never saw it."""
