@@ -88,6 +88,24 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None, stream: 
     logging.basicConfig(level=logging.WARNING, stream=stream, format="%(name)s %(message)s")
 
 
+def _config_key() -> tuple[int, ...]:
+    """Identities of structlog's configured parts: they change when it is reconfigured."""
+    # structlog keeps its configuration on one module-level object; reading it directly
+    # costs a fifth of ``get_config()``, which builds a dict (fallback kept for safety)
+    cfg = getattr(structlog._config, "_CONFIG", None)
+    if cfg is None:  # pragma: no cover - a structlog without the private object
+        d = structlog.get_config()
+        parts = (d["processors"], d["wrapper_class"], d["logger_factory"], d["context_class"])
+    else:
+        parts = (
+            cfg.default_processors,
+            cfg.default_wrapper_class,
+            cfg.logger_factory,
+            cfg.default_context_class,
+        )
+    return tuple(map(id, parts))
+
+
 class _Logger:
     """A bound structlog logger that follows the configuration in force when it logs.
 
@@ -99,7 +117,7 @@ class _Logger:
     ``configure_logging`` still obeys it.
     """
 
-    __slots__ = ("_context", "_key", "_bound")
+    __slots__ = ("_bound", "_context", "_key")
 
     def __init__(self, context: dict[str, Any]) -> None:
         self._context = context
@@ -107,13 +125,7 @@ class _Logger:
         self._bound: Any = None
 
     def _logger(self) -> Any:
-        cfg = structlog.get_config()
-        key = (
-            id(cfg["processors"]),
-            id(cfg["wrapper_class"]),
-            id(cfg["logger_factory"]),
-            id(cfg["context_class"]),
-        )
+        key = _config_key()
         if key != self._key:
             self._bound = structlog.get_logger().bind(**self._context)
             self._key = key

@@ -84,8 +84,12 @@ class _Bars:
         self._cols = (a.open_time_ms, a.open, a.high, a.low, a.close, a.volume)
 
     def candle(self, i: int) -> Candle:
-        t, o, h, lo, c, v = (col.item(i) for col in self._cols)
-        return Candle(self.symbol, t, t + self.interval_ms - 1, o, h, lo, c, v)
+        t, o, h, lo, c, v = self._cols
+        t = t.item(i)
+        return Candle(
+            self.symbol, t, t + self.interval_ms - 1, o.item(i), h.item(i), lo.item(i),
+            c.item(i), v.item(i),
+        )  # fmt: skip
 
     def opening_tick(self, i: int) -> Candle:
         """A zero-range bar at bar ``i``'s open: what the venue knows when it opens."""

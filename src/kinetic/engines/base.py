@@ -93,6 +93,7 @@ class BaseEngine(ABC):
         self._plans: dict[str, EntryPlan] = {}
         self._exit_reasons: dict[str, str] = {}
         self._last_signal: dict[str, Signal] = {}
+        self._price_cache: dict[str, tuple[Candle, Decimal]] = {}
         self._next_snapshot_s = 0.0
         self._started_once = False
         self.candles_seen = 0
@@ -296,7 +297,14 @@ class BaseEngine(ABC):
     # ------------------------------------------------------------------ orders
     def price(self, symbol: str) -> Decimal | None:
         candle = self.d.store.last(symbol)
-        return Decimal(str(candle.close)) if candle else None
+        if candle is None:
+            return None
+        cached = self._price_cache.get(symbol)
+        if cached is not None and cached[0] is candle:  # the same candle: same Decimal
+            return cached[1]
+        price = Decimal(str(candle.close))
+        self._price_cache[symbol] = (candle, price)
+        return price
 
     def entry_quantity(
         self, symbol: str, margin: Decimal, price: Decimal, leverage: int = 1

@@ -50,23 +50,35 @@ class RiskManager:
         available_usd: Decimal,
     ) -> EntryDecision:
         """Return whether an entry on ``signal`` is allowed and the margin granted."""
-        checks: list[tuple[bool, str]] = [
-            (self.entries_allowed, "engine is stopping: no new entries"),
-            (self._can_trade_globally(), "global circuit breaker active"),
-            (
-                signal.confidence >= self.limits.min_confidence,
-                f"confidence {signal.confidence} < {self.limits.min_confidence}",
-            ),
-            (not has_position, "position already open"),
-            (
-                open_positions < self.limits.max_positions,
-                f"max positions reached ({self.limits.max_positions})",
-            ),
-            (not self._is_blacklisted(signal.symbol), "symbol blacklisted after a loss"),
-            (wanted_margin > 0, "position size is zero"),
-            (available_usd > 0, "no capital available"),
-        ]
-        for ok, reason in checks:
-            if not ok:
-                return EntryDecision(False, reason)
+        reason = self._refusal(signal, open_positions, has_position, wanted_margin, available_usd)
+        if reason is not None:
+            return EntryDecision(False, reason)
         return EntryDecision(True, "ok", min(wanted_margin, available_usd))
+
+    def _refusal(
+        self,
+        signal: Signal,
+        open_positions: int,
+        has_position: bool,
+        wanted_margin: Decimal,
+        available_usd: Decimal,
+    ) -> str | None:
+        """The first check an entry fails, in order; None when all pass."""
+        limits = self.limits
+        if not self.entries_allowed:
+            return "engine is stopping: no new entries"
+        if not self._can_trade_globally():
+            return "global circuit breaker active"
+        if signal.confidence < limits.min_confidence:
+            return f"confidence {signal.confidence} < {limits.min_confidence}"
+        if has_position:
+            return "position already open"
+        if open_positions >= limits.max_positions:
+            return f"max positions reached ({limits.max_positions})"
+        if self._is_blacklisted(signal.symbol):
+            return "symbol blacklisted after a loss"
+        if wanted_margin <= 0:
+            return "position size is zero"
+        if available_usd <= 0:
+            return "no capital available"
+        return None

@@ -149,8 +149,9 @@ class SmaCrossStrategy:
         """Bars on which ``on_candle`` certainly returns FLAT "no cross" (see ``FastForward``).
 
         A bar is quiet when it is past the warm-up and is not a cross, nor (with
-        ``allow_short``, where the bar after a cross repeats its signal) the bar after one. The window means are recomputed vectorised (any summation order), so
-        each difference ``fast - slow`` is known only up to a bound on the rounding of
+        ``allow_short``, where the bar after a cross repeats its signal) the bar after
+        one. The window means are recomputed vectorised (any summation order), so each
+        difference ``fast - slow`` is known only up to a bound on the rounding of
         both computations; a sign counts only when the difference is beyond that bound.
         Rounding of either computation is at most ``(fast + slow + 8)`` units in the last
         place of the largest close; the margin is four times that.
@@ -181,15 +182,17 @@ class SmaCrossStrategy:
         if start < self.slow + 1:
             raise ValueError("sma_cross: bars before the warm-up are never fast-forwarded")
         st = self._state(symbol)
-        closes = arrays.close[stop - self.slow : stop].tolist()
-        st.fast.window = deque(closes[-self.fast :])
+        lo = stop - self.slow
+        closes = arrays.close[lo:stop].tolist()
+        fast = closes[-self.fast :]
+        st.fast.window = deque(fast)
         st.slow.window = deque(closes)
-        st.prev_diff = math.fsum(st.fast.window) / self.fast - math.fsum(closes) / self.slow
+        st.prev_diff = math.fsum(fast) / self.fast - math.fsum(closes) / self.slow
         st.bars_since_cross += stop - start
         first = max(0, stop - (ATR_PERIOD + 1))
-        cols = (arrays.high[first:stop], arrays.low[first:stop], arrays.close[first:stop])
-        st.bars.clear()
-        st.bars.extend(zip(*(col.tolist() for col in cols), strict=True))
+        tail = closes[first - lo :] if first >= lo else arrays.close[first:stop].tolist()
+        highs, lows = arrays.high[first:stop].tolist(), arrays.low[first:stop].tolist()
+        st.bars = deque(zip(highs, lows, tail, strict=True), maxlen=ATR_PERIOD + 1)
 
     def _signal(
         self,

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from config import UnifiedConfig
 from kinetic.clock import Clock
 
-
 DAY_S = 86_400
 
 

@@ -9,6 +9,7 @@ the position so it is never tighter than intended).
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Literal
 
 from kinetic.domain import Instrument
@@ -25,24 +26,28 @@ def floor_to_step(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_FLOOR) * step
 
 
+@lru_cache(maxsize=256)
+def _fraction_quantum(step: Decimal) -> Decimal | None:
+    """``step`` normalised when it has decimal places (results are quantized to it)."""
+    normal = step.normalize()
+    exponent = normal.as_tuple().exponent
+    return normal if isinstance(exponent, int) and exponent < 0 else None
+
+
 def round_price(price: Decimal, tick: Decimal, mode: Rounding = "nearest") -> Decimal:
     """Round ``price`` to a multiple of ``tick``; the result has the tick's exponent."""
     if tick <= 0:
         return price
     steps = (price / tick).to_integral_value(rounding=_MODES[mode])
-    exponent = tick.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and exponent < 0:
-        return (steps * tick).quantize(tick.normalize())
-    return steps * tick
+    quantum = _fraction_quantum(tick)
+    return steps * tick if quantum is None else (steps * tick).quantize(quantum)
 
 
 def round_quantity(qty: Decimal, instrument: Instrument) -> Decimal:
     """Floor ``qty`` to the instrument's step size."""
     out = floor_to_step(qty, instrument.step_size)
-    exp = instrument.step_size.normalize().as_tuple().exponent
-    if isinstance(exp, int) and exp < 0:
-        out = out.quantize(instrument.step_size.normalize())
-    return out
+    quantum = _fraction_quantum(instrument.step_size)
+    return out if quantum is None else out.quantize(quantum)
 
 
 def check_order(
