@@ -88,22 +88,29 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None, stream: 
     logging.basicConfig(level=logging.WARNING, stream=stream, format="%(name)s %(message)s")
 
 
-def _config_key() -> tuple[int, ...]:
-    """Identities of structlog's configured parts: they change when it is reconfigured."""
-    # structlog keeps its configuration on one module-level object; reading it directly
-    # costs a fifth of ``get_config()``, which builds a dict (fallback kept for safety)
-    cfg = getattr(structlog._config, "_CONFIG", None)
-    if cfg is None:  # pragma: no cover - a structlog without the private object
-        d = structlog.get_config()
-        parts = (d["processors"], d["wrapper_class"], d["logger_factory"], d["context_class"])
-    else:
-        parts = (
+class _ConfigView:
+    """Read-only view of structlog's configured parts (see ``_Logger``)."""
+
+    def __init__(self) -> None:
+        # structlog keeps its configuration on one module-level object whose attributes
+        # ``configure``/``reset_defaults`` replace; reading them directly avoids
+        # ``get_config()``, which builds a dict on every call
+        self._cfg = getattr(structlog._config, "_CONFIG", None)
+
+    def parts(self) -> tuple[Any, Any, Any, Any]:
+        cfg = self._cfg
+        if cfg is None:  # pragma: no cover - a structlog without the private object
+            d = structlog.get_config()
+            return (d["processors"], d["wrapper_class"], d["logger_factory"], d["context_class"])
+        return (
             cfg.default_processors,
             cfg.default_wrapper_class,
             cfg.logger_factory,
             cfg.default_context_class,
         )
-    return tuple(map(id, parts))
+
+
+_CONFIG_VIEW = _ConfigView()
 
 
 class _Logger:
@@ -111,31 +118,52 @@ class _Logger:
 
     ``structlog.get_logger`` returns a lazy proxy that rebuilds the bound logger on every
     call (about 10 us, even for a filtered-out debug line). This one keeps the bound
-    logger until structlog's configuration changes (compared by identity: processors
-    list, wrapper class, logger factory, context class), so a call below the level is
-    one attribute lookup and a no-op, and a module-level logger created before
-    ``configure_logging`` still obeys it.
+    logger until structlog's configuration changes (its parts compared by identity:
+    processors list, wrapper class, logger factory, context class), so a call below
+    the level costs a few attribute reads and a no-op, and a module-level logger created
+    before ``configure_logging`` still obeys it.
     """
 
-    __slots__ = ("_bound", "_context", "_key")
+    __slots__ = ("_bound", "_context", "_parts")
 
     def __init__(self, context: dict[str, Any]) -> None:
         self._context = context
-        self._key: tuple[int, ...] = ()
+        self._parts: tuple[Any, Any, Any, Any] = (None, None, None, None)
         self._bound: Any = None
 
     def _logger(self) -> Any:
-        key = _config_key()
-        if key != self._key:
+        p, w, f, c = parts = _CONFIG_VIEW.parts()
+        old = self._parts
+        if p is not old[0] or w is not old[1] or f is not old[2] or c is not old[3]:
             self._bound = structlog.get_logger().bind(**self._context)
-            self._key = key
+            self._parts = parts
         return self._bound
 
     def bind(self, **more: Any) -> _Logger:
         child = _Logger({**self._context, **more})
         child._bound = self._logger().bind(**more)  # structlog's own bind: a dict merge
-        child._key = self._key
+        child._parts = self._parts
         return child
+
+    # the logging methods are spelled out: ``__getattr__`` only runs after a failed
+    # lookup, which costs more than the log call itself
+    def debug(self, event: str, **kw: Any) -> Any:
+        return self._logger().debug(event, **kw)
+
+    def info(self, event: str, **kw: Any) -> Any:
+        return self._logger().info(event, **kw)
+
+    def warning(self, event: str, **kw: Any) -> Any:
+        return self._logger().warning(event, **kw)
+
+    def error(self, event: str, **kw: Any) -> Any:
+        return self._logger().error(event, **kw)
+
+    def exception(self, event: str, **kw: Any) -> Any:
+        return self._logger().exception(event, **kw)
+
+    def critical(self, event: str, **kw: Any) -> Any:
+        return self._logger().critical(event, **kw)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._logger(), name)

@@ -147,3 +147,22 @@ def test_configured_pipeline_redacts_secret_in_exception_object_field(
     configure_logging("INFO", stream=stream)
     get_logger().warning("venue call failed", error=RuntimeError(f"bad key {secret}"))
     assert secret not in stream.getvalue()
+
+
+def test_a_logger_made_before_a_reconfiguration_follows_it(restore_logging: None) -> None:
+    """get_logger keeps its bound logger only while structlog's configuration stands."""
+    first, second = io.StringIO(), io.StringIO()
+    configure_logging("WARNING", json=True, stream=first)
+    log = get_logger(engine="spot").bind(symbol="BTCUSDT")
+    log.info("filtered out")
+    log.warning("kept", n=1)
+    configure_logging("DEBUG", json=True, stream=second)  # new level and new stream
+    log.debug("now visible")
+    with structlog.testing.capture_logs() as captured:  # edits the processor list in place
+        log.info("captured")
+    lines = [json.loads(x) for x in first.getvalue().splitlines()]
+    assert [x["event"] for x in lines] == ["kept"]
+    assert lines[0]["engine"] == "spot"
+    assert lines[0]["symbol"] == "BTCUSDT"
+    assert [json.loads(x)["event"] for x in second.getvalue().splitlines()] == ["now visible"]
+    assert [c["event"] for c in captured] == ["captured"]

@@ -97,14 +97,34 @@ class _Bars:
         return Candle(self.symbol, t, t, p, p, p, p, 0.0)
 
 
+_FLOATS: dict[int, tuple[Decimal, float]] = {}
+
+
+def as_float(value: Decimal) -> float:
+    """``float(value)``, memoised by identity (Decimal to float goes through a string).
+
+    Books change by replacing their Decimals, so an unchanged cash or quantity is the
+    same object and its float is looked up, not converted again. The entry keeps the
+    Decimal alive, so its id cannot be reused while it is cached.
+    """
+    hit = _FLOATS.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    if len(_FLOATS) > 4096:
+        _FLOATS.clear()
+    out = float(value)
+    _FLOATS[id(value)] = (value, out)
+    return out
+
+
 def position_value(market: MarketType, pos: Position, price: Any) -> Any:
     """A position's contribution to the value at ``price`` (a float or an array of them).
 
     Spot: its market value; futures: its unrealized PnL (the margin is in the wallet).
     """
     if market is MarketType.SPOT:
-        return float(pos.quantity) * price
-    return (price - float(pos.entry_price)) * (float(pos.quantity) * pos.side.sign)
+        return as_float(pos.quantity) * price
+    return (price - as_float(pos.entry_price)) * (as_float(pos.quantity) * pos.side.sign)
 
 
 def timeline(series: dict[str, CandleArrays]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -274,7 +294,7 @@ class Driver:
         out = np.zeros(h - g, np.float64)
         for slot in self.world.slots:
             pm = slot.engine.d.positions
-            out += float(pm.cash)
+            out += as_float(pm.cash)
             for pos in pm.positions.values():  # only ``symbol`` is held (``_skippable``)
                 out += position_value(pm.market, pos, closes)
         return _Stretch(g, h, float(out.min()), float(out.max()), float(out[-1]), True, out)
@@ -405,7 +425,7 @@ class Driver:
         value, exposed = 0.0, False
         for slot in self.world.slots:
             pm = slot.engine.d.positions
-            value += float(pm.cash)
+            value += as_float(pm.cash)
             for symbol, pos in pm.positions.items():
                 exposed = True
                 last = slot.store.last(symbol)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kinetic.domain import ClosedTrade, EquitySnapshot, Fill, Order, Position
+from kinetic.domain import ClosedTrade, EquitySnapshot, Fill, Order, OrderStatus, Position
 
 
 @dataclass
@@ -24,7 +24,7 @@ class BacktestRecorder:
     clock_ms: Any = None  # a callable returning the market time for event stamps
 
     async def record_order(self, engine: str, order: Order, reason: str = "") -> None:
-        if order.status.value == "PENDING":
+        if order.status is OrderStatus.PENDING:
             self.orders += 1
 
     async def record_fill(self, engine: str, fill: Fill) -> bool:

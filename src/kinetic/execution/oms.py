@@ -220,7 +220,12 @@ class OrderManager:
         if order is None:
             return
         total = order.filled_qty + fill.quantity
-        order.avg_price = (order.avg_price * order.filled_qty + fill.price * fill.quantity) / total
+        if order.filled_qty:
+            order.avg_price = (
+                order.avg_price * order.filled_qty + fill.price * fill.quantity
+            ) / total
+        else:  # the first fill: its price is the average
+            order.avg_price = fill.price
         order.filled_qty = total
         order.status = (
             OrderStatus.FILLED if total >= order.quantity else OrderStatus.PARTIALLY_FILLED

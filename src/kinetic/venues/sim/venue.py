@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from kinetic.clock import Clock
 from kinetic.domain import (
+    ZERO,
     Balance,
     Candle,
     Fill,
@@ -243,19 +244,10 @@ class SimVenueBase:
             stop = round_price(intent.stop_price, inst.tick_size)
         now = self._clock.time_ms()
         return Order(
-            client_order_id=intent.client_order_id,
-            symbol=intent.symbol,
-            side=intent.side,
-            order_type=intent.order_type,
-            quantity=intent.quantity,
-            status=OrderStatus.NEW,
-            price=price,
-            stop_price=stop,
-            reduce_only=intent.reduce_only,
-            venue_order_id=str(next(self._order_seq)),
-            created_ms=now,
-            updated_ms=now,
-        )
+            intent.client_order_id, intent.symbol, intent.side, intent.order_type,
+            intent.quantity, OrderStatus.NEW, price, stop, intent.reduce_only,
+            str(next(self._order_seq)), ZERO, ZERO, now, now,
+        )  # fmt: skip
 
     def _reference_price(self, order: Order, inst: Instrument) -> Decimal:
         """Return the price used for filters and funds: limit, stop or slipped market."""
@@ -294,7 +286,10 @@ class SimVenueBase:
         fee = qty * price * (self._maker_fee if is_maker else self._taker_fee)
         self._settle(order, inst, qty, price, fee)
         filled = order.filled_qty + qty
-        order.avg_price = (order.avg_price * order.filled_qty + price * qty) / filled
+        if order.filled_qty:
+            order.avg_price = (order.avg_price * order.filled_qty + price * qty) / filled
+        else:  # the first fill: its price is the average
+            order.avg_price = price
         order.filled_qty = filled
         done = OrderStatus.FILLED if filled >= order.quantity else OrderStatus.EXPIRED
         self._finish(order, done)
