@@ -107,6 +107,9 @@ class UnifiedConfig(BaseModel):
     # "http://127.0.0.1:8080"}; keys are listed in kinetic.venues.factory.DEFAULT_URLS.
     venue_urls: dict[str, str] = Field(default_factory=dict)
     venue_state_dir: str = "data/state"  # Kraken nonce high-water marks
+    # paper/live: every closed candle received is appended to
+    # <dir>/<spot|futures>/<SYMBOL>_<timeframe>.csv (replay/backtest format); "" = off
+    candle_record_dir: str = "data/recorded"
     paper_warmup_candles: int = Field(200, ge=1, le=1000)
 
     # Persistence, lifecycle, safety

@@ -65,7 +65,9 @@ async def _venue_checks(config: UnifiedConfig, env: EnvConfig) -> list[tuple[boo
     enabled = CapitalAllocator(config).enabled
     capital = dict.fromkeys(enabled, Decimal(1000))
     try:
-        world = await build_venue_world(config, env, env.mode, enabled, capital, "doctor")
+        world = await build_venue_world(
+            config, env, env.mode, enabled, capital, "doctor", record_candles=False
+        )
     except StartupError as exc:
         return [(False, str(exc))]
     except Exception as exc:  # network failures and the like: one line, no traceback

@@ -20,6 +20,7 @@ from kinetic.clock import Clock, RealClock
 from kinetic.domain import Candle, Instrument
 from kinetic.logging import get_logger
 from kinetic.marketdata.live import LiveFeed
+from kinetic.marketdata.recording import CandleRecorder
 from kinetic.marketdata.store import CandleStore
 from kinetic.venues.base.errors import VenueError
 from kinetic.venues.factory import (
@@ -186,12 +187,20 @@ async def build_venue_world(
     engines: list[str],
     capital: dict[str, Decimal],
     run_id: str,
+    *,
+    record_candles: bool = True,
 ) -> VenueWorld:
-    """Connect to the configured venues, check symbols, warm up and prepare streams."""
+    """Connect to the configured venues, check symbols, warm up and prepare streams.
+
+    With ``record_candles`` and ``candle_record_dir`` set, every candle delivered (the
+    warm-up history included) is appended to the recorded-candle files.
+    """
     clock = RealClock()
     urls = venue_urls(config, env, live=mode == "live")
     world = VenueWorld(mode, clock, LiveFeed({}), urls=urls)
     world.feed.subscribe(world.deliver)
+    if record_candles and config.candle_record_dir:  # before the warm-up: history kept too
+        world.feed.subscribe(CandleRecorder(config.candle_record_dir, config.timeframe))
     try:
         for engine in engines:
             await _add_engine(world, config, env, engine, urls, capital[engine], run_id)

@@ -17,6 +17,7 @@ import pytest
 
 from config import EnvConfig, UnifiedConfig
 from kinetic.app import Daemon, StartupError
+from kinetic.marketdata.files import read_candles
 from kinetic.storage.db import Database, resolve_database_url
 from tests.fake_venues.binance_server import FakeBinance
 from tests.integration.daemon.support import fill_counts, wait_until
@@ -63,6 +64,7 @@ def _config(
         "monitor_interval_seconds": 0.1,
         "sqlite_path": str(tmp_path / "paper.db"),
         "venue_state_dir": str(tmp_path / "state"),
+        "candle_record_dir": str(tmp_path / "recorded"),
         "venue_urls": {
             "binance_spot_rest": spot.url,
             "binance_spot_ws": f"{spot.ws_url}/stream",
@@ -117,6 +119,13 @@ async def test_paper_mode_trades_live_fake_venue_data_with_sim_fills(
     # no order ever reached the fake venues: paper fills are simulated
     assert not spot.book.orders
     assert not futures.book.orders
+    # every candle the daemon received (warm-up and stream) was recorded, once, in the
+    # replay/backtest format
+    recorded = read_candles(tmp_path / "recorded/spot/BTCUSDT_1m.csv", "BTCUSDT")
+    assert recorded.interval_ms == MINUTE_MS
+    assert int(recorded.open_time_ms[-1]) == row[0]
+    assert len(recorded) == config.paper_warmup_candles + 1
+    assert (tmp_path / "recorded/futures/ETHUSDT_1m.csv").exists()
 
 
 async def test_unknown_watchlist_symbol_stops_startup_listing_valid_ones(
