@@ -27,6 +27,7 @@ import numpy as np
 
 from kinetic.backtest.data import FundingRates
 from kinetic.backtest.options import FillTiming
+from kinetic.backtest.stretches import DeferredCurve, RunExtremes, RunStats
 from kinetic.backtest.world import World
 from kinetic.domain import Candle, MarketType, Position
 from kinetic.marketdata.files import CandleArrays
@@ -73,6 +74,7 @@ class _Stretch:
     last: float
     held: bool
     values: np.ndarray | None
+    first_bar: int = -1  # held, values None: cash + quantity x close from this bar on
 
 
 class _Bars:
@@ -156,6 +158,8 @@ class Driver:
     _forwarders: list[FastForward] = field(default_factory=list)
     _hold_until: int = 0  # no skipping before this group (the risk check refused a run)
     _last_risk: tuple[float, int] | None = None  # (value, UTC day) of the last risk update
+    _stats: RunStats | None = None  # one symbol: extremes of every candidate run
+    _deferred: DeferredCurve = field(default_factory=DeferredCurve)
 
     async def run(self) -> Curve:
         """Drive every bar, then close what is still open at the last close."""
@@ -170,6 +174,8 @@ class Driver:
         ends = np.r_[starts[1:], n].astype(np.int64)
         curve.ts_ms[: len(starts)] = close[starts]  # one curve point per group
         runs = self._quiet_runs(close, which, index, starts) if self.skip else None
+        if runs is not None and len(self.series) == 1:
+            self._stats = RunStats(next(iter(self.series.values())), runs)
         g, groups = 0, len(starts)
         while g < groups:
             i, j = int(starts[g]), int(ends[g])
@@ -187,6 +193,9 @@ class Driver:
             if self.progress is not None:
                 self.progress(j, n)
             g += 1
+        if self._stats is not None:
+            arrays = next(iter(self.series.values()))
+            self._deferred.apply(curve.equity, curve.exposed, arrays.close)
         await self._close_out()
         curve.add(int(close[-1]) if n else 0, *self._mark())
         return curve.trimmed()
@@ -249,15 +258,26 @@ class Driver:
                 return None
             if slot.engine.d.positions.positions:
                 held.append(slot)
-        if held:
+        ext = self._stats.get(g, h) if self._stats is not None else None
+        if held and not (ext is not None and self._exits_beyond(held, ext)):
+            ext = None
             h = self._position_quiet_until(held, g, h, index, starts)
             if h <= g:
                 return None
-        stretch = self._values(g, h, index, starts, bool(held))
+        stretch = self._values(g, h, index, starts, bool(held), ext)
         if not self._risk_quiet(stretch):
             self._hold_until = h
             return None
         return stretch
+
+    def _exits_beyond(self, held: list[Any], ext: RunExtremes) -> bool:
+        """True when no bar of the whole run can touch the one spot position's exits."""
+        if len(held) != 1 or held[0].engine.market is not MarketType.SPOT:
+            return False
+        (pos,) = held[0].engine.d.positions.positions.values()
+        if ext.low_min <= float(pos.stop_price) * (1 + MARGIN):
+            return False
+        return pos.take_profit is None or ext.high_max < float(pos.take_profit) * (1 - MARGIN)
 
     def _position_quiet_until(
         self, held: list[Any], g: int, h: int, index: np.ndarray, starts: np.ndarray
@@ -278,16 +298,30 @@ class Driver:
         return g + first if touch[first] else h
 
     def _values(
-        self, g: int, h: int, index: np.ndarray, starts: np.ndarray, held: bool
+        self,
+        g: int,
+        h: int,
+        index: np.ndarray,
+        starts: np.ndarray,
+        held: bool,
+        ext: RunExtremes | None = None,
     ) -> _Stretch:
         """The portfolio value after each group ``g..h-1``, as ``_mark`` computes it.
 
         Vectorised over the stretch with the very float operations ``_mark`` performs on
-        one close, in the same order, so the values are bit-identical to stepping.
+        one close, in the same order, so the values are bit-identical to stepping. With
+        one engine and the run's extremes known, only the values at the lowest, highest
+        and last close are computed now (the value is monotonic in the close) and the
+        curve is written later (``DeferredCurve``).
         """
         if not held:
             value = self._mark()[0]
             return _Stretch(g, h, value, value, value, False, None)
+        if ext is not None and len(self.world.slots) == 1:
+            a, b = self._mark_at(ext.close_min), self._mark_at(ext.close_max)
+            lo = int(index[starts[g]])
+            return _Stretch(g, h, min(a, b), max(a, b), self._mark_at(ext.close_last), True,
+                            None, lo)  # fmt: skip
         arrays = next(iter(self.series.values()))
         lo, hi = int(index[starts[g]]), int(index[starts[h - 1]]) + 1
         closes = arrays.close[lo:hi]
@@ -325,8 +359,18 @@ class Driver:
         """Skip the stretch's groups: curve values, risk monitor state, strategy states."""
         g, h = stretch.g, stretch.h
         k = curve.n  # curve.ts_ms already holds every group's close time
-        curve.equity[k : k + h - g] = stretch.low if stretch.values is None else stretch.values
-        curve.exposed[k : k + h - g] = stretch.held
+        if stretch.values is not None:
+            curve.equity[k : k + h - g] = stretch.values
+            curve.exposed[k : k + h - g] = stretch.held
+        elif stretch.held:  # one engine, one spot position: cash + quantity x close
+            pm = self.world.slots[0].engine.d.positions
+            (pos,) = pm.positions.values()
+            cash, qty = as_float(pm.cash), as_float(pos.quantity)
+            self._deferred.held.append((k, h - g, stretch.first_bar, cash, qty))
+        elif self._stats is not None:
+            self._deferred.flat.append((k, h - g, stretch.low))
+        else:
+            curve.equity[k : k + h - g] = stretch.low  # flat: exposed stays False
         curve.n += h - g
         # the monitor's state after feeding each value (same day, no trip, no breaker)
         # equals its state after the highest value and then the last one
@@ -413,6 +457,16 @@ class Driver:
                     paid = slot.venue.apply_funding(symbol, rate)
                     slot.engine.d.positions.apply_funding(-paid)
                     self.funding_paid += paid
+
+    def _mark_at(self, price: float) -> float:
+        """``_mark``'s value with ``price`` as the (only) symbol's close."""
+        value = 0.0
+        for slot in self.world.slots:
+            pm = slot.engine.d.positions
+            value += as_float(pm.cash)
+            for pos in pm.positions.values():
+                value += position_value(pm.market, pos, price)
+        return value
 
     def _mark(self) -> tuple[float, bool]:
         """Return the portfolio value at the last close and whether anything is held.
