@@ -81,7 +81,7 @@ FIELD_VALUES: dict[str, Any] = {
     "global_circuit_breaker_cooldown_minutes": st.integers(1, 10_000),
     "spot_max_positions": st.integers(0, 1000),
     "spot_position_size_pct": st.floats(0.01, 100),
-    "spot_stop_loss_pct": st.floats(0.01, 100),
+    "spot_stop_loss_pct": st.floats(0.01, 100, exclude_max=True),  # a 100 % stop is refused
     "spot_take_profit_pct": st.floats(0.01, 1000),
     "spot_min_confidence": st.integers(0, 100),
     "spot_scan_interval_seconds": st.integers(1, 86_400),
