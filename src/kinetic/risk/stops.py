@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from kinetic.domain import ZERO, Position, PositionSide
 
@@ -17,7 +18,13 @@ Number = Decimal | float | int
 
 
 def _dec(x: Number) -> Decimal:
-    return x if isinstance(x, Decimal) else Decimal(str(x))
+    return x if isinstance(x, Decimal) else _exact(x)
+
+
+@lru_cache(maxsize=1024, typed=True)  # 3 and 3.0 print differently
+def _exact(x: float | int) -> Decimal:
+    """The Decimal a float prints as (config percentages repeat: converted once each)."""
+    return Decimal(str(x))
 
 
 def _check_pct(pct: Number, name: str = "pct") -> Decimal:
