@@ -166,6 +166,8 @@ class _Logger:
         return self._logger().critical(event, **kw)
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # copy/pickle probe dunders on a half-built instance
+            raise AttributeError(name)
         return getattr(self._logger(), name)
 
 

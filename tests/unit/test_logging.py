@@ -166,3 +166,11 @@ def test_a_logger_made_before_a_reconfiguration_follows_it(restore_logging: None
     assert lines[0]["symbol"] == "BTCUSDT"
     assert [json.loads(x)["event"] for x in second.getvalue().splitlines()] == ["now visible"]
     assert [c["event"] for c in captured] == ["captured"]
+
+
+def test_a_logger_can_be_copied() -> None:
+    import copy
+
+    log = get_logger(engine="spot")
+    assert copy.copy(log)._context == {"engine": "spot"}
+    assert copy.deepcopy(log)._context == {"engine": "spot"}

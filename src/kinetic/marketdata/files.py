@@ -82,7 +82,11 @@ def read_candles(path: str | Path, symbol: str, interval_ms: int | None = None) 
         log.warning("malformed candle rows skipped", path=str(path), rows=int(bad.sum()))
         df = df[~bad]
     ts = df["timestamp"].to_numpy(dtype=np.int64)
-    keep = np.concatenate(([True], np.diff(ts) > 0)) if ts.shape[0] else np.zeros(0, dtype=bool)
+    # keep a row only when it is later than every row kept before it (not just its
+    # neighbour: 0, 300000, 120000, 180000 must not leave 180000 after 300000)
+    keep = np.ones(ts.shape[0], dtype=bool)
+    if ts.shape[0] > 1:
+        keep[1:] = ts[1:] > np.maximum.accumulate(ts)[:-1]
     if not keep.all():
         log.warning(
             "out-of-order or duplicate candles dropped", path=str(path), rows=int((~keep).sum())

@@ -56,6 +56,7 @@ class CandleRecorder:
                 fh.write(line)
         except OSError as exc:
             log.warning("candle not recorded", path=str(path), error=str(exc))
+            self._last.pop(path, None)  # re-read (and repair a torn row) before the next one
             return
         self._last[path] = candle.open_time_ms
         self.written += 1
@@ -71,10 +72,12 @@ def _resume(path: Path) -> int:
         start = max(0, size - _TAIL_BYTES)
         fh.seek(start)
         tail = fh.read()
-        if tail and not tail.endswith(b"\n"):  # a crash mid-write: drop the partial row
+        if tail and not tail.endswith(b"\n"):
+            # a crash or a failed write mid-row; even a row that looks whole may have lost
+            # digits of its last number, so it goes too (logged)
             cut = tail.rfind(b"\n") + 1
             fh.truncate(start + cut)
-            log.warning("torn last row of a candle file cut off", path=str(path))
+            log.warning("unfinished last row of a candle file cut off", path=str(path))
             tail = tail[:cut]
     for row in reversed(tail.splitlines()):
         first = row.split(b",", 1)[0].strip()

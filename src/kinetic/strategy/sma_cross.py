@@ -16,6 +16,12 @@ The ATR carried by a signal (the futures stop distance) is the mean true range o
 last 14 bars (Cutler's ATR): it depends on those 15 bars alone, so skipping bars in a
 backtest only has to keep the last ones.
 
+Live and paper: an engine acts on the last signal of the candles one scan reads. When a
+scan reads several candles at once (a reconnect backfill), a cross on an earlier one of
+them is not traded in long-only mode (with ``allow_short`` only the bar after it is
+covered). sma_cross is the backtest reference; the seed strategies' signals describe a
+state that lasts, not a one-bar event.
+
 Sizing is not the strategy's business: the backtester runs it all-in (100 % of the
 engine's equity at the fill price).
 """
@@ -141,7 +147,8 @@ class SmaCrossStrategy:
             st.bars_since_cross += 1
         # the bar after a cross repeats its signal only when shorting (see the module doc)
         if st.last_cross is None or st.bars_since_cross > (1 if self.allow_short else 0):
-            return flat_signal(candle, "no cross")
+            # the ATR rides along: an engine re-anchors a stop on a later fill with it
+            return flat_signal(candle, "no cross", _mean_true_range(st.bars))
         return self._signal(candle, st.last_cross, st.bars_since_cross, st.bars)
 
     # ------------------------------------------------------------ fast-forward (backtests)

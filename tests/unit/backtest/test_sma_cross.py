@@ -164,3 +164,14 @@ def test_fast_forward_equals_stepping(seed: int, allow_short: bool) -> None:
         assert skipper.on_candle(candle(i)) == stepped.on_candle(candle(i))
         i += 1
     assert _state(skipper) == _state(stepped)
+
+
+def test_a_flat_signal_carries_the_atr_for_stops_re_anchored_on_a_later_fill() -> None:
+    s = SmaCrossStrategy(2, 3)
+    sig = None
+    for i in range(20):  # a steady rise: no cross after the warm-up
+        t, c = T0_MS + i * MINUTE_MS, 100.0 + i
+        sig = s.on_candle(Candle("BTCUSDT", t, t + MINUTE_MS - 1, c, c + 1.5, c - 1.25, c, 1.0))
+    assert sig is not None
+    assert sig.direction is Direction.FLAT
+    assert sig.atr == pytest.approx(2.75)  # each bar: max(2.75, |c+1.5-(c-1)|=2.5, ...)

@@ -87,3 +87,14 @@ def test_discover_replay_files_maps_symbols_for_timeframe(tmp_path: Path) -> Non
         "ETHUSDT": "ETHUSDT_5m.csv.gz",
     }
     assert discover_replay_files(tmp_path, "futures", "5m") == {}
+
+
+def test_a_row_earlier_than_any_kept_row_is_dropped_not_only_its_neighbour(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "BTCUSDT_1m.csv"
+    rows = ["timestamp,open,high,low,close,volume"]
+    rows += [f"{t},1,2,0.5,1.5,1" for t in (0, 300_000, 120_000, 180_000, 240_000, 360_000)]
+    path.write_text("\n".join(rows) + "\n")
+    arrays = read_candles(path, "BTCUSDT")
+    assert arrays.open_time_ms.tolist() == [0, 300_000, 360_000]

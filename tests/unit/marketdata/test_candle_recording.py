@@ -74,3 +74,30 @@ async def test_the_backtester_runs_on_recorded_candles(tmp_path: Path) -> None:
     result = await run_async(opts)
     assert result.bars == 400
     assert len(result.trades) > 3
+
+
+def test_a_write_that_fails_midway_is_repaired_before_the_next_row(tmp_path: Path) -> None:
+    """A full disk (here: a file-size limit) leaves half a row; the next row is clean."""
+    import resource
+    import signal
+
+    rec = CandleRecorder(tmp_path, "1m")
+    for i in range(20_000):  # ~1 MB: the limit below stays far above pytest's own files
+        rec("spot", _candle(i, 100.0 + i % 50))
+    path = rec.path("spot", "BTCUSDT")
+    size = path.stat().st_size
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    try:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size + 25, hard))
+        rec("spot", _candle(20_000, 7.0))  # only 25 bytes of the row reach the file
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, old_handler)
+    assert path.stat().st_size == size + 25  # the torn row is on disk
+    assert rec.written == 20_000
+    rec("spot", _candle(20_001, 8.0))
+    arrays = read_candles(path, "BTCUSDT")
+    assert len(arrays) == 20_001  # rows 0..19,999 and 20,001; the torn row is gone
+    assert arrays.close.tolist()[-1] == 8.0
+    assert int(arrays.open_time_ms[-1]) == T0_MS + 20_001 * MINUTE_MS
