@@ -376,14 +376,20 @@ class BaseEngine(ABC):
         return cid
 
     async def close_position(self, symbol: str, reason: str) -> None:
+        if symbol not in self.d.positions.positions:
+            return
+        if await self.before_close(symbol):
+            # the protective order may have filled before it was cancelled (a stop hit
+            # on this very bar): learn those fills first, then close only what is left
+            await self.sync(symbol)
         pos = self.d.positions.positions.get(symbol)
         if pos is None:
             return
-        await self.before_close(symbol)
         await self.send(symbol, pos.side.exit_side, pos.quantity, reduce_only=True, reason=reason)
 
-    async def before_close(self, symbol: str) -> None:
-        """Hook: cancel protective orders before a market close."""
+    async def before_close(self, symbol: str) -> bool:
+        """Hook: cancel protective orders before a market close; True if there were any."""
+        return False
 
     async def close_all_positions(self, reason: str) -> int:
         """Close every open position at market (global drawdown breaker)."""

@@ -190,10 +190,12 @@ class FuturesEngine(BaseEngine):
         held = {(p.symbol, p.side): p.quantity for p in await self.venue.get_positions()}
         return held.get((position.symbol, position.side), Decimal(0)) >= position.quantity
 
-    async def before_close(self, symbol: str) -> None:
+    async def before_close(self, symbol: str) -> bool:
         cid = self._stop_orders.pop(symbol, None)
-        if cid is not None:
-            await self.d.oms.cancel(cid)
+        if cid is None:
+            return False
+        await self.d.oms.cancel(cid)
+        return True
 
     async def check_exits(self, position: Position, candle: Candle) -> None:
         cfg = self.d.config

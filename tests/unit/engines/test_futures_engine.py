@@ -209,3 +209,23 @@ async def test_no_futures_entry_when_global_breaker_refuses() -> None:
     assert not w.positions.positions
     assert await w.venue.get_positions() == []
     assert w.venue.isolated_symbols == frozenset()
+
+
+async def test_reversal_on_the_bar_that_hit_the_stop_sends_no_doomed_close() -> None:
+    """The venue stop filled on this bar before the engine read the reversal signal.
+
+    The close learns that fill first (it cancels the stop, then syncs): the trade is the
+    stop's, and no reduce-only order that could only be rejected is sent.
+    """
+    w = futures_world()
+    await _enter(w)
+    c = w.candle(ETH, 1999.0, 2001.0, 1990.0, 1992.0)  # through the 1997.53 stop
+    w.strategy.at(ETH, c.open_time_ms, Direction.SHORT, 90, 1.2345, Regime.TRENDING, "flip")
+    await w.step(c)
+    [trade] = w.recorder.trades
+    assert trade.exit_reason == "stop_loss"
+    assert trade.exit_price == D("1997.53")
+    kinds = sorted((o.order_type.value, o.status.value) for _, o in w.recorder.orders.values())
+    assert ("MARKET", "REJECTED") not in kinds
+    assert [k for k in kinds if k[0] == "MARKET"] == [("MARKET", "FILLED")]  # the entry only
+    assert w.positions.cash == w.venue.wallet_balance()
