@@ -237,7 +237,12 @@ class MACDState:
 
 
 class BollingerState:
-    """Bollinger bands over ``n`` closes with population std (O(n) per update, n small)."""
+    """Bollinger bands over ``n`` closes with population std.
+
+    Two exact passes over the window per update: constant time per candle (the window
+    length is fixed), and a flat window gives a standard deviation of exactly 0, which
+    a running sum of squares could not promise.
+    """
 
     __slots__ = ("_window", "k", "n", "value")
 
@@ -253,7 +258,8 @@ class BollingerState:
         self._window.append(close)
         if len(self._window) < self.n:
             return None
-        mid = math.fsum(self._window) / self.n
-        std = math.sqrt(math.fsum((v - mid) ** 2 for v in self._window) / self.n)
+        window = self._window
+        mid = math.fsum(window) / self.n
+        std = math.sqrt(math.fsum([(v - mid) * (v - mid) for v in window]) / self.n)
         self.value = BollingerValue(mid, mid + self.k * std, mid - self.k * std)
         return self.value
