@@ -458,34 +458,31 @@ class Driver:
                     slot.engine.d.positions.apply_funding(-paid)
                     self.funding_paid += paid
 
-    def _mark_at(self, price: float) -> float:
-        """``_mark``'s value with ``price`` as the (only) symbol's close."""
+    def _mark_at(self, price: float | None) -> float:
+        """The portfolio value with ``price`` as every held symbol's close.
+
+        ``None``: each symbol's last close in its engine's store (its entry price before
+        any candle). Marked in float64 from the exact books: each engine's cash plus, per
+        position, ``position_value``. The books themselves stay Decimal; this value feeds
+        the risk monitor and the equity curve, and ``_values`` reproduces it bit for bit
+        when skipping (one operation order for both).
+        """
         value = 0.0
         for slot in self.world.slots:
             pm = slot.engine.d.positions
             value += as_float(pm.cash)
-            for pos in pm.positions.values():
-                value += position_value(pm.market, pos, price)
+            for symbol, pos in pm.positions.items():
+                at = price
+                if at is None:
+                    last = slot.store.last(symbol)
+                    at = last.close if last is not None else float(pos.entry_price)
+                value += position_value(pm.market, pos, at)
         return value
 
     def _mark(self) -> tuple[float, bool]:
-        """Return the portfolio value at the last close and whether anything is held.
-
-        Marked in float64 from the exact books: each engine's cash plus, per position,
-        ``position_value`` at the symbol's last close (its entry price before any
-        candle). The books themselves stay Decimal; this value feeds the risk monitor
-        and the equity curve, and ``_values`` reproduces it bit for bit when skipping.
-        """
-        value, exposed = 0.0, False
-        for slot in self.world.slots:
-            pm = slot.engine.d.positions
-            value += as_float(pm.cash)
-            for symbol, pos in pm.positions.items():
-                exposed = True
-                last = slot.store.last(symbol)
-                price = last.close if last is not None else float(pos.entry_price)
-                value += position_value(pm.market, pos, price)
-        return value, exposed
+        """Return the portfolio value at the last closes and whether anything is held."""
+        exposed = any(slot.engine.d.positions.positions for slot in self.world.slots)
+        return self._mark_at(None), exposed
 
     async def _close_out(self) -> None:
         """Close every open position at the last bar's close (plus slippage and fee)."""
