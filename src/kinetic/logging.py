@@ -145,6 +145,13 @@ class _Logger:
         child._parts = self._parts
         return child
 
+    def enabled(self, level: int) -> bool:
+        """True when a line at ``level`` (``logging.INFO`` ...) would be written.
+
+        For hot paths whose log arguments cost more than the filtered call itself.
+        """
+        return bool(self._logger().is_enabled_for(level))
+
     # the logging methods are spelled out: ``__getattr__`` only runs after a failed
     # lookup, which costs more than the log call itself
     def debug(self, event: str, **kw: Any) -> Any:

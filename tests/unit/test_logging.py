@@ -174,3 +174,13 @@ def test_a_logger_can_be_copied() -> None:
     log = get_logger(engine="spot")
     assert copy.copy(log)._context == {"engine": "spot"}
     assert copy.deepcopy(log)._context == {"engine": "spot"}
+
+
+def test_enabled_follows_the_configured_level(restore_logging: None) -> None:
+    log = get_logger(engine="spot")
+    configure_logging("WARNING", json=True, stream=io.StringIO())
+    assert not log.enabled(logging.INFO)
+    assert log.enabled(logging.WARNING)
+    configure_logging("DEBUG", json=True, stream=io.StringIO())
+    assert log.enabled(logging.DEBUG)
+    assert log.enabled(logging.INFO)

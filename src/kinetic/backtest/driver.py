@@ -180,7 +180,7 @@ class Driver:
         while g < groups:
             i, j = int(starts[g]), int(ends[g])
             if runs is not None and g >= self._hold_until and (h := int(runs[g])) > g:
-                stretch = await self._skippable(g, min(h, g + MAX_RUN), close, index, starts)
+                stretch = self._skippable(g, min(h, g + MAX_RUN), close, index, starts)
                 if stretch is not None:
                     self._fast_forward(stretch, which, index, starts, ends, curve)
                     g = h = stretch.h
@@ -236,7 +236,7 @@ class Driver:
         run_end = stops[np.searchsorted(stops, np.arange(groups))]
         return np.asarray(run_end, np.int64)
 
-    async def _skippable(
+    def _skippable(
         self, g: int, h: int, close: np.ndarray, index: np.ndarray, starts: np.ndarray
     ) -> _Stretch | None:
         """Return the stretch ``g..k-1`` (``k <= h``) that can be skipped now, or None.
@@ -254,7 +254,7 @@ class Driver:
             return None
         held = []
         for slot in self.world.slots:
-            if slot.engine.d.oms.open_orders() or await slot.venue.get_open_orders():
+            if slot.engine.d.oms.has_open_orders() or slot.venue.has_open_orders():
                 return None
             if slot.engine.d.positions.positions:
                 held.append(slot)
@@ -275,9 +275,9 @@ class Driver:
         if len(held) != 1 or held[0].engine.market is not MarketType.SPOT:
             return False
         (pos,) = held[0].engine.d.positions.positions.values()
-        if ext.low_min <= float(pos.stop_price) * (1 + MARGIN):
+        if ext.low_min <= as_float(pos.stop_price) * (1 + MARGIN):
             return False
-        return pos.take_profit is None or ext.high_max < float(pos.take_profit) * (1 - MARGIN)
+        return pos.take_profit is None or ext.high_max < as_float(pos.take_profit) * (1 - MARGIN)
 
     def _position_quiet_until(
         self, held: list[Any], g: int, h: int, index: np.ndarray, starts: np.ndarray
@@ -319,9 +319,9 @@ class Driver:
             return _Stretch(g, h, value, value, value, False, None)
         if ext is not None and len(self.world.slots) == 1:
             a, b = self._mark_at(ext.close_min), self._mark_at(ext.close_max)
+            last = self._mark_at(ext.close_last)
             lo = int(index[starts[g]])
-            return _Stretch(g, h, min(a, b), max(a, b), self._mark_at(ext.close_last), True,
-                            None, lo)  # fmt: skip
+            return _Stretch(g, h, min(a, b), max(a, b), last, True, None, lo)
         arrays = next(iter(self.series.values()))
         lo, hi = int(index[starts[g]]), int(index[starts[h - 1]]) + 1
         closes = arrays.close[lo:hi]

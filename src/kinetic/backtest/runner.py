@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -41,6 +44,32 @@ class BacktestResult:
     engines: list[str] = field(default_factory=list)
 
 
+GC_YOUNG_THRESHOLD = 50_000  # allocations between young collections while driving
+
+
+@contextmanager
+def batch_gc() -> Iterator[None]:
+    """Collect less often while a backtest drives its bars; restore on exit.
+
+    The run allocates many short-lived objects (orders, fills, coroutines) and keeps
+    long-lived ones (candle arrays, the world, every order the venue saw). With the
+    default thresholds the collector runs every 700 allocations and keeps rescanning
+    the long-lived ones. Here the objects that exist before the run are frozen (never
+    scanned) and young collections run every 50,000 allocations; cycles are still
+    collected, so memory stays bounded. Measured on the 500k-bar benchmark: about 6 %
+    of the run time (``docs/backtesting.md``).
+    """
+    before = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
 class BacktestRunner:
     """Drive the daemon's engine core bar by bar over recorded candles."""
 
@@ -72,7 +101,8 @@ class BacktestRunner:
                         tty_progress(bars) if self.progress else None,
                         skip=self.options.skip)  # fmt: skip
         t0 = time.perf_counter()
-        curve = await driver.run()
+        with batch_gc():
+            curve = await driver.run()
         elapsed = time.perf_counter() - t0
         return _result(world, config, self.options, series, curve, driver, bars, elapsed)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ from kinetic.risk.manager import RiskManager
 from kinetic.strategy.base import Strategy
 from kinetic.venues.base import SpotVenue, round_quantity
 from kinetic.venues.base.errors import StaleDataError
+
+CENT = Decimal("0.01")
 
 EntrySizer = Callable[[str, Decimal, int], Decimal]
 """``(symbol, margin, leverage) -> quantity``: size an entry at the expected fill price."""
@@ -277,12 +280,13 @@ class BaseEngine(ABC):
         self._exit_reasons.pop(cid, None)
         await self.d.recorder.record_trade(trade)
         await self.d.recorder.delete_position(self.name, fill.symbol)
-        self.log.info(
-            "position closed",
-            symbol=trade.symbol,
-            pnl=str(trade.pnl.quantize(Decimal("0.01"))),
-            reason=trade.exit_reason,
-        )
+        if self.log.enabled(logging.INFO):
+            self.log.info(
+                "position closed",
+                symbol=trade.symbol,
+                pnl=str(trade.pnl.quantize(CENT)),
+                reason=trade.exit_reason,
+            )
         await self.on_position_closed(trade.symbol, trade.pnl)
 
     async def on_position_opened(self, position: Position) -> None:
@@ -297,13 +301,15 @@ class BaseEngine(ABC):
     # ------------------------------------------------------------------ orders
     def price(self, symbol: str) -> Decimal | None:
         candle = self.d.store.last(symbol)
-        if candle is None:
-            return None
-        cached = self._price_cache.get(symbol)
+        return None if candle is None else self.close_price(candle)
+
+    def close_price(self, candle: Candle) -> Decimal:
+        """``candle``'s close as the Decimal it prints as (cached for the last candle)."""
+        cached = self._price_cache.get(candle.symbol)
         if cached is not None and cached[0] is candle:  # the same candle: same Decimal
             return cached[1]
         price = Decimal(str(candle.close))
-        self._price_cache[symbol] = (candle, price)
+        self._price_cache[candle.symbol] = (candle, price)
         return price
 
     def entry_quantity(

@@ -10,6 +10,7 @@ losing trade blacklists the symbol for ``futures_blacklist_duration_minutes``.
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 from kinetic.domain import (
@@ -114,15 +115,16 @@ class FuturesEngine(BaseEngine):
             )
         inst = self.d.instruments[position.symbol]
         position.stop_price = round_price(position.stop_price, inst.tick_size, _away(position))
-        self.log.info(
-            "position opened",
-            symbol=position.symbol,
-            side=position.side,
-            qty=str(position.quantity),
-            entry=str(position.entry_price),
-            leverage=position.leverage,
-            stop=str(position.stop_price),
-        )
+        if self.log.enabled(logging.INFO):
+            self.log.info(
+                "position opened",
+                symbol=position.symbol,
+                side=position.side,
+                qty=str(position.quantity),
+                entry=str(position.entry_price),
+                leverage=position.leverage,
+                stop=str(position.stop_price),
+            )
         await self._protect(position)
         await self.d.recorder.record_position(self.name, position)
 

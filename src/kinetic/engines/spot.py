@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 from kinetic.domain import Candle, Direction, MarketType, Position, PositionSide, Signal
 from kinetic.engines.base import BaseEngine, EngineDeps
 from kinetic.portfolio.positions import EntryPlan
-from kinetic.risk.stops import fixed_pct_stop, take_profit
+from kinetic.risk.stops import exact, fixed_pct_stop, take_profit
 
 
 class SpotEngine(BaseEngine):
@@ -26,9 +27,9 @@ class SpotEngine(BaseEngine):
             return
         if signal.direction is not Direction.LONG or not self.fresh(symbol):
             return
-        price = Decimal(str(candle.close))
+        price = self.close_price(candle)
         alloc = self.d.allocation()
-        wanted = alloc.allocated_usd * Decimal(str(self.d.config.spot_position_size_pct)) / 100
+        wanted = alloc.allocated_usd * exact(self.d.config.spot_position_size_pct) / 100
         decision = self.d.risk.check_entry(
             signal, len(self.d.positions.positions), False, wanted, self.available_margin(alloc)
         )
@@ -59,14 +60,15 @@ class SpotEngine(BaseEngine):
             position.entry_price, position.side, cfg.spot_take_profit_pct
         )
         await self.d.recorder.record_position(self.name, position)
-        self.log.info(
-            "position opened",
-            symbol=position.symbol,
-            qty=str(position.quantity),
-            entry=str(position.entry_price),
-            stop=str(position.stop_price),
-            take_profit=str(position.take_profit),
-        )
+        if self.log.enabled(logging.INFO):
+            self.log.info(
+                "position opened",
+                symbol=position.symbol,
+                qty=str(position.quantity),
+                entry=str(position.entry_price),
+                stop=str(position.stop_price),
+                take_profit=str(position.take_profit),
+            )
 
     async def check_exits(self, position: Position, candle: Candle) -> None:
         if Decimal(str(candle.low)) <= position.stop_price:

@@ -12,8 +12,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from kinetic.clock import Clock
 from kinetic.domain import (
+    ZERO,
     Fill,
     Order,
     OrderIntent,
@@ -71,6 +74,10 @@ class OrderManager:
             if not o.status.is_terminal and (symbol is None or o.symbol == symbol)
         ]
 
+    def has_open_orders(self) -> bool:
+        """True while any order of this engine is not final."""
+        return any(not o.status.is_terminal for o in self._orders.values())
+
     def reason(self, client_order_id: str) -> str:
         return self._reasons.get(client_order_id, "")
 
@@ -79,18 +86,10 @@ class OrderManager:
         """Journal, send and return the order as the venue knows it."""
         now = self.clock.time_ms()
         order = Order(
-            intent.client_order_id,
-            intent.symbol,
-            intent.side,
-            intent.order_type,
-            intent.quantity,
-            OrderStatus.PENDING,
-            intent.price,
-            intent.stop_price,
-            intent.reduce_only,
-            created_ms=now,
-            updated_ms=now,
-        )
+            intent.client_order_id, intent.symbol, intent.side, intent.order_type,
+            intent.quantity, OrderStatus.PENDING, intent.price, intent.stop_price,
+            intent.reduce_only, None, ZERO, ZERO, now, now,
+        )  # fmt: skip
         self._orders[order.client_order_id] = order
         self._reasons[order.client_order_id] = intent.reason
         await self.recorder.record_order(self.engine, order, intent.reason)
@@ -109,16 +108,17 @@ class OrderManager:
         for attempt in range(SEND_ATTEMPTS):
             try:
                 placed = await self.venue.place_order(intent)
-                self._ok()
-                log.info(
-                    "order placed",
-                    **ids,
-                    side=intent.side,
-                    type=intent.order_type,
-                    qty=str(intent.quantity),
-                    status=placed.status,
-                    reason=intent.reason,
-                )
+                self.consecutive_failures = 0
+                if log.enabled(logging.INFO):  # one per order: skip building the line
+                    log.info(
+                        "order placed",
+                        **ids,
+                        side=intent.side,
+                        type=intent.order_type,
+                        qty=str(intent.quantity),
+                        status=placed.status,
+                        reason=intent.reason,
+                    )
                 return placed
             except (DuplicateOrder, OrderStateUnknown) as exc:
                 log.warning(

@@ -18,11 +18,11 @@ Number = Decimal | float | int
 
 
 def _dec(x: Number) -> Decimal:
-    return x if isinstance(x, Decimal) else _exact(x)
+    return x if isinstance(x, Decimal) else exact(x)
 
 
 @lru_cache(maxsize=1024, typed=True)  # 3 and 3.0 print differently
-def _exact(x: float | int) -> Decimal:
+def exact(x: float | int) -> Decimal:
     """The Decimal a float prints as (config percentages repeat: converted once each)."""
     return Decimal(str(x))
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from kinetic.domain import Order, OrderIntent, OrderStatus, OrderType, Side
+from kinetic.domain import MarketType, Order, OrderIntent, OrderStatus, OrderType, Side
 from kinetic.execution.oms import OrderManager, VenueHalted
 from kinetic.execution.recorder import MemoryRecorder
 from kinetic.venues.base.errors import OrderRejected, RateLimited, TransientError
@@ -308,3 +308,26 @@ async def test_reconcile_rejects_missing_cancels_resting_entries_and_adopts_stop
     assert venue_open == [stop.client_order_id]
     assert [o.client_order_id for o in after.open_orders(SYM)] == [stop.client_order_id]
     assert venue.accepted.count(lost.client_order_id) == 0
+
+
+async def test_has_open_orders_is_true_only_while_an_order_is_not_final(
+    recorder: MemoryRecorder,
+) -> None:
+    from kinetic.clock import ManualClock
+    from kinetic.domain import Candle
+    from kinetic.venues.sim import SimSpotExchange, default_instruments
+
+    clock = ManualClock()
+    spot = SimSpotExchange(
+        default_instruments(MarketType.SPOT, [SYM]), clock, {"USDT": D("100000")}
+    )
+    spot.on_candle(Candle(SYM, 0, 59_999, 50000.0, 50000.0, 50000.0, 50000.0, 1.0))
+    manager = OrderManager(ENGINE, spot, recorder, clock)
+    assert not manager.has_open_orders()
+    await manager.submit(intent(manager, qty="0.1"))  # market: filled at once
+    assert not manager.has_open_orders()
+    resting = await manager.submit(intent(manager, qty="0.1", order_type=OrderType.LIMIT,
+                                          price="49000"))  # fmt: skip
+    assert manager.has_open_orders()
+    await manager.cancel(resting.client_order_id)
+    assert not manager.has_open_orders()

@@ -237,3 +237,17 @@ def test_default_instruments_use_binance_filters() -> None:
 def test_default_instruments_unknown_symbol_lists_known() -> None:
     with pytest.raises(UnknownSymbol, match="BTCUSDT"):
         default_instruments(MarketType.SPOT, ["DOGEUSDT"])
+
+
+async def test_has_open_orders_agrees_with_get_open_orders() -> None:
+    ex = make()
+    ex.on_candle(flat(50000))
+    assert not ex.has_open_orders()
+    await ex.place_order(intent(Side.BUY, cid="filled"))  # a market order never rests
+    assert not ex.has_open_orders()
+    await ex.place_order(intent(Side.BUY, OrderType.LIMIT, price="49000", cid="rests"))
+    assert ex.has_open_orders()
+    assert [o.client_order_id for o in await ex.get_open_orders()] == ["rests"]
+    await ex.cancel_order(SYM, "rests")
+    assert not ex.has_open_orders()
+    assert await ex.get_open_orders() == []

@@ -36,6 +36,10 @@ class OrderBook:
         """Return the live open orders for ``symbol``, oldest first."""
         return list(self._open.get(symbol, {}).values())
 
+    def has_open(self) -> bool:
+        """True when any order of any symbol is open."""
+        return any(self._open.values())
+
     def all_open(self) -> list[Order]:
         """Return the live open orders of every symbol."""
         return [o for by_id in self._open.values() for o in by_id.values()]

@@ -203,6 +203,10 @@ class SimVenueBase:
         live = self._book.all_open() if symbol is None else self._book.open_for(symbol)
         return [snapshot(o) for o in live]
 
+    def has_open_orders(self) -> bool:
+        """True when any order rests (sync; the backtest driver asks before skipping)."""
+        return self._book.has_open()
+
     async def get_fills(self, symbol: str, since_ms: int = 0) -> list[Fill]:
         """Return fills on ``symbol`` at or after ``since_ms``."""
         self._check_dead_man_switch()
@@ -294,18 +298,10 @@ class SimVenueBase:
         done = OrderStatus.FILLED if filled >= order.quantity else OrderStatus.EXPIRED
         self._finish(order, done)
         fill = Fill(
-            trade_id=f"{self.name}-{next(self._trade_seq)}",
-            client_order_id=order.client_order_id,
-            symbol=order.symbol,
-            side=order.side,
-            quantity=qty,
-            price=price,
-            fee=fee,
-            fee_asset=inst.quote,
-            ts_ms=self._clock.time_ms(),
-            is_maker=is_maker,
-            reduce_only=order.reduce_only,
-        )
+            f"{self.name}-{next(self._trade_seq)}", order.client_order_id, order.symbol,
+            order.side, qty, price, fee, inst.quote, self._clock.time_ms(), is_maker,
+            order.reduce_only,
+        )  # fmt: skip
         self._book.add_fill(fill)
         return fill
 
