@@ -65,22 +65,29 @@ class _ExactMean:
         return math.fsum(self.window) / self.n if len(self.window) == self.n else None
 
 
-def _mean_true_range(bars: deque[tuple[float, float, float]]) -> float:
-    """Mean true range over ``bars`` (high, low, close), the first one as previous close."""
-    if len(bars) < 2:
+def _mean_true_range(highs: deque[float], lows: deque[float], closes: deque[float]) -> float:
+    """Mean true range over the bars given as columns, the first one as previous close."""
+    if len(closes) < 2:
         return 0.0
-    total, prev = 0.0, bars[0][2]
-    for high, low, close in itertools.islice(bars, 1, None):
+    total, prev = 0.0, closes[0]
+    for high, low, close in itertools.islice(zip(highs, lows, closes, strict=True), 1, None):
         total += max(high - low, abs(high - prev), abs(low - prev))
         prev = close
-    return total / (len(bars) - 1)
+    return total / (len(closes) - 1)
+
+
+def _atr_window(values: list[float] | None = None) -> deque[float]:
+    return deque(values or (), maxlen=ATR_PERIOD + 1)
 
 
 @dataclass(slots=True)
 class _SymbolState:
     fast: _ExactMean
     slow: _ExactMean
-    bars: deque[tuple[float, float, float]]  # the last ATR_PERIOD + 1 (high, low, close)
+    # the last ATR_PERIOD + 1 bars' high, low and close (columns: re-seeded cheaply)
+    highs: deque[float] = field(default_factory=_atr_window)
+    lows: deque[float] = field(default_factory=_atr_window)
+    closes: deque[float] = field(default_factory=_atr_window)
     prev_diff: float | None = None
     last_cross: Direction | None = None
     bars_since_cross: int = 0
@@ -100,6 +107,7 @@ class SmaCrossStrategy:
         self.allow_short = allow_short
         self.warmup = slow
         self._states: dict[str, _SymbolState] = {}
+        self._reasons: dict[tuple[Direction, bool], str] = {}  # (direction, bar after)
 
     def with_params(self, params: dict[str, str]) -> SmaCrossStrategy:
         """Return a copy configured from ``--param KEY=VALUE`` strings."""
@@ -123,9 +131,7 @@ class SmaCrossStrategy:
     def _state(self, symbol: str) -> _SymbolState:
         state = self._states.get(symbol)
         if state is None:
-            state = _SymbolState(
-                _ExactMean(self.fast), _ExactMean(self.slow), deque(maxlen=ATR_PERIOD + 1)
-            )
+            state = _SymbolState(_ExactMean(self.fast), _ExactMean(self.slow))
             self._states[symbol] = state
         return state
 
@@ -134,7 +140,9 @@ class SmaCrossStrategy:
         st = self._state(candle.symbol)
         fast = st.fast.update(candle.close)
         slow = st.slow.update(candle.close)
-        st.bars.append((candle.high, candle.low, candle.close))
+        st.highs.append(candle.high)
+        st.lows.append(candle.low)
+        st.closes.append(candle.close)
         if fast is None or slow is None:
             return flat_signal(candle, "warming up")
         diff = fast - slow
@@ -148,8 +156,8 @@ class SmaCrossStrategy:
         # the bar after a cross repeats its signal only when shorting (see the module doc)
         if st.last_cross is None or st.bars_since_cross > (1 if self.allow_short else 0):
             # the ATR rides along: an engine re-anchors a stop on a later fill with it
-            return flat_signal(candle, "no cross", _mean_true_range(st.bars))
-        return self._signal(candle, st.last_cross, st.bars_since_cross, st.bars)
+            return flat_signal(candle, "no cross", _mean_true_range(st.highs, st.lows, st.closes))
+        return self._signal(candle, st.last_cross, st.bars_since_cross, st)
 
     # ------------------------------------------------------------ fast-forward (backtests)
     def quiet_bars(self, symbol: str, arrays: CandleArrays) -> np.ndarray:
@@ -198,27 +206,22 @@ class SmaCrossStrategy:
         st.bars_since_cross += stop - start
         first = max(0, stop - (ATR_PERIOD + 1))
         tail = closes[first - lo :] if first >= lo else arrays.close[first:stop].tolist()
-        highs, lows = arrays.high[first:stop].tolist(), arrays.low[first:stop].tolist()
-        st.bars = deque(zip(highs, lows, tail, strict=True), maxlen=ATR_PERIOD + 1)
+        st.closes = _atr_window(tail)
+        st.highs = _atr_window(arrays.high[first:stop].tolist())
+        st.lows = _atr_window(arrays.low[first:stop].tolist())
 
-    def _signal(
-        self,
-        candle: Candle,
-        direction: Direction,
-        age: int,
-        bars: deque[tuple[float, float, float]],
-    ) -> Signal:
-        word = "up" if direction is Direction.LONG else "down"
-        reason = f"SMA{self.fast} crossed {word} SMA{self.slow}" + (" (bar after)" if age else "")
-        opens = direction is Direction.LONG or self.allow_short
+    def _signal(self, candle: Candle, direction: Direction, age: int, st: _SymbolState) -> Signal:
+        reason = self._reasons.get((direction, age > 0))
+        if reason is None:
+            word = "up" if direction is Direction.LONG else "down"
+            after = " (bar after)" if age else ""
+            reason = f"SMA{self.fast} crossed {word} SMA{self.slow}{after}"
+            self._reasons[(direction, age > 0)] = reason
+        atr = 0.0  # a long-only exit never opens a short: no stop distance
+        if direction is Direction.LONG or self.allow_short:
+            atr = max(_mean_true_range(st.highs, st.lows, st.closes), candle.close * 1e-6)
         return Signal(
-            symbol=candle.symbol,
-            direction=direction,
-            confidence=100,
-            price=candle.close,
-            ts_ms=candle.close_time_ms,
-            atr=max(_mean_true_range(bars), candle.close * 1e-6) if opens else 0.0,
-            reason=reason,
+            candle.symbol, direction, 100, candle.close, candle.close_time_ms, atr, None, reason
         )
 
 

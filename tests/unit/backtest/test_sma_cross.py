@@ -125,7 +125,7 @@ def _arrays(closes: list[float]) -> CandleArrays:
 def _state(s: SmaCrossStrategy) -> tuple[object, ...]:
     st = s._states["BTCUSDT"]
     return (list(st.fast.window), list(st.slow.window), st.prev_diff, st.last_cross,
-            st.bars_since_cross, list(st.bars))  # fmt: skip
+            st.bars_since_cross, list(st.highs), list(st.lows), list(st.closes))  # fmt: skip
 
 
 @pytest.mark.parametrize("seed", range(6))
