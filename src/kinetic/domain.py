@@ -9,8 +9,16 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 
 ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+
+@lru_cache(maxsize=1024, typed=True)  # 3 and 3.0 print differently
+def exact(x: float | int) -> Decimal:
+    """The Decimal a float prints as (config percentages repeat: converted once each)."""
+    return Decimal(str(x))
 
 
 class Side(enum.StrEnum):

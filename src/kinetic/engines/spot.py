@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from kinetic.domain import Candle, Direction, MarketType, Position, PositionSide, Signal
+from kinetic.domain import Candle, Direction, MarketType, Position, PositionSide, Signal, exact
 from kinetic.engines.base import BaseEngine, EngineDeps
 from kinetic.portfolio.positions import EntryPlan
-from kinetic.risk.stops import exact, fixed_pct_stop, take_profit
+from kinetic.risk.stops import fixed_pct_stop, take_profit
 
 
 class SpotEngine(BaseEngine):

@@ -9,22 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
 
-from kinetic.domain import ZERO, Position, PositionSide
+from kinetic.domain import HUNDRED, ZERO, Position, PositionSide, exact
 
-HUNDRED = Decimal(100)
 Number = Decimal | float | int
 
 
 def _dec(x: Number) -> Decimal:
     return x if isinstance(x, Decimal) else exact(x)
-
-
-@lru_cache(maxsize=1024, typed=True)  # 3 and 3.0 print differently
-def exact(x: float | int) -> Decimal:
-    """The Decimal a float prints as (config percentages repeat: converted once each)."""
-    return Decimal(str(x))
 
 
 def _check_pct(pct: Number, name: str = "pct") -> Decimal:

@@ -76,8 +76,8 @@ def _mean_true_range(highs: deque[float], lows: deque[float], closes: deque[floa
     return total / (len(closes) - 1)
 
 
-def _atr_window(values: list[float] | None = None) -> deque[float]:
-    return deque(values or (), maxlen=ATR_PERIOD + 1)
+def _atr_window() -> deque[float]:
+    return deque(maxlen=ATR_PERIOD + 1)
 
 
 @dataclass(slots=True)
@@ -200,15 +200,20 @@ class SmaCrossStrategy:
         lo = stop - self.slow
         closes = arrays.close[lo:stop].tolist()
         fast = closes[-self.fast :]
-        st.fast.window = deque(fast)
-        st.slow.window = deque(closes)
         st.prev_diff = math.fsum(fast) / self.fast - math.fsum(closes) / self.slow
         st.bars_since_cross += stop - start
         first = max(0, stop - (ATR_PERIOD + 1))
         tail = closes[first - lo :] if first >= lo else arrays.close[first:stop].tolist()
-        st.closes = _atr_window(tail)
-        st.highs = _atr_window(arrays.high[first:stop].tolist())
-        st.lows = _atr_window(arrays.low[first:stop].tolist())
+        # refilled in place: cheaper than new deques, once per skipped stretch
+        for window, values in (
+            (st.fast.window, fast),
+            (st.slow.window, closes),
+            (st.closes, tail),
+            (st.highs, arrays.high[first:stop].tolist()),
+            (st.lows, arrays.low[first:stop].tolist()),
+        ):
+            window.clear()
+            window.extend(values)
 
     def _signal(self, candle: Candle, direction: Direction, age: int, st: _SymbolState) -> Signal:
         reason = self._reasons.get((direction, age > 0))

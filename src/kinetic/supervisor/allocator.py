@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from config import ConfigValidationError, UnifiedConfig
-from kinetic.domain import ZERO, CapitalAllocation
+from kinetic.domain import HUNDRED, ZERO, CapitalAllocation, exact
 
 ENGINES = ("spot", "futures")
 
@@ -55,7 +55,7 @@ class CapitalAllocator:
     ) -> CapitalAllocation:
         """Return ``engine``'s allocation of ``total_portfolio`` given its current exposure."""
         pct = self.allocated_pct(engine)
-        allocated = total_portfolio * Decimal(str(pct)) / Decimal(100)
+        allocated = total_portfolio * exact(pct) / HUNDRED
         return CapitalAllocation(
             engine_name=engine,
             allocated_pct=pct,
