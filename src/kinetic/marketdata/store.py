@@ -21,8 +21,10 @@ class CandleStore:
 
     def add(self, candle: Candle) -> bool:
         """Append a closed candle; duplicates and out-of-order candles are ignored."""
-        window = self._candles.setdefault(candle.symbol, deque(maxlen=self._maxlen))
-        if window and candle.open_time_ms <= window[-1].open_time_ms:
+        window = self._candles.get(candle.symbol)
+        if window is None:
+            window = self._candles[candle.symbol] = deque(maxlen=self._maxlen)
+        elif window and candle.open_time_ms <= window[-1].open_time_ms:
             return False
         window.append(candle)
         return True

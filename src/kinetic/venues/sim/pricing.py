@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import overload
 
 from kinetic.domain import Candle, Side
 from kinetic.venues.base.filters import round_price
@@ -12,6 +13,36 @@ from kinetic.venues.base.filters import round_price
 def to_decimal(value: float) -> Decimal:
     """Convert a float candle price to the Decimal it was printed as."""
     return Decimal(repr(value))
+
+
+class LastPrices:
+    """The last price per symbol, kept as given and converted to Decimal on first read.
+
+    A candle's close is stored as its float: most closes are replaced by the next one
+    before anything reads them, and the conversion (through ``repr``) is the cost.
+    """
+
+    __slots__ = ("_raw",)
+
+    def __init__(self) -> None:
+        self._raw: dict[str, float | Decimal] = {}
+
+    def set(self, symbol: str, price: float | Decimal) -> None:
+        self._raw[symbol] = price
+
+    @overload
+    def get(self, symbol: str) -> Decimal | None: ...
+
+    @overload
+    def get(self, symbol: str, default: Decimal) -> Decimal: ...
+
+    def get(self, symbol: str, default: Decimal | None = None) -> Decimal | None:
+        price = self._raw.get(symbol)
+        if price is None:
+            return default
+        if not isinstance(price, Decimal):
+            price = self._raw[symbol] = to_decimal(price)
+        return price
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,13 @@ from kinetic.venues.base.errors import (
 )
 from kinetic.venues.base.filters import check_order, round_price
 from kinetic.venues.sim.book import OrderBook, snapshot
-from kinetic.venues.sim.pricing import Bar, limit_crossed, slipped, stop_trigger_price, to_decimal
+from kinetic.venues.sim.pricing import (
+    Bar,
+    LastPrices,
+    limit_crossed,
+    slipped,
+    stop_trigger_price,
+)
 
 _CANDLE_HISTORY = 1500
 
@@ -57,7 +63,7 @@ class SimVenueBase:
         self._maker_fee = maker_fee
         self._slippage = slippage_bps / Decimal(10_000)
         self._book = OrderBook()
-        self._last: dict[str, Decimal] = {}
+        self._last = LastPrices()
         self._candles: dict[str, deque[Candle]] = {}
         self._trade_seq = itertools.count(1)
         self._order_seq = itertools.count(1)
@@ -108,11 +114,11 @@ class SimVenueBase:
         resting = self._book.open_for(candle.symbol)
         if not resting and not self._watches(candle.symbol):
             # nothing to match and no account check: only the last price moves
-            self._last[candle.symbol] = to_decimal(candle.close)
+            self._last.set(candle.symbol, candle.close)
             return []
         bar = Bar.from_candle(candle)
         fills = [f for o in resting if (f := self._match(o, bar, inst))]
-        self._last[candle.symbol] = bar.close
+        self._last.set(candle.symbol, bar.close)
         fills.extend(self._after_candle(bar, inst))
         return fills
 
