@@ -178,18 +178,19 @@ class Driver:
             self._stats = RunStats(next(iter(self.series.values())), runs)
         g, groups = 0, len(starts)
         while g < groups:
-            i, j = int(starts[g]), int(ends[g])
-            if runs is not None and g >= self._hold_until and (h := int(runs[g])) > g:
+            i, j = starts.item(g), ends.item(g)  # .item(): a Python int, no numpy scalar
+            if runs is not None and g >= self._hold_until and (h := runs.item(g)) > g:
                 stretch = self._skippable(g, min(h, g + MAX_RUN), close, index, starts)
                 if stretch is not None:
                     self._fast_forward(stretch, which, index, starts, ends, curve)
                     g = h = stretch.h
                     if self.progress is not None:
-                        self.progress(int(ends[h - 1]), n)
+                        self.progress(ends.item(h - 1), n)
                     continue
-            group = [(bars[w], int(index[k]), lengths[w]) for k in range(i, j)
-                     if (w := int(which[k])) >= 0]  # fmt: skip
-            curve.add(int(close[i]), *await self._step(int(close[i]), group, last=j == n))
+            group = [(bars[w], index.item(k), lengths[w]) for k in range(i, j)
+                     if (w := which.item(k)) >= 0]  # fmt: skip
+            t = close.item(i)
+            curve.add(t, *await self._step(t, group, last=j == n))
             if self.progress is not None:
                 self.progress(j, n)
             g += 1
@@ -290,7 +291,7 @@ class Driver:
             return g
         (arrays,) = self.series.values()
         (pos,) = slot.engine.d.positions.positions.values()
-        lo, hi = int(index[starts[g]]), int(index[starts[h - 1]]) + 1
+        lo, hi = index.item(starts.item(g)), index.item(starts.item(h - 1)) + 1
         touch = arrays.low[lo:hi] <= float(pos.stop_price) * (1 + MARGIN)
         if pos.take_profit is not None:
             touch |= arrays.high[lo:hi] >= float(pos.take_profit) * (1 - MARGIN)
@@ -320,10 +321,10 @@ class Driver:
         if ext is not None and len(self.world.slots) == 1:
             a, b = self._mark_at(ext.close_min), self._mark_at(ext.close_max)
             last = self._mark_at(ext.close_last)
-            lo = int(index[starts[g]])
+            lo = index.item(starts.item(g))
             return _Stretch(g, h, min(a, b), max(a, b), last, True, None, lo)
         arrays = next(iter(self.series.values()))
-        lo, hi = int(index[starts[g]]), int(index[starts[h - 1]]) + 1
+        lo, hi = index.item(starts.item(g)), index.item(starts.item(h - 1)) + 1
         closes = arrays.close[lo:hi]
         out = np.zeros(h - g, np.float64)
         for slot in self.world.slots:
@@ -379,12 +380,12 @@ class Driver:
             monitor.update(stretch.high)
         monitor.update(stretch.last)
         self._last_risk = (stretch.last, int(self.world.clock.time()) // DAY_S)
-        lo_bar, hi_bar = int(starts[g]), int(ends[h - 1])
+        lo_bar, hi_bar = starts.item(g), ends.item(h - 1)
         self.skipped += hi_bar - lo_bar
         if len(self.series) == 1:
-            (symbol, arrays), first = next(iter(self.series.items())), int(index[lo_bar])
+            (symbol, arrays), first = next(iter(self.series.items())), index.item(lo_bar)
             for strategy in self._forwarders:
-                strategy.fast_forward(symbol, arrays, first, int(index[hi_bar - 1]) + 1)
+                strategy.fast_forward(symbol, arrays, first, index.item(hi_bar - 1) + 1)
             return
         for w, (symbol, arrays) in enumerate(self.series.items()):
             mine = index[lo_bar:hi_bar][which[lo_bar:hi_bar] == w]

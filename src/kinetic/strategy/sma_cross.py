@@ -71,7 +71,9 @@ def _mean_true_range(highs: deque[float], lows: deque[float], closes: deque[floa
         return 0.0
     total, prev = 0.0, closes[0]
     for high, low, close in itertools.islice(zip(highs, lows, closes, strict=True), 1, None):
-        total += max(high - low, abs(high - prev), abs(low - prev))
+        # max(high - low, |high - prev|, |low - prev|), the same float: subtraction is
+        # monotonic, so the largest of the three is this one
+        total += max(high, prev) - min(low, prev)
         prev = close
     return total / (len(closes) - 1)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kinetic.backtest.options import BacktestOptions
 from kinetic.domain import Candle, Direction
 from kinetic.marketdata.files import CandleArrays
 from kinetic.strategy.registry import available
-from kinetic.strategy.sma_cross import SmaCrossStrategy
+from kinetic.strategy.sma_cross import SmaCrossStrategy, _mean_true_range
 from tests.unit.backtest.bt_kit import MINUTE_MS, T0_MS, run_async, write_candles
 
 # fast=SMA2, slow=SMA3; fast - slow from bar 2 on (worked by hand):
@@ -175,3 +177,20 @@ def test_a_flat_signal_carries_the_atr_for_stops_re_anchored_on_a_later_fill() -
     assert sig is not None
     assert sig.direction is Direction.FLAT
     assert sig.atr == pytest.approx(2.75)  # each bar: max(2.75, |c+1.5-(c-1)|=2.5, ...)
+
+
+_PRICE = st.floats(min_value=1e-6, max_value=1e7, allow_nan=False, allow_infinity=False)
+
+
+@given(st.lists(st.tuples(_PRICE, _PRICE, _PRICE), min_size=2, max_size=15))
+def test_true_range_as_max_minus_min_is_the_textbook_float(bars: list[tuple[float, ...]]) -> None:
+    """max(high, prev) - min(low, prev) is bit-identical to max(h - l, |h - p|, |l - p|)."""
+    from collections import deque
+
+    rows = [(max(a, b, c), min(a, b, c), b) for a, b, c in bars]  # high >= close >= low
+    total, prev = 0.0, rows[0][2]
+    for high, low, close in rows[1:]:
+        total += max(high - low, abs(high - prev), abs(low - prev))
+        prev = close
+    highs, lows, closes = (deque(col) for col in zip(*rows, strict=True))
+    assert _mean_true_range(highs, lows, closes) == total / (len(rows) - 1)
