@@ -6,11 +6,15 @@ and skipped; rows out of order or duplicated are dropped.
 
 from __future__ import annotations
 
+import csv
+import gzip
+import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
-import pandas as pd
 
 from kinetic.domain import Candle
 from kinetic.logging import get_logger
@@ -66,22 +70,71 @@ def infer_interval_ms(ts: np.ndarray) -> int:
     return int(values[np.argmax(counts)])
 
 
-def read_candles(path: str | Path, symbol: str, interval_ms: int | None = None) -> CandleArrays:
-    """Load a candle file; invalid or inconsistent rows are logged and skipped."""
-    df = pd.read_csv(path)
-    missing = [c for c in COLUMNS if c not in df.columns]
+def _open_text(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", newline="")
+    return path.open("r", newline="")
+
+
+def _columns(path: Path, header: str) -> list[int]:
+    names = [n.strip().strip('"').lstrip("\ufeff") for n in header.rstrip("\r\n").split(",")]
+    missing = [c for c in COLUMNS if c not in names]
     if missing:
         raise ValueError(f"{path}: missing columns {missing}; expected {COLUMNS}")
-    df = df[COLUMNS].apply(pd.to_numeric, errors="coerce")
+    return [names.index(c) for c in COLUMNS]
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def _parse_rows(fh: IO[str], columns: list[int]) -> np.ndarray:
+    """The tolerant path: every row, with a field that is not a number as NaN."""
+    width = max(columns) + 1
+    rows = [
+        [_number(row[c]) for c in columns] if len(row) >= width else [math.nan] * len(columns)
+        for row in csv.reader(fh)
+        if row
+    ]
+    return np.asarray(rows, dtype=np.float64).reshape(-1, len(columns))
+
+
+def _load_table(path: Path) -> np.ndarray:
+    """The six columns as float64, one row per line; malformed fields are NaN.
+
+    numpy's C reader takes the common, clean file; a file it refuses (a field that is
+    not a number, a short row) is read again row by row, keeping every good row.
+    """
+    with _open_text(path) as fh:
+        columns = _columns(path, fh.readline())
+        start = fh.tell()
+        try:
+            with warnings.catch_warnings():  # a header-only file is an empty table
+                warnings.simplefilter("ignore", UserWarning)
+                table = np.loadtxt(fh, delimiter=",", usecols=columns, dtype=np.float64, ndmin=2)
+        except ValueError:
+            fh.seek(start)
+            table = _parse_rows(fh, columns)
+    return table
+
+
+def read_candles(path: str | Path, symbol: str, interval_ms: int | None = None) -> CandleArrays:
+    """Load a candle file; invalid or inconsistent rows are logged and skipped."""
+    path = Path(path)
+    table = _load_table(path)
+    o, h, lo, c = (table[:, k] for k in range(1, 5))
     bad = (
-        df.isna().any(axis=1)
-        | (df["high"] < df[["open", "close", "low"]].max(axis=1))
-        | (df["low"] > df[["open", "close"]].min(axis=1))
+        np.isnan(table).any(axis=1)
+        | (h < np.maximum(np.maximum(o, c), lo))
+        | (lo > np.minimum(o, c))
     )
     if bad.any():
         log.warning("malformed candle rows skipped", path=str(path), rows=int(bad.sum()))
-        df = df[~bad]
-    ts = df["timestamp"].to_numpy(dtype=np.int64)
+        table = table[~bad]
+    ts = table[:, 0].astype(np.int64)
     # keep a row only when it is later than every row kept before it (not just its
     # neighbour: 0, 300000, 120000, 180000 must not leave 180000 after 300000)
     keep = np.ones(ts.shape[0], dtype=bool)
@@ -91,12 +144,9 @@ def read_candles(path: str | Path, symbol: str, interval_ms: int | None = None) 
         log.warning(
             "out-of-order or duplicate candles dropped", path=str(path), rows=int((~keep).sum())
         )
-        df = df[keep]
+        table = table[keep]
         ts = ts[keep]
     step = interval_ms or infer_interval_ms(ts)
     return CandleArrays(
-        symbol,
-        step,
-        ts,
-        *(df[c].to_numpy(dtype=np.float64) for c in ("open", "high", "low", "close", "volume")),
+        symbol, step, ts, *(np.ascontiguousarray(table[:, k]) for k in range(1, len(COLUMNS)))
     )

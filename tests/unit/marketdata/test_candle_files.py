@@ -98,3 +98,32 @@ def test_a_row_earlier_than_any_kept_row_is_dropped_not_only_its_neighbour(
     path.write_text("\n".join(rows) + "\n")
     arrays = read_candles(path, "BTCUSDT")
     assert arrays.open_time_ms.tolist() == [0, 300_000, 360_000]
+
+
+def test_read_candles_maps_columns_by_name_in_any_order(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text(
+        "close,trades,timestamp,volume,low,high,open\n1.5,7,0,10,0.5,2,1\n2.5,9,60000,20,1.5,3,2\n"
+    )
+    data = read_candles(path, "BTCUSDT")
+    assert list(data.open_time_ms) == [0, 60_000]
+    assert list(data.open) == [1.0, 2.0]
+    assert list(data.high) == [2.0, 3.0]
+    assert list(data.low) == [0.5, 1.5]
+    assert list(data.close) == [1.5, 2.5]
+    assert list(data.volume) == [10.0, 20.0]
+
+
+def test_read_candles_header_only_file_is_empty(tmp_path: Path) -> None:
+    data = read_candles(write(tmp_path / "BTCUSDT_1m.csv", []), "BTCUSDT")
+    assert len(data) == 0
+
+
+def test_the_daemon_does_not_import_pandas() -> None:
+    """pandas costs about 40 MB of the daemon's RSS budget (150 MB) and 0.2 s of start-up."""
+    import subprocess
+    import sys
+
+    code = "import sys, kinetic.app, main; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
