@@ -399,7 +399,7 @@ class Driver:
     ) -> tuple[float, bool]:
         self.world.clock.set((close_ms + 1) / 1000.0)
         if self.funding is not None:
-            self._settle_funding(close_ms)
+            self._settle_funding(self.funding, close_ms)
         for bars, i, _ in group:
             candle = bars.candle(i)
             for slot in self.world.slots:
@@ -445,9 +445,7 @@ class Driver:
                 await rec.record_event("close_all", f"{slot.name}: closed {closed} positions",
                                        slot.name)  # fmt: skip
 
-    def _settle_funding(self, now_ms: int) -> None:
-        rates = self.funding
-        assert rates is not None
+    def _settle_funding(self, rates: FundingRates, now_ms: int) -> None:
         while self._funding_pos < len(rates) and rates.ts_ms[self._funding_pos] <= now_ms:
             rate = Decimal(repr(float(rates.rate[self._funding_pos])))
             self._funding_pos += 1
