@@ -21,6 +21,11 @@ def exact(x: float | int) -> Decimal:
     return Decimal(str(x))
 
 
+def as_decimal(x: Decimal | float | int) -> Decimal:
+    """``x`` itself when it is a Decimal, else the Decimal it prints as (``exact``)."""
+    return x if isinstance(x, Decimal) else exact(x)
+
+
 class Side(enum.StrEnum):
     BUY = "BUY"
     SELL = "SELL"

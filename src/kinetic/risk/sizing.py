@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from kinetic.domain import ZERO
-
-
-def _dec(x: float | int | Decimal) -> Decimal:
-    return x if isinstance(x, Decimal) else Decimal(str(x))
+from kinetic.domain import HUNDRED, ZERO
+from kinetic.domain import as_decimal as _dec
 
 
 class ConfidencePositionSizer:
@@ -48,7 +45,7 @@ class ConfidencePositionSizer:
         pct = self.size_pct(confidence)
         if pct <= 0 or equity <= 0:
             return ZERO
-        margin = equity * _dec(pct) / Decimal(100)
+        margin = equity * _dec(pct) / HUNDRED
         return margin * Decimal(leverage) / price
 
 
@@ -60,4 +57,4 @@ def fixed_fraction_quantity(equity: Decimal, pct: float, price: Decimal) -> Deci
         raise ValueError(f"pct must be within 0..100, got {pct}")
     if equity <= 0:
         return ZERO
-    return equity * _dec(pct) / Decimal(100) / price
+    return equity * _dec(pct) / HUNDRED / price

@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from kinetic.domain import HUNDRED, ZERO, Position, PositionSide, exact
+from kinetic.domain import HUNDRED, ZERO, Position, PositionSide, as_decimal
 
 Number = Decimal | float | int
 
 
-def _dec(x: Number) -> Decimal:
-    return x if isinstance(x, Decimal) else exact(x)
+_dec = as_decimal
 
 
 def _check_pct(pct: Number, name: str = "pct") -> Decimal:
