@@ -8,8 +8,8 @@ from typing import Any
 from kinetic.clock import RealClock
 from kinetic.venues.base.protocols import FuturesVenue, SpotVenue
 from kinetic.venues.binance import BinanceFuturesClient, BinanceSpotClient
+from kinetic.venues.fakes.binance_server import API_KEY, API_SECRET, FakeBinance
 from tests.contract.venue_contract import VenueContractTests
-from tests.fake_venues.binance_server import API_KEY, API_SECRET, FakeBinance
 
 
 class _BinanceContract(VenueContractTests):

@@ -1,1 +1,1 @@
-"""Local fake venue servers (127.0.0.1 only) for integration tests."""
+"""Test-only helpers for the fake venues (the fakes live in kinetic.venues.fakes)."""

@@ -19,7 +19,7 @@ from config import EnvConfig, UnifiedConfig
 from kinetic.app import Daemon, StartupError
 from kinetic.marketdata.files import read_candles
 from kinetic.storage.db import Database, resolve_database_url
-from tests.fake_venues.binance_server import FakeBinance
+from kinetic.venues.fakes.binance_server import FakeBinance
 from tests.integration.daemon.support import fill_counts, wait_until
 
 MINUTE_MS = 60_000
@@ -165,7 +165,7 @@ async def test_live_mode_sends_real_orders_after_startup_checks(
 
     from pydantic import SecretStr
 
-    from tests.fake_venues.binance_server import API_KEY, API_SECRET
+    from kinetic.venues.fakes.binance_server import API_KEY, API_SECRET
 
     spot, futures = venues
     for server in (spot, futures):

@@ -9,8 +9,8 @@ import pytest
 
 from kinetic.clock import Clock
 from kinetic.venues.binance import BinanceFuturesClient, BinanceSpotClient
+from kinetic.venues.fakes.binance_server import API_KEY, API_SECRET, FakeBinance
 from kinetic.venues.http import HttpSettings, RetryPolicy
-from tests.fake_venues.binance_server import API_KEY, API_SECRET, FakeBinance
 from tests.fake_venues.fast_clock import FastClock
 
 

@@ -12,7 +12,7 @@ import structlog
 from kinetic.domain import OrderIntent, OrderType, Side
 from kinetic.logging import configure_logging
 from kinetic.venues.base.errors import VenueError
-from tests.fake_venues.binance_server import API_KEY, API_SECRET
+from kinetic.venues.fakes.binance_server import API_KEY, API_SECRET
 from tests.fake_venues.fast_clock import FastClock
 
 

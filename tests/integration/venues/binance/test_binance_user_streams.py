@@ -7,7 +7,7 @@ from typing import Any
 from kinetic.clock import ManualClock
 from kinetic.domain import Order, OrderStatus
 from kinetic.venues.binance.user_streams import FuturesUserStream, SpotUserStream
-from tests.fake_venues.binance_server import API_KEY, API_SECRET
+from kinetic.venues.fakes.binance_server import API_KEY, API_SECRET
 from tests.fake_venues.waiting import wait_for
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from kinetic.venues.base.protocols import FuturesVenue
+from kinetic.venues.fakes.kraken_futures_server import FakeKrakenFutures
 from kinetic.venues.kraken.futures import KrakenFuturesClient
 from tests.contract.venue_contract import VenueContractTests
-from tests.fake_venues.kraken_common import AutoClock
-from tests.fake_venues.kraken_futures_server import FakeKrakenFutures
+from tests.fake_venues.fast_clock import AutoClock
 
 KEY = "test-key-futures"
 SECRET = "cHl0aG9uLWtyYWtlbi1zZGsgdW5pdC10ZXN0IHNlY3JldCB2YWx1ZQ=="

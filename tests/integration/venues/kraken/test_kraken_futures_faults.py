@@ -12,9 +12,9 @@ from kinetic.domain import OrderIntent, OrderStatus, OrderType, PositionSide, Si
 from kinetic.execution.oms import OrderManager
 from kinetic.execution.recorder import MemoryRecorder
 from kinetic.venues.base.errors import AuthError, InsufficientFunds
+from kinetic.venues.fakes.kraken_futures_server import FakeKrakenFutures
 from kinetic.venues.kraken.futures import KrakenFuturesClient
-from tests.fake_venues.kraken_common import AutoClock
-from tests.fake_venues.kraken_futures_server import FakeKrakenFutures
+from tests.fake_venues.fast_clock import AutoClock
 
 KEY = "fault-key-futures"
 SECRET = "cHl0aG9uLWtyYWtlbi1zZGsgdW5pdC10ZXN0IHNlY3JldCB2YWx1ZQ=="

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from kinetic.venues.base.protocols import SpotVenue
+from kinetic.venues.fakes.kraken_server import FakeKrakenSpot
 from kinetic.venues.kraken.spot import KrakenSpotClient
 from tests.contract.venue_contract import VenueContractTests
-from tests.fake_venues.kraken_common import AutoClock
-from tests.fake_venues.kraken_server import FakeKrakenSpot
+from tests.fake_venues.fast_clock import AutoClock
 
 KEY = "test-key-spot"
 SECRET = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="

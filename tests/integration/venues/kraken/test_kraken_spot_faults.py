@@ -14,10 +14,10 @@ from kinetic.execution.oms import OrderManager
 from kinetic.execution.recorder import MemoryRecorder
 from kinetic.logging import configure_logging
 from kinetic.venues.base.errors import AuthError, OrderStateUnknown, VenueError, VenueHalted
+from kinetic.venues.fakes.kraken_server import FakeKrakenSpot
 from kinetic.venues.http import HttpSettings, RetryPolicy
 from kinetic.venues.kraken.spot import KrakenSpotClient
-from tests.fake_venues.kraken_common import AutoClock
-from tests.fake_venues.kraken_server import FakeKrakenSpot
+from tests.fake_venues.fast_clock import AutoClock
 
 KEY = "fault-key-spot-123"
 SECRET = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="

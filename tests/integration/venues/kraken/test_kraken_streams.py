@@ -11,9 +11,9 @@ import pytest
 
 from kinetic.clock import ManualClock
 from kinetic.domain import Candle
+from kinetic.venues.fakes.kraken_server import FakeKrakenSpot
 from kinetic.venues.kraken.spot import KrakenSpotClient
 from kinetic.venues.kraken.streams import KrakenCandleStream
-from tests.fake_venues.kraken_server import FakeKrakenSpot
 
 KEY = "stream-key"
 SECRET = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="

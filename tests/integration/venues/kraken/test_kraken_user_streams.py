@@ -19,12 +19,12 @@ import structlog
 from kinetic.clock import ManualClock
 from kinetic.domain import Fill, Order, OrderStatus, OrderType, Side
 from kinetic.logging import configure_logging
+from kinetic.venues.fakes.kraken_futures_server import FakeKrakenFutures
+from kinetic.venues.fakes.kraken_server import FakeKrakenSpot
 from kinetic.venues.kraken.futures import KrakenFuturesClient
 from kinetic.venues.kraken.spot import KrakenSpotClient
 from kinetic.venues.kraken.user_events import parse_execution, rfc3339_ms
 from kinetic.venues.kraken.user_streams import KrakenFuturesUserStream, KrakenSpotUserStream
-from tests.fake_venues.kraken_futures_server import FakeKrakenFutures
-from tests.fake_venues.kraken_server import FakeKrakenSpot
 
 KEY = "user-stream-key"
 SECRET = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="

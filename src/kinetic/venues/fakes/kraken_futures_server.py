@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 from aiohttp import WSMsgType, web
 
 from kinetic.clock import Clock
-from tests.fake_venues.kraken_common import FakeServerBase
+from kinetic.venues.fakes.kraken_common import FakeServerBase
 
 D = Decimal
 API = "/derivatives/api/v3"

@@ -7,15 +7,15 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tests.fake_venues.binance_state import ApiError
+from kinetic.venues.fakes.binance_state import ApiError
 
 if TYPE_CHECKING:
-    from tests.fake_venues.binance_server import FakeBinance
+    from kinetic.venues.fakes.binance_server import FakeBinance
 
 Route = tuple[Callable[[dict[str, str]], Awaitable[Any]], str]
 
 
-def build_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:
+def build_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: C901 - a table of closures
     """Return the route table for the server's market (spot or USD-M)."""
     b = srv.book
     p = "/fapi/v1" if srv.futures else "/api/v3"
@@ -94,7 +94,7 @@ def build_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:
     return routes
 
 
-def _futures_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:
+def _futures_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: C901
     b = srv.book
 
     async def balance(_: dict[str, str]) -> Any:

@@ -25,11 +25,11 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from kinetic.clock import Clock, RealClock
-from tests.fake_venues.binance_routes import build_routes
-from tests.fake_venues.binance_state import ApiError, Book
+from kinetic.venues.fakes.binance_routes import build_routes
+from kinetic.venues.fakes.binance_state import ApiError, Book
 
 API_KEY = "fake-binance-key-0123456789abcdef"
-API_SECRET = "fake-binance-secret-fedcba9876543210"
+API_SECRET = "fake-binance-secret-fedcba9876543210"  # noqa: S105 - a fake's test key
 
 Handler = Callable[[dict[str, str]], Awaitable[Any]]
 

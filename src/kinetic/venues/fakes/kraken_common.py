@@ -78,9 +78,7 @@ class FakeServerBase:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = int(self._runner.addresses[0][1])
         return self
 
     async def stop(self) -> None:
@@ -89,17 +87,3 @@ class FakeServerBase:
         await self.drop_ws()
         if self._runner is not None:
             await self._runner.cleanup()
-
-
-class AutoClock(ManualClock):
-    """A manual clock whose ``sleep`` advances time at once (back-off runs instantly)."""
-
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        super().__init__(start)
-        self.sleeps: list[float] = []
-
-    async def sleep(self, seconds: float) -> None:
-        """Record the delay, advance the clock by it and yield to the loop."""
-        self.sleeps.append(seconds)
-        self.advance(max(0.0, seconds))
-        await asyncio.sleep(0)
