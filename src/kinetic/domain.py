@@ -95,6 +95,37 @@ class EngineStatus(enum.StrEnum):
     RESTARTING = "restarting"
 
 
+class TradingState(enum.StrEnum):
+    """What an engine (or the whole daemon) may send.
+
+    ``ACTIVE``: everything. ``REDUCE_ONLY``: exits and protection only. ``HALTED``: nothing
+    new except protective stops for open positions (resting stops stay and stay watched).
+    """
+
+    ACTIVE = "ACTIVE"
+    REDUCE_ONLY = "REDUCE_ONLY"
+    HALTED = "HALTED"
+
+    @property
+    def severity(self) -> int:
+        return _STATE_SEVERITY[self]
+
+    @property
+    def allows_entries(self) -> bool:
+        return self is TradingState.ACTIVE
+
+    @property
+    def allows_exits(self) -> bool:
+        return self is not TradingState.HALTED
+
+    def worst(self, other: TradingState) -> TradingState:
+        """The stricter of two states."""
+        return self if self.severity >= other.severity else other
+
+
+_STATE_SEVERITY = {TradingState.ACTIVE: 0, TradingState.REDUCE_ONLY: 1, TradingState.HALTED: 2}
+
+
 class Direction(enum.StrEnum):
     LONG = "LONG"
     SHORT = "SHORT"

@@ -20,7 +20,7 @@ class BacktestRecorder:
     events: list[tuple[int, str, str, str | None, dict[str, Any]]] = field(default_factory=list)
     orders: int = 0
     fills: int = 0
-    trade_ids: set[tuple[str, str]] = field(default_factory=set)
+    trade_ids: set[tuple[str, str, str]] = field(default_factory=set)
     clock_ms: Any = None  # a callable returning the market time for event stamps
 
     async def record_order(self, engine: str, order: Order, reason: str = "") -> None:
@@ -29,7 +29,7 @@ class BacktestRecorder:
 
     async def record_fill(self, engine: str, fill: Fill) -> bool:
         # the journal's de-duplication is the OMS's last line of defence: keep it
-        key = (engine, fill.trade_id)
+        key = (engine, fill.symbol, fill.trade_id)
         if key in self.trade_ids:
             return False
         self.trade_ids.add(key)
@@ -62,6 +62,9 @@ class BacktestRecorder:
 
     async def order_count(self, engine: str) -> int:
         return 0
+
+    async def client_id_start(self, engine: str, now_s: float) -> tuple[str, int]:
+        return "00000", 0  # one run, one start: deterministic ids in reports
 
     async def save_engine_state(self, engine: str, **fields: Any) -> None:
         return None

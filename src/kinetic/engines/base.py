@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from config import UnifiedConfig
 from kinetic.clock import Clock
@@ -36,6 +36,7 @@ from kinetic.domain import (
     Position,
     Side,
     Signal,
+    TradingState,
 )
 from kinetic.execution.oms import OrderManager
 from kinetic.execution.recorder import Recorder
@@ -51,6 +52,33 @@ CENT = Decimal("0.01")
 
 EntrySizer = Callable[[str, Decimal, int], Decimal]
 """``(symbol, margin, leverage) -> quantity``: size an entry at the expected fill price."""
+
+
+class StateGate(Protocol):
+    """The trading-state authority an engine asks before sending (supervisor implements it)."""
+
+    def state(self, engine: str) -> TradingState:
+        """The engine's effective state: the stricter of its own and the daemon's."""
+        ...
+
+    async def escalate(self, engine: str, state: TradingState, cause: str, source: str) -> None:
+        """Move ``engine`` to a stricter ``state`` (never a laxer one) and record why."""
+        ...
+
+
+class AlwaysActive:
+    """A gate that is always ACTIVE and records escalations (tests, backtests)."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, TradingState] = {}
+        self.causes: list[tuple[str, TradingState, str, str]] = []
+
+    def state(self, engine: str) -> TradingState:
+        return self.current.get(engine, TradingState.ACTIVE)
+
+    async def escalate(self, engine: str, state: TradingState, cause: str, source: str) -> None:
+        self.current[engine] = self.state(engine).worst(state)
+        self.causes.append((engine, state, cause, source))
 
 
 @dataclass
@@ -71,6 +99,7 @@ class EngineDeps:
     allocation: Callable[[], CapitalAllocation]
     heartbeat: Callable[[str], None] = lambda _name: None
     sizer: EntrySizer | None = None  # None: margin x leverage / signal close (live)
+    gate: StateGate = field(default_factory=AlwaysActive)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -1,7 +1,8 @@
 """OrderManager: journal first, send once, learn fills, reconcile at start.
 
-* Client order ids are deterministic: engine letter, symbol and a per-engine sequence
-  that continues across restarts (it starts at the number of journaled orders).
+* Client order ids carry the installation's instance id, a per-start stamp and a
+  sequence (``execution.ids``): no restart, new or restored database, or second daemon
+  on the account re-uses one.
 * Every order is written to the journal (status PENDING) before it is sent.
 * A transient failure is retried with exponential backoff under the same client
   order id; a ``DuplicateOrder`` answer or an unknown outcome is resolved by looking
@@ -23,6 +24,7 @@ from kinetic.domain import (
     OrderStatus,
     OrderType,
 )
+from kinetic.execution.ids import ClientIds
 from kinetic.execution.recorder import Recorder
 from kinetic.logging import get_logger
 from kinetic.venues.base import (
@@ -47,22 +49,23 @@ class OrderManager:
         self.venue = venue
         self.recorder = recorder
         self.clock = clock
-        self._seq = 0
+        self.ids = ClientIds(engine)
         self._orders: dict[str, Order] = {}
         self._reasons: dict[str, str] = {}
-        self._seen_trades: set[str] = set()
+        self._seen_trades: set[tuple[str, str]] = set()  # (symbol, trade id)
         self._fill_cursor: dict[str, int] = {}
         self.consecutive_failures = 0
         self.in_flight = 0
         self.log = get_logger(engine=engine, component="oms")
 
     async def start(self) -> None:
-        """Continue the client-id sequence from the journal."""
-        self._seq = max(self._seq, await self.recorder.order_count(self.engine))
+        """Begin a new run of client ids; a (re)start also clears the failure count."""
+        instance, stamp = await self.recorder.client_id_start(self.engine, self.clock.time())
+        self.ids.begin(instance, stamp)
+        self.consecutive_failures = 0
 
     def next_client_order_id(self, symbol: str) -> str:
-        self._seq += 1
-        return f"K{self.engine[0]}-{symbol}-{self._seq:07d}"
+        return self.ids.next()
 
     def order(self, client_order_id: str) -> Order | None:
         return self._orders.get(client_order_id)
@@ -202,9 +205,10 @@ class OrderManager:
         self._ok()
         new: list[Fill] = []
         for fill in fills:
-            if fill.trade_id in self._seen_trades:
+            key = (fill.symbol, fill.trade_id)
+            if key in self._seen_trades:
                 continue
-            self._seen_trades.add(fill.trade_id)
+            self._seen_trades.add(key)
             self._fill_cursor[symbol] = max(self._fill_cursor.get(symbol, 0), fill.ts_ms)
             # the journal is the memory that survives restarts: a fill it already holds
             # was applied by an earlier run and must not be applied again

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kinetic.domain import ClosedTrade, EquitySnapshot, Fill, Order, Position
+from kinetic.execution.ids import new_instance_id, start_stamp
 
 
 class Recorder(Protocol):
@@ -37,23 +38,29 @@ class Recorder(Protocol):
 
     async def order_count(self, engine: str) -> int: ...
 
+    async def client_id_start(self, engine: str, now_s: float) -> tuple[str, int]:
+        """Return this installation's instance id and a new start stamp for ``engine``."""
+        ...
+
 
 @dataclass
 class MemoryRecorder:
     """Keep everything in lists and dicts (tests, backtests)."""
 
     orders: dict[str, tuple[str, Order]] = field(default_factory=dict)
-    fills: dict[tuple[str, str], Fill] = field(default_factory=dict)
+    fills: dict[tuple[str, str, str], Fill] = field(default_factory=dict)
     position_rows: dict[tuple[str, str], Position] = field(default_factory=dict)
     trades: list[ClosedTrade] = field(default_factory=list)
     equity: list[EquitySnapshot] = field(default_factory=list)
     events: list[tuple[str, str, str | None, dict[str, Any]]] = field(default_factory=list)
+    instance_id: str = field(default_factory=new_instance_id)
+    id_stamps: dict[str, int] = field(default_factory=dict)
 
     async def record_order(self, engine: str, order: Order, reason: str = "") -> None:
         self.orders[order.client_order_id] = (engine, _copy_order(order))
 
     async def record_fill(self, engine: str, fill: Fill) -> bool:
-        key = (engine, fill.trade_id)
+        key = (engine, fill.symbol, fill.trade_id)
         if key in self.fills:
             return False
         self.fills[key] = fill
@@ -84,6 +91,11 @@ class MemoryRecorder:
 
     async def order_count(self, engine: str) -> int:
         return sum(1 for e, _ in self.orders.values() if e == engine)
+
+    async def client_id_start(self, engine: str, now_s: float) -> tuple[str, int]:
+        stamp = start_stamp(now_s, self.id_stamps.get(engine, -1))
+        self.id_stamps[engine] = stamp
+        return self.instance_id, stamp
 
     def event_kinds(self) -> list[str]:
         return [k for k, *_ in self.events]

@@ -55,7 +55,10 @@ class OrderRow(Base):
 
 
 class FillRow(Base):
-    """One execution; ``(engine, trade_id)`` makes inserts idempotent."""
+    """One execution; ``(engine, symbol, trade_id)`` makes inserts idempotent.
+
+    Binance numbers trades per symbol, so the symbol is part of a fill's identity.
+    """
 
     __tablename__ = "fills"
     __table_args__ = (
@@ -66,7 +69,7 @@ class FillRow(Base):
     engine: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     trade_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     client_order_id: Mapped[str] = mapped_column(sa.String(64))
-    symbol: Mapped[str] = mapped_column(sa.String(32))
+    symbol: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     side: Mapped[str] = mapped_column(sa.String(8))
     quantity: Mapped[Decimal] = _money()
     price: Mapped[Decimal] = _money()
@@ -184,3 +187,39 @@ class PortfolioStateRow(Base):
     total_value: Mapped[Decimal] = _money()
     total_pnl: Mapped[Decimal] = _money()
     updated_ms: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class InstallationRow(Base):
+    """Key/value facts about this database's installation (``instance_id``, ``id_stamp``)."""
+
+    __tablename__ = "installation"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.Text, default="")
+
+
+class TradingStateRow(Base):
+    """Trading state of one scope (``daemon`` or an engine name), with its cause."""
+
+    __tablename__ = "trading_states"
+
+    scope: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(sa.String(16), default="ACTIVE")
+    cause: Mapped[str] = mapped_column(sa.Text, default="")
+    source: Mapped[str] = mapped_column(sa.String(32), default="")
+    since_ms: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class OperatorCommandRow(Base):
+    """An operator command (kill switch, flatten) for the running daemon to carry out."""
+
+    __tablename__ = "operator_commands"
+    __table_args__ = (sa.Index("ix_operator_commands_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    args: Mapped[str] = mapped_column(sa.Text, default="{}")
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    result: Mapped[str] = mapped_column(sa.Text, default="")
+    created_ms: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    done_ms: Mapped[int] = mapped_column(sa.BigInteger, default=0)

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from kinetic.domain import ClosedTrade, EquitySnapshot, Fill, Order, Position
+from kinetic.execution.ids import new_instance_id, start_stamp
 from kinetic.storage.repositories import Repositories
 
 
@@ -54,6 +55,14 @@ class DbRecorder:
 
     async def order_count(self, engine: str) -> int:
         return await self.repos.orders.count(engine)
+
+    async def client_id_start(self, engine: str, now_s: float) -> tuple[str, int]:
+        inst = self.repos.installation
+        instance = await inst.get_or_create("instance_id", new_instance_id())
+        last = await inst.get(f"id_stamp:{engine}")
+        stamp = start_stamp(now_s, int(last) if last else -1)
+        await inst.put(f"id_stamp:{engine}", str(stamp))
+        return instance, stamp
 
     async def save_engine_state(self, engine: str, **fields: Any) -> None:
         await self.repos.engine_state.upsert(engine, **fields)

@@ -46,6 +46,19 @@ class StoredEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredCommand:
+    """One operator command row (kill switch, flatten) and what became of it."""
+
+    id: int
+    kind: str
+    args: dict[str, Any]
+    status: str  # pending | done | failed
+    result: str
+    created_ms: int
+    done_ms: int
+
+
 def is_sensitive_key(name: str) -> bool:
     """Return True if a key name looks like it holds a credential."""
     lowered = name.lower()

@@ -8,6 +8,7 @@ because SQLite stores ``Decimal`` as text.
 from __future__ import annotations
 
 import builtins
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,12 +26,16 @@ from kinetic.storage.models import (
     EquitySnapshotRow,
     EventRow,
     FillRow,
+    InstallationRow,
+    OperatorCommandRow,
     OrderRow,
     PortfolioStateRow,
     PositionRow,
     TradeRow,
+    TradingStateRow,
 )
 from kinetic.storage.records import (
+    StoredCommand,
     StoredEvent,
     encode_event_data,
     equity_from_row,
@@ -164,13 +169,13 @@ class OrderRepository(_Repository):
 
 
 class FillRepository(_Repository):
-    """Executions, stored once per ``(engine, trade_id)``."""
+    """Executions, stored once per ``(engine, symbol, trade_id)``."""
 
     async def add(self, engine: str, fill: Fill) -> bool:
         """Store ``fill``; return False if that trade id was already stored."""
         stmt = (
             _insert(self._db.dialect, FillRow, fill_values(engine, fill))
-            .on_conflict_do_nothing(index_elements=["engine", "trade_id"])
+            .on_conflict_do_nothing(index_elements=["engine", "symbol", "trade_id"])
             .returning(FillRow.trade_id)
         )
         async with self._db.session() as session, session.begin():
@@ -375,6 +380,116 @@ class PortfolioStateRepository(_Repository):
         return state
 
 
+class InstallationRepository(_Repository):
+    """Key/value facts about the installation (its instance id, the client-id stamp)."""
+
+    async def get(self, key: str) -> str | None:
+        """Return the value stored under ``key``, or None."""
+        async with self._db.session() as session:
+            row = await session.get(InstallationRow, key)
+        return None if row is None else row.value
+
+    async def get_or_create(self, key: str, value: str) -> str:
+        """Store ``value`` under ``key`` unless a value is there; return the stored one.
+
+        One atomic insert-or-nothing, so two processes opening a new database agree.
+        """
+        stmt = _insert(self._db.dialect, InstallationRow, {"key": key, "value": value})
+        async with self._db.session() as session, session.begin():
+            await session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+        stored = await self.get(key)
+        assert stored is not None
+        return stored
+
+    async def put(self, key: str, value: str) -> None:
+        """Set ``key`` to ``value``."""
+        stmt = _upsert(self._db.dialect, InstallationRow, {"key": key, "value": value}, ["key"])
+        async with self._db.session() as session, session.begin():
+            await session.execute(stmt)
+
+
+class TradingStateRepository(_Repository):
+    """ACTIVE / REDUCE_ONLY / HALTED per scope (``daemon`` or an engine), with the cause."""
+
+    async def save(
+        self, scope: str, state: str, cause: str = "", source: str = "", since_ms: int = 0
+    ) -> None:
+        """Set the state of ``scope``; ``since_ms == 0`` means now."""
+        values = {
+            "scope": scope,
+            "state": state,
+            "cause": cause,
+            "source": source,
+            "since_ms": since_ms or self._clock.time_ms(),
+        }
+        stmt = _upsert(self._db.dialect, TradingStateRow, values, ["scope"])
+        async with self._db.session() as session, session.begin():
+            await session.execute(stmt)
+
+    async def load_all(self) -> dict[str, dict[str, Any]]:
+        """Return every saved scope's row as a column dictionary, by scope."""
+        query = sa.select(TradingStateRow).order_by(TradingStateRow.scope)
+        async with self._db.session() as session:
+            return {row.scope: _row_dict(row) for row in await session.scalars(query)}
+
+
+class CommandRepository(_Repository):
+    """Operator command rows: written by the CLI, carried out by the running daemon."""
+
+    async def add(self, kind: str, args: Mapping[str, Any] | None = None) -> int:
+        """Queue a command; return its id."""
+        row = OperatorCommandRow(
+            kind=kind,
+            args=encode_event_data(args),
+            status="pending",
+            result="",
+            created_ms=self._clock.time_ms(),
+            done_ms=0,
+        )
+        async with self._db.session() as session, session.begin():
+            session.add(row)
+            await session.flush()
+            return int(row.id)
+
+    async def pending(self) -> list[StoredCommand]:
+        """Return the commands not yet carried out, oldest first."""
+        query = (
+            sa.select(OperatorCommandRow)
+            .where(OperatorCommandRow.status == "pending")
+            .order_by(OperatorCommandRow.id)
+        )
+        async with self._db.session() as session:
+            return [_command(row) for row in await session.scalars(query)]
+
+    async def get(self, command_id: int) -> StoredCommand | None:
+        """Return one command by id."""
+        async with self._db.session() as session:
+            row = await session.get(OperatorCommandRow, command_id)
+        return None if row is None else _command(row)
+
+    async def finish(self, command_id: int, status: str, result: str = "") -> None:
+        """Mark a command ``done`` or ``failed`` with a result line."""
+        stmt = (
+            sa.update(OperatorCommandRow)
+            .where(OperatorCommandRow.id == command_id)
+            .values(status=status, result=result, done_ms=self._clock.time_ms())
+        )
+        async with self._db.session() as session, session.begin():
+            await session.execute(stmt)
+
+
+def _command(row: OperatorCommandRow) -> StoredCommand:
+    return StoredCommand(
+        int(row.id),
+        row.kind,
+        json.loads(row.args or "{}"),
+        row.status,
+        row.result,
+        int(row.created_ms),
+        int(row.done_ms),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Repositories:
     """Every repository over one ``Database``."""
@@ -387,6 +502,9 @@ class Repositories:
     events: EventRepository
     engine_state: EngineStateRepository
     portfolio_state: PortfolioStateRepository
+    installation: InstallationRepository
+    trading_states: TradingStateRepository
+    commands: CommandRepository
 
     @classmethod
     def create(cls, db: Database, clock: Clock | None = None) -> Repositories:
@@ -401,4 +519,7 @@ class Repositories:
             events=EventRepository(db, clk),
             engine_state=EngineStateRepository(db, clk),
             portfolio_state=PortfolioStateRepository(db, clk),
+            installation=InstallationRepository(db, clk),
+            trading_states=TradingStateRepository(db, clk),
+            commands=CommandRepository(db, clk),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
@@ -39,6 +40,9 @@ TABLES = {
     "events",
     "engine_state",
     "portfolio_state",
+    "installation",
+    "trading_states",
+    "operator_commands",
 }
 TINY = Decimal("0.000000012345678901")
 LARGE = Decimal("123456789.123456789")
@@ -225,6 +229,51 @@ async def test_fill_add_when_trade_id_repeats_then_stored_once(repos: Repositori
 
 
 # --- positions, trades, equity ----------------------------------------------------
+
+
+async def test_fill_add_when_same_trade_id_on_two_symbols_then_both_stored(
+    repos: Repositories,
+) -> None:
+    btc = make_fill("7")
+    eth = dataclasses.replace(btc, symbol="ETHUSDT")  # Binance numbers trades per symbol
+    assert await repos.fills.add("futures", btc) is True
+    assert await repos.fills.add("futures", eth) is True
+    assert await repos.fills.add("futures", eth) is False
+    assert {f.symbol for f in await repos.fills.list("futures")} == {"BTCUSDT", "ETHUSDT"}
+
+
+async def test_installation_when_two_values_offered_then_first_one_kept(
+    repos: Repositories,
+) -> None:
+    assert await repos.installation.get("instance_id") is None
+    assert await repos.installation.get_or_create("instance_id", "abc12") == "abc12"
+    assert await repos.installation.get_or_create("instance_id", "zzz99") == "abc12"
+    await repos.installation.put("id_stamp:spot", "41")
+    assert await repos.installation.get("id_stamp:spot") == "41"
+
+
+async def test_trading_states_when_saved_then_loaded_by_scope(repos: Repositories) -> None:
+    await repos.trading_states.save("daemon", "HALTED", "kill switch: test", "operator", 5)
+    await repos.trading_states.save("futures", "REDUCE_ONLY", "journal unwritable", "journal")
+    await repos.trading_states.save("daemon", "ACTIVE", "cleared", "operator", 9)
+    states = await repos.trading_states.load_all()
+    assert states["daemon"]["state"] == "ACTIVE"
+    assert states["daemon"]["since_ms"] == 9
+    assert states["futures"]["cause"] == "journal unwritable"
+
+
+async def test_commands_when_queued_and_finished_then_pending_follows(
+    repos: Repositories,
+) -> None:
+    first = await repos.commands.add("killswitch", {"active": True, "reason": "test"})
+    second = await repos.commands.add("flatten")
+    assert [c.id for c in await repos.commands.pending()] == [first, second]
+    await repos.commands.finish(first, "done", "halted")
+    assert [c.id for c in await repos.commands.pending()] == [second]
+    done = await repos.commands.get(first)
+    assert done is not None
+    assert (done.status, done.result) == ("done", "halted")
+    assert done.args == {"active": True, "reason": "test"}
 
 
 async def test_positions_when_upserted_and_deleted_then_listing_follows(

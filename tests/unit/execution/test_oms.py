@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
 
+from kinetic.clock import ManualClock
 from kinetic.domain import MarketType, Order, OrderIntent, OrderStatus, OrderType, Side
 from kinetic.execution.oms import OrderManager, VenueHalted
 from kinetic.execution.recorder import MemoryRecorder
@@ -202,31 +204,74 @@ async def test_submit_when_injected_rejection_then_rejected_and_not_open(
 # ---------------------------------------------------------------------- client ids
 
 
-async def test_client_ids_are_deterministic_and_continue_from_journal_after_restart(
+BINANCE_CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+KRAKEN_SPOT_MAX = 18  # free-text cl_ord_id
+
+
+async def test_client_ids_when_restarted_then_never_repeat_and_keep_owner_prefix(
     venue: FlakyVenue, recorder: MemoryRecorder, clock: AutoClock
 ) -> None:
+    seen: list[str] = []
+    prefixes = set()
+    for _start in range(3):
+        oms = OrderManager(ENGINE, venue, recorder, clock)  # type: ignore[arg-type]
+        await oms.start()
+        for _ in range(3):
+            seen.append((await oms.submit(intent(oms, qty="0.1"))).client_order_id)
+        prefixes.add(oms.ids.owner_prefix)
+    assert len(set(seen)) == len(seen) == 9
+    assert len(prefixes) == 1  # one installation: orphans are recognised across starts
+    (prefix,) = prefixes
+    assert all(cid.startswith(prefix) for cid in seen)
+    assert all(BINANCE_CLIENT_ID.match(c) and len(c) <= KRAKEN_SPOT_MAX for c in seen)
+
+
+async def test_client_ids_when_new_database_then_other_instance_and_no_repeat(
+    venue: FlakyVenue, clock: AutoClock
+) -> None:
+    first = OrderManager(ENGINE, venue, MemoryRecorder(), clock)  # type: ignore[arg-type]
+    await first.start()
+    fresh = OrderManager(ENGINE, venue, MemoryRecorder(), clock)  # type: ignore[arg-type]
+    await fresh.start()
+    assert first.ids.owner_prefix != fresh.ids.owner_prefix
+    assert first.next_client_order_id(SYM) != fresh.next_client_order_id(SYM)
+
+
+async def test_client_ids_when_database_restored_then_later_start_issues_new_ids(
+    venue: FlakyVenue, recorder: MemoryRecorder
+) -> None:
+    clock = ManualClock(1_800_000_000.0)
+    backup = dict(recorder.id_stamps)  # the backup is taken before the next start
     first = OrderManager(ENGINE, venue, recorder, clock)  # type: ignore[arg-type]
     await first.start()
-    ids = [(await first.submit(intent(first, qty="0.1"))).client_order_id for _ in range(3)]
-    assert ids == ["Ks-BTCUSDT-0000001", "Ks-BTCUSDT-0000002", "Ks-BTCUSDT-0000003"]
+    sent_after_backup = {first.next_client_order_id(SYM) for _ in range(5)}
+    recorder.id_stamps = backup  # restored: the database forgot that start
+    clock.advance(1.0)
+    restored = OrderManager(ENGINE, venue, recorder, clock)  # type: ignore[arg-type]
+    await restored.start()
+    assert {restored.next_client_order_id(SYM) for _ in range(5)}.isdisjoint(sent_after_backup)
 
-    restarted = OrderManager(ENGINE, venue, recorder, clock)  # type: ignore[arg-type]
-    await restarted.start()
-    assert restarted.next_client_order_id("ETHUSDT") == "Ks-ETHUSDT-0000004"
 
-
-async def test_client_id_sequence_ignores_other_engines_journal(
+async def test_client_id_starts_of_two_engines_never_share_ids(
     venue: FlakyVenue, recorder: MemoryRecorder, clock: AutoClock
 ) -> None:
     other = OrderManager("futures", venue, recorder, clock)  # type: ignore[arg-type]
-    await other.submit(
-        OrderIntent(
-            "futures", SYM, Side.BUY, OrderType.MARKET, D("0.1"), other.next_client_order_id(SYM)
-        )
-    )
+    await other.start()
     mine = OrderManager(ENGINE, venue, recorder, clock)  # type: ignore[arg-type]
     await mine.start()
-    assert mine.next_client_order_id(SYM) == "Ks-BTCUSDT-0000001"
+    assert other.next_client_order_id(SYM) != mine.next_client_order_id(SYM)
+    assert not mine.ids.ours(other.next_client_order_id(SYM))
+
+
+async def test_start_when_failures_were_counted_then_count_is_reset(
+    oms: OrderManager, venue: FlakyVenue
+) -> None:
+    venue.get_fills_failures.extend([TransientError("down")] * 4)
+    for _ in range(4):
+        await oms.sync_fills(SYM)
+    assert oms.consecutive_failures == 4
+    await oms.start()  # an engine (re)start
+    assert oms.consecutive_failures == 0
 
 
 # ---------------------------------------------------------------------- fills
