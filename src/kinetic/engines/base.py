@@ -150,6 +150,11 @@ class BaseEngine(ABC):
         finally:
             self.status = EngineStatus.STOPPED
 
+    @property
+    def ready(self) -> bool:
+        """True once a start-up (reconciliation, cash from the venue) has completed."""
+        return self._started_once
+
     async def startup(self) -> None:
         """Reconcile the journal with the venue (first start) and restore positions."""
         self.send_heartbeat()
