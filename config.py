@@ -118,6 +118,12 @@ class UnifiedConfig(BaseModel):
     shutdown_timeout_seconds: float = Field(8.0, gt=0.0, le=60.0)
     stale_tolerance_seconds: int = Field(120, gt=0)
     live_trading_enabled: bool = False
+    # Drift: books vs venue (cash, positions, open orders) every interval; 0 = off.
+    # A difference seen on two checks in a row is drift; in live mode with
+    # kill_switch_on_drift it moves the engine to REDUCE_ONLY until an operator clears it.
+    drift_check_interval_seconds: int = Field(60, ge=0, le=86_400)
+    drift_cash_tolerance_pct: float = Field(1.0, ge=0.0, le=100.0)
+    kill_switch_on_drift: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")
@@ -349,10 +355,19 @@ def load_config(
 
 
 def load_env(
-    env_file: str | os.PathLike[str] | None = ".env", environ: Mapping[str, str] | None = None
+    env_file: str | os.PathLike[str] | None = ".env",
+    environ: Mapping[str, str] | None = None,
+    *,
+    required: bool = False,
 ) -> EnvConfig:
-    """Read ``EnvConfig`` from ``.env`` (if present) overlaid by the process environment."""
+    """Read ``EnvConfig`` from ``.env`` (if present) overlaid by the process environment.
+
+    With ``required`` (a file named on the command line) a missing ``env_file`` is a
+    ``ConfigValidationError``; the default ``.env`` may be absent.
+    """
     environ = os.environ if environ is None else environ
+    if required and env_file is not None and not Path(env_file).exists():
+        raise ConfigValidationError(f"--env-file {env_file}: no such file")
     values: dict[str, Any] = {}
     if env_file is not None and Path(env_file).exists():
         values.update({k.lower(): v for k, v in dotenv_values(env_file).items() if v is not None})

@@ -18,6 +18,7 @@ from config import ConfigValidationError, EnvConfig, UnifiedConfig
 from kinetic.clock import RealClock, ScaledClock
 from kinetic.domain import CapitalAllocation
 from kinetic.engines.base import BaseEngine
+from kinetic.engines.drift_check import DriftChecker
 from kinetic.logging import get_logger
 from kinetic.marketdata.files import CandleArrays
 from kinetic.marketdata.replay import ReplayFeed, discover_replay_files, load_series
@@ -186,6 +187,12 @@ class Daemon:
                 instruments=world.instruments.get(name),
             )
             engines[name].d.extra["cash_from_venue"] = self.mode == "live"
+            engines[name].d.extra["live"] = self.mode == "live"
+            engines[name].drift = DriftChecker(
+                self.config.drift_check_interval_seconds,
+                self.config.drift_cash_tolerance_pct,
+                self.config.kill_switch_on_drift,
+            )
         if isinstance(world, VenueWorld):
             world.wake = {n: e.nudge for n, e in engines.items()}
         orch = Orchestrator(
@@ -215,7 +222,8 @@ class Daemon:
                 self.config, name, symbols, world.clock, capital[name], self.run_id
             )
             world.stores[name] = CandleStore(
-                maxlen=max(500, self.config.replay_warmup_candles + 50)
+                maxlen=max(500, self.config.replay_warmup_candles + 50),
+                market_time_ms=world.feed.market_time_ms,  # staleness on the replay clock
             )
         world.feed.subscribe(self._deliver)
         return world

@@ -38,6 +38,7 @@ from kinetic.domain import (
     Signal,
     TradingState,
 )
+from kinetic.engines.drift_check import DriftChecker
 from kinetic.execution.oms import OrderManager
 from kinetic.execution.recorder import Recorder
 from kinetic.logging import get_logger
@@ -129,6 +130,7 @@ class BaseEngine(ABC):
         self._next_snapshot_s = 0.0
         self._started_once = False
         self.candles_seen = 0
+        self.drift: DriftChecker | None = None  # set by the daemon; backtests run without
         self.log = get_logger(engine=name)
 
     # ------------------------------------------------------------------ lifecycle
@@ -285,6 +287,8 @@ class BaseEngine(ABC):
                 if candle.close_time_ms <= pos.opened_ms:
                     continue  # closed before the entry: its range says nothing about exits
                 await self.check_exits(pos, candle)
+        if self.drift is not None:
+            await self.drift.maybe_check(self)
         await self.maybe_snapshot()
 
     @abstractmethod
