@@ -43,6 +43,8 @@ class ReplayFeed:
     subscribers: list[Subscriber] = field(default_factory=list)
     delivered: int = 0
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    # the market time every candle has been published up to (None before the first pass)
+    published_ms: int | None = None
 
     def add_series(self, market: str, data: CandleArrays) -> None:
         self.series.append(_Series(market, data))
@@ -69,6 +71,7 @@ class ReplayFeed:
         """Deliver every candle that closed at or before ``now_ms``, in close order."""
         heap = [(c, i) for i, s in enumerate(self.series) if (c := s.next_close_ms()) is not None]
         heapq.heapify(heap)
+        self.published_ms = max(now_ms, self.published_ms or now_ms)
         count = 0
         while heap and heap[0][0] <= now_ms:
             _, i = heapq.heappop(heap)
@@ -78,6 +81,16 @@ class ReplayFeed:
             if nxt is not None:
                 heapq.heappush(heap, (nxt, i))
         return count
+
+    def market_time_ms(self) -> int | None:
+        """The replay (market) time the data is complete up to, for staleness checks.
+
+        The ``ScaledClock`` runs on wall time; at a high ``replay_speed`` a busy event loop
+        lets it run ahead of this feed (at 1,000,000x one millisecond of lag is 1,000
+        market seconds). Candles are never late in a recording, so staleness in replay
+        is judged on this time: only a gap in the recorded data makes a symbol stale.
+        """
+        return self.published_ms
 
     def next_due_ms(self) -> int | None:
         closes = [c for s in self.series if (c := s.next_close_ms()) is not None]

@@ -7,6 +7,7 @@ for what came after it, so every consumer sees every closed candle exactly once.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from kinetic.domain import Candle
 from kinetic.venues.base.errors import StaleDataError
@@ -15,8 +16,12 @@ from kinetic.venues.base.errors import StaleDataError
 class CandleStore:
     """Closed candles per symbol, at most ``maxlen`` kept per symbol."""
 
-    def __init__(self, maxlen: int = 1000) -> None:
+    def __init__(
+        self, maxlen: int = 1000, market_time_ms: Callable[[], int | None] | None = None
+    ) -> None:
         self._maxlen = maxlen
+        # replay: the feed's time; staleness is judged on it, not on a clock ahead of it
+        self._market_time_ms = market_time_ms
         self._candles: dict[str, deque[Candle]] = {}
 
     def add(self, candle: Candle) -> bool:
@@ -56,8 +61,11 @@ class CandleStore:
         """Return the last candle, or raise ``StaleDataError`` if the next one is overdue.
 
         The next closed candle is due one interval after the last one closed; data is
-        stale when it is more than ``tolerance_s`` late.
+        stale when it is more than ``tolerance_s`` late. With ``market_time_ms`` (replay)
+        ``now_ms`` is capped at the time the feed has published up to.
         """
+        if self._market_time_ms is not None and (market := self._market_time_ms()) is not None:
+            now_ms = min(now_ms, market)
         candle = self.last(symbol)
         if candle is None:
             raise StaleDataError(f"{symbol}: no candles yet")
