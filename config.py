@@ -124,6 +124,9 @@ class UnifiedConfig(BaseModel):
     drift_check_interval_seconds: int = Field(60, ge=0, le=86_400)
     drift_cash_tolerance_pct: float = Field(1.0, ge=0.0, le=100.0)
     kill_switch_on_drift: bool = True
+    # Invariant monitor: a futures engine's reserved margin above this share of its
+    # equity is a violation (REDUCE_ONLY until an operator clears it)
+    invariant_max_margin_pct: float = Field(95.0, gt=0.0, le=100.0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")
