@@ -28,6 +28,8 @@ def build_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: C90
 
     async def klines(q: dict[str, str]) -> Any:
         b.sym(q.get("symbol", ""))
+        if srv.tape is not None:
+            return srv.tape_klines(q)
         rows = b.candles.get(q["symbol"], [])
         start = int(q.get("startTime", 0))
         rows = [r for r in rows if r[0] >= start]
@@ -35,7 +37,11 @@ def build_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: C90
         return rows[:limit] if "startTime" in q else rows[-limit:]
 
     async def ticker(q: dict[str, str]) -> Any:
-        b.sym(q.get("symbol", ""))
+        if "symbol" not in q:
+            return [{"symbol": s, "price": str(p)} for s, p in b.prices.items()]
+        b.sym(q["symbol"])
+        if q["symbol"] not in b.prices:
+            raise ApiError(-1121, "Invalid symbol.")
         return {"symbol": q["symbol"], "price": str(b.prices[q["symbol"]])}
 
     async def new_order(q: dict[str, str]) -> Any:
@@ -67,10 +73,7 @@ def build_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: C90
 
     async def account(_: dict[str, str]) -> Any:
         return {
-            "balances": [
-                {"asset": "USDT", "free": "100000", "locked": "0"},
-                {"asset": "BTC", "free": "1.5", "locked": "0"},
-            ]
+            "balances": [{"asset": a, "free": str(v), "locked": "0"} for a, v in b.balances.items()]
         }
 
     routes: dict[tuple[str, str], Route] = {
@@ -98,13 +101,14 @@ def _futures_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: 
     b = srv.book
 
     async def balance(_: dict[str, str]) -> Any:
+        available = b.wallet - b.used_margin() if b.move_balances else b.wallet - 10000
         return [
             {
                 "accountAlias": "x",
                 "asset": "USDT",
-                "balance": "100000",
-                "availableBalance": "90000",
-                "crossWalletBalance": "100000",
+                "balance": str(b.wallet),
+                "availableBalance": str(available),
+                "crossWalletBalance": str(b.wallet),
             }
         ]
 

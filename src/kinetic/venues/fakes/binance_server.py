@@ -25,8 +25,11 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from kinetic.clock import Clock, RealClock
+from kinetic.marketdata.files import INTERVAL_MS
 from kinetic.venues.fakes.binance_routes import build_routes
 from kinetic.venues.fakes.binance_state import ApiError, Book
+from kinetic.venues.fakes.control import BinanceControl, add_control_routes
+from kinetic.venues.fakes.tape import Bar, Tape
 
 API_KEY = "fake-binance-key-0123456789abcdef"
 API_SECRET = "fake-binance-secret-fedcba9876543210"  # noqa: S105 - a fake's test key
@@ -64,10 +67,14 @@ class FakeBinance:
         self._runner: web.AppRunner | None = None
         self._routes = build_routes(self)
         self.url = ""
+        self.tape: Tape | None = None  # the sandbox's candle tape (klines, prices)
+        self._tape_seen: dict[str, int] = {}
+        self._pushed: dict[str, int] = {}
 
     # ------------------------------------------------------------ life cycle
-    async def start(self) -> None:
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         app = web.Application()
+        add_control_routes(app, BinanceControl(self))
         market = "/market/stream" if self.futures else "/stream"
         app.router.add_get(market, self._market_ws)
         app.router.add_get("/private/ws", self._private_ws)
@@ -75,11 +82,11 @@ class FakeBinance:
         app.router.add_route("*", "/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, host, port)
         await site.start()
         port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.ws_url = f"ws://127.0.0.1:{port}"
+        self.url = f"http://{host}:{port}"
+        self.ws_url = f"ws://{host}:{port}"
 
     async def stop(self) -> None:
         self._hang.set()
@@ -149,6 +156,50 @@ class FakeBinance:
         }
         msg = {"stream": stream, "data": {"e": "kline", "E": self.now_ms(), "s": symbol, "k": k}}
         return await self._broadcast(stream, msg)
+
+    # ------------------------------------------------------------ candle tape
+    def tape_klines(self, q: dict[str, str]) -> list[list[Any]]:
+        """Answer ``klines`` from the tape (closed bars and the forming one)."""
+        assert self.tape is not None
+        step = INTERVAL_MS.get(q.get("interval", ""))
+        if step is None or q["symbol"] not in self.tape.series:
+            raise ApiError(-1120, "Invalid interval.")
+        bars = self.tape.bars(
+            q["symbol"],
+            step,
+            start_ms=int(q["startTime"]) if "startTime" in q else None,
+            end_ms=int(q["endTime"]) if "endTime" in q else None,
+            limit=min(int(q.get("limit", 500)), 1500 if self.futures else 1000),
+        )
+        return [_kline_row(bar, step) for bar in bars]
+
+    async def tape_tick(self) -> None:
+        """Move prices to the tape's last closes and push newly closed klines."""
+        assert self.tape is not None
+        now = self.tape.market_now_ms()
+        for symbol, sym in self.book.symbols.items():
+            if symbol not in self.tape.series:
+                continue
+            n = self.tape.closed_count(symbol, now)
+            if self._tape_seen.get(symbol) != n:
+                self._tape_seen[symbol] = n
+                price = Decimal(repr(self.tape.last_close(symbol, now))).quantize(sym.tick)
+                self.set_price(symbol, price)
+        for stream in sorted({s for _, streams in self.market_ws for s in streams}):
+            await self._push_closed(stream, now)
+
+    async def _push_closed(self, stream: str, now: int) -> None:
+        name, _, interval = stream.partition("@kline_")
+        symbol, step = name.upper(), INTERVAL_MS.get(interval)
+        if step is None or self.tape is None or symbol not in self.tape.series:
+            return
+        last_closed = now // step * step - step
+        start = self._pushed.get(stream, last_closed)
+        for open_ms in range(start + step, last_closed + step, step)[-100:]:
+            bar = self.tape.bar(symbol, step, open_ms, now)
+            if bar is not None:
+                await self.push_kline(symbol, _kline_row(bar, step), closed=True, interval=interval)
+        self._pushed[stream] = last_closed
 
     async def push_raw(self, stream: str, text: str) -> int:
         return await self._broadcast(stream, text)
@@ -321,3 +372,22 @@ class FakeBinance:
                 await ws.pong(msg.data)
             elif msg.type == WSMsgType.TEXT and on_text is not None:
                 await on_text(msg.data)
+
+
+def _kline_row(bar: Bar, step: int) -> list[Any]:
+    t, o, h, lo, c, v = bar
+    quote = v * c
+    return [
+        t,
+        f"{o:.8f}",
+        f"{h:.8f}",
+        f"{lo:.8f}",
+        f"{c:.8f}",
+        f"{v:.8f}",
+        t + step - 1,
+        f"{quote:.8f}",
+        1,
+        f"{v / 2:.8f}",
+        f"{quote / 2:.8f}",
+        "0",
+    ]

@@ -1,7 +1,10 @@
 """Order-book state of the fake Binance server: instruments, orders, fills, candles.
 
 Speaks Binance JSON shapes (spot ``/api/v3`` or USD-M ``/fapi``); deliberately simple:
-market orders fill at the last price, resting limits fill when ``set_price`` crosses them.
+market orders fill at the last price, resting limits fill when ``set_price`` crosses them,
+stop orders (spot ``STOP_LOSS``, USD-M algo ``STOP_MARKET``) fill at the price that
+triggers them. Spot fills move the balances; USD-M fills move the position and the
+wallet (fees and realized PnL).
 """
 
 from __future__ import annotations
@@ -30,14 +33,22 @@ class Sym:
     min_notional: Decimal
 
 
+D = Decimal
 SPOT_SYMBOLS = [
-    Sym("BTCUSDT", "BTC", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal(5)),
-    Sym("ETHUSDT", "ETH", Decimal("0.01"), Decimal("0.0001"), Decimal("0.0001"), Decimal(5)),
+    Sym("BTCUSDT", "BTC", D("0.01"), D("0.00001"), D("0.00001"), D(5)),
+    Sym("ETHUSDT", "ETH", D("0.01"), D("0.0001"), D("0.0001"), D(5)),
+    Sym("SOLUSDT", "SOL", D("0.01"), D("0.001"), D("0.001"), D(5)),
+    Sym("BNBUSDT", "BNB", D("0.01"), D("0.001"), D("0.001"), D(5)),
+    Sym("XRPUSDT", "XRP", D("0.0001"), D("0.1"), D("0.1"), D(5)),
 ]
 FUTURES_SYMBOLS = [
-    Sym("BTCUSDT", "BTC", Decimal("0.10"), Decimal("0.001"), Decimal("0.001"), Decimal(100)),
-    Sym("ETHUSDT", "ETH", Decimal("0.01"), Decimal("0.001"), Decimal("0.001"), Decimal(20)),
+    Sym("BTCUSDT", "BTC", D("0.10"), D("0.001"), D("0.001"), D(100)),
+    Sym("ETHUSDT", "ETH", D("0.01"), D("0.001"), D("0.001"), D(20)),
+    Sym("SOLUSDT", "SOL", D("0.01"), D("1"), D("1"), D(5)),
+    Sym("BNBUSDT", "BNB", D("0.01"), D("0.01"), D("0.01"), D(5)),
+    Sym("XRPUSDT", "XRP", D("0.0001"), D("0.1"), D("0.1"), D(5)),
 ]
+STOP_TYPES = ("STOP_MARKET", "STOP", "STOP_LOSS", "TAKE_PROFIT_MARKET", "TAKE_PROFIT")
 
 
 @dataclass
@@ -75,7 +86,16 @@ class Book:
         self.margin_type: dict[str, str] = {}
         self.countdowns: dict[str, int] = {}
         self.dual_side = False
+        self.balances: dict[str, Decimal] = {"USDT": D(100000), "BTC": D("1.5")}
+        self.wallet = D(100000)  # USD-M wallet balance (USDT)
+        self.move_balances = False  # the sandbox turns on balance and wallet accounting
         self._ids = itertools.count(1000)
+
+    def fund(self, cash: Decimal) -> None:
+        """Fund the test account with ``cash`` USDT and move balances with fills."""
+        self.balances = {"USDT": cash}
+        self.wallet = cash
+        self.move_balances = True
 
     # ---------------------------------------------------------------- metadata
     def exchange_info(self) -> dict[str, Any]:
@@ -196,9 +216,13 @@ class Book:
 
     def set_price(self, symbol: str, price: Decimal, now_ms: int) -> None:
         self.prices[symbol] = price
-        for o in self.open_orders(symbol):
+        for o in self.open_orders(symbol) + self.open_orders(symbol, algo=True):
             if o.type == "LIMIT" and (o.price >= price if o.side == "BUY" else o.price <= price):
                 self._fill(o, o.price, now_ms)
+            elif o.type in STOP_TYPES and o.stop and _triggered(o, price):
+                self._fill(o, price, now_ms)
+                if o.algo:
+                    o.status = "FINISHED"
 
     def _fill(self, order: FakeOrder, price: Decimal, now_ms: int) -> None:
         qty = order.qty - order.filled
@@ -217,9 +241,14 @@ class Book:
         }
         if self.futures:
             trade.update(side=order.side, buyer=order.side == "BUY", maker=trade["isMaker"])
-            self._move_position(order.symbol, qty if order.side == "BUY" else -qty, price)
+            pnl = self._move_position(order.symbol, qty if order.side == "BUY" else -qty, price)
+            trade["realizedPnl"] = str(pnl)
+            if self.move_balances:
+                self.wallet += pnl - fee
         else:
             trade["isBuyer"] = order.side == "BUY"
+            if self.move_balances:
+                self._move_balances(order, qty, price, fee)
         self.trades.append(trade)
         order.fills.append(
             {
@@ -231,12 +260,33 @@ class Book:
             }
         )
 
-    def _move_position(self, symbol: str, delta: Decimal, price: Decimal) -> None:
+    def _move_balances(self, order: FakeOrder, qty: Decimal, price: Decimal, fee: Decimal) -> None:
+        base = self.symbols[order.symbol].base
+        sign = 1 if order.side == "BUY" else -1
+        self.balances[base] = self.balances.get(base, D(0)) + sign * qty
+        self.balances["USDT"] = self.balances.get("USDT", D(0)) - sign * qty * price - fee
+
+    def _move_position(self, symbol: str, delta: Decimal, price: Decimal) -> Decimal:
+        """Apply a signed fill to the position; return the realized PnL."""
         amt, entry = self.positions.get(symbol, (Decimal(0), Decimal(0)))
         new = amt + delta
+        pnl = D(0)
         if amt == 0 or (amt > 0) == (delta > 0):
             entry = (abs(amt) * entry + abs(delta) * price) / abs(new) if new else Decimal(0)
+        else:
+            closed = min(abs(delta), abs(amt))
+            pnl = (price - entry) * closed * (1 if amt > 0 else -1)
+            if abs(delta) > abs(amt):  # flipped: the rest opens at this price
+                entry = price
         self.positions[symbol] = (new, entry if new else Decimal(0))
+        return pnl
+
+    def used_margin(self) -> Decimal:
+        """Initial margin of the open positions at their leverage (USD-M)."""
+        total = D(0)
+        for symbol, (amt, entry) in self.positions.items():
+            total += abs(amt) * self.prices.get(symbol, entry) / self.leverage.get(symbol, 20)
+        return total
 
     # ---------------------------------------------------------------- JSON
     def order_json(self, o: FakeOrder) -> dict[str, Any]:
@@ -311,3 +361,13 @@ class Book:
                 }
             )
         return rows
+
+
+def _triggered(order: FakeOrder, price: Decimal) -> bool:
+    """Whether ``price`` triggers a stop (sell stops below, buy stops above)."""
+    take_profit = order.type.startswith("TAKE_PROFIT")
+    below = price <= order.stop
+    above = price >= order.stop
+    if order.side == "SELL":
+        return above if take_profit else below
+    return below if take_profit else above

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from kinetic.clock import Clock, ManualClock
+from kinetic.venues.fakes.tape import Tape
 
 
 class FakeServerBase:
@@ -28,17 +29,21 @@ class FakeServerBase:
         self.ws_connects = 0
         self._hang = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self.host = "127.0.0.1"
         self.port = 0
+        self.tape: Tape | None = None  # the sandbox's candle tape
+        self.tape_names: dict[str, str] = {}  # venue symbol -> tape symbol
+        self.tape_seen: dict[str, int] = {}
 
     @property
     def base_url(self) -> str:
         """Return ``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
         """Return ``ws://127.0.0.1:<port>``."""
-        return f"ws://127.0.0.1:{self.port}"
+        return f"ws://{self.host}:{self.port}"
 
     def clock_time(self) -> float:
         """Return the server's notion of now (the injected clock)."""
@@ -49,8 +54,8 @@ class FakeServerBase:
         self.faults[method].extend([fault] * times)
 
     def take_fault(self, method: str) -> str | None:
-        """Pop the next queued fault for ``method``."""
-        queue = self.faults.get(method)
+        """Pop the next queued fault for ``method`` (or for any method: ``"*"``)."""
+        queue = self.faults.get(method) or self.faults.get("*")
         return queue.popleft() if queue else None
 
     async def _after_accept(
@@ -72,11 +77,12 @@ class FakeServerBase:
         for ws in list(self.sockets):
             await ws.close()
 
-    async def start(self) -> FakeServerBase:
-        """Listen on 127.0.0.1 with a random free port."""
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> FakeServerBase:
+        """Listen on ``host`` (loopback) with ``port`` (0: a random free port)."""
         self._runner = web.AppRunner(self.app, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self.host = host
+        site = web.TCPSite(self._runner, host, port)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
         return self

@@ -22,6 +22,8 @@ from urllib.parse import parse_qsl
 from aiohttp import WSMsgType, web
 
 from kinetic.clock import Clock
+from kinetic.venues.fakes import kraken_tape
+from kinetic.venues.fakes.control import KrakenFuturesControl, add_control_routes
 from kinetic.venues.fakes.kraken_common import FakeServerBase
 
 D = Decimal
@@ -57,7 +59,12 @@ class FakeKrakenFutures(FakeServerBase):
                 "contractSize": 1,
                 "contractValueTradePrecision": 0,
             },
+            _perp("PF_ETHUSD", 0.1, 3),
+            _perp("PF_SOLUSD", 0.01, 2),
+            _perp("PF_BNBUSD", 0.01, 2),
+            _perp("PF_XRPUSD", 0.0001, 0),
         ]
+        self.cash = D(100000)
         self.prices: dict[str, Decimal] = {}
         self.orders: dict[str, dict[str, Any]] = {}
         self.fills: list[dict[str, Any]] = []
@@ -72,6 +79,19 @@ class FakeKrakenFutures(FakeServerBase):
         self.app.router.add_route("*", API + "/{endpoint:.+}", self._handle)
         self.app.router.add_get("/api/charts/v1/trade/{symbol}/{res}", self._charts)
         self._init_ws_v1()
+        add_control_routes(self.app, KrakenFuturesControl(self))
+
+    def fund(self, cash: Decimal) -> None:
+        """Fund the flex account with ``cash`` USD."""
+        self.cash = D(cash)
+
+    def instrument(self, symbol: str) -> dict[str, Any]:
+        """Return the instrument ``symbol`` (raises ``KeyError`` if unknown)."""
+        return next(i for i in self.instruments if i["symbol"] == symbol)
+
+    async def tape_tick(self) -> None:
+        """Follow the sandbox's candle tape (prices)."""
+        await kraken_tape.futures_tick(self)
 
     def set_price(self, symbol: str, price: Decimal | str) -> None:
         """Set the last price of a ``PF_`` symbol and fill resting limits it crosses."""
@@ -131,6 +151,12 @@ class FakeKrakenFutures(FakeServerBase):
         }
 
     async def _charts(self, request: web.Request) -> web.StreamResponse:
+        if self.tape is not None:
+            info = request.match_info
+            picked = kraken_tape.futures_charts(
+                self, info["symbol"], info["res"], dict(request.query)
+            )
+            return web.json_response({"candles": picked, "more_candles": False})
         rows = self.candles.get(request.match_info["symbol"], [])
         lo, hi = int(request.query.get("from", 0)) * 1000, int(request.query.get("to", 0)) * 1000
         picked = [c for c in rows if lo <= c["time"] <= hi]
@@ -143,9 +169,9 @@ class FakeKrakenFutures(FakeServerBase):
             "accounts": {
                 "flex": {
                     "type": "multiCollateralMarginAccount",
-                    "availableMargin": 90000,
-                    "portfolioValue": 100000,
-                    "currencies": {"USD": {"quantity": 100000}},
+                    "availableMargin": float(self.cash * D("0.9")),
+                    "portfolioValue": float(self.cash),
+                    "currencies": {"USD": {"quantity": float(self.cash)}},
                 }
             }
         }
@@ -293,6 +319,9 @@ class FakeKrakenFutures(FakeServerBase):
 
     @staticmethod
     def _crosses(o: dict[str, Any], price: Decimal) -> bool:
+        if o["orderType"] == "stp" and o["stopPrice"] is not None:
+            trigger = D(o["stopPrice"])
+            return price >= trigger if o["side"] == "buy" else price <= trigger
         if o["orderType"] != "lmt":
             return False
         limit = D(o["limitPrice"])
@@ -463,6 +492,17 @@ class FakeKrakenFutures(FakeServerBase):
         """Push the last ``count`` fills as a ``fills`` delta."""
         fills = [self.ws_fill(f) for f in self.fills[-count:]]
         await self.push_feed("fills", {"username": "u", "fills": fills})
+
+
+def _perp(symbol: str, tick: float, precision: int) -> dict[str, Any]:
+    return {
+        "symbol": symbol,
+        "type": "flexible_futures",
+        "tradeable": True,
+        "tickSize": tick,
+        "contractSize": 1,
+        "contractValueTradePrecision": precision,
+    }
 
 
 def _fault_response(fault: str) -> web.Response:

@@ -26,22 +26,26 @@ from urllib.parse import parse_qsl
 from aiohttp import WSMsgType, web
 
 from kinetic.clock import Clock
+from kinetic.venues.fakes import kraken_tape
+from kinetic.venues.fakes.control import KrakenSpotControl, add_control_routes
 from kinetic.venues.fakes.kraken_common import FakeServerBase
 
 D = Decimal
 
 
-def _pair_entry(altname: str, base: str, quote: str, wsname: str) -> dict[str, Any]:
+def _pair_entry(
+    altname: str, base: str, quote: str, wsname: str, decimals: int = 1, ordermin: str = "0.0001"
+) -> dict[str, Any]:
     return {
         "altname": altname,
         "wsname": wsname,
         "base": base,
         "quote": quote,
-        "pair_decimals": 1,
+        "pair_decimals": decimals,
         "lot_decimals": 8,
         "cost_decimals": 5,
-        "tick_size": "0.1",
-        "ordermin": "0.0001",
+        "tick_size": str(D(1).scaleb(-decimals)),
+        "ordermin": ordermin,
         "costmin": "10",
         "status": "online",
     }
@@ -50,6 +54,10 @@ def _pair_entry(altname: str, base: str, quote: str, wsname: str) -> dict[str, A
 DEFAULT_PAIRS = {
     "XBTUSDT": _pair_entry("XBTUSDT", "XXBT", "USDT", "XBT/USDT"),
     "XETHZUSD": _pair_entry("ETHUSD", "XETH", "ZUSD", "ETH/USD"),
+    "ETHUSDT": _pair_entry("ETHUSDT", "XETH", "USDT", "ETH/USDT", 2, "0.002"),
+    "SOLUSDT": _pair_entry("SOLUSDT", "SOL", "USDT", "SOL/USDT", 2, "0.02"),
+    "BNBUSDT": _pair_entry("BNBUSDT", "BNB", "USDT", "BNB/USDT", 2, "0.005"),
+    "XRPUSDT": _pair_entry("XRPUSDT", "XXRP", "USDT", "XRP/USDT", 5, "5"),
 }
 
 
@@ -79,6 +87,13 @@ class FakeKrakenSpot(FakeServerBase):
         self.subscribe_count = 0
         self.ws_token_uses: list[str] = []
         self.exec_cursor = 0
+        self.ohlc_subs: dict[web.WebSocketResponse, tuple[set[str], int]] = {}
+        self.ohlc_pushed: dict[tuple[int, str, int], int] = {}
+        add_control_routes(self.app, KrakenSpotControl(self))
+
+    def fund(self, cash: Decimal) -> None:
+        """Fund the test account with ``cash`` USDT (and as much ZUSD)."""
+        self.balances = {"USDT": D(cash), "ZUSD": D(cash)}
 
     # ------------------------------------------------------------------ test controls
 
@@ -86,8 +101,9 @@ class FakeKrakenSpot(FakeServerBase):
         """Set the market price of a pair and fill resting limits that it crosses."""
         key = self._key(altname)
         self.prices[key] = D(price)
+        alt = self.pairs[key]["altname"] if key in self.pairs else altname
         for txid, order in list(self.orders.items()):
-            same_pair = order["descr"]["pair"] == altname
+            same_pair = order["descr"]["pair"] == alt
             if order["status"] == "open" and same_pair and self._crosses(order, D(price)):
                 self._fill(txid, D(price))
 
@@ -120,7 +136,7 @@ class FakeKrakenSpot(FakeServerBase):
             return _err("EGeneral:Unknown method")
         try:
             result = handler(params)
-        except _KrakenError as exc:
+        except KrakenError as exc:
             return _err(str(exc))
         resp = web.json_response({"error": [], "result": result})
         return await self._after_accept(method, request, resp)
@@ -181,6 +197,8 @@ class FakeKrakenSpot(FakeServerBase):
         key = self._key(p.get("pair", ""))
         if key not in self.pairs:
             return {"error": ["EQuery:Unknown asset pair"]}
+        if self.tape is not None:
+            return {"error": [], "result": kraken_tape.spot_ohlc(self, key, p)}
         rows = self.ohlc[key]
         since = int(p.get("since", "0"))
         picked = [r for r in rows[:-1] if r[0] > since] + rows[-1:]
@@ -239,23 +257,23 @@ class FakeKrakenSpot(FakeServerBase):
     def _validate_add(self, p: dict[str, str]) -> tuple[str, Decimal, Decimal]:
         key = self._key(p.get("pair", ""))
         if key not in self.pairs:
-            raise _KrakenError("EQuery:Unknown asset pair")
+            raise KrakenError("EQuery:Unknown asset pair")
         pair = self.pairs[key]
         vol = D(p["volume"])
         if -vol.as_tuple().exponent > pair["lot_decimals"]:  # type: ignore[operator]
-            raise _KrakenError("EGeneral:Invalid arguments:volume")
+            raise KrakenError("EGeneral:Invalid arguments:volume")
         if vol < D(pair["ordermin"]):
-            raise _KrakenError("EOrder:Order minimum not met")
+            raise KrakenError("EOrder:Order minimum not met")
         price = D(p["price"]) if "price" in p else self.prices.get(key, D(0))
         if vol * price < D(pair["costmin"]):
-            raise _KrakenError("EOrder:Cost minimum not met")
+            raise KrakenError("EOrder:Cost minimum not met")
         cid = p.get("cl_ord_id", "")
         if cid and any(
             o["cl_ord_id"] == cid and o["status"] == "open" for o in self.orders.values()
         ):
-            raise _KrakenError("EOrder:Duplicate order")
+            raise KrakenError("EOrder:Duplicate order")
         if p["type"] == "buy" and vol * price > self.balances.get(pair["quote"], D(0)):
-            raise _KrakenError("EOrder:Insufficient funds")
+            raise KrakenError("EOrder:Insufficient funds")
         return key, vol, price
 
     def priv_CancelOrder(self, p: dict[str, str]) -> dict[str, Any]:
@@ -266,7 +284,7 @@ class FakeKrakenSpot(FakeServerBase):
             if (t == ref or o["cl_ord_id"] == ref) and o["status"] == "open"
         ]
         if not hits:
-            raise _KrakenError("EOrder:Unknown order")
+            raise KrakenError("EOrder:Unknown order")
         for txid in hits:
             self.orders[txid]["status"] = "canceled"
         return {"count": len(hits)}
@@ -313,6 +331,9 @@ class FakeKrakenSpot(FakeServerBase):
     @staticmethod
     def _crosses(order: dict[str, Any], price: Decimal) -> bool:
         d = order["descr"]
+        if d["ordertype"] == "stop-loss":
+            trigger = D(d["price"])
+            return price >= trigger if d["type"] == "buy" else price <= trigger
         if d["ordertype"] != "limit":
             return False
         limit = D(d["price"])
@@ -378,11 +399,19 @@ class FakeKrakenSpot(FakeServerBase):
             }
         )
 
+    def pair_key(self, name: str) -> str:
+        """Return the pair key for a key, altname, WS v1 or WS v2 name."""
+        return self._key(name)
+
     def _key(self, name: str) -> str:
         for key, pair in self.pairs.items():
-            if name in (key, pair["altname"], pair["wsname"]):
+            if name in (key, pair["altname"], pair["wsname"], _v2_name(pair)):
                 return key
         return name
+
+    async def tape_tick(self) -> None:
+        """Follow the sandbox's candle tape (prices, OHLC pushes)."""
+        await kraken_tape.spot_tick(self)
 
     # ------------------------------------------------------------------ WS v2
 
@@ -405,6 +434,7 @@ class FakeKrakenSpot(FakeServerBase):
                 await self._ws_request(ws, json.loads(msg.data), private)
         finally:
             self.ws_subs.pop(ws, None)
+            self.ohlc_subs.pop(ws, None)
             self.sockets.discard(ws)
         return ws
 
@@ -423,6 +453,8 @@ class FakeKrakenSpot(FakeServerBase):
             return
         self.subscribe_count += 1
         self.ws_subs[ws].add(channel)
+        if channel == "ohlc":
+            self.ohlc_subs[ws] = (set(params.get("symbol", [])), int(params.get("interval", 1)))
         await ws.send_json(
             {
                 "method": "subscribe",
@@ -431,7 +463,8 @@ class FakeKrakenSpot(FakeServerBase):
             }
         )
         if channel == "ohlc":
-            await ws.send_json({"channel": "ohlc", "type": "snapshot", "data": list(self.ws_ohlc)})
+            data = kraken_tape.spot_snapshot(self, ws) if self.tape else list(self.ws_ohlc)
+            await ws.send_json({"channel": "ohlc", "type": "snapshot", "data": data})
         if channel == "executions":
             self.ws_token_uses.append(str(params.get("token")))
             await ws.send_json(
@@ -508,7 +541,7 @@ def _rfc3339(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class _KrakenError(Exception):
+class KrakenError(Exception):
     """An error string the fake answers with."""
 
 
