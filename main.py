@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--config", help="YAML config file (default: $KINETIC_CONFIG or built-in defaults)"
     )
-    p.add_argument("--env-file", default=".env", help="secrets file (default: .env)")
+    p.add_argument("--env-file", help="secrets file (default: .env, if present)")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the daemon (default mode: replay)")
     run.add_argument("--mode", choices=["replay", "paper", "live"], help="overrides MODE from .env")
@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     from kinetic.backtest.cli import add_arguments
 
     add_arguments(sub.add_parser("backtest", help="backtest a strategy on recorded candles"))
+    from kinetic.venues.fakes.sandbox import add_arguments as add_sandbox_arguments
+
+    add_sandbox_arguments(sub.add_parser("sandbox", help="run local fake venues (docs/sandbox.md)"))
     doctor = sub.add_parser("doctor", help="check configuration, data and database")
     doctor.add_argument("--db", help="database URL or SQLite path")
     return p
@@ -54,7 +57,7 @@ def _load(args: argparse.Namespace) -> tuple[UnifiedConfig, EnvConfig]:
         overrides["replay_speed"] = args.replay_speed
     if getattr(args, "live", False):
         overrides["live_trading_enabled"] = True
-    env = load_env(args.env_file)
+    env = load_env(args.env_file or ".env", required=args.env_file is not None)
     if env.spot_enabled is not None:
         overrides["spot_enabled"] = env.spot_enabled
     if env.futures_enabled is not None:
@@ -79,19 +82,25 @@ def _db_url(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -> 
     from kinetic.storage.db import resolve_database_url
 
     raw = getattr(args, "db", None)
+    create = args.command != "status"  # status never writes, not even a folder
     if raw and "://" not in raw:
-        return resolve_database_url(None, raw)
+        return resolve_database_url(None, raw, create_dir=create)
     if raw:
-        return resolve_database_url(raw, config.sqlite_path)
+        return resolve_database_url(raw, config.sqlite_path, create_dir=create)
     env_url = env.database_url.get_secret_value() if env.database_url else None
-    return resolve_database_url(env_url, config.sqlite_path)
+    return resolve_database_url(env_url, config.sqlite_path, create_dir=create)
 
 
 async def _status(url: str, as_json: bool) -> int:
+    from kinetic.cli_output import print_stdout
     from kinetic.cli_status import render_status
-    from kinetic.storage.db import Database
+    from kinetic.storage.db import Database, sqlite_file
     from kinetic.storage.status import read_status
 
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        print(f"kinetic: no database at {path} (status never creates one)", file=sys.stderr)
+        return EXIT_CONFIG
     db = Database(url)
     await db.connect()
     try:
@@ -110,7 +119,7 @@ async def _status(url: str, as_json: bool) -> int:
             status = await read_status(db)
     finally:
         await db.close()
-    print(json.dumps(status, default=str) if as_json else render_status(status))
+    print_stdout(json.dumps(status, default=str) if as_json else render_status(status))
     return 0
 
 
@@ -129,6 +138,10 @@ async def _migrate(url: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "sandbox":  # needs no config: it only starts local fake venues
+        from kinetic.venues.fakes.sandbox import run as run_sandbox
+
+        return run_sandbox(args)
     from kinetic.logging import configure_logging
 
     configure_logging("INFO")

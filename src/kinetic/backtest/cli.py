@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a("--symbol", action="append", default=[], metavar="SYMBOL", help="symbol (repeatable)")
     a("--symbols", help="comma-separated symbols")
     a("--data", action="append", default=[], metavar="PATH", help="candle CSV[.gz] or directory")
+    a("--timeframe", metavar="TF",
+      help="the timeframe to pick when --data holds several (1m, 5m, ...)")  # fmt: skip
     a("--from", dest="start", help="first candle open time (UTC date/time or epoch ms)")
     a("--to", dest="end", help="end (exclusive) of candle open times")
     a("--cash", type=float, help="starting capital (USD)")
@@ -84,6 +88,7 @@ def options_from_args(args: argparse.Namespace) -> BacktestOptions:
         sets=parse_sets(args.sets),
         funding=Path(args.funding) if args.funding else None,
         skip=not args.no_skip,
+        timeframe=args.timeframe,
     )
 
 
@@ -110,18 +115,45 @@ def render_text(data: dict[str, Any]) -> str:
     return "\n".join(f"{k:>18}: {data.get(k)}" for k in keys)
 
 
+def check_report_dir(report: Path) -> None:
+    """Refuse (one line) a report path that cannot become a writable directory.
+
+    Checked before the backtest runs. Nothing is left behind: a probe directory is made
+    in the nearest existing parent and removed at once.
+    """
+    if report.exists():
+        if not report.is_dir():
+            raise ConfigValidationError(f"--report {report}: exists and is not a directory")
+        parent = report
+    else:
+        parent = next((p for p in report.absolute().parents if p.exists()), Path("/"))
+        if not parent.is_dir():
+            raise ConfigValidationError(f"--report {report}: {parent} is not a directory")
+    try:
+        probe = tempfile.mkdtemp(prefix=".kinetic-report-probe-", dir=parent)
+        os.rmdir(probe)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigValidationError(
+            f"--report {report}: cannot create the report directory ({reason})"
+        ) from None
+
+
 def run(args: argparse.Namespace, config: UnifiedConfig) -> int:
     """Run the ``backtest`` subcommand; config errors propagate to main (exit 2)."""
     from kinetic.backtest.runner import BacktestRunner
+    from kinetic.cli_output import print_stdout
     from kinetic.logging import configure_logging
 
     # a backtest logs every order at INFO; keep the terminal for warnings and the report
     configure_logging("DEBUG" if config.log_level == "DEBUG" else "WARNING")
     opts = options_from_args(args)
+    if args.report:
+        check_report_dir(Path(args.report))
     runner = BacktestRunner(config, opts, progress=not args.no_progress)
     result = asyncio.run(runner.run())
     data = output(result, args.report)
-    print(json.dumps(data) if args.json else render_text(data))
-    if args.report and not args.json:
+    shown = print_stdout(json.dumps(data) if args.json else render_text(data))
+    if shown and args.report and not args.json:
         print(f"report written to {args.report}", file=sys.stderr)
     return 0

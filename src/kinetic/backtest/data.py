@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,9 +11,13 @@ import numpy as np
 import pandas as pd
 
 from config import ConfigValidationError
-from kinetic.marketdata.files import CandleArrays, read_candles
+from kinetic.marketdata.files import INTERVAL_MS, CandleArrays, read_candles
 
 SUFFIXES = (".csv.gz", ".csv")
+# a symbol in a file name: upper-case, ending in a quote currency (BTCUSDT, XBTUSD, ETHBTC)
+_SYMBOL_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9])[A-Z0-9]{2,}(?:USDT|USDC|BUSD|USD|EUR|GBP|JPY|BTC|ETH|BNB)(?![A-Za-z0-9])"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +51,59 @@ def _candidates(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.name.endswith(SUFFIXES))
 
 
-def resolve_files(data: tuple[Path, ...], symbols: tuple[str, ...]) -> dict[str, Path]:
+def _stem(path: Path) -> str:
+    name = path.name
+    return next((name[: -len(s)] for s in SUFFIXES if name.endswith(s)), path.stem)
+
+
+def timeframe_of(path: Path) -> str | None:
+    """The timeframe a candle file's name gives (``BTCUSDT_5m.csv.gz``: ``5m``), if any."""
+    tokens = set(re.split(r"[_.\-\s]+", _stem(path)))
+    return next((tf for tf in INTERVAL_MS if tf in tokens), None)
+
+
+def symbols_in_name(path: Path) -> list[str]:
+    """Symbol-like tokens in a file name (``binance_ETHUSDT_5m.csv.gz``: ``ETHUSDT``)."""
+    return _SYMBOL_TOKEN.findall(_stem(path))
+
+
+def _check_symbol(path: Path, symbol: str) -> None:
+    """Refuse a file whose name names another symbol (``--symbol`` must match the data)."""
+    if symbol.upper() in path.name.upper():
+        return
+    named = symbols_in_name(path)
+    if named:
+        raise ConfigValidationError(
+            f"--data {path} holds {named[0]} candles (by its name), not {symbol}; "
+            f"pass --symbol {named[0]} or a {symbol} file"
+        )
+
+
+def _pick(symbol: str, match: list[Path], timeframe: str | None) -> Path:
+    """The one file for ``symbol``; several timeframes without ``--timeframe`` is refused."""
+    if timeframe is not None:
+        match = [f for f in match if timeframe_of(f) in (timeframe, None)]
+        if not match:
+            raise ConfigValidationError(f"--data: no {timeframe} candle file for {symbol}")
+    found = sorted({tf for f in match if (tf := timeframe_of(f))}, key=INTERVAL_MS.__getitem__)
+    if len(found) > 1:
+        raise ConfigValidationError(
+            f"--data: {symbol} has {', '.join(found)} candle files; "
+            f"pass --timeframe {' or '.join(found)}"
+        )
+    return match[0]
+
+
+def resolve_files(
+    data: tuple[Path, ...], symbols: tuple[str, ...], timeframe: str | None = None
+) -> dict[str, Path]:
     """Map each symbol to its candle file.
 
-    One file and one symbol: that file. A directory: the file whose name contains the
-    symbol (``BTCUSDT_5m.csv.gz``, ``binance_BTCUSDT_5m_....csv.gz``). Several files:
-    matched by name the same way.
+    One file and one symbol: that file, unless its name names another symbol. A
+    directory: the file whose name contains the symbol (``BTCUSDT_5m.csv.gz``,
+    ``binance_BTCUSDT_5m_....csv.gz``); when the symbol has files of several timeframes,
+    ``timeframe`` picks one (without it the choice is refused as ambiguous). Several
+    files: matched by name the same way.
     """
     if not data:
         raise ConfigValidationError("--data is required (a candle CSV/CSV.GZ or a directory)")
@@ -64,13 +116,15 @@ def resolve_files(data: tuple[Path, ...], symbols: tuple[str, ...]) -> dict[str,
         else:
             raise ConfigValidationError(f"--data {path}: no such file or directory")
     if len(files) == 1 and len(symbols) == 1:
+        _check_symbol(files[0], symbols[0])
+        _pick(symbols[0], files, timeframe)  # a file named for another timeframe: refused
         return {symbols[0]: files[0]}
     out: dict[str, Path] = {}
     for symbol in symbols:
         match = [f for f in files if symbol.upper() in f.name.upper()]
         if not match:
             raise ConfigValidationError(f"--data: no candle file for {symbol} among {len(files)}")
-        out[symbol] = match[0]
+        out[symbol] = _pick(symbol, match, timeframe)
     return out
 
 
@@ -83,11 +137,24 @@ def load_candles(
         try:
             full = read_candles(path, symbol)
         except (OSError, ValueError) as exc:
-            raise ConfigValidationError(f"--data {path}: {exc}") from None
+            detail = str(exc).removeprefix(f"{path}: ")
+            raise ConfigValidationError(f"--data {path}: {detail}") from None
+        if len(full) == 0:
+            raise ConfigValidationError(f"--data {path}: the file has no candles")
         out[symbol] = _slice(full, start_ms, end_ms)
         if len(out[symbol]) == 0:
-            raise ConfigValidationError(f"--data {path}: no candles in the --from/--to window")
+            raise ConfigValidationError(
+                f"--data {path}: no candles in the --from/--to window (the file has {_span(full)})"
+            )
     return out
+
+
+def _span(a: CandleArrays) -> str:
+    first, last = (
+        datetime.fromtimestamp(int(t) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+        for t in (a.open_time_ms[0], a.open_time_ms[-1])
+    )
+    return f"{len(a)} candles from {first} to {last} UTC"
 
 
 def _slice(a: CandleArrays, start_ms: int | None, end_ms: int | None) -> CandleArrays:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from config import ConfigValidationError, UnifiedConfig, _format_errors, _parse_env_value
+from kinetic.marketdata.files import INTERVAL_MS
 
 FillTiming = Literal["close", "next_open"]
 Units = Literal["whole", "fractional", "exchange"]
@@ -60,6 +61,7 @@ class BacktestOptions:
     funding: Path | None = None
     all_in: bool | None = None  # None: the strategy decides (``sma_cross`` is all-in)
     skip: bool = True  # fast-forward over provably quiet bars (``--no-skip``: every bar)
+    timeframe: str | None = None  # picks among a symbol's files of several timeframes
 
 
 def check_options(opts: BacktestOptions) -> None:
@@ -67,6 +69,12 @@ def check_options(opts: BacktestOptions) -> None:
     bad = [e for e in opts.engines if e not in ENGINES]
     if bad or not opts.engines:
         raise ConfigValidationError(f"--engine: unknown {bad}; allowed: spot, futures, both")
+    if opts.funding is not None and "futures" not in opts.engines:
+        raise ConfigValidationError("--funding applies to the futures engine only")
+    if opts.timeframe is not None and opts.timeframe not in INTERVAL_MS:
+        raise ConfigValidationError(
+            f"--timeframe={opts.timeframe} is invalid; allowed: {', '.join(INTERVAL_MS)}"
+        )
     if opts.allow_short and "spot" in opts.engines:
         raise ConfigValidationError("--allow-short needs --engine futures (spot cannot short)")
     if opts.raw and len(opts.engines) > 1:

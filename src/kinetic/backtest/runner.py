@@ -86,7 +86,7 @@ class BacktestRunner:
         symbols = opts.symbols or tuple(
             config.spot_watchlist if "spot" in opts.engines else config.futures_watchlist
         )
-        files = resolve_files(opts.data, tuple(s.upper() for s in symbols))
+        files = resolve_files(opts.data, tuple(s.upper() for s in symbols), opts.timeframe)
         series = load_candles(files, opts.start_ms, opts.end_ms)
         funding = load_funding(opts.funding) if opts.funding is not None else None
         return config, series, funding

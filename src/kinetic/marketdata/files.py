@@ -77,6 +77,8 @@ def _open_text(path: Path) -> IO[str]:
 
 
 def _columns(path: Path, header: str) -> list[int]:
+    if not header.strip():
+        raise ValueError(f"{path}: the file has no candles (it is empty, not even a header)")
     names = [n.strip().strip('"').lstrip("\ufeff") for n in header.rstrip("\r\n").split(",")]
     missing = [c for c in COLUMNS if c not in names]
     if missing:

@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from config import ConfigValidationError
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -64,24 +66,50 @@ def safe_url(url: str) -> str:
         return _USERINFO_PASSWORD.sub(r"\g<head>***\g<tail>", url)
 
 
-def resolve_database_url(database_url: str | None, sqlite_path: str) -> str:
+SUPPORTED_URLS = "a SQLite path or sqlite:///PATH, or postgresql://USER:PASS@HOST/DB"
+
+
+class UnsupportedDatabaseURLError(ConfigValidationError):
+    """The database URL names a backend Kinetic does not support (exit 2, one line)."""
+
+
+def resolve_database_url(
+    database_url: str | None, sqlite_path: str, *, create_dir: bool = True
+) -> str:
     """Return the async SQLAlchemy URL to use.
 
-    ``None`` selects SQLite at ``sqlite_path`` (made absolute; its folder is
-    created). ``postgres://`` and ``postgresql://`` URLs are rewritten to the
-    ``asyncpg`` driver, plain ``sqlite://`` ones to ``aiosqlite``.
+    ``None`` selects SQLite at ``sqlite_path`` (made absolute; its folder is created
+    unless ``create_dir`` is false). ``postgres://`` and ``postgresql://`` URLs are
+    rewritten to the ``asyncpg`` driver, plain ``sqlite://`` ones to ``aiosqlite``; any
+    other scheme raises ``UnsupportedDatabaseURLError``.
     """
     if database_url is None or not database_url.strip():
         path = Path(sqlite_path).expanduser().resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if create_dir:
+            path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{path}"
     url = database_url.strip()
     for prefix in _PG_PREFIXES:
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix) :]
     if url.startswith("sqlite://"):
-        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+        url = "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        scheme = url.partition("://")[0] if "://" in url else url.partition(":")[0]
+        raise UnsupportedDatabaseURLError(
+            f"unsupported database URL scheme {scheme!r} ({safe_url(url)}); "
+            f"supported: {SUPPORTED_URLS}"
+        )
     return url
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (``None`` for other backends and in-memory SQLite)."""
+    head = "sqlite+aiosqlite:///"
+    if not url.startswith(head):
+        return None
+    path = url[len(head) :].partition("?")[0]
+    return Path(path) if path and path != ":memory:" else None
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -6,6 +6,7 @@ in parallel; each test then checks its own outcome.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -53,7 +54,7 @@ def outcomes(tmp: Path) -> dict[str, subprocess.CompletedProcess[str]]:
     bad_yaml = tmp / "bad.yaml"
     bad_yaml.write_text("spot_capital_pct: 70\nfutures_capital_pct: 50\n")
     future_db = _schema_from_the_future(tmp / "future.db")
-    absent_env = str(tmp / "absent.env")
+    absent_env = os.devnull  # no env file: --env-file must name one that exists
     runs = {
         "capital": (
             [
@@ -72,7 +73,7 @@ def outcomes(tmp: Path) -> dict[str, subprocess.CompletedProcess[str]]:
             cli_env(KINETIC_SPOT_MAX_POSITIONS="-1"),
         ),
         "live": (
-            ["--env-file", "/nonexistent", "run", "--db", str(tmp / "live.db")],
+            ["--env-file", os.devnull, "run", "--db", str(tmp / "live.db")],
             cli_env(MODE="live"),
         ),
         "schema": (["--env-file", absent_env, "run", "--db", str(future_db)], cli_env()),

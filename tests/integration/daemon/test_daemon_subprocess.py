@@ -7,6 +7,7 @@ measured; everything else waits on conditions (polling with a deadline).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def stopped_daemon(tmp_path_factory: pytest.TempPathFactory) -> StoppedDaemon:
     tmp = tmp_path_factory.mktemp("daemon-subprocess")
     db = tmp / "kinetic.db"
     run = run_daemon_until(
-        ["--env-file", str(tmp / "absent.env"), "run", "--db", str(db)],
+        ["--env-file", os.devnull, "run", "--db", str(db)],
         cli_env(KINETIC_REPLAY_SPEED="20000"),
         tmp,
         lambda: sqlite_fill_counts(db),
@@ -65,7 +66,7 @@ def test_journal_is_clean_after_sigterm(stopped_daemon: StoppedDaemon) -> None:
 
 
 def test_status_json(stopped_daemon: StoppedDaemon) -> None:
-    proc = run_cli("--env-file", "/nonexistent", "status", "--json", "--db", str(stopped_daemon.db))
+    proc = run_cli("--env-file", os.devnull, "status", "--json", "--db", str(stopped_daemon.db))
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stdout
@@ -91,7 +92,7 @@ def test_status_json(stopped_daemon: StoppedDaemon) -> None:
 
 
 def test_human_status_after_stop(stopped_daemon: StoppedDaemon) -> None:
-    proc = run_cli("--env-file", "/nonexistent", "status", "--db", str(stopped_daemon.db))
+    proc = run_cli("--env-file", os.devnull, "status", "--db", str(stopped_daemon.db))
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     rows = {line.split()[0] for line in proc.stdout.splitlines() if line.strip()}

@@ -9,6 +9,7 @@ password connects). Every line printed and every row stored is then searched.
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -138,7 +139,7 @@ def test_postgres_password_is_masked(tmp_path: Path, pg_url: str) -> None:
     assert "config_loaded" in stored
     _assert_clean(stored, "the database", also)
     # a connection PostgreSQL refuses (unknown role and database) must not echo it either
-    refused = ["--env-file", "/nonexistent", "doctor", "--db", _ABSENT_DB]
+    refused = ["--env-file", os.devnull, "doctor", "--db", _ABSENT_DB]
     output = _cli_checks(env_file, [], also, may_fail=refused)
     assert f"postgresql+asyncpg://{user}:***@" in output  # the URL is shown, masked
     assert "kinetic_nobody" in output  # the refused connection was attempted
@@ -148,9 +149,7 @@ def test_postgres_password_is_masked(tmp_path: Path, pg_url: str) -> None:
 @pytest.mark.postgres
 async def test_doctor_reports_refused_database_as_fail_line(pg_url: str) -> None:
     del pg_url  # the server must be up: a PostgreSQL outage is an error here
-    proc = await asyncio.to_thread(
-        run_cli, "--env-file", "/nonexistent", "doctor", "--db", _ABSENT_DB
-    )
+    proc = await asyncio.to_thread(run_cli, "--env-file", os.devnull, "doctor", "--db", _ABSENT_DB)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "[FAIL] database postgresql+asyncpg://kinetic_nobody:***@" in proc.stdout
