@@ -2,7 +2,8 @@
 
 For replay mode it checks the configuration, the replay data for every enabled
 engine's watchlist and the database (reachable, schema known). For live mode it
-also checks that the keys the configured venues need are present.
+also checks that the keys the configured venues need are present; an engine without
+keys gets only the public checks, and the private ones are reported as skipped.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 from config import EnvConfig, UnifiedConfig
 from kinetic.storage.db import Database, SchemaTooNewError, safe_url
 
+_MARK = {True: "ok", False: "FAIL", None: "skip"}
+
 
 async def run_doctor(config: UnifiedConfig, env: EnvConfig, db_url: str) -> int:
     """Print one line per check; return 0 when all pass, 1 otherwise."""
     from kinetic.app import replay_symbols
 
-    results: list[tuple[bool, str]] = [(True, "configuration valid")]
+    results: list[tuple[bool | None, str]] = [(True, "configuration valid")]
     for engine, enabled in config.engine_enabled.items():
         if not enabled or env.mode != "replay":
             continue
@@ -49,12 +52,12 @@ async def run_doctor(config: UnifiedConfig, env: EnvConfig, db_url: str) -> int:
         results.append((False, f"database {safe_url(db_url)}: {type(exc).__name__}"))
     finally:
         await db.close()
-    for ok, msg in results:
-        print(f"[{'ok' if ok else 'FAIL'}] {msg}")
-    return 0 if all(ok for ok, _ in results) else 1
+    for state, line in results:
+        print(f"[{_MARK[state]}] {line}")
+    return 0 if all(state is not False for state, _ in results) else 1
 
 
-async def _venue_checks(config: UnifiedConfig, env: EnvConfig) -> list[tuple[bool, str]]:
+async def _venue_checks(config: UnifiedConfig, env: EnvConfig) -> list[tuple[bool | None, str]]:
     """Connect as the daemon would; in live mode also run the live start-up checks."""
     from decimal import Decimal
 
@@ -73,9 +76,16 @@ async def _venue_checks(config: UnifiedConfig, env: EnvConfig) -> list[tuple[boo
     except Exception as exc:  # network failures and the like: one line, no traceback
         return [(False, f"venues: {type(exc).__name__}: {exc}")]
     try:
-        out = [(True, f"{e}: instruments and candles from {world.symbols[e]}") for e in enabled]
+        out: list[tuple[bool | None, str]] = [
+            (True, f"{e}: instruments and candles from {world.symbols[e]}") for e in enabled
+        ]
         if env.mode == "live":
-            out.extend(await live_checks(world))
+            keyed = [e for e in enabled if (k := world.keys.get(e)) and k.api_key and k.api_secret]
+            out.extend(await live_checks(world, private=keyed))
+            out.extend(
+                (None, f"{e}: balances and account checks: no API keys") for e in enabled
+                if e not in keyed
+            )  # fmt: skip
         return out
     finally:
         await world.stop()

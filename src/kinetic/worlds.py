@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -246,11 +247,18 @@ async def _add_engine(
     log.info("venue ready", engine=engine, venue=venue, mode=world.mode, symbols=wanted)
 
 
-async def live_checks(world: VenueWorld, max_offset_ms: int = 1000) -> list[tuple[bool, str]]:
-    """Start-up checks for live trading: clock offset, keys, balances, position mode."""
+async def live_checks(
+    world: VenueWorld, max_offset_ms: int = 1000, *, private: Collection[str] | None = None
+) -> list[tuple[bool, str]]:
+    """Start-up checks for live trading: clock offset, keys, balances, position mode.
+
+    Only the engines in ``private`` (default: all) get the checks that need API keys.
+    """
     results: list[tuple[bool, str]] = []
     for engine, client in world.clients.items():
         results.append(await _check(engine, "clock offset", _clock_offset(client, max_offset_ms)))
+        if private is not None and engine not in private:
+            continue
         results.append(await _check(engine, "balances readable (key valid)", client.get_balances()))
         if hasattr(client, "ensure_one_way_mode"):
             results.append(
