@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     from kinetic.backtest.cli import add_arguments
 
     add_arguments(sub.add_parser("backtest", help="backtest a strategy on recorded candles"))
+    from kinetic.venues.fakes.sandbox import add_arguments as add_sandbox_arguments
+
+    add_sandbox_arguments(sub.add_parser("sandbox", help="run local fake venues (docs/sandbox.md)"))
     doctor = sub.add_parser("doctor", help="check configuration, data and database")
     doctor.add_argument("--db", help="database URL or SQLite path")
     return p
@@ -135,6 +138,10 @@ async def _migrate(url: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "sandbox":  # needs no config: it only starts local fake venues
+        from kinetic.venues.fakes.sandbox import run as run_sandbox
+
+        return run_sandbox(args)
     from kinetic.logging import configure_logging
 
     configure_logging("INFO")

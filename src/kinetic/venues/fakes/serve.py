@@ -72,6 +72,7 @@ class Options:
     speed: float
     cash: Decimal
     state_file: Path | None
+    exit_with_parent: bool = False
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -89,6 +90,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     p.add_argument("--speed", type=float, default=1.0, help="market seconds per wall second")
     p.add_argument("--cash", type=Decimal, default=Decimal(100000), help="test account funds")
     p.add_argument("--state-file", type=Path, help="write the venue state (JSON) here")
+    p.add_argument(
+        "--exit-with-parent", action="store_true", help="stop when the parent process is gone"
+    )
     a = p.parse_args(argv)
     if a.host not in LOOPBACK_HOSTS:
         p.error(f"--host {a.host}: only loopback hosts are allowed ({', '.join(LOOPBACK_HOSTS)})")
@@ -101,7 +105,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     if not files or missing:
         p.error(f"candle files not found: {', '.join(missing) or 'data/replay has none'}")
     host = "127.0.0.1" if a.host == "localhost" else a.host
-    return Options(a.venue, host, a.port, files, a.speed, a.cash, a.state_file)
+    return Options(a.venue, host, a.port, files, a.speed, a.cash, a.state_file, a.exit_with_parent)
 
 
 def default_candle_files(venue: str) -> list[Path]:
@@ -210,21 +214,24 @@ async def serve(opts: Options, stop: asyncio.Event) -> None:
         await server.tape_tick()
         sys.stdout.write(json.dumps(hello) + "\n")
         sys.stdout.flush()
-        await _follow(server, opts.state_file, stop)
+        await _follow(server, opts, stop)
     finally:
         if opts.state_file is not None:
             _write_state(server, opts.state_file, None)
         await server.stop()
 
 
-async def _follow(server: Server, state_file: Path | None, stop: asyncio.Event) -> None:
+async def _follow(server: Server, opts: Options, stop: asyncio.Event) -> None:
     last_state: str | None = None
+    parent = os.getppid()
     ticks = 0
     while not stop.is_set():
         await server.tape_tick()
         ticks += 1
-        if state_file is not None and ticks % 5 == 0:
-            last_state = _write_state(server, state_file, last_state)
+        if opts.state_file is not None and ticks % 5 == 0:
+            last_state = _write_state(server, opts.state_file, last_state)
+        if opts.exit_with_parent and os.getppid() != parent:
+            return  # the sandbox is gone (even by SIGKILL): no orphan venue
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.2)
 
