@@ -79,16 +79,16 @@ def _check_symbol(path: Path, symbol: str) -> None:
         )
 
 
-def _pick(symbol: str, match: list[Path], timeframe: str | None) -> Path:
+def _pick(symbol: str, match: list[Path], timeframe: str | None, where: str) -> Path:
     """The one file for ``symbol``; several timeframes without ``--timeframe`` is refused."""
     if timeframe is not None:
         match = [f for f in match if timeframe_of(f) in (timeframe, None)]
         if not match:
-            raise ConfigValidationError(f"--data: no {timeframe} candle file for {symbol}")
+            raise ConfigValidationError(f"--data {where}: no {timeframe} candle file for {symbol}")
     found = sorted({tf for f in match if (tf := timeframe_of(f))}, key=INTERVAL_MS.__getitem__)
     if len(found) > 1:
         raise ConfigValidationError(
-            f"--data: {symbol} has {', '.join(found)} candle files; "
+            f"--data {where}: {symbol} has {', '.join(found)} candle files; "
             f"pass --timeframe {' or '.join(found)}"
         )
     return match[0]
@@ -107,6 +107,7 @@ def resolve_files(
     """
     if not data:
         raise ConfigValidationError("--data is required (a candle CSV/CSV.GZ or a directory)")
+    where = " ".join(str(p) for p in data)
     files: list[Path] = []
     for path in data:
         if path.is_dir():
@@ -117,14 +118,14 @@ def resolve_files(
             raise ConfigValidationError(f"--data {path}: no such file or directory")
     if len(files) == 1 and len(symbols) == 1:
         _check_symbol(files[0], symbols[0])
-        _pick(symbols[0], files, timeframe)  # a file named for another timeframe: refused
+        _pick(symbols[0], files, timeframe, where)  # named for another timeframe: refused
         return {symbols[0]: files[0]}
     out: dict[str, Path] = {}
     for symbol in symbols:
         match = [f for f in files if symbol.upper() in f.name.upper()]
         if not match:
             raise ConfigValidationError(f"--data: no candle file for {symbol} among {len(files)}")
-        out[symbol] = _pick(symbol, match, timeframe)
+        out[symbol] = _pick(symbol, match, timeframe, where)
     return out
 
 

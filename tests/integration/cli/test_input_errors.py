@@ -110,7 +110,7 @@ def test_folder_with_two_timeframes_without_timeframe_is_ambiguous(
     outcomes: dict[str, subprocess.CompletedProcess[str]], tmp: Path
 ) -> None:
     line = _one_line(outcomes["ambiguous"])
-    assert "BTCUSDT has 1m, 5m candle files" in line
+    assert f"--data {BACKTEST}: BTCUSDT has 1m, 5m candle files" in line
     assert "--timeframe" in line
     assert not (tmp / "r-amb").exists()
 
