@@ -117,7 +117,7 @@ def settings(venues: list[Venue]) -> dict[str, str]:
 def summary(venues: list[Venue]) -> dict[str, Any]:
     """The ``--json`` object: each venue's endpoints and keys, and ``env``."""
     out: dict[str, Any] = {
-        v.name: {k: v.hello[k] for k in ("rest", "ws", "api_key", "api_secret", "control")}
+        v.name: {k: v.hello[k] for k in ("rest", "ws", "api_key", "api_secret", "control", "pid")}
         for v in venues
     }
     out["env"] = settings(venues)

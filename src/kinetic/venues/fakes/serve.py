@@ -73,6 +73,7 @@ class Options:
     cash: Decimal
     state_file: Path | None
     exit_with_parent: bool = False
+    parent_pid: int = 0  # the parent at start-up (watched with --exit-with-parent)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -93,6 +94,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     p.add_argument(
         "--exit-with-parent", action="store_true", help="stop when the parent process is gone"
     )
+    parent = os.getppid()  # before anything slow: the parent may die while we start
     a = p.parse_args(argv)
     if a.host not in LOOPBACK_HOSTS:
         p.error(f"--host {a.host}: only loopback hosts are allowed ({', '.join(LOOPBACK_HOSTS)})")
@@ -105,7 +107,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     if not files or missing:
         p.error(f"candle files not found: {', '.join(missing) or 'data/replay has none'}")
     host = "127.0.0.1" if a.host == "localhost" else a.host
-    return Options(a.venue, host, a.port, files, a.speed, a.cash, a.state_file, a.exit_with_parent)
+    flags = (a.state_file, a.exit_with_parent, parent)
+    return Options(a.venue, host, a.port, files, a.speed, a.cash, *flags)
 
 
 def default_candle_files(venue: str) -> list[Path]:
@@ -223,14 +226,13 @@ async def serve(opts: Options, stop: asyncio.Event) -> None:
 
 async def _follow(server: Server, opts: Options, stop: asyncio.Event) -> None:
     last_state: str | None = None
-    parent = os.getppid()
     ticks = 0
     while not stop.is_set():
         await server.tape_tick()
         ticks += 1
         if opts.state_file is not None and ticks % 5 == 0:
             last_state = _write_state(server, opts.state_file, last_state)
-        if opts.exit_with_parent and os.getppid() != parent:
+        if opts.exit_with_parent and os.getppid() != opts.parent_pid:
             return  # the sandbox is gone (even by SIGKILL): no orphan venue
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.2)
