@@ -56,6 +56,9 @@ class OrderType(enum.StrEnum):
     MARKET = "MARKET"
     LIMIT = "LIMIT"
     STOP_MARKET = "STOP_MARKET"
+    # a stop that becomes a limit at ``price`` once ``stop_price`` trades (Binance
+    # spot's STOP_LOSS_LIMIT, the exchange-side stop of spot positions there)
+    STOP_LIMIT = "STOP_LIMIT"
 
 
 class OrderStatus(enum.StrEnum):

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from kinetic.clock import RealClock
+from kinetic.domain import OrderType
 from kinetic.venues.base.protocols import FuturesVenue, SpotVenue
 from kinetic.venues.binance import BinanceFuturesClient, BinanceSpotClient
 from kinetic.venues.fakes.binance_server import API_KEY, API_SECRET, FakeBinance
@@ -37,6 +38,7 @@ class _BinanceContract(VenueContractTests):
 
 class TestBinanceSpotContract(_BinanceContract):
     tiny_qty = Decimal("0.00005")  # 2.5 USDT < 5 USDT min notional
+    spot_stops = (OrderType.STOP_LIMIT, OrderType.STOP_MARKET)
 
 
 class TestBinanceFuturesContract(_BinanceContract):

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from kinetic.clock import ManualClock
-from kinetic.domain import Candle, MarketType
+from kinetic.domain import Candle, MarketType, OrderType
 from kinetic.venues.base.protocols import FuturesVenue, SpotVenue
 from kinetic.venues.sim import SimFuturesExchange, SimSpotExchange, default_instruments
 from tests.contract.venue_contract import VenueContractTests
@@ -19,6 +19,7 @@ def _candle(symbol: str, price: Decimal, ts_ms: int) -> Candle:
 
 class TestSimSpotContract(VenueContractTests):
     tiny_qty = Decimal("0.00005")  # 2.5 USDT < 5 USDT min notional
+    spot_stops = (OrderType.STOP_LIMIT, OrderType.STOP_MARKET)
 
     async def make_venue(self) -> Any:
         clock = ManualClock()

@@ -33,6 +33,9 @@ class VenueContractTests(abc.ABC):
     off_step_qty: ClassVar[Decimal] = Decimal("0.0100001")
     tiny_qty: ClassVar[Decimal] = Decimal("0.001")  # on-step but below min notional
     unknown_symbol: ClassVar[str] = "NOPEUSDT"
+    # the exchange-side sell stops a spot venue offers for a position (none on futures,
+    # whose reduce-only stops have their own tests)
+    spot_stops: ClassVar[tuple[OrderType, ...]] = ()
 
     _ids = itertools.count(1)
 
@@ -70,6 +73,20 @@ class VenueContractTests(abc.ABC):
             quantity=self.qty if qty is None else qty,
             client_order_id=cid,
             price=price,
+        )
+
+    def sell_stop(self, order_type: OrderType, stop: Decimal, limit: Decimal) -> OrderIntent:
+        """Return a protective sell stop for ``qty`` (a stop-limit gets ``limit``)."""
+        return OrderIntent(
+            engine="contract",
+            symbol=self.symbol,
+            side=Side.SELL,
+            order_type=order_type,
+            quantity=self.qty,
+            client_order_id=f"contract-{next(self._ids)}",
+            price=limit if order_type is OrderType.STOP_LIMIT else None,
+            stop_price=stop,
+            reduce_only=True,
         )
 
     def resting_buy(self, **kwargs: Any) -> OrderIntent:
@@ -152,3 +169,47 @@ class VenueContractTests(abc.ABC):
         with pytest.raises(OrderRejected):
             await venue.place_order(intent)
         assert await venue.get_order(self.symbol, intent.client_order_id) is None
+
+    async def test_spot_sell_stop_rests_then_fills_once_the_price_reaches_it(
+        self, venue: Any
+    ) -> None:
+        if not self.spot_stops:
+            pytest.skip("no exchange-side spot stop on this venue")
+        stop, limit = self.price * Decimal("0.9"), self.price * Decimal("0.89")
+        for order_type in self.spot_stops:
+            await self.feed_price(venue, self.price)
+            await venue.place_order(self.intent())  # the coins the stop protects
+            placed = await venue.place_order(self.sell_stop(order_type, stop, limit))
+            cid = placed.client_order_id
+            assert (placed.status, placed.order_type) == (OrderStatus.NEW, order_type)
+            found = await venue.get_order(self.symbol, cid)
+            assert found is not None
+            assert (found.order_type, found.side, found.stop_price) == (order_type, Side.SELL, stop)
+            assert found.quantity == self.qty
+            assert cid in [o.client_order_id for o in await venue.get_open_orders(self.symbol)]
+            await self.feed_price(venue, self.price * Decimal("0.95"))  # above the stop
+            still = await venue.get_order(self.symbol, cid)
+            assert still is not None
+            assert still.status is OrderStatus.NEW
+            await self.feed_price(venue, self.price * Decimal("0.896"))  # through it
+            done = await venue.get_order(self.symbol, cid)
+            assert done is not None
+            assert done.status is OrderStatus.FILLED
+            fills = [f for f in await venue.get_fills(self.symbol) if f.client_order_id == cid]
+            assert sum(f.quantity for f in fills) == self.qty
+            assert all(f.side is Side.SELL and limit <= f.price <= stop for f in fills)
+            assert cid not in [o.client_order_id for o in await venue.get_open_orders()]
+
+    async def test_spot_sell_stop_can_be_cancelled(self, venue: Any) -> None:
+        if not self.spot_stops:
+            pytest.skip("no exchange-side spot stop on this venue")
+        await venue.place_order(self.intent())
+        stop, limit = self.price * Decimal("0.9"), self.price * Decimal("0.89")
+        for order_type in self.spot_stops:
+            placed = await venue.place_order(self.sell_stop(order_type, stop, limit))
+            canceled = await venue.cancel_order(self.symbol, placed.client_order_id)
+            assert canceled.status is OrderStatus.CANCELED
+            found = await venue.get_order(self.symbol, placed.client_order_id)
+            assert found is not None
+            assert found.status is OrderStatus.CANCELED
+            assert await venue.get_open_orders(self.symbol) == []

@@ -159,7 +159,8 @@ class BinanceVenueBase:
         return params
 
     async def _check_price(self, intent: OrderIntent, inst: Instrument) -> Decimal:
-        if intent.order_type is OrderType.LIMIT and intent.price is not None:
+        limited = intent.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        if limited and intent.price is not None:
             return round_price(intent.price, inst.tick_size)
         if intent.order_type is OrderType.STOP_MARKET and intent.stop_price is not None:
             return intent.stop_price

@@ -47,6 +47,7 @@ ORDER_TYPES = {
     "LIMIT": OrderType.LIMIT,
     "STOP_MARKET": OrderType.STOP_MARKET,
     "STOP_LOSS": OrderType.STOP_MARKET,  # spot's market stop
+    "STOP_LOSS_LIMIT": OrderType.STOP_LIMIT,  # spot's stop-limit
 }
 
 

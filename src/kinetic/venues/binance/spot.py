@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from kinetic.clock import Clock
 from kinetic.domain import Balance, Instrument, MarketType, Order, OrderIntent, OrderType
-from kinetic.venues.base.errors import OrderNotFound
+from kinetic.venues.base.errors import OrderNotFound, OrderRejected
+from kinetic.venues.base.filters import round_price
 from kinetic.venues.binance.common import BinanceVenueBase, Endpoints, num
 from kinetic.venues.binance.rest import SPOT_WINDOWS, BinanceRest, RestConfig
 from kinetic.venues.binance.schemas import parse_balance, parse_many, parse_order
@@ -50,11 +51,25 @@ class BinanceSpotClient(BinanceVenueBase):
         super().__init__(name, rest, SPOT_ENDPOINTS)
 
     def order_params(self, intent: OrderIntent, inst: Instrument) -> dict[str, object]:
-        """Spot has no reduce-only; a market stop is ``STOP_LOSS`` with ``stopPrice``."""
+        """Spot has no reduce-only; stops are ``STOP_LOSS`` / ``STOP_LOSS_LIMIT``.
+
+        A ``STOP_LIMIT`` becomes ``STOP_LOSS_LIMIT``: ``stopPrice`` is the trigger,
+        ``price`` the worst price the triggered limit may trade at, GTC.
+        """
         params = super().order_params(intent, inst)
-        if intent.order_type is OrderType.STOP_MARKET and intent.stop_price is not None:
+        stop = intent.stop_price
+        if intent.order_type is OrderType.STOP_MARKET and stop is not None:
             params["type"] = "STOP_LOSS"
-            params["stopPrice"] = num(intent.stop_price)
+            params["stopPrice"] = num(stop)
+        elif intent.order_type is OrderType.STOP_LIMIT:
+            if stop is None or intent.price is None:
+                raise OrderRejected(
+                    f"{self.name}: STOP_LIMIT needs a stop and a limit price", venue=self.name
+                )
+            params["type"] = "STOP_LOSS_LIMIT"
+            params["timeInForce"] = "GTC"
+            params["stopPrice"] = num(round_price(stop, inst.tick_size))
+            params["price"] = num(round_price(intent.price, inst.tick_size))
         return params
 
     async def get_balances(self) -> dict[str, Balance]:

@@ -3,8 +3,10 @@
 Speaks Binance JSON shapes (spot ``/api/v3`` or USD-M ``/fapi``); deliberately simple:
 market orders fill at the last price, resting limits fill when ``set_price`` crosses them,
 stop orders (spot ``STOP_LOSS``, USD-M algo ``STOP_MARKET``) fill at the price that
-triggers them. Spot fills move the balances; USD-M fills move the position and the
-wallet (fees and realized PnL).
+triggers them; a spot ``STOP_LOSS_LIMIT`` triggers the same way and then trades as a
+limit at its ``price`` (at the market price while that is at or better than the limit).
+Spot fills move the balances; USD-M fills move the position and the wallet (fees and
+realized PnL).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ FUTURES_SYMBOLS = [
     Sym("XRPUSDT", "XRP", D("0.0001"), D("0.1"), D("0.1"), D(5)),
 ]
 STOP_TYPES = ("STOP_MARKET", "STOP", "STOP_LOSS", "TAKE_PROFIT_MARKET", "TAKE_PROFIT")
+STOP_LIMIT_TYPES = ("STOP_LOSS_LIMIT",)  # spot
 
 
 @dataclass
@@ -68,6 +71,7 @@ class FakeOrder:
     quote: Decimal = Decimal(0)
     fills: list[dict[str, Any]] = field(default_factory=list)
     algo: bool = False
+    triggered: bool = False  # a STOP_LOSS_LIMIT whose stop traded: now a limit
 
 
 class Book:
@@ -160,6 +164,8 @@ class Book:
         qty = Decimal(p.get("quantity", "0"))
         price = Decimal(p.get("price", "0"))
         stop = Decimal(p.get("triggerPrice" if algo else "stopPrice", "0"))
+        if otype in STOP_LIMIT_TYPES and not (price and stop and p.get("timeInForce")):
+            raise ApiError(-1102, "Mandatory parameter price, stopPrice or timeInForce missing.")
         self._check_filters(
             s,
             qty,
@@ -223,6 +229,10 @@ class Book:
                 self._fill(o, price, now_ms)
                 if o.algo:
                     o.status = "FINISHED"
+            elif o.type in STOP_LIMIT_TYPES and (o.triggered or _triggered(o, price)):
+                o.triggered = True
+                if o.price <= price if o.side == "SELL" else o.price >= price:
+                    self._fill(o, price, now_ms)
 
     def _fill(self, order: FakeOrder, price: Decimal, now_ms: int) -> None:
         qty = order.qty - order.filled

@@ -14,8 +14,10 @@ class SimSpotExchange(SimVenueBase):
     """A simulated spot venue implementing ``SpotVenue``.
 
     Fees are charged in the quote asset. A resting buy locks ``qty × price × (1 + fee)``
-    of the quote asset (the stop price after slippage for stops); a resting sell locks
-    the base quantity. ``reduce_only`` has no meaning on spot and is ignored.
+    of the quote asset (the limit for limits and stop-limits, the stop price after
+    slippage for stop-markets); a resting sell locks the base quantity, so a protective
+    sell stop leaves nothing free for a second sell. ``reduce_only`` has no meaning on
+    spot and is ignored.
     """
 
     def __init__(

@@ -22,6 +22,7 @@ from kinetic.domain import (
     OrderIntent,
     OrderStatus,
     OrderType,
+    Side,
 )
 from kinetic.venues.base.errors import (
     DuplicateOrder,
@@ -68,6 +69,8 @@ class SimVenueBase:
         self._trade_seq = itertools.count(1)
         self._order_seq = itertools.count(1)
         self._dms_deadline_ms: int | None = None
+        # STOP_LIMIT orders whose stop traded but whose limit did not: now plain limits
+        self._triggered: set[str] = set()
 
     # ----------------------------------------------------------- accounting hooks
 
@@ -242,14 +245,15 @@ class SimVenueBase:
 
     def _new_order(self, intent: OrderIntent, inst: Instrument) -> Order:
         price = stop = None
-        if intent.order_type is OrderType.LIMIT:
+        otype = intent.order_type
+        if otype is OrderType.LIMIT or otype is OrderType.STOP_LIMIT:
             if intent.price is None:
-                raise OrderRejected(f"{self.name}: LIMIT order needs a price", venue=self.name)
+                raise OrderRejected(f"{self.name}: {otype} order needs a price", venue=self.name)
             price = round_price(intent.price, inst.tick_size)
-        if intent.order_type is OrderType.STOP_MARKET:
+        if otype is OrderType.STOP_MARKET or otype is OrderType.STOP_LIMIT:
             if intent.stop_price is None:
                 raise OrderRejected(
-                    f"{self.name}: STOP_MARKET order needs a stop price", venue=self.name
+                    f"{self.name}: {otype} order needs a stop price", venue=self.name
                 )
             stop = round_price(intent.stop_price, inst.tick_size)
         now = self._clock.time_ms()
@@ -271,7 +275,10 @@ class SimVenueBase:
         return slipped(last, order.side, self._slippage, inst.tick_size)
 
     def _match(self, order: Order, bar: Bar, inst: Instrument) -> Fill | None:
-        if order.order_type is OrderType.LIMIT:
+        otype = order.order_type
+        if otype is OrderType.LIMIT or (
+            otype is OrderType.STOP_LIMIT and order.client_order_id in self._triggered
+        ):
             assert order.price is not None
             if not limit_crossed(order.side, order.price, bar):
                 return None
@@ -282,12 +289,37 @@ class SimVenueBase:
             if base is None:
                 return None
             price, is_maker = slipped(base, order.side, self._slippage, inst.tick_size), False
+            if otype is OrderType.STOP_LIMIT:
+                limited = self._stop_limit_price(order, base, price)
+                if limited is None:
+                    return None
+                price = limited
         self._release(order)
         qty = min(self._fillable(order, price, is_maker), order.remaining)
         if qty <= 0:
             self._finish(order, OrderStatus.EXPIRED)
             return None
         return self._execute(order, inst, qty, price, is_maker=is_maker)
+
+    def _stop_limit_price(self, order: Order, base: Decimal, price: Decimal) -> Decimal | None:
+        """Fill price of a STOP_LIMIT whose stop traded at ``base``; None if it must rest.
+
+        The triggered limit trades at once, at the slipped trigger price but never beyond
+        its limit, when the trigger price is within the limit. A bar that gapped through
+        the limit leaves it resting as a plain limit; since the path inside the bar is
+        unknown it can fill from the next bar on, never on this one (conservative).
+        """
+        limit = order.price
+        assert limit is not None
+        if order.side is Side.SELL:
+            if base < limit:
+                self._triggered.add(order.client_order_id)
+                return None
+            return max(price, limit)
+        if base > limit:
+            self._triggered.add(order.client_order_id)
+            return None
+        return min(price, limit)
 
     def _execute(
         self, order: Order, inst: Instrument, qty: Decimal, price: Decimal, *, is_maker: bool
@@ -314,6 +346,8 @@ class SimVenueBase:
     def _finish(self, order: Order, status: OrderStatus) -> Order:
         """Move ``order`` to a terminal ``status`` and free its reservation; return it."""
         self._release(order)
+        if self._triggered:
+            self._triggered.discard(order.client_order_id)
         order.status = status
         order.updated_ms = self._clock.time_ms()
         self._book.close(order)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from kinetic.domain import OrderType
 from kinetic.venues.base.protocols import SpotVenue
 from kinetic.venues.fakes.kraken_server import FakeKrakenSpot
 from kinetic.venues.kraken.spot import KrakenSpotClient
@@ -21,6 +22,7 @@ SECRET = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa9
 class TestKrakenSpotContract(VenueContractTests):
     off_step_qty = Decimal("0.010000001")  # 9 decimals; XBTUSDT has lot_decimals 8
     tiny_qty = Decimal("0.0001")  # 5 USDT < costmin 10
+    spot_stops = (OrderType.STOP_MARKET,)  # ordertype stop-loss
 
     @pytest.fixture
     async def venue(self) -> AsyncIterator[Any]:
