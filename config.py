@@ -118,6 +118,12 @@ class UnifiedConfig(BaseModel):
     shutdown_timeout_seconds: float = Field(8.0, gt=0.0, le=60.0)
     stale_tolerance_seconds: int = Field(120, gt=0)
     live_trading_enabled: bool = False
+    # Start-up takeover: what to do with a venue position the journal does not know (or
+    # holds smaller): adopt (protect and manage it), close (reduce-only at market) or
+    # refuse (stop the start with a report, exit 2). takeover_stop_pct places the stop of
+    # a taken-over position whose levels are unknown when the candles give no ATR.
+    takeover_policy: Literal["adopt", "close", "refuse"] = "adopt"
+    takeover_stop_pct: float = Field(2.0, gt=0.0, lt=100.0)
     # Drift: books vs venue (cash, positions, open orders) every interval; 0 = off.
     # A difference seen on two checks in a row is drift; in live mode with
     # kill_switch_on_drift it moves the engine to REDUCE_ONLY until an operator clears it.

@@ -11,18 +11,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from config import ConfigValidationError, EnvConfig, UnifiedConfig
 from kinetic.clock import RealClock, ScaledClock
-from kinetic.domain import CapitalAllocation
+from kinetic.domain import CapitalAllocation, EngineStatus
 from kinetic.engines.base import BaseEngine
 from kinetic.engines.drift_check import DriftChecker
+from kinetic.errors import VenueUnavailable
+from kinetic.execution.takeover import TakeoverRefused
 from kinetic.logging import get_logger
 from kinetic.marketdata.files import CandleArrays
 from kinetic.marketdata.replay import ReplayFeed, discover_replay_files, load_series
 from kinetic.marketdata.store import CandleStore
+from kinetic.retrying import STARTUP_RETRY_BUDGET_S
 from kinetic.storage.db import Database, resolve_database_url, safe_url
 from kinetic.storage.recorder import DbRecorder
 from kinetic.storage.repositories import Repositories
@@ -39,6 +43,7 @@ from kinetic.wiring import (
 from kinetic.worlds import VenueWorld, build_venue_world, live_checks
 
 log = get_logger(component="app")
+TAKEOVER_POLL_S = 0.05  # how often the first start-up's outcome is looked at
 __all__ = [
     "MARKETS",
     "Daemon",
@@ -165,8 +170,9 @@ class Daemon:
             world: ReplayWorld | VenueWorld = self._replay_world(enabled, capital)
         else:
             world = await build_venue_world(
-                self.config, self.env, self.mode, enabled, capital, self.run_id
-            )
+                self.config, self.env, self.mode, enabled, capital, self.run_id,
+                retry_budget_s=self._retry_budget_s,
+            )  # fmt: skip
         self.world = world
         heartbeat = _HeartbeatRef()
         refs = {name: _AllocationRef(name) for name in enabled}
@@ -242,6 +248,7 @@ class Daemon:
             assert self.orchestrator is not None
             await self._start_world(self.world)
             await self.orchestrator.start()
+            await self._await_takeover(stop)
             log.info(
                 "daemon running",
                 mode=self.mode,
@@ -263,8 +270,35 @@ class Daemon:
         world.feed.prime(self.config.replay_warmup_candles)
         self._feed_task = asyncio.create_task(world.feed.run(), name="replay:feed")
 
+    @property
+    def _retry_budget_s(self) -> float:
+        """Live: transient venue errors at start-up are retried (``kinetic.retrying``)."""
+        return STARTUP_RETRY_BUDGET_S if self.mode == "live" else 0.0
+
+    async def _await_takeover(self, stop: asyncio.Event) -> None:
+        """Wait for each engine's first start-up; a refused takeover ends the start.
+
+        The engines start in their own tasks; a ``TakeoverRefused`` there is raised here,
+        so the daemon shuts down and exits 2 with the report's line. Other failures are
+        the supervisor's (restart with backoff); an engine it gave up on is not awaited.
+        """
+        assert self.orchestrator is not None
+        orch, clock = self.orchestrator, RealClock()
+        waiting = set(orch.tasks)
+        while waiting and not stop.is_set():
+            for name in list(waiting):
+                task = orch.tasks[name]
+                failed = task.done() and not task.cancelled() and task.exception()
+                if isinstance(failed, TakeoverRefused):
+                    raise failed
+                health = orch.health_monitor.engine_health.get(name)
+                given_up = health is not None and health.status is EngineStatus.STOPPED
+                if getattr(orch.engines[name], "ready", True) or given_up:
+                    waiting.discard(name)
+            await clock.sleep(TAKEOVER_POLL_S)
+
     async def _require_live_checks(self, world: VenueWorld) -> None:
-        results = await live_checks(world)
+        results = await live_checks(world, retry_budget_s=self._retry_budget_s)
         for ok, msg in results:
             log.info("live start-up check", ok=ok, check=msg)
         failed = [msg for ok, msg in results if not ok]
@@ -319,7 +353,11 @@ async def run_daemon(config: UnifiedConfig, env: EnvConfig, mode: str) -> int:
     stop = asyncio.Event()
     install_signal_handlers(stop)
     daemon = Daemon(config, env, mode=mode)
-    await daemon.run(stop)
+    try:
+        await daemon.run(stop)
+    except VenueUnavailable as exc:  # transient errors outlasted the start-up retries
+        print(f"kinetic: venue unavailable: {exc}", file=sys.stderr)
+        return 1  # a runtime failure, not a configuration error: systemd restarts later
     return 0
 
 

@@ -17,6 +17,7 @@ from kinetic.domain import CapitalAllocation, Instrument, MarketType
 from kinetic.engines.base import BaseEngine, EngineDeps, EntrySizer
 from kinetic.engines.futures import FuturesEngine
 from kinetic.engines.spot import SpotEngine
+from kinetic.errors import StartupError as StartupError  # re-exported
 from kinetic.execution.oms import OrderManager
 from kinetic.execution.recorder import Recorder
 from kinetic.marketdata.store import CandleStore
@@ -30,10 +31,6 @@ from kinetic.venues.sim import SimFuturesExchange, SimSpotExchange
 from kinetic.venues.sim.instruments import default_instruments
 
 MARKETS = {"spot": MarketType.SPOT, "futures": MarketType.FUTURES}
-
-
-class StartupError(RuntimeError):
-    """The daemon cannot start; the message says why (no traceback for the operator)."""
 
 
 def starting_capital(config: UnifiedConfig, allocator: CapitalAllocator, engine: str) -> Decimal:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Collection
+import functools
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,7 @@ from kinetic.logging import get_logger
 from kinetic.marketdata.live import LiveFeed
 from kinetic.marketdata.recording import CandleRecorder
 from kinetic.marketdata.store import CandleStore
+from kinetic.retrying import retry_transient
 from kinetic.venues.base.errors import VenueError
 from kinetic.venues.factory import (
     Keys,
@@ -190,13 +192,17 @@ async def build_venue_world(
     run_id: str,
     *,
     record_candles: bool = True,
+    retry_budget_s: float = 0.0,
+    clock: Clock | None = None,
 ) -> VenueWorld:
     """Connect to the configured venues, check symbols, warm up and prepare streams.
 
     With ``record_candles`` and ``candle_record_dir`` set, every candle delivered (the
-    warm-up history included) is appended to the recorded-candle files.
+    warm-up history included) is appended to the recorded-candle files. With
+    ``retry_budget_s`` (the daemon's live start) a transient venue error is retried with
+    backoff on ``clock`` (``kinetic.retrying``) instead of ending the start.
     """
-    clock = RealClock()
+    clock = clock or RealClock()
     urls = venue_urls(config, env, live=mode == "live")
     world = VenueWorld(mode, clock, LiveFeed({}), urls=urls)
     world.feed.subscribe(world.deliver)
@@ -204,7 +210,9 @@ async def build_venue_world(
         world.feed.subscribe(CandleRecorder(config.candle_record_dir, config.timeframe))
     try:
         for engine in engines:
-            await _add_engine(world, config, env, engine, urls, capital[engine], run_id)
+            await _add_engine(
+                world, config, env, engine, urls, capital[engine], run_id, retry_budget_s
+            )
     except BaseException:
         await world.stop()
         raise
@@ -219,6 +227,7 @@ async def _add_engine(
     urls: dict[str, str],
     capital: Decimal,
     run_id: str,
+    retry_budget_s: float = 0.0,
 ) -> None:
     venue = venue_of(config, engine)
     keys = keys_for(env, venue, engine) if world.mode == "live" else Keys()
@@ -226,7 +235,13 @@ async def _add_engine(
     client = make_client(venue, engine, world.clock, urls, keys, config.venue_state_dir)
     world.clients[engine] = client
     try:
-        listed = await client.get_instruments()
+        listed = await retry_transient(
+            client.get_instruments,
+            world.clock,
+            f"{engine}: instruments from {venue}",
+            budget_s=retry_budget_s,
+            client=client,
+        )
     except VenueError as exc:
         raise StartupError(f"{engine}: cannot read instruments from {venue}: {exc}") from None
     wanted = watchlist(config, engine)
@@ -238,8 +253,14 @@ async def _add_engine(
         if world.mode == "live"
         else paper_venue(engine, venue, instruments, world.clock, capital, config, run_id)
     )
-    last = await world.feed.warm_up(
-        engine, client, wanted, config.timeframe, config.paper_warmup_candles
+    last = await retry_transient(
+        lambda: world.feed.warm_up(
+            engine, client, wanted, config.timeframe, config.paper_warmup_candles
+        ),
+        world.clock,
+        f"{engine}: candle warm-up from {venue}",
+        budget_s=retry_budget_s,
+        client=client,
     )
     world.feed.sources[engine] = make_candle_source(
         venue, engine, client, wanted, config.timeframe, world.clock, urls, last
@@ -248,22 +269,35 @@ async def _add_engine(
 
 
 async def live_checks(
-    world: VenueWorld, max_offset_ms: int = 1000, *, private: Collection[str] | None = None
+    world: VenueWorld,
+    max_offset_ms: int = 1000,
+    *,
+    private: Collection[str] | None = None,
+    retry_budget_s: float = 0.0,
 ) -> list[tuple[bool, str]]:
     """Start-up checks for live trading: clock offset, keys, balances, position mode.
 
     Only the engines in ``private`` (default: all) get the checks that need API keys.
+    With ``retry_budget_s`` a transient venue error is retried with backoff; one that
+    outlasts the budget raises ``VenueUnavailable`` rather than failing the check.
     """
     results: list[tuple[bool, str]] = []
     for engine, client in world.clients.items():
-        results.append(await _check(engine, "clock offset", _clock_offset(client, max_offset_ms)))
+
+        def check(what: str, step: Callable[[], Awaitable[Any]], e: str = engine) -> Any:
+            retried = retry_transient(
+                step, world.clock, f"{e}: {what}", budget_s=retry_budget_s, client=world.clients[e]
+            )
+            return _check(e, what, retried)
+
+        results.append(
+            await check("clock offset", functools.partial(_clock_offset, client, max_offset_ms))
+        )
         if private is not None and engine not in private:
             continue
-        results.append(await _check(engine, "balances readable (key valid)", client.get_balances()))
+        results.append(await check("balances readable (key valid)", client.get_balances))
         if hasattr(client, "ensure_one_way_mode"):
-            results.append(
-                await _check(engine, "one-way position mode", client.ensure_one_way_mode())
-            )
+            results.append(await check("one-way position mode", client.ensure_one_way_mode))
     return results
 
 

@@ -7,6 +7,7 @@ report needs (closed trades, events, counts), so memory stays flat over long run
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from kinetic.domain import ClosedTrade, EquitySnapshot, Fill, Order, OrderStatus, Position
@@ -65,6 +66,12 @@ class BacktestRecorder:
 
     async def client_id_start(self, engine: str, now_s: float) -> tuple[str, int]:
         return "00000", 0  # one run, one start: deterministic ids in reports
+
+    async def fill_checkpoints(self, engine: str) -> dict[str, int]:
+        return {}  # a backtest starts on an empty venue: nothing to take over
+
+    async def realized_pnl(self, engine: str) -> Decimal:
+        return sum((t.pnl for t in self.trades if t.engine == engine), Decimal(0))
 
     async def save_engine_state(self, engine: str, **fields: Any) -> None:
         return None

@@ -34,13 +34,16 @@ from kinetic.domain import (
     OrderStatus,
     OrderType,
     Position,
+    PositionSide,
     Side,
     Signal,
     TradingState,
+    VenuePosition,
 )
 from kinetic.engines.drift_check import DriftChecker
 from kinetic.execution.oms import OrderManager
 from kinetic.execution.recorder import Recorder
+from kinetic.execution.takeover import Takeover
 from kinetic.logging import get_logger
 from kinetic.marketdata.store import CandleStore
 from kinetic.portfolio.positions import EntryPlan, PositionManager
@@ -158,37 +161,41 @@ class BaseEngine(ABC):
         return self._started_once
 
     async def startup(self) -> None:
-        """Reconcile the journal with the venue (first start) and restore positions."""
+        """Take over from the venue on every start: the first and each supervisor restart.
+
+        A new run of client ids and clean failure counts (OMS and HTTP client), then the
+        start-up takeover (``kinetic.execution.takeover``): orders, missed fills and
+        positions brought in line with the venue, orphans cancelled, levels set for
+        positions without them. Live: cash from the venue. Raises ``TakeoverRefused``
+        when the venue holds what the journal cannot explain (nothing is changed then).
+        """
         self.send_heartbeat()
-        if self._started_once:
-            return
         await self.d.oms.start()
-        await self.d.oms.reconcile()
         await self.reconcile_positions()
         if self.d.extra.get("cash_from_venue"):
             await self.sync_cash()
         self._started_once = True  # only once all of it succeeded: a failed start retries
 
     async def reconcile_positions(self) -> None:
-        """Adopt journaled positions the venue still holds; drop the others."""
-        for pos in await self.d.recorder.positions(self.name):
-            if pos.symbol in self.d.positions.positions:
-                continue
-            if await self.venue_holds(pos):
-                self.d.positions.positions[pos.symbol] = pos
-                note, kind = f"journaled {pos.symbol} position found on venue; adopted", "adopted"
-            else:
-                await self.d.recorder.delete_position(self.name, pos.symbol)
-                note, kind = (
-                    f"journaled {pos.symbol} position not held on venue; dropped",
-                    "dropped",
-                )
-            await self.d.recorder.record_event(
-                "reconcile",
-                note,
-                self.name,
-                {"symbol": pos.symbol, "quantity": str(pos.quantity), "action": kind},
-            )
+        """Run the start-up takeover (every start; see ``startup``)."""
+        first = not self._started_once
+        takeover = Takeover(
+            self.name,
+            self.market,
+            self.d.config,
+            self.d.venue,
+            self.d.oms,
+            self.d.positions,
+            self.d.recorder,
+            self.d.instruments,
+            self.d.store,
+            self,
+        )
+        # realized PnL from the journal only where the account outlives the process
+        # (live); replay and paper start a fresh simulation every run
+        await takeover.run(
+            first_start=first, restore_realized=first and bool(self.d.extra.get("cash_from_venue"))
+        )
 
     async def sync_cash(self) -> None:
         """Live: take cash from the venue account, not from the configured allocation.
@@ -202,11 +209,23 @@ class BaseEngine(ABC):
         before, self.d.positions.cash = self.d.positions.cash, balance.total
         self.log.info("cash taken from the venue", cash=str(balance.total), was=str(before))
 
-    async def venue_holds(self, position: Position) -> bool:
-        """True when the venue account still holds ``position`` (spot: the base asset)."""
-        base = self.d.instruments[position.symbol].base
-        balance = (await self.d.venue.get_balances()).get(base)
-        return balance is not None and balance.total >= position.quantity
+    async def venue_positions(self) -> dict[str, VenuePosition]:
+        """What the venue account holds per symbol (spot: base-asset balances).
+
+        Spot balances carry no entry price (``entry_price`` 0); dust below the
+        instrument's minimum order size is no position. The quote asset is cash.
+        """
+        balances = await self.d.venue.get_balances()
+        held: dict[str, VenuePosition] = {}
+        for symbol, inst in self.d.instruments.items():
+            balance = balances.get(inst.base)
+            if balance is None or inst.base == self.d.positions.quote:
+                continue
+            qty = balance.total
+            if round_quantity(qty, inst) < max(inst.min_qty, inst.step_size):
+                continue
+            held[symbol] = VenuePosition(symbol, PositionSide.LONG, qty, ZERO, 1, ZERO, ZERO, ZERO)
+        return held
 
     def request_stop(self) -> None:
         """Stop new entries now; loops finish their current step and exit."""

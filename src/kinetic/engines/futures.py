@@ -22,6 +22,7 @@ from kinetic.domain import (
     Position,
     PositionSide,
     Signal,
+    VenuePosition,
 )
 from kinetic.engines.base import BaseEngine, EngineDeps
 from kinetic.portfolio.positions import EntryPlan
@@ -188,9 +189,9 @@ class FuturesEngine(BaseEngine):
             if position.symbol not in self._stop_orders:  # e.g. cancelled by a dead-man switch
                 await self._protect(position)
 
-    async def venue_holds(self, position: Position) -> bool:
-        held = {(p.symbol, p.side): p.quantity for p in await self.venue.get_positions()}
-        return held.get((position.symbol, position.side), Decimal(0)) >= position.quantity
+    async def venue_positions(self) -> dict[str, VenuePosition]:
+        """The venue's open positions by symbol, for the start-up takeover (one-way mode)."""
+        return {p.symbol: p for p in await self.venue.get_positions() if p.quantity > 0}
 
     async def before_close(self, symbol: str) -> bool:
         cid = self._stop_orders.pop(symbol, None)

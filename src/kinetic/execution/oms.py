@@ -36,8 +36,11 @@ from kinetic.venues.base import (
     VenueHalted,
 )
 from kinetic.venues.base.errors import RateLimited
+from kinetic.venues.base.protocols import CountsFailures
 
 MAX_CONSECUTIVE_FAILURES = 5
+# resting protective orders: kept at start-up (every other open order is a stale entry)
+_STOPS = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
 SEND_ATTEMPTS = 3
 
 
@@ -63,6 +66,8 @@ class OrderManager:
         instance, stamp = await self.recorder.client_id_start(self.engine, self.clock.time())
         self.ids.begin(instance, stamp)
         self.consecutive_failures = 0
+        if isinstance(self.venue, CountsFailures):  # the HTTP client's count too
+            self.venue.reset_failures()
 
     def next_client_order_id(self, symbol: str) -> str:
         return self.ids.next()
@@ -263,19 +268,35 @@ class OrderManager:
             if found is None:
                 order.status = OrderStatus.REJECTED
                 note = "not found on venue at start-up"
-            elif not found.status.is_terminal and order.order_type is not OrderType.STOP_MARKET:
+            elif not found.status.is_terminal and order.order_type not in _STOPS:
                 await self.venue.cancel_order(order.symbol, order.client_order_id)
                 order.status = OrderStatus.CANCELED
                 note = "stale entry order cancelled at start-up"
             else:
                 order.status = found.status
-                if not found.status.is_terminal:
-                    self._orders[order.client_order_id] = order
+                order.venue_order_id = found.venue_order_id or order.venue_order_id
                 note = f"adopted with status {found.status}"
+            self._track(order)
             order.updated_ms = self.clock.time_ms()
             await self.recorder.record_order(self.engine, order, note)
             changed.append(order)
         return changed
+
+    def _track(self, order: Order) -> None:
+        """Keep ``order`` in memory while it is open or its fills are still to be seen.
+
+        On a supervisor restart the memory still holds the previous run's orders: one
+        the venue has since finished must leave it, or it would look open forever.
+        """
+        if order.status.is_terminal and not _awaiting(order):
+            self._orders.pop(order.client_order_id, None)
+        else:
+            self._orders[order.client_order_id] = order
+
+    def read_fills_from(self, symbol: str, since_ms: int) -> None:
+        """Read ``symbol``'s fills from ``since_ms`` on (start-up), unless already further."""
+        if since_ms > self._fill_cursor.get(symbol, 0):
+            self._fill_cursor[symbol] = since_ms
 
 
 def _rejected(intent: OrderIntent, reason: str) -> Order:

@@ -7,6 +7,7 @@ and the backtester may use the in-memory ``MemoryRecorder``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Protocol
 
 from kinetic.domain import ClosedTrade, EquitySnapshot, Fill, Order, Position
@@ -40,6 +41,18 @@ class Recorder(Protocol):
 
     async def client_id_start(self, engine: str, now_s: float) -> tuple[str, int]:
         """Return this installation's instance id and a new start stamp for ``engine``."""
+        ...
+
+    async def fill_checkpoints(self, engine: str) -> dict[str, int]:
+        """Per symbol, where the start-up takeover reads the venue's fills from (ms).
+
+        The latest journaled fill's time; for a symbol with orders but no fill yet, the
+        first order's creation time. Symbols the engine never traded are absent.
+        """
+        ...
+
+    async def realized_pnl(self, engine: str) -> Decimal:
+        """The engine's realized PnL over its closed trades (net of fees)."""
         ...
 
 
@@ -96,6 +109,21 @@ class MemoryRecorder:
         stamp = start_stamp(now_s, self.id_stamps.get(engine, -1))
         self.id_stamps[engine] = stamp
         return self.instance_id, stamp
+
+    async def fill_checkpoints(self, engine: str) -> dict[str, int]:
+        last: dict[str, int] = {}
+        for (e, symbol, _), fill in self.fills.items():
+            if e == engine:
+                last[symbol] = max(last.get(symbol, 0), fill.ts_ms)
+        first: dict[str, int] = {}
+        for e, order in self.orders.values():
+            if e == engine:
+                known = first.get(order.symbol, order.created_ms)
+                first[order.symbol] = min(known, order.created_ms)
+        return {**first, **last}
+
+    async def realized_pnl(self, engine: str) -> Decimal:
+        return sum((t.pnl for t in self.trades if t.engine == engine), Decimal(0))
 
     def event_kinds(self) -> list[str]:
         return [k for k, *_ in self.events]

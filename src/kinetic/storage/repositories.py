@@ -160,6 +160,17 @@ class OrderRepository(_Repository):
         async with self._db.session() as session:
             return int(await session.scalar(query) or 0)
 
+    async def first_created_by_symbol(self, engine: str) -> dict[str, int]:
+        """Return, per symbol, when the engine's first journaled order on it was created."""
+        query = (
+            sa.select(OrderRow.symbol, sa.func.min(OrderRow.created_ms))
+            .where(OrderRow.engine == engine)
+            .group_by(OrderRow.symbol)
+        )
+        async with self._db.session() as session:
+            rows = (await session.execute(query)).all()
+        return {str(symbol): int(ms or 0) for symbol, ms in rows}
+
     async def count_by_status(self) -> dict[str, int]:
         """Return the number of orders per status across engines."""
         query = sa.select(OrderRow.status, sa.func.count()).group_by(OrderRow.status)
@@ -186,6 +197,17 @@ class FillRepository(_Repository):
         query = sa.select(sa.func.count()).select_from(FillRow).where(FillRow.engine == engine)
         async with self._db.session() as session:
             return int(await session.scalar(query) or 0)
+
+    async def last_ts_by_symbol(self, engine: str) -> dict[str, int]:
+        """Return, per symbol, the time of the engine's latest journaled fill."""
+        query = (
+            sa.select(FillRow.symbol, sa.func.max(FillRow.ts_ms))
+            .where(FillRow.engine == engine)
+            .group_by(FillRow.symbol)
+        )
+        async with self._db.session() as session:
+            rows = (await session.execute(query)).all()
+        return {str(symbol): int(ms or 0) for symbol, ms in rows}
 
     async def list(self, engine: str) -> list[Fill]:
         """Return the engine's fills in execution order."""

@@ -60,3 +60,12 @@ class FuturesVenue(SpotVenue, Protocol):
     async def set_dead_man_switch(self, timeout_seconds: int) -> None:
         """Cancel all open orders unless refreshed within ``timeout_seconds`` (0 = off)."""
         ...
+
+
+@runtime_checkable
+class CountsFailures(Protocol):
+    """A venue client that counts consecutive failed calls (the HTTP clients)."""
+
+    def reset_failures(self) -> None:
+        """Forget the count: an engine (re)start begins with a clean slate."""
+        ...

@@ -227,6 +227,10 @@ class BinanceVenueBase:
             self._client_ids[order.venue_order_id] = order.client_order_id
         return order
 
+    def reset_failures(self) -> None:
+        """Forget the consecutive-failure count (called on every engine start)."""
+        self.rest.reset_failures()
+
     async def close(self) -> None:
         """Release the HTTP session."""
         await self.rest.close()

@@ -131,6 +131,10 @@ class BinanceRest:
         """Re-measure the offset between the local clock and the venue's."""
         await self.offset.sync(self.server_time_ms)
 
+    def reset_failures(self) -> None:
+        """Forget the HTTP client's consecutive-failure count."""
+        self.http.reset_failures()
+
     async def close(self) -> None:
         """Close the HTTP session."""
         await self.http.close()

@@ -270,6 +270,13 @@ class HttpClient:
         )
         return err
 
+    def reset_failures(self) -> None:
+        """Forget the consecutive-failure count (an engine (re)start begins afresh).
+
+        Rate-limit pauses and bans stay: the venue asked for them.
+        """
+        self.failures.success()
+
     async def close(self) -> None:
         """Close the session; the client may not be used afterwards."""
         if self._session is not None:

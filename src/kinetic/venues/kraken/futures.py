@@ -379,6 +379,10 @@ class KrakenFuturesClient:
     def _skip(self, endpoint: str, exc: Exception) -> None:
         self._log.warning("malformed venue payload skipped", endpoint=endpoint, error=str(exc))
 
+    def reset_failures(self) -> None:
+        """Forget the HTTP client's consecutive-failure count (on every engine start)."""
+        self._http.reset_failures()
+
     async def close(self) -> None:
         """Close the HTTP session."""
         await self._http.close()

@@ -401,6 +401,11 @@ class KrakenSpotClient:
             "malformed venue payload skipped", endpoint=endpoint, item=item, error=str(exc)
         )
 
+    def reset_failures(self) -> None:
+        """Forget both HTTP clients' consecutive-failure counts (on every engine start)."""
+        self._public.reset_failures()
+        self._private_http.reset_failures()
+
     async def close(self) -> None:
         """Close both HTTP sessions."""
         await self._public.close()
