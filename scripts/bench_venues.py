@@ -1,6 +1,7 @@
 """Venue benchmarks (issue 3): WS ingest rate, event-loop lag in a burst, kline -> signed order.
 
 Usage: python scripts/bench_venues.py [--messages 300000] [--samples 1200] [--skip-db]
+       [--latency-only] [--journals orm-sqlite,sqlite,sqlite-full,orm-postgres,postgres,memory]
 
 Everything runs on 127.0.0.1. A child process (this script with ``--serve``) is the
 fake Binance combined-stream server, so its send work does not share the measured
@@ -20,6 +21,11 @@ process's event loop; the measured process is one Python process running the rea
    BinanceRest.signed. The HTTP layer is a ``HttpClient`` subclass installed as the
    client's public ``rest.http`` attribute: ``send()`` records perf_counter, calls the
    ``build`` callable (timestamp + HMAC signature) and returns canned Binance answers.
+   ``--journals`` picks the recorders measured: ``memory`` (MemoryRecorder), ``orm-*``
+   (DbRecorder over the SQLAlchemy repositories only), ``sqlite``/``sqlite-full``/``postgres``
+   (DbRecorder with the dedicated order journal of ``kinetic.storage.journal``; SQLite with
+   ``synchronous=NORMAL`` or ``FULL``). PostgreSQL runs use a throwaway database on the local
+   server (``tests/pg.py``; ``KINETIC_TEST_PG_ADMIN_DSN`` overrides the admin DSN).
 """
 
 from __future__ import annotations
@@ -377,6 +383,10 @@ def stub_http_class() -> type:
                 body = {"symbol": sym, "price": f"{self.prices(sym):.8f}"}
             elif path == "/api/v3/myTrades":
                 body = []  # no fills: the engine stays flat and enters again next candle
+            elif path == "/api/v3/openOrders":
+                body = []  # start-up takeover: nothing rests on the venue
+            elif path == "/api/v3/account":  # start-up takeover: cash only, no holdings
+                body = {"balances": [{"asset": "USDT", "free": "1000000", "locked": "0"}]}
             else:
                 raise AssertionError(f"unexpected request {req.method} {path}")
             return Response(200, {"X-MBX-USED-WEIGHT-1M": "1"}, json.dumps(body))
@@ -436,15 +446,64 @@ class ScriptedLong:
         self.inner.reset(symbol)
 
 
+JOURNALS = ("orm-sqlite", "sqlite", "sqlite-full", "orm-postgres", "postgres", "memory")
+DEFAULT_JOURNALS = "orm-sqlite,sqlite,sqlite-full,orm-postgres,postgres,memory"
+
+
+async def open_recorder(kind: str, tmp: str, clock: Any) -> tuple[Any, Any, str]:
+    """Return (recorder, async close callable, label) for one ``--journals`` entry."""
+    from kinetic.execution.recorder import MemoryRecorder
+    from kinetic.storage.db import Database
+    from kinetic.storage.recorder import DbRecorder
+    from kinetic.storage.repositories import Repositories
+
+    if kind == "memory":
+
+        async def nothing() -> None:
+            return None
+
+        return MemoryRecorder(), nothing, "MemoryRecorder"
+    pg_url = ""
+    if kind.endswith("postgres"):
+        from tests.pg import create_temp_pg_database
+
+        pg_url = await create_temp_pg_database()
+        url = pg_url
+    else:
+        url = f"sqlite+aiosqlite:///{tmp}/bench_{kind}.db"
+    db = Database(url)
+    await db.connect()
+    await db.migrate()
+    journal = None
+    if not kind.startswith("orm-"):
+        from kinetic.storage.journal import open_journal
+
+        sync = "FULL" if kind == "sqlite-full" else "NORMAL"
+        journal = await open_journal(url, sqlite_synchronous=sync)
+    recorder = DbRecorder(Repositories.create(db, clock), journal)
+
+    async def close() -> None:
+        if journal is not None:
+            await journal.close()
+        await db.close()
+        if pg_url:
+            from tests.pg import drop_pg_database
+
+            await drop_pg_database(pg_url)
+
+    backend = "PostgreSQL" if pg_url else "SQLite"
+    how = "SQLAlchemy repositories" if journal is None else repr(journal)
+    return recorder, close, f"DbRecorder({backend}, orders/fills via {how})"
+
+
 async def bench_latency(
-    base: str, samples: int, use_db: bool, tmp: str, pace_ms: float
+    base: str, samples: int, journal_kind: str, tmp: str, pace_ms: float
 ) -> dict[str, Any]:
     import aiohttp
 
     from config import load_config
     from kinetic.clock import RealClock
     from kinetic.domain import Candle, CapitalAllocation
-    from kinetic.execution.recorder import MemoryRecorder
     from kinetic.marketdata.store import CandleStore
     from kinetic.venues.binance.spot import BinanceSpotClient
     from kinetic.wiring import build_engine, configured_strategy
@@ -465,18 +524,7 @@ async def bench_latency(
     http.prices = lambda s: store.last(s).close if store.last(s) else BASE_PRICE[s]  # type: ignore[union-attr]
     venue.rest.http = http  # public attribute: the one HTTP client of this venue client
 
-    db = None
-    if use_db:
-        from kinetic.storage.db import Database
-        from kinetic.storage.recorder import DbRecorder
-        from kinetic.storage.repositories import Repositories
-
-        db = Database(f"sqlite+aiosqlite:///{tmp}/bench_venues.db")
-        await db.connect()
-        await db.migrate()
-        recorder: Any = DbRecorder(Repositories.create(db, clock))
-    else:
-        recorder = MemoryRecorder()
+    recorder, close_recorder, recorder_label = await open_recorder(journal_kind, tmp, clock)
 
     inner = configured_strategy(config.spot_strategy, config, "spot")
     strategy = ScriptedLong(inner)
@@ -529,8 +577,7 @@ async def bench_latency(
         await asyncio.wait_for(watcher_done.wait(), 60)
     finally:
         await stream.stop()
-        if db is not None:
-            await db.close()
+        await close_recorder()
     async with aiohttp.ClientSession() as s, s.get(f"{base}/times") as r:
         sent = (await r.json())["latency"]
     skip = 50  # first orders load exchangeInfo and sync the clock offset
@@ -546,7 +593,7 @@ async def bench_latency(
         "wire": from_wire,
         "sign": signing,
         "strategy": inner.name,
-        "recorder": "DbRecorder(SQLite)" if use_db else "MemoryRecorder",
+        "recorder": recorder_label,
     }
 
 
@@ -580,6 +627,13 @@ async def client_main(args: argparse.Namespace, port: int, sink: CountingSink) -
         f"{os.getloadavg()[0]:.2f} at start; fake server in a child process"
     )
 
+    if not args.latency_only:
+        await bench_stream(args, base, http_base)
+    await bench_journals(args, base)
+    print_latency_notes(sink)
+
+
+async def bench_stream(args: argparse.Namespace, base: str, http_base: str) -> None:
     raw = await bench_raw(base, args.messages)
     rate, closed, ye = await bench_ingest(base, args.messages)
     import aiohttp
@@ -614,15 +668,22 @@ async def client_main(args: argparse.Namespace, port: int, sink: CountingSink) -
         f"p50 {primary['p50']:.3f}, max {primary['max']:.3f}"
     )
 
+
+async def bench_journals(args: argparse.Namespace, base: str) -> None:
+    kinds = ["memory"] if args.skip_db else [k.strip() for k in args.journals.split(",")]
+    unknown = sorted(set(kinds) - set(JOURNALS))
+    if unknown:
+        raise SystemExit(f"unknown --journals {unknown}; choose from {', '.join(JOURNALS)}")
     with tempfile.TemporaryDirectory() as tmp:
-        variants = [False] if args.skip_db else [True, False]
-        for use_db in variants:
-            pace = args.db_pace_ms if use_db else args.pace_ms
-            res = await bench_latency(base, args.samples, use_db, tmp, pace)
+        for kind in kinds:
+            pace = args.pace_ms if kind == "memory" else args.db_pace_ms
+            res = await bench_latency(base, args.samples, kind, tmp, pace)
             if res["errors"]:
                 print(f"  ERRORS in engine path: {res['errors'][:3]!r}")
             p, w, sg = res["parse"], res["wire"], res["sign"]
-            label = "kline_to_signed_order_ms" + ("" if use_db else "_memory_journal")
+            label = "kline_to_signed_order_ms" + {"sqlite": "", "memory": "_memory_journal"}.get(
+                kind, "_" + kind.replace("-", "_")
+            )
             print(
                 f"{label}: p50 {pct(p, 50):.3f}, p99 {pct(p, 99):.3f}, max {max(p):.3f} "
                 f"over {len(p)} samples (goal p50 <= 1 ms, p99 <= 5 ms)"
@@ -637,6 +698,9 @@ async def client_main(args: argparse.Namespace, port: int, sink: CountingSink) -
                 f"signal forced LONG (scripted); {res['orders']} orders placed, "
                 f"first 50 dropped as warm-up; closed klines {pace:g} ms apart"
             )
+
+
+def print_latency_notes(sink: CountingSink) -> None:
     print("notes:")
     print("  * kline_to_signed_order starts in the candle handler MarketStream calls right after")
     print("    json.loads + parse_kline_event; the 'from server send' line bounds it from above")
@@ -661,8 +725,10 @@ def main() -> None:
     p.add_argument("--messages", type=int, default=300_000)
     p.add_argument("--samples", type=int, default=1200)
     p.add_argument("--pace-ms", type=float, default=3.0, help="gap between closed klines")
-    p.add_argument("--db-pace-ms", type=float, default=15.0, help="same, SQLite journal run")
+    p.add_argument("--db-pace-ms", type=float, default=15.0, help="same, database journal runs")
     p.add_argument("--skip-db", action="store_true", help="latency with MemoryRecorder only")
+    p.add_argument("--journals", default=DEFAULT_JOURNALS, help=f"comma list of {JOURNALS}")
+    p.add_argument("--latency-only", action="store_true", help="skip the ingest and lag parts")
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve:

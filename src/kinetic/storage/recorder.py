@@ -1,4 +1,9 @@
-"""DbRecorder: the engines' and orchestrator's ``Recorder`` over the repositories."""
+"""DbRecorder: the engines' and orchestrator's ``Recorder`` over the repositories.
+
+Orders and fills, the journal the OMS writes before every send, go through a dedicated
+``OrderJournal`` connection when one is given (``kinetic.storage.journal``); it writes
+the same rows as the repositories, which still serve every read.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,30 @@ from typing import Any
 
 from kinetic.domain import ClosedTrade, EquitySnapshot, Fill, Order, Position
 from kinetic.execution.ids import new_instance_id, start_stamp
+from kinetic.storage.journal import OrderJournal
 from kinetic.storage.repositories import Repositories
 
 
 class DbRecorder:
-    """Write-through recorder: every call is one short transaction."""
+    """Write-through recorder: every call is one short transaction.
 
-    def __init__(self, repos: Repositories) -> None:
+    ``journal`` (optional) takes the order and fill writes off SQLAlchemy: the OMS awaits
+    them before each send, so they are the latency-critical ones. A failed write raises.
+    """
+
+    def __init__(self, repos: Repositories, journal: OrderJournal | None = None) -> None:
         self.repos = repos
+        self.journal = journal
 
     async def record_order(self, engine: str, order: Order, reason: str = "") -> None:
-        await self.repos.orders.upsert(engine, order, reason)
+        if self.journal is not None:
+            await self.journal.record_order(engine, order, reason)
+        else:
+            await self.repos.orders.upsert(engine, order, reason)
 
     async def record_fill(self, engine: str, fill: Fill) -> bool:
+        if self.journal is not None:
+            return await self.journal.record_fill(engine, fill)
         return await self.repos.fills.add(engine, fill)
 
     async def record_position(self, engine: str, position: Position) -> None:
@@ -63,14 +79,6 @@ class DbRecorder:
         stamp = start_stamp(now_s, int(last) if last else -1)
         await inst.put(f"id_stamp:{engine}", str(stamp))
         return instance, stamp
-
-    async def fill_checkpoints(self, engine: str) -> dict[str, int]:
-        first = await self.repos.orders.first_created_by_symbol(engine)
-        last = await self.repos.fills.last_ts_by_symbol(engine)
-        return {**first, **last}
-
-    async def realized_pnl(self, engine: str) -> Decimal:
-        return await self.repos.trades.realized_pnl(engine)
 
     async def save_engine_state(self, engine: str, **fields: Any) -> None:
         await self.repos.engine_state.upsert(engine, **fields)
