@@ -36,6 +36,7 @@ RAW_OVERRIDES: dict[str, Any] = {
     "futures_atr_stop_multiplier": NEVER,  # long stop at 0, short stop at +inf
     "futures_trailing_activation_pct": NEVER,
     "futures_blacklist_duration_minutes": 0,
+    "futures_liquidation_guard": False,  # the stops above are "none", not levels
 }
 
 

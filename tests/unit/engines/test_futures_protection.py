@@ -57,7 +57,7 @@ async def test_entry_filled_in_two_trades_then_stop_covers_the_whole_position() 
     assert stops[0].quantity == pos.quantity  # type: ignore[attr-defined]
 
 
-async def test_stop_refused_by_venue_then_position_closed_and_event_recorded() -> None:
+async def test_stop_refused_by_venue_then_position_closed_at_grace_and_event_recorded() -> None:
     w = futures_world()
     real = w.venue.place_order
 
@@ -68,6 +68,10 @@ async def test_stop_refused_by_venue_then_position_closed_and_event_recorded() -
 
     w.venue.place_order = refuse_stops  # type: ignore[method-assign]
     await _enter(w)
+    assert ETH in w.positions.positions  # retried within the grace period
+    assert "unprotected" not in w.recorder.event_kinds()
+    w.clock.advance(w.config.protection_grace_seconds)
+    await w.engine.protect_once()
     assert ETH not in w.positions.positions
     assert "unprotected" in w.recorder.event_kinds()
     assert not await w.venue.get_positions()

@@ -1,0 +1,163 @@
+"""Protection on the real Binance USD-M client against the fake venue server (issue 11).
+
+The FuturesEngine is wired as the daemon wires it for live trading, but with the fake
+Binance USD-M server (``kinetic.venues.fakes``) on 127.0.0.1, a FastClock (every sleep
+moves time at once) and a scripted strategy. Stops go to the fake's algo endpoint, as
+they do on the real venue; tests cancel them behind the engine's back, refuse them, or
+halt the engine, and check what rests on the venue afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+
+from config import UnifiedConfig
+from kinetic.domain import ZERO, CapitalAllocation, Direction, MarketType, Regime, TradingState
+from kinetic.engines.base import AlwaysActive, EngineDeps
+from kinetic.engines.futures import FuturesEngine
+from kinetic.execution.oms import OrderManager
+from kinetic.execution.recorder import MemoryRecorder
+from kinetic.marketdata.store import CandleStore
+from kinetic.portfolio.positions import PositionManager
+from kinetic.risk.blacklist import SymbolBlacklist
+from kinetic.risk.manager import RiskLimits, RiskManager
+from kinetic.venues.binance import BinanceFuturesClient
+from kinetic.venues.fakes.binance_server import API_KEY, API_SECRET, FakeBinance
+from kinetic.venues.fakes.binance_state import FakeOrder
+from kinetic.venues.http import HttpSettings, RetryPolicy
+from tests.fake_venues.fast_clock import FastClock
+from tests.unit.engines.kit import MINUTE_MS, T0_MS, Candle, ScriptedStrategy
+
+ETH = "ETHUSDT"
+ALGO = "/fapi/v1/algoOrder"
+
+
+@dataclass
+class Rig:
+    server: FakeBinance
+    client: BinanceFuturesClient
+    engine: FuturesEngine
+    clock: FastClock
+    store: CandleStore
+    strategy: ScriptedStrategy
+    recorder: MemoryRecorder
+    gate: AlwaysActive
+    next_open: int = T0_MS
+
+    def candle(self, price: float) -> Candle:
+        t = self.next_open
+        self.next_open += MINUTE_MS
+        return Candle(ETH, t, t + MINUTE_MS - 1, price, price, price, price, 10.0)
+
+    def publish(self, candle: Candle) -> None:
+        self.clock.set(max(self.clock.time(), (candle.close_time_ms + 1) / 1000))
+        self.server.set_price(ETH, Decimal(str(candle.close)))
+        self.store.add(candle)
+
+    async def enter_long(self, price: float = 2000.0) -> None:
+        c = self.candle(price)
+        self.strategy.at(ETH, c.open_time_ms, Direction.LONG, 80, 1.2345, Regime.TRENDING, "e")
+        self.publish(c)
+        await self.engine.scan_once()
+        await self.engine.monitor_once()
+
+    def stops(self) -> list[FakeOrder]:
+        return self.server.book.open_orders(ETH, algo=True)
+
+    def position_amt(self) -> Decimal:
+        return self.server.book.positions.get(ETH, (ZERO, ZERO))[0]
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    clock = FastClock(T0_MS / 1000)
+    server = FakeBinance(futures=True, clock=clock)
+    await server.start()
+    settings = HttpSettings(timeout_seconds=5.0, retry=RetryPolicy(max_attempts=2))
+    client = BinanceFuturesClient(
+        clock, api_key=API_KEY, api_secret=API_SECRET, base_url=server.url, settings=settings
+    )
+    config = UnifiedConfig(protection_grace_seconds=10)
+    recorder, store, strategy, gate = (
+        MemoryRecorder(),
+        CandleStore(),
+        ScriptedStrategy(),
+        AlwaysActive(),
+    )
+    capital = Decimal(6000)
+    blacklist = SymbolBlacklist(0)
+    deps = EngineDeps(
+        config=config,
+        venue=client,
+        strategy=strategy,
+        store=store,
+        oms=OrderManager("futures", client, recorder, clock),
+        positions=PositionManager("futures", MarketType.FUTURES, capital),
+        risk=RiskManager(RiskLimits(3, 50), lambda: True),
+        recorder=recorder,
+        clock=clock,
+        instruments=await client.get_instruments(),
+        symbols=[ETH],
+        allocation=lambda: CapitalAllocation("futures", 60.0, capital, ZERO, capital),
+        gate=gate,
+    )
+    engine = FuturesEngine(deps, blacklist)
+    try:
+        yield Rig(server, client, engine, clock, store, strategy, recorder, gate)
+    finally:
+        await client.close()
+        await server.stop()
+
+
+async def test_stop_cancelled_on_binance_then_next_monitor_step_places_it_again(rig: Rig) -> None:
+    await rig.enter_long()
+    [old] = rig.stops()
+    qty = rig.engine.d.positions.positions[ETH].quantity
+    assert (old.qty, old.reduce_only, rig.position_amt()) == (qty, True, qty)
+    rig.server.book.cancel(old)  # by hand in the web UI, or by the venue
+    rig.publish(rig.candle(2000.0))
+    await rig.engine.monitor_once()
+    [new] = rig.stops()
+    assert new.client_id != old.client_id
+    assert (new.qty, new.side, new.type, new.reduce_only) == (qty, "SELL", "STOP_MARKET", True)
+    assert "stop_replaced" in rig.recorder.event_kinds()
+
+
+async def test_halted_engine_protect_once_places_the_missing_stop(rig: Rig) -> None:
+    await rig.enter_long()
+    [old] = rig.stops()
+    rig.gate.current["futures"] = TradingState.HALTED
+    rig.server.book.cancel(old)
+    await rig.engine.protect_once()
+    [new] = rig.stops()
+    assert new.qty == rig.position_amt()
+
+
+async def test_protection_step_reads_open_orders_once_for_every_symbol(rig: Rig) -> None:
+    await rig.enter_long()
+    before = len(rig.server.requests)
+    await rig.engine.protect_once()
+    paths = [path for _, path, _ in rig.server.requests[before:]]
+    assert paths.count("/fapi/v1/openOrders") == 1
+    assert paths.count("/fapi/v1/openAlgoOrders") == 1
+    assert paths.count("/fapi/v3/positionRisk") == 1
+
+
+async def test_stops_refused_by_binance_then_closed_at_market_within_grace(rig: Rig) -> None:
+    await rig.enter_long()
+    [old] = rig.stops()
+    rig.server.inject("503", path=ALGO, times=10_000)  # the algo service is down
+    rig.server.book.cancel(old)
+    start = rig.clock.time()
+    while ETH in rig.engine.d.positions.positions and rig.clock.time() - start < 60:
+        rig.clock.advance(1.0)
+        await rig.engine.protect_once()
+    assert ETH not in rig.engine.d.positions.positions
+    elapsed = rig.clock.time() - start
+    assert 10 <= elapsed <= 10 + 10  # the grace, and the last step's retries
+    assert rig.position_amt() == 0
+    assert "unprotected" in rig.recorder.event_kinds()
