@@ -80,6 +80,14 @@ class DbRecorder:
         await inst.put(f"id_stamp:{engine}", str(stamp))
         return instance, stamp
 
+    async def fill_checkpoints(self, engine: str) -> dict[str, int]:
+        first = await self.repos.orders.first_created_by_symbol(engine)
+        last = await self.repos.fills.last_ts_by_symbol(engine)
+        return {**first, **last}
+
+    async def realized_pnl(self, engine: str) -> Decimal:
+        return await self.repos.trades.realized_pnl(engine)
+
     async def save_engine_state(self, engine: str, **fields: Any) -> None:
         await self.repos.engine_state.upsert(engine, **fields)
 
