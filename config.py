@@ -133,6 +133,13 @@ class UnifiedConfig(BaseModel):
     # Invariant monitor: a futures engine's reserved margin above this share of its
     # equity is a violation (REDUCE_ONLY until an operator clears it)
     invariant_max_margin_pct: float = Field(95.0, gt=0.0, le=100.0)
+    # Protection (futures): a position without a resting stop for this long is closed
+    # at market (event "unprotected"); a mark this close (% of the mark) to the venue's
+    # liquidation price raises a "near_liquidation" event
+    protection_grace_seconds: float = Field(10.0, gt=0.0, le=3600.0)
+    near_liquidation_pct: float = Field(5.0, gt=0.0, le=100.0)
+    # refuse a futures entry whose stop lies beyond its estimated liquidation price
+    futures_liquidation_guard: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")

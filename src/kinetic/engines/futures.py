@@ -6,6 +6,14 @@ confidence within ``futures_leverage_min..max``. Every position gets a reduce-on
 STOP_MARKET on the venue at ``entry -/+ ATR x futures_atr_stop_multiplier``; once the
 profit reaches ``futures_trailing_activation_pct`` the stop trails the best price. A
 losing trade blacklists the symbol for ``futures_blacklist_duration_minutes``.
+
+Protection (``protect``, every monitor step and ``protect_once``): one read of the
+venue's open orders and one of its positions; a stop that is missing, cancelled or too
+small is placed again; a position that gets no stop within ``protection_grace_seconds``
+(or whose stop level the price has already crossed) is closed at market and recorded as
+``unprotected``. The same read records the venue's liquidation price on the position
+and raises ``near_liquidation`` once per approach. An entry whose stop lies beyond the
+estimated liquidation price is refused.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from kinetic.domain import (
     Candle,
     Direction,
     MarketType,
+    Order,
     OrderStatus,
     OrderType,
     Position,
@@ -24,14 +33,24 @@ from kinetic.domain import (
     Signal,
     VenuePosition,
 )
-from kinetic.engines.base import BaseEngine, EngineDeps
+from kinetic.engines.base import BaseEngine, EngineDeps, OrderPurpose
+from kinetic.execution.protection import (
+    Need,
+    ProtectionMonitor,
+    Verdict,
+    estimated_liquidation,
+    near_liquidation,
+    stop_beyond_liquidation,
+)
 from kinetic.portfolio.positions import EntryPlan
 from kinetic.risk.blacklist import SymbolBlacklist
 from kinetic.risk.leverage import RegimeLeverageCalculator
 from kinetic.risk.sizing import ConfidencePositionSizer
 from kinetic.risk.stops import atr_stop, update_trailing
-from kinetic.venues.base import FuturesVenue, round_price
+from kinetic.venues.base import FuturesVenue, VenueError, VenueHalted, round_price
 from kinetic.venues.base.filters import Rounding
+
+UNKNOWN_LOOKUPS_PER_STEP = 2
 
 
 class FuturesEngine(BaseEngine):
@@ -53,6 +72,8 @@ class FuturesEngine(BaseEngine):
         )
         self._stop_orders: dict[str, str] = {}  # symbol -> client id of the protective stop
         self._leverage_set: dict[str, int] = {}
+        self.protection = ProtectionMonitor(cfg.protection_grace_seconds, deps.oms.ids.ours)
+        self._near_liquidation: set[str] = set()
 
     @property
     def venue(self) -> FuturesVenue:
@@ -60,6 +81,7 @@ class FuturesEngine(BaseEngine):
         assert isinstance(venue, FuturesVenue)
         return venue
 
+    # ------------------------------------------------------------------ entries
     async def on_signal(self, signal: Signal, candle: Candle) -> None:
         symbol = signal.symbol
         pos = self.d.positions.positions.get(symbol)
@@ -72,6 +94,9 @@ class FuturesEngine(BaseEngine):
                 await self.close_position(symbol, f"signal reversal: {signal.reason}")
             return
         if signal.direction is Direction.FLAT or signal.atr <= 0 or not self.fresh(symbol):
+            return
+        if not self.allows(OrderPurpose.ENTRY):
+            self.log.debug("entry held by the trading state", symbol=symbol)
             return
         await self._enter(signal, candle)
 
@@ -93,11 +118,17 @@ class FuturesEngine(BaseEngine):
             self.log.debug("entry refused", symbol=signal.symbol, reason=decision.reason)
             return
         price = Decimal(str(candle.close))
+        stop = atr_stop(price, side, Decimal(str(signal.atr)), cfg.futures_atr_stop_multiplier)
+        liquidation = estimated_liquidation(side, price, leverage)
+        if cfg.futures_liquidation_guard and stop_beyond_liquidation(side, stop, liquidation):
+            self.log.warning("entry refused: the stop lies beyond the liquidation price",
+                             symbol=signal.symbol, stop=str(stop), leverage=leverage,
+                             liquidation=str(liquidation.quantize(stop)))  # fmt: skip
+            return
         if self._leverage_set.get(signal.symbol) != leverage:
             await self.venue.set_isolated_margin(signal.symbol)
             await self.venue.set_leverage(signal.symbol, leverage)
             self._leverage_set[signal.symbol] = leverage
-        stop = atr_stop(price, side, Decimal(str(signal.atr)), cfg.futures_atr_stop_multiplier)
         plan = EntryPlan(side, stop, None, leverage, signal.confidence, signal.reason)
         qty = self.entry_quantity(signal.symbol, decision.margin_usd, price, leverage)
         await self.send(
@@ -129,14 +160,15 @@ class FuturesEngine(BaseEngine):
         await self._protect(position)
         await self.d.recorder.record_position(self.name, position)
 
-    async def _place_stop(self, position: Position) -> str | None:
-        """Place a reduce-only stop for the whole position; its client id if the venue took it."""
+    # ------------------------------------------------------------------ stops
+    async def _place_stop(self, position: Position, quantity: Decimal | None = None) -> str | None:
+        """Place a reduce-only stop for ``quantity`` (the position's); its id if it rests."""
         inst = self.d.instruments[position.symbol]
         position.stop_price = round_price(position.stop_price, inst.tick_size, _away(position))
         cid = await self.send(
             position.symbol,
             position.side.exit_side,
-            position.quantity,
+            position.quantity if quantity is None else quantity,
             order_type=OrderType.STOP_MARKET,
             stop_price=position.stop_price,
             reduce_only=True,
@@ -147,20 +179,50 @@ class FuturesEngine(BaseEngine):
             return None
         return cid
 
-    async def _protect(self, position: Position) -> None:
-        """Every position has a stop on the venue; if one cannot be placed, close it."""
-        cid = await self._place_stop(position)
+    async def _protect(self, position: Position, quantity: Decimal | None = None) -> bool:
+        """Place ``position``'s stop; on failure start its grace period. True if placed.
+
+        ``VenueHalted`` from the placement counts as a failed placement here: the grace
+        close must still happen when the venue takes no stops (the OMS raises it again on
+        the next failure anywhere else, which halts the engine as designed).
+        """
+        symbol = position.symbol
+        try:
+            cid = await self._place_stop(position, quantity)
+        except VenueHalted as exc:
+            self.log.error("stop placement halted by venue failures", symbol=symbol,
+                           error=str(exc))  # fmt: skip
+            cid = None
         if cid is not None:
-            self._stop_orders[position.symbol] = cid
-            return
-        self.log.error("protective stop refused; closing the position", symbol=position.symbol)
-        await self.d.recorder.record_event(
-            "unprotected",
-            f"{position.symbol}: stop placement failed; closing at market",
-            self.name,
-            {"symbol": position.symbol},
-        )
-        await self.close_position(position.symbol, "stop placement failed")
+            self._stop_orders[symbol] = cid
+            self.protection.protected(symbol)
+            return True
+        waited = self.protection.failed(symbol, self.d.clock.time())
+        self.log.error("protective stop not placed; retrying within the grace period",
+                       symbol=symbol, unprotected_s=round(waited, 1),
+                       grace_s=self.protection.grace_seconds)  # fmt: skip
+        if self._through_stop(position) or self.protection.expired(symbol, self.d.clock.time()):
+            await self._close_unprotected(position, waited)
+        return False
+
+    def _through_stop(self, position: Position) -> bool:
+        """True when the last price has crossed the stop level: the stop would have fired."""
+        price = self.price(position.symbol)
+        if price is None:
+            return False
+        if position.side is PositionSide.LONG:
+            return price <= position.stop_price
+        return price >= position.stop_price
+
+    async def _close_unprotected(self, position: Position, waited: float) -> None:
+        symbol = position.symbol
+        if self.closes.get(symbol) is None:
+            note = f"{symbol}: no stop on the venue for {waited:.0f}s; closing at market"
+            self.log.error("position unprotected; closing at market", symbol=symbol,
+                           unprotected_s=round(waited, 1))  # fmt: skip
+            data = {"symbol": symbol, "quantity": str(position.quantity), "waited_s": waited}
+            await self.event("unprotected", note, data)
+        await self.close_unprotected(symbol, "unprotected: no stop")
 
     async def _replace_stop(self, position: Position) -> None:
         """Place the new stop first, then cancel the old one (never a moment without)."""
@@ -172,33 +234,167 @@ class FuturesEngine(BaseEngine):
             return  # the old stop stays in force
         self._stop_orders[position.symbol] = cid
         if old is not None:
-            await self.d.oms.cancel(old)
+            await self._cancel_quietly(old)
+
+    async def _cancel_quietly(self, cid: str) -> bool:
+        """Cancel one of our orders; False (logged) if the venue failed: swept next step."""
+        try:
+            await self.d.oms.cancel(cid)
+        except VenueError as exc:
+            self.log.warning("cancel failed; retried by the protection step",
+                             client_order_id=cid, error=str(exc))  # fmt: skip
+            return False
+        return True
 
     async def on_position_increased(self, position: Position) -> None:
         """A later fill of the entry grew the position: the stop must cover all of it."""
         if position.symbol in self._stop_orders:
             await self._replace_stop(position)
 
+    # ------------------------------------------------------------------ protection
+    def protection_pending(self) -> bool:
+        return super().protection_pending() or self.protection.pending
+
+    async def protect(self) -> None:
+        """The protection step: every position has a resting reduce-only stop for its size.
+
+        Reads the venue's open orders (all symbols, one call) and then its positions: a
+        stop that fired between the two reads shows as a flat position, whose fill is
+        then learnt. A failed read skips the step (logged); the next one tries again.
+        """
+        book = self.d.positions.positions
+        if not book and not self._stop_orders:
+            return
+        try:
+            venue_orders = await self.venue.get_open_orders()
+            venue_positions = await self.venue.get_positions()
+        except VenueError as exc:
+            self.log.warning("protection step skipped: venue read failed", error=str(exc))
+            return
+        sizes = {p.symbol: p.quantity for p in venue_positions if p.quantity > 0}
+        for symbol in [s for s in book if s not in sizes]:
+            await self.sync(symbol)  # flat on the venue: a stop (or liquidation) filled
+        await self._note_liquidation(venue_positions)
+        verdicts, orphans = self.protection.assess(
+            list(book.values()), venue_orders, sizes, self._stop_orders
+        )
+        by_id = {o.client_order_id: o for o in venue_orders}
+        for verdict in verdicts:
+            await self._enforce(verdict, by_id)
+        await self._sweep(orphans)
+        unknown = [  # stops whose placement outcome was unknown and that do not rest
+            o.client_order_id
+            for o in self.d.oms.open_orders()
+            if o.status is OrderStatus.UNKNOWN
+            and o.client_order_id not in by_id
+            and self.is_protective(o)
+        ]
+        for cid in unknown[:UNKNOWN_LOOKUPS_PER_STEP]:  # bounded: an outage piles them up
+            await self._refresh_quietly(cid)
+
+    async def _enforce(self, verdict: Verdict, venue_orders: dict[str, Order]) -> None:
+        symbol = verdict.symbol
+        position = self.d.positions.positions.get(symbol)
+        if position is None:
+            return
+        if verdict.need is not Need.PLACE:
+            assert verdict.keep is not None
+            if verdict.need is Need.ADOPT:
+                await self.d.oms.adopt(venue_orders[verdict.keep], "stop_loss")
+                self.log.info("resting stop adopted", symbol=symbol, client_order_id=verdict.keep)
+            self._stop_orders[symbol] = verdict.keep
+            self.protection.protected(symbol)
+        else:
+            old = self._stop_orders.pop(symbol, None)
+            if old is not None:
+                await self._refresh_quietly(old)
+            if symbol not in self.protection.unprotected():  # news: once per episode
+                self.log.warning("protective stop missing; placing it", symbol=symbol,
+                                 detail=verdict.detail, quantity=str(verdict.quantity))  # fmt: skip
+                await self.event(
+                    "stop_replaced",
+                    f"{symbol}: stop {verdict.detail}; placing a new one",
+                    {"symbol": symbol, "detail": verdict.detail, "previous": old},
+                )
+            if not await self._protect(position, verdict.quantity):
+                return
+        for cid in verdict.stale:
+            await self._adopt_and_cancel(venue_orders.get(cid))
+
+    async def _refresh_quietly(self, cid: str) -> None:
+        """Learn the final status of a stop the venue no longer lists (journal stays right)."""
+        try:
+            await self.d.oms.refresh(cid)
+        except VenueError as exc:
+            self.log.warning("stop lookup failed", client_order_id=cid, error=str(exc))
+
+    async def _adopt_and_cancel(self, order: Order | None) -> None:
+        if order is None:
+            return
+        await self.d.oms.adopt(order, "stop_loss")
+        await self._cancel_quietly(order.client_order_id)
+
+    async def _sweep(self, orphans: list[Order]) -> None:
+        """Cancel our stops resting where the book holds nothing (an entry is not in flight)."""
+        for order in orphans:
+            symbol = order.symbol
+            if symbol in self.d.positions.positions or self._entry_in_flight(symbol):
+                continue
+            self.log.warning("stale stop without a position; cancelling", symbol=symbol,
+                             client_order_id=order.client_order_id)  # fmt: skip
+            if self._stop_orders.get(symbol) == order.client_order_id:
+                del self._stop_orders[symbol]
+            await self._adopt_and_cancel(order)
+        for symbol in [s for s in self._stop_orders if s not in self.d.positions.positions]:
+            del self._stop_orders[symbol]
+
+    def _entry_in_flight(self, symbol: str) -> bool:
+        oms = self.d.oms
+        return oms.awaiting_fills(symbol) or any(
+            not self.is_protective(o) for o in oms.open_orders(symbol)
+        )
+
+    def is_protective(self, order: Order) -> bool:
+        return order.reduce_only and order.order_type is OrderType.STOP_MARKET
+
+    async def _note_liquidation(self, venue_positions: list[VenuePosition]) -> None:
+        """Record the venue's liquidation price; raise ``near_liquidation`` once per approach."""
+        for vp in venue_positions:
+            pos = self.d.positions.positions.get(vp.symbol)
+            if pos is None or vp.side is not pos.side:
+                continue
+            liquidation = vp.liquidation_price if vp.liquidation_price > 0 else None
+            if liquidation != pos.liquidation_price:
+                pos.liquidation_price = liquidation
+                await self.d.recorder.record_position(self.name, pos)
+            mark = self.price(vp.symbol)
+            if liquidation is None or mark is None:
+                continue
+            pct = self.d.config.near_liquidation_pct
+            if not near_liquidation(mark, liquidation, pct):
+                self._near_liquidation.discard(vp.symbol)
+            elif vp.symbol not in self._near_liquidation:
+                self._near_liquidation.add(vp.symbol)
+                data = {"symbol": vp.symbol, "mark": str(mark), "liquidation": str(liquidation)}
+                self.log.warning("mark near the liquidation price", **data)
+                await self.event(
+                    "near_liquidation",
+                    f"{vp.symbol}: mark {mark} within {pct:g}% of liquidation {liquidation}",
+                    data,
+                )
+
+    # ------------------------------------------------------------------ lifecycle
     async def startup(self) -> None:
-        """Reconcile, then re-attach protective stops adopted from the journal."""
+        """Reconcile, re-attach the stops adopted from the journal, run the protection step."""
         await super().startup()
         for order in self.d.oms.open_orders():
-            if order.order_type is OrderType.STOP_MARKET and order.reduce_only:
+            if self.is_protective(order):
                 self._stop_orders[order.symbol] = order.client_order_id
-        for position in list(self.d.positions.positions.values()):
-            if position.symbol not in self._stop_orders:  # e.g. cancelled by a dead-man switch
-                await self._protect(position)
+        await self.protect()
 
     async def venue_positions(self) -> dict[str, VenuePosition]:
         """The venue's open positions by symbol, for the start-up takeover (one-way mode)."""
         return {p.symbol: p for p in await self.venue.get_positions() if p.quantity > 0}
-
-    async def before_close(self, symbol: str) -> bool:
-        cid = self._stop_orders.pop(symbol, None)
-        if cid is None:
-            return False
-        await self.d.oms.cancel(cid)
-        return True
 
     async def check_exits(self, position: Position, candle: Candle) -> None:
         cfg = self.d.config
@@ -218,13 +414,14 @@ class FuturesEngine(BaseEngine):
             await self.d.recorder.record_position(self.name, position)
 
     async def on_position_closed(self, symbol: str, pnl: Decimal) -> None:
+        """The close (or the stop) filled: only now does the stop go."""
+        self.protection.forget(symbol)
+        self._near_liquidation.discard(symbol)
         cid = self._stop_orders.pop(symbol, None)
-        if (
-            cid is not None
-            and (order := self.d.oms.order(cid)) is not None
-            and not order.status.is_terminal
-        ):
-            await self.d.oms.cancel(cid)
+        order = self.d.oms.order(cid) if cid is not None else None
+        resting = order is not None and not order.status.is_terminal
+        if resting and cid is not None and not await self._cancel_quietly(cid):
+            self._stop_orders[symbol] = cid  # the protection step sweeps it
         if pnl < 0 and self.d.config.futures_blacklist_duration_minutes > 0:
             self.blacklist.add(symbol, self.d.clock.time())
             minutes = self.d.config.futures_blacklist_duration_minutes

@@ -9,6 +9,10 @@
   the order up by client id — never by sending it again.
 * Five consecutive failed venue calls raise ``VenueHalted``: the engine stops and the
   supervisor decides what happens next (seed 000 error handling 5).
+* A journal write that fails (whatever the storage raises) is never papered over: an
+  order whose row could not be written is not sent (``JournalUnwritable``), a fill whose
+  row could not be written is not applied and is fetched again next time, and
+  ``journal_error`` says what failed until a later write succeeds.
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ _STOPS = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
 SEND_ATTEMPTS = 3
 
 
+class JournalUnwritable(Exception):
+    """The order's journal row could not be written, so the order was not sent."""
+
+
 class OrderManager:
     """Submit orders for one engine and keep the journal in step with the venue."""
 
@@ -59,6 +67,7 @@ class OrderManager:
         self._fill_cursor: dict[str, int] = {}
         self.consecutive_failures = 0
         self.in_flight = 0
+        self.journal_error: str | None = None  # the last journal write failed: why
         self.log = get_logger(engine=engine, component="oms")
 
     async def start(self) -> None:
@@ -98,17 +107,38 @@ class OrderManager:
             intent.quantity, OrderStatus.PENDING, intent.price, intent.stop_price,
             intent.reduce_only, None, ZERO, ZERO, now, now,
         )  # fmt: skip
+        if not await self._journal(order, intent.reason):
+            raise JournalUnwritable(f"order {order.client_order_id}: {self.journal_error}")
         self._orders[order.client_order_id] = order
         self._reasons[order.client_order_id] = intent.reason
-        await self.recorder.record_order(self.engine, order, intent.reason)
         self.in_flight += 1
         try:
             placed = await self._send(intent)
+        except VenueHalted:  # its outcome is unknown: never left PENDING
+            self._merge(order, None)
+            await self._journal(order, intent.reason)
+            raise
         finally:
             self.in_flight -= 1
         self._merge(order, placed)
-        await self.recorder.record_order(self.engine, order, intent.reason)
+        # sent and journaled PENDING: a failed update leaves the lookup by client id to
+        # a later reconcile, and the engine sees journal_error
+        await self._journal(order, intent.reason)
         return order
+
+    async def _journal(self, order: Order, reason: str) -> bool:
+        """Write ``order``'s row; False (and ``journal_error`` set) if storage refused."""
+        try:
+            await self.recorder.record_order(self.engine, order, reason)
+        except Exception as exc:  # any storage failure: the row is not there
+            self._journal_failed(f"order row {order.client_order_id}", exc)
+            return False
+        self.journal_error = None
+        return True
+
+    def _journal_failed(self, what: str, exc: Exception) -> None:
+        self.journal_error = f"{what}: {exc!r}"[:300]
+        self.log.error("journal write failed", what=what, error=repr(exc))
 
     async def _send(self, intent: OrderIntent) -> Order | None:
         ids = {"symbol": intent.symbol, "client_order_id": intent.client_order_id}
@@ -196,7 +226,42 @@ class OrderManager:
             found = await self.venue.get_order(order.symbol, client_order_id)
             order.status = found.status if found else OrderStatus.CANCELED
         order.updated_ms = self.clock.time_ms()
-        await self.recorder.record_order(self.engine, order, self.reason(client_order_id))
+        await self._journal(order, self.reason(client_order_id))
+
+    async def refresh(self, client_order_id: str) -> Order | None:
+        """Look an order up on the venue by client id and take its status.
+
+        For an order the venue no longer lists as open (cancelled by hand or by the
+        venue, expired) or whose outcome was unknown; ``None`` if we do not track it.
+        """
+        order = self._orders.get(client_order_id)
+        if order is None:
+            return None
+        found = await self.venue.get_order(order.symbol, client_order_id)
+        if found is None:  # never reached the venue
+            order.status = OrderStatus.REJECTED if order.filled_qty == 0 else order.status
+        else:
+            order.status = found.status
+            order.venue_order_id = found.venue_order_id or order.venue_order_id
+        order.updated_ms = self.clock.time_ms()
+        await self._journal(order, self.reason(client_order_id))
+        return order
+
+    async def adopt(self, order: Order, reason: str) -> None:
+        """Track an order of ours found resting on the venue (and journal it).
+
+        An order already tracked (an outcome that was unknown) takes the venue's status.
+        """
+        known = self._orders.get(order.client_order_id)
+        if known is not None:
+            if known.status is not order.status:
+                known.status = order.status
+                known.venue_order_id = order.venue_order_id or known.venue_order_id
+                await self._journal(known, self.reason(order.client_order_id))
+            return
+        self._orders[order.client_order_id] = order
+        self._reasons[order.client_order_id] = reason
+        await self._journal(order, reason)
 
     # ------------------------------------------------------------------ fills
     async def sync_fills(self, symbol: str) -> list[Fill]:
@@ -213,11 +278,17 @@ class OrderManager:
             key = (fill.symbol, fill.trade_id)
             if key in self._seen_trades:
                 continue
+            try:
+                stored = await self.recorder.record_fill(self.engine, fill)
+            except Exception as exc:  # not journaled: not applied; fetched again next time
+                self._journal_failed(f"fill row {fill.symbol} {fill.trade_id}", exc)
+                break
+            self.journal_error = None
             self._seen_trades.add(key)
             self._fill_cursor[symbol] = max(self._fill_cursor.get(symbol, 0), fill.ts_ms)
             # the journal is the memory that survives restarts: a fill it already holds
             # was applied by an earlier run and must not be applied again
-            if not await self.recorder.record_fill(self.engine, fill):
+            if not stored:
                 continue
             new.append(fill)
             await self._apply_to_order(fill)
@@ -240,7 +311,7 @@ class OrderManager:
             OrderStatus.FILLED if total >= order.quantity else OrderStatus.PARTIALLY_FILLED
         )
         order.updated_ms = fill.ts_ms
-        await self.recorder.record_order(self.engine, order, self.reason(order.client_order_id))
+        await self._journal(order, self.reason(order.client_order_id))
 
     def awaiting_fills(self, symbol: str) -> bool:
         """True while the venue reports an order filled but not all its fills were seen."""
