@@ -7,11 +7,13 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from kinetic.venues.fakes import binance_market as market
 from kinetic.venues.fakes.binance_state import ApiError
 
 if TYPE_CHECKING:
     from kinetic.venues.fakes.binance_server import FakeBinance
 
+MARGIN_TYPES = {"CROSSED": "cross", "ISOLATED": "isolated"}  # positionRisk v2 spelling
 Route = tuple[Callable[[dict[str, str]], Awaitable[Any]], str]
 
 
@@ -24,7 +26,7 @@ def build_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: C90
         return {"serverTime": srv.now_ms()}
 
     async def info(_: dict[str, str]) -> Any:
-        return b.exchange_info()
+        return b.exchange_info(srv.now_ms())
 
     async def klines(q: dict[str, str]) -> Any:
         b.sym(q.get("symbol", ""))
@@ -35,14 +37,6 @@ def build_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: C90
         rows = [r for r in rows if r[0] >= start]
         limit = int(q.get("limit", 500))
         return rows[:limit] if "startTime" in q else rows[-limit:]
-
-    async def ticker(q: dict[str, str]) -> Any:
-        if "symbol" not in q:
-            return [{"symbol": s, "price": str(p)} for s, p in b.prices.items()]
-        b.sym(q["symbol"])
-        if q["symbol"] not in b.prices:
-            raise ApiError(-1121, "Invalid symbol.")
-        return {"symbol": q["symbol"], "price": str(b.prices[q["symbol"]])}
 
     async def new_order(q: dict[str, str]) -> Any:
         return b.order_json(b.new_order(q, srv.now_ms()))
@@ -80,7 +74,9 @@ def build_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: C90
         ("GET", f"{p}/time"): (time, "NONE"),
         ("GET", f"{p}/exchangeInfo"): (info, "NONE"),
         ("GET", f"{p}/klines"): (klines, "NONE"),
-        ("GET", f"{p}/ticker/price"): (ticker, "NONE"),
+        ("GET", f"{p}/ticker/price"): (_bind(srv, market.ticker_price), "NONE"),
+        ("GET", f"{p}/ticker/24hr"): (_bind(srv, market.ticker_24hr), "NONE"),
+        ("GET", f"{p}/ticker/bookTicker"): (_bind(srv, market.book_ticker), "NONE"),
         ("POST", f"{p}/order"): (new_order, "SIGNED"),
         ("GET", f"{p}/order"): (get_order, "SIGNED"),
         ("DELETE", f"{p}/order"): (cancel, "SIGNED"),
@@ -113,8 +109,9 @@ def _futures_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: 
         ]
 
     async def leverage(q: dict[str, str]) -> Any:
+        b.sym(q["symbol"])
         b.leverage[q["symbol"]] = int(q["leverage"])
-        return {"leverage": int(q["leverage"]), "symbol": q["symbol"]}
+        return {"leverage": int(q["leverage"]), "maxNotionalValue": "50000", "symbol": q["symbol"]}
 
     async def margin_type(q: dict[str, str]) -> Any:
         if b.margin_type.get(q["symbol"]) == q["marginType"]:
@@ -125,8 +122,32 @@ def _futures_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: 
     async def dual(_: dict[str, str]) -> Any:
         return {"dualSidePosition": b.dual_side}
 
-    async def positions(_: dict[str, str]) -> Any:
-        return b.position_rows()
+    async def positions(q: dict[str, str]) -> Any:
+        return [r for r in b.position_rows() if q.get("symbol", r["symbol"]) == r["symbol"]]
+
+    async def positions_v2(q: dict[str, str]) -> Any:
+        rows = await positions(q)
+        for r in rows:
+            r.update(
+                leverage=str(b.leverage.get(r["symbol"], 20)),
+                marginType=MARGIN_TYPES[b.margin_type.get(r["symbol"], "CROSSED")],
+                isAutoAddMargin="false",
+                maxNotionalValue="50000",
+            )
+        return rows
+
+    async def symbol_config(q: dict[str, str]) -> Any:
+        return [
+            {
+                "symbol": s,
+                "marginType": b.margin_type.get(s, "CROSSED"),
+                "isAutoAddMargin": False,
+                "leverage": b.leverage.get(s, 20),
+                "maxNotionalValue": "50000",
+            }
+            for s in b.symbols
+            if q.get("symbol", s) == s
+        ]
 
     async def new_algo(q: dict[str, str]) -> Any:
         if q.get("algoType") != "CONDITIONAL":
@@ -173,6 +194,19 @@ def _futures_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: 
         ("POST", "/fapi/v1/marginType"): (margin_type, "SIGNED"),
         ("GET", "/fapi/v1/positionSide/dual"): (dual, "SIGNED"),
         ("GET", "/fapi/v3/positionRisk"): (positions, "SIGNED"),
+        ("GET", "/fapi/v2/positionRisk"): (positions_v2, "SIGNED"),
+        ("GET", "/fapi/v3/account"): (
+            _bind(srv, lambda s, _q: market.usdm_account(s, 3)),
+            "SIGNED",
+        ),
+        ("GET", "/fapi/v2/account"): (
+            _bind(srv, lambda s, _q: market.usdm_account(s, 2)),
+            "SIGNED",
+        ),
+        ("GET", "/fapi/v1/leverageBracket"): (_bind(srv, market.leverage_brackets), "SIGNED"),
+        ("GET", "/fapi/v1/premiumIndex"): (_bind(srv, market.premium_index), "NONE"),
+        ("GET", "/fapi/v2/ticker/price"): (_bind(srv, market.ticker_price), "NONE"),
+        ("GET", "/fapi/v1/symbolConfig"): (symbol_config, "SIGNED"),
         ("POST", "/fapi/v1/algoOrder"): (new_algo, "SIGNED"),
         ("GET", "/fapi/v1/algoOrder"): (get_algo, "SIGNED"),
         ("DELETE", "/fapi/v1/algoOrder"): (cancel_algo, "SIGNED"),
@@ -182,6 +216,17 @@ def _futures_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: 
         ("POST", "/fapi/v1/listenKey"): (listen_key, "KEY"),
         ("PUT", "/fapi/v1/listenKey"): (keepalive, "KEY"),
     }
+
+
+def _bind(
+    srv: FakeBinance, fn: Callable[[FakeBinance, dict[str, str]], Any]
+) -> Callable[[dict[str, str]], Awaitable[Any]]:
+    """A route handler that answers ``fn(srv, params)``."""
+
+    async def handler(q: dict[str, str]) -> Any:
+        return fn(srv, q)
+
+    return handler
 
 
 def decimal(text: str) -> Decimal:

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
@@ -256,9 +257,9 @@ class FakeBinance:
             raise ApiError(-1000, f"no route {method} {path}", status=404)
         handler, security = route
         body = await request.text()
-        params = dict(request.query)
-        if body:
-            params.update(dict(p.split("=", 1) for p in body.split("&")))
+        # POST/PUT/DELETE may send parameters in the query and/or the form body; a
+        # parameter sent in both is read from the query string (as the venue documents)
+        params = {**dict(parse_qsl(body, keep_blank_values=True)), **dict(request.query)}
         if security != "NONE":
             self._check_key(request)
         if security == "SIGNED":
@@ -270,9 +271,12 @@ class FakeBinance:
             raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
 
     def _check_signature(self, query: str, body: str, params: dict[str, str]) -> None:
-        signed, _, sig = query.rpartition("&signature=")
+        """The signature (last in the query or the body) covers query + body bytes."""
+        signed_query, query_sig = _split_signature(query)
+        signed_body, body_sig = _split_signature(body)
+        sig = query_sig or body_sig
         expected = hmac.new(
-            API_SECRET.encode(), (signed + body).encode(), hashlib.sha256
+            API_SECRET.encode(), (signed_query + signed_body).encode(), hashlib.sha256
         ).hexdigest()
         if not sig or not hmac.compare_digest(sig.lower(), expected):
             raise ApiError(-1022, "Signature for this request is not valid.")
@@ -372,6 +376,14 @@ class FakeBinance:
                 await ws.pong(msg.data)
             elif msg.type == WSMsgType.TEXT and on_text is not None:
                 await on_text(msg.data)
+
+
+def _split_signature(text: str) -> tuple[str, str]:
+    """``(text without its trailing signature parameter, the signature)``."""
+    head, sep, sig = text.rpartition("signature=")
+    if not sep or (head and not head.endswith("&")):
+        return text, ""
+    return head.removesuffix("&"), sig
 
 
 def _kline_row(bar: Bar, step: int) -> list[Any]:

@@ -52,6 +52,56 @@ FUTURES_SYMBOLS = [
 ]
 STOP_TYPES = ("STOP_MARKET", "STOP", "STOP_LOSS", "TAKE_PROFIT_MARKET", "TAKE_PROFIT")
 STOP_LIMIT_TYPES = ("STOP_LOSS_LIMIT",)  # spot
+# What the fake's matching handles: exchangeInfo lists exactly these (the real venues
+# list more; an unlisted type would rest forever here).
+SPOT_ORDER_TYPES = ["LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT"]
+USDM_ORDER_TYPES = ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"]
+SPOT_SYMBOL_FIELDS: dict[str, Any] = {
+    "quoteAssetPrecision": 8,
+    "baseCommissionPrecision": 8,
+    "quoteCommissionPrecision": 8,
+    "orderTypes": SPOT_ORDER_TYPES,
+    "icebergAllowed": False,
+    "ocoAllowed": False,
+    "otoAllowed": False,
+    "quoteOrderQtyMarketAllowed": False,
+    "allowTrailingStop": False,
+    "cancelReplaceAllowed": False,
+    "amendAllowed": False,
+    "isSpotTradingAllowed": True,
+    "isMarginTradingAllowed": False,
+    "permissions": [],
+    "permissionSets": [["SPOT"]],
+    "defaultSelfTradePreventionMode": "NONE",
+    "allowedSelfTradePreventionModes": ["NONE"],
+}
+
+
+def _decimals(step: Decimal) -> int:
+    return max(0, -int(step.normalize().as_tuple().exponent))
+
+
+def _usdm_contract_fields(s: Sym) -> dict[str, Any]:
+    """The perpetual-contract fields of a USD-M ``exchangeInfo`` symbol."""
+    return {
+        "pair": s.symbol,
+        "contractType": "PERPETUAL",
+        "deliveryDate": 4133404800000,
+        "onboardDate": 1569398400000,
+        "maintMarginPercent": "2.5000",
+        "requiredMarginPercent": "5.0000",
+        "marginAsset": "USDT",
+        "pricePrecision": _decimals(s.tick),
+        "quantityPrecision": _decimals(s.step),
+        "underlyingType": "COIN",
+        "underlyingSubType": [],
+        "settlePlan": 0,
+        "triggerProtect": "0.0500",
+        "liquidationFee": "0.012500",
+        "marketTakeBound": "0.05",
+        "orderTypes": USDM_ORDER_TYPES,
+        "timeInForce": ["GTC"],
+    }
 
 
 @dataclass
@@ -102,46 +152,63 @@ class Book:
         self.move_balances = True
 
     # ---------------------------------------------------------------- metadata
-    def exchange_info(self) -> dict[str, Any]:
-        return {
+    def exchange_info(self, now_ms: int = 0) -> dict[str, Any]:
+        """The venue's ``exchangeInfo`` (every field ccxt and the daemon read)."""
+        out: dict[str, Any] = {
             "timezone": "UTC",
-            "rateLimits": [],
+            "serverTime": now_ms,
+            "rateLimits": [],  # the fake enforces none (faults are injected instead)
+            "exchangeFilters": [],
             "symbols": [self._symbol_json(s) for s in self.symbols.values()],
         }
+        if self.futures:
+            out["futuresType"] = "U_MARGINED"
+            out["assets"] = [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "0"}]
+        return out
 
     def _symbol_json(self, s: Sym) -> dict[str, Any]:
-        notional = (
-            {"filterType": "MIN_NOTIONAL", "notional": str(s.min_notional)}
-            if self.futures
-            else {
-                "filterType": "NOTIONAL",
-                "minNotional": str(s.min_notional),
-                "applyMinToMarket": True,
-                "maxNotional": "9000000",
-                "avgPriceMins": 5,
-            }
-        )
-        return {
+        filters: list[dict[str, Any]] = [
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": str(s.tick),
+                "maxPrice": "1000000",
+                "tickSize": str(s.tick),
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "minQty": str(s.min_qty),
+                "maxQty": "9000",
+                "stepSize": str(s.step),
+            },
+            {
+                "filterType": "MARKET_LOT_SIZE",
+                "minQty": str(s.min_qty),
+                "maxQty": "9000",
+                "stepSize": str(s.step),
+            },
+        ]
+        common = {
             "symbol": s.symbol,
             "status": "TRADING",
             "baseAsset": s.base,
             "quoteAsset": "USDT",
-            "filters": [
-                {
-                    "filterType": "PRICE_FILTER",
-                    "minPrice": str(s.tick),
-                    "maxPrice": "1000000",
-                    "tickSize": str(s.tick),
-                },
-                {
-                    "filterType": "LOT_SIZE",
-                    "minQty": str(s.min_qty),
-                    "maxQty": "9000",
-                    "stepSize": str(s.step),
-                },
-                notional,
-            ],
+            "baseAssetPrecision": 8,
+            "quotePrecision": 8,
         }
+        if self.futures:
+            filters.append({"filterType": "MIN_NOTIONAL", "notional": str(s.min_notional)})
+            return {**common, **_usdm_contract_fields(s), "filters": filters}
+        filters.append(
+            {
+                "filterType": "NOTIONAL",
+                "minNotional": str(s.min_notional),
+                "applyMinToMarket": True,
+                "maxNotional": "9000000",
+                "applyMaxToMarket": False,
+                "avgPriceMins": 5,
+            }
+        )
+        return {**common, **SPOT_SYMBOL_FIELDS, "filters": filters}
 
     def sym(self, symbol: str) -> Sym:
         if symbol not in self.symbols:
@@ -199,8 +266,9 @@ class Book:
     def find(self, p: dict[str, str], *, algo: bool = False) -> FakeOrder:
         cid = p.get("clientAlgoId" if algo else "origClientOrderId")
         order = self.orders.get(cid or "")
-        if order is None and p.get("orderId"):
-            order = next((o for o in self.orders.values() if str(o.order_id) == p["orderId"]), None)
+        oid = p.get("algoId" if algo else "orderId")
+        if order is None and oid:
+            order = next((o for o in self.orders.values() if str(o.order_id) == oid), None)
         if order is None or order.algo != algo or ("symbol" in p and order.symbol != p["symbol"]):
             raise ApiError(-2013, "Order does not exist.")
         return order

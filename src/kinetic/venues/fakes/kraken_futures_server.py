@@ -1,7 +1,8 @@
 """A fake Kraken Futures server (REST v3 + charts subset) on 127.0.0.1, for tests.
 
 Verifies ``APIKey``/``Authent`` (hash over postData + Nonce + endpoint path without
-``/derivatives``), rejects a repeated or lower nonce with ``nonceBelowThreshold``,
+``/derivatives``; postData is the body, or the query string when the body is empty; the
+``Nonce`` header is optional), rejects a repeated or lower nonce with ``nonceBelowThreshold``,
 keeps orders, fills and positions, fills market orders at the price set by
 ``set_price``. Faults as in ``FakeServerBase.fail``: ``rate_limit``, ``http_500``,
 ``unavailable``, ``disconnect_after_accept``, ``timeout_after_accept``.
@@ -22,6 +23,7 @@ from urllib.parse import parse_qsl
 from aiohttp import WSMsgType, web
 
 from kinetic.clock import Clock
+from kinetic.venues.fakes import kraken_futures_shapes as shapes
 from kinetic.venues.fakes import kraken_tape
 from kinetic.venues.fakes.control import KrakenFuturesControl, add_control_routes
 from kinetic.venues.fakes.kraken_common import FakeServerBase
@@ -102,7 +104,10 @@ class FakeKrakenFutures(FakeServerBase):
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         endpoint = request.match_info["endpoint"]
-        data = request.query_string if request.method == "GET" else await request.text()
+        # the signed postData is the body, or (a GET, or a POST with an empty body) the
+        # query string: the venue takes parameters from either
+        body = await request.text()
+        data = body or request.query_string
         public = endpoint in ("instruments", "tickers")
         if not public:
             err = self._check_auth(request, endpoint, data)
@@ -114,24 +119,26 @@ class FakeKrakenFutures(FakeServerBase):
             self.pending_after[endpoint] = fault
         elif fault is not None:
             return _fault_response(fault)
-        params = dict(parse_qsl(data, keep_blank_values=True))
+        params = _params(request.query_string, body)
         handler = getattr(self, "ep_" + endpoint.replace("/", "_"), None)
         if handler is None:
             return web.json_response({"result": "error", "error": "notFound"}, status=404)
-        body = {"result": "success", "serverTime": _iso(self.clock_time()), **handler(params)}
-        return await self._after_accept(endpoint, request, web.json_response(body))
+        answer = {"result": "success", "serverTime": _iso(self.clock_time()), **handler(params)}
+        return await self._after_accept(endpoint, request, web.json_response(answer))
 
     def _check_auth(self, request: web.Request, endpoint: str, data: str) -> str | None:
         self.last_authent = request.headers.get("Authent", "")
         if request.headers.get("APIKey") != self.api_key:
             return "authenticationError"
-        nonce = request.headers.get("Nonce", "")
+        nonce = request.headers.get("Nonce", "")  # optional: signed as "" when absent
         msg = (data + nonce + "/api/v3/" + endpoint).encode()
         mac = hmac.new(
             base64.b64decode(self.api_secret), hashlib.sha256(msg).digest(), hashlib.sha512
         )
         if self.last_authent != base64.b64encode(mac.digest()).decode():
             return "authenticationError"
+        if not nonce:
+            return None
         if not nonce.isdigit() or int(nonce) <= self.last_nonce:
             return "nonceBelowThreshold"
         self.last_nonce = int(nonce)
@@ -177,8 +184,15 @@ class FakeKrakenFutures(FakeServerBase):
         }
 
     def ep_leveragepreferences(self, p: dict[str, str]) -> dict[str, Any]:
+        """PUT with ``symbol`` (and ``maxLeverage``: isolated, else cross) or GET them all."""
         if "symbol" in p:
-            self.leverage[p["symbol"]] = p.get("maxLeverage", "")
+            if not any(i["symbol"] == p["symbol"] for i in self.instruments):
+                return {"result": "error", "error": "invalidArgument"}
+            if p.get("maxLeverage"):
+                self.leverage[p["symbol"]] = p["maxLeverage"]
+            else:
+                self.leverage.pop(p["symbol"], None)  # back to cross margin
+            return {}
         return {
             "leveragePreferences": [
                 {"symbol": s, "maxLeverage": float(v)} for s, v in self.leverage.items()
@@ -213,12 +227,15 @@ class FakeKrakenFutures(FakeServerBase):
             "reduceOnly": p.get("reduceOnly") == "true",
             "time": _iso(self.clock_time()),
         }
-        events: list[dict[str, Any]] = [{"type": "PLACE", "order": {"orderId": oid}}]
+        events: list[dict[str, Any]] = [shapes.place_event(self.orders[oid])]
         price = self.prices.get(symbol)
         if p["orderType"] == "mkt" or (price and self._crosses(self.orders[oid], price)):
             assert price is not None
             self._fill(oid, price)
-            events.append({"type": "EXECUTION", "amount": float(p["size"]), "price": float(price)})
+            fill = self.fills[-1]
+            events.append(
+                shapes.execution_event(self.orders[oid], fill["fill_id"], D(fill["size"]), price)
+            )
         return {"sendStatus": {"order_id": oid, "status": "placed", "orderEvents": events}}
 
     def ep_cancelorder(self, p: dict[str, str]) -> dict[str, Any]:
@@ -230,7 +247,17 @@ class FakeKrakenFutures(FakeServerBase):
         ]
         for o in hits:
             o["status"] = "cancelled"
-        return {"cancelStatus": {"status": "cancelled" if hits else "notFound"}}
+        if not hits:
+            return {"cancelStatus": {"status": "notFound"}}
+        return {
+            "cancelStatus": {
+                "status": "cancelled",
+                "order_id": hits[0]["order_id"],
+                "cliOrdId": hits[0]["cliOrdId"] or None,
+                "receivedTime": _iso(self.clock_time()),
+                "orderEvents": [shapes.cancel_event(o) for o in hits],
+            }
+        }
 
     def ep_cancelallorders(self, p: dict[str, str]) -> dict[str, Any]:
         hits = [
@@ -270,30 +297,14 @@ class FakeKrakenFutures(FakeServerBase):
         }
 
     def ep_orders_status(self, p: dict[str, str]) -> dict[str, Any]:
-        wanted = set(p.get("cliOrdIds", "").split(","))
-        states = {"open": "ENTERED_BOOK", "filled": "FULLY_EXECUTED", "cancelled": "CANCELLED"}
+        """The orders named by ``orderIds`` and/or ``cliOrdIds`` (each repeatable)."""
+        ids = set(filter(None, p.get("orderIds", "").split(",")))
+        cids = set(filter(None, p.get("cliOrdIds", "").split(",")))
         return {
             "orders": [
-                {
-                    "order": {
-                        "orderId": o["order_id"],
-                        "cliOrdId": o["cliOrdId"],
-                        "symbol": o["symbol"],
-                        "side": o["side"],
-                        "orderType": o["orderType"],
-                        "quantity": str(o["size"]),
-                        "filled": str(o["filled"]),
-                        "limitPrice": o["limitPrice"],
-                        "reduceOnly": o["reduceOnly"],
-                        "timestamp": o["time"],
-                        "priceTriggerOptions": (
-                            {"triggerPrice": o["stopPrice"]} if o["stopPrice"] else None
-                        ),
-                    },
-                    "status": states[o["status"]],
-                }
+                shapes.status_entry(o)
                 for o in self.orders.values()
-                if o["cliOrdId"] in wanted
+                if o["order_id"] in ids or (o["cliOrdId"] and o["cliOrdId"] in cids)
             ]
         }
 
@@ -503,6 +514,19 @@ def _perp(symbol: str, tick: float, precision: int) -> dict[str, Any]:
         "contractSize": 1,
         "contractValueTradePrecision": precision,
     }
+
+
+def _params(query: str, body: str) -> dict[str, str]:
+    """Query and body parameters (the body wins); repeated list keys joined by commas."""
+    out: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True) + parse_qsl(
+        body, keep_blank_values=True
+    ):
+        if key in ("orderIds", "cliOrdIds") and out.get(key):
+            out[key] += "," + value
+        else:
+            out[key] = value
+    return out
 
 
 def _fault_response(fault: str) -> web.Response:

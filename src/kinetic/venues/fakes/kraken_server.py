@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 from aiohttp import WSMsgType, web
 
 from kinetic.clock import Clock
-from kinetic.venues.fakes import kraken_tape
+from kinetic.venues.fakes import kraken_shapes, kraken_tape
 from kinetic.venues.fakes.control import KrakenSpotControl, add_control_routes
 from kinetic.venues.fakes.kraken_common import FakeServerBase
 
@@ -186,12 +186,15 @@ class FakeKrakenSpot(FakeServerBase):
     def pub_AssetPairs(self, _p: dict[str, str]) -> dict[str, Any]:
         return {"error": [], "result": self.pairs}
 
+    def pub_Assets(self, p: dict[str, str]) -> dict[str, Any]:
+        return {"error": [], "result": kraken_shapes.assets(self.pairs, p.get("asset"))}
+
     def pub_Ticker(self, p: dict[str, str]) -> dict[str, Any]:
-        key = self._key(p.get("pair", ""))
-        if key not in self.pairs:
+        keys = [self._key(n) for n in p["pair"].split(",")] if p.get("pair") else list(self.pairs)
+        if any(k not in self.pairs for k in keys):
             return {"error": ["EQuery:Unknown asset pair"]}
-        price = str(self.prices.get(key, D(0)))
-        return {"error": [], "result": {key: {"c": [price, "1"], "a": [price], "b": [price]}}}
+        result = {k: kraken_shapes.ticker_entry(self.prices.get(k, D(0))) for k in keys}
+        return {"error": [], "result": result}
 
     def pub_OHLC(self, p: dict[str, str]) -> dict[str, Any]:
         key = self._key(p.get("pair", ""))
@@ -230,8 +233,10 @@ class FakeKrakenSpot(FakeServerBase):
         key, vol, price = self._validate_add(p)
         pair, cid = self.pairs[key], p.get("cl_ord_id", "")
         txid = f"O{next(self._ids):05d}-FAKE-{key}"
+        text = kraken_shapes.describe(p, vol, pair["altname"])
         self.orders[txid] = {
             "cl_ord_id": cid,
+            "userref": int(p["userref"]) if p.get("userref") else 0,
             "status": "open",
             "opentm": self.clock_time(),
             "vol": str(vol),
@@ -245,6 +250,10 @@ class FakeKrakenSpot(FakeServerBase):
                 "type": p["type"],
                 "ordertype": p["ordertype"],
                 "price": p.get("price", "0"),
+                "price2": p.get("price2", "0"),
+                "leverage": "none",
+                "order": text,
+                "close": "",
             },
             "_cost": vol * price,
         }
@@ -252,7 +261,7 @@ class FakeKrakenSpot(FakeServerBase):
         market = self.prices.get(key)
         if p["ordertype"] == "market" or (market and self._crosses(self.orders[txid], market)):
             self._fill(txid, market or price)
-        return {"descr": {"order": f"{p['type']} {vol} {pair['altname']}"}, "txid": [txid]}
+        return {"descr": {"order": text}, "txid": [txid]}
 
     def _validate_add(self, p: dict[str, str]) -> tuple[str, Decimal, Decimal]:
         key = self._key(p.get("pair", ""))
@@ -277,11 +286,15 @@ class FakeKrakenSpot(FakeServerBase):
         return key, vol, price
 
     def priv_CancelOrder(self, p: dict[str, str]) -> dict[str, Any]:
-        ref = p["txid"]
+        """Cancel by ``txid`` (an order id or a userref) or by ``cl_ord_id``."""
+        ref, cid = p.get("txid", ""), p.get("cl_ord_id", "")
+        if not ref and not cid:
+            raise KrakenError("EGeneral:Invalid arguments:txid")
         hits = [
             t
             for t, o in self.orders.items()
-            if (t == ref or o["cl_ord_id"] == ref) and o["status"] == "open"
+            if o["status"] == "open"
+            and ((ref and ref in (t, str(o["userref"]))) or (cid and o["cl_ord_id"] == cid))
         ]
         if not hits:
             raise KrakenError("EOrder:Unknown order")
@@ -297,17 +310,19 @@ class FakeKrakenSpot(FakeServerBase):
         return {"count": n}
 
     def priv_OpenOrders(self, p: dict[str, str]) -> dict[str, Any]:
-        return {"open": self._select("open", p.get("cl_ord_id"))}
+        return {"open": self._select("open", p.get("cl_ord_id"), p.get("userref"))}
 
     def priv_ClosedOrders(self, p: dict[str, str]) -> dict[str, Any]:
-        closed = {
-            t: o for t, o in self._select(None, p.get("cl_ord_id")).items() if o["status"] != "open"
-        }
+        picked = self._select(None, p.get("cl_ord_id"), p.get("userref"))
+        closed = {t: o for t, o in picked.items() if o["status"] != "open"}
         return {"closed": closed, "count": len(closed)}
 
     def priv_QueryOrders(self, p: dict[str, str]) -> dict[str, Any]:
-        ids = p.get("txid", "").split(",")
-        return {t: _public_order(self.orders[t]) for t in ids if t in self.orders}
+        ids = [t for t in p.get("txid", "").split(",") if t]
+        if not ids and not p.get("userref"):
+            raise KrakenError("EGeneral:Invalid arguments:txid")
+        picked = self._select(None, None, p.get("userref"))
+        return {t: o for t, o in picked.items() if not ids or t in ids}
 
     def priv_TradesHistory(self, p: dict[str, str]) -> dict[str, Any]:
         start = float(p.get("start", "0"))
@@ -321,11 +336,15 @@ class FakeKrakenSpot(FakeServerBase):
 
     # ------------------------------------------------------------------ matching
 
-    def _select(self, status: str | None, cid: str | None) -> dict[str, Any]:
+    def _select(
+        self, status: str | None, cid: str | None, userref: str | None = None
+    ) -> dict[str, Any]:
         return {
             t: _public_order(o)
             for t, o in self.orders.items()
-            if (status is None or o["status"] == status) and (cid is None or o["cl_ord_id"] == cid)
+            if (status is None or o["status"] == status)
+            and (cid is None or o["cl_ord_id"] == cid)
+            and (userref is None or str(o["userref"]) == userref)
         }
 
     @staticmethod
@@ -550,4 +569,8 @@ def _err(text: str) -> web.Response:
 
 
 def _public_order(order: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in order.items() if not k.startswith("_")}
+    """The order as the venue shows it (no ``cl_ord_id`` key when none was given)."""
+    out = {k: v for k, v in order.items() if not k.startswith("_")}
+    if not out.get("cl_ord_id"):
+        out.pop("cl_ord_id", None)
+    return out
