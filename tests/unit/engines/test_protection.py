@@ -445,3 +445,25 @@ async def test_trailing_stop_still_moves_in_any_state(state: TradingState) -> No
     await w.step(w.candle(ETH, 2000, 2030, 2000, 2025))
     [stop] = await _stops(w)
     assert stop.stop_price > D("2000")
+
+
+async def test_sole_venue_user_then_protection_reads_only_while_a_stop_is_pending() -> None:
+    w = futures_world()
+    await _enter(w)
+    engine = _engine(w)
+    engine.sole_venue_user = True  # a backtest: nothing else touches the SimExchange
+    reads = [0]
+    real = w.venue.get_open_orders
+
+    async def counted(symbol: str | None = None) -> list[Order]:
+        reads[0] += 1
+        result: list[Order] = await real(symbol)
+        return result
+
+    w.venue.get_open_orders = counted
+    await engine.protect_once()
+    assert reads[0] == 0
+    engine.protection.failed(ETH, w.clock.time())  # a stop is pending: watch again
+    await engine.protect_once()
+    assert reads[0] == 1
+    assert len(await _stops(w)) == 1
