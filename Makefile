@@ -36,6 +36,7 @@ bench: install
 	$(PY) scripts/bench_indicators.py
 	$(PY) scripts/bench_venues.py
 	$(PY) scripts/bench_takeover.py
+	$(PY) scripts/bench_sandbox.py
 	@# backtesting.py and backtrader are installed for the comparison only (not project deps)
 	@[ -d $${BENCH_TOOLS:-/tmp/kinetic-bench-tools}/backtesting ] || $(PY) -m pip install --quiet --target $${BENCH_TOOLS:-/tmp/kinetic-bench-tools} backtesting backtrader
 	$(PY) scripts/bench_backtest.py

@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -35,6 +36,7 @@ from kinetic.venues.fakes.tape import Bar, Tape
 API_KEY = "fake-binance-key-0123456789abcdef"
 API_SECRET = "fake-binance-secret-fedcba9876543210"  # noqa: S105 - a fake's test key
 
+REQUESTS_KEPT = 10_000
 Handler = Callable[[dict[str, str]], Awaitable[Any]]
 
 
@@ -56,7 +58,9 @@ class FakeBinance:
         self.skew_ms = 0
         self.ban_until = 0.0
         self.faults: list[Fault] = []
-        self.requests: list[tuple[str, str, float]] = []
+        self.requests: list[tuple[str, str, float]] = []  # the newest REQUESTS_KEPT or more
+        self.request_total = 0
+        self.request_counts: Counter[str] = Counter()  # "METHOD /path" -> requests
         self.rejected_during_ban = 0
         self.signatures: list[str] = []
         self.market_ws: list[tuple[web.WebSocketResponse, set[str]]] = []
@@ -232,9 +236,7 @@ class FakeBinance:
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path, method = "/" + request.match_info["tail"], request.method
         now = self.clock.time()
-        self.requests.append((method, path, now))
-        if "signature=" in request.query_string:
-            self.signatures.append(request.query_string.rpartition("signature=")[2])
+        self._note_request(method, path, now, request.query_string)
         if now < self.ban_until:
             self.rejected_during_ban += 1
             return self._error(418, -1003, "IP banned", retry_after=self.ban_until - now)
@@ -249,7 +251,18 @@ class FakeBinance:
             await self._hang.wait()
         if fault is not None and fault.kind == "drop_after_accept" and request.transport:
             request.transport.close()
-        return web.json_response(result, headers={"X-MBX-USED-WEIGHT-1M": str(len(self.requests))})
+        headers = {"X-MBX-USED-WEIGHT-1M": str(self.request_total)}
+        return web.json_response(result, headers=headers)
+
+    def _note_request(self, method: str, path: str, now: float, query: str) -> None:
+        """Count the request; keep the newest ones (trimmed in batches, memory bounded)."""
+        self.request_total += 1
+        self.request_counts[f"{method} {path}"] += 1
+        self.requests.append((method, path, now))
+        if "signature=" in query:
+            self.signatures.append(query.rpartition("signature=")[2])
+        _trim(self.requests)
+        _trim(self.signatures)
 
     async def _dispatch(self, request: web.Request, method: str, path: str) -> Any:
         route = self._routes.get((method, path))
@@ -376,6 +389,12 @@ class FakeBinance:
                 await ws.pong(msg.data)
             elif msg.type == WSMsgType.TEXT and on_text is not None:
                 await on_text(msg.data)
+
+
+def _trim(kept: list[Any]) -> None:
+    """Keep the newest REQUESTS_KEPT entries once twice as many piled up."""
+    if len(kept) > 2 * REQUESTS_KEPT:
+        del kept[:-REQUESTS_KEPT]
 
 
 def _split_signature(text: str) -> tuple[str, str]:

@@ -12,6 +12,7 @@ realized PnL).
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -52,6 +53,11 @@ FUTURES_SYMBOLS = [
 ]
 STOP_TYPES = ("STOP_MARKET", "STOP", "STOP_LOSS", "TAKE_PROFIT_MARKET", "TAKE_PROFIT")
 STOP_LIMIT_TYPES = ("STOP_LOSS_LIMIT",)  # spot
+# Memory stays bounded however long the sandbox runs: like the venue, which archives old
+# orders (a query answers -2013), the fake forgets final orders beyond the newest
+# FINAL_ORDERS_KEPT and keeps the newest TRADES_KEPT trades (open orders are never dropped).
+FINAL_ORDERS_KEPT = 10_000
+TRADES_KEPT = 10_000
 # What the fake's matching handles: exchangeInfo lists exactly these (the real venues
 # list more; an unlisted type would rest forever here).
 SPOT_ORDER_TYPES = ["LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT"]
@@ -144,6 +150,7 @@ class Book:
         self.wallet = D(100000)  # USD-M wallet balance (USDT)
         self.move_balances = False  # the sandbox turns on balance and wallet accounting
         self._ids = itertools.count(1000)
+        self._final: deque[str] = deque()  # client ids of final orders, oldest first
 
     def fund(self, cash: Decimal) -> None:
         """Fund the test account with ``cash`` USDT and move balances with fills."""
@@ -277,7 +284,16 @@ class Book:
         if order.status not in ("NEW", "PARTIALLY_FILLED"):
             raise ApiError(-2011, "Unknown order sent.")
         order.status = "CANCELED"
+        self._retire(order)
         return order
+
+    def _retire(self, order: FakeOrder) -> None:
+        """Note a final order; forget the oldest final ones beyond FINAL_ORDERS_KEPT."""
+        self._final.append(order.client_id)
+        while len(self._final) > FINAL_ORDERS_KEPT:
+            old = self.orders.get(self._final.popleft())
+            if old is not None and old.status not in ("NEW", "PARTIALLY_FILLED"):
+                del self.orders[old.client_id]
 
     def open_orders(self, symbol: str | None, *, algo: bool = False) -> list[FakeOrder]:
         return [
@@ -328,6 +344,9 @@ class Book:
             if self.move_balances:
                 self._move_balances(order, qty, price, fee)
         self.trades.append(trade)
+        if len(self.trades) > 2 * TRADES_KEPT:  # trimmed in batches: amortised O(1)
+            del self.trades[:-TRADES_KEPT]
+        self._retire(order)
         order.fills.append(
             {
                 "price": str(price),

@@ -179,7 +179,7 @@ class BinanceControl:
                 for t in b.trades
             ],
             "prices": {s: str(p) for s, p in b.prices.items()},
-            "requests": _requests(Counter(f"{m} {p}" for m, p, _ in self.srv.requests)),
+            "requests": _requests(self.srv.request_counts),
         }
 
     def inject(self, kind: str, path: str | None, times: int, retry_after: float | None) -> str:
