@@ -6,12 +6,8 @@ open positions against new candles, syncs fills from the venue and snapshots equ
 Both send heartbeats. An exception in either loop ends ``run()`` with that exception;
 the Orchestrator logs it and decides about a restart.
 
-Every order goes through ``send``, which asks the trading-state gate first: entries
-need ``ACTIVE``, exits (signal exits, stop/take-profit closes, flatten) need
-``REDUCE_ONLY`` or better, protective stops always go. An order whose journal row cannot
-be written is never sent and puts the engine in ``REDUCE_ONLY``. ``close_position``
-closes with no naked window: the close is sent while the stop rests and a refused close
-is retried with backoff (``kinetic.execution.protection``). The protection step
+Every order goes through ``send`` (``kinetic.engines.orders``: the trading-state gate,
+journal first, closes without a naked window, the kill switch). The protection step
 (``protect``, futures) runs at the end of every monitor step and alone in
 ``protect_once``, which the supervisor calls for a HALTED engine whose loops stopped.
 """
@@ -20,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -40,19 +35,16 @@ from kinetic.domain import (
     Fill,
     Instrument,
     MarketType,
-    Order,
-    OrderIntent,
-    OrderStatus,
-    OrderType,
     Position,
     PositionSide,
-    Side,
     Signal,
     TradingState,
     VenuePosition,
 )
 from kinetic.engines.drift_check import DriftChecker
-from kinetic.execution.oms import JournalUnwritable, OrderManager
+from kinetic.engines.orders import OrderPath
+from kinetic.engines.orders import OrderPurpose as OrderPurpose  # re-export
+from kinetic.execution.oms import OrderManager
 from kinetic.execution.protection import CloseRetries
 from kinetic.execution.recorder import Recorder
 from kinetic.execution.takeover import Takeover
@@ -62,7 +54,7 @@ from kinetic.portfolio.positions import EntryPlan, PositionManager
 from kinetic.risk.manager import RiskManager
 from kinetic.strategy.base import Strategy
 from kinetic.venues.base import SpotVenue, round_quantity
-from kinetic.venues.base.errors import StaleDataError, VenueError, VenueHalted
+from kinetic.venues.base.errors import StaleDataError
 
 CENT = Decimal("0.01")
 
@@ -121,7 +113,7 @@ class EngineDeps:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class BaseEngine(ABC):
+class BaseEngine(OrderPath, ABC):
     """Scan + monitor loops around one strategy, risk manager and position manager."""
 
     market: MarketType
@@ -442,281 +434,6 @@ class BaseEngine(ABC):
             return False
         return True
 
-    # ------------------------------------------------------------------ trading state
-    def allows(self, purpose: OrderPurpose) -> bool:
-        """May an order for ``purpose`` go out in the engine's current trading state?"""
-        if purpose is OrderPurpose.PROTECT:
-            return True  # stops (and the close of a position without one) always go
-        state = self.d.gate.state(self.name)
-        return state.allows_entries if purpose is OrderPurpose.ENTRY else state.allows_exits
-
-    async def journal_unwritable(self, cause: str) -> None:
-        """A journal write failed: go REDUCE_ONLY (an operator clears it, never the engine)."""
-        first = not self._journal_down
-        self._journal_down = True
-        if first:
-            self.log.error("journal unwritable; REDUCE_ONLY, nothing unjournaled is sent",
-                           error=cause)  # fmt: skip
-        if first or self.d.gate.state(self.name).allows_entries:
-            await self.d.gate.escalate(
-                self.name, TradingState.REDUCE_ONLY, f"journal unwritable: {cause}", "journal"
-            )
-        if first:
-            await self.event("journal_unwritable", f"journal write failed: {cause}")
-
-    async def _check_journal(self) -> None:
-        """Follow the OMS's last journal write: escalate on a failure, say so on recovery."""
-        error = self.d.oms.journal_error
-        if error is not None:
-            await self.journal_unwritable(error)
-        elif self._journal_down:
-            self._journal_down = False
-            note = "journal writes recovered; the trading state stays until an operator clears it"
-            self.log.warning(note)
-            await self.event("journal_recovered", note)
-
-    async def event(self, kind: str, message: str, data: dict[str, Any] | None = None) -> None:
-        """Record an event; a storage failure is logged, never raised (the log keeps it)."""
-        try:
-            await self.d.recorder.record_event(kind, message, self.name, data)
-        except Exception as exc:  # the journal is down: the log line is the record
-            self.log.error("event not recorded", kind=kind, note=message, error=repr(exc))
-
-    # ------------------------------------------------------------------ sending
-    async def send(
-        self,
-        symbol: str,
-        side: Side,
-        qty: Decimal,
-        *,
-        order_type: OrderType = OrderType.MARKET,
-        stop_price: Decimal | None = None,
-        reduce_only: bool = False,
-        reason: str = "",
-        plan: EntryPlan | None = None,
-        protective: bool = False,
-    ) -> str | None:
-        """Round, journal and send one order; return its client id if the venue took it.
-
-        An entry (``plan``) needs ``allows_entries``, an exit ``allows_exits``; a
-        reduce-only stop, or an order marked ``protective``, always goes. An order whose
-        journal row cannot be written is not sent (the engine goes REDUCE_ONLY).
-        """
-        purpose = _purpose(order_type, reduce_only, plan, protective)
-        if not self.allows(purpose):
-            self.log.info("order held by the trading state", symbol=symbol, purpose=purpose,
-                          state=self.d.gate.state(self.name), reason=reason)  # fmt: skip
-            return None
-        qty = round_quantity(qty, self.d.instruments[symbol])
-        if qty <= 0:
-            return None
-        cid = self.d.oms.next_client_order_id(symbol)
-        intent = OrderIntent(
-            self.name,
-            symbol,
-            side,
-            order_type,
-            qty,
-            cid,
-            None,
-            stop_price,
-            reduce_only,
-            plan.leverage if plan else 1,
-            reason,
-        )
-        if plan is not None:
-            self._plans[cid] = plan
-        else:
-            self._exit_reasons[cid] = reason
-        try:
-            order = await self.d.oms.submit(intent)
-        except JournalUnwritable as exc:
-            self._plans.pop(cid, None)
-            self._exit_reasons.pop(cid, None)
-            await self.journal_unwritable(str(exc))
-            return None
-        await self._check_journal()
-        if order.status is OrderStatus.REJECTED:
-            self._plans.pop(cid, None)
-            self._exit_reasons.pop(cid, None)
-            return None
-        if order_type is OrderType.MARKET:
-            await self.sync(symbol)
-        return cid
-
-    async def close_position(self, symbol: str, reason: str) -> None:
-        """Close ``symbol``'s position at market, reduce-only, with no naked window.
-
-        The close goes out while the protective stop still rests (a reduce-only close and
-        a reduce-only stop cannot together fill beyond the position); the stop is
-        cancelled once the close's fill has closed the position (``on_position_closed``).
-        A refused close, or one that could not be journaled, keeps the stop and is tried
-        again on later monitor steps with backoff (event ``close_failed``); when the stop
-        filled first, the refused close is explained by the stop's fill and not retried.
-        Needs ``allows_exits``.
-        """
-        await self._close(symbol, reason, protective=False)
-
-    async def close_unprotected(self, symbol: str, reason: str) -> None:
-        """Close a position that could not get a stop: as ``close_position``, in any state."""
-        await self._close(symbol, reason, protective=True)
-
-    async def _close(self, symbol: str, reason: str, *, protective: bool) -> None:
-        if symbol not in self.d.positions.positions:
-            self.closes.done(symbol)
-            return
-        if not (protective or self.allows(OrderPurpose.EXIT)):
-            self.log.info("exit held by the trading state", symbol=symbol, reason=reason,
-                          state=self.d.gate.state(self.name))  # fmt: skip
-            return
-        if self._close_in_flight(symbol) or self.closes.backing_off(symbol, self.d.clock.time()):
-            return
-        await self.before_close(symbol)
-        # the stop may have filled already (hit on this very bar): learn its fills first,
-        # then close only what is left (a doomed reduce-only close is never sent)
-        await self.sync(symbol)
-        pos = self.d.positions.positions.get(symbol)
-        if pos is None:
-            return
-        try:
-            cid = await self.send(
-                symbol,
-                pos.side.exit_side,
-                pos.quantity,
-                reduce_only=True,
-                reason=reason,
-                protective=protective,
-            )
-        except VenueHalted:
-            if not protective:
-                raise
-            cid = None  # a position without a stop: keep trying, whatever the count says
-        if symbol not in self.d.positions.positions:
-            self.closes.done(symbol)
-        elif cid is not None:
-            self.closes.sent(symbol, reason, protective, cid)
-        else:
-            await self._close_failed(symbol, reason, protective)
-
-    def _close_in_flight(self, symbol: str) -> bool:
-        pending = self.closes.get(symbol)
-        if pending is None or pending.client_order_id is None:
-            return False
-        order = self.d.oms.order(pending.client_order_id)
-        return order is not None and (
-            not order.status.is_terminal or self.d.oms.awaiting_fills(symbol)
-        )
-
-    async def _close_failed(self, symbol: str, reason: str, protective: bool) -> None:
-        # refused: if the stop filled first, the reduce-only close had nothing to reduce
-        await self.sync(symbol)
-        if symbol not in self.d.positions.positions:
-            self.closes.done(symbol)
-            return
-        pending = self.closes.failed(symbol, reason, protective, self.d.clock.time())
-        data = {"symbol": symbol, "reason": reason, "attempts": pending.attempts}
-        if self.closes.get(symbol) is None:
-            self.log.error("close failed; given up, the stop stays", **data)
-            await self.event("close_abandoned", f"{symbol}: close given up after "
-                             f"{pending.attempts} tries; the stop stays", data)  # fmt: skip
-            return
-        wait = pending.next_try_s - self.d.clock.time()
-        self.log.warning("close failed; the stop stays, retrying", **data, retry_in_s=wait)
-        await self.event(
-            "close_failed", f"{symbol}: close failed ({reason}); the stop stays, retry in "
-            f"{wait:.0f}s", data,
-        )  # fmt: skip
-
-    async def retry_closes(self) -> None:
-        """Retry closes that failed, once their backoff is over; settle finished ones."""
-        for symbol, pending in self.closes.items():
-            if symbol not in self.d.positions.positions:
-                self.closes.done(symbol)
-                continue
-            if pending.client_order_id is not None:
-                await self._settle_close(symbol, pending.client_order_id)
-                continue
-            if self.d.clock.time() < pending.next_try_s:
-                continue
-            if pending.protective:
-                await self.close_unprotected(symbol, pending.reason)
-            else:
-                await self.close_position(symbol, pending.reason)
-
-    async def _settle_close(self, symbol: str, cid: str) -> None:
-        """A close in flight: resolve an unknown outcome; a close that ended open failed."""
-        order = self.d.oms.order(cid)
-        if order is not None and order.status is OrderStatus.UNKNOWN:
-            try:
-                await self.d.oms.refresh(cid)
-            except VenueError as exc:
-                self.log.warning("close lookup failed", symbol=symbol, error=str(exc))
-                return
-        if self._close_in_flight(symbol):
-            return
-        await self.sync(symbol)
-        pending = self.closes.get(symbol)
-        if symbol in self.d.positions.positions and pending is not None:
-            await self._close_failed(symbol, pending.reason, pending.protective)
-
-    async def before_close(self, symbol: str) -> bool:
-        """Hook: cancel protective orders a close cannot coexist with; True if any.
-
-        Futures keeps its stop resting (reduce-only); a spot stop that locks the balance
-        being sold must go first.
-        """
-        return False
-
-    async def close_all_positions(self, reason: str) -> int:
-        """Flatten: close every open position at market, reduce-only, protected until filled.
-
-        The operator's flatten and the drawdown breaker call this. Each close keeps the
-        position's stop until it fills and is retried with backoff if refused; it needs
-        ``allows_exits`` (REDUCE_ONLY or ACTIVE). Returns how many positions were open.
-        """
-        async with self._step_lock:
-            symbols = list(self.d.positions.positions)
-            for symbol in symbols:
-                await self.close_position(symbol, reason)
-            return len(symbols)
-
-    def is_protective(self, order: Order) -> bool:
-        """True for an order that protects a position (kept by the kill switch)."""
-        return order.order_type not in (OrderType.MARKET, OrderType.LIMIT)
-
-    async def cancel_entries(self) -> int:
-        """Cancel resting entry orders and take-profits; keep protective stops (kill switch).
-
-        Covers the orders this engine tracks and those of ours the venue lists as open
-        (one read for every symbol). Market orders are in flight, not resting, and are
-        left alone. An order the venue cannot cancel now is logged and left for the next
-        call. Returns how many orders were cancelled.
-        """
-        async with self._step_lock:
-            oms = self.d.oms
-            try:
-                for order in await self.d.venue.get_open_orders():
-                    if oms.ids.ours(order.client_order_id) and not self.is_protective(order):
-                        await oms.adopt(order, "found open by the kill switch")
-            except VenueError as exc:
-                self.log.warning("open orders not read; cancelling tracked ones", error=str(exc))
-            cancelled = 0
-            for order in oms.open_orders():
-                if self.is_protective(order) or order.order_type is OrderType.MARKET:
-                    continue
-                try:
-                    await oms.cancel(order.client_order_id)
-                except VenueError as exc:
-                    self.log.warning("cancel failed", client_order_id=order.client_order_id,
-                                     error=str(exc))  # fmt: skip
-                    continue
-                self._plans.pop(order.client_order_id, None)
-                cancelled += 1
-            if cancelled:
-                await self.event("entries_cancelled", f"{cancelled} entry/take-profit "
-                                 "orders cancelled; stops kept", {"count": cancelled})  # fmt: skip
-            return cancelled
-
     # ------------------------------------------------------------------ reporting
     def equity(self) -> Decimal:
         return self.d.positions.equity(self.prices())
@@ -764,21 +481,3 @@ class BaseEngine(ABC):
         """Margin free for a new entry: the allocation's room, capped by free cash."""
         alloc = alloc or self.d.allocation()
         return max(ZERO, min(alloc.available_usd, self.d.positions.available(self.prices())))
-
-
-class OrderPurpose(enum.StrEnum):
-    """Why an order is sent, which decides whether the trading state lets it go."""
-
-    ENTRY = "entry"
-    EXIT = "exit"
-    PROTECT = "protect"
-
-
-def _purpose(
-    order_type: OrderType, reduce_only: bool, plan: EntryPlan | None, protective: bool
-) -> OrderPurpose:
-    if plan is not None:
-        return OrderPurpose.ENTRY
-    if protective or (reduce_only and order_type is OrderType.STOP_MARKET):
-        return OrderPurpose.PROTECT
-    return OrderPurpose.EXIT

@@ -34,7 +34,8 @@ from kinetic.domain import (
     Signal,
     VenuePosition,
 )
-from kinetic.engines.base import BaseEngine, EngineDeps, OrderPurpose
+from kinetic.engines.base import BaseEngine, EngineDeps
+from kinetic.engines.orders import OrderPurpose
 from kinetic.execution.protection import (
     Need,
     ProtectionMonitor,
@@ -281,7 +282,11 @@ class FuturesEngine(BaseEngine):
         except VenueError as exc:
             self.log.warning("protection step skipped: venue read failed", error=str(exc))
             return
-        sizes = {p.symbol: p.quantity for p in venue_positions if p.quantity > 0}
+        sizes = {  # the venue's size of each book position (same side: one-way mode)
+            p.symbol: p.quantity
+            for p in venue_positions
+            if p.quantity > 0 and p.symbol in book and book[p.symbol].side is p.side
+        }
         for symbol in [s for s in book if s not in sizes]:
             await self.sync(symbol)  # flat on the venue: a stop (or liquidation) filled
         await self._note_liquidation(venue_positions)
