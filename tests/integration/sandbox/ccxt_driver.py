@@ -218,6 +218,11 @@ async def _drive(ex: Any, venue: str, report: Report) -> None:
         return
     if venue in ("binance_usdm", "kraken_futures"):
         await _call(report, "set_leverage", lambda: ex.set_leverage(5, sym))
+        await _call(
+            report,
+            "fetch_leverage",
+            lambda: _checked(lambda: ex.fetch_leverage(sym), lambda lev: lev["longLeverage"] == 5),
+        )
     await _orders(ex, venue, sym, amount, last, report)
     if venue == "kraken_spot":
         await _userref(ex, sym, amount, last, report)

@@ -41,6 +41,7 @@ SPOT_CALLS = [
 FUTURES_CALLS = [
     *SPOT_CALLS[:5],
     "set_leverage",
+    "fetch_leverage",
     *SPOT_CALLS[5:],
     "fetch_positions",
     "create_reduce_only_stop",

@@ -120,7 +120,11 @@ class FakeKrakenFutures(FakeServerBase):
         elif fault is not None:
             return _fault_response(fault)
         params = _params(request.query_string, body)
-        handler = getattr(self, "ep_" + endpoint.replace("/", "_"), None)
+        name = "ep_" + endpoint.replace("/", "_")
+        # a method-specific handler first (GET and PUT of leveragepreferences differ)
+        handler = getattr(self, f"{name}_{request.method.lower()}", None) or getattr(
+            self, name, None
+        )
         if handler is None:
             return web.json_response({"result": "error", "error": "notFound"}, status=404)
         answer = {"result": "success", "serverTime": _iso(self.clock_time()), **handler(params)}
@@ -184,18 +188,22 @@ class FakeKrakenFutures(FakeServerBase):
         }
 
     def ep_leveragepreferences(self, p: dict[str, str]) -> dict[str, Any]:
-        """PUT with ``symbol`` (and ``maxLeverage``: isolated, else cross) or GET them all."""
-        if "symbol" in p:
-            if not any(i["symbol"] == p["symbol"] for i in self.instruments):
-                return {"result": "error", "error": "invalidArgument"}
-            if p.get("maxLeverage"):
-                self.leverage[p["symbol"]] = p["maxLeverage"]
-            else:
-                self.leverage.pop(p["symbol"], None)  # back to cross margin
-            return {}
+        """PUT ``symbol`` with ``maxLeverage`` (isolated margin) or without (cross)."""
+        if not any(i["symbol"] == p.get("symbol") for i in self.instruments):
+            return {"result": "error", "error": "invalidArgument"}
+        if p.get("maxLeverage"):
+            self.leverage[p["symbol"]] = p["maxLeverage"]
+        else:
+            self.leverage.pop(p["symbol"], None)  # back to cross margin
+        return {}
+
+    def ep_leveragepreferences_get(self, p: dict[str, str]) -> dict[str, Any]:
+        """GET the symbols set to isolated margin with their max leverage (one or all)."""
         return {
             "leveragePreferences": [
-                {"symbol": s, "maxLeverage": float(v)} for s, v in self.leverage.items()
+                {"symbol": s, "maxLeverage": float(v)}
+                for s, v in self.leverage.items()
+                if p.get("symbol", s) == s
             ]
         }
 
