@@ -54,6 +54,11 @@ class UnifiedConfig(BaseModel):
     )
     spot_min_confidence: int = Field(60, ge=0, le=100)
     spot_scan_interval_seconds: int = Field(60, gt=0)
+    # Exchange-side spot stop for every position (Binance STOP_LOSS_LIMIT with its limit
+    # spot_stop_limit_offset_pct below the trigger; Kraken stop-loss; the simulator
+    # models the spot_venue's kind); the candle check stays as the fallback.
+    spot_exchange_stop_enabled: bool = True
+    spot_stop_limit_offset_pct: float = Field(0.5, gt=0.0, le=20.0)
 
     # Futures engine
     futures_enabled: bool = True

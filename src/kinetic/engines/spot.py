@@ -1,14 +1,66 @@
-"""SpotEngine: long-only trend trading with fixed stop-loss and take-profit."""
+"""SpotEngine: long-only trend trading with fixed stop-loss and take-profit.
+
+Every position gets an exchange-side stop where the venue offers one (``stop_order_type``):
+a sell for the whole position at ``entry x (1 - spot_stop_loss_pct)``, which protects it
+while data is stale, the engine is stopped or the process is down. The candle check
+(``check_exits``) stays as the fallback and is the only take-profit: on spot a resting
+sell locks the coins, so a take-profit cannot rest beside the stop.
+
+* The monitor step syncs fills first: a stop that filled on the venue closes the
+  position through its fill, and the candle check then finds nothing to sell.
+* A candle-check close must cancel the stop first (its coins are locked): cancel, confirm
+  the stop is cancelled (or learn it filled), then sell; if the sell does not go
+  through the stop is placed again at once. That sequence is the one naked window.
+* The protection step (``protect``, the end of every monitor step; alone for a HALTED
+  engine) looks the stop up on the venue; a stop that was cancelled or expired there, or
+  covers a different size, is placed again. A stop that cannot be
+  placed is retried every ``STOP_RETRY_S`` (an ``unprotected`` event on the first miss).
+* On start the stops resting from an earlier run are adopted from the journal.
+"""
 
 from __future__ import annotations
 
 import logging
 from decimal import Decimal
 
-from kinetic.domain import Candle, Direction, MarketType, Position, PositionSide, Signal, exact
-from kinetic.engines.base import BaseEngine, EngineDeps
+from config import UnifiedConfig
+from kinetic.domain import (
+    Candle,
+    Direction,
+    MarketType,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Position,
+    PositionSide,
+    Side,
+    Signal,
+    exact,
+)
+from kinetic.engines.base import BaseEngine, EngineDeps, OrderPurpose
+from kinetic.execution.oms import JournalUnwritable
 from kinetic.portfolio.positions import EntryPlan
 from kinetic.risk.stops import fixed_pct_stop, take_profit
+from kinetic.venues.base import round_price, round_quantity
+from kinetic.venues.base.errors import OrderStateUnknown, PermanentError, TransientError
+
+STOP_REASON = "stop_loss"
+STOP_RETRY_S = 60.0  # a refused stop is tried again this long after the last attempt
+STOP_TYPES = (OrderType.STOP_LIMIT, OrderType.STOP_MARKET)
+_VENUE_ERRORS = (TransientError, PermanentError, OrderStateUnknown)  # not VenueHalted
+
+
+def stop_order_type(config: UnifiedConfig) -> OrderType | None:
+    """The exchange-side stop the spot venue offers; None when switched off.
+
+    Binance spot: ``STOP_LOSS_LIMIT`` (its market ``STOP_LOSS`` is not enabled on every
+    symbol); Kraken spot: ``stop-loss``, a market order once triggered. The simulator
+    models the configured ``spot_venue``.
+    """
+    if not config.spot_exchange_stop_enabled:
+        return None
+    return OrderType.STOP_MARKET if config.spot_venue == "kraken" else OrderType.STOP_LIMIT
 
 
 class SpotEngine(BaseEngine):
@@ -18,6 +70,9 @@ class SpotEngine(BaseEngine):
 
     def __init__(self, deps: EngineDeps, name: str = "spot") -> None:
         super().__init__(name, deps, float(deps.config.spot_scan_interval_seconds))
+        self.stop_type = stop_order_type(deps.config)
+        self._stop_orders: dict[str, str] = {}  # symbol -> client id of its resting stop
+        self._retry_at: dict[str, float] = {}  # symbol -> earliest retry of a refused stop
 
     async def on_signal(self, signal: Signal, candle: Candle) -> None:
         symbol = signal.symbol
@@ -69,9 +124,217 @@ class SpotEngine(BaseEngine):
                 stop=str(position.stop_price),
                 take_profit=str(position.take_profit),
             )
+        await self._protect(position)
+
+    async def on_position_increased(self, position: Position) -> None:
+        """A later fill of the entry grew the position: the stop must cover all of it."""
+        if self.stop_type is not None and await self._lift_stop(position.symbol) != "open":
+            await self._protect(position)
+
+    async def on_position_closed(self, symbol: str, pnl: Decimal) -> None:
+        self._retry_at.pop(symbol, None)
+        await self._lift_stop(symbol)  # normally final already: it filled or was lifted
 
     async def check_exits(self, position: Position, candle: Candle) -> None:
         if Decimal(str(candle.low)) <= position.stop_price:
-            await self.close_position(position.symbol, "stop_loss")
+            await self.close_position(position.symbol, STOP_REASON)
         elif position.take_profit is not None and Decimal(str(candle.high)) >= position.take_profit:
             await self.close_position(position.symbol, "take_profit")
+
+    # ------------------------------------------------------------------ closing
+    async def close_position(self, symbol: str, reason: str) -> None:
+        """Lift the stop (confirmed), let the base close sell, put the stop back if it did not.
+
+        On spot the stop locks the coins being sold, so it cannot rest while the close goes
+        out. Nothing is lifted while the trading state holds exits, while an earlier close
+        is still in flight or backing off: the base close would not sell then either.
+        """
+        now = self.d.clock.time()
+        if (
+            symbol not in self.d.positions.positions
+            or not self.allows(OrderPurpose.EXIT)
+            or self._close_in_flight(symbol)
+            or self.closes.backing_off(symbol, now)
+        ):
+            await super().close_position(symbol, reason)
+            return
+        lifted = await self._lift_stop(symbol)
+        if lifted == "open":
+            self.log.warning("stop not confirmed cancelled; no sell yet", symbol=symbol)
+            return
+        if lifted == "filled":
+            await self.sync(symbol)
+            if symbol in self.d.positions.positions:
+                return  # the stop sold the coins; its fills are on their way
+        try:
+            await super().close_position(symbol, reason)
+        finally:  # refused, failed or raised: the coins must not stay without a stop
+            await self._restore_stop(symbol)
+
+    async def before_close(self, symbol: str) -> bool:
+        """The stop locks the coins a close sells: it goes first (also on close retries)."""
+        return await self._lift_stop(symbol) != "gone"
+
+    async def _restore_stop(self, symbol: str) -> None:
+        pos = self.d.positions.positions.get(symbol)
+        if pos is None or symbol in self._stop_orders or self._close_in_flight(symbol):
+            return
+        self.log.warning("close did not go through; stop placed again", symbol=symbol)
+        await self._protect(pos)
+
+    async def _lift_stop(self, symbol: str) -> str:
+        """Cancel ``symbol``'s stop and confirm it: ``gone``, ``filled`` or still ``open``."""
+        cid = self._stop_orders.get(symbol)
+        order = self.d.oms.order(cid) if cid is not None else None
+        if cid is None or order is None:
+            self._stop_orders.pop(symbol, None)
+            return "gone"
+        if not order.status.is_terminal:
+            try:
+                await self.d.oms.cancel(cid)
+            except _VENUE_ERRORS as exc:
+                self.log.warning("stop cancel failed", symbol=symbol, error=str(exc))
+                return "open"
+        if not order.status.is_terminal:
+            return "open"
+        del self._stop_orders[symbol]
+        return "filled" if order.status is OrderStatus.FILLED else "gone"
+
+    # ------------------------------------------------------------------ protection
+    async def _protect(self, position: Position) -> None:
+        """Place the exchange-side stop for the whole position (if the venue has one)."""
+        intent = self._stop_intent(position)
+        if intent is None:
+            return
+        symbol = position.symbol
+        cid = await self._place_stop(intent)
+        if cid is not None:
+            self._stop_orders[symbol] = cid
+            self._retry_at.pop(symbol, None)
+            return
+        if symbol not in self._retry_at:
+            self.log.error("exchange-side stop refused; the candle check protects", symbol=symbol)
+            await self.event(
+                "unprotected",
+                f"{symbol}: spot stop could not be placed; candle check only, retried",
+                {"symbol": symbol, "stop": str(position.stop_price)},
+            )
+        self._retry_at[symbol] = self.d.clock.time() + STOP_RETRY_S
+
+    def _stop_intent(self, position: Position) -> OrderIntent | None:
+        """The stop for ``position``; None when there is nothing a stop could protect.
+
+        That is: stops switched off, a quantity below one lot (dust), or a stop at or
+        below zero after rounding (``--raw`` backtests: a stop that can never trigger
+        would only keep an order resting).
+        """
+        if self.stop_type is None:
+            return None
+        inst = self.d.instruments[position.symbol]
+        qty = round_quantity(position.quantity, inst)
+        stop = round_price(position.stop_price, inst.tick_size, "down")
+        limit = None
+        if self.stop_type is OrderType.STOP_LIMIT:
+            offset = exact(self.d.config.spot_stop_limit_offset_pct)
+            limit = round_price(stop * (1 - offset / 100), inst.tick_size, "down")
+        if qty <= 0 or (limit if limit is not None else stop) <= 0:
+            return None
+        cid = self.d.oms.next_client_order_id(position.symbol)
+        return OrderIntent(
+            self.name, position.symbol, Side.SELL, self.stop_type, qty, cid, limit, stop,
+            True, 1, STOP_REASON,
+        )  # fmt: skip
+
+    async def _place_stop(self, intent: OrderIntent) -> str | None:
+        """Journal and send the stop; its client id unless the venue refused it."""
+        cid = intent.client_order_id
+        self._exit_reasons[cid] = STOP_REASON
+        try:
+            order = await self.d.oms.submit(intent)
+        except JournalUnwritable as exc:  # never sent: nothing unjournaled goes out
+            self._exit_reasons.pop(cid, None)
+            await self.journal_unwritable(str(exc))
+            return None
+        if order.status is OrderStatus.REJECTED:
+            self._exit_reasons.pop(cid, None)
+            return None
+        return cid  # UNKNOWN included: the next check looks it up by client id
+
+    async def protect(self) -> None:
+        """The protection step (end of every monitor step): every position has its stop."""
+        if self.stop_type is not None and self.d.positions.positions:
+            await self._check_stops()
+
+    async def _check_stops(self) -> None:
+        now = self.d.clock.time()
+        for symbol in list(self.d.positions.positions):
+            if self._close_in_flight(symbol) or await self._stop_rests(symbol):
+                continue  # a sell in flight holds the coins, or the stop rests
+            pos = self.d.positions.positions.get(symbol)
+            if pos is None or now < self._retry_at.get(symbol, 0.0):
+                continue  # closed by the stop's fills, or waiting to retry
+            await self._protect(pos)
+
+    async def _stop_rests(self, symbol: str) -> bool:
+        """True while ``symbol``'s stop rests on the venue for the position's size."""
+        cid = self._stop_orders.get(symbol)
+        order = self.d.oms.order(cid) if cid is not None else None
+        if cid is None or order is None:
+            return False
+        if not order.status.is_terminal:
+            try:
+                found = await self.d.venue.get_order(symbol, cid)
+            except _VENUE_ERRORS as exc:
+                self.log.warning("stop check failed", symbol=symbol, error=str(exc))
+                return True  # cannot tell: look again next step
+            if found is not None and found.status in (
+                OrderStatus.FILLED,
+                OrderStatus.PARTIALLY_FILLED,
+            ):
+                await self.sync(symbol)  # it traded: its fills close (or shrink) the position
+                return found.status is OrderStatus.FILLED or self._covers(symbol, found)
+            if found is not None and not found.status.is_terminal:
+                if self._covers(symbol, found):
+                    return True
+                self.log.warning("stop size differs from the position", symbol=symbol)
+            return await self._drop_stop(symbol, cid, found)
+        if order.status is OrderStatus.FILLED:
+            return True  # its fills are on their way: never sell twice
+        self._stop_orders.pop(symbol, None)
+        return False
+
+    def _covers(self, symbol: str, found: Order) -> bool:
+        pos = self.d.positions.positions.get(symbol)
+        if pos is None:
+            return True
+        return found.remaining == round_quantity(pos.quantity, self.d.instruments[symbol])
+
+    async def _drop_stop(self, symbol: str, cid: str, found: Order | None) -> bool:
+        """The stop is gone from the venue (or wrong): journal that; True if it filled."""
+        state = found.status if found is not None else "not found"
+        self.log.warning("resting stop missing on the venue; placing it again", symbol=symbol)
+        await self.event(
+            "stop_missing",
+            f"{symbol}: spot stop {cid} is {state} on the venue; placing it again",
+            {"symbol": symbol, "client_order_id": cid, "status": str(state)},
+        )
+        return await self._lift_stop(symbol) == "filled"
+
+    # ------------------------------------------------------------------ start-up
+    async def startup(self) -> None:
+        """Reconcile (base), adopt stops resting from an earlier run, protect the rest."""
+        await super().startup()
+        if self.stop_type is None:
+            return
+        for order in self.d.oms.open_orders():
+            if order.order_type not in STOP_TYPES or order.side is not Side.SELL:
+                continue
+            symbol, cid = order.symbol, order.client_order_id
+            if symbol in self.d.positions.positions and symbol not in self._stop_orders:
+                self._stop_orders[symbol] = cid
+                self.log.info("resting stop adopted", symbol=symbol, client_order_id=cid)
+            elif self._stop_orders.get(symbol) != cid:  # no position, or a second stop
+                await self.d.oms.cancel(cid)
+        for symbol, pos in list(self.d.positions.positions.items()):
+            if not await self._stop_rests(symbol) and symbol in self.d.positions.positions:
+                await self._protect(pos)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from kinetic.domain import Direction, MarketType, OrderStatus, PositionSide
+from kinetic.domain import Direction, MarketType, OrderStatus, OrderType, PositionSide
 from kinetic.venues.base import round_quantity
 from kinetic.venues.sim import default_instruments
 from tests.unit.engines.kit import MINUTE_MS, World, spot_world
@@ -31,13 +31,13 @@ async def test_entry_is_sized_at_spot_position_size_pct_of_allocation() -> None:
     assert pos.stop_price == D("250.5") * (1 - D("3.0") / 100)
     assert pos.take_profit == D("250.5") * (1 + D("6.0") / 100)
     balances = await w.venue.get_balances()
-    assert balances["BTC"].free == D("3.99201")
+    assert balances["BTC"].locked == D("3.99201")  # under the exchange-side stop
     assert w.positions.cash == balances["USDT"].free  # engine books agree with the venue
     assert w.recorder.position_rows[("spot", BTC)].quantity == D("3.99201")
 
 
 async def test_stop_loss_exit_when_candle_low_crosses_stop() -> None:
-    w = spot_world()
+    w = spot_world(spot_exchange_stop_enabled=False)  # the candle check alone
     await _enter(w, 100.0)  # stop 97, take-profit 106
     await w.step(w.candle(BTC, 99.0, 100.0, 97.5, 98.0))
     assert w.positions.has_position(BTC)  # low above the stop: still open
@@ -129,6 +129,7 @@ async def test_each_candle_is_fed_to_strategy_once_and_orders_are_journaled() ->
         await w.step(w.candle(BTC, price, price, price, price))
     await w.engine.scan_once()
     assert [c.close for c in w.strategy.seen] == [100.0, 100.5, 101.0]
-    [(engine, order)] = w.recorder.orders.values()
+    (engine, order), (_, stop) = w.recorder.orders.values()
     assert engine == "spot"
     assert order.status is OrderStatus.FILLED
+    assert (stop.order_type, stop.status) == (OrderType.STOP_LIMIT, OrderStatus.NEW)
