@@ -16,6 +16,7 @@ from kinetic.backtest.recorder import BacktestRecorder
 from kinetic.clock import ManualClock
 from kinetic.domain import CapitalAllocation, Instrument, MarketType
 from kinetic.engines.base import BaseEngine, EntrySizer
+from kinetic.engines.futures import FuturesEngine
 from kinetic.marketdata.store import CandleStore
 from kinetic.strategy.base import Strategy
 from kinetic.supervisor.allocator import CapitalAllocator
@@ -148,6 +149,8 @@ def build_world(
             lambda _n: None, strategy=_strategy(config, name, opts), instruments=insts,
             sizer=fill_price_sizer(venue, config, name, insts),
         )  # fmt: skip
+        if isinstance(engine, FuturesEngine):
+            engine.sole_venue_user = True  # only this engine touches the SimExchange
         slots.append(EngineSlot(name, engine, venue, store, capital))
     engines: dict[str, Any] = {s.name: s.engine for s in slots}
     orch = Orchestrator(config, engines, recorder, clock, clock, allocator=allocator)

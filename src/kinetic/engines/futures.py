@@ -36,6 +36,7 @@ from kinetic.domain import (
 )
 from kinetic.engines.base import BaseEngine, EngineDeps
 from kinetic.engines.orders import OrderPurpose
+from kinetic.execution.crashpoints import crash_point
 from kinetic.execution.protection import (
     Need,
     ProtectionMonitor,
@@ -166,6 +167,7 @@ class FuturesEngine(BaseEngine):
                 leverage=position.leverage,
                 stop=str(position.stop_price),
             )
+        crash_point("before_stop")
         await self._protect(position)
         await self.d.recorder.record_position(self.name, position)
 

@@ -27,6 +27,7 @@ from kinetic.domain import (
     Side,
     TradingState,
 )
+from kinetic.execution.crashpoints import crash_point
 from kinetic.execution.oms import JournalUnwritable
 from kinetic.execution.protection import CloseRetries
 from kinetic.portfolio.positions import EntryPlan
@@ -214,6 +215,7 @@ class OrderPath:
             self.closes.done(symbol)
         elif cid is not None:
             self.closes.sent(symbol, reason, protective, cid)
+            crash_point("before_close_filled")
         else:
             await self._close_failed(symbol, reason, protective)
 

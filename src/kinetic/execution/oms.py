@@ -28,6 +28,7 @@ from kinetic.domain import (
     OrderStatus,
     OrderType,
 )
+from kinetic.execution.crashpoints import crash_point
 from kinetic.execution.ids import ClientIds
 from kinetic.execution.recorder import Recorder
 from kinetic.logging import get_logger
@@ -111,9 +112,11 @@ class OrderManager:
             raise JournalUnwritable(f"order {order.client_order_id}: {self.journal_error}")
         self._orders[order.client_order_id] = order
         self._reasons[order.client_order_id] = intent.reason
+        crash_point("before_send")
         self.in_flight += 1
         try:
             placed = await self._send(intent)
+            crash_point("after_send")
         except VenueHalted:  # its outcome is unknown: never left PENDING
             self._merge(order, None)
             await self._journal(order, intent.reason)
@@ -284,6 +287,7 @@ class OrderManager:
                 self._journal_failed(f"fill row {fill.symbol} {fill.trade_id}", exc)
                 break
             self.journal_error = None
+            crash_point("after_fill")
             self._seen_trades.add(key)
             self._fill_cursor[symbol] = max(self._fill_cursor.get(symbol, 0), fill.ts_ms)
             # the journal is the memory that survives restarts: a fill it already holds
