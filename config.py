@@ -135,6 +135,13 @@ class UnifiedConfig(BaseModel):
     drift_check_interval_seconds: int = Field(60, ge=0, le=86_400)
     drift_cash_tolerance_pct: float = Field(1.0, ge=0.0, le=100.0)
     kill_switch_on_drift: bool = True
+    # Live: arm the venues' cancel-all-after timer (Binance USD-M countdownCancelAll,
+    # Kraken CancelAllOrdersAfter / cancelallordersafter) with this timeout, refreshed every
+    # third of it; 0 = off (the default). The timers cancel EVERY order, the protective
+    # stops included: armed, a daemon that dies leaves its positions without stops once
+    # the timer fires. Kinetic's entries are market orders, so the timer guards nothing
+    # else; arm it only if you accept that trade-off.
+    dead_man_switch_seconds: int = Field(0, ge=0, le=86_400)
     # Invariant monitor: a futures engine's reserved margin above this share of its
     # equity is a violation (REDUCE_ONLY until an operator clears it)
     invariant_max_margin_pct: float = Field(95.0, gt=0.0, le=100.0)

@@ -45,8 +45,6 @@ VENUE_FEES_PCT: dict[tuple[str, str], tuple[str, str]] = {
     ("kraken", "spot"): ("0.40", "0.25"),
     ("kraken", "futures"): ("0.05", "0.02"),
 }
-DEAD_MAN_TIMEOUT_S = 60
-DEAD_MAN_REFRESH_S = 20
 
 
 @dataclass
@@ -66,6 +64,9 @@ class VenueWorld:
     wake: dict[str, Any] = field(default_factory=dict)
     keys: dict[str, Keys] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
+    # cancel-all-after timer (0: off). Off by default: the venues' timers cancel every
+    # order, protective stops included, so a dead daemon would leave positions naked
+    dead_man_timeout_s: int = 0
     _dead_man: asyncio.Task[None] | None = None
 
     def deliver(self, market: str, candle: Candle) -> None:
@@ -76,7 +77,7 @@ class VenueWorld:
 
     def start(self) -> None:
         self.feed.start()
-        if self.mode == "live":
+        if self.mode == "live" and self.dead_man_timeout_s > 0:
             self._dead_man = asyncio.create_task(self._refresh_dead_man(), name="live:dead-man")
 
     async def _refresh_dead_man(self) -> None:
@@ -85,10 +86,10 @@ class VenueWorld:
                 if not hasattr(client, "set_dead_man_switch"):
                     continue  # e.g. Binance spot has no countdown cancel-all
                 try:
-                    await client.set_dead_man_switch(DEAD_MAN_TIMEOUT_S)
+                    await client.set_dead_man_switch(self.dead_man_timeout_s)
                 except VenueError as exc:
                     log.warning("dead-man switch refresh failed", market=market, error=str(exc))
-            await self.clock.sleep(DEAD_MAN_REFRESH_S)
+            await self.clock.sleep(self.dead_man_timeout_s / 3)
 
     def start_user_streams(self, config: UnifiedConfig, wake: dict[str, Any]) -> None:
         """Live: follow private order updates; each update wakes the engine's loops."""
@@ -117,7 +118,7 @@ class VenueWorld:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._dead_man
         for market, client in self.clients.items():
-            if self.mode == "live" and hasattr(client, "set_dead_man_switch"):
+            if self._dead_man is not None and hasattr(client, "set_dead_man_switch"):
                 # a clean stop must not let the timer cancel the protective stops later
                 try:
                     await client.set_dead_man_switch(0)
@@ -204,7 +205,9 @@ async def build_venue_world(
     """
     clock = clock or RealClock()
     urls = venue_urls(config, env, live=mode == "live")
-    world = VenueWorld(mode, clock, LiveFeed({}), urls=urls)
+    world = VenueWorld(
+        mode, clock, LiveFeed({}), urls=urls, dead_man_timeout_s=config.dead_man_switch_seconds
+    )
     world.feed.subscribe(world.deliver)
     if record_candles and config.candle_record_dir:  # before the warm-up: history kept too
         world.feed.subscribe(CandleRecorder(config.candle_record_dir, config.timeframe))
