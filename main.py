@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     from kinetic.venues.fakes.sandbox import add_arguments as add_sandbox_arguments
 
     add_sandbox_arguments(sub.add_parser("sandbox", help="run local fake venues (docs/sandbox.md)"))
+    from kinetic.control.cli import add_arguments as add_control_arguments
+
+    add_control_arguments(sub)  # killswitch on|off|status, flatten --confirm
     doctor = sub.add_parser("doctor", help="check configuration, data and database")
     doctor.add_argument("--db", help="database URL or SQLite path")
     return p
@@ -176,10 +179,8 @@ def _dispatch(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -
             if args.db:
                 env = env.model_copy(update={"database_url": _secret(_db_url(args, config, env))})
             return asyncio.run(run_daemon(config, env, mode))
-        if args.command == "status":
-            return asyncio.run(_status(_db_url(args, config, env), args.json))
-        if args.command == "migrate":
-            return asyncio.run(_migrate(_db_url(args, config, env)))
+        if args.command in ("status", "migrate", "killswitch", "flatten"):
+            return asyncio.run(_db_command(args, _db_url(args, config, env)))
         if args.command == "doctor":
             from kinetic.doctor import run_doctor
 
@@ -196,6 +197,17 @@ def _dispatch(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -
         print(f"kinetic: cannot start: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     return 1
+
+
+async def _db_command(args: argparse.Namespace, url: str) -> int:
+    """Run a command that needs only the database (status, migrate, killswitch, flatten)."""
+    if args.command == "status":
+        return await _status(url, args.json)
+    if args.command == "migrate":
+        return await _migrate(url)
+    from kinetic.control.cli import run as run_control
+
+    return await run_control(args, url)
 
 
 def _describe_db_error(exc: BaseException) -> str:

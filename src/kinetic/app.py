@@ -12,11 +12,14 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from config import ConfigValidationError, EnvConfig, UnifiedConfig
 from kinetic.clock import RealClock, ScaledClock
+from kinetic.control.poller import CommandPoller
+from kinetic.control.service import ControlService
 from kinetic.domain import CapitalAllocation, EngineStatus
 from kinetic.engines.base import BaseEngine
 from kinetic.engines.drift_check import DriftChecker
@@ -32,6 +35,7 @@ from kinetic.storage.recorder import DbRecorder
 from kinetic.storage.repositories import Repositories
 from kinetic.supervisor.allocator import CapitalAllocator
 from kinetic.supervisor.orchestrator import Orchestrator
+from kinetic.supervisor.trading_states import OPERATOR, ScopeState, TradingStates
 from kinetic.wiring import (
     MARKETS,
     StartupError,
@@ -144,6 +148,9 @@ class Daemon:
         url = database_url or (env.database_url.get_secret_value() if env.database_url else None)
         self.db = Database(resolve_database_url(url, config.sqlite_path))
         self.orchestrator: Orchestrator | None = None
+        self.states: TradingStates | None = None
+        self.control: ControlService | None = None
+        self.poller: CommandPoller | None = None
         self.world: ReplayWorld | VenueWorld | None = None
         self._feed_task: asyncio.Task[None] | None = None
         # identifies this run's simulation in trade ids (base-36 wall-clock milliseconds)
@@ -174,6 +181,11 @@ class Daemon:
                 retry_budget_s=self._retry_budget_s,
             )  # fmt: skip
         self.world = world
+        # trading states outlive restarts; a replay is a fresh simulation, so of an earlier
+        # run's states only the operator's come back (a drawdown hold of another run does not)
+        states = TradingStates(RealClock(), recorder.repos.trading_states, recorder, tuple(enabled))
+        await states.restore(_operator_only if self.mode == "replay" else None)
+        self.states = states
         heartbeat = _HeartbeatRef()
         refs = {name: _AllocationRef(name) for name in enabled}
         engines: dict[str, BaseEngine] = {}
@@ -188,9 +200,10 @@ class Daemon:
                 world.symbols[name],
                 capital[name],
                 refs[name],
-                heartbeat.can_trade,
+                heartbeat.entries_allowed(name, states),
                 heartbeat,
                 instruments=world.instruments.get(name),
+                gate=states,
             )
             engines[name].d.extra["cash_from_venue"] = self.mode == "live"
             engines[name].d.extra["live"] = self.mode == "live"
@@ -202,12 +215,26 @@ class Daemon:
         if isinstance(world, VenueWorld):
             world.wake = {n: e.nudge for n, e in engines.items()}
         orch = Orchestrator(
-            self.config, dict(engines), recorder, RealClock(), world.clock, allocator=allocator
+            self.config,
+            dict(engines),
+            recorder,
+            RealClock(),
+            world.clock,
+            allocator=allocator,
+            states=states,
         )
         for ref in refs.values():
             ref.orchestrator = orch
         heartbeat.orchestrator = orch
         self.orchestrator = orch
+        self.control = ControlService(orch, recorder)
+        self.poller = CommandPoller(
+            recorder.repos.commands,
+            recorder.repos.installation,
+            self.control,
+            RealClock(),
+            mode=self.mode,
+        )
         # a replay is a fresh simulation: breaker state of an earlier run does not apply
         saved = await recorder.load_portfolio_state() if self.mode != "replay" else None
         if saved:
@@ -248,6 +275,8 @@ class Daemon:
             assert self.orchestrator is not None
             await self._start_world(self.world)
             await self.orchestrator.start()
+            if self.poller is not None:  # operator commands work during a long start-up
+                self.poller.start()
             await self._await_takeover(stop)
             log.info(
                 "daemon running",
@@ -311,6 +340,8 @@ class Daemon:
             self._feed_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._feed_task
+        if self.poller is not None:  # no operator command runs during the drain
+            await self.poller.stop()
         if self.orchestrator is not None:
             await self.orchestrator.stop()
         if isinstance(self.world, VenueWorld):
@@ -330,6 +361,18 @@ class _HeartbeatRef:
 
     def can_trade(self) -> bool:
         return self.orchestrator is None or self.orchestrator.risk_monitor.can_open_new_trade()
+
+    def entries_allowed(self, engine: str, states: TradingStates) -> Callable[[], bool]:
+        """The engine's risk gate: no breaker in force and its trading state allows entries."""
+
+        def allowed() -> bool:
+            return self.can_trade() and states.state(engine).allows_entries
+
+        return allowed
+
+
+def _operator_only(saved: ScopeState) -> bool:
+    return saved.source == OPERATOR
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

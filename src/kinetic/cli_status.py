@@ -11,6 +11,9 @@ def render_status(status: dict[str, Any]) -> str:
     engines = status.get("engines", {})
     if not engines:
         lines.append("no engine has reported yet (has the daemon run against this database?)")
+    daemon = status.get("trading_state")
+    if daemon:
+        lines.append(f"trading state: {_trading(daemon)}")
     for name, e in engines.items():
         alloc = status.get("allocation", {}).get(name)
         lines.append(
@@ -19,6 +22,8 @@ def render_status(status: dict[str, Any]) -> str:
             f"{e['open_positions']}  equity {e['equity_usd']:.2f}  pnl {e['pnl_usd']:+.2f}"
             + (f"  allocation {alloc:g}%" if alloc is not None else "")
         )
+        if e.get("trading_state"):
+            lines.append(f"         trading state: {_trading(e['trading_state'])}")
         if e.get("last_error"):
             lines.append(f"         last error: {e['last_error']}")
     lines.append(
@@ -40,3 +45,16 @@ def render_status(status: dict[str, Any]) -> str:
         )
     lines.append(f"updated at: {status.get('updated_at') or '-'}")
     return "\n".join(lines)
+
+
+def _trading(entry: dict[str, Any]) -> str:
+    """``HALTED (kill switch: maintenance; by operator since ...)``; ACTIVE stays short."""
+    text = str(entry["state"])
+    effective = entry.get("effective")
+    if effective and effective != entry["state"]:
+        text += f", effective {effective} (daemon)"
+    if entry.get("cause"):
+        who = f"; by {entry['source']}" if entry.get("source") else ""
+        since = f" since {entry['since']}" if entry.get("since") else ""
+        text += f" ({entry['cause']}{who}{since})"
+    return text

@@ -14,7 +14,7 @@ from typing import Any
 from config import UnifiedConfig
 from kinetic.clock import Clock
 from kinetic.domain import CapitalAllocation, Instrument, MarketType
-from kinetic.engines.base import BaseEngine, EngineDeps, EntrySizer
+from kinetic.engines.base import AlwaysActive, BaseEngine, EngineDeps, EntrySizer, StateGate
 from kinetic.engines.futures import FuturesEngine
 from kinetic.engines.spot import SpotEngine
 from kinetic.errors import StartupError as StartupError  # re-exported
@@ -95,8 +95,13 @@ def build_engine(
     strategy: Strategy | None = None,
     instruments: dict[str, Instrument] | None = None,
     sizer: EntrySizer | None = None,
+    gate: StateGate | None = None,
 ) -> BaseEngine:
-    """Wire one engine from its collaborators (the configured strategy unless given)."""
+    """Wire one engine from its collaborators (the configured strategy unless given).
+
+    ``gate``: the trading-state authority (the daemon's ``TradingStates``); backtests and
+    tests leave it ``AlwaysActive``.
+    """
     market = MARKETS[name]
     blacklist = SymbolBlacklist(config.futures_blacklist_duration_minutes)
     risk = _risk_manager(name, config, can_trade, blacklist, clock)
@@ -119,6 +124,7 @@ def build_engine(
         allocation=alloc,
         heartbeat=heartbeat,
         sizer=sizer,
+        gate=gate if gate is not None else AlwaysActive(),
     )
     if name == "spot":
         return SpotEngine(deps)

@@ -46,6 +46,17 @@ def breaker_counts(result: BacktestResult) -> dict[str, int]:
     return counts
 
 
+def drawdown_halt(result: BacktestResult) -> dict[str, str] | None:
+    """When and why the drawdown breaker stopped new entries (None: it never tripped).
+
+    Like the daemon, the run opens nothing after that trip: nobody is there to clear it.
+    """
+    for trip in result.trips:
+        if trip.action is RiskAction.CLOSE_ALL:
+            return {"at": iso(round(trip.at * 1000)), "reason": trip.reason}
+    return None
+
+
 def summary(result: BacktestResult) -> dict[str, Any]:
     """Return the run's summary: inputs, curve metrics, trade statistics, totals."""
     c, opts = result.curve, result.options
@@ -75,6 +86,7 @@ def summary(result: BacktestResult) -> dict[str, Any]:
         "orders": result.orders,
         "fills": result.fills,
         "circuit_breakers": breaker_counts(result),
+        "drawdown_halt": drawdown_halt(result),
         "events": len(result.events),
     }
     out["total_return_pct"] = (out["final_equity"] / start - 1.0) * 100.0 if start else 0.0

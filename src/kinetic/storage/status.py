@@ -2,7 +2,8 @@
 
 Works whether or not the daemon runs: engine rows come from ``engine_state``, fill
 and position counts from the ``fills`` and ``positions`` tables, totals from
-``portfolio_state`` (falling back to the sum of engine equity and PnL).
+``portfolio_state`` (falling back to the sum of engine equity and PnL), trading states
+(ACTIVE / REDUCE_ONLY / HALTED with the cause) from ``trading_states``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kinetic.domain import TradingState
 from kinetic.storage.db import Database
-from kinetic.storage.models import EngineStateRow, FillRow, PortfolioStateRow, PositionRow
+from kinetic.storage.models import (
+    EngineStateRow,
+    FillRow,
+    PortfolioStateRow,
+    PositionRow,
+    TradingStateRow,
+)
 
 _UNKNOWN_STATUS = "unknown"
+DAEMON = "daemon"  # the daemon-wide trading-state scope
 
 
 def _iso_seconds(seconds: float | None) -> str | None:
@@ -72,6 +81,7 @@ async def read_status(db: Database) -> dict[str, Any]:
     """Return the combined status JSON (plain ``dict``), built from the DB alone."""
     async with db.session() as session:
         states = list(await session.scalars(sa.select(EngineStateRow)))
+        trading = {r.scope: r for r in await session.scalars(sa.select(TradingStateRow))}
         portfolio = await session.get(PortfolioStateRow, 1)
         positions = list(
             await session.scalars(
@@ -81,18 +91,42 @@ async def read_status(db: Database) -> dict[str, Any]:
     fills = await _counts(db, FillRow.engine)
     open_positions = await _counts(db, PositionRow.engine)
     by_name = {row.engine: row for row in states}
-    names = sorted(set(by_name) | set(fills) | set(open_positions))
+    names = sorted(set(by_name) | set(fills) | set(open_positions) | (set(trading) - {DAEMON}))
+    daemon = _trading_entry(trading.get(DAEMON))
     engines = {
         name: _engine_entry(by_name.get(name), fills.get(name, 0), open_positions.get(name, 0))
+        | {"trading_state": _trading_entry(trading.get(name), daemon["state"])}
         for name in names
     }
     return {
+        "trading_state": daemon,
         "engines": engines,
         **_totals(states, portfolio),
         "positions": [_position_entry(row) for row in positions],
         "allocation": {row.engine: row.allocated_pct for row in states},
         "updated_at": _iso_ms(_latest_update(states, portfolio)),
     }
+
+
+def _trading_entry(row: TradingStateRow | None, daemon: str | None = None) -> dict[str, Any]:
+    """A scope's trading state by name with its cause; ``effective`` for an engine."""
+    own = _state(row.state if row else None)
+    entry: dict[str, Any] = {
+        "state": str(own),
+        "cause": row.cause if row else "",
+        "source": row.source if row else "",
+        "since": _iso_ms(row.since_ms) if row else None,
+    }
+    if daemon is not None:
+        entry["effective"] = str(own.worst(_state(daemon)))
+    return entry
+
+
+def _state(name: str | None) -> TradingState:
+    try:
+        return TradingState(name or "ACTIVE")
+    except ValueError:  # a name this build does not know: read it as the strictest
+        return TradingState.HALTED
 
 
 def _totals(states: list[EngineStateRow], portfolio: PortfolioStateRow | None) -> dict[str, Any]:

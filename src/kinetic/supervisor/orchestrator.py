@@ -3,8 +3,12 @@
 Engines run as named asyncio tasks owned here. The monitor loop (one named task)
 notices crashed or stalled engines and restarts them with backoff within the restart
 budget, feeds the portfolio value to the GlobalRiskMonitor, persists status, and on a
-drawdown trip closes every position. ``stop()`` is staged: stop new entries, let the
-engines finish their current step, cancel what is left, persist, and return.
+drawdown trip closes every position and holds the daemon REDUCE_ONLY until an operator
+clears it. An engine past its restart budget is HALTED, not abandoned: every monitor
+step runs its ``protect_once`` so its stops stay watched. No risk check runs before
+every engine has read its account (``ready``): the figures must be the venue's.
+``stop()`` is staged: stop new entries, let the engines finish their current step,
+cancel what is left, persist, and return.
 """
 
 from __future__ import annotations
@@ -23,11 +27,15 @@ from kinetic.domain import (
     EngineSnapshot,
     EngineStatus,
     PortfolioStatus,
+    TradingState,
 )
 from kinetic.logging import get_logger
 from kinetic.supervisor.allocator import CapitalAllocator
 from kinetic.supervisor.health import HealthMonitor
 from kinetic.supervisor.risk_monitor import BreakerTrip, GlobalRiskMonitor, RiskAction
+from kinetic.supervisor.trading_states import DAEMON, TradingStates
+
+DRAWDOWN_CAUSE = "drawdown"
 
 
 class Engine(Protocol):
@@ -75,6 +83,7 @@ class Orchestrator:
         allocator: CapitalAllocator | None = None,
         risk_monitor: GlobalRiskMonitor | None = None,
         health_monitor: HealthMonitor | None = None,
+        states: TradingStates | None = None,
     ) -> None:
         self.config = config
         self.engines = engines
@@ -89,7 +98,10 @@ class Orchestrator:
         self._running = False
         self._stopping = False
         self._warned: set[str] = set()
-        self._close_all_pending = False
+        self.states = states or TradingStates(supervision_clock, None, sink, tuple(engines))
+        self.halted: set[str] = set()  # past the restart budget: protected, never traded
+        self._close_all_reason = ""  # non-empty: close every position, retried each step
+        self._waiting_ready: set[str] = set()
         self.log = get_logger(component="orchestrator")
 
     # ------------------------------------------------------------------ lifecycle
@@ -170,8 +182,10 @@ class Orchestrator:
         await self._check_tasks()
         await self._check_heartbeats()
         await self._run_due_restarts()
+        await self._protect_halted()
+        await self.states.flush()
         await self._check_risk()
-        if self._close_all_pending:
+        if self._close_all_reason:
             await self._close_all()
         await self._persist()
 
@@ -223,13 +237,31 @@ class Orchestrator:
             return
         self.health_monitor.mark_stopped(name)
         self.capital_allocator.disable(name)
+        self.halted.add(name)
+        error = self.health_monitor.engine_health[name].last_error or "unknown error"
+        await self.states.escalate(
+            name, TradingState.HALTED, f"restart budget exhausted: {error}"[:500], "supervisor"
+        )
         await self.sink.record_event(
             "engine_stopped",
-            f"{name} exceeded its restart budget; left stopped",
+            f"{name} exceeded its restart budget; HALTED, its stops stay watched",
             name,
             {"allocation": self.capital_allocator.reallocate_disabled_capital()},
         )
-        self.log.error("engine left stopped: restart budget exhausted", engine=name)
+        self.log.error("engine HALTED: restart budget exhausted; protection continues",
+                       engine=name)  # fmt: skip
+
+    async def _protect_halted(self) -> None:
+        """Run the protection step of every engine past its budget (its loops are gone)."""
+        for name in sorted(self.halted):
+            protect = getattr(self.engines[name], "protect_once", None)
+            if protect is None:
+                continue
+            try:
+                await protect()
+            except Exception as exc:  # logged; tried again next step
+                self.log.error("protection step of a halted engine failed", engine=name,
+                               error=repr(exc))  # fmt: skip
 
     async def _run_due_restarts(self) -> None:
         now = self.clock.time()
@@ -242,11 +274,43 @@ class Orchestrator:
             await self.sink.record_event("engine_restart", f"{name} restart #{count}", name)
             await self._spawn_engine(name)
 
+    def engines_ready(self) -> bool:
+        """True once every supervised engine has completed a start-up (read its account)."""
+        waiting = {
+            n for n in self.tasks if n not in self.halted
+            and not getattr(self.engines[n], "ready", True)
+        }  # fmt: skip
+        if waiting != self._waiting_ready and waiting:
+            self.log.info("risk checks wait for engine start-up", engines=sorted(waiting))
+        self._waiting_ready = waiting
+        return not waiting
+
     async def _check_risk(self) -> None:
+        await self._sync_drawdown_hold()
+        if not self.engines_ready():
+            return  # the books still hold configured figures, not the account's
         total = self.total_value()
         trip = self.risk_monitor.update(float(total))
         if trip is not None:
             await self._on_trip(trip)
+
+    async def _sync_drawdown_hold(self) -> None:
+        """Keep the risk monitor's drawdown latch and the daemon's trading state as one.
+
+        A restored ``drawdown`` state latches the monitor (the hold survives restarts);
+        an operator's clear of the daemon releases it, re-basing the peak at today's
+        value (figures permitting), so the cleared limit does not trip again at once.
+        """
+        rm, own = self.risk_monitor, self.states.own(DAEMON)
+        if not rm.drawdown_latched and own.cause.startswith(DRAWDOWN_CAUSE):
+            rm.drawdown_latched, rm.drawdown_reason = True, own.cause
+        elif rm.drawdown_latched and own.state is TradingState.ACTIVE and self.engines_ready():
+            value = float(self.total_value())
+            rm.release_drawdown(value)
+            await self.sink.record_event(
+                "drawdown_cleared", f"drawdown hold cleared; peak re-based at {value:.2f}",
+                None, {"peak": value},
+            )  # fmt: skip
 
     async def _on_trip(self, trip: BreakerTrip) -> None:
         self.log.warning("circuit breaker triggered", reason=trip.reason, action=trip.action)
@@ -254,23 +318,33 @@ class Orchestrator:
             "circuit_breaker", trip.reason, None, {"action": str(trip.action), "until": trip.until}
         )
         if trip.action is RiskAction.CLOSE_ALL:
-            self._close_all_pending = True
-            await self._close_all()
+            await self.states.escalate(
+                DAEMON, TradingState.REDUCE_ONLY, f"{DRAWDOWN_CAUSE}: {trip.reason}", "risk_monitor"
+            )
+            await self.request_close_all("global drawdown limit")
 
-    async def _close_all(self) -> None:
-        """Close every engine's positions; retried each monitor step until all are flat."""
+    async def request_close_all(self, reason: str) -> dict[str, int]:
+        """Close every engine's positions now; retried each monitor step until all are flat."""
+        self._close_all_reason = reason
+        return await self._close_all()
+
+    async def _close_all(self) -> dict[str, int]:
+        reason, closed_by = self._close_all_reason or "close all", {}
         for name, engine in self.engines.items():
             try:
-                closed = await engine.close_all_positions("global drawdown limit")
+                closed = await engine.close_all_positions(reason)
             except Exception as exc:  # one engine's failure must not spare the others
                 self.log.error("close-all failed; will retry", engine=name, error=repr(exc))
                 continue
+            closed_by[name] = closed
             if closed:
                 await self.sink.record_event(
-                    "close_all", f"{name}: closed {closed} positions", name
+                    "close_all", f"{name}: closed {closed} positions ({reason})", name
                 )
         still_open = [n for n, e in self.engines.items() if e.snapshot().open_positions > 0]
-        self._close_all_pending = bool(still_open)
+        if not still_open:
+            self._close_all_reason = ""
+        return closed_by
 
     # ------------------------------------------------------------------ status
     def total_value(self) -> Decimal:
@@ -338,13 +412,14 @@ class Orchestrator:
                 allocated_pct=self.capital_allocator.allocated_pct(name),
             )
         rm = self.risk_monitor
-        await self.sink.save_portfolio_state(
-            circuit_breaker_active=rm.breaker_in_force(),
-            circuit_breaker_until=rm.circuit_breaker_until,
-            circuit_breaker_reason=rm.circuit_breaker_reason,
-            peak_equity=rm.peak_portfolio_value,
-            day_start_equity=rm.day_start_value,
-            day=rm.day,
-            total_value=status.total_value_usd,
-            total_pnl=status.total_pnl_usd,
-        )
+        fields: dict[str, Any] = {
+            "circuit_breaker_active": rm.breaker_in_force(),
+            "circuit_breaker_until": rm.circuit_breaker_until,
+            "circuit_breaker_reason": rm.breaker_reason(),
+            "peak_equity": rm.peak_portfolio_value,
+            "total_value": status.total_value_usd,
+            "total_pnl": status.total_pnl_usd,
+        }
+        if rm.day is not None:  # fed at least once: figures from the account, not config
+            fields |= {"day_start_equity": rm.day_start_value, "day": rm.day}
+        await self.sink.save_portfolio_state(**fields)

@@ -5,8 +5,15 @@
   ``global_circuit_breaker_cooldown_minutes``; if the day's loss is still beyond the
   limit when the cooldown ends, it trips again.
 * Drawdown: measured from the peak value. Beyond ``global_max_drawdown_pct`` the
-  breaker trips and every position must be closed. The peak is rebased to the
-  current value when that breaker's cooldown ends, so trading can resume.
+  breaker trips once, every position must be closed, and the hold is latched: no new
+  entry until an operator clears it (``release_drawdown``), which is the only thing that
+  re-bases the peak. No cooldown ends it, so the limit cannot be lost again and again.
+  The daemon keeps the hold as its REDUCE_ONLY trading state (``TradingStates``).
+* Figures are the account's as the venue reports it: the orchestrator feeds no value
+  before every engine has read its account (``BaseEngine.ready``). The peak is the
+  high-water mark across restarts: a value read at start-up above it raises it (a
+  deposit, gains while down), one below it is a drawdown like any other (losses while
+  down, or a withdrawal: the operator clears the hold and the peak starts again there).
 """
 
 from __future__ import annotations
@@ -37,7 +44,8 @@ class RiskAction(enum.StrEnum):
 class BreakerTrip:
     action: RiskAction
     reason: str
-    until: float
+    until: float | None  # None: held until an operator clears it (drawdown)
+    at: float = 0.0  # when it tripped (the monitor's clock)
 
 
 class GlobalRiskMonitor:
@@ -55,7 +63,9 @@ class GlobalRiskMonitor:
         self.circuit_breaker_active = False
         self.circuit_breaker_until: float | None = None
         self.circuit_breaker_reason = ""
-        self._rebase_peak_on_expiry = False
+        self.drawdown_latched = False
+        self.drawdown_reason = ""
+        self.drawdown_at: float | None = None
         self.trips: list[BreakerTrip] = []
         self._day_number: int | None = None  # the UTC day ``_day_name`` was formatted for
         self._day_name = ""
@@ -67,16 +77,13 @@ class GlobalRiskMonitor:
             self._day_name = datetime.fromtimestamp(number * DAY_S, tz=UTC).strftime("%Y-%m-%d")
         return self._day_name
 
-    def _expire(self, value: float) -> None:
+    def _expire(self) -> None:
         until = self.circuit_breaker_until
         if not (self.circuit_breaker_active and until is not None and self._clock.time() >= until):
             return
         self.circuit_breaker_active = False
         self.circuit_breaker_until = None
         self.circuit_breaker_reason = ""
-        if self._rebase_peak_on_expiry:
-            self.peak_portfolio_value = value
-            self._rebase_peak_on_expiry = False
 
     def update(self, portfolio_value: float) -> BreakerTrip | None:
         """Feed the current portfolio value; return a trip when a limit is crossed now."""
@@ -84,16 +91,14 @@ class GlobalRiskMonitor:
         if day != self.day:
             self.day = day
             self.day_start_value = portfolio_value
-        self._expire(portfolio_value)
+        self._expire()
         self.peak_portfolio_value = max(self.peak_portfolio_value, portfolio_value)
         self.daily_pnl = portfolio_value - self.day_start_value
+        if self.drawdown_latched:
+            return None  # entries are held already; nothing new to trip until cleared
         if self.check_drawdown_limit(portfolio_value):
             dd = self.drawdown_pct(portfolio_value)
-            if not (self.circuit_breaker_active and self._rebase_peak_on_expiry):
-                self._rebase_peak_on_expiry = True
-                return self.trigger_circuit_breaker(
-                    f"drawdown {dd:.2f}% from peak > {self._dd_limit:g}%", RiskAction.CLOSE_ALL
-                )
+            return self.latch_drawdown(f"drawdown {dd:.2f}% from peak > {self._dd_limit:g}%")
         if self.check_daily_loss_limit(portfolio_value) and not self.circuit_breaker_active:
             loss = -self.daily_pnl / self.day_start_value * 100 if self.day_start_value else 0.0
             return self.trigger_circuit_breaker(
@@ -124,28 +129,58 @@ class GlobalRiskMonitor:
 
         Side-effect free, with the same predicates as ``update`` (today's start value).
         """
+        if self.drawdown_latched:
+            return False  # ``update`` trips nothing while the drawdown hold is latched
         if _drawdown_pct(max(self.peak_portfolio_value, peak), portfolio_value) > self._dd_limit:
             return True
         return self.check_daily_loss_limit(portfolio_value)
 
     def can_open_new_trade(self) -> bool:
-        """False while the circuit breaker is active (tripped and cooldown not over)."""
+        """False while a breaker holds: the drawdown latch, or a daily-loss cooldown."""
         return not self.breaker_in_force()
 
     def breaker_in_force(self) -> bool:
+        if self.drawdown_latched:
+            return True
         if not self.circuit_breaker_active:
             return False
         return self.circuit_breaker_until is None or self._clock.time() < self.circuit_breaker_until
+
+    def breaker_reason(self) -> str:
+        """Why entries are held (the drawdown latch first), or ``""``."""
+        return self.drawdown_reason if self.drawdown_latched else self.circuit_breaker_reason
+
+    def latch_drawdown(self, reason: str) -> BreakerTrip:
+        """Hold new entries until ``release_drawdown`` (an operator's clear)."""
+        now = self._clock.time()
+        self.drawdown_latched = True
+        self.drawdown_reason = reason
+        self.drawdown_at = now
+        trip = BreakerTrip(RiskAction.CLOSE_ALL, reason, None, now)
+        self.trips.append(trip)
+        return trip
+
+    def release_drawdown(self, portfolio_value: float) -> None:
+        """The operator cleared the hold: the peak starts again at ``portfolio_value``.
+
+        The one place the peak is lowered; without it the cleared limit would trip again
+        on the next value.
+        """
+        self.drawdown_latched = False
+        self.drawdown_reason = ""
+        self.drawdown_at = None
+        self.peak_portfolio_value = portfolio_value
 
     def trigger_circuit_breaker(
         self, reason: str, action: RiskAction = RiskAction.HALT_NEW_TRADES
     ) -> BreakerTrip:
         """Activate the breaker for the cooldown period."""
-        until = self._clock.time() + self._cooldown_s
+        now = self._clock.time()
+        until = now + self._cooldown_s
         self.circuit_breaker_active = True
         self.circuit_breaker_until = until
         self.circuit_breaker_reason = reason
-        trip = BreakerTrip(action, reason, until)
+        trip = BreakerTrip(action, reason, until, now)
         self.trips.append(trip)
         return trip
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from kinetic.cli_status import render_status
 from kinetic.clock import ManualClock
 from kinetic.domain import (
     ClosedTrade,
@@ -402,7 +403,9 @@ async def test_read_status_when_engines_recorded_then_combined_shape(
         "equity_usd": 0.0,
         "pnl_usd": 0.0,
         "last_error": None,
-    }
+        "trading_state": {"state": "ACTIVE", "cause": "", "source": "", "since": None,
+                          "effective": "ACTIVE"},
+    }  # fmt: skip
     assert status["engines"]["futures"]["open_positions"] == 1
     assert status["engines"]["futures"]["last_error"] == "boom"
     assert (status["total_value_usd"], status["total_pnl_usd"]) == (1000.5, -2.0)
@@ -410,6 +413,29 @@ async def test_read_status_when_engines_recorded_then_combined_shape(
     assert [p["symbol"] for p in status["positions"]] == ["BTCUSDT"]
     assert status["allocation"]["spot"] == 0.4
     assert status["updated_at"] is not None
+
+
+async def test_read_status_shows_trading_states_by_name_with_cause(
+    migrated_db: Database, repos: Repositories
+) -> None:
+    await repos.engine_state.upsert("spot", status="running")
+    await repos.trading_states.save("daemon", "REDUCE_ONLY", "drawdown: 16% > 15%", "risk_monitor")
+    await repos.trading_states.save("futures", "HALTED", "restart budget exhausted", "supervisor")
+
+    status = await read_status(migrated_db)
+
+    assert status["trading_state"]["state"] == "REDUCE_ONLY"
+    assert status["trading_state"]["cause"] == "drawdown: 16% > 15%"
+    spot, futures = status["engines"]["spot"], status["engines"]["futures"]
+    assert (spot["trading_state"]["state"], spot["trading_state"]["effective"]) == (
+        "ACTIVE",
+        "REDUCE_ONLY",
+    )
+    assert futures["trading_state"]["effective"] == "HALTED"
+    assert futures["trading_state"]["source"] == "supervisor"
+    text = render_status(status)
+    assert "trading state: REDUCE_ONLY (drawdown: 16% > 15%; by risk_monitor" in text
+    assert "trading state: HALTED (restart budget exhausted; by supervisor" in text
 
 
 async def test_read_status_when_database_empty_then_zeros(migrated_db: Database) -> None:

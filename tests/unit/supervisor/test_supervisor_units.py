@@ -70,7 +70,7 @@ def test_daily_loss_resets_at_utc_midnight() -> None:
     assert trip.action is RiskAction.HALT_NEW_TRADES
 
 
-def test_drawdown_trip_closes_all_and_rebases_after_cooldown() -> None:
+def test_drawdown_trip_closes_all_and_holds_past_cooldown_until_released() -> None:
     clock = ManualClock(NOON)
     cfg = UnifiedConfig(global_daily_loss_limit_pct=50)
     rm = GlobalRiskMonitor(cfg, clock)
@@ -80,11 +80,21 @@ def test_drawdown_trip_closes_all_and_rebases_after_cooldown() -> None:
     trip = rm.update(8400)
     assert trip is not None
     assert trip.action is RiskAction.CLOSE_ALL
-    assert rm.update(8300) is None  # no second close-all during the same trip
-    clock.advance(3601)
+    assert trip.until is None
+    assert trip.at == clock.time()
+    assert rm.update(8300) is None  # no second close-all during the same hold
+    clock.advance(7 * 86400)  # no cooldown ends it, and the peak is never re-based
     assert rm.update(8300) is None
-    assert rm.peak_portfolio_value == 8300
+    assert rm.peak_portfolio_value == 10000
+    assert not rm.can_open_new_trade()
+    assert not rm.would_trip(10000, 1)  # nothing can trip again while held
+    rm.release_drawdown(8300)  # the operator's clear
     assert rm.can_open_new_trade()
+    assert rm.peak_portfolio_value == 8300
+    assert rm.update(8200) is None
+    trip = rm.update(7000)  # 15.7% below the re-based peak
+    assert trip is not None
+    assert trip.action is RiskAction.CLOSE_ALL
 
 
 def test_heartbeat_warning_and_restart_thresholds() -> None:
