@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.daemon.support import MAIN, REPO_ROOT, cli_env
+from tests.integration.sandbox.test_daemon_on_sandbox import README_LINES
 
 DOCS = REPO_ROOT / "docs"
 README = REPO_ROOT / "README.md"
@@ -125,6 +126,12 @@ def _exact_line(doc: Path, line: str) -> Callable[[subprocess.CompletedProcess[s
     return check
 
 
+def _check_readme_backtest(proc: subprocess.CompletedProcess[str], tmp: Path) -> None:
+    _ok(proc)
+    assert json.loads(proc.stdout)["symbols"] == ["BTCUSDT"]
+    assert (tmp / "readme-report" / "report.html").is_file()
+
+
 def listed_commands(tmp: Path) -> list[Listed]:
     backtesting = DOCS / "backtesting.md"
     amb = (
@@ -159,6 +166,20 @@ def listed_commands(tmp: Path) -> list[Listed]:
             funding,
             ["backtest", "--symbol", "BTCUSDT", "--data", BTC_5M, "--funding", BTC_5M],
             _exact_line(backtesting, funding),
+        ),
+        Listed(
+            README,
+            "python main.py backtest --engine spot --strategy sma_cross --param fast=20"
+            " --param slow=50 \\\n"
+            f"  --symbol BTCUSDT --data {BTC_5M} \\\n"
+            "  --report reports/example",
+            shlex.split(
+                "backtest --engine spot --strategy sma_cross --param fast=20 --param slow=50"
+                f" --symbol BTCUSDT --data {REPO_ROOT / BTC_5M} --report readme-report"
+                " --json --no-progress"
+            ),
+            _check_readme_backtest,
+            cwd=tmp,
         ),
         Listed(
             DOCS / "runbook.md",
@@ -265,3 +286,20 @@ def test_readme_commands_table_lists_every_subcommand() -> None:
     readme = _doc(README)
     for command in ("run", "status", "migrate", "doctor", "backtest"):
         assert f"| `{command}" in readme, command
+
+
+def test_readme_offline_path_shows_the_commands_the_sandbox_test_runs() -> None:
+    """The sandbox, paper, live, status and stop lines, whole and in the reader's order.
+
+    ``tests/integration/sandbox/test_daemon_on_sandbox.py`` runs exactly these lines.
+    """
+    readme = _doc(README)
+    section = readme.split("## From replay to paper to live", 1)[1].split("\n## ", 1)[0]
+    for line in README_LINES:
+        assert f"\n{line}\n" in section, f"the README no longer shows: {line}"
+    at = [section.index(f"\n{line}\n") for line in README_LINES]
+    assert at == sorted(at), "the README shows the offline path out of order"
+    # the replay step comes first and the two set-up commands stay at the top
+    assert section.index("\n./start_backend.sh\n") < at[1]
+    setup = readme.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    assert setup.index("```sh\n./start_backend.sh\n```") < setup.index("```sh\nmake test\n```")
