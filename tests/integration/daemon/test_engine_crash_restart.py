@@ -100,6 +100,12 @@ async def test_spot_crash_restarts_then_stops_while_futures_trades(tmp_path: Pat
         assert orch.tasks["spot"].done()
         assert orch.health_monitor.engine_health["spot"].status is EngineStatus.STOPPED
         assert "futures" in orch.running_engines
+        # HALTED, not abandoned: persisted with its cause; futures trades on
+        states = dict(await query(daemon.db, "SELECT scope, state FROM trading_states"))
+        assert states.get("spot") == "HALTED"
+        assert states.get("futures", "ACTIVE") == "ACTIVE"
+        assert daemon.states is not None
+        assert "restart budget exhausted" in daemon.states.own("spot").cause
 
         crashes = await _events(daemon, "engine_crash", "spot")
         restarts = await _events(daemon, "engine_restart", "spot")
