@@ -28,10 +28,15 @@ Invariants (``engine_harness.ChaosVenue`` watches what reaches the venue):
 * after a clean step every open order of ours on the venue is one the engine tracks (no
   orphan) and no stop of ours rests where the venue holds no position.
 
+Two bugs the machine found are replayed as strict-xfail story tests at the bottom; the
+machine steps around them (``late_fill_takeover``, ``ONE_ENTRY_PER_PROCESS_ONLY``) so
+that everything else stays checked. Delete both escape hatches when the stories pass.
+
 Mutants tried (monkeypatched in a separate runner, 200 derandomized examples; each was
 caught, the minimal story in brackets):
 
 * protection step disabled (``FuturesEngine.protect`` a no-op) -> positions_protected
+  [kill after send, entry (accepted, process dies), restart step, candle + step] and
   [entry, stop cancelled on the venue, step, candle + step];
 * journal after send (``OrderManager.submit`` sends, then journals) ->
   journaled_before_sent [one entry];
@@ -401,6 +406,8 @@ class EngineMachine(RuleBasedStateMachine):
         orders = self._our_open_orders()
         orphans = [o.client_order_id for o in orders if o.client_order_id not in known]
         assert not orphans, f"open orders the engine does not know: {orphans}"
+        if self.late_fill_takeover and not self.REPLAY_KNOWN_BUGS:
+            return  # a phantom position in the book keeps its stop (the late-fill bug)
         held = self._venue_positions()
         stale = [o.client_order_id for o in orders if o.reduce_only and o.symbol not in held]
         assert not stale, f"stops resting where the venue holds nothing: {stale}"
