@@ -131,6 +131,10 @@ class BaseEngine(OrderPath, ABC):
         # set by private order/fill pushes: run the loops now instead of at the interval
         self._nudge = asyncio.Event()
         self._scan_cursor: dict[str, int] = {}
+        # when this engine object first started: candles that closed before it (warm-up
+        # history) may have been acted on by an earlier process, so their signals only
+        # warm the strategy up and never send an intent a second time
+        self._history_until_ms = -1
         self._monitor_cursor: dict[str, int] = {}
         self._plans: dict[str, EntryPlan] = {}
         self._exit_reasons: dict[str, str] = {}
@@ -179,11 +183,17 @@ class BaseEngine(OrderPath, ABC):
         when the venue holds what the journal cannot explain (nothing is changed then).
         """
         self.send_heartbeat()
+        self._mark_history()
         await self.d.oms.start()
         await self.reconcile_positions()
         if self.d.extra.get("cash_from_venue"):
             await self.sync_cash()
         self._started_once = True  # only once all of it succeeded: a failed start retries
+
+    def _mark_history(self) -> None:
+        """Remember when this process started: older candles are history (see scan)."""
+        if self._history_until_ms < 0:
+            self._history_until_ms = self.d.clock.time_ms()
 
     async def reconcile_positions(self) -> None:
         """Run the start-up takeover (every start; see ``startup``)."""
@@ -298,6 +308,8 @@ class BaseEngine(OrderPath, ABC):
             self._scan_cursor[symbol] = candles[-1].open_time_ms
             if signal is None or self.stopping:
                 continue
+            if candles[-1].close_time_ms <= self._history_until_ms:
+                continue  # closed before this process started: warm-up only
             self._last_signal[symbol] = signal
             await self.on_signal(signal, candles[-1])
 

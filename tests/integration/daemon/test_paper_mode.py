@@ -37,13 +37,44 @@ def _uptrend(server: FakeBinance, symbol: str, base: float, count: int, end_open
         server.add_candle(symbol, start + i * MINUTE_MS, base * (1 + 0.002 * i) + wobble)
 
 
+class Market:
+    """The uptrend goes on: each ``tick`` closes the next 1m candle on every fake.
+
+    A daemon acts only on candles that close after it started (the warm-up history may
+    have been acted on by an earlier process), so a test that wants orders keeps the
+    market moving.
+    """
+
+    def __init__(self, servers: tuple[FakeBinance, ...], end_open_ms: int) -> None:
+        self.servers = servers
+        self.i = 240
+        self.open_ms = end_open_ms
+        self.next_s = 0.0
+
+    async def tick(self) -> None:
+        if time.monotonic() < self.next_s:
+            return
+        self.next_s = time.monotonic() + 0.3
+        self.open_ms += MINUTE_MS
+        for symbol, base in (("BTCUSDT", 100.0), ("ETHUSDT", 50.0)):
+            price = base * (1 + 0.002 * self.i) + (0.3 if self.i % 3 else -0.2)
+            for server in self.servers:
+                row = server.add_candle(symbol, self.open_ms, price)
+                await server.push_kline(symbol, row, closed=True)
+        self.i += 1
+
+
+def _last_history_open() -> int:
+    return (int(time.time() * 1000) // MINUTE_MS - 1) * MINUTE_MS
+
+
 @pytest.fixture
 async def venues() -> AsyncIterator[tuple[FakeBinance, FakeBinance]]:
     spot, futures = FakeBinance(futures=False), FakeBinance(futures=True)
     await spot.start()
     await futures.start()
     # the last history candle closed a moment ago: the data is fresh
-    last_open = (int(time.time() * 1000) // MINUTE_MS - 1) * MINUTE_MS
+    last_open = _last_history_open()
     for server in (spot, futures):
         _uptrend(server, "BTCUSDT", 100.0, 240, last_open)
         _uptrend(server, "ETHUSDT", 50.0, 240, last_open)
@@ -91,8 +122,14 @@ async def test_paper_mode_trades_live_fake_venue_data_with_sim_fills(
     try:
         await wait_until(lambda: _exists(url), bool, "database file", limit_s=30, task=task)
         await db.connect()
+        market = Market((spot, futures), _last_history_open())
+
+        async def fills_while_trending() -> dict[str, int]:
+            await market.tick()
+            return await fill_counts(db)
+
         await wait_until(
-            lambda: fill_counts(db),
+            fills_while_trending,
             lambda c: len(c) == 2,
             "fills from both engines",
             limit_s=60,
@@ -124,7 +161,9 @@ async def test_paper_mode_trades_live_fake_venue_data_with_sim_fills(
     recorded = read_candles(tmp_path / "recorded/spot/BTCUSDT_1m.csv", "BTCUSDT")
     assert recorded.interval_ms == MINUTE_MS
     assert int(recorded.open_time_ms[-1]) == row[0]
-    assert len(recorded) == config.paper_warmup_candles + 1
+    opens = [int(t) for t in recorded.open_time_ms]
+    assert len(opens) >= config.paper_warmup_candles + 1
+    assert opens == sorted(set(opens))  # each candle once, in order
     assert (tmp_path / "recorded/futures/ETHUSDT_1m.csv").exists()
 
 
@@ -180,7 +219,10 @@ async def test_live_mode_sends_real_orders_after_startup_checks(
     stop = asyncio.Event()
     task = asyncio.create_task(daemon.run(stop))
 
+    market = Market((spot, futures), _last_history_open())
+
     async def orders() -> tuple[int, int]:
+        await market.tick()
         return len(spot.book.orders), len(futures.book.orders)
 
     try:
