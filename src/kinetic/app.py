@@ -31,9 +31,11 @@ from kinetic.marketdata.replay import ReplayFeed, discover_replay_files, load_se
 from kinetic.marketdata.store import CandleStore
 from kinetic.retrying import STARTUP_RETRY_BUDGET_S
 from kinetic.storage.db import Database, resolve_database_url, safe_url
+from kinetic.storage.journal import OrderJournal, open_journal
 from kinetic.storage.recorder import DbRecorder
 from kinetic.storage.repositories import Repositories
 from kinetic.supervisor.allocator import CapitalAllocator
+from kinetic.supervisor.invariants import InvariantMonitor
 from kinetic.supervisor.orchestrator import Orchestrator
 from kinetic.supervisor.trading_states import OPERATOR, ScopeState, TradingStates
 from kinetic.wiring import (
@@ -149,6 +151,7 @@ class Daemon:
         self.db = Database(resolve_database_url(url, config.sqlite_path))
         self.orchestrator: Orchestrator | None = None
         self.states: TradingStates | None = None
+        self.journal: OrderJournal | None = None
         self.control: ControlService | None = None
         self.poller: CommandPoller | None = None
         self.world: ReplayWorld | VenueWorld | None = None
@@ -161,7 +164,10 @@ class Daemon:
         await self.db.migrate()
         await self.db.check_schema()
         log.info("database ready", url=safe_url(self.db.url))
-        return DbRecorder(Repositories.create(self.db, RealClock()))
+        # orders and fills go through the fast journal connection (issue 11: journal-first
+        # at p99 <= 2 ms); everything else through SQLAlchemy
+        self.journal = await open_journal(self.db.url)
+        return DbRecorder(Repositories.create(self.db, RealClock()), self.journal)
 
     async def build(self) -> None:
         """Open the database, set up the mode's world and wire the engines."""
@@ -222,6 +228,14 @@ class Daemon:
             world.clock,
             allocator=allocator,
             states=states,
+            invariants=InvariantMonitor(
+                self.config,
+                RealClock(),
+                states,
+                recorder,
+                journal_probe=_journal_probe(recorder),
+                grace_s=self.config.protection_grace_seconds,
+            ),
         )
         for ref in refs.values():
             ref.orchestrator = orch
@@ -346,7 +360,18 @@ class Daemon:
             await self.orchestrator.stop()
         if isinstance(self.world, VenueWorld):
             await self.world.stop()  # streams, dead-man refresh, HTTP sessions
+        if self.journal is not None:
+            await self.journal.close()
         await self.db.close()
+
+
+def _journal_probe(recorder: DbRecorder) -> Any:
+    """A small write to the database: does the journal still take writes?"""
+
+    async def probe() -> None:
+        await recorder.repos.installation.put("journal_probe_ms", str(RealClock().time_ms()))
+
+    return probe
 
 
 class _HeartbeatRef:

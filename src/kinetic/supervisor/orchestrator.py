@@ -29,13 +29,16 @@ from kinetic.domain import (
     PortfolioStatus,
     TradingState,
 )
+from kinetic.engines.base import BaseEngine
 from kinetic.logging import get_logger
 from kinetic.supervisor.allocator import CapitalAllocator
 from kinetic.supervisor.health import HealthMonitor
+from kinetic.supervisor.invariants import InvariantMonitor
 from kinetic.supervisor.risk_monitor import BreakerTrip, GlobalRiskMonitor, RiskAction
 from kinetic.supervisor.trading_states import DAEMON, TradingStates
 
 DRAWDOWN_CAUSE = "drawdown"
+INVARIANT_INTERVAL_S = 5.0
 
 
 class Engine(Protocol):
@@ -84,6 +87,7 @@ class Orchestrator:
         risk_monitor: GlobalRiskMonitor | None = None,
         health_monitor: HealthMonitor | None = None,
         states: TradingStates | None = None,
+        invariants: InvariantMonitor | None = None,
     ) -> None:
         self.config = config
         self.engines = engines
@@ -102,6 +106,8 @@ class Orchestrator:
         self.halted: set[str] = set()  # past the restart budget: protected, never traded
         self._close_all_reason = ""  # non-empty: close every position, retried each step
         self._waiting_ready: set[str] = set()
+        self.invariants = invariants
+        self._next_invariants_s = 0.0
         self.log = get_logger(component="orchestrator")
 
     # ------------------------------------------------------------------ lifecycle
@@ -185,9 +191,18 @@ class Orchestrator:
         await self._protect_halted()
         await self.states.flush()
         await self._check_risk()
+        await self._check_invariants()
         if self._close_all_reason:
             await self._close_all()
         await self._persist()
+
+    async def _check_invariants(self) -> None:
+        """Run the invariant monitor (at most every 5 s: it writes a journal probe)."""
+        if self.invariants is None or self.clock.time() < self._next_invariants_s:
+            return
+        self._next_invariants_s = self.clock.time() + INVARIANT_INTERVAL_S
+        ready = [e for e in self.engines.values() if isinstance(e, BaseEngine) and e.ready]
+        await self.invariants.check(ready)
 
     async def _check_tasks(self) -> None:
         for name, task in list(self.tasks.items()):

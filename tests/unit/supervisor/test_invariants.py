@@ -81,3 +81,28 @@ async def test_invariants_when_journal_write_fails_then_every_engine_reduce_only
     [v] = await _monitor(w, gate, broken).check([w.engine])
     assert v.kind == "journal"
     assert gate.state("futures") is TradingState.REDUCE_ONLY
+
+
+async def test_orchestrator_step_runs_invariants_on_ready_engines_every_interval() -> None:
+    from kinetic.supervisor.orchestrator import INVARIANT_INTERVAL_S, Orchestrator
+    from tests.fakes import MemorySink
+
+    w = await _entered()
+    gate = AlwaysActive()
+    monitor = _monitor(w, gate)
+    orch = Orchestrator(w.config, {"futures": w.engine}, MemorySink(), w.clock, w.clock,
+                        invariants=monitor)  # fmt: skip
+    [stop] = [o for o in w.engine.d.oms.open_orders(ETH) if o.order_type is OrderType.STOP_MARKET]
+    await w.engine.d.oms.cancel(stop.client_order_id)
+    w.clock.advance(11)
+    await orch.monitor_once()
+    assert gate.causes == []  # not ready: never started, so not checked
+    await w.engine.startup()  # the takeover's protection places the stop again
+    await w.engine.d.oms.cancel(
+        next(o for o in w.engine.d.oms.open_orders(ETH) if o.reduce_only).client_order_id
+    )
+    w.clock.advance(INVARIANT_INTERVAL_S)
+    await orch.monitor_once()  # first sighting starts the grace period
+    w.clock.advance(INVARIANT_INTERVAL_S * 3)
+    await orch.monitor_once()
+    assert [c[3] for c in gate.causes] == ["invariant"]
