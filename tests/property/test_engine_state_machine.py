@@ -28,11 +28,10 @@ Invariants (``engine_harness.ChaosVenue`` watches what reaches the venue):
 * after a clean step every open order of ours on the venue is one the engine tracks (no
   orphan) and no stop of ours rests where the venue holds no position.
 
-Two bugs the machine found are replayed as story tests at the bottom. The first (the
-takeover double-counted a fill the venue reports late) is fixed: the machine no longer
-steps around it. The second is a strict xfail the machine steps around
-(``ONE_ENTRY_PER_PROCESS_ONLY``) so that everything else stays checked; delete that
-escape hatch when its story passes.
+Two bugs the machine found are replayed as story tests at the bottom (the takeover
+double-counted a fill the venue reports late; a restarted engine entered again on a
+signal the killed process had acted on). Both are fixed: the machine steps around
+neither, and one entry per signal is counted across kills.
 
 Mutants tried (monkeypatched in a separate runner, 200 derandomized examples; each was
 caught, the minimal story in brackets):
@@ -62,10 +61,9 @@ import asyncio
 import itertools
 from decimal import Decimal
 
-import pytest
 from hypothesis import event, settings
-from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from config import UnifiedConfig
@@ -424,8 +422,7 @@ TestEngineMachine = EngineMachine.TestCase
 
 
 # ---------------------------------------------------------------------- found bugs
-# Minimal stories the machine found, replayed as plain tests. When one passes (strict
-# xfail turns red), delete it and the matching escape hatch in the machine.
+# Minimal stories the machine found, replayed as plain tests (regressions of fixed bugs).
 
 
 def _enter_long_eth(m: EngineMachine, *, then_step: bool) -> None:

@@ -58,6 +58,9 @@ class BacktestRecorder:
     async def open_orders(self, engine: str) -> list[Order]:
         return []
 
+    async def unsettled_orders(self, engine: str, since_ms: int) -> list[Order]:
+        return []
+
     async def positions(self, engine: str) -> list[Position]:
         return []
 

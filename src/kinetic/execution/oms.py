@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from kinetic.clock import Clock
 from kinetic.domain import (
@@ -27,6 +28,7 @@ from kinetic.domain import (
     OrderIntent,
     OrderStatus,
     OrderType,
+    Side,
 )
 from kinetic.execution.crashpoints import crash_point
 from kinetic.execution.ids import ClientIds
@@ -47,6 +49,8 @@ MAX_CONSECUTIVE_FAILURES = 5
 # resting protective orders: kept at start-up (every other open order is a stale entry)
 _STOPS = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
 SEND_ATTEMPTS = 3
+# start-up looks up orders journaled FILLED this recently whose trades were not all seen
+FILLED_LOOKBACK_MS = 86_400_000
 
 
 class JournalUnwritable(Exception):
@@ -66,6 +70,8 @@ class OrderManager:
         self._reasons: dict[str, str] = {}
         self._seen_trades: set[tuple[str, str]] = set()  # (symbol, trade id)
         self._fill_cursor: dict[str, int] = {}
+        # what the venue last reported filled per tracked order (its trades may lag)
+        self._venue_filled: dict[str, Decimal] = {}
         self.consecutive_failures = 0
         self.in_flight = 0
         self.journal_error: str | None = None  # the last journal write failed: why
@@ -210,6 +216,7 @@ class OrderManager:
             order.status = placed.status
             order.venue_order_id = placed.venue_order_id
             order.price = placed.price if placed.price is not None else order.price
+            self._venue_reports(order, placed)
         order.updated_ms = self.clock.time_ms()
 
     # ------------------------------------------------------------------ cancel
@@ -246,6 +253,7 @@ class OrderManager:
         else:
             order.status = found.status
             order.venue_order_id = found.venue_order_id or order.venue_order_id
+            self._venue_reports(order, found)
         order.updated_ms = self.clock.time_ms()
         await self._journal(order, self.reason(client_order_id))
         return order
@@ -268,8 +276,16 @@ class OrderManager:
 
     # ------------------------------------------------------------------ fills
     async def sync_fills(self, symbol: str) -> list[Fill]:
-        """Fetch fills the venue has for ``symbol`` that we have not seen; journal them."""
+        """Fetch fills the venue has for ``symbol`` that we have not seen; journal them.
+
+        Read from the cursor (the latest fill seen), or from the creation of an order
+        still awaiting fills: a trade the venue lists late keeps its own time, which may
+        be older than fills seen since.
+        """
         since = self._fill_cursor.get(symbol, 0)
+        for order in self._orders.values():
+            if order.symbol == symbol and order.created_ms < since and self._awaiting(order):
+                since = order.created_ms
         try:
             fills = await self.venue.get_fills(symbol, since)
         except TransientError as exc:
@@ -319,37 +335,79 @@ class OrderManager:
 
     def awaiting_fills(self, symbol: str) -> bool:
         """True while the venue reports an order filled but not all its fills were seen."""
-        return any(o.symbol == symbol and _awaiting(o) for o in self._orders.values())
+        return any(o.symbol == symbol and self._awaiting(o) for o in self._orders.values())
+
+    def unseen_fills(self, symbol: str) -> Decimal:
+        """Net quantity the venue reports filled on ``symbol``'s tracked orders whose
+        trades were not seen yet (buys positive, sells negative).
+
+        The venue's order status runs ahead of its trade list: those trades still come
+        through ``sync_fills`` (the engine keeps syncing while ``awaiting_fills``), so
+        the venue's position already holds them while the books do not yet.
+        """
+        net = ZERO
+        for order in self._orders.values():
+            if order.symbol == symbol:
+                net += _sign(order.side) * max(ZERO, self._reported(order) - order.filled_qty)
+        return net
+
+    def _reported(self, order: Order) -> Decimal:
+        """What the venue reported filled of ``order`` (at least what we have seen)."""
+        reported = max(order.filled_qty, self._venue_filled.get(order.client_order_id, ZERO))
+        return order.quantity if order.status is OrderStatus.FILLED else reported
+
+    def _venue_reports(self, order: Order, venue: Order) -> None:
+        if venue.filled_qty > 0:
+            cid = order.client_order_id
+            self._venue_filled[cid] = max(self._venue_filled.get(cid, ZERO), venue.filled_qty)
+
+    def _awaiting(self, order: Order) -> bool:
+        return _awaiting(order) or self._reported(order) > order.filled_qty
 
     def _prune(self, symbol: str) -> None:
         """Forget final orders whose fills were all seen, so memory stays flat."""
         done = [
             k
             for k, o in self._orders.items()
-            if o.symbol == symbol and o.status.is_terminal and not _awaiting(o)
+            if o.symbol == symbol and o.status.is_terminal and not self._awaiting(o)
         ]
         for key in done:
             self._orders.pop(key, None)
             self._reasons.pop(key, None)
+            self._venue_filled.pop(key, None)
         if len(self._seen_trades) > 10_000:
             self._seen_trades.clear()
 
     # ------------------------------------------------------------------ reconcile
     async def reconcile(self) -> list[Order]:
-        """Bring every non-final journaled order in line with the venue."""
+        """Bring every non-final journaled order in line with the venue.
+
+        Orders journaled FILLED in the last ``FILLED_LOOKBACK_MS`` whose fills were not all
+        journaled are looked up too: they stay tracked (``awaiting_fills``) until their
+        trades arrive.
+        Every tracked order's seen quantity is its journaled fills' total, and the
+        venue's filled quantity is kept (``unseen_fills``).
+        """
         changed: list[Order] = []
-        for order in await self.recorder.open_orders(self.engine):
+        since_ms = self.clock.time_ms() - FILLED_LOOKBACK_MS
+        for order in await self.recorder.unsettled_orders(self.engine, since_ms):
+            was_filled = order.status is OrderStatus.FILLED
             found = await self.venue.get_order(order.symbol, order.client_order_id)
+            if found is None and was_filled:
+                continue  # the venue has forgotten it: nothing more to learn or await
             if found is None:
                 order.status = OrderStatus.REJECTED
                 note = "not found on venue at start-up"
             elif not found.status.is_terminal and order.order_type not in _STOPS:
-                await self.venue.cancel_order(order.symbol, order.client_order_id)
+                self._venue_reports(order, found)
+                done = await self.venue.cancel_order(order.symbol, order.client_order_id)
+                self._venue_reports(order, done)
                 order.status = OrderStatus.CANCELED
                 note = "stale entry order cancelled at start-up"
             else:
                 order.status = found.status
                 order.venue_order_id = found.venue_order_id or order.venue_order_id
+                self._venue_reports(order, found)
                 note = f"adopted with status {found.status}"
             self._track(order)
             order.updated_ms = self.clock.time_ms()
@@ -363,8 +421,9 @@ class OrderManager:
         On a supervisor restart the memory still holds the previous run's orders: one
         the venue has since finished must leave it, or it would look open forever.
         """
-        if order.status.is_terminal and not _awaiting(order):
+        if order.status.is_terminal and not self._awaiting(order):
             self._orders.pop(order.client_order_id, None)
+            self._venue_filled.pop(order.client_order_id, None)
         else:
             self._orders[order.client_order_id] = order
 
@@ -391,3 +450,7 @@ def _rejected(intent: OrderIntent, reason: str) -> Order:
 def _awaiting(order: Order) -> bool:
     filled = order.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
     return filled and order.filled_qty < order.quantity
+
+
+def _sign(side: Side) -> int:
+    return 1 if side is Side.BUY else -1

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from kinetic.domain import ClosedTrade, EquitySnapshot, Fill, Order, Position
+from kinetic.domain import ClosedTrade, EquitySnapshot, Fill, Order, OrderStatus, Position
 from kinetic.execution.ids import new_instance_id, start_stamp
 
 
@@ -34,6 +34,17 @@ class Recorder(Protocol):
     ) -> None: ...
 
     async def open_orders(self, engine: str) -> list[Order]: ...
+
+    async def unsettled_orders(self, engine: str, since_ms: int) -> list[Order]:
+        """The orders start-up reconciles with the venue, oldest first.
+
+        Every non-final order, and every order journaled FILLED (updated since
+        ``since_ms``) whose journaled fills fall short of its quantity: the venue said it
+        filled, but not all its trades were seen. ``filled_qty`` is the total of the
+        order's journaled fills (a crash between the fill row and the order row leaves the
+        order row behind), never less than the order row's.
+        """
+        ...
 
     async def positions(self, engine: str) -> list[Position]: ...
 
@@ -98,6 +109,28 @@ class MemoryRecorder:
 
     async def open_orders(self, engine: str) -> list[Order]:
         return [o for e, o in self.orders.values() if e == engine and not o.status.is_terminal]
+
+    async def unsettled_orders(self, engine: str, since_ms: int) -> list[Order]:
+        journaled: dict[str, Decimal] = {}
+        for (e, _, _), fill in self.fills.items():
+            if e == engine:
+                cid = fill.client_order_id
+                journaled[cid] = journaled.get(cid, Decimal(0)) + fill.quantity
+        out: list[Order] = []
+        for e, order in sorted(self.orders.values(), key=lambda r: r[1].created_ms):
+            if e != engine:
+                continue
+            filled = max(order.filled_qty, journaled.get(order.client_order_id, Decimal(0)))
+            if order.status.is_terminal and not (
+                order.status is OrderStatus.FILLED
+                and order.updated_ms >= since_ms
+                and filled < order.quantity
+            ):
+                continue
+            copy = _copy_order(order)
+            copy.filled_qty = filled
+            out.append(copy)
+        return out
 
     async def positions(self, engine: str) -> list[Position]:
         return [p for (e, _), p in self.position_rows.items() if e == engine]

@@ -8,9 +8,11 @@ before the engine trades (and before the futures engine re-attaches its stops):
    orders are applied through the normal path (journal, then ``PositionManager``), so an
    entry that filled while the process was down becomes a position;
 3. the books are compared with the venue's positions (futures) or base-asset balances
-   (spot): a position the venue no longer holds is dropped, a smaller one is resized,
-   and one the journal does not know (or holds smaller) is adopted, closed or refused
-   per ``takeover_policy``; what cannot be explained refuses the start
+   (spot), less what our own orders' unseen fills account for (the venue reports an
+   order filled before it lists all its trades; those are applied once, when the fill
+   sync sees them): a position the venue no longer holds is dropped, a smaller one is
+   resized, and one the journal does not know (or holds smaller) is adopted, closed or
+   refused per ``takeover_policy``; what cannot be explained refuses the start
    (``TakeoverRefused``, exit code 2) before anything is changed;
 4. open orders on the venue that carry our client-id owner prefix and match no tracked
    order are cancelled (and journaled so); a resting stop of ours that protects a
@@ -28,7 +30,7 @@ Every action is a ``takeover`` event with the symbol, the action and the quantit
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -199,7 +201,8 @@ class Takeover:
         plans: list[Plan] = []
         findings: list[str] = []
         for symbol in sorted(set(venue) | set(self.book)):
-            plan, finding = self._plan_symbol(symbol, venue.get(symbol), self.book.get(symbol))
+            held = await self._explained(symbol, venue.get(symbol))
+            plan, finding = self._plan_symbol(symbol, held, self.book.get(symbol))
             plans.extend(plan)
             if finding:
                 findings.append(finding)
@@ -209,6 +212,37 @@ class Takeover:
             self.log.error("takeover refused", findings=findings)
             raise TakeoverRefused(self.engine, findings)
         return plans
+
+    async def _explained(self, symbol: str, held: VenuePosition | None) -> VenuePosition | None:
+        """The venue's position less what our own orders' unseen fills account for.
+
+        The venue reports an order of ours filled (its ``filled_qty``) before its trade
+        list shows every trade: the position already holds those trades, the books not
+        yet, and ``sync_fills`` applies them when they arrive. Only the rest is the
+        venue's to explain: adopted, resized or dropped as usual. Counting that part
+        in now would apply it twice (once adopted, once when the late trade arrives).
+        """
+        unseen = self.oms.unseen_fills(symbol)
+        inst = self.instruments.get(symbol)
+        if unseen == 0 or inst is None:
+            return held
+        signed = held.side.sign * held.quantity if held is not None else ZERO
+        rest = signed - unseen
+        if self.market is MarketType.SPOT:
+            rest = max(rest, ZERO)  # a balance, never short
+        explained: VenuePosition | None = None
+        if _significant(abs(rest), inst):
+            side = PositionSide.LONG if rest > 0 else PositionSide.SHORT
+            if held is None:
+                explained = VenuePosition(symbol, side, abs(rest), ZERO, 0, ZERO, ZERO, ZERO)
+            else:
+                explained = replace(held, side=side, quantity=abs(rest))
+        await self._event(
+            symbol, "awaiting_fills", "venue reports fills of our orders not seen yet; "
+            "they are applied when they arrive, the rest is compared with the books",
+            unseen=str(unseen), venue_quantity=str(signed), explained_quantity=str(rest),
+        )  # fmt: skip
+        return explained
 
     def _plan_symbol(
         self, symbol: str, held: VenuePosition | None, pos: Position | None

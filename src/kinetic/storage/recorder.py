@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from kinetic.domain import ClosedTrade, EquitySnapshot, Fill, Order, Position
+from kinetic.domain import ZERO, ClosedTrade, EquitySnapshot, Fill, Order, Position
 from kinetic.execution.ids import new_instance_id, start_stamp
 from kinetic.storage.journal import OrderJournal
 from kinetic.storage.repositories import Repositories
@@ -65,6 +65,19 @@ class DbRecorder:
 
     async def open_orders(self, engine: str) -> list[Order]:
         return await self.repos.orders.list_open(engine)
+
+    async def unsettled_orders(self, engine: str, since_ms: int) -> list[Order]:
+        orders = await self.repos.orders.list_unsettled_candidates(engine, since_ms)
+        journaled = await self.repos.fills.filled_by_order(
+            engine, [o.client_order_id for o in orders]
+        )
+        out: list[Order] = []
+        for order in orders:
+            order.filled_qty = max(order.filled_qty, journaled.get(order.client_order_id, ZERO))
+            if order.status.is_terminal and order.filled_qty >= order.quantity:
+                continue  # every trade of a filled order seen
+            out.append(order)
+        return out
 
     async def positions(self, engine: str) -> list[Position]:
         return await self.repos.positions.list(engine)

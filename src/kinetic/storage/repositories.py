@@ -152,6 +152,22 @@ class OrderRepository(_Repository):
         async with self._db.session() as session:
             return [order_from_row(row) for row in await session.scalars(query)]
 
+    async def list_unsettled_candidates(self, engine: str, since_ms: int) -> list[Order]:
+        """Return the engine's non-terminal orders and those FILLED since ``since_ms``."""
+        query = (
+            sa.select(OrderRow)
+            .where(
+                OrderRow.engine == engine,
+                sa.or_(
+                    OrderRow.status.in_(OPEN_ORDER_STATUSES),
+                    sa.and_(OrderRow.status == OrderStatus.FILLED, OrderRow.updated_ms >= since_ms),
+                ),
+            )
+            .order_by(OrderRow.created_ms, OrderRow.client_order_id)
+        )
+        async with self._db.session() as session:
+            return [order_from_row(row) for row in await session.scalars(query)]
+
     async def count(self, engine: str | None = None) -> int:
         """Return how many orders are journaled (for one engine, or all)."""
         query = sa.select(sa.func.count()).select_from(OrderRow)
@@ -197,6 +213,22 @@ class FillRepository(_Repository):
         query = sa.select(sa.func.count()).select_from(FillRow).where(FillRow.engine == engine)
         async with self._db.session() as session:
             return int(await session.scalar(query) or 0)
+
+    async def filled_by_order(
+        self, engine: str, client_order_ids: Iterable[str]
+    ) -> dict[str, Decimal]:
+        """Return, per client order id, the total quantity of its journaled fills."""
+        ids = list(client_order_ids)
+        out: dict[str, Decimal] = {}
+        for start in range(0, len(ids), 500):  # bounded IN lists
+            query = sa.select(FillRow.client_order_id, FillRow.quantity).where(
+                FillRow.engine == engine, FillRow.client_order_id.in_(ids[start : start + 500])
+            )
+            async with self._db.session() as session:
+                rows = (await session.execute(query)).all()
+            for cid, qty in rows:
+                out[str(cid)] = out.get(str(cid), Decimal(0)) + Decimal(qty)
+        return out
 
     async def last_ts_by_symbol(self, engine: str) -> dict[str, int]:
         """Return, per symbol, the time of the engine's latest journaled fill."""

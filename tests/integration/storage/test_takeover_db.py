@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 
 from kinetic.domain import (
+    Fill,
     MarketType,
+    Order,
     OrderIntent,
     OrderStatus,
     OrderType,
@@ -136,3 +138,45 @@ async def test_takeover_on_fake_binance_usdm_with_the_journal_in_the_database(
     await third.startup()
     assert third.d.positions.realized_pnl == realized
     assert await recorder.fill_checkpoints("futures")  # both symbols have a checkpoint
+
+
+def _order(cid: str, status: OrderStatus, qty: str, filled: str, ms: int) -> Order:
+    return Order(
+        cid, ETH, Side.BUY, OrderType.MARKET, D(qty), status, None, None, False, None,
+        D(filled), D(0), ms, ms,
+    )  # fmt: skip
+
+
+def _fill(trade: str, cid: str, qty: str, ms: int) -> Fill:
+    return Fill(trade, cid, ETH, Side.BUY, D(qty), D(2000), D(0), "USDT", ms, False, False)
+
+
+async def test_unsettled_orders_from_the_database_count_the_journaled_fills(
+    repos: Repositories,
+) -> None:
+    """What start-up reconciles: open orders, and orders the venue reported FILLED whose
+    journaled fills fall short (a late trade, or a crash between fill row and order row)
+    and were updated since the window; seen quantity = the journaled fills' total."""
+    recorder = DbRecorder(repos)
+    rows = [
+        _order("open", OrderStatus.NEW, "1.0", "0", 1000),
+        _order("lagging", OrderStatus.FILLED, "2.0", "0", 1000),  # row behind its fill
+        _order("settled", OrderStatus.FILLED, "1.0", "1.0", 1000),
+        _order("old", OrderStatus.FILLED, "1.0", "0", 10),  # before the window
+        _order("gone", OrderStatus.CANCELED, "1.0", "0", 1000),
+    ]
+    for order in rows:
+        await recorder.record_order("futures", order)
+    for fill in (
+        _fill("t1", "lagging", "0.5", 1000),
+        _fill("t2", "lagging", "0.25", 1001),
+        _fill("t3", "settled", "1.0", 1000),
+    ):
+        assert await recorder.record_fill("futures", fill)
+
+    unsettled = {o.client_order_id: o for o in await recorder.unsettled_orders("futures", 500)}
+
+    assert set(unsettled) == {"open", "lagging"}
+    assert unsettled["lagging"].filled_qty == D("0.75")
+    assert unsettled["open"].filled_qty == 0
+    assert await recorder.unsettled_orders("other", 0) == []
