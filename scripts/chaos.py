@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 CRASH_POINTS = ("before_send", "after_send", "after_fill", "before_stop", "before_close_filled")
 VENUE_FAULTS = ("500", "503", "hang_after_accept", "drop_after_accept")
-OTHER_FAULTS = ("cancel_stops", "close_position", "journal_lock", "none")
+OTHER_FAULTS = ("cancel_stops", "close_position", "manual_open", "journal_lock", "none")
 OPEN = ("PENDING", "NEW", "PARTIALLY_FILLED", "UNKNOWN")
 PROBLEMS = ("duplicates", "unjournaled", "orphans", "mismatches")
 LANES = {
@@ -63,7 +63,11 @@ LANES = {
     "kraken": {
         "venues": ("kraken_futures",),
         "futures": "kraken_futures",
-        "config": {"futures_venue": "kraken", "spot_enabled": False},
+        "config": {
+            "futures_venue": "kraken",
+            "spot_enabled": False,
+            "futures_watchlist": ["BTCUSD", "ETHUSD", "SOLUSD"],
+        },
     },
 }
 ORDER_PATHS = {
@@ -204,6 +208,11 @@ class NakedWatch:
         for symbol in naked:
             self.since.setdefault(symbol, now)
 
+    def from_now(self, symbol: str) -> None:
+        """A position traded by hand: no daemon could know it before this start."""
+        if symbol in self.since:
+            self.since[symbol] = time.monotonic()
+
     def _close(self, symbol: str, now: float) -> None:
         span = now - self.since.pop(symbol)
         if span > self.max_s:
@@ -227,6 +236,12 @@ class NakedWatch:
             self._close(symbol, now)
 
 
+def is_stop(order_type: object) -> bool:
+    """Binance ``STOP_MARKET``/``STOP``, Kraken Futures ``stp``, Kraken spot ``stop-loss``."""
+    kind = str(order_type).lower()
+    return "stop" in kind or kind == "stp"
+
+
 def unprotected(state: dict[str, Any]) -> list[str]:
     """Symbols holding a position without reduce-only stops covering all of it."""
     out = []
@@ -240,7 +255,7 @@ def unprotected(state: dict[str, Any]) -> list[str]:
                 Decimal(o["qty"]) - Decimal(o.get("filled") or 0)
                 for o in state["open_orders"]
                 if o["symbol"] == pos["symbol"]
-                and "stop" in str(o["type"]).lower()
+                and is_stop(o["type"])
                 and o["side"] == exit_side
                 and o.get("reduce_only", True)
             ),
@@ -268,13 +283,18 @@ def journal(db: Path) -> dict[str, Any]:
 
 
 def venue_client_ids(state: dict[str, Any]) -> dict[str, set[str]]:
-    """Client id -> the venue order ids that carried it (open orders and fills)."""
+    """Client id -> the venue order ids that carried it (open orders and fills).
+
+    A Binance USD-M stop fills through the regular order that executed the triggered
+    algo order: that fill counts under the algo order's clientAlgoId and algoId.
+    """
     out: dict[str, set[str]] = {}
     for o in state["open_orders"]:
         out.setdefault(o["client_id"], set()).add(str(o["id"]))
     for f in state["fills"]:
-        if f.get("client_id"):
-            out.setdefault(f["client_id"], set()).add(str(f["order_id"]))
+        cid = f.get("algo_client_id") or f.get("client_id")
+        if cid:
+            out.setdefault(cid, set()).add(str(f.get("algo_id") or f["order_id"]))
     return out
 
 
@@ -350,7 +370,10 @@ def journal_lock(db: Path, seconds: float) -> Iterator[None]:
         con.close()
 
 
-def inject(fault: str, rng: random.Random, venues: list[Venue], futures: Venue, db: Path) -> None:
+def inject(
+    fault: str, rng: random.Random, venues: list[Venue], futures: Venue, db: Path
+) -> str | None:
+    """Inject ``fault``; return the symbol of a trade by hand (``manual_open``), if any."""
     if fault in VENUE_FAULTS:
         v = rng.choice(venues)
         v.call("fault", {"kind": fault, "path": ORDER_PATHS[v.name], "times": 1})
@@ -360,9 +383,46 @@ def inject(fault: str, rng: random.Random, venues: list[Venue], futures: Venue, 
         held = [p["symbol"] for p in futures.state()["positions"] if Decimal(p["qty"]) != 0]
         if held:
             futures.call("close_position", {"symbol": rng.choice(held)})
+    elif fault == "manual_open":
+        return manual_open(futures, rng)
     elif fault == "journal_lock":
         with journal_lock(db, rng.uniform(0.5, 2.0)):
             pass
+
+
+def manual_open(futures: Venue, rng: random.Random) -> str | None:
+    """A trade by hand on the futures venue: the daemon must adopt and protect it."""
+    import asyncio
+
+    from kinetic.clock import RealClock
+    from kinetic.domain import OrderIntent, OrderType, Side
+    from kinetic.logging import configure_logging
+    from kinetic.venues.binance import BinanceFuturesClient
+    from kinetic.venues.kraken.futures import KrakenFuturesClient
+
+    configure_logging("ERROR")
+    keys = {"api_key": futures.info["api_key"], "api_secret": futures.info["api_secret"]}
+    symbol, qty = rng.choice([("BTCUSDT", "0.05"), ("ETHUSDT", "1")])
+    if futures.name == "kraken_futures":
+        client: Any = KrakenFuturesClient(RealClock(), base_url=futures.info["rest"], **keys)
+        symbol, qty = symbol.replace("USDT", "USD"), qty
+    else:
+        client = BinanceFuturesClient(RealClock(), base_url=futures.info["rest"], **keys)
+    side = rng.choice([Side.BUY, Side.SELL])
+    intent = OrderIntent("manual", symbol, side, OrderType.MARKET, Decimal(qty),
+                         f"manual-{rng.randrange(10**9)}")  # fmt: skip
+
+    async def place() -> None:
+        try:
+            await client.place_order(intent)
+        finally:
+            await client.close()
+
+    try:
+        asyncio.run(place())
+    except Exception as exc:  # refused, or accepted with the answer lost (a queued fault)
+        print(f"chaos: manual trade outcome unknown: {exc}", file=sys.stderr)
+    return symbol
 
 
 def clear_operator_states(db: Path) -> None:
@@ -423,10 +483,11 @@ def run_trial(
     daemon = start_daemon(db, daemon_env(venues, cfg, crash_at), logs / f"trial{n:04d}-a.log")
     wait_until(lambda: daemon.ready() or not daemon.running(), 30)
     fault = rng.choice(VENUE_FAULTS + OTHER_FAULTS)
+    manual = None
     if daemon.running():
         time.sleep(rng.uniform(0.0, args.max_kill_s / 2))
         if fault != "none" and daemon.running():
-            inject(fault, rng, venues, futures, db)
+            manual = inject(fault, rng, venues, futures, db)
             totals.faults += 1
         wait_until(lambda: not daemon.running(), rng.uniform(0.2, args.max_kill_s))
     if daemon.running():
@@ -435,6 +496,8 @@ def run_trial(
         totals.crash_points += 1
     totals.kills += 1
     recovered = start_daemon(db, daemon_env(venues, cfg, None), logs / f"trial{n:04d}-b.log")
+    if manual is not None:  # a trade by hand: the takeover of this start must protect it
+        lane["watch"].from_now(manual)
     if not wait_until(lambda: recovered.ready() or not recovered.running(), 60):
         totals.problems["mismatches"].append(f"trial {n}: recovered daemon not ready in 60 s")
     if not recovered.running():
@@ -472,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
             lanes.append(lane)
             everything.extend(lane["venues"])
         watches = [NakedWatch(lane["futures"]) for lane in lanes]
+        for lane, watch in zip(lanes, watches, strict=True):
+            lane["watch"] = watch
         for w in watches:
             w.__enter__()
         try:
