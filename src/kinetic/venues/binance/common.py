@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -203,15 +204,22 @@ class BinanceVenueBase:
         if isinstance(rows, list):
             await self._learn_client_ids(symbol, rows)
         return parse_many(
-            rows, parse_trade(self._client_ids), venue=self.name, endpoint=self.ep.trades
+            rows, parse_trade(self._id_map()), venue=self.name, endpoint=self.ep.trades
         )
+
+    def _id_map(self) -> Mapping[str, str]:
+        """Venue order id -> client order id, as trades are attributed."""
+        return self._client_ids
+
+    def _unknown_order_ids(self, rows: list[Any]) -> set[str]:
+        """The order ids of ``rows`` no client order id is known for."""
+        known = self._id_map()
+        ids = {str(r.get("orderId")) for r in rows if isinstance(r, dict)}
+        return {i for i in ids if i not in known}
 
     async def _learn_client_ids(self, symbol: str, rows: list[Any]) -> None:
         """Trades carry only the venue order id: query unknown ones once."""
-        unknown = {str(r.get("orderId")) for r in rows if isinstance(r, dict)} - set(
-            self._client_ids
-        )
-        for order_id in sorted(unknown):
+        for order_id in sorted(self._unknown_order_ids(rows)):
             try:
                 data = await self.rest.signed(
                     "GET", self.ep.order, {"symbol": symbol, "orderId": order_id}, weight=4

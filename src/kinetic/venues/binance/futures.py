@@ -8,12 +8,19 @@
   switch keeps stops). Use ``cancel_all_stops`` to remove those too.
 * ``countdownCancelAll`` needs a symbol: the dead-man switch is armed for every symbol
   this client has ordered on, plus ``dead_man_symbols``.
+* A triggered stop is executed by a regular order of the matching engine, whose own
+  client id is the venue's: its trades are attributed to the stop's ``clientAlgoId``
+  through the algo order's ``actualOrderId``. The client remembers the algo orders it
+  placed, listed or looked up (a restarted client learns the journaled stops through
+  ``get_order``); a trade of an unknown order first queries those not yet attributed.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections import ChainMap
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from kinetic.clock import Clock
 from kinetic.domain import (
@@ -35,7 +42,8 @@ from kinetic.venues.binance.common import BinanceVenueBase, Endpoints, num
 from kinetic.venues.binance.errors import NO_NEED_TO_CHANGE_MARGIN_TYPE
 from kinetic.venues.binance.rest import FUTURES_WINDOWS, BinanceRest, RestConfig
 from kinetic.venues.binance.schemas import (
-    parse_algo_order,
+    AlgoOrder,
+    SchemaError,
     parse_balance,
     parse_many,
     parse_position,
@@ -46,6 +54,8 @@ from kinetic.venues.http import HttpSettings, RequestKind
 FUTURES_BASE_URL = "https://fapi.binance.com"
 FUTURES_TESTNET_URL = "https://testnet.binancefuture.com"
 ALGO = "/fapi/v1/algoOrder"
+ALGO_IDS_KEPT = 10_000  # algo orders awaiting attribution, and attributed actual orders
+_UNEXECUTED = (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED)
 
 FUTURES_ENDPOINTS = Endpoints(
     exchange_info="/fapi/v1/exchangeInfo",
@@ -85,6 +95,10 @@ class BinanceFuturesClient(BinanceVenueBase):
         super().__init__(name, rest, FUTURES_ENDPOINTS)
         self._leverage: dict[str, int] = {}
         self._symbols: set[str] = set(dead_man_symbols)
+        # algoId -> (symbol, clientAlgoId) of our algo orders not executed yet (as far
+        # as we know), and actualOrderId -> clientAlgoId of those that were
+        self._pending_algos: dict[str, tuple[str, str]] = {}
+        self._actual_ids: dict[str, str] = {}
 
     def order_params(self, intent: OrderIntent, inst: Instrument) -> dict[str, object]:
         """Add ``reduceOnly`` (one-way mode only)."""
@@ -128,7 +142,41 @@ class BinanceFuturesClient(BinanceVenueBase):
             raise DuplicateOrder(
                 str(exc), client_order_id=intent.client_order_id, venue=self.name, code=exc.code
             ) from None
-        return parse_algo_order(data)
+        return self._remember_algo(AlgoOrder.parse(data))
+
+    def _remember_algo(self, algo: AlgoOrder) -> Order:
+        """Note an algo order of ours: its executing order's trades are the stop's."""
+        order = algo.order
+        if algo.actual_order_id:
+            self._pending_algos.pop(algo.algo_id, None)
+            _put(self._actual_ids, algo.actual_order_id, order.client_order_id)
+        elif order.status in _UNEXECUTED:
+            self._pending_algos.pop(algo.algo_id, None)
+        else:
+            _put(self._pending_algos, algo.algo_id, (order.symbol, order.client_order_id))
+        return order
+
+    def _id_map(self) -> Mapping[str, str]:
+        """Executed stops' actual order ids first (the venue names them otherwise)."""
+        return ChainMap(self._actual_ids, self._client_ids)
+
+    async def _learn_client_ids(self, symbol: str, rows: list[Any]) -> None:
+        """Attribute unknown trades to our triggered stops first, then query the rest."""
+        if self._unknown_order_ids(rows):
+            await self._learn_actual_ids(symbol)
+        await super()._learn_client_ids(symbol, rows)
+
+    async def _learn_actual_ids(self, symbol: str) -> None:
+        """Query our not yet executed algo orders on ``symbol`` for ``actualOrderId``."""
+        pending = [a for a, (s, _) in self._pending_algos.items() if s == symbol]
+        for algo_id in pending:
+            try:
+                data = await self.rest.signed("GET", ALGO, {"algoId": algo_id})
+                self._remember_algo(AlgoOrder.parse(data))
+            except OrderNotFound:  # archived by the venue: nothing more to learn
+                self._pending_algos.pop(algo_id, None)
+            except SchemaError as exc:
+                self.log.warning("malformed algo order", algo_id=algo_id, error=str(exc))
 
     async def get_order(self, symbol: str, client_order_id: str) -> Order | None:
         """Look up a regular order, then an algo order, by client id."""
@@ -139,8 +187,10 @@ class BinanceFuturesClient(BinanceVenueBase):
             data = await self.rest.signed("GET", ALGO, {"clientAlgoId": client_order_id})
         except OrderNotFound:
             return None
-        algo = parse_algo_order(data)
-        return algo if algo.symbol == symbol else None
+        algo = AlgoOrder.parse(data)
+        if algo.order.symbol != symbol:
+            return None
+        return self._remember_algo(algo)
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> Order:
         """Cancel a regular order, or else an algo order, by client id."""
@@ -175,9 +225,9 @@ class BinanceFuturesClient(BinanceVenueBase):
         params = {"symbol": symbol} if symbol else {}
         data = await self.rest.signed("GET", "/fapi/v1/openAlgoOrders", params)
         algos = parse_many(
-            data, parse_algo_order, venue=self.name, endpoint="/fapi/v1/openAlgoOrders"
+            data, AlgoOrder.parse, venue=self.name, endpoint="/fapi/v1/openAlgoOrders"
         )
-        return regular + algos
+        return regular + [self._remember_algo(a) for a in algos]
 
     async def get_balances(self) -> dict[str, Balance]:
         """Return futures wallet balances by asset (free = available balance)."""
@@ -227,3 +277,11 @@ class BinanceFuturesClient(BinanceVenueBase):
                 {"symbol": symbol, "countdownTime": timeout_seconds * 1000},
                 weight=10,
             )
+
+
+def _put(cache: dict[str, Any], key: str, value: Any) -> None:
+    """Insert ``key`` (as the newest); forget the oldest beyond ``ALGO_IDS_KEPT``."""
+    cache.pop(key, None)
+    cache[key] = value
+    while len(cache) > ALGO_IDS_KEPT:
+        del cache[next(iter(cache))]

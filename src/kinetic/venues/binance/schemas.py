@@ -6,7 +6,7 @@ such items (venue and endpoint, never the payload's credentials) and skips them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -205,6 +205,28 @@ def _avg_price(raw: dict[str, Any], filled: Decimal) -> Decimal:
     return quote / filled if filled > 0 and quote > 0 else Decimal(0)
 
 
+@dataclass(frozen=True, slots=True)
+class AlgoOrder:
+    """A USD-M algo (conditional) order: the domain ``Order`` and the ids that
+    attribute its fills.
+
+    A triggered algo order is executed by a regular order of the matching engine; the
+    trades carry that order's id, which the algo order reports as ``actualOrderId``
+    (``""`` until it triggered).
+    """
+
+    order: Order
+    algo_id: str
+    actual_order_id: str
+
+    @classmethod
+    def parse(cls, raw: Any) -> AlgoOrder:
+        """Parse a ``GET/POST /fapi/v1/algoOrder`` or ``openAlgoOrders`` item."""
+        order = parse_algo_order(raw)
+        actual = raw.get("actualOrderId")
+        return cls(order, str(req(raw, "algoId")), "" if actual in (None, 0, "0") else str(actual))
+
+
 def parse_algo_order(raw: Any) -> Order:
     """Parse a USD-M algo (conditional) order as a STOP_MARKET ``Order``."""
     status = ORDER_STATUS.get(str(req(raw, "algoStatus")))
@@ -227,7 +249,7 @@ def parse_algo_order(raw: Any) -> Order:
     )
 
 
-def parse_trade(client_ids: dict[str, str]) -> Callable[[Any], Fill]:
+def parse_trade(client_ids: Mapping[str, str]) -> Callable[[Any], Fill]:
     """Return a parser of ``myTrades``/``userTrades`` rows; ids map orderId -> client id."""
 
     def parse(raw: Any) -> Fill:

@@ -5,6 +5,10 @@ market orders fill at the last price, resting limits fill when ``set_price`` cro
 stop orders (spot ``STOP_LOSS``, USD-M algo ``STOP_MARKET``) fill at the price that
 triggers them; a spot ``STOP_LOSS_LIMIT`` triggers the same way and then trades as a
 limit at its ``price`` (at the market price while that is at or better than the limit).
+A triggered USD-M algo order is executed, as on the venue, by a new regular MARKET order
+(its own ``orderId`` and an auto-generated ``clientOrderId``, reduce-only as the algo
+order): the trades carry that order's id, the algo order turns ``FINISHED`` and reports
+it as ``actualOrderId``.
 Spot fills move the balances; USD-M fills move the position and the wallet (fees and
 realized PnL).
 """
@@ -128,6 +132,9 @@ class FakeOrder:
     fills: list[dict[str, Any]] = field(default_factory=list)
     algo: bool = False
     triggered: bool = False  # a STOP_LOSS_LIMIT whose stop traded: now a limit
+    actual_order_id: int = 0  # an algo order: the regular order that executed it
+    algo_client_id: str = ""  # an actual order: the clientAlgoId of its algo order
+    update_ms: int = 0
 
 
 class Book:
@@ -309,14 +316,39 @@ class Book:
         for o in self.open_orders(symbol) + self.open_orders(symbol, algo=True):
             if o.type == "LIMIT" and (o.price >= price if o.side == "BUY" else o.price <= price):
                 self._fill(o, o.price, now_ms)
+            elif o.type in STOP_TYPES and o.stop and o.algo and _triggered(o, price):
+                self._trigger_algo(o, price, now_ms)
             elif o.type in STOP_TYPES and o.stop and _triggered(o, price):
                 self._fill(o, price, now_ms)
-                if o.algo:
-                    o.status = "FINISHED"
             elif o.type in STOP_LIMIT_TYPES and (o.triggered or _triggered(o, price)):
                 o.triggered = True
                 if o.price <= price if o.side == "SELL" else o.price >= price:
                     self._fill(o, price, now_ms)
+
+    def _trigger_algo(self, algo: FakeOrder, price: Decimal, now_ms: int) -> None:
+        """Execute a triggered algo order as the venue does: a new regular MARKET order
+        (own orderId, auto-generated clientOrderId) fills; the algo order is FINISHED and
+        names it in ``actualOrderId``. The fake's STOP/TAKE_PROFIT fill at the trigger's
+        price too (their limit price is not used)."""
+        order_id = next(self._ids)
+        actual = FakeOrder(
+            order_id,
+            f"auto{order_id}",
+            algo.symbol,
+            algo.side,
+            "MARKET",
+            algo.qty,
+            Decimal(0),
+            Decimal(0),
+            algo.reduce_only,
+            now_ms,
+            algo_client_id=algo.client_id,
+        )
+        self.orders[actual.client_id] = actual
+        algo.actual_order_id, algo.update_ms = order_id, now_ms
+        self._fill(actual, price, now_ms)
+        algo.filled, algo.quote, algo.status = actual.filled, actual.quote, "FINISHED"
+        self._retire(algo)
 
     def _fill(self, order: FakeOrder, price: Decimal, now_ms: int) -> None:
         qty = order.qty - order.filled
@@ -400,8 +432,11 @@ class Book:
                 "algoStatus": o.status,
                 "triggerPrice": str(o.stop),
                 "reduceOnly": o.reduce_only,
+                "actualOrderId": str(o.actual_order_id) if o.actual_order_id else "",
+                "actualPrice": str(o.quote / o.filled if o.filled else Decimal(0)),
                 "createTime": o.time_ms,
-                "updateTime": o.time_ms,
+                "updateTime": o.update_ms or o.time_ms,
+                "triggerTime": o.update_ms if o.actual_order_id else 0,
             }
         out: dict[str, Any] = {
             "symbol": o.symbol,

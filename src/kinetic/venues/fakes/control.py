@@ -11,7 +11,10 @@ own name (``BTCUSDT``, ``XBTUSDT``/``XBT/USDT``, ``PF_XBTUSD``) or Kinetic's
     {venue_symbol: price}, "requests": {"total": n, "by_path": {name: n}}}``; an order is
     ``{"id", "client_id", "symbol", "venue_symbol", "side" (buy|sell), "type", "qty",
     "price", "stop_price", "filled", "status", "reduce_only"}``, a fill ``{"id",
-    "order_id", "client_id", "symbol", "side", "qty", "price", "fee", "time_ms"}``.
+    "order_id", "client_id", "symbol", "side", "qty", "price", "fee", "time_ms"}`` (a
+    Binance USD-M stop's fill is of the regular order that executed the triggered algo
+    order: its ``client_id`` is that order's own, auto-generated id, and it carries
+    ``"algo_client_id"`` and ``"algo_id"`` naming the algo order).
 ``POST /_fake/fault`` ``{"kind", "path"?, "times"?: 1, "retry_after"?: seconds}``
     Queue a fault for the next ``times`` requests (of ``path`` only, if given: a REST
     path such as ``/api/v3/order``, ``/0/private/AddOrder``,
@@ -47,6 +50,7 @@ from kinetic.venues.kraken.symbols import futures_kraken_symbol, futures_symbol,
 
 if TYPE_CHECKING:
     from kinetic.venues.fakes.binance_server import FakeBinance
+    from kinetic.venues.fakes.binance_state import FakeOrder
     from kinetic.venues.fakes.kraken_futures_server import FakeKrakenFutures
     from kinetic.venues.fakes.kraken_server import FakeKrakenSpot
 
@@ -137,7 +141,8 @@ class BinanceControl:
     def state(self) -> dict[str, Any]:
         b = self.srv.book
         orders = b.open_orders(None) + b.open_orders(None, algo=True)
-        by_id = {o.order_id: o.client_id for o in b.orders.values()}
+        by_id = {o.order_id: o for o in b.orders.values()}
+        algo_ids = {o.client_id: o.order_id for o in b.orders.values() if o.algo}
         balances = {"USDT": str(b.wallet)} if self.srv.futures else b.balances
         return {
             "venue": self.venue,
@@ -164,20 +169,7 @@ class BinanceControl:
                 if amt != 0
             ],
             "balances": {a: str(v) for a, v in balances.items()},
-            "fills": [
-                {
-                    "id": str(t["id"]),
-                    "order_id": str(t["orderId"]),
-                    "client_id": by_id.get(t["orderId"], ""),
-                    "symbol": t["symbol"],
-                    "side": "buy" if t.get("isBuyer", t.get("buyer")) else "sell",
-                    "qty": t["qty"],
-                    "price": t["price"],
-                    "fee": t["commission"],
-                    "time_ms": t["time"],
-                }
-                for t in b.trades
-            ],
+            "fills": [_binance_fill(t, by_id.get(t["orderId"]), algo_ids) for t in b.trades],
             "prices": {s: str(p) for s, p in b.prices.items()},
             "requests": _requests(self.srv.request_counts),
         }
@@ -224,6 +216,28 @@ class BinanceControl:
     def set_price(self, symbol: str, price: Decimal) -> str:
         self.srv.set_price(self.srv.book.sym(symbol).symbol, price)
         return str(price)
+
+
+def _binance_fill(
+    t: dict[str, Any], order: FakeOrder | None, algo_ids: dict[str, int]
+) -> dict[str, Any]:
+    """A Binance trade as a control-API fill (a stop's fill names its algo order)."""
+    fill: dict[str, Any] = {
+        "id": str(t["id"]),
+        "order_id": str(t["orderId"]),
+        "client_id": order.client_id if order is not None else "",
+        "symbol": t["symbol"],
+        "side": "buy" if t.get("isBuyer", t.get("buyer")) else "sell",
+        "qty": t["qty"],
+        "price": t["price"],
+        "fee": t["commission"],
+        "time_ms": t["time"],
+    }
+    if order is not None and order.algo_client_id:
+        fill["algo_client_id"] = order.algo_client_id
+        algo_id = algo_ids.get(order.algo_client_id)
+        fill["algo_id"] = str(algo_id) if algo_id is not None else ""
+    return fill
 
 
 # ---------------------------------------------------------------------- Kraken spot
