@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.kinetic-dev-installed
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: install run test test-fast lint typecheck bench backtest migrate status clean
+.PHONY: install run test test-fast lint typecheck bench chaos backtest migrate status clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -36,10 +36,14 @@ bench: install
 	$(PY) scripts/bench_indicators.py
 	$(PY) scripts/bench_venues.py
 	$(PY) scripts/bench_takeover.py
+	$(PY) scripts/bench_protection.py
 	$(PY) scripts/bench_sandbox.py
 	@# backtesting.py and backtrader are installed for the comparison only (not project deps)
 	@[ -d $${BENCH_TOOLS:-/tmp/kinetic-bench-tools}/backtesting ] || $(PY) -m pip install --quiet --target $${BENCH_TOOLS:-/tmp/kinetic-bench-tools} backtesting backtrader
 	$(PY) scripts/bench_backtest.py
+
+chaos: install
+	$(PY) scripts/chaos.py --trials $${TRIALS:-300} --seed $${SEED:-1}
 
 backtest: install
 	$(PY) main.py backtest --engine spot --strategy sma_cross --param fast=20 --param slow=50 \
