@@ -20,7 +20,6 @@ import asyncio
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -29,15 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from bench_takeover import _account, _engine, _symbols
+from bench_takeover import bench_account
 
-from kinetic.clock import RealClock
-from kinetic.execution.ids import ClientIds
 from kinetic.logging import configure_logging
-from kinetic.storage import Database, Repositories, resolve_database_url
-from kinetic.storage.recorder import DbRecorder
-from kinetic.venues.binance import BinanceFuturesClient
-from kinetic.venues.fakes.binance_server import API_KEY, API_SECRET, FakeBinance
 
 
 def _stats(samples: list[float]) -> dict[str, float]:
@@ -58,33 +51,14 @@ async def _timed(engine: Any, steps: int) -> list[float]:
 
 
 async def venue_run(positions: int, steps: int) -> dict[str, Any]:
-    symbols = _symbols(positions)
-    server = FakeBinance(futures=True)
-    await server.start()
-    client = BinanceFuturesClient(
-        RealClock(), api_key=API_KEY, api_secret=API_SECRET, base_url=server.url
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Database(resolve_database_url(None, str(Path(tmp) / "bench.db")))
-        await db.connect()
-        await db.migrate()
-        rec = DbRecorder(Repositories.create(db, RealClock()))
-        try:
-            instance, stamp = await rec.client_id_start("futures", RealClock().time())
-            ids = ClientIds("futures", instance, stamp)
-            await _account(server, client, rec, ids, symbols, 2 * positions)
-            engine = _engine(client, rec, symbols, await client.get_instruments())
-            await engine.startup()
-            before = len(server.requests)
-            samples = await _timed(engine, steps)
-            per_step = (len(server.requests) - before) / steps
-            stops = len(await client.get_open_orders())
-            assert stops == positions, f"{stops} stops for {positions} positions"
-            return {"positions": positions, **_stats(samples), "venue_requests_per_step": per_step}
-        finally:
-            await client.close()
-            await server.stop()
-            await db.close()
+    async with bench_account(positions, 2 * positions) as (server, client, _rec, engine):
+        await engine.startup()
+        before = len(server.requests)
+        samples = await _timed(engine, steps)
+        per_step = (len(server.requests) - before) / steps
+        stops = len(await client.get_open_orders())
+        assert stops == positions, f"{stops} stops for {positions} positions"
+        return {"positions": positions, **_stats(samples), "venue_requests_per_step": per_step}
 
 
 async def sim_run(positions: int, steps: int) -> dict[str, Any]:

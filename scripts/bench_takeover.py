@@ -26,6 +26,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -117,7 +119,11 @@ def _engine(client: BinanceFuturesClient, rec: DbRecorder, symbols: list[str],
     return FuturesEngine(deps, blacklist)
 
 
-async def one_run(positions: int, orders: int) -> dict[str, Any]:
+@asynccontextmanager
+async def bench_account(
+    positions: int, orders: int
+) -> AsyncIterator[tuple[FakeBinance, BinanceFuturesClient, DbRecorder, FuturesEngine]]:
+    """A fresh account (see the module docstring) and an engine not yet started on it."""
     symbols = _symbols(positions)
     server = FakeBinance(futures=True)
     await server.start()
@@ -134,24 +140,28 @@ async def one_run(positions: int, orders: int) -> dict[str, Any]:
             await _account(server, client, rec, ClientIds("futures", instance, stamp),
                            symbols, orders)  # fmt: skip
             listed = await client.get_instruments()
-            engine = _engine(client, rec, symbols, listed)
-            requests = len(server.requests)
-            t0 = time.perf_counter()
-            await engine.startup()
-            elapsed = time.perf_counter() - t0
-            resting = await client.get_open_orders()
-            assert len(engine.d.positions.positions) == positions
-            assert sum(o.order_type is OrderType.STOP_MARKET for o in resting) == positions
-            assert not [o for o in resting if o.order_type is OrderType.LIMIT]
-            return {
-                "seconds": round(elapsed, 4),
-                "venue_requests": len(server.requests) - requests,
-                "journaled_orders": await rec.order_count("futures"),
-            }
+            yield server, client, rec, _engine(client, rec, symbols, listed)
         finally:
             await client.close()
             await server.stop()
             await db.close()
+
+
+async def one_run(positions: int, orders: int) -> dict[str, Any]:
+    async with bench_account(positions, orders) as (server, client, rec, engine):
+        requests = len(server.requests)
+        t0 = time.perf_counter()
+        await engine.startup()
+        elapsed = time.perf_counter() - t0
+        resting = await client.get_open_orders()
+        assert len(engine.d.positions.positions) == positions
+        assert sum(o.order_type is OrderType.STOP_MARKET for o in resting) == positions
+        assert not [o for o in resting if o.order_type is OrderType.LIMIT]
+        return {
+            "seconds": round(elapsed, 4),
+            "venue_requests": len(server.requests) - requests,
+            "journaled_orders": await rec.order_count("futures"),
+        }
 
 
 async def main() -> int:
