@@ -48,6 +48,8 @@ from kinetic.venues.base.protocols import CountsFailures
 MAX_CONSECUTIVE_FAILURES = 5
 # resting protective orders: kept at start-up (every other open order is a stale entry)
 _STOPS = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+RECENT_REASONS = 256  # reasons of orders the fill sync just forgot
+STOP_REASON = "stop_loss"  # every reduce-only stop of ours protects a position
 SEND_ATTEMPTS = 3
 # start-up looks up orders journaled FILLED this recently whose trades were not all seen
 FILLED_LOOKBACK_MS = 86_400_000
@@ -68,6 +70,7 @@ class OrderManager:
         self.ids = ClientIds(engine)
         self._orders: dict[str, Order] = {}
         self._reasons: dict[str, str] = {}
+        self._recent_reasons: dict[str, str] = {}
         self._seen_trades: set[tuple[str, str]] = set()  # (symbol, trade id)
         self._fill_cursor: dict[str, int] = {}
         # what the venue last reported filled per tracked order (its trades may lag)
@@ -103,7 +106,8 @@ class OrderManager:
         return any(not o.status.is_terminal for o in self._orders.values())
 
     def reason(self, client_order_id: str) -> str:
-        return self._reasons.get(client_order_id, "")
+        """Why the order was sent (also for an order just forgotten by the fill sync)."""
+        return self._reasons.get(client_order_id) or self._recent_reasons.get(client_order_id, "")
 
     # ------------------------------------------------------------------ submit
     async def submit(self, intent: OrderIntent) -> Order:
@@ -373,7 +377,10 @@ class OrderManager:
         ]
         for key in done:
             self._orders.pop(key, None)
-            self._reasons.pop(key, None)
+            # the engine applies this sync's fills after it returns: keep their reasons
+            self._recent_reasons[key] = self._reasons.pop(key, "")
+            if len(self._recent_reasons) > RECENT_REASONS:
+                del self._recent_reasons[next(iter(self._recent_reasons))]
             self._venue_filled.pop(key, None)
         if len(self._seen_trades) > 10_000:
             self._seen_trades.clear()
@@ -409,9 +416,17 @@ class OrderManager:
                 order.venue_order_id = found.venue_order_id or order.venue_order_id
                 self._venue_reports(order, found)
                 note = f"adopted with status {found.status}"
+            # a protective stop keeps its reason (its fill closes the trade as a stop-loss);
+            # other orders carry what start-up did with them
+            reason = STOP_REASON if order.order_type in _STOPS and order.reduce_only else note
             self._track(order)
+            if order.client_order_id in self._orders:
+                self._reasons[order.client_order_id] = reason
             order.updated_ms = self.clock.time_ms()
-            await self.recorder.record_order(self.engine, order, note)
+            await self.recorder.record_order(self.engine, order, reason)
+            if reason != note:
+                self.log.info("journaled order at start-up", client_order_id=order.client_order_id,
+                              symbol=order.symbol, note=note)  # fmt: skip
             changed.append(order)
         return changed
 

@@ -242,11 +242,6 @@ async def test_stop_fired_while_daemon_down_then_restart_applies_it_once(rig: Ri
     assert not _unknown_order_logs(logs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an order's reason is not restored from the journal at restart (OMS reconcile): "
-    "a stop fill applied by the takeover closes the trade with reason 'exit'",
-)
 async def test_stop_fired_while_daemon_down_then_trade_reason_is_stop_loss(rig: Rig) -> None:
     await _stop_fires_while_down(rig)
     [trade] = rig.recorder.trades
