@@ -24,6 +24,11 @@ def render_status(status: dict[str, Any]) -> str:
         )
         if e.get("trading_state"):
             lines.append(f"         trading state: {_trading(e['trading_state'])}")
+        drift = e.get("drift") or {}
+        if drift.get("drifting"):
+            lines.append(
+                f"         DRIFT since {drift['since']}: " + "; ".join(drift["differences"])
+            )
         if e.get("last_error"):
             lines.append(f"         last error: {e['last_error']}")
     lines.append(

@@ -8,6 +8,7 @@ and position counts from the ``fills`` and ``positions`` tables, totals from
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,7 @@ from kinetic.domain import TradingState
 from kinetic.storage.db import Database
 from kinetic.storage.models import (
     EngineStateRow,
+    EventRow,
     FillRow,
     PortfolioStateRow,
     PositionRow,
@@ -89,6 +91,7 @@ async def read_status(db: Database) -> dict[str, Any]:
             )
         )
     fills = await _counts(db, FillRow.engine)
+    drift = await _drift(db)
     open_positions = await _counts(db, PositionRow.engine)
     by_name = {row.engine: row for row in states}
     names = sorted(set(by_name) | set(fills) | set(open_positions) | (set(trading) - {DAEMON}))
@@ -96,6 +99,7 @@ async def read_status(db: Database) -> dict[str, Any]:
     engines = {
         name: _engine_entry(by_name.get(name), fills.get(name, 0), open_positions.get(name, 0))
         | {"trading_state": _trading_entry(trading.get(name), daemon["state"])}
+        | {"drift": drift.get(name, NO_DRIFT)}
         for name in names
     }
     return {
@@ -106,6 +110,33 @@ async def read_status(db: Database) -> dict[str, Any]:
         "allocation": {row.engine: row.allocated_pct for row in states},
         "updated_at": _iso_ms(_latest_update(states, portfolio)),
     }
+
+
+NO_DRIFT: dict[str, Any] = {"drifting": False, "since": None, "differences": []}
+
+
+async def _drift(db: Database) -> dict[str, dict[str, Any]]:
+    """Per engine, the latest drift verdict (``drift`` or ``drift_resolved`` event)."""
+    newest = (
+        sa.select(EventRow.engine, sa.func.max(EventRow.id).label("id"))
+        .where(EventRow.kind.in_(("drift", "drift_resolved")))
+        .group_by(EventRow.engine)
+        .subquery()
+    )
+    query = sa.select(EventRow).join(newest, EventRow.id == newest.c.id)
+    async with db.session() as session:
+        rows = list(await session.scalars(query))
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row.engine is None:
+            continue
+        data = json.loads(row.data or "{}")
+        out[row.engine] = {
+            "drifting": row.kind == "drift",
+            "since": _iso_ms(row.ts_ms),
+            "differences": list(data.get("differences", [])) if row.kind == "drift" else [],
+        }
+    return out
 
 
 def _trading_entry(row: TradingStateRow | None, daemon: str | None = None) -> dict[str, Any]:

@@ -405,6 +405,7 @@ async def test_read_status_when_engines_recorded_then_combined_shape(
         "last_error": None,
         "trading_state": {"state": "ACTIVE", "cause": "", "source": "", "since": None,
                           "effective": "ACTIVE"},
+        "drift": {"drifting": False, "since": None, "differences": []},
     }  # fmt: skip
     assert status["engines"]["futures"]["open_positions"] == 1
     assert status["engines"]["futures"]["last_error"] == "boom"
@@ -413,6 +414,30 @@ async def test_read_status_when_engines_recorded_then_combined_shape(
     assert [p["symbol"] for p in status["positions"]] == ["BTCUSDT"]
     assert status["allocation"]["spot"] == 0.4
     assert status["updated_at"] is not None
+
+
+async def test_read_status_shows_the_latest_drift_verdict_per_engine(
+    migrated_db: Database, repos: Repositories
+) -> None:
+    await repos.engine_state.upsert("futures", status="running")
+    await repos.engine_state.upsert("spot", status="running")
+    await repos.events.add("drift", "cash: books 1, venue 2", "futures",
+                           {"differences": ["cash: books 1, venue 2"]}, ts_ms=1_000)  # fmt: skip
+    await repos.events.add("drift", "order", "spot", {"differences": ["order x"]}, ts_ms=1_000)
+    await repos.events.add("drift_resolved", "books match", "spot", ts_ms=2_000)
+    engines = (await read_status(migrated_db))["engines"]
+    assert engines["futures"]["drift"]["drifting"] is True
+    assert engines["futures"]["drift"]["differences"] == ["cash: books 1, venue 2"]
+    from kinetic.cli_status import render_status
+
+    assert "DRIFT since 1970-01-01T00:00:01+00:00: cash: books 1, venue 2" in render_status(
+        await read_status(migrated_db)
+    )
+    assert engines["spot"]["drift"] == {
+        "drifting": False,
+        "since": "1970-01-01T00:00:02+00:00",
+        "differences": [],
+    }
 
 
 async def test_read_status_shows_trading_states_by_name_with_cause(
