@@ -447,6 +447,7 @@ class Totals:
     faults: int = 0
     crash_points: int = 0
     refused_starts: int = 0
+    slowest_start_s: float = 0.0
     problems: dict[str, list[str]] = field(
         default_factory=lambda: {
             "duplicates": [],
@@ -498,8 +499,10 @@ def run_trial(
     recovered = start_daemon(db, daemon_env(venues, cfg, None), logs / f"trial{n:04d}-b.log")
     if manual is not None:  # a trade by hand: the takeover of this start must protect it
         lane["watch"].from_now(manual)
-    if not wait_until(lambda: recovered.ready() or not recovered.running(), 60):
-        totals.problems["mismatches"].append(f"trial {n}: recovered daemon not ready in 60 s")
+    t0 = time.monotonic()
+    if not wait_until(lambda: recovered.ready() or not recovered.running(), 120):
+        totals.problems["mismatches"].append(f"trial {n}: recovered daemon not ready in 120 s")
+    totals.slowest_start_s = max(totals.slowest_start_s, time.monotonic() - t0)
     if not recovered.running():
         totals.refused_starts += 1
         totals.problems["mismatches"].append(f"trial {n}: start refused (see {recovered.log})")
@@ -590,6 +593,7 @@ def summary(
         "faults": totals.faults,
         **counts,
         "naked_max_s": round(naked, 2),
+        "slowest_recovery_start_s": round(totals.slowest_start_s, 2),
         "naked_worst": max(watches, key=lambda w: w.max_s).worst if watches else "",
         "grace_s": args.grace,
         "seed": args.seed,

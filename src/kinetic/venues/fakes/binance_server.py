@@ -60,6 +60,11 @@ class FakeBinance:
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str, float]] = []  # the newest REQUESTS_KEPT or more
         self.request_total = 0
+        # the request weight used in the current minute, as the real venue reports it in
+        # X-MBX-USED-WEIGHT-1M (one per request here); a running total would tell the
+        # client's limiter that every later minute is spent already
+        self._weight_minute = -1
+        self.weight_used_1m = 0
         self.request_counts: Counter[str] = Counter()  # "METHOD /path" -> requests
         self.rejected_during_ban = 0
         self.signatures: list[str] = []
@@ -251,12 +256,16 @@ class FakeBinance:
             await self._hang.wait()
         if fault is not None and fault.kind == "drop_after_accept" and request.transport:
             request.transport.close()
-        headers = {"X-MBX-USED-WEIGHT-1M": str(self.request_total)}
+        headers = {"X-MBX-USED-WEIGHT-1M": str(self.weight_used_1m)}
         return web.json_response(result, headers=headers)
 
     def _note_request(self, method: str, path: str, now: float, query: str) -> None:
         """Count the request; keep the newest ones (trimmed in batches, memory bounded)."""
         self.request_total += 1
+        minute = int(now // 60)
+        if minute != self._weight_minute:
+            self._weight_minute, self.weight_used_1m = minute, 0
+        self.weight_used_1m += 1
         self.request_counts[f"{method} {path}"] += 1
         self.requests.append((method, path, now))
         if "signature=" in query:
