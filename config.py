@@ -135,6 +135,9 @@ class UnifiedConfig(BaseModel):
     drift_check_interval_seconds: int = Field(60, ge=0, le=86_400)
     drift_cash_tolerance_pct: float = Field(1.0, ge=0.0, le=100.0)
     kill_switch_on_drift: bool = True
+    # Live futures: apply the funding payments the venue booked (Binance USD-M income
+    # history) to the books this often, from a checkpoint kept in the database; 0 = off.
+    funding_sync_interval_seconds: int = Field(300, ge=0, le=86_400)
     # Live: arm the venues' cancel-all-after timer (Binance USD-M countdownCancelAll,
     # Kraken CancelAllOrdersAfter / cancelallordersafter) with this timeout, refreshed every
     # third of it; 0 = off (the default). The timers cancel EVERY order, the protective

@@ -20,9 +20,10 @@ from config import ConfigValidationError, EnvConfig, UnifiedConfig
 from kinetic.clock import RealClock, ScaledClock
 from kinetic.control.poller import CommandPoller
 from kinetic.control.service import ControlService
-from kinetic.domain import CapitalAllocation, EngineStatus
+from kinetic.domain import CapitalAllocation, EngineStatus, MarketType
 from kinetic.engines.base import BaseEngine
 from kinetic.engines.drift_check import DriftChecker
+from kinetic.engines.funding_sync import FundingSync
 from kinetic.errors import VenueUnavailable
 from kinetic.execution.takeover import TakeoverRefused
 from kinetic.logging import get_logger
@@ -218,6 +219,8 @@ class Daemon:
                 self.config.drift_cash_tolerance_pct,
                 self.config.kill_switch_on_drift,
             )
+            if self.mode == "live" and engines[name].market is MarketType.FUTURES:
+                engines[name].funding = FundingSync(self.config.funding_sync_interval_seconds)
         if isinstance(world, VenueWorld):
             world.wake = {n: e.nudge for n, e in engines.items()}
         orch = Orchestrator(

@@ -253,6 +253,20 @@ class VenuePosition:
     unrealized_pnl: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class FundingPayment:
+    """A funding payment the venue booked to the account (quote currency, signed).
+
+    ``amount`` > 0 was received, < 0 paid. ``id`` is the venue's id of the payment,
+    unique per account (Binance USD-M: the income row's ``tranId``).
+    """
+
+    symbol: str
+    amount: Decimal
+    ts_ms: int
+    id: str
+
+
 @dataclass(slots=True)
 class Position:
     """An engine's open position with its protective levels."""

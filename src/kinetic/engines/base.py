@@ -42,6 +42,7 @@ from kinetic.domain import (
     VenuePosition,
 )
 from kinetic.engines.drift_check import DriftChecker
+from kinetic.engines.funding_sync import FundingSync
 from kinetic.engines.orders import OrderPath
 from kinetic.engines.orders import OrderPurpose as OrderPurpose  # re-export
 from kinetic.execution.oms import OrderManager
@@ -146,6 +147,7 @@ class BaseEngine(OrderPath, ABC):
         self._started_once = False
         self.candles_seen = 0
         self.drift: DriftChecker | None = None  # set by the daemon; backtests run without
+        self.funding: FundingSync | None = None  # set by the live daemon (futures)
         self.log = get_logger(engine=name)
 
     # ------------------------------------------------------------------ lifecycle
@@ -179,13 +181,16 @@ class BaseEngine(OrderPath, ABC):
         A new run of client ids and clean failure counts (OMS and HTTP client), then the
         start-up takeover (``kinetic.execution.takeover``): orders, missed fills and
         positions brought in line with the venue, orphans cancelled, levels set for
-        positions without them. Live: cash from the venue. Raises ``TakeoverRefused``
+        positions without them. Live: funding booked since the checkpoint (futures, see
+        ``kinetic.engines.funding_sync``), then cash from the venue. Raises ``TakeoverRefused``
         when the venue holds what the journal cannot explain (nothing is changed then).
         """
         self.send_heartbeat()
         self._mark_history()
         await self.d.oms.start()
         await self.reconcile_positions()
+        if self.funding is not None:  # before the cash: the wallet holds these already
+            await self.funding.startup(self)
         if self.d.extra.get("cash_from_venue"):
             await self.sync_cash()
         self._started_once = True  # only once all of it succeeded: a failed start retries
@@ -339,6 +344,8 @@ class BaseEngine(OrderPath, ABC):
                 await self.check_exits(pos, candle)
         await self.protect()
         await self.retry_closes()
+        if self.funding is not None:
+            await self.funding.maybe_sync(self)
         if self.drift is not None:
             await self.drift.maybe_check(self)
         await self.maybe_snapshot()

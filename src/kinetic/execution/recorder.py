@@ -78,6 +78,7 @@ class MemoryRecorder:
     equity: list[EquitySnapshot] = field(default_factory=list)
     events: list[tuple[str, str, str | None, dict[str, Any]]] = field(default_factory=list)
     instance_id: str = field(default_factory=new_instance_id)
+    funding_marks: dict[str, str] = field(default_factory=dict)
     id_stamps: dict[str, int] = field(default_factory=dict)
 
     async def record_order(self, engine: str, order: Order, reason: str = "") -> None:
@@ -142,6 +143,12 @@ class MemoryRecorder:
         stamp = start_stamp(now_s, self.id_stamps.get(engine, -1))
         self.id_stamps[engine] = stamp
         return self.instance_id, stamp
+
+    async def funding_checkpoint(self, engine: str) -> str | None:
+        return self.funding_marks.get(engine)
+
+    async def save_funding_checkpoint(self, engine: str, value: str) -> None:
+        self.funding_marks[engine] = value
 
     async def fill_checkpoints(self, engine: str) -> dict[str, int]:
         last: dict[str, int] = {}

@@ -93,6 +93,13 @@ class DbRecorder:
         await inst.put(f"id_stamp:{engine}", str(stamp))
         return instance, stamp
 
+    async def funding_checkpoint(self, engine: str) -> str | None:
+        """The engine's funding sync checkpoint (``installation`` key ``funding_ms:<engine>``)."""
+        return await self.repos.installation.get(f"funding_ms:{engine}")
+
+    async def save_funding_checkpoint(self, engine: str, value: str) -> None:
+        await self.repos.installation.put(f"funding_ms:{engine}", value)
+
     async def fill_checkpoints(self, engine: str) -> dict[str, int]:
         first = await self.repos.orders.first_created_by_symbol(engine)
         last = await self.repos.fills.last_ts_by_symbol(engine)

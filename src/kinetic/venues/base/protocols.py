@@ -5,7 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from kinetic.domain import Balance, Candle, Fill, Instrument, Order, OrderIntent, VenuePosition
+from kinetic.domain import (
+    Balance,
+    Candle,
+    Fill,
+    FundingPayment,
+    Instrument,
+    Order,
+    OrderIntent,
+    VenuePosition,
+)
 
 
 @runtime_checkable
@@ -59,6 +68,15 @@ class FuturesVenue(SpotVenue, Protocol):
 
     async def set_dead_man_switch(self, timeout_seconds: int) -> None:
         """Cancel all open orders unless refreshed within ``timeout_seconds`` (0 = off)."""
+        ...
+
+
+@runtime_checkable
+class ReportsFunding(Protocol):
+    """A futures venue client that lists the funding payments booked to the account."""
+
+    async def get_funding_payments(self, since_ms: int) -> list[FundingPayment]:
+        """Funding payments at or after ``since_ms``, oldest first."""
         ...
 
 

@@ -8,6 +8,9 @@
   switch keeps stops). Use ``cancel_all_stops`` to remove those too.
 * ``countdownCancelAll`` needs a symbol: the dead-man switch is armed for every symbol
   this client has ordered on, plus ``dead_man_symbols``.
+* Funding payments come from the income history, ``GET /fapi/v1/income`` with
+  ``incomeType=FUNDING_FEE`` (weight 30; ``tranId`` unique per income type; the venue
+  keeps three months), paged by ``startTime`` 1000 rows at a time.
 * A triggered stop is executed by a regular order of the matching engine, whose own
   client id is the venue's: its trades are attributed to the stop's ``clientAlgoId``
   through the algo order's ``actualOrderId``. The client remembers the algo orders it
@@ -25,6 +28,7 @@ from typing import Any
 from kinetic.clock import Clock
 from kinetic.domain import (
     Balance,
+    FundingPayment,
     Instrument,
     MarketType,
     Order,
@@ -45,6 +49,7 @@ from kinetic.venues.binance.schemas import (
     AlgoOrder,
     SchemaError,
     parse_balance,
+    parse_funding,
     parse_many,
     parse_position,
     present,
@@ -54,6 +59,9 @@ from kinetic.venues.http import HttpSettings, RequestKind
 FUTURES_BASE_URL = "https://fapi.binance.com"
 FUTURES_TESTNET_URL = "https://testnet.binancefuture.com"
 ALGO = "/fapi/v1/algoOrder"
+INCOME = "/fapi/v1/income"
+INCOME_PAGE = 1000  # the endpoint's maximum limit
+INCOME_PAGES = 20  # per call; the rest comes on the next call (from the last payment)
 ALGO_IDS_KEPT = 10_000  # algo orders awaiting attribution, and attributed actual orders
 _UNEXECUTED = (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED)
 
@@ -234,6 +242,26 @@ class BinanceFuturesClient(BinanceVenueBase):
         data = await self.rest.signed("GET", "/fapi/v3/balance", weight=5)
         balances = parse_many(data, parse_balance, venue=self.name, endpoint="/fapi/v3/balance")
         return {b.asset: b for b in balances}
+
+    async def get_funding_payments(self, since_ms: int) -> list[FundingPayment]:
+        """USDT funding payments booked at or after ``since_ms``, oldest first.
+
+        Pages forward from the last row's time (inclusive, so rows sharing it are not
+        lost), dropping ids already returned; at most ``INCOME_PAGES`` pages per call.
+        """
+        out: dict[str, FundingPayment] = {}
+        start = since_ms
+        for _ in range(INCOME_PAGES):
+            params = {"incomeType": "FUNDING_FEE", "startTime": start, "limit": INCOME_PAGE}
+            data = await self.rest.signed("GET", INCOME, params, weight=30)
+            page = parse_many(data, parse_funding("USDT"), venue=self.name, endpoint=INCOME)
+            fresh = [p for p in present(page) if p.id not in out]
+            for payment in fresh:
+                out[payment.id] = payment
+            if not isinstance(data, list) or len(data) < INCOME_PAGE or not fresh:
+                break
+            start = max(p.ts_ms for p in fresh)
+        return sorted(out.values(), key=lambda p: (p.ts_ms, p.id))
 
     async def set_leverage(self, symbol: str, leverage: int) -> None:
         """Set the initial leverage of ``symbol``."""

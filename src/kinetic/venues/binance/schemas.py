@@ -15,6 +15,7 @@ from kinetic.domain import (
     Balance,
     Candle,
     Fill,
+    FundingPayment,
     Instrument,
     MarketType,
     Order,
@@ -279,6 +280,25 @@ def parse_balance(raw: Any) -> Balance:
         )
     total, free = dec(req(raw, "balance"), "balance"), dec(req(raw, "availableBalance"), "av")
     return Balance(str(req(raw, "asset")), free, total - free)
+
+
+def parse_funding(asset: str) -> Callable[[Any], FundingPayment | None]:
+    """Parse a USD-M ``/fapi/v1/income`` row; None unless a FUNDING_FEE in ``asset``.
+
+    ``income`` is signed (positive received); ``tranId`` is unique per income type.
+    """
+
+    def parse(raw: Any) -> FundingPayment | None:
+        if req(raw, "incomeType") != "FUNDING_FEE" or raw.get("asset", asset) != asset:
+            return None
+        return FundingPayment(
+            symbol=str(req(raw, "symbol")),
+            amount=dec(req(raw, "income"), "income"),
+            ts_ms=int(req(raw, "time")),
+            id=str(req(raw, "tranId")),
+        )
+
+    return parse
 
 
 def parse_position(leverage: dict[str, int]) -> Callable[[Any], VenuePosition | None]:

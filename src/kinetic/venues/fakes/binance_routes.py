@@ -178,6 +178,17 @@ def _futures_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: 
         b.countdowns[q["symbol"]] = int(q["countdownTime"])
         return {"symbol": q["symbol"], "countdownTime": q["countdownTime"]}
 
+    async def income(q: dict[str, str]) -> Any:
+        start, end = int(q.get("startTime", 0)), int(q.get("endTime", 2**62))
+        rows = [
+            r
+            for r in b.income
+            if start <= r["time"] <= end
+            and q.get("incomeType", r["incomeType"]) == r["incomeType"]
+            and q.get("symbol", r["symbol"]) == r["symbol"]
+        ]
+        return rows[: min(int(q.get("limit", 100)), 1000)]
+
     async def listen_key(_: dict[str, str]) -> Any:
         key = next(iter(srv.listen_keys), None) or secrets.token_hex(16)
         srv.listen_keys.add(key)
@@ -213,6 +224,7 @@ def _futures_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: 
         ("GET", "/fapi/v1/openAlgoOrders"): (open_algos, "SIGNED"),
         ("DELETE", "/fapi/v1/algoOpenOrders"): (cancel_algos, "SIGNED"),
         ("POST", "/fapi/v1/countdownCancelAll"): (countdown, "SIGNED"),
+        ("GET", "/fapi/v1/income"): (income, "SIGNED"),
         ("POST", "/fapi/v1/listenKey"): (listen_key, "KEY"),
         ("PUT", "/fapi/v1/listenKey"): (keepalive, "KEY"),
     }

@@ -156,6 +156,7 @@ class Book:
         self.balances: dict[str, Decimal] = {"USDT": D(100000), "BTC": D("1.5")}
         self.wallet = D(100000)  # USD-M wallet balance (USDT)
         self.move_balances = False  # the sandbox turns on balance and wallet accounting
+        self.income: list[dict[str, Any]] = []  # USD-M /fapi/v1/income rows, oldest first
         self._ids = itertools.count(1000)
         self._final: deque[str] = deque()  # client ids of final orders, oldest first
 
@@ -164,6 +165,22 @@ class Book:
         self.balances = {"USDT": cash}
         self.wallet = cash
         self.move_balances = True
+
+    def add_funding(self, symbol: str, amount: Decimal, ts_ms: int) -> dict[str, Any]:
+        """Book a USD-M funding payment (signed, USDT): an income row; the wallet moves."""
+        row = {
+            "symbol": symbol,
+            "incomeType": "FUNDING_FEE",
+            "income": str(amount),
+            "asset": "USDT",
+            "info": "FUNDING_FEE",
+            "time": ts_ms,
+            "tranId": next(self._ids),
+            "tradeId": "",
+        }
+        self.income.append(row)
+        self.wallet += amount
+        return row
 
     # ---------------------------------------------------------------- metadata
     def exchange_info(self, now_ms: int = 0) -> dict[str, Any]:
