@@ -515,6 +515,8 @@ def run_trial(
     stop_process(recovered.proc, signal.SIGKILL)
     totals.kills += 1
     totals.trials += 1
+    counts = {k: len(v) for k, v in totals.problems.items()}
+    print(json.dumps({"trial": n, "kills": totals.kills, **counts}), file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ dropped and silent WebSocket connections, clock skew, duplicate client ids.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -218,7 +219,8 @@ class FakeBinance:
         payload = event if self.futures else {"subscriptionId": 0, "event": event}
         for ws in list(self.user_ws):
             if not ws.closed:
-                await ws.send_str(json.dumps(payload))
+                with contextlib.suppress(ConnectionError):  # the peer vanished (SIGKILL)
+                    await ws.send_str(json.dumps(payload))
 
     async def drop_ws(self) -> None:
         for ws, _ in list(self.market_ws):
@@ -233,7 +235,10 @@ class FakeBinance:
         sent = 0
         for ws, streams in list(self.market_ws):
             if stream in streams and not ws.closed and not self.ws_silent:
-                await ws.send_str(text)
+                try:
+                    await ws.send_str(text)
+                except ConnectionError:  # the peer vanished mid-send: one less subscriber
+                    continue
                 sent += 1
         return sent
 

@@ -11,6 +11,7 @@ keeps orders, fills and positions, fills market orders at the price set by
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -495,7 +496,8 @@ class FakeKrakenFutures(FakeServerBase):
             return
         for ws, feeds in list(self.ws_feeds.items()):
             if feed in feeds and not ws.closed and ws not in self.muted:
-                await ws.send_str(text)
+                with contextlib.suppress(ConnectionError):  # the peer vanished (SIGKILL)
+                    await ws.send_str(text)
 
     async def push_order(self, oid: str, *, is_cancel: bool = False, reason: str = "") -> None:
         """Push an ``open_orders`` delta for order ``oid`` (a cancel carries no order)."""

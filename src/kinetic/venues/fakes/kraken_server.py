@@ -14,6 +14,7 @@ closes every socket; ``silent = True`` stops answering pings and pushing data.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -498,7 +499,8 @@ class FakeKrakenSpot(FakeServerBase):
             return
         for ws, channels in list(self.ws_subs.items()):
             if channel in channels and not ws.closed and ws not in self.muted:
-                await ws.send_json({"channel": channel, "type": "update", "data": data})
+                with contextlib.suppress(ConnectionError):  # the peer vanished (SIGKILL)
+                    await ws.send_json({"channel": channel, "type": "update", "data": data})
 
     # ------------------------------------------------------------------ WS v2 executions
 
@@ -545,7 +547,8 @@ class FakeKrakenSpot(FakeServerBase):
         """Send ``text`` as is to every private socket (malformed-message tests)."""
         for ws, channels in list(self.ws_subs.items()):
             if "executions" in channels and not ws.closed:
-                await ws.send_str(text)
+                with contextlib.suppress(ConnectionError):  # the peer vanished (SIGKILL)
+                    await ws.send_str(text)
 
 
 def _v2_name(pair: dict[str, Any]) -> str:
