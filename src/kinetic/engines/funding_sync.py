@@ -3,8 +3,8 @@
 The venue moves the wallet by every funding payment; the books (``PositionManager``)
 follow through ``apply_funding`` (cash, funding and realized PnL), so the drift check
 compares like with like. Payments are read from the venue client
-(``ReportsFunding.get_funding_payments``: Binance USD-M income history; Kraken Futures
-has no such call in this codebase, see docs/venues/kraken.md) from a checkpoint kept in the
+(``ReportsFunding.get_funding_payments``: Binance USD-M income history, Kraken Futures
+account log; see docs/venues/) from a checkpoint kept in the
 database (``installation`` key ``funding_ms:<engine>``): the time of the last applied
 payment, the ids applied at that time (the next read starts there, inclusive) and the
 running total since the checkpoint was created.

@@ -31,6 +31,13 @@ from kinetic.venues.fakes.kraken_common import FakeServerBase
 
 D = Decimal
 API = "/derivatives/api/v3"
+ACCOUNT_LOG = "/api/history/v3/account-log"
+
+
+def _ms(iso: str) -> int:
+    from datetime import datetime
+
+    return round(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def _iso(ts: float) -> str:
@@ -71,6 +78,7 @@ class FakeKrakenFutures(FakeServerBase):
         self.prices: dict[str, Decimal] = {}
         self.orders: dict[str, dict[str, Any]] = {}
         self.fills: list[dict[str, Any]] = []
+        self.account_log: list[dict[str, Any]] = []  # oldest first
         self.positions: dict[str, Decimal] = {}
         self.leverage: dict[str, str] = {}
         self.candles: dict[str, list[dict[str, Any]]] = {}
@@ -80,6 +88,7 @@ class FakeKrakenFutures(FakeServerBase):
         self.sendorder_calls = 0
         self._ids = itertools.count(1)
         self.app.router.add_route("*", API + "/{endpoint:.+}", self._handle)
+        self.app.router.add_get(ACCOUNT_LOG, self._account_log)
         self.app.router.add_get("/api/charts/v1/trade/{symbol}/{res}", self._charts)
         self._init_ws_v1()
         add_control_routes(self.app, KrakenFuturesControl(self))
@@ -87,6 +96,55 @@ class FakeKrakenFutures(FakeServerBase):
     def fund(self, cash: Decimal) -> None:
         """Fund the flex account with ``cash`` USD."""
         self.cash = D(cash)
+
+    def add_funding(self, symbol: str, amount: Decimal, ts_ms: int) -> dict[str, Any]:
+        """Book a funding payment on ``PF_`` contract ``symbol`` (signed USD): the cash moves."""
+        old = self.cash
+        self.cash += D(amount)
+        return self._log_entry(
+            ts_ms,
+            "funding rate change",
+            symbol,
+            old_balance=float(old),
+            new_balance=float(self.cash),
+            realized_funding=float(amount),
+            funding_rate=1e-5,
+        )
+
+    def _log_entry(self, ts_ms: int, info: str, contract: str, **values: Any) -> dict[str, Any]:
+        n = next(self._ids)
+        entry = {
+            "id": n,
+            "date": _iso(ts_ms // 1000)[:-4] + f"{ts_ms % 1000:03d}Z",
+            "asset": "usd",
+            "contract": contract.lower(),
+            "info": info,
+            "booking_uid": f"b{n:08d}-fake",
+            "margin_account": "flex",
+            "collateral": "USD",
+            "fee": 0.0,
+            "realized_pnl": 0.0,
+            "realized_funding": 0.0,
+            **values,
+        }
+        self.account_log.append(entry)
+        return entry
+
+    async def _account_log(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/history/v3/account-log``: entries by time (``since``/``before``, ms)."""
+        err = self._check_auth(request, ACCOUNT_LOG, request.query_string)
+        if err:
+            return web.json_response({"result": "error", "error": err}, status=401)
+        self.calls["account-log"] += 1
+        fault = self.take_fault("account-log")
+        if fault is not None:
+            return _fault_response(fault)
+        q = request.query
+        since, before = int(q.get("since", 0)), int(q.get("before", 2**62))
+        rows = [e for e in self.account_log if since <= _ms(e["date"]) <= before]
+        rows.sort(key=lambda e: (_ms(e["date"]), e["id"]), reverse=q.get("sort") != "asc")
+        count = min(int(q.get("count", 500)), 100_000)
+        return web.json_response({"accountUid": "fake-account", "logs": rows[:count]})
 
     def instrument(self, symbol: str) -> dict[str, Any]:
         """Return the instrument ``symbol`` (raises ``KeyError`` if unknown)."""
@@ -136,7 +194,8 @@ class FakeKrakenFutures(FakeServerBase):
         if request.headers.get("APIKey") != self.api_key:
             return "authenticationError"
         nonce = request.headers.get("Nonce", "")  # optional: signed as "" when absent
-        msg = (data + nonce + "/api/v3/" + endpoint).encode()
+        path = endpoint if endpoint.startswith("/") else "/api/v3/" + endpoint
+        msg = (data + nonce + path).encode()
         mac = hmac.new(
             base64.b64decode(self.api_secret), hashlib.sha256(msg).digest(), hashlib.sha512
         )
@@ -365,6 +424,15 @@ class FakeKrakenFutures(FakeServerBase):
                 "fillTime": _iso(self.clock_time()),
                 "fillType": "taker" if o["orderType"] == "mkt" else "maker",
             }
+        )
+        self._log_entry(
+            round(self.clock_time() * 1000),
+            "futures trade",
+            o["symbol"],
+            old_balance=float(self.positions[o["symbol"]] - sign * qty),
+            new_balance=float(self.positions[o["symbol"]]),
+            trade_price=float(price),
+            execution=self.fills[-1]["fill_id"],
         )
 
     # ------------------------------------------------------------------ WS v1 (private)

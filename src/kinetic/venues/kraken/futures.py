@@ -22,6 +22,7 @@ from kinetic.domain import (
     Balance,
     Candle,
     Fill,
+    FundingPayment,
     Instrument,
     Order,
     OrderIntent,
@@ -58,6 +59,12 @@ DEMO_BASE_URL = "https://demo-futures.kraken.com"
 VENUE = "kraken_futures"
 API = "/derivatives/api/v3"
 CHARTS = "/api/charts/v1"
+ACCOUNT_LOG = "/api/history/v3/account-log"
+LOG_PAGE = 500  # entries per account-log page
+# per call; the rest comes on the next call (from the last payment). History calls draw
+# on their own pool (100 tokens, refilled per 10 minutes), not the /derivatives budget:
+# one sync every few minutes at 5 pages stays far inside it.
+LOG_PAGES = 5
 _COSTS = {
     "sendorder": 10,
     "cancelorder": 10,
@@ -68,6 +75,7 @@ _COSTS = {
     "fills": 2,
     "openorders": 2,
     "orders/status": 1,
+    "account-log": 0,  # the /history pool, see LOG_PAGES
 }
 _SEEN_ORDERS = 2000
 
@@ -122,10 +130,11 @@ class KrakenFuturesClient:
         *,
         kind: RequestKind = RequestKind.READ,
         client_order_id: str = "",
+        path: str = "",
     ) -> Any:
         if not self._key or not self._secret:
             raise AuthError(f"{VENUE}: {endpoint} needs an API key and secret", venue=VENUE)
-        path = f"{API}/{endpoint}"
+        path = path or f"{API}/{endpoint}"
         data = encode_form(params)
 
         def build() -> Request:
@@ -206,6 +215,37 @@ class KrakenFuturesClient:
     async def get_balances(self) -> dict[str, Balance]:
         """Return the flex (multi-collateral) account as a USD balance."""
         return fs.parse_balances((await self._private("GET", "accounts"))["accounts"])
+
+    async def get_funding_payments(self, since_ms: int) -> list[FundingPayment]:
+        """USD funding booked at or after ``since_ms``, oldest first (the account log).
+
+        Pages forward from the last entry's time (``since`` is inclusive, so entries
+        sharing it are not lost), dropping ids already returned; at most ``LOG_PAGES``
+        pages per call.
+        """
+        out: dict[str, FundingPayment] = {}
+        start = since_ms
+        for _ in range(LOG_PAGES):
+            params = [("since", str(start)), ("sort", "asc"), ("count", str(LOG_PAGE))]
+            data = await self._private("GET", "account-log", params, path=ACCOUNT_LOG)
+            logs = data.get("logs") if isinstance(data, dict) else None
+            if not isinstance(logs, list):
+                self._skip("account-log", SchemaError("no logs list"))
+                break
+            times: list[int] = []
+            for raw in logs:
+                try:
+                    times.append(fs.iso_ms(raw["date"]))
+                    payment = fs.parse_funding(raw)
+                except (SchemaError, TypeError, ValueError, KeyError) as exc:
+                    self._skip("account-log", exc)
+                    continue
+                if payment is not None:
+                    out.setdefault(payment.id, payment)
+            if len(logs) < LOG_PAGE or not times or max(times) <= start:
+                break
+            start = max(times)
+        return sorted(out.values(), key=lambda p: (p.ts_ms, p.id))
 
     async def set_leverage(self, symbol: str, leverage: int) -> None:
         """Set ``maxLeverage`` for ``symbol`` (Kraken: this also selects isolated margin)."""

@@ -12,6 +12,7 @@ from kinetic.domain import (
     Balance,
     Candle,
     Fill,
+    FundingPayment,
     Instrument,
     MarketType,
     Order,
@@ -169,6 +170,30 @@ def parse_balances(raw: Any) -> dict[str, Balance]:
     available = dec(flex.get("availableMargin", "0"), "availableMargin")
     total = dec(flex.get("portfolioValue", flex.get("balanceValue", "0")), "portfolioValue")
     return {"USD": Balance("USD", available, max(ZERO, total - available))}
+
+
+def parse_funding(raw: Any) -> FundingPayment | None:
+    """Parse an ``/api/history/v3/account-log`` entry; None unless it books funding.
+
+    Funding is booked as ``realized_funding`` (signed, positive received) on the entry
+    that closes a funding period (``info`` "funding rate change") and on trades that
+    change a position's size; only USD-collateral entries on a ``PF_`` contract count.
+    The id is the booking's ``booking_uid``.
+    """
+    r = obj(raw, "log entry")
+    amount = dec(r.get("realized_funding") or "0", "realized_funding")
+    collateral = str(r.get("collateral") or r.get("asset") or "").upper()
+    if amount == 0 or collateral != "USD":
+        return None
+    symbol = futures_symbol(str(r.get("contract") or ""))
+    if symbol is None:
+        return None
+    return FundingPayment(
+        symbol=symbol,
+        amount=amount,
+        ts_ms=iso_ms(field(r, "date")),
+        id=str(r.get("booking_uid") or field(r, "id")),
+    )
 
 
 def parse_chart_candle(raw: Any, symbol: str, interval_ms: int) -> Candle:
