@@ -311,18 +311,24 @@ def check(db: Path, venues: list[Venue], futures: Venue) -> dict[str, list[str]]
     return problems
 
 
-def settled_check(db: Path, venues: list[Venue], futures: Venue) -> dict[str, list[str]]:
-    """``check`` twice, 1 s apart; a difference counts only if both reads show it.
+def settled_check(
+    db: Path, venues: list[Venue], futures: Venue, reads: int = 5
+) -> dict[str, list[str]]:
+    """``check`` up to ``reads`` times, 1 s apart; a difference counts only if every read shows it.
 
     The recovered daemon keeps trading while it is checked: an order sent between the
-    journal read and the venue read is a race of the reads, not a broken journal.
+    journal read and the venue read is a race of the reads, and an order whose outcome a
+    fault left unknown is looked up again a few seconds later (``resolve_unknown``); a
+    broken journal stays broken on every read.
     """
-    first = check(db, venues, futures)
-    if not any(first.values()):
-        return first
-    time.sleep(1.0)
-    second = check(db, venues, futures)
-    return {k: [p for p in first[k] if p in set(second[k])] for k in first}
+    found = check(db, venues, futures)
+    for _ in range(reads - 1):
+        if not any(found.values()):
+            break
+        time.sleep(1.0)
+        again = check(db, venues, futures)
+        found = {k: [p for p in found[k] if p in set(again[k])] for k in found}
+    return found
 
 
 def sent_checks(

@@ -35,6 +35,7 @@ from kinetic.domain import (
     Fill,
     Instrument,
     MarketType,
+    OrderStatus,
     Position,
     PositionSide,
     Signal,
@@ -277,8 +278,12 @@ class BaseEngine(OrderPath, ABC):
         return self.monitor_interval_s
 
     def protection_pending(self) -> bool:
-        """True while a close waits to fill or be retried (futures: or a stop is missing)."""
-        return self.closes.pending
+        """True while a close waits to fill or be retried, or an order's outcome is unknown
+        (it may have filled: a position the books do not know yet); futures: or a stop is
+        missing."""
+        return self.closes.pending or any(
+            o.status is OrderStatus.UNKNOWN for o in self.d.oms.open_orders()
+        )
 
     def nudge(self) -> None:
         """Wake the loops early (a venue pushed an order or fill update)."""
@@ -343,6 +348,7 @@ class BaseEngine(OrderPath, ABC):
                     continue  # closed before the entry: its range says nothing about exits
                 await self.check_exits(pos, candle)
         await self.protect()
+        await self.resolve_unknown()
         await self.retry_closes()
         if self.funding is not None:
             await self.funding.maybe_sync(self)

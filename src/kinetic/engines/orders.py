@@ -37,6 +37,11 @@ from kinetic.venues.base.errors import VenueError, VenueHalted
 if TYPE_CHECKING:
     from kinetic.engines.base import EngineDeps
 
+# An order whose placement outcome stayed unknown (5xx or timeout, and the lookup by client
+# id failed too) is looked up again once it is this old (engine clock), a few per step.
+UNKNOWN_SETTLE_S = 2.0
+UNKNOWN_LOOKUPS_PER_STEP = 2
+
 
 class OrderPurpose(enum.StrEnum):
     """Why an order is sent, which decides whether the trading state lets it go."""
@@ -263,6 +268,37 @@ class OrderPath:
                 await self.close_unprotected(symbol, pending.reason)
             else:
                 await self.close_position(symbol, pending.reason)
+
+    async def resolve_unknown(self) -> None:
+        """Learn the outcome of orders whose placement outcome is still unknown.
+
+        Each is looked up by its client id (never sent again): found, it takes the venue's
+        status (a fill is then synced into the books); not found, it never reached the
+        venue and is final (``OrderManager.refresh``). Bounded per step: an outage piles
+        them up, and each step asks again for the oldest.
+        """
+        now_ms = self.d.clock.time_ms()
+        unknown = [
+            o
+            for o in self.d.oms.open_orders()
+            if o.status is OrderStatus.UNKNOWN and now_ms - o.updated_ms >= UNKNOWN_SETTLE_S * 1000
+        ]
+        for order in sorted(unknown, key=lambda o: o.updated_ms)[:UNKNOWN_LOOKUPS_PER_STEP]:
+            try:
+                found = await self.d.oms.refresh(order.client_order_id)
+            except VenueError as exc:
+                self.log.warning("unknown order lookup failed", symbol=order.symbol,
+                                 client_order_id=order.client_order_id, error=str(exc))  # fmt: skip
+                return
+            if found is None:
+                continue
+            self.log.info("unknown order resolved", symbol=order.symbol,
+                          client_order_id=order.client_order_id, status=found.status)  # fmt: skip
+            if found.status.is_terminal and found.filled_qty == 0:
+                self._plans.pop(found.client_order_id, None)
+                self._exit_reasons.pop(found.client_order_id, None)
+            else:
+                await self.sync(found.symbol)
 
     async def _settle_close(self, symbol: str, cid: str) -> None:
         """A close in flight: resolve an unknown outcome; a close that ended open failed."""

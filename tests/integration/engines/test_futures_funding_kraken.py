@@ -136,7 +136,8 @@ async def test_client_lists_funding_exactly_from_since(rig: Rig) -> None:
         ("BTCUSD", D("1E-8"), now + 8 * 3_600_000, second["booking_uid"]),
     ]
     ids = {p.id for p in paid}
-    assert old["booking_uid"] not in ids and trade["booking_uid"] not in ids
+    assert old["booking_uid"] not in ids
+    assert trade["booking_uid"] not in ids
     assert rig.server.cash == CAPITAL - D("0.1") - D("1.23456789") + D("0.00000001")
 
 
