@@ -29,6 +29,7 @@ and the details of every problem found. Exit 0 when all counts are zero and
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import random
@@ -100,12 +101,21 @@ def start_venue(name: str, speed: float, logs: Path) -> Venue:
     cmd = [PY, "-m", "kinetic.venues.fakes.serve", "--venue", name, "--port", "0"]
     cmd += ["--speed", str(speed), "--cash", "100000"]
     err = (logs / f"{name}.log").open("wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, preexec_fn=die_with_parent
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line:
         raise SystemExit(f"chaos: fake venue {name} did not start (see {logs}/{name}.log)")
     return Venue(name, json.loads(line), proc)
+
+
+def die_with_parent() -> None:
+    """In a child: SIGKILL when the harness dies (killed by a test timeout, say), so no fake
+    venue or daemon outlives it (Linux ``PR_SET_PDEATHSIG``; elsewhere nothing)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
@@ -179,7 +189,9 @@ class Daemon:
 def start_daemon(db: Path, env: dict[str, str], log: Path) -> Daemon:
     cmd = [PY, "main.py", "run", "--mode", "live", "--live", "--db", str(db)]
     out = log.open("wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=out)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=out, stderr=out, preexec_fn=die_with_parent
+    )
     return Daemon(proc, log)
 
 
