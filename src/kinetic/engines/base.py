@@ -347,6 +347,7 @@ class BaseEngine(OrderPath, ABC):
                 if candle.close_time_ms <= pos.opened_ms:
                     continue  # closed before the entry: its range says nothing about exits
                 await self.check_exits(pos, candle)
+        await self.complete_reversals()
         await self.protect()
         await self.resolve_unknown()
         await self.retry_closes()
@@ -359,6 +360,9 @@ class BaseEngine(OrderPath, ABC):
     @abstractmethod
     async def check_exits(self, position: Position, candle: Candle) -> None:
         """Close or protect ``position`` given one new closed candle."""
+
+    async def complete_reversals(self) -> None:
+        """Hook: open the new side of a reversal whose close filled late (futures)."""
 
     async def protect(self) -> None:
         """Hook: the protection step (futures: every position has its resting stop)."""

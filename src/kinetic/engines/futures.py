@@ -36,6 +36,7 @@ from kinetic.domain import (
 )
 from kinetic.engines.base import BaseEngine, EngineDeps
 from kinetic.engines.orders import OrderPurpose
+from kinetic.engines.reversals import PendingReversals
 from kinetic.execution.crashpoints import crash_point
 from kinetic.execution.protection import (
     Need,
@@ -78,6 +79,7 @@ class FuturesEngine(BaseEngine):
         self.protection = ProtectionMonitor(cfg.protection_grace_seconds, deps.oms.ids.ours)
         self._near_liquidation: set[str] = set()
         self._venue_checked: object = None
+        self.reversals = PendingReversals()
         # True where nothing but this engine changes the venue's orders (a backtest's
         # SimExchange): the protection step then reads the venue only while a stop is
         # pending, which keeps backtests at their speed (a step reads twice otherwise)
@@ -93,22 +95,42 @@ class FuturesEngine(BaseEngine):
 
     # ------------------------------------------------------------------ entries
     async def on_signal(self, signal: Signal, candle: Candle) -> None:
+        """Enter on a signal when flat; reverse on an opposite one (close, then open).
+
+        The reversal's two market orders go out in this one step, close first, both
+        journaled; the new side is sized on the cash the close freed. If the close's fill
+        is not known yet, the new side waits for it (``PendingReversals``).
+        """
         symbol = signal.symbol
+        self.reversals.drop(symbol)  # a newer signal decides
         pos = self.d.positions.positions.get(symbol)
         if pos is not None:
             opposite = Direction.SHORT if pos.side is PositionSide.LONG else Direction.LONG
             if (
-                signal.direction is opposite
-                and signal.confidence >= self.d.config.futures_min_confidence
+                signal.direction is not opposite
+                or signal.confidence < self.d.config.futures_min_confidence
             ):
-                await self.close_position(symbol, f"signal reversal: {signal.reason}")
-            return
+                return
+            await self.close_position(symbol, f"signal reversal: {signal.reason}")
+            if symbol in self.d.positions.positions:  # the close has not filled (yet)
+                self.reversals.wait(symbol, signal, candle)
+                return
+        await self._open_side(signal, candle)
+
+    async def _open_side(self, signal: Signal, candle: Candle) -> None:
+        """Open the signal's side when flat: the entry of a new position or of a reversal."""
+        symbol = signal.symbol
         if signal.direction is Direction.FLAT or signal.atr <= 0 or not self.fresh(symbol):
             return
         if not self.allows(OrderPurpose.ENTRY):
             self.log.debug("entry held by the trading state", symbol=symbol)
             return
         await self._enter(signal, candle)
+
+    async def complete_reversals(self) -> None:
+        """Open the new side of reversals whose close filled after their step."""
+        for signal, candle in self.reversals.due(self.d.positions.positions, self.d.store):
+            await self._open_side(signal, candle)
 
     async def _enter(self, signal: Signal, candle: Candle) -> None:
         cfg = self.d.config

@@ -8,9 +8,10 @@ the close, and ``allow_short``.
 * Long-only: LONG (confidence 100) on a cross up; SHORT on a cross down, meant as
   "exit the long" — it carries ``atr = 0`` so an engine never opens a short on it.
   FLAT otherwise (as backtesting.py's ``crossover``: a signal on the cross bar only).
-* With ``allow_short``: the signal on a cross is repeated on the bar after it and
-  carries an ATR, so the futures engine closes the opposite position on the cross bar
-  and opens the new side on the next bar (the engine never reverses inside one step).
+* With ``allow_short``: a cross carries an ATR either way, and the futures engine
+  reverses on it in one step: it closes the opposite position and opens the new side
+  at the same fill (the signal bar's close or the next bar's open), as backtesting.py's
+  ``position.close(); buy()`` does.
 
 The ATR carried by a signal (the futures stop distance) is the mean true range of the
 last 14 bars (Cutler's ATR): it depends on those 15 bars alone, so skipping bars in a
@@ -18,8 +19,7 @@ backtest only has to keep the last ones.
 
 Live and paper: an engine acts on the last signal of the candles one scan reads. When a
 scan reads several candles at once (a reconnect backfill), a cross on an earlier one of
-them is not traded in long-only mode (with ``allow_short`` only the bar after it is
-covered). sma_cross is the backtest reference; the seed strategies' signals describe a
+them is not traded. sma_cross is the backtest reference; the seed strategies' signals describe a
 state that lasts, not a one-bar event.
 
 Sizing is not the strategy's business: the backtester runs it all-in (100 % of the
@@ -109,7 +109,7 @@ class SmaCrossStrategy:
         self.allow_short = allow_short
         self.warmup = slow
         self._states: dict[str, _SymbolState] = {}
-        self._reasons: dict[tuple[Direction, bool], str] = {}  # (direction, bar after)
+        self._reasons: dict[Direction, str] = {}
 
     def with_params(self, params: dict[str, str]) -> SmaCrossStrategy:
         """Return a copy configured from ``--param KEY=VALUE`` strings."""
@@ -155,21 +155,20 @@ class SmaCrossStrategy:
             st.last_cross, st.bars_since_cross = Direction.SHORT, 0
         else:
             st.bars_since_cross += 1
-        # the bar after a cross repeats its signal only when shorting (see the module doc)
-        if st.last_cross is None or st.bars_since_cross > (1 if self.allow_short else 0):
+        # a signal on the cross bar only (see the module doc)
+        if st.last_cross is None or st.bars_since_cross > 0:
             # the ATR rides along: an engine re-anchors a stop on a later fill with it
             return flat_signal(candle, "no cross", _mean_true_range(st.highs, st.lows, st.closes))
-        return self._signal(candle, st.last_cross, st.bars_since_cross, st)
+        return self._signal(candle, st.last_cross, st)
 
     # ------------------------------------------------------------ fast-forward (backtests)
     def quiet_bars(self, symbol: str, arrays: CandleArrays) -> np.ndarray:
         """Bars on which ``on_candle`` certainly returns FLAT "no cross" (see ``FastForward``).
 
-        A bar is quiet when it is past the warm-up and is not a cross, nor (with
-        ``allow_short``, where the bar after a cross repeats its signal) the bar after
-        one. The window means are recomputed vectorised (any summation order), so each
-        difference ``fast - slow`` is known only up to a bound on the rounding of
-        both computations; a sign counts only when the difference is beyond that bound.
+        A bar is quiet when it is past the warm-up and is not a cross. The window means
+        are recomputed vectorised (any summation order), so each difference
+        ``fast - slow`` is known only up to a bound on the rounding of both
+        computations; a sign counts only when the difference is beyond that bound.
         Rounding of either computation is at most ``(fast + slow + 8)`` units in the last
         place of the largest close; the margin is four times that.
         """
@@ -190,8 +189,8 @@ class SmaCrossStrategy:
         no_up = pos[:-1] | neg[1:]
         no_down = neg[:-1] | pos[1:]
         no_cross = no_up & no_down  # for bars slow .. n-1
-        # quiet: bars slow+1 .. n-1 with no cross on the bar (and when shorting, the bar before)
-        quiet[self.slow + 1 :] = no_cross[1:] & no_cross[:-1] if self.allow_short else no_cross[1:]
+        # quiet: bars slow+1 .. n-1 with no cross on the bar
+        quiet[self.slow + 1 :] = no_cross[1:]
         return quiet
 
     def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
@@ -219,13 +218,12 @@ class SmaCrossStrategy:
             window.clear()
             window.extend(values)
 
-    def _signal(self, candle: Candle, direction: Direction, age: int, st: _SymbolState) -> Signal:
-        reason = self._reasons.get((direction, age > 0))
+    def _signal(self, candle: Candle, direction: Direction, st: _SymbolState) -> Signal:
+        reason = self._reasons.get(direction)
         if reason is None:
             word = "up" if direction is Direction.LONG else "down"
-            after = " (bar after)" if age else ""
-            reason = f"SMA{self.fast} crossed {word} SMA{self.slow}{after}"
-            self._reasons[(direction, age > 0)] = reason
+            reason = f"SMA{self.fast} crossed {word} SMA{self.slow}"
+            self._reasons[direction] = reason
         atr = 0.0  # a long-only exit never opens a short: no stop distance
         if direction is Direction.LONG or self.allow_short:
             atr = max(_mean_true_range(st.highs, st.lows, st.closes), candle.close * 1e-6)

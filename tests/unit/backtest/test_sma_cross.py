@@ -43,10 +43,10 @@ def test_crosses_on_hand_built_series_match_a_hand_count() -> None:
     assert downs == [6, 11]
 
 
-def test_with_shorting_each_signal_repeats_on_the_bar_after_the_cross() -> None:
+def test_with_shorting_a_signal_comes_on_the_cross_bar_only() -> None:
     sig = _signals([float(c) for c in ZIGZAG], allow_short=True)
-    assert [i for i, d in enumerate(sig) if d is Direction.LONG] == [8, 9]
-    assert [i for i, d in enumerate(sig) if d is Direction.SHORT] == [6, 7, 11, 12]
+    assert [i for i, d in enumerate(sig) if d is Direction.LONG] == [8]
+    assert [i for i, d in enumerate(sig) if d is Direction.SHORT] == [6, 11]
 
 
 def test_signal_atr_is_the_mean_true_range_of_the_last_14_bars() -> None:
@@ -111,8 +111,13 @@ async def test_long_short_is_always_in_the_market_after_the_first_cross(tmp_path
     )
     result = await run_async(opts)
     sides = [t.side.value for t in result.trades]
-    # short from bar 7 (the bar after the cross down), long from 9, short from 12 to the end
+    # reversed on each cross bar: short from bar 6, long from 8, short from 11 to the end
     assert sides == ["SHORT", "LONG", "SHORT"]
+    opened = [(t.opened_ms - T0_MS) // MINUTE_MS for t in result.trades]
+    closed = [(t.closed_ms - T0_MS) // MINUTE_MS for t in result.trades]
+    assert opened == [7, 9, 12]  # the cross bar's close = the next bar's open time
+    assert closed[:2] == opened[1:]  # each close and the next entry in the same step
+    assert [t.exit_price for t in result.trades[:2]] == [t.entry_price for t in result.trades[1:]]
     assert result.trades[-1].exit_reason == "end_of_data"
 
 

@@ -187,11 +187,14 @@ def spot_world(
 
 
 def futures_world(
-    capital: str = "6000", symbols: tuple[str, ...] = ("ETHUSDT",), **overrides: Any
+    capital: str = "6000",
+    symbols: tuple[str, ...] = ("ETHUSDT",),
+    venue_cls: type[SimFuturesExchange] = SimFuturesExchange,
+    **overrides: Any,
 ) -> World:
     config = UnifiedConfig(**overrides)
     clock = ManualClock(T0_MS / 1000)
-    venue = SimFuturesExchange(
+    venue = venue_cls(
         default_instruments(MarketType.FUTURES, symbols),
         clock,
         D(capital),

@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from kinetic.domain import Direction, OrderStatus, OrderType, PositionSide, Regime, Side
+from kinetic.domain import Direction, Fill, OrderStatus, OrderType, PositionSide, Regime, Side
 from kinetic.engines.futures import FuturesEngine
+from kinetic.venues.sim import SimFuturesExchange
 from tests.unit.engines.kit import MINUTE_MS, World, futures_world
 
 D = Decimal
@@ -169,17 +170,70 @@ async def test_losing_trade_blacklists_symbol_until_duration_passed_on_clock() -
     assert w.positions.has_position(ETH)
 
 
-async def test_signal_reversal_closes_position_and_cancels_its_stop() -> None:
+async def test_signal_reversal_closes_and_opens_the_opposite_side_in_one_step() -> None:
     w = futures_world()
     await _enter(w)
     [stop] = await _venue_stops(w)
     c = w.candle(ETH, 2000.0, 2004.0, 1999.0, 2003.0)
     w.strategy.at(ETH, c.open_time_ms, Direction.SHORT, 70, ATR, Regime.TRENDING, "reversal")
     await w.step(c)
-    assert not w.positions.positions
-    assert w.recorder.trades[0].exit_reason == "signal reversal: reversal"
+    [trade] = w.recorder.trades
+    assert trade.exit_reason == "signal reversal: reversal"
+    pos = w.positions.positions[ETH]
+    assert pos.side is PositionSide.SHORT
+    assert pos.entry_price == trade.exit_price == D("2003.00")  # one fill price, one step
+    assert pos.opened_ms == trade.closed_ms
     assert (await w.venue.get_order(ETH, stop.client_order_id)).status is OrderStatus.CANCELED
-    assert await w.venue.get_open_orders() == []
+    [new_stop] = await _venue_stops(w)  # the new side's own stop, for its quantity
+    assert (new_stop.side, new_stop.quantity) == (Side.BUY, pos.quantity)
+    markets = [o for _, o in w.recorder.orders.values() if o.order_type is OrderType.MARKET]
+    assert [(o.side, o.reduce_only) for o in markets] == [
+        (Side.BUY, False), (Side.SELL, True), (Side.SELL, False)
+    ]  # fmt: skip
+    assert w.positions.cash == w.venue.wallet_balance()
+
+
+class LateFills(SimFuturesExchange):
+    """A SimExchange that reports fills only once ``release`` is called (a slow venue)."""
+
+    held = False
+
+    async def get_fills(self, symbol: str, since_ms: int = 0) -> list[Fill]:
+        return [] if self.held else await super().get_fills(symbol, since_ms)
+
+
+def _late_world() -> World:
+    return futures_world(venue_cls=LateFills)
+
+
+async def test_reversal_whose_close_fills_late_opens_the_new_side_when_the_fill_is_known() -> None:
+    w = _late_world()
+    await _enter(w)
+    w.venue.held = True
+    c = w.candle(ETH, 2000.0, 2004.0, 1999.0, 2003.0)
+    w.strategy.at(ETH, c.open_time_ms, Direction.SHORT, 70, ATR, Regime.TRENDING, "reversal")
+    await w.step(c)
+    assert w.positions.positions[ETH].side is PositionSide.LONG  # the close is in flight
+    w.venue.held = False
+    await w.engine.monitor_once()  # learns the close's fill, then opens the new side
+    assert w.recorder.trades[0].exit_reason == "signal reversal: reversal"
+    assert w.positions.positions[ETH].side is PositionSide.SHORT
+    await w.engine.monitor_once()
+    assert len([o for _, o in w.recorder.orders.values() if not o.reduce_only]) == 2  # once
+
+
+async def test_reversal_waiting_for_its_close_lapses_when_a_newer_candle_arrives() -> None:
+    w = _late_world()
+    await _enter(w)
+    w.venue.held = True
+    c = w.candle(ETH, 2000.0, 2004.0, 1999.0, 2003.0)
+    w.strategy.at(ETH, c.open_time_ms, Direction.SHORT, 70, ATR, Regime.TRENDING, "reversal")
+    await w.step(c)
+    w.venue.held = False
+    w.publish(w.candle(ETH, 2003.0, 2003.0, 2003.0, 2003.0))  # a newer bar, FLAT
+    await w.engine.monitor_once()
+    assert w.recorder.trades[0].exit_reason == "signal reversal: reversal"
+    assert not w.positions.positions  # the reversal's signal is stale: nothing opened
 
 
 async def test_close_all_positions_closes_everything_and_cancels_stops() -> None:
