@@ -39,8 +39,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a("--cash", type=float, help="starting capital (USD)")
     a("--fee", type=float, help="fee rate per fill, e.g. 0.001 = 0.1%% (maker and taker)")
     a("--fill", choices=["close", "next_open"], default="close", help="fill timing")
-    a("--units", choices=["whole", "fractional", "exchange"], default="exchange",
-      help="entry quantity step: whole units, 1e-8, or the exchange lot size")  # fmt: skip
+    a("--units", default="exchange", metavar="whole|fractional|exchange|STEP",
+      help="entry quantity step: whole units, 1e-8, the exchange lot size, or a step")  # fmt: skip
+    a("--stake", type=float, metavar="UNITS", help="fixed quantity per entry")
+    a("--slippage-bps", type=float, help="slippage in bps on market and stop fills")
+    a("--fee-fixed", type=float, metavar="CASH", help="fixed fee per fill, on top of --fee")
+    a("--at-end", choices=["close", "open", "keep"], default="close",
+      help="positions open after the last bar: close at its close or open, or keep")  # fmt: skip
     a("--leverage", type=int, help="futures leverage")
     a("--allow-short", action="store_true", help="let the strategy go short (futures)")
     a("--raw", action="store_true", help="switch every limit off (same code path)")
@@ -89,6 +94,10 @@ def options_from_args(args: argparse.Namespace) -> BacktestOptions:
         funding=Path(args.funding) if args.funding else None,
         skip=not args.no_skip,
         timeframe=args.timeframe,
+        stake=args.stake,
+        slippage_bps=args.slippage_bps,
+        fee_fixed=args.fee_fixed,
+        at_end=args.at_end,
     )
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from kinetic.backtest.data import FundingRates
-from kinetic.backtest.options import FillTiming
+from kinetic.backtest.options import AtEnd, FillTiming
 from kinetic.backtest.stretches import DeferredCurve, RunExtremes, RunStats
 from kinetic.backtest.world import World
 from kinetic.domain import Candle, MarketType, Position
@@ -154,6 +154,7 @@ class Driver:
     trips: list[BreakerTrip] = field(default_factory=list)
     skip: bool = True  # fast-forward over provably quiet bars (False: every bar is stepped)
     skipped: int = 0  # bars fast-forwarded instead of stepped
+    at_end: AtEnd = "close"  # open positions after the last bar: close, open or keep
     _funding_pos: int = 0
     _forwarders: list[FastForward] = field(default_factory=list)
     _hold_until: int = 0  # no skipping before this group (the risk check refused a run)
@@ -197,7 +198,7 @@ class Driver:
         if self._stats is not None:
             arrays = next(iter(self.series.values()))
             self._deferred.apply(curve.equity, curve.exposed, arrays.close)
-        await self._close_out()
+        await self._close_out(bars, lengths)
         curve.add(int(close[-1]) if n else 0, *self._mark())
         return curve.trimmed()
 
@@ -487,8 +488,21 @@ class Driver:
                 break
         return self._mark_at(None), exposed
 
-    async def _close_out(self) -> None:
-        """Close every open position at the last bar's close (plus slippage and fee)."""
+    async def _close_out(self, bars: list[_Bars], lengths: list[int]) -> None:
+        """Close every open position at the last bar's close (plus slippage and fee).
+
+        ``at_end="open"``: at the last bar's open instead (the venue is shown that bar's
+        opening price again: backtesting.py's ``finalize_trades``); ``"keep"``: leave
+        them open, valued at the last close (backtrader's final value).
+        """
+        if self.at_end == "keep":
+            return
+        if self.at_end == "open":
+            for b, length in zip(bars, lengths, strict=True):
+                if length:
+                    tick = b.opening_tick(length - 1)
+                    for slot in self.world.slots:
+                        slot.venue.on_candle(tick)
         for slot in self.world.slots:
             await slot.engine.close_all_positions("end_of_data")
             await slot.engine.monitor_once()

@@ -8,7 +8,9 @@ environment) overlaid, in this order, by the command-line flags (``--cash``, ``-
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +20,9 @@ from config import ConfigValidationError, UnifiedConfig, _format_errors, _parse_
 from kinetic.marketdata.files import INTERVAL_MS
 
 FillTiming = Literal["close", "next_open"]
-Units = Literal["whole", "fractional", "exchange"]
+Units = str  # "whole", "fractional", "exchange" or a positive step such as "0.000001"
+UNIT_WORDS = ("whole", "fractional", "exchange")
+AtEnd = Literal["close", "open", "keep"]
 ENGINES = ("spot", "futures")
 
 # --raw: every limit off, same code path. Values beyond the validated ranges are set on
@@ -63,6 +67,10 @@ class BacktestOptions:
     all_in: bool | None = None  # None: the strategy decides (``sma_cross`` is all-in)
     skip: bool = True  # fast-forward over provably quiet bars (``--no-skip``: every bar)
     timeframe: str | None = None  # picks among a symbol's files of several timeframes
+    stake: float | None = None  # fixed quantity per entry (None: sized from the margin)
+    slippage_bps: float | None = None  # None: the config's (0 with ``--raw``)
+    fee_fixed: float | None = None  # cash charged per fill on top of ``fee`` (sim only)
+    at_end: AtEnd = "close"  # positions open after the last bar: close, open or keep
 
 
 def check_options(opts: BacktestOptions) -> None:
@@ -90,6 +98,38 @@ def check_options(opts: BacktestOptions) -> None:
         raise ConfigValidationError(f"--leverage={opts.leverage} is invalid; allowed: 1..125")
     if opts.start_ms is not None and opts.end_ms is not None and opts.start_ms >= opts.end_ms:
         raise ConfigValidationError("--from must be before --to")
+    _check_frictions(opts)
+
+
+def unit_step(units: Units) -> Decimal | None:
+    """The entry quantity step ``--units`` names (None: the exchange's lot size)."""
+    if units == "exchange":
+        return None
+    if units == "whole":
+        return Decimal(1)
+    if units == "fractional":
+        return Decimal("0.00000001")
+    try:
+        step = Decimal(units)
+    except InvalidOperation:
+        step = Decimal(0)
+    if not (step.is_finite() and step > 0):
+        raise ConfigValidationError(
+            f"--units={units} is invalid; allowed: whole, fractional, exchange or a step > 0"
+        )
+    return step
+
+
+def _check_frictions(opts: BacktestOptions) -> None:
+    unit_step(opts.units)
+    if opts.stake is not None and not (opts.stake > 0 and math.isfinite(opts.stake)):
+        raise ConfigValidationError(f"--stake={opts.stake:g} is invalid; allowed: > 0")
+    if opts.slippage_bps is not None and not 0 <= opts.slippage_bps <= 1000:
+        raise ConfigValidationError(
+            f"--slippage-bps={opts.slippage_bps:g} is invalid; allowed: 0..1000"
+        )
+    if opts.fee_fixed is not None and not 0 <= opts.fee_fixed < 1e9:
+        raise ConfigValidationError(f"--fee-fixed={opts.fee_fixed:g} is invalid; allowed: >= 0")
 
 
 def _flag_overrides(opts: BacktestOptions, all_in: bool) -> dict[str, Any]:
@@ -115,6 +155,8 @@ def _flag_overrides(opts: BacktestOptions, all_in: bool) -> dict[str, Any]:
             "futures_taker_fee_pct": pct,
             "futures_maker_fee_pct": pct,
         }
+    if opts.slippage_bps is not None:
+        out["slippage_bps"] = opts.slippage_bps
     if opts.leverage is not None:
         out["futures_leverage_min"] = opts.leverage
         out["futures_leverage_max"] = opts.leverage
@@ -152,5 +194,7 @@ def backtest_config(base: UnifiedConfig, opts: BacktestOptions, all_in: bool) ->
     except ValidationError as exc:
         raise _format_errors(exc, source) from None
     if opts.raw:
-        config = config.model_copy(update=RAW_OVERRIDES)
+        # frictionless apart from the fee given: no slippage unless asked for
+        asked = opts.slippage_bps is not None or "slippage_bps" in opts.sets
+        config = config.model_copy(update=RAW_OVERRIDES | ({} if asked else {"slippage_bps": 0.0}))
     return config

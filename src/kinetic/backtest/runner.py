@@ -99,7 +99,7 @@ class BacktestRunner:
         bars = sum(len(a) for a in series.values())
         driver = Driver(world, series, self.options.fill, funding,
                         tty_progress(bars) if self.progress else None,
-                        skip=self.options.skip)  # fmt: skip
+                        skip=self.options.skip, at_end=self.options.at_end)  # fmt: skip
         t0 = time.perf_counter()
         with batch_gc():
             curve = await driver.run()

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from config import ConfigValidationError, UnifiedConfig
-from kinetic.backtest.options import BacktestOptions, Units
+from kinetic.backtest.options import BacktestOptions, Units, unit_step
 from kinetic.backtest.recorder import BacktestRecorder
 from kinetic.clock import ManualClock
 from kinetic.domain import CapitalAllocation, Instrument, MarketType
@@ -66,33 +66,45 @@ def instruments_for(market: MarketType, symbols: list[str], units: Units) -> dic
         except UnknownSymbol:
             base = symbol[:-4] if symbol.endswith("USDT") else symbol
             out[symbol] = Instrument(symbol, base, "USDT", market, FINE, FINE, FINE, Decimal(0))
-    # whole/fractional: the reference-backtester conventions, without a lot-size cap
-    if units == "whole":
-        one = Decimal(1)
-        return {s: replace(i, step_size=one, min_qty=one, max_qty=NO_CAP) for s, i in out.items()}
-    if units == "fractional":
-        return {s: replace(i, step_size=FINE, min_qty=FINE, max_qty=NO_CAP) for s, i in out.items()}
-    return out
+    # whole/fractional/a step: the reference-backtester conventions, without a lot-size cap
+    step = unit_step(units)
+    if step is None:
+        return out
+    return {s: replace(i, step_size=step, min_qty=step, max_qty=NO_CAP) for s, i in out.items()}
 
 
 def fill_price_sizer(
-    venue: Any, config: UnifiedConfig, engine: str, instruments: dict[str, Instrument]
+    venue: Any,
+    config: UnifiedConfig,
+    engine: str,
+    instruments: dict[str, Instrument],
+    stake: float | None = None,
+    fee_fixed: float | None = None,
 ) -> EntrySizer:
     """Size an entry at the price the SimExchange will fill it at, leaving room for fees.
 
     The venue's last price is the signal bar's close (``--fill close``) or the next bar's
     open (``--fill next_open``); slippage and one tick are added, as the venue rounds the
-    slipped price against the taker.
+    slipped price against the taker (none without slippage on a price on the tick grid).
+    ``--fee-fixed`` is set aside from the margin first. With ``--stake`` every entry is
+    that quantity, whatever the margin.
     """
     slip = Decimal(str(config.slippage_bps)) / Decimal(10_000)
     spot = engine == "spot"
     fee = Decimal(str(config.taker_fee_pct if spot else config.futures_taker_fee_pct)) / 100
+    fixed = Decimal(str(fee_fixed or 0))
+    if stake is not None:
+        fixed_qty = Decimal(str(stake))
+        return lambda _symbol, _margin, _leverage: fixed_qty
 
     def size(symbol: str, margin: Decimal, leverage: int) -> Decimal:
+        margin -= fixed
         last = venue.last_price(symbol)
         if last is None or last <= 0:
             return Decimal(0)
         tick = instruments[symbol].tick_size
+        if not slip and last % tick == 0:
+            tick = Decimal(0)  # the venue fills at ``last`` itself: no rounding to allow for
         price = last * (1 + slip) + tick
         per_unit = price * (1 + fee) if spot else price * (Decimal(1) / leverage + fee)
         qty: Decimal = margin / per_unit
@@ -147,8 +159,10 @@ def build_world(
             name, config, venue, store, recorder, clock, symbols, capital,
             _allocation(holder, name), lambda: holder["o"].risk_monitor.can_open_new_trade(),
             lambda _n: None, strategy=_strategy(config, name, opts), instruments=insts,
-            sizer=fill_price_sizer(venue, config, name, insts),
+            sizer=fill_price_sizer(venue, config, name, insts, opts.stake, opts.fee_fixed),
         )  # fmt: skip
+        if opts.fee_fixed:
+            venue.fixed_fee = Decimal(str(opts.fee_fixed))
         if isinstance(engine, FuturesEngine):
             engine.sole_venue_user = True  # only this engine touches the SimExchange
         slots.append(EngineSlot(name, engine, venue, store, capital))

@@ -62,6 +62,7 @@ class SimVenueBase:
         self._clock = clock
         self._taker_fee = taker_fee
         self._maker_fee = maker_fee
+        self.fixed_fee = Decimal(0)  # cash per fill on top of the rate (backtest references)
         self._slippage = slippage_bps / Decimal(10_000)
         self._book = OrderBook()
         self._last = LastPrices()
@@ -325,7 +326,7 @@ class SimVenueBase:
         self, order: Order, inst: Instrument, qty: Decimal, price: Decimal, *, is_maker: bool
     ) -> Fill:
         """Fill ``qty`` of ``order`` at ``price``; the rest, if any, expires."""
-        fee = qty * price * (self._maker_fee if is_maker else self._taker_fee)
+        fee = qty * price * (self._maker_fee if is_maker else self._taker_fee) + self.fixed_fee
         self._settle(order, inst, qty, price, fee)
         filled = order.filled_qty + qty
         if order.filled_qty:
