@@ -15,7 +15,15 @@ from typing import Any, Literal
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 Mode = Literal["replay", "paper", "live"]
 VenueName = Literal["binance", "kraken", "sim"]
@@ -155,6 +163,15 @@ class UnifiedConfig(BaseModel):
     near_liquidation_pct: float = Field(5.0, gt=0.0, le=100.0)
     # refuse a futures entry whose stop lies beyond its estimated liquidation price
     futures_liquidation_guard: bool = True
+    # Telegram alerts and commands (kinetic.notify). Switched on, keyed and addressed in
+    # .env (TELEGRAM_ENABLED, TELEGRAM_TOKEN, TELEGRAM_CHAT_ID); these are the tunables.
+    # Alerts wait in a bounded queue (the oldest dropped when full) and go out batched, at
+    # most one message per chat every telegram_min_send_interval_seconds.
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_alert_queue_size: int = Field(500, ge=10, le=100_000)
+    telegram_min_send_interval_seconds: float = Field(3.0, ge=0.0, le=3600.0)
+    telegram_poll_timeout_seconds: int = Field(25, ge=0, le=50)
+    telegram_fill_alerts: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")
@@ -238,7 +255,29 @@ class EnvConfig(BaseModel):
     database_url: SecretStr | None = None
     telegram_enabled: bool = False
     telegram_token: SecretStr | None = None
-    telegram_chat_id: str | None = None
+    telegram_chat_id: str | None = None  # one chat id, or several comma-separated
+
+    @field_validator("telegram_chat_id")
+    @classmethod
+    def _chat_ids_are_integers(cls, value: str | None) -> str | None:
+        if value is not None:
+            _parse_chat_ids(value)
+        return value
+
+    def telegram_chat_ids(self) -> tuple[int, ...]:
+        """The chat ids Telegram alerts go to and commands are answered from."""
+        return _parse_chat_ids(self.telegram_chat_id or "")
+
+    def missing_telegram(self) -> list[str]:
+        """With ``TELEGRAM_ENABLED``, the variables still needed (empty when complete)."""
+        if not self.telegram_enabled:
+            return []
+        missing = (
+            []
+            if self.telegram_token and self.telegram_token.get_secret_value()
+            else ["TELEGRAM_TOKEN"]
+        )
+        return missing if self.telegram_chat_ids() else [*missing, "TELEGRAM_CHAT_ID"]
 
     def secrets(self) -> list[str]:
         """Every secret value set, for the log redaction processor."""
@@ -267,6 +306,21 @@ class EnvConfig(BaseModel):
                 if value is None or not value.get_secret_value():
                     missing.append(key.upper())
         return missing
+
+
+def _parse_chat_ids(text: str) -> tuple[int, ...]:
+    ids: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            ids.append(int(part))
+        except ValueError:
+            raise ValueError(
+                f"chat ids are integers, comma-separated (e.g. 123456789,-1001234567890); "
+                f"got {part!r}"
+            ) from None
+    return tuple(ids)
 
 
 # --------------------------------------------------------------------------- loading

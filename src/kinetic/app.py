@@ -30,6 +30,8 @@ from kinetic.logging import get_logger
 from kinetic.marketdata.files import CandleArrays
 from kinetic.marketdata.replay import ReplayFeed, discover_replay_files, load_series
 from kinetic.marketdata.store import CandleStore
+from kinetic.notify.telegram.bot import TelegramNotifier
+from kinetic.notify.telegram.setup import build_telegram
 from kinetic.retrying import STARTUP_RETRY_BUDGET_S
 from kinetic.storage.db import Database, resolve_database_url, safe_url
 from kinetic.storage.journal import OrderJournal, open_journal
@@ -155,6 +157,7 @@ class Daemon:
         self.journal: OrderJournal | None = None
         self.control: ControlService | None = None
         self.poller: CommandPoller | None = None
+        self.notifier: TelegramNotifier | None = None
         self.world: ReplayWorld | VenueWorld | None = None
         self._feed_task: asyncio.Task[None] | None = None
         # identifies this run's simulation in trade ids (base-36 wall-clock milliseconds)
@@ -179,6 +182,7 @@ class Daemon:
         if not enabled:
             raise StartupError("no engine enabled: set spot_enabled or futures_enabled")
         recorder = await self.open_database()
+        self._build_notifier(recorder)
         capital = {n: starting_capital(self.config, allocator, n) for n in enabled}
         if self.mode == "replay":
             world: ReplayWorld | VenueWorld = self._replay_world(enabled, capital)
@@ -263,6 +267,13 @@ class Daemon:
             {"mode": self.mode, "engines": enabled, "config": self.config.model_dump(mode="json")},
         )
 
+    def _build_notifier(self, recorder: DbRecorder) -> None:
+        """Telegram (when enabled): alerts from everything the recorder writes."""
+        built = build_telegram(self.config, self.env, RealClock())
+        if built is not None:
+            self.notifier, feed = built
+            recorder.listeners.append(feed)
+
     def _replay_world(self, enabled: list[str], capital: dict[str, Any]) -> ReplayWorld:
         world = build_replay_world(self.config, enabled, self.config.replay_speed)
         for name in enabled:
@@ -290,6 +301,8 @@ class Daemon:
                 await self.build()
             assert self.world is not None
             assert self.orchestrator is not None
+            if self.notifier is not None:  # first: it alerts the start and what follows
+                await self.notifier.start()
             await self._start_world(self.world)
             await self.orchestrator.start()
             if self.poller is not None:  # operator commands work during a long start-up
@@ -359,8 +372,12 @@ class Daemon:
                 await self._feed_task
         if self.poller is not None:  # no operator command runs during the drain
             await self.poller.stop()
+        if self.notifier is not None:
+            await self.notifier.stop_commands()
         if self.orchestrator is not None:
             await self.orchestrator.stop()
+        if self.notifier is not None:  # after the engines: their last alerts go out
+            await self.notifier.stop()
         if isinstance(self.world, VenueWorld):
             await self.world.stop()  # streams, dead-man refresh, HTTP sessions
         if self.journal is not None:
@@ -421,6 +438,11 @@ async def run_daemon(config: UnifiedConfig, env: EnvConfig, mode: str) -> int:
             raise ConfigValidationError(
                 "live mode must be confirmed with --live or live_trading_enabled: true"
             )
+    missing = env.missing_telegram()
+    if missing:
+        raise ConfigValidationError(
+            f"TELEGRAM_ENABLED=true needs {' and '.join(missing)} (see docs/telegram.md)"
+        )
     stop = asyncio.Event()
     install_signal_handlers(stop)
     daemon = Daemon(config, env, mode=mode)

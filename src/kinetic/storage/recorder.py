@@ -3,17 +3,37 @@
 Orders and fills, the journal the OMS writes before every send, go through a dedicated
 ``OrderJournal`` connection when one is given (``kinetic.storage.journal``); it writes
 the same rows as the repositories, which still serve every read.
+
+Listeners (``RecordListener``) hear every event, new fill and closed trade as it is
+recorded: the notifier turns them into alerts. They are called synchronously and must
+not block (the notifier only appends to a bounded queue); one that raises is logged and
+never disturbs the write.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from kinetic.domain import ZERO, ClosedTrade, EquitySnapshot, Fill, Order, Position
 from kinetic.execution.ids import new_instance_id, start_stamp
+from kinetic.logging import get_logger
 from kinetic.storage.journal import OrderJournal
 from kinetic.storage.repositories import Repositories
+
+log = get_logger(component="recorder")
+
+
+class RecordListener(Protocol):
+    """Hears what is recorded; every method must return at once (no I/O, no await)."""
+
+    def on_event(
+        self, kind: str, message: str, engine: str | None, data: dict[str, Any]
+    ) -> None: ...
+
+    def on_fill(self, engine: str, fill: Fill) -> None: ...
+
+    def on_trade(self, trade: ClosedTrade) -> None: ...
 
 
 class DbRecorder:
@@ -26,6 +46,15 @@ class DbRecorder:
     def __init__(self, repos: Repositories, journal: OrderJournal | None = None) -> None:
         self.repos = repos
         self.journal = journal
+        self.listeners: list[RecordListener] = []
+
+    def _tell(self, what: str, *args: Any) -> None:
+        for listener in self.listeners:
+            try:
+                getattr(listener, what)(*args)
+            except Exception as exc:  # a listener's bug never reaches the trading path
+                log.error("record listener failed", listener=type(listener).__name__,
+                          call=what, error=repr(exc))  # fmt: skip
 
     async def record_order(self, engine: str, order: Order, reason: str = "") -> None:
         if self.journal is not None:
@@ -35,8 +64,12 @@ class DbRecorder:
 
     async def record_fill(self, engine: str, fill: Fill) -> bool:
         if self.journal is not None:
-            return await self.journal.record_fill(engine, fill)
-        return await self.repos.fills.add(engine, fill)
+            new = await self.journal.record_fill(engine, fill)
+        else:
+            new = await self.repos.fills.add(engine, fill)
+        if new:
+            self._tell("on_fill", engine, fill)
+        return new
 
     async def record_position(self, engine: str, position: Position) -> None:
         await self.repos.positions.upsert(engine, position)
@@ -46,6 +79,7 @@ class DbRecorder:
 
     async def record_trade(self, trade: ClosedTrade) -> None:
         await self.repos.trades.add(trade)
+        self._tell("on_trade", trade)
 
     async def record_equity(self, snapshot: EquitySnapshot) -> None:
         await self.repos.equity.add(
@@ -61,6 +95,8 @@ class DbRecorder:
     async def record_event(
         self, kind: str, message: str, engine: str | None = None, data: dict[str, Any] | None = None
     ) -> None:
+        # heard even if the write fails: "journal unwritable" is the alert that matters most
+        self._tell("on_event", kind, message, engine, dict(data or {}))
         await self.repos.events.add(kind, message, engine, data)
 
     async def open_orders(self, engine: str) -> list[Order]:

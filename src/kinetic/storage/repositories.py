@@ -304,6 +304,15 @@ class TradeRepository(_Repository):
         async with self._db.session() as session:
             return [trade_from_row(row) for row in await session.scalars(query)]
 
+    async def recent(self, limit: int, since_ms: int | None = None) -> builtins.list[ClosedTrade]:
+        """The last ``limit`` closed trades (closed at or after ``since_ms``), oldest first."""
+        query = sa.select(TradeRow).order_by(TradeRow.closed_ms.desc(), TradeRow.id.desc())
+        if since_ms is not None:
+            query = query.where(TradeRow.closed_ms >= since_ms)
+        async with self._db.session() as session:
+            rows = list(await session.scalars(query.limit(limit)))
+        return [trade_from_row(row) for row in reversed(rows)]
+
     async def realized_pnl(self, engine: str) -> Decimal:
         """Return the engine's total realised PnL (net of fees), exactly."""
         query = sa.select(TradeRow.pnl).where(TradeRow.engine == engine)
