@@ -255,7 +255,16 @@ class EnvConfig(BaseModel):
     database_url: SecretStr | None = None
     telegram_enabled: bool = False
     telegram_token: SecretStr | None = None
-    telegram_chat_id: str | None = None  # one chat id, or several comma-separated
+    telegram_chat_id: str | None = None
+
+    def secrets(self) -> list[str]:
+        """Every secret value set, for the log redaction processor."""
+        out: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                out.append(value.get_secret_value())
+        return out
 
     @field_validator("telegram_chat_id")
     @classmethod
@@ -265,7 +274,10 @@ class EnvConfig(BaseModel):
         return value
 
     def telegram_chat_ids(self) -> tuple[int, ...]:
-        """The chat ids Telegram alerts go to and commands are answered from."""
+        """The chat ids Telegram alerts go to and commands are answered from.
+
+        ``TELEGRAM_CHAT_ID`` holds one id or several, comma-separated.
+        """
         return _parse_chat_ids(self.telegram_chat_id or "")
 
     def missing_telegram(self) -> list[str]:
@@ -278,15 +290,6 @@ class EnvConfig(BaseModel):
             else ["TELEGRAM_TOKEN"]
         )
         return missing if self.telegram_chat_ids() else [*missing, "TELEGRAM_CHAT_ID"]
-
-    def secrets(self) -> list[str]:
-        """Every secret value set, for the log redaction processor."""
-        out: list[str] = []
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if isinstance(value, SecretStr) and value.get_secret_value():
-                out.append(value.get_secret_value())
-        return out
 
     def missing_live_keys(self, venues: set[str]) -> list[str]:
         """Return the names of the keys live trading on ``venues`` needs but lacks.
