@@ -26,6 +26,10 @@ EVENT_MARKS: dict[str, str] = {
     "trading_state": "🚦",
     "kill_switch": "🛑",
     "flatten": "🧹",
+    "engine_entries": "⏸",  # pause / resume (ControlService)
+    "engine_enabled": "🔌",
+    "cancel_all": "🧹",
+    "config_change": "⚙️",  # runtime risk overlay
     # breakers
     "circuit_breaker": "⚡",
     "drawdown_cleared": "✅",
