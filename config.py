@@ -170,7 +170,7 @@ class UnifiedConfig(BaseModel):
     telegram_api_url: str = "https://api.telegram.org"
     telegram_alert_queue_size: int = Field(500, ge=10, le=100_000)
     telegram_min_send_interval_seconds: float = Field(3.0, ge=0.0, le=3600.0)
-    telegram_poll_timeout_seconds: int = Field(25, ge=0, le=50)
+    telegram_poll_timeout_seconds: int = Field(25, ge=1, le=50)
     telegram_fill_alerts: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
