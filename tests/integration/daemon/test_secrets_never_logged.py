@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -82,12 +83,22 @@ def _cli_checks(
     return output
 
 
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def test_sqlite_daemon_and_cli_never_print_or_store_secrets(tmp_path: Path) -> None:
-    env_file = _write_env(tmp_path / ".env")
+    # Telegram on, its Bot API unreachable: every call (the token is in its URL) fails
+    # and is logged
+    env_file = _write_env(tmp_path / ".env", {"TELEGRAM_ENABLED": "true",
+                                             "TELEGRAM_CHAT_ID": "4242"})  # fmt: skip
     db = tmp_path / "k.db"
+    telegram = f"http://127.0.0.1:{_closed_port()}"
     run = run_daemon_until(
         ["--env-file", str(env_file), "run", "--db", str(db)],
-        cli_env(KINETIC_REPLAY_SPEED="30000"),
+        cli_env(KINETIC_REPLAY_SPEED="30000", KINETIC_TELEGRAM_API_URL=telegram),
         tmp_path,
         lambda: sqlite_fill_counts(db),
         both_filled,
@@ -95,6 +106,7 @@ def test_sqlite_daemon_and_cli_never_print_or_store_secrets(tmp_path: Path) -> N
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "engine spawned" in run.output
+    assert "telegram call failed; retrying" in run.output
     _assert_clean(run.output, "daemon output")
     _assert_clean(_dump(resolve_database_url(None, str(db))), "the database")
     output = _cli_checks(env_file, ["--db", str(db)])
