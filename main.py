@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     from kinetic.backtest.cli import add_arguments
 
     add_arguments(sub.add_parser("backtest", help="backtest a strategy on recorded candles"))
+    from kinetic.backtest.optimize_cli import add_arguments as add_optimize_arguments
+
+    add_optimize_arguments(
+        sub.add_parser("optimize", help="search strategy parameters (Optuna, walk-forward)")
+    )
     from kinetic.venues.fakes.sandbox import add_arguments as add_sandbox_arguments
 
     add_sandbox_arguments(sub.add_parser("sandbox", help="run local fake venues (docs/sandbox.md)"))
@@ -158,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kinetic.backtest.cli import run as run_backtest
 
             return run_backtest(args, config)
+        if args.command == "optimize":
+            from kinetic.backtest.optimize_cli import run as run_optimize
+
+            return run_optimize(args, config, env)
         return _dispatch(args, config, env)
     except ConfigValidationError as exc:
         print(f"kinetic: configuration error: {exc}", file=sys.stderr)
