@@ -155,7 +155,7 @@ def run(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig | None =
         check_report_dir(Path(args.report))
     try:
         result = run_optimize(spec, tty_bar(not args.no_progress))
-    except OptimizeInterrupted:
+    except (OptimizeInterrupted, KeyboardInterrupt):
         print(f"kinetic: optimize interrupted; finished trials are kept in study {spec.study!r}"
               f" ({spec.storage.display}): rerun the same command to resume",
               file=sys.stderr)  # fmt: skip

@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ PG_SCHEMA = "optuna"
 HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 60  # a RUNNING trial without a heartbeat this long is failed (dead worker)
 SQLITE_TIMEOUT_SECONDS = 60
+INIT_ATTEMPTS = 5
 COUNTED = ("COMPLETE", "PRUNED", "RUNNING")
 
 
@@ -89,7 +91,7 @@ def open_storage(storage: Storage) -> optuna.storages.RDBStorage:
     """Open (creating the tables, and the PostgreSQL schema, if needed) the study storage."""
     import optuna
     from sqlalchemy import text
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
     quiet_optuna()
     if storage.kind == "postgresql":
@@ -101,21 +103,31 @@ def open_storage(storage: Storage) -> optuna.storages.RDBStorage:
             pass
         finally:
             engine.dispose()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # heartbeat is "experimental" in Optuna 4
-        return optuna.storages.RDBStorage(
-            storage.url,
-            engine_kwargs=_engine_kwargs(storage),
-            heartbeat_interval=HEARTBEAT_SECONDS,
-            grace_period=GRACE_SECONDS,
-        )
+    for attempt in range(INIT_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # heartbeat is "experimental" in Optuna 4
+                return optuna.storages.RDBStorage(
+                    storage.url,
+                    engine_kwargs=_engine_kwargs(storage),
+                    heartbeat_interval=HEARTBEAT_SECONDS,
+                    grace_period=GRACE_SECONDS,
+                )
+        except (IntegrityError, OperationalError, ProgrammingError):
+            # two workers creating the tables of a new storage at once: the loser's
+            # CREATE/INSERT fails; the tables exist now, so the next attempt opens them
+            if attempt == INIT_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def quiet_optuna() -> None:
-    """Keep Optuna's per-trial INFO lines and experimental warnings off the terminal."""
+    """Keep Optuna's per-trial lines and experimental warnings off the terminal."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ERROR: an interrupted trial is logged at WARNING with a traceback; we say it in one line
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 

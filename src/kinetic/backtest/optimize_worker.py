@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -52,8 +54,55 @@ class WorkerJob:
     index: int = 0
 
 
+class _Stop:
+    """Ctrl-C/SIGTERM: interrupt a running backtest at once, else stop at the next trial.
+
+    A signal is turned into ``KeyboardInterrupt`` only while a trial's backtests run
+    (Optuna then marks that trial FAIL); anywhere else (reserving a trial, writing its
+    result) it only asks the loop to stop, so no storage write is ever cut in half.
+    """
+
+    armed = False
+    requested = False
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    _Stop.requested = True
+    if _Stop.armed:
+        _Stop.armed = False  # once: a second signal while unwinding is only noted
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def _signals_stop_trials() -> Iterator[None]:
+    """Install the handler for SIGINT and SIGTERM (main thread only), restore it after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    _Stop.requested = _Stop.armed = False
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+def _check_stop() -> None:
+    if _Stop.requested:
+        raise KeyboardInterrupt
+
+
 def run_worker(job: WorkerJob, on_trial: Callable[[], None] | None = None) -> int:
-    """Run trials in every study of ``job`` until each budget is used; return how many."""
+    """Run trials in every study of ``job`` until each budget is used; return how many.
+
+    Raises ``KeyboardInterrupt`` after Ctrl-C/SIGTERM (finished trials are kept).
+    """
+    with _signals_stop_trials():
+        return _run_studies(job, on_trial)
+
+
+def _run_studies(job: WorkerJob, on_trial: Callable[[], None] | None) -> int:
     import optuna
 
     from kinetic.logging import configure_logging
@@ -83,11 +132,17 @@ def _run_study(study: Any, sj: StudyJob, job: WorkerJob,
 
     def objective(trial: Any) -> float:
         lock.release()  # the trial exists (RUNNING) and counts: others may reserve theirs
-        return evaluate(trial, job.setup, sj.start_ms, sj.end_ms)
+        _Stop.armed = True
+        try:
+            _check_stop()
+            return evaluate(trial, job.setup, sj.start_ms, sj.end_ms)
+        finally:
+            _Stop.armed = False
 
     ran = 0
     try:
         while True:
+            _check_stop()
             lock.acquire()
             try:
                 fail_stale_trials(study)
@@ -103,18 +158,12 @@ def _run_study(study: Any, sj: StudyJob, job: WorkerJob,
         lock.close()
 
 
-def _interrupt_once(signum: int, frame: FrameType | None) -> None:
-    # the first SIGINT/SIGTERM interrupts the trial; later ones (the terminal's Ctrl-C
-    # reaches the whole process group, and the parent forwards a SIGTERM) are ignored
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
-
-
 def worker_process_main(job: WorkerJob) -> None:
-    """Entry point of a spawned worker process (exit 0 done, 130 interrupted, 1 failed)."""
-    signal.signal(signal.SIGINT, _interrupt_once)
-    signal.signal(signal.SIGTERM, _interrupt_once)
+    """Entry point of a spawned worker process (exit 0 done, 130 interrupted, 1 failed).
+
+    The terminal's Ctrl-C reaches every process of the group and the parent forwards a
+    SIGTERM too: both only stop this worker (see ``_Stop``).
+    """
     try:
         run_worker(job)
     except KeyboardInterrupt:
