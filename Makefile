@@ -41,6 +41,7 @@ bench: install
 	@# backtesting.py and backtrader are installed for the comparison only (not project deps)
 	@[ -d $${BENCH_TOOLS:-/tmp/kinetic-bench-tools}/backtesting ] || $(PY) -m pip install --quiet --target $${BENCH_TOOLS:-/tmp/kinetic-bench-tools} backtesting backtrader
 	$(PY) scripts/bench_backtest.py
+	$(PY) scripts/bench_optimize.py
 
 chaos: install
 	$(PY) scripts/chaos.py --trials $${TRIALS:-300} --seed $${SEED:-1}

@@ -136,7 +136,7 @@ def load_candles(
     out: dict[str, CandleArrays] = {}
     for symbol, path in files.items():
         try:
-            full = read_candles(path, symbol)
+            full = _read_cached(path, symbol)
         except (OSError, ValueError) as exc:
             detail = str(exc).removeprefix(f"{path}: ")
             raise ConfigValidationError(f"--data {path}: {detail}") from None
@@ -148,6 +148,31 @@ def load_candles(
                 f"--data {path}: no candles in the --from/--to window (the file has {_span(full)})"
             )
     return out
+
+
+_CACHE_FILES = 8
+_cache: dict[tuple[str, int, int, str], CandleArrays] = {}
+
+
+def _read_cached(path: Path, symbol: str) -> CandleArrays:
+    """``read_candles``, remembered per file version (path, mtime, size), read-only arrays.
+
+    An optimize worker runs hundreds of backtests on the same files; parsing a 65k-row
+    gzip CSV is about a third of a short trial. The arrays are made read-only, so a
+    run that tried to write into them would fail loudly instead of changing the next.
+    """
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, symbol)
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    full = read_candles(path, symbol)
+    for arr in (full.open_time_ms, full.open, full.high, full.low, full.close, full.volume):
+        arr.flags.writeable = False
+    if len(_cache) >= _CACHE_FILES:
+        _cache.pop(next(iter(_cache)))
+    _cache[key] = full
+    return full
 
 
 def _span(a: CandleArrays) -> str:

@@ -310,8 +310,18 @@ def buy_and_hold_pct(result: BacktestResult) -> float | None:
 
 
 def _scored(goal: Goal, result: BacktestResult) -> dict[str, Any]:
+    """Score and every number of the backtest summary (new report fields flow through)."""
+    from kinetic.backtest.report import summary
+
     m = metrics_of(result)
-    return {"score": goal.score(m), "feasible": goal.feasible(m), **m}
+    data = summary(result)
+    numbers = {
+        k: v
+        for k, v in data.items()
+        if v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+    }
+    numbers["circuit_breakers"] = data["circuit_breakers"]
+    return {"score": goal.score(m), "feasible": goal.feasible(m), **numbers, **m}
 
 
 def _evaluate_window(spec: OptimizeSpec, w: Window, study: optuna.Study) -> WindowResult:

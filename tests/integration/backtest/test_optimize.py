@@ -1,15 +1,18 @@
 """``main.py optimize`` on SQLite: a small walk-forward study, resume, and bad input.
 
-Runs in this process (``--workers 1``) on 20 days of the shipped 5-minute candles.
+Runs in this process (``main.main``) (``--workers 1``) on 20 days of the shipped 5-minute candles.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
 import pytest
+import structlog
 
 import main
 from kinetic.backtest.optimize_study import open_storage, resolve_storage
@@ -21,6 +24,18 @@ BASE = ["--env-file", "/dev/null", "optimize", "--strategy", "sma_cross", "--sym
         "--data", str(BTC_5M), "--from", "2021-01-01", "--to", "2021-01-21", "--no-progress",
         "--workers", "1", "--seed", "7"]  # fmt: skip
 SPACE = ["--param", "fast=3:20", "--param", "slow=25:80:5"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """main.main() configures structlog onto this test's stderr: undo it for later tests."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.configure(**saved)
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def _optimize(tmp: Path, *extra: str) -> dict:
