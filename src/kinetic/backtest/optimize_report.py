@@ -26,6 +26,8 @@ from kinetic.backtest.optimize_plots import history_svg, importance_svg
 from kinetic.backtest.report import CSS, iso
 
 COMPARED = ("score", "total_return_pct", "max_drawdown_pct", "sharpe", "trades", "fees_paid")
+LABELS = {"score": "score", "total_return_pct": "return %", "max_drawdown_pct": "max dd %",
+          "sharpe": "Sharpe", "trades": "trades", "fees_paid": "fees"}  # fmt: skip
 
 
 def _range(start: int | None, end: int | None) -> dict[str, str] | None:
@@ -198,7 +200,7 @@ def walk_forward_table(data: dict[str, Any]) -> str:
     """Per window: best parameters, in-sample against out-of-sample metrics."""
     header = ["window", "train", "test", "best params"]
     for side in ("IS", "OOS"):
-        header += [f"{side} {k}" for k in COMPARED]
+        header += [f"{side} {LABELS[k]}" for k in COMPARED]
     header.append("buy&hold test %")
     rows = []
     for w in data["windows"]:

@@ -15,11 +15,17 @@ import pytest
 import structlog
 
 import main
+from config import UnifiedConfig
+from kinetic.backtest.optimize import OptimizeSpec, run_optimize
+from kinetic.backtest.optimize_space import parse_param
 from kinetic.backtest.optimize_study import open_storage, resolve_storage
+from kinetic.backtest.optimize_trial import Goal, TrialSetup
+from kinetic.backtest.options import BacktestOptions
 from tests.integration.daemon.support import REPO_ROOT
 
 BTC_5M = REPO_ROOT / "data" / "backtest" / "binance_BTCUSDT_5m_2020-12-01_2021-07-17.csv.gz"
 DAY = 86_400_000
+JAN_1 = 1_609_459_200_000
 BASE = ["--env-file", "/dev/null", "optimize", "--strategy", "sma_cross", "--symbol", "BTCUSDT",
         "--data", str(BTC_5M), "--from", "2021-01-01", "--to", "2021-01-21", "--no-progress",
         "--workers", "1", "--seed", "7"]  # fmt: skip
@@ -128,3 +134,49 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Capture
     assert len(err) == 1, err
     assert needle in err[0]
     assert "Traceback" not in err[0]
+
+
+def _spec(tmp: Path, study: str, goal: Goal, folds: int, trials: int) -> OptimizeSpec:
+    options = BacktestOptions(strategy="sma_cross", symbols=("BTCUSDT",), data=(BTC_5M,),
+                              start_ms=JAN_1, end_ms=JAN_1 + 12 * DAY)  # fmt: skip
+    space = (parse_param("fast=3:20"), parse_param("slow=25:80"))
+    return OptimizeSpec(setup=TrialSetup(UnifiedConfig(), options, space, goal, folds),
+                        study=study, storage=resolve_storage(str(tmp / "opt.db"), None, ""),
+                        trials=trials, workers=1, seed=5)  # fmt: skip
+
+
+def test_folds_report_each_fold_and_the_median_pruner_stops_poor_trials_early(
+    tmp_path: Path,
+) -> None:
+    result = run_optimize(_spec(tmp_path, "folds", Goal("return"), folds=3, trials=14))
+    trials = optuna.load_study(study_name="folds", storage=open_storage(
+        resolve_storage(str(tmp_path / "opt.db"), None, ""))).get_trials()  # fmt: skip
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    pruned = [t for t in trials if t.state.name == "PRUNED" and not t.user_attrs.get("invalid")]
+    assert len(complete) + len(pruned) + sum(bool(t.user_attrs.get("invalid")) for t in trials) \
+        == 14  # fmt: skip
+    for t in complete:  # value = mean of the three folds, each reported as it finished
+        assert sorted(t.intermediate_values) == [0, 1, 2]
+        scores = t.user_attrs["fold_scores"]
+        assert t.value == pytest.approx(sum(scores) / 3)
+        assert t.intermediate_values[2] == pytest.approx(t.value)
+    assert pruned, "no trial was pruned"
+    assert all(len(t.intermediate_values) < 3 for t in pruned)  # stopped before the last fold
+    assert result.windows[0].best is not None
+
+
+def test_drawdown_cap_makes_trials_infeasible_and_the_best_respects_it(tmp_path: Path) -> None:
+    result = run_optimize(_spec(tmp_path, "cap", Goal("return", max_drawdown_pct=4.0), 1, 8))
+    w = result.windows[0]
+    rows = [r for r in w.trials if r["state"] == "COMPLETE"]
+    for r in rows:
+        assert r["feasible"] == (r["metrics"]["max_drawdown_pct"] <= 4.0)
+    feasible = [r for r in rows if r["feasible"]]
+    if feasible:
+        assert w.best is not None
+        assert w.best["value"] == max(r["value"] for r in feasible)
+        assert w.in_sample is not None
+        assert w.in_sample["max_drawdown_pct"] <= 4.0
+    else:
+        assert w.best is None
+    assert any(not r["feasible"] for r in rows), "the cap should exclude some trials"
