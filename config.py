@@ -25,7 +25,9 @@ from pydantic import (
     model_validator,
 )
 
-Mode = Literal["replay", "paper", "live"]
+Mode = Literal["replay", "paper", "live", "dry_run", "validate_only"]
+# modes that sign requests with the operator's keys (dry_run sends no private call)
+KEYED_MODES = ("live", "validate_only")
 VenueName = Literal["binance", "kraken", "sim"]
 ENV_PREFIX = "KINETIC_"
 # KINETIC_* variables that are not config fields (the file path, test-suite switches)

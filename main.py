@@ -11,9 +11,16 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
-from config import ConfigValidationError, EnvConfig, UnifiedConfig, load_config, load_env
+from config import (
+    ConfigValidationError,
+    EnvConfig,
+    Mode,
+    UnifiedConfig,
+    load_config,
+    load_env,
+)
 
 EXIT_CONFIG = 2
 EXIT_SCHEMA = 3
@@ -27,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--env-file", help="secrets file (default: .env, if present)")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the daemon (default mode: replay)")
-    run.add_argument("--mode", choices=["replay", "paper", "live"], help="overrides MODE from .env")
+    run.add_argument("--mode", choices=get_args(Mode), help="overrides MODE from .env")
     run.add_argument("--live", action="store_true", help="confirm live trading")
     run.add_argument("--replay-speed", type=float, help="market seconds per wall second")
     run.add_argument("--db", help="database URL or SQLite path (overrides DATABASE_URL)")

@@ -14,9 +14,9 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
-from config import ConfigValidationError, EnvConfig, UnifiedConfig
+from config import KEYED_MODES, ConfigValidationError, EnvConfig, Mode, UnifiedConfig
 from kinetic.clock import RealClock, ScaledClock
 from kinetic.control.poller import CommandPoller
 from kinetic.control.service import ControlService
@@ -175,8 +175,8 @@ class Daemon:
 
     async def build(self) -> None:
         """Open the database, set up the mode's world and wire the engines."""
-        if self.mode not in ("replay", "paper", "live"):
-            raise StartupError(f"mode {self.mode!r}: allowed replay, paper, live")
+        if self.mode not in get_args(Mode):
+            raise StartupError(f"mode {self.mode!r}: allowed {', '.join(get_args(Mode))}")
         allocator = CapitalAllocator(self.config)
         enabled = allocator.enabled
         if not enabled:
@@ -216,7 +216,7 @@ class Daemon:
                 instruments=world.instruments.get(name),
                 gate=states,
             )
-            engines[name].d.extra["cash_from_venue"] = self.mode == "live"
+            engines[name].d.extra["cash_from_venue"] = self.mode in KEYED_MODES
             engines[name].d.extra["live"] = self.mode == "live"
             engines[name].drift = DriftChecker(
                 self.config.drift_check_interval_seconds,
@@ -321,8 +321,9 @@ class Daemon:
 
     async def _start_world(self, world: ReplayWorld | VenueWorld) -> None:
         if isinstance(world, VenueWorld):
-            if self.mode == "live":
+            if self.mode in KEYED_MODES:
                 await self._require_live_checks(world)
+            if self.mode == "live":
                 world.start_user_streams(self.config, world.wake)
             world.start()
             return
@@ -332,7 +333,7 @@ class Daemon:
     @property
     def _retry_budget_s(self) -> float:
         """Live: transient venue errors at start-up are retried (``kinetic.retrying``)."""
-        return STARTUP_RETRY_BUDGET_S if self.mode == "live" else 0.0
+        return STARTUP_RETRY_BUDGET_S if self.mode in KEYED_MODES else 0.0
 
     async def _await_takeover(self, stop: asyncio.Event) -> None:
         """Wait for each engine's first start-up; a refused takeover ends the start.
@@ -428,16 +429,17 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
 
 
 async def run_daemon(config: UnifiedConfig, env: EnvConfig, mode: str) -> int:
-    if mode == "live":
+    if mode in KEYED_MODES:
         missing = env.missing_live_keys(config.live_key_groups())
         if missing:
             raise ConfigValidationError(
-                f"live mode needs API keys before any engine starts; missing: {', '.join(missing)}"
+                f"{mode} mode needs API keys before any engine starts; missing: "
+                + ", ".join(missing)
             )
-        if not config.live_trading_enabled:
-            raise ConfigValidationError(
-                "live mode must be confirmed with --live or live_trading_enabled: true"
-            )
+    if mode == "live" and not config.live_trading_enabled:
+        raise ConfigValidationError(
+            "live mode must be confirmed with --live or live_trading_enabled: true"
+        )
     missing = env.missing_telegram()
     if missing:
         raise ConfigValidationError(

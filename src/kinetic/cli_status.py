@@ -11,6 +11,9 @@ def render_status(status: dict[str, Any]) -> str:
     engines = status.get("engines", {})
     if not engines:
         lines.append("no engine has reported yet (has the daemon run against this database?)")
+    mode = _mode_line(status)
+    if mode:
+        lines.append(mode)
     daemon = status.get("trading_state")
     if daemon:
         lines.append(f"trading state: {_trading(daemon)}")
@@ -63,3 +66,16 @@ def _trading(entry: dict[str, Any]) -> str:
         since = f" since {entry['since']}" if entry.get("since") else ""
         text += f" ({entry['cause']}{who}{since})"
     return text
+
+
+def _mode_line(status: dict[str, Any]) -> str:
+    """``mode: DRY_RUN - orders are journaled, never sent (NOT_SENT 12, VALIDATED 0)``."""
+    mode = status.get("mode")
+    if mode not in ("dry_run", "validate_only"):
+        return f"mode: {mode}" if mode else ""
+    unsent = status.get("unsent_orders") or {}
+    what = "journaled, never sent" if mode == "dry_run" else "validated by the venue, never placed"
+    return (
+        f"mode: {mode.upper()} - orders are {what} "
+        f"(NOT_SENT {unsent.get('NOT_SENT', 0)}, VALIDATED {unsent.get('VALIDATED', 0)})"
+    )

@@ -70,14 +70,28 @@ class OrderStatus(enum.StrEnum):
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
     UNKNOWN = "UNKNOWN"  # outcome unknown: reconcile by client order id
+    NOT_SENT = "NOT_SENT"  # dry_run: journaled with its reason, never sent
+    VALIDATED = "VALIDATED"  # validate_only: accepted by the venue's test flag, never placed
 
     @property
     def is_terminal(self) -> bool:
         return self in _TERMINAL
 
+    @property
+    def never_placed(self) -> bool:
+        """Final without reaching the book: refused, or a dry_run / validate_only order."""
+        return self in (OrderStatus.REJECTED, OrderStatus.NOT_SENT, OrderStatus.VALIDATED)
+
 
 _TERMINAL = frozenset(
-    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+    {
+        OrderStatus.FILLED,
+        OrderStatus.CANCELED,
+        OrderStatus.REJECTED,
+        OrderStatus.EXPIRED,
+        OrderStatus.NOT_SENT,
+        OrderStatus.VALIDATED,
+    }
 )
 
 

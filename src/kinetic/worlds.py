@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from config import EnvConfig, UnifiedConfig
+from config import KEYED_MODES, EnvConfig, UnifiedConfig
 from kinetic.clock import Clock, RealClock
 from kinetic.domain import Candle, Instrument
 from kinetic.logging import get_logger
@@ -35,6 +35,7 @@ from kinetic.venues.factory import (
     venue_urls,
 )
 from kinetic.venues.sim import SimFuturesExchange, SimSpotExchange
+from kinetic.venues.unsent import UnsentFuturesVenue, UnsentSpotVenue
 from kinetic.wiring import StartupError
 
 log = get_logger(component="venue_world")
@@ -70,7 +71,7 @@ class VenueWorld:
     _dead_man: asyncio.Task[None] | None = None
 
     def deliver(self, market: str, candle: Candle) -> None:
-        if self.mode == "paper":
+        if self.mode in ("paper", "dry_run"):
             self.venues[market].on_candle(candle)
         if self.stores[market].add(candle) and market in self.wake:
             self.wake[market]()
@@ -184,6 +185,28 @@ def paper_venue(
     )
 
 
+def _trading_venue(
+    world: VenueWorld,
+    engine: str,
+    venue: str,
+    client: Any,
+    instruments: dict[str, Instrument],
+    capital: Decimal,
+    config: UnifiedConfig,
+    run_id: str,
+) -> Any:
+    """What the engine trades on: the client (live), a SimExchange (paper), or one of
+    them behind a venue that never places an order (validate_only, dry_run)."""
+    unsent = UnsentFuturesVenue if engine == "futures" else UnsentSpotVenue
+    if world.mode == "live":
+        return client
+    if world.mode == "validate_only":
+        quotes = frozenset(i.quote for i in instruments.values()) if engine == "spot" else None
+        return unsent(client, world.mode, world.clock, quotes)
+    sim = paper_venue(engine, venue, instruments, world.clock, capital, config, run_id)
+    return unsent(sim, world.mode, world.clock) if world.mode == "dry_run" else sim
+
+
 async def build_venue_world(
     config: UnifiedConfig,
     env: EnvConfig,
@@ -204,7 +227,7 @@ async def build_venue_world(
     backoff on ``clock`` (``kinetic.retrying``) instead of ending the start.
     """
     clock = clock or RealClock()
-    urls = venue_urls(config, env, live=mode == "live")
+    urls = venue_urls(config, env, live=mode in KEYED_MODES)
     world = VenueWorld(
         mode, clock, LiveFeed({}), urls=urls, dead_man_timeout_s=config.dead_man_switch_seconds
     )
@@ -233,7 +256,12 @@ async def _add_engine(
     retry_budget_s: float = 0.0,
 ) -> None:
     venue = venue_of(config, engine)
-    keys = keys_for(env, venue, engine) if world.mode == "live" else Keys()
+    if world.mode == "validate_only" and (venue, engine) == ("kraken", "futures"):
+        raise StartupError(
+            "mode validate_only: Kraken Futures has no validate/test order flag; use "
+            "dry_run, or a Binance USD-M futures_venue, or disable the futures engine"
+        )
+    keys = keys_for(env, venue, engine) if world.mode in KEYED_MODES else Keys()
     world.keys[engine] = keys
     client = make_client(venue, engine, world.clock, urls, keys, config.venue_state_dir)
     world.clients[engine] = client
@@ -251,10 +279,8 @@ async def _add_engine(
     instruments = pick_instruments(engine, venue, listed, wanted)
     world.instruments[engine], world.symbols[engine] = instruments, wanted
     world.stores[engine] = CandleStore(maxlen=max(500, config.paper_warmup_candles + 50))
-    world.venues[engine] = (
-        client
-        if world.mode == "live"
-        else paper_venue(engine, venue, instruments, world.clock, capital, config, run_id)
+    world.venues[engine] = _trading_venue(
+        world, engine, venue, client, instruments, capital, config, run_id
     )
     last = await retry_transient(
         lambda: world.feed.warm_up(

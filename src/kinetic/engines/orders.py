@@ -161,7 +161,7 @@ class OrderPath:
             await self.journal_unwritable(str(exc))
             return None
         await self._check_journal()
-        if order.status is OrderStatus.REJECTED:
+        if order.status.never_placed:  # refused, or dry_run / validate_only
             self._plans.pop(cid, None)
             self._exit_reasons.pop(cid, None)
             return None

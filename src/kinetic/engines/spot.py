@@ -255,7 +255,7 @@ class SpotEngine(BaseEngine):
             self._exit_reasons.pop(cid, None)
             await self.journal_unwritable(str(exc))
             return None
-        if order.status is OrderStatus.REJECTED:
+        if order.status.never_placed:
             self._exit_reasons.pop(cid, None)
             return None
         return cid  # UNKNOWN included: the next check looks it up by client id

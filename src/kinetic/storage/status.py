@@ -21,6 +21,7 @@ from kinetic.storage.models import (
     EngineStateRow,
     EventRow,
     FillRow,
+    OrderRow,
     PortfolioStateRow,
     PositionRow,
     TradingStateRow,
@@ -92,6 +93,7 @@ async def read_status(db: Database) -> dict[str, Any]:
         )
     fills = await _counts(db, FillRow.engine)
     drift = await _drift(db)
+    mode = await _last_mode(db)
     open_positions = await _counts(db, PositionRow.engine)
     by_name = {row.engine: row for row in states}
     names = sorted(set(by_name) | set(fills) | set(open_positions) | (set(trading) - {DAEMON}))
@@ -103,6 +105,8 @@ async def read_status(db: Database) -> dict[str, Any]:
         for name in names
     }
     return {
+        "mode": mode,
+        "unsent_orders": await _unsent(db) if mode in UNSENT_MODES else {},
         "trading_state": daemon,
         "engines": engines,
         **_totals(states, portfolio),
@@ -110,6 +114,38 @@ async def read_status(db: Database) -> dict[str, Any]:
         "allocation": {row.engine: row.allocated_pct for row in states},
         "updated_at": _iso_ms(_latest_update(states, portfolio)),
     }
+
+
+UNSENT_MODES = ("dry_run", "validate_only")
+
+
+async def _last_mode(db: Database) -> str | None:
+    """The mode of the daemon's last start (its ``config_loaded`` event); None if never."""
+    query = (
+        sa.select(EventRow.data)
+        .where(EventRow.kind == "config_loaded")
+        .order_by(EventRow.id.desc())
+        .limit(1)
+    )
+    async with db.session() as session:
+        raw = await session.scalar(query)
+    try:
+        mode = json.loads(raw).get("mode") if raw else None
+    except (ValueError, AttributeError):
+        return None
+    return str(mode) if mode else None
+
+
+async def _unsent(db: Database) -> dict[str, int]:
+    """dry_run / validate_only: orders journaled NOT_SENT and VALIDATED, per status."""
+    query = (
+        sa.select(OrderRow.status, sa.func.count())
+        .where(OrderRow.status.in_(("NOT_SENT", "VALIDATED")))
+        .group_by(OrderRow.status)
+    )
+    async with db.session() as session:
+        rows = (await session.execute(query)).all()
+    return {str(status): int(count) for status, count in rows}
 
 
 NO_DRIFT: dict[str, Any] = {"drifting": False, "since": None, "differences": []}

@@ -87,3 +87,12 @@ class CountsFailures(Protocol):
     def reset_failures(self) -> None:
         """Forget the count: an engine (re)start begins with a clean slate."""
         ...
+
+
+@runtime_checkable
+class ValidatesOrders(Protocol):
+    """A venue client that can have an order checked without placing it (a test flag)."""
+
+    async def validate_order(self, intent: OrderIntent) -> None:
+        """Send ``intent`` with the venue's validate/test flag; raise if it is refused."""
+        ...

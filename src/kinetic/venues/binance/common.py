@@ -144,6 +144,14 @@ class BinanceVenueBase:
             ) from None
         return self._remember(parse_order(data))
 
+    async def validate_order(self, intent: OrderIntent) -> None:
+        """Check filters locally, then ``POST <order>/test``: validated, never placed."""
+        inst = await self.instrument(intent.symbol)
+        params = self.order_params(intent, inst)
+        check_price = await self._check_price(intent, inst)
+        check_order(inst, intent.quantity, check_price, reduce_only=intent.reduce_only)
+        await self.rest.signed("POST", self.ep.order + "/test", params)
+
     def order_params(self, intent: OrderIntent, inst: Instrument) -> dict[str, object]:
         """Build the new-order parameters (subclasses add venue specifics)."""
         params: dict[str, object] = {

@@ -42,6 +42,7 @@ from kinetic.venues.base.errors import (
     OrderNotFound,
     PermanentError,
 )
+from kinetic.venues.base.filters import check_order
 from kinetic.venues.binance.common import BinanceVenueBase, Endpoints, num
 from kinetic.venues.binance.errors import NO_NEED_TO_CHANGE_MARGIN_TYPE
 from kinetic.venues.binance.rest import FUTURES_WINDOWS, BinanceRest, RestConfig
@@ -122,6 +123,17 @@ class BinanceFuturesClient(BinanceVenueBase):
             return await super().place_order(intent)
         await self.instrument(intent.symbol)
         return await self._place_stop(intent)
+
+    async def validate_order(self, intent: OrderIntent) -> None:
+        """``POST /fapi/v1/order/test``; a stop (algo order, no test endpoint) is checked
+        against the filters here only."""
+        if intent.order_type is not OrderType.STOP_MARKET:
+            await super().validate_order(intent)
+            return
+        inst = await self.instrument(intent.symbol)
+        if intent.stop_price is None:
+            raise PermanentError(f"{self.name}: STOP_MARKET needs stop_price", venue=self.name)
+        check_order(inst, intent.quantity, intent.stop_price, reduce_only=intent.reduce_only)
 
     async def _place_stop(self, intent: OrderIntent) -> Order:
         if intent.stop_price is None:

@@ -41,6 +41,10 @@ def build_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: C90
     async def new_order(q: dict[str, str]) -> Any:
         return b.order_json(b.new_order(q, srv.now_ms()))
 
+    async def test_order(q: dict[str, str]) -> Any:
+        b.test_order(q)
+        return {}
+
     async def get_order(q: dict[str, str]) -> Any:
         return b.order_json(b.find(q))
 
@@ -78,6 +82,7 @@ def build_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: C90
         ("GET", f"{p}/ticker/24hr"): (_bind(srv, market.ticker_24hr), "NONE"),
         ("GET", f"{p}/ticker/bookTicker"): (_bind(srv, market.book_ticker), "NONE"),
         ("POST", f"{p}/order"): (new_order, "SIGNED"),
+        ("POST", f"{p}/order/test"): (test_order, "SIGNED"),
         ("GET", f"{p}/order"): (get_order, "SIGNED"),
         ("DELETE", f"{p}/order"): (cancel, "SIGNED"),
         ("GET", f"{p}/openOrders"): (open_orders, "SIGNED"),

@@ -159,6 +159,7 @@ class Book:
         self.income: list[dict[str, Any]] = []  # USD-M /fapi/v1/income rows, oldest first
         self._ids = itertools.count(1000)
         self._final: deque[str] = deque()  # client ids of final orders, oldest first
+        self.test_orders = 0  # orders checked by order/test (validate_only), never placed
 
     def fund(self, cash: Decimal) -> None:
         """Fund the test account with ``cash`` USDT and move balances with fills."""
@@ -247,7 +248,34 @@ class Book:
         return self.symbols[symbol]
 
     # ---------------------------------------------------------------- orders
+    def test_order(self, p: dict[str, str]) -> None:
+        """``POST .../order/test``: every check of a new order; nothing is placed."""
+        self._checked(p, algo=False)
+        self.test_orders += 1
+
     def new_order(self, p: dict[str, str], now_ms: int, *, algo: bool = False) -> FakeOrder:
+        s, cid, otype, qty, price, stop = self._checked(p, algo=algo)
+        order = FakeOrder(
+            next(self._ids),
+            cid,
+            s.symbol,
+            p.get("side", ""),
+            otype,
+            qty,
+            price,
+            stop,
+            p.get("reduceOnly") == "true",
+            now_ms,
+            algo=algo,
+        )
+        self.orders[cid] = order
+        if otype == "MARKET":
+            self._fill(order, self.prices[s.symbol], now_ms)
+        return order
+
+    def _checked(
+        self, p: dict[str, str], *, algo: bool
+    ) -> tuple[Any, str, str, Decimal, Decimal, Decimal]:
         s = self.sym(p.get("symbol", ""))
         cid = p.get("clientAlgoId" if algo else "newClientOrderId") or f"auto{next(self._ids)}"
         if cid in self.orders:
@@ -270,23 +298,7 @@ class Book:
             price or stop or self.prices.get(s.symbol, Decimal(0)),
             p.get("reduceOnly") == "true",
         )
-        order = FakeOrder(
-            next(self._ids),
-            cid,
-            s.symbol,
-            p.get("side", ""),
-            otype,
-            qty,
-            price,
-            stop,
-            p.get("reduceOnly") == "true",
-            now_ms,
-            algo=algo,
-        )
-        self.orders[cid] = order
-        if otype == "MARKET":
-            self._fill(order, self.prices[s.symbol], now_ms)
-        return order
+        return s, cid, otype, qty, price, stop
 
     def _check_filters(self, s: Sym, qty: Decimal, price: Decimal, reduce_only: bool) -> None:
         if qty < s.min_qty or qty % s.step != 0:

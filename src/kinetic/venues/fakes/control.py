@@ -171,6 +171,7 @@ class BinanceControl:
             "balances": {a: str(v) for a, v in balances.items()},
             "fills": [_binance_fill(t, by_id.get(t["orderId"]), algo_ids) for t in b.trades],
             "prices": {s: str(p) for s, p in b.prices.items()},
+            "validated": b.test_orders,  # order/test calls that passed: never placed
             "requests": _requests(self.srv.request_counts),
         }
 
@@ -286,6 +287,7 @@ class KrakenSpotControl:
                 for tid, t in srv.trades.items()
             ],
             "prices": {srv.pairs[k]["altname"]: str(p) for k, p in srv.prices.items()},
+            "validated": srv.validate_calls,  # AddOrder validate=true: never placed
             "requests": _requests(srv.calls),
         }
 

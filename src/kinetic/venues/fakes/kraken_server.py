@@ -78,6 +78,7 @@ class FakeKrakenSpot(FakeServerBase):
         self.last_sign = ""
         self.dead_man_timeout = 0
         self.add_order_calls = 0
+        self.validate_calls = 0  # AddOrder with validate=true (validate_only), never placed
         self.ws_tokens: set[str] = set()
         self._ids = itertools.count(1)
         self.app.router.add_get("/0/public/{method}", self._public)
@@ -230,11 +231,17 @@ class FakeKrakenSpot(FakeServerBase):
         return {"currentTime": "", "triggerTime": ""}
 
     def priv_AddOrder(self, p: dict[str, str]) -> dict[str, Any]:
-        self.add_order_calls += 1
+        validate = p.get("validate") in ("true", "1")  # checked, not placed: no txid
+        if validate:
+            self.validate_calls += 1
+        else:
+            self.add_order_calls += 1
         key, vol, price = self._validate_add(p)
         pair, cid = self.pairs[key], p.get("cl_ord_id", "")
-        txid = f"O{next(self._ids):05d}-FAKE-{key}"
         text = kraken_shapes.describe(p, vol, pair["altname"])
+        if validate:
+            return {"descr": {"order": text}}
+        txid = f"O{next(self._ids):05d}-FAKE-{key}"
         self.orders[txid] = {
             "cl_ord_id": cid,
             "userref": int(p["userref"]) if p.get("userref") else 0,

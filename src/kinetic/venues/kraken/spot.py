@@ -257,6 +257,12 @@ class KrakenSpotClient:
             updated_ms=now,
         )
 
+    async def validate_order(self, intent: OrderIntent) -> None:
+        """``AddOrder`` with ``validate=true``: the venue checks it and places nothing."""
+        pair = await self.pair(intent.symbol)
+        params, _ = await self._order_params(intent, pair)
+        await self._post("AddOrder", [*params, ("validate", "true")], cost=0)
+
     async def _order_params(
         self, intent: OrderIntent, pair: SpotPair
     ) -> tuple[list[tuple[str, str]], Decimal]:
