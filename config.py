@@ -139,6 +139,13 @@ class UnifiedConfig(BaseModel):
     # a taken-over position whose levels are unknown when the candles give no ATR.
     takeover_policy: Literal["adopt", "close", "refuse"] = "adopt"
     takeover_stop_pct: float = Field(2.0, gt=0.0, lt=100.0)
+    # Hot standby (docs/deployment.md): with primary/standby, two daemons share one
+    # PostgreSQL database and only the holder of its advisory lock trades; the other
+    # waits, trying every ha_poll_seconds; the holder checks its lock every
+    # ha_check_seconds and on losing it goes REDUCE_ONLY and exits 1.
+    ha_role: Literal["solo", "primary", "standby"] = "solo"
+    ha_poll_seconds: float = Field(1.0, ge=0.1, le=60.0)
+    ha_check_seconds: float = Field(1.0, ge=0.1, le=30.0)
     # Drift: books vs venue (cash, positions, open orders) every interval; 0 = off.
     # A difference seen on two checks in a row is drift; in live mode with
     # kill_switch_on_drift it moves the engine to REDUCE_ONLY until an operator clears it.

@@ -186,7 +186,7 @@ class Daemon:
         return b'"daemon running"' in self.log.read_bytes()
 
 
-def start_daemon(db: Path, env: dict[str, str], log: Path) -> Daemon:
+def start_daemon(db: Path | str, env: dict[str, str], log: Path) -> Daemon:
     cmd = [PY, "main.py", "run", "--mode", "live", "--live", "--db", str(db)]
     out = log.open("wb")
     proc = subprocess.Popen(

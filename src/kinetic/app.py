@@ -20,7 +20,7 @@ from config import KEYED_MODES, ConfigValidationError, EnvConfig, Mode, UnifiedC
 from kinetic.clock import RealClock, ScaledClock
 from kinetic.control.poller import CommandPoller
 from kinetic.control.service import ControlService
-from kinetic.domain import CapitalAllocation, EngineStatus, MarketType
+from kinetic.domain import CapitalAllocation, EngineStatus, MarketType, TradingState
 from kinetic.engines.base import BaseEngine
 from kinetic.engines.drift_check import DriftChecker
 from kinetic.engines.funding_sync import FundingSync
@@ -32,6 +32,7 @@ from kinetic.marketdata.replay import ReplayFeed, discover_replay_files, load_se
 from kinetic.marketdata.store import CandleStore
 from kinetic.notify.telegram.bot import TelegramNotifier
 from kinetic.notify.telegram.setup import build_telegram
+from kinetic.ops.lease import LeaderLease, LeaseWatch, lease_dsn
 from kinetic.retrying import STARTUP_RETRY_BUDGET_S
 from kinetic.storage.db import Database, resolve_database_url, safe_url
 from kinetic.storage.journal import OrderJournal, open_journal
@@ -160,6 +161,9 @@ class Daemon:
         self.notifier: TelegramNotifier | None = None
         self.world: ReplayWorld | VenueWorld | None = None
         self._feed_task: asyncio.Task[None] | None = None
+        self.lease: LeaderLease | None = None  # ha_role primary/standby (ops.lease)
+        self._lease_watch: LeaseWatch | None = None
+        self.lease_lost = False
         # identifies this run's simulation in trade ids (base-36 wall-clock milliseconds)
         self.run_id = _base36(int(RealClock().time() * 1000))
 
@@ -297,6 +301,8 @@ class Daemon:
     async def run(self, stop: asyncio.Event) -> None:
         """Start everything, wait for ``stop``, then shut down in stages."""
         try:
+            if self.config.ha_role != "solo" and not await self._lead(stop):
+                return  # stopped while standing by
             if self.orchestrator is None:  # tests may build first and adjust the graph
                 await self.build()
             assert self.world is not None
@@ -318,6 +324,30 @@ class Daemon:
             log.info("shutdown requested: stopping new entries and draining")
         finally:
             await self.shutdown()
+
+    async def _lead(self, stop: asyncio.Event) -> bool:
+        """Hot standby: wait for the leader lease, then watch it (False: stopped first)."""
+        try:
+            dsn = lease_dsn(self.db.url)
+        except ValueError as exc:
+            raise StartupError(f"ha_role {self.config.ha_role}: {exc}") from None
+
+        async def pause(seconds: float) -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), seconds)
+
+        async def lost() -> None:
+            self.lease_lost = True
+            if self.states is not None:
+                self.states.fence(TradingState.REDUCE_ONLY, "leader lease lost")
+            stop.set()
+
+        self.lease = LeaderLease(dsn, check_timeout_s=max(0.5, self.config.ha_check_seconds))
+        if not await self.lease.acquire(stop, self.config.ha_poll_seconds, pause):
+            return False
+        self._lease_watch = LeaseWatch(self.lease, self.config.ha_check_seconds, pause, lost)
+        self._lease_watch.start()
+        return True
 
     async def _start_world(self, world: ReplayWorld | VenueWorld) -> None:
         if isinstance(world, VenueWorld):
@@ -384,6 +414,10 @@ class Daemon:
         if self.journal is not None:
             await self.journal.close()
         await self.db.close()
+        if self._lease_watch is not None:
+            await self._lease_watch.stop()
+        if self.lease is not None:  # last: the standby takes over once we are quiet
+            await self.lease.release()
 
 
 def _journal_probe(recorder: DbRecorder) -> Any:
@@ -453,6 +487,9 @@ async def run_daemon(config: UnifiedConfig, env: EnvConfig, mode: str) -> int:
     except VenueUnavailable as exc:  # transient errors outlasted the start-up retries
         print(f"kinetic: venue unavailable: {exc}", file=sys.stderr)
         return 1  # a runtime failure, not a configuration error: systemd restarts later
+    if daemon.lease_lost:  # restarted by systemd, it stands by for the lease again
+        print("kinetic: leader lease lost; stopped trading", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -74,15 +74,23 @@ class TradingStates:
         self._events = events
         self._scopes: dict[str, ScopeState] = {name: ScopeState() for name in (DAEMON, *engines)}
         self._unsaved: set[str] = set()
+        # a floor for this process only, never persisted (a leader that lost its lease:
+        # the daemon taking over from the shared database must not inherit it)
+        self._fence: TradingState = TradingState.ACTIVE
         self.log = get_logger(component="trading_states")
 
     # ------------------------------------------------------------------ reading
     def state(self, engine: str) -> TradingState:
         """The effective state of ``engine``: the stricter of its own and the daemon's."""
-        daemon = self.own(DAEMON).state
+        daemon = self.own(DAEMON).state.worst(self._fence)
         if engine == DAEMON:
             return daemon
         return daemon.worst(self.own(engine).state)
+
+    def fence(self, state: TradingState, cause: str) -> None:
+        """Hold this process at least at ``state`` from now on, without persisting it."""
+        self._fence = self._fence.worst(state)
+        self.log.error("trading fenced for this process", state=str(state), cause=cause)
 
     def own(self, scope: str) -> ScopeState:
         """The scope's own state (ACTIVE for a scope never set)."""

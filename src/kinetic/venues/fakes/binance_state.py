@@ -376,12 +376,24 @@ class Book:
         self.orders[actual.client_id] = actual
         algo.actual_order_id, algo.update_ms = order_id, now_ms
         self._fill(actual, price, now_ms)
-        algo.filled, algo.quote, algo.status = actual.filled, actual.quote, "FINISHED"
+        algo.filled, algo.quote = actual.filled, actual.quote
+        algo.status = "FINISHED" if actual.filled > 0 else "EXPIRED"
         self._retire(algo)
 
     def _fill(self, order: FakeOrder, price: Decimal, now_ms: int) -> None:
         qty = order.qty - order.filled
-        order.filled, order.quote, order.status = order.qty, order.quote + qty * price, "FILLED"
+        if self.futures and order.reduce_only:
+            # reduce-only never opens or grows a position: it executes at most what it
+            # reduces, the rest expires (a second stop triggered after the first one
+            # closed the position expires unfilled)
+            amt = self.positions.get(order.symbol, (Decimal(0), Decimal(0)))[0]
+            qty = min(qty, max(-amt if order.side == "BUY" else amt, Decimal(0)))
+            if qty <= 0:
+                order.status, order.update_ms = "EXPIRED", now_ms
+                self._retire(order)
+                return
+        order.filled, order.quote = order.filled + qty, order.quote + qty * price
+        order.status = "FILLED" if order.filled == order.qty else "EXPIRED"
         fee = (qty * price * Decimal("0.001")).quantize(Decimal("0.00000001"))
         trade = {
             "symbol": order.symbol,

@@ -1,0 +1,1 @@
+"""Operator tooling behind the CLI: config views, secrets, backup/restore, systemd notify."""
