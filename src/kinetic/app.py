@@ -345,7 +345,9 @@ class Daemon:
         self.lease = LeaderLease(dsn, check_timeout_s=max(0.5, self.config.ha_check_seconds))
         if not await self.lease.acquire(stop, self.config.ha_poll_seconds, pause):
             return False
-        self._lease_watch = LeaseWatch(self.lease, self.config.ha_check_seconds, pause, lost)
+        self._lease_watch = LeaseWatch(
+            self.lease, self.config.ha_check_seconds, RealClock().sleep, lost
+        )
         self._lease_watch.start()
         return True
 
@@ -397,6 +399,8 @@ class Daemon:
 
     async def shutdown(self) -> None:
         """Stop the replay feed, drain the engines, then close venue clients and the DB."""
+        if self._lease_watch is not None:  # a lease lost while stopping changes nothing
+            await self._lease_watch.stop()
         if self._feed_task is not None:
             self._feed_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -414,8 +418,6 @@ class Daemon:
         if self.journal is not None:
             await self.journal.close()
         await self.db.close()
-        if self._lease_watch is not None:
-            await self._lease_watch.stop()
         if self.lease is not None:  # last: the standby takes over once we are quiet
             await self.lease.release()
 

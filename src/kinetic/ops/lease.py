@@ -61,6 +61,11 @@ class LeaderLease:
         self._conn: Any = None
         self.held = False
 
+    @property
+    def server_pid(self) -> int | None:
+        """The PostgreSQL backend process of the lock's session (None: no session)."""
+        return None if self._conn is None else int(self._conn.get_server_pid())
+
     async def try_acquire(self) -> bool:
         """One attempt: True if this process now holds the lock."""
         try:
@@ -72,7 +77,8 @@ class LeaderLease:
                 self._conn.fetchval("SELECT pg_try_advisory_lock($1::bigint)", self._key),
                 self._check_timeout_s,
             )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError,
+                asyncpg.InternalClientError) as exc:  # fmt: skip
             log.warning("leader lease: database unreachable", error=type(exc).__name__)
             await self._drop()
             return False
@@ -107,9 +113,11 @@ class LeaderLease:
                 ),
                 self._check_timeout_s,
             )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        except Exception:  # any failure: we cannot say we hold it
             count = 0
         self.held = bool(count)
+        if not self.held:  # give the session up for good: the lock is the standby's now
+            await self._drop()
         return self.held
 
     async def release(self) -> None:
