@@ -43,6 +43,8 @@ bench: install
 	@[ -d $${BENCH_TOOLS:-/tmp/kinetic-bench-tools}/backtesting ] || $(PY) -m pip install --quiet --target $${BENCH_TOOLS:-/tmp/kinetic-bench-tools} backtesting backtrader
 	$(PY) scripts/bench_backtest.py
 	$(PY) scripts/bench_optimize.py
+	@[ -d $${BENCH_TOOLS:-/tmp/kinetic-bench-tools}/pyarrow ] || $(PY) -m pip install --quiet --target $${BENCH_TOOLS:-/tmp/kinetic-bench-tools} pyarrow
+	$(PY) scripts/bench_candle_formats.py
 
 chaos: install
 	$(PY) scripts/chaos.py --trials $${TRIALS:-300} --seed $${SEED:-1}

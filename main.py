@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     from kinetic.control.cli import add_arguments as add_control_arguments
 
     add_control_arguments(sub)  # killswitch on|off|status, flatten --confirm
+    from kinetic.ops.data_cli import add_arguments as add_data_arguments
+
+    add_data_arguments(sub.add_parser("data", help="download, import, check, list candle files"))
     doctor = sub.add_parser("doctor", help="check configuration, data and database")
     doctor.add_argument("--db", help="database URL or SQLite path")
     return p
@@ -174,6 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kinetic.backtest.optimize_cli import run as run_optimize
 
             return run_optimize(args, config, env)
+        if args.command == "data":
+            from kinetic.ops.data_cli import run as run_data
+
+            return run_data(args, config, env)
         return _dispatch(args, config, env)
     except ConfigValidationError as exc:
         print(f"kinetic: configuration error: {exc}", file=sys.stderr)
