@@ -64,18 +64,21 @@ async def _run(
 
     try:
         await db.connect()
-        counts = await wait_until(
+        await wait_until(
             journal,
             lambda c: c.get(("spot", status), 0) > 0 and c.get(("futures", status), 0) > 0,
             f"{status} orders from both engines",
             limit_s=60,
             task=task,
         )
-        reasons = await query(db, "SELECT status, reason FROM orders")
-        report = await read_status(db)
     finally:
         stop.set()
         await asyncio.wait_for(task, 15)
+    try:  # read once the daemon stopped: no order is half-way (journaled, not answered)
+        counts = await _journal(db)
+        reasons = await query(db, "SELECT status, reason FROM orders")
+        report = await read_status(db)
+    finally:
         await db.close()
     return counts, report, reasons
 
