@@ -45,6 +45,7 @@ bench: install
 	$(PY) scripts/bench_optimize.py
 	@[ -d $${BENCH_TOOLS:-/tmp/kinetic-bench-tools}/pyarrow ] || $(PY) -m pip install --quiet --target $${BENCH_TOOLS:-/tmp/kinetic-bench-tools} pyarrow
 	$(PY) scripts/bench_candle_formats.py
+	$(PY) scripts/bench_scaling.py
 
 chaos: install
 	$(PY) scripts/chaos.py --trials $${TRIALS:-300} --seed $${SEED:-1}

@@ -49,6 +49,7 @@ MAX_CONSECUTIVE_FAILURES = 5
 # resting protective orders: kept at start-up (every other open order is a stale entry)
 _STOPS = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
 RECENT_REASONS = 256  # reasons of orders the fill sync just forgot
+RECENT_FINAL = 256  # final orders still answered by ``order()`` after they left ``_orders``
 STOP_REASON = "stop_loss"  # every reduce-only stop of ours protects a position
 SEND_ATTEMPTS = 3
 # start-up looks up orders journaled FILLED this recently whose trades were not all seen
@@ -68,7 +69,10 @@ class OrderManager:
         self.recorder = recorder
         self.clock = clock
         self.ids = ClientIds(engine)
+        # live orders only: not final, or final with fills still to be seen. A step's
+        # scans (open_orders, has_open_orders, awaiting_fills) are bounded by what is live
         self._orders: dict[str, Order] = {}
+        self._final: dict[str, Order] = {}  # the last RECENT_FINAL orders that left it
         self._reasons: dict[str, str] = {}
         self._recent_reasons: dict[str, str] = {}
         self._seen_trades: set[tuple[str, str]] = set()  # (symbol, trade id)
@@ -92,7 +96,21 @@ class OrderManager:
         return self.ids.next()
 
     def order(self, client_order_id: str) -> Order | None:
-        return self._orders.get(client_order_id)
+        """A live order, or one of the last ``RECENT_FINAL`` that became final."""
+        order = self._orders.get(client_order_id)
+        return order if order is not None else self._final.get(client_order_id)
+
+    def retained(self) -> dict[str, int]:
+        """How many objects of each kind this OMS keeps in memory (bounded by what is live)."""
+        return {
+            "orders": len(self._orders),
+            "final": len(self._final),
+            "reasons": len(self._reasons),
+            "recent_reasons": len(self._recent_reasons),
+            "venue_filled": len(self._venue_filled),
+            "seen_trades": len(self._seen_trades),
+            "fill_cursors": len(self._fill_cursor),
+        }
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         return [
@@ -137,6 +155,7 @@ class OrderManager:
         # sent and journaled PENDING: a failed update leaves the lookup by client id to
         # a later reconcile, and the engine sees journal_error
         await self._journal(order, intent.reason)
+        self._settle(order)  # refused / done at once: final once journaled
         return order
 
     async def _journal(self, order: Order, reason: str) -> bool:
@@ -241,6 +260,7 @@ class OrderManager:
             order.status = found.status if found else OrderStatus.CANCELED
         order.updated_ms = self.clock.time_ms()
         await self._journal(order, self.reason(client_order_id))
+        self._settle(order)
 
     async def refresh(self, client_order_id: str) -> Order | None:
         """Look an order up on the venue by client id and take its status.
@@ -248,7 +268,7 @@ class OrderManager:
         For an order the venue no longer lists as open (cancelled by hand or by the
         venue, expired) or whose outcome was unknown; ``None`` if we do not track it.
         """
-        order = self._orders.get(client_order_id)
+        order = self.order(client_order_id)
         if order is None:
             return None
         found = await self.venue.get_order(order.symbol, client_order_id)
@@ -260,6 +280,9 @@ class OrderManager:
             self._venue_reports(order, found)
         order.updated_ms = self.clock.time_ms()
         await self._journal(order, self.reason(client_order_id))
+        if not order.status.is_terminal and self._final.pop(client_order_id, None) is not None:
+            self._orders[client_order_id] = order  # the venue says it still lives
+        self._settle(order)
         return order
 
     async def adopt(self, order: Order, reason: str) -> None:
@@ -273,10 +296,12 @@ class OrderManager:
                 known.status = order.status
                 known.venue_order_id = order.venue_order_id or known.venue_order_id
                 await self._journal(known, self.reason(order.client_order_id))
+                self._settle(known)
             return
         self._orders[order.client_order_id] = order
         self._reasons[order.client_order_id] = reason
         await self._journal(order, reason)
+        self._settle(order)
 
     # ------------------------------------------------------------------ fills
     async def sync_fills(self, symbol: str) -> list[Fill]:
@@ -336,6 +361,8 @@ class OrderManager:
         )
         order.updated_ms = fill.ts_ms
         await self._journal(order, self.reason(order.client_order_id))
+        # not settled here: the engine applies this sync's fills after it returns and
+        # looks the order up meanwhile; ``_prune`` at the end of the sync settles it
 
     def awaiting_fills(self, symbol: str) -> bool:
         """True while the venue reports an order filled but not all its fills were seen."""
@@ -376,14 +403,28 @@ class OrderManager:
             if o.symbol == symbol and o.status.is_terminal and not self._awaiting(o)
         ]
         for key in done:
-            self._orders.pop(key, None)
-            # the engine applies this sync's fills after it returns: keep their reasons
-            self._recent_reasons[key] = self._reasons.pop(key, "")
-            if len(self._recent_reasons) > RECENT_REASONS:
-                del self._recent_reasons[next(iter(self._recent_reasons))]
-            self._venue_filled.pop(key, None)
+            self._forget(key)
         if len(self._seen_trades) > 10_000:
             self._seen_trades.clear()
+
+    def _settle(self, order: Order) -> None:
+        """Forget ``order`` now if it is final and all its fills were seen (journaled)."""
+        if order.status.is_terminal and not self._awaiting(order):
+            self._forget(order.client_order_id)
+
+    def _forget(self, key: str) -> None:
+        """Move a final order out of the live set; its reason and the order stay a while."""
+        order = self._orders.pop(key, None)
+        if order is None:
+            return
+        # the engine applies a sync's fills after it returns: keep their reasons
+        self._recent_reasons[key] = self._reasons.pop(key, "")
+        if len(self._recent_reasons) > RECENT_REASONS:
+            del self._recent_reasons[next(iter(self._recent_reasons))]
+        self._venue_filled.pop(key, None)
+        self._final[key] = order  # ``order()`` still answers for the recent ones
+        if len(self._final) > RECENT_FINAL:
+            del self._final[next(iter(self._final))]
 
     # ------------------------------------------------------------------ reconcile
     async def reconcile(self) -> list[Order]:
@@ -439,6 +480,7 @@ class OrderManager:
         if order.status.is_terminal and not self._awaiting(order):
             self._orders.pop(order.client_order_id, None)
             self._venue_filled.pop(order.client_order_id, None)
+            self._reasons.pop(order.client_order_id, None)
         else:
             self._orders[order.client_order_id] = order
 
