@@ -9,9 +9,13 @@ exactly the steps its live loops run. The GlobalRiskMonitor sees the portfolio v
 each close before the engines act on that bar, as the orchestrator's monitor does live.
 
 Fast-forward (``skip=True``, the default): a stretch of bars on which provably nothing
-can happen is not stepped (see ``Driver._skippable``); its curve values are computed
-with the same position code, the risk monitor is brought to the state stepping would
-have left, and each strategy fast-forwards its own state (``FastForward``).
+can happen is not stepped (see ``Driver._skippable``): no strategy could give a signal
+its engine would act on in its current position (``ActionBars``, ``skipping``), no
+price level of an open position can be reached. Its curve values are computed with the
+same float operations as a step, the risk monitor is brought to the state stepping
+would have left, open futures positions take the best price the skipped bars gave, and
+each strategy fast-forwards its own state exactly. A strategy that declares nothing
+(neither ``ActionBars`` nor ``FastForward``) is stepped on every bar.
 """
 
 from __future__ import annotations
@@ -27,17 +31,17 @@ import numpy as np
 
 from kinetic.backtest.data import FundingRates
 from kinetic.backtest.options import AtEnd, FillTiming
-from kinetic.backtest.stretches import DeferredCurve, RunExtremes, RunStats
+from kinetic.backtest.skipping import ActionIndex, Kind, can_skip, first_touch
 from kinetic.backtest.world import World
-from kinetic.domain import Candle, MarketType, Position
+from kinetic.domain import Candle, MarketType, OrderType, Position, PositionSide, Side
 from kinetic.marketdata.files import CandleArrays
-from kinetic.strategy.base import FastForward
 from kinetic.supervisor.risk_monitor import BreakerTrip, RiskAction
 
 DAY_S = 86_400
 DAY_MS = DAY_S * 1000
 MAX_RUN = 4096  # groups examined per skip decision (bounds the work of a refused one)
 MARGIN = 1e-9  # relative safety margin on price and value comparisons when skipping
+_STOP_TYPES = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
 
 
 @dataclass
@@ -74,7 +78,6 @@ class _Stretch:
     last: float
     held: bool
     values: np.ndarray | None
-    first_bar: int = -1  # held, values None: cash + quantity x close from this bar on
 
 
 class _Bars:
@@ -156,11 +159,15 @@ class Driver:
     skipped: int = 0  # bars fast-forwarded instead of stepped
     at_end: AtEnd = "close"  # open positions after the last bar: close, open or keep
     _funding_pos: int = 0
-    _forwarders: list[FastForward] = field(default_factory=list)
+    _forwarders: list[Any] = field(default_factory=list)  # ActionBars or FastForward
     _hold_until: int = 0  # no skipping before this group (the risk check refused a run)
     _last_risk: tuple[float, int] | None = None  # (value, UTC day) of the last risk update
-    _stats: RunStats | None = None  # one symbol: extremes of every candidate run
-    _deferred: DeferredCurve = field(default_factory=DeferredCurve)
+    _index: ActionIndex | None = None  # where the strategies could act (None: no skipping)
+    _arrays: list[CandleArrays] = field(default_factory=list)
+    _clock_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __post_init__(self) -> None:
+        self._arrays = list(self.series.values())
 
     async def run(self) -> Curve:
         """Drive every bar, then close what is still open at the last close."""
@@ -174,19 +181,19 @@ class Driver:
         starts = np.flatnonzero(np.r_[True, close[1:] != close[:-1]]) if n else np.zeros(0, int)
         ends = np.r_[starts[1:], n].astype(np.int64)
         curve.ts_ms[: len(starts)] = close[starts]  # one curve point per group
-        runs = self._quiet_runs(close, which, index, starts) if self.skip else None
-        if runs is not None and len(self.series) == 1:
-            self._stats = RunStats(next(iter(self.series.values())), runs)
+        self._index = self._action_index(close, which, index, starts) if self.skip else None
+        self._clock_s = (close[starts] + 1) / 1000.0  # each group's clock, as ``_step`` sets it
+        static_end = self._index.static_end if self._index is not None else None
         g, groups = 0, len(starts)
         while g < groups:
             i, j = starts.item(g), ends.item(g)  # .item(): a Python int, no numpy scalar
-            if runs is not None and g >= self._hold_until and (h := runs.item(g)) > g:
-                stretch = self._skippable(g, min(h, g + MAX_RUN), close, index, starts)
+            if static_end is not None and g >= self._hold_until and static_end.item(g) > g:
+                stretch = self._skippable(g, min(static_end.item(g), g + MAX_RUN))
                 if stretch is not None:
                     self._fast_forward(stretch, which, index, starts, ends, curve)
-                    g = h = stretch.h
+                    g = stretch.h
                     if self.progress is not None:
-                        self.progress(ends.item(h - 1), n)
+                        self.progress(ends.item(g - 1), n)
                     continue
             group = [(bars[w], index.item(k), lengths[w]) for k in range(i, j)
                      if (w := which.item(k)) >= 0]  # fmt: skip
@@ -195,144 +202,160 @@ class Driver:
             if self.progress is not None:
                 self.progress(j, n)
             g += 1
-        if self._stats is not None:
-            arrays = next(iter(self.series.values()))
-            self._deferred.apply(curve.equity, curve.exposed, arrays.close)
         await self._close_out(bars, lengths)
         curve.add(int(close[-1]) if n else 0, *self._mark())
         return curve.trimmed()
 
     # ------------------------------------------------------------------ fast-forward
-    def _quiet_runs(
+    def _action_index(
         self, close: np.ndarray, which: np.ndarray, index: np.ndarray, starts: np.ndarray
-    ) -> np.ndarray | None:
-        """For each group, the end of the run of candidate groups starting there.
-
-        A group is a candidate when every engine's strategy says each of its bars is
-        quiet, it is not the last group, its UTC day is the previous group's (the risk
-        monitor's day stays the same) and no funding settlement is due at its close.
-        Whether a candidate is really skipped is decided at run time (``_skippable``).
-        """
-        quiet_bar = np.ones(len(close), np.bool_)
-        self._forwarders = []
-        for slot in self.world.slots:
-            strategy = slot.engine.d.strategy
-            if not isinstance(strategy, FastForward):
-                return None
-            self._forwarders.append(strategy)
-            for w, (symbol, arrays) in enumerate(self.series.items()):
-                mine = which == w
-                quiet_bar[mine] &= strategy.quiet_bars(symbol, arrays)[index[mine]]
-        groups = len(starts)
-        if groups == 0:
+    ) -> ActionIndex | None:
+        """Where each engine's strategy could act (None: some strategy does not say)."""
+        strategies = [slot.engine.d.strategy for slot in self.world.slots]
+        if len(starts) == 0 or not all(can_skip(s) for s in strategies):
             return None
-        cand = np.logical_and.reduceat(quiet_bar, starts)
-        day = (close[starts] + 1) // DAY_MS
-        cand[1:] &= day[1:] == day[:-1]
-        cand[0] = cand[-1] = False
-        if self.funding is not None and len(self.funding):
-            due = np.searchsorted(self.funding.ts_ms, close[starts], side="right")
-            cand[1:] &= due[1:] == due[:-1]
-            cand[0] = False
-        stops = np.flatnonzero(~cand)  # the last group is never a candidate: not empty
-        run_end = stops[np.searchsorted(stops, np.arange(groups))]
-        return np.asarray(run_end, np.int64)
+        self._forwarders = list(strategies)
+        return ActionIndex.build(strategies, self.series, close, which, index, starts, self.funding)
 
-    def _skippable(
-        self, g: int, h: int, close: np.ndarray, index: np.ndarray, starts: np.ndarray
-    ) -> _Stretch | None:
+    def _skippable(self, g: int, h: int) -> _Stretch | None:
         """Return the stretch ``g..k-1`` (``k <= h``) that can be skipped now, or None.
 
-        Nothing can happen on a skipped bar because: the strategy says its decision stays
-        FLAT; no order rests on any venue or in any OMS (nothing to match, no fill to
-        sync); no breaker is active (no expiry, no re-trip); and either every engine is
-        flat (the value is constant cash), or one spot engine holds one position in the
-        only symbol whose stop and take-profit lie beyond every skipped bar's range
-        (with a margin). A futures position (stop order on the venue, liquidation,
-        trailing) is never skipped over. The risk monitor must not trip on any value of
-        the stretch (``_risk_quiet``); if it might, the whole run is stepped.
+        Nothing can happen on a skipped bar because: no engine's strategy could give a
+        signal its engine would act on (``ActionIndex``: the side that matters depends on
+        the position); every engine is settled (no close in flight or to retry, no stop
+        missing or to re-place, no trailing stop active); the only orders resting on the
+        venues and open in the OMSes are the open positions' protective stops; no bar
+        reaches a position's stop, take-profit, resting stop, liquidation price or
+        trailing activation (with a margin). While a breaker holds entries, a flat
+        engine's signals do not count and the stretch ends before the breaker expires;
+        a breaker that expired but was not cleared yet is stepped. The risk monitor
+        must not trip on any value of the stretch (``_risk_quiet``); if it might, the
+        whole run is stepped.
         """
-        if self.world.orchestrator.risk_monitor.circuit_breaker_active:
+        monitor = self.world.orchestrator.risk_monitor
+        held_entries = monitor.breaker_in_force()  # no engine can open anything
+        if held_entries and monitor.circuit_breaker_active:
+            until = monitor.circuit_breaker_until
+            if until is not None:  # the breaker expires on the first group at or after it
+                h = min(h, int(np.searchsorted(self._clock_s, until, side="left")))
+        elif monitor.circuit_breaker_active:
+            return None  # expired, not cleared yet: the next update clears it
+        held: list[tuple[Any, int, Position]] = []
+        h = self._signals_quiet_until(g, h, held_entries, held)
+        if h <= g:
             return None
-        held = []
-        for slot in self.world.slots:
-            if slot.engine.d.oms.has_open_orders() or slot.venue.has_open_orders():
-                return None
-            if slot.engine.d.positions.positions:
-                held.append(slot)
-        ext = self._stats.get(g, h) if self._stats is not None else None
-        if held and not (ext is not None and self._exits_beyond(held, ext)):
-            ext = None
-            h = self._position_quiet_until(held, g, h, index, starts)
-            if h <= g:
-                return None
-        stretch = self._values(g, h, index, starts, bool(held), ext)
+        for slot, w, pos in held:
+            h = self._levels_clear_until(slot, w, pos, g, h)
+        if h <= g:
+            return None
+        stretch = self._values(g, h, held)
         if not self._risk_quiet(stretch):
             self._hold_until = h
             return None
         return stretch
 
-    def _exits_beyond(self, held: list[Any], ext: RunExtremes) -> bool:
-        """True when no bar of the whole run can touch the one spot position's exits."""
-        if len(held) != 1 or held[0].engine.market is not MarketType.SPOT:
-            return False
-        (pos,) = held[0].engine.d.positions.positions.values()
-        if ext.low_min <= as_float(pos.stop_price) * (1 + MARGIN):
-            return False
-        return pos.take_profit is None or ext.high_max < as_float(pos.take_profit) * (1 - MARGIN)
-
-    def _position_quiet_until(
-        self, held: list[Any], g: int, h: int, index: np.ndarray, starts: np.ndarray
+    def _signals_quiet_until(
+        self, g: int, h: int, held_entries: bool, held: list[tuple[Any, int, Position]]
     ) -> int:
-        """The first group in ``g..h`` whose bar could touch the open position's exits."""
-        if len(self.series) != 1 or len(held) != 1:
-            return g
-        slot = held[0]
-        if slot.engine.market is not MarketType.SPOT:
-            return g
-        (arrays,) = self.series.values()
-        (pos,) = slot.engine.d.positions.positions.values()
-        lo, hi = index.item(starts.item(g)), index.item(starts.item(h - 1)) + 1
-        touch = arrays.low[lo:hi] <= float(pos.stop_price) * (1 + MARGIN)
-        if pos.take_profit is not None:
-            touch |= arrays.high[lo:hi] >= float(pos.take_profit) * (1 - MARGIN)
-        first = int(touch.argmax())  # the first True, or 0 when there is none
-        return g + first if touch[first] else h
+        """The first group in ``g..h`` where a signal could make an engine act (``g``:
+        an engine is not settled or has other orders than its stops); fills ``held``."""
+        index = self._index
+        assert index is not None
+        for k, slot in enumerate(self.world.slots):
+            engine = slot.engine
+            if not engine.settled() or not self._only_stops(slot):
+                return g
+            book = engine.d.positions.positions
+            futures = engine.market is MarketType.FUTURES
+            for w, symbol in enumerate(self.series):
+                pos = book.get(symbol)
+                if pos is not None:
+                    kind: Kind = "short" if pos.side is PositionSide.LONG else "long"
+                    held.append((slot, w, pos))
+                elif held_entries:
+                    continue  # a flat engine's signals change nothing while entries are held
+                else:
+                    kind = "any" if futures else "long"
+                h = min(h, index.next_act(k, w, kind, g))
+                if h <= g:
+                    return g
+        return h
 
-    def _values(
-        self,
-        g: int,
-        h: int,
-        index: np.ndarray,
-        starts: np.ndarray,
-        held: bool,
-        ext: RunExtremes | None = None,
-    ) -> _Stretch:
+    @staticmethod
+    def _only_stops(slot: Any) -> bool:
+        """True when the OMS's open orders and the venue's resting ones are the same
+        protective stops of open positions, and no fill is awaited."""
+        oms, venue = slot.engine.d.oms, slot.venue
+        if not oms.has_open_orders() and not venue.has_open_orders():
+            return not any(oms.awaiting_fills(s) for s in slot.engine.d.positions.positions)
+        book = slot.engine.d.positions.positions
+        ours = {o.client_order_id for o in oms.open_orders()}
+        resting = venue.resting_orders()
+        if ours != {o.client_order_id for o in resting}:
+            return False
+        for o in resting:
+            pos = book.get(o.symbol)
+            if (
+                pos is None
+                or not o.reduce_only
+                or o.order_type not in _STOP_TYPES
+                or o.stop_price is None
+                or o.side is not pos.side.exit_side
+                or oms.awaiting_fills(o.symbol)
+            ):
+                return False
+        return True
+
+    def _levels_clear_until(self, slot: Any, w: int, pos: Position, g: int, h: int) -> int:
+        """The first group in ``g..h`` with a bar that could reach one of ``pos``'s levels."""
+        index = self._index
+        assert index is not None
+        lo, hi = index.bars(w, g, h)
+        arrays = self._arrays[w]
+        long = pos.side is PositionSide.LONG
+        below: list[float] = []  # levels a falling low reaches
+        above: list[float] = []  # levels a rising high reaches
+        (below if long else above).append(as_float(pos.stop_price))
+        if pos.take_profit is not None:
+            (above if long else below).append(as_float(pos.take_profit))
+        for o in slot.venue.resting_orders():
+            if o.symbol == pos.symbol and o.stop_price is not None:
+                (below if o.side is Side.SELL else above).append(float(o.stop_price))
+        if slot.engine.market is MarketType.FUTURES:
+            liquidation = slot.venue.liquidation_at(pos.symbol)
+            if liquidation is not None:
+                (below if long else above).append(float(liquidation))
+            pct = Decimal(str(slot.engine.d.config.futures_trailing_activation_pct))
+            activation = pos.entry_price * (1 + pos.side.sign * pct / 100)
+            (above if long else below).append(float(activation))
+        first = first_touch(arrays.low[lo:hi], arrays.high[lo:hi], below, above, MARGIN)
+        if first >= hi - lo:
+            return h
+        return min(h, int(index.group_of[w][lo + first]))
+
+    def _values(self, g: int, h: int, held: list[tuple[Any, int, Position]]) -> _Stretch:
         """The portfolio value after each group ``g..h-1``, as ``_mark`` computes it.
 
         Vectorised over the stretch with the very float operations ``_mark`` performs on
-        one close, in the same order, so the values are bit-identical to stepping. With
-        one engine and the run's extremes known, only the values at the lowest, highest
-        and last close are computed now (the value is monotonic in the close) and the
-        curve is written later (``DeferredCurve``).
+        one group, in the same order (cash, then each position at its symbol's latest
+        close), so the values are bit-identical to stepping.
         """
         if not held:
             value = self._mark()[0]
             return _Stretch(g, h, value, value, value, False, None)
-        if ext is not None and len(self.world.slots) == 1:
-            a, b = self._mark_at(ext.close_min), self._mark_at(ext.close_max)
-            last = self._mark_at(ext.close_last)
-            lo = index.item(starts.item(g))
-            return _Stretch(g, h, min(a, b), max(a, b), last, True, None, lo)
-        arrays = next(iter(self.series.values()))
-        lo, hi = index.item(starts.item(g)), index.item(starts.item(h - 1)) + 1
-        closes = arrays.close[lo:hi]
+        index = self._index
+        assert index is not None
+        symbols = {symbol: w for w, symbol in enumerate(self.series)}
+        closes: dict[int, np.ndarray] = {}
         out = np.zeros(h - g, np.float64)
         for slot in self.world.slots:
             pm = slot.engine.d.positions
             out += as_float(pm.cash)
-            for pos in pm.positions.values():  # only ``symbol`` is held (``_skippable``)
-                out += position_value(pm.market, pos, closes)
+            for symbol, pos in pm.positions.items():
+                w = symbols[symbol]
+                if w not in closes:
+                    closes[w] = self._arrays[w].close[index.last_bars(w, g, h)]
+                out += position_value(pm.market, pos, closes[w])
         return _Stretch(g, h, float(out.min()), float(out.max()), float(out[-1]), True, out)
 
     def _risk_quiet(self, stretch: _Stretch) -> bool:
@@ -358,19 +381,12 @@ class Driver:
         ends: np.ndarray,
         curve: Curve,
     ) -> None:
-        """Skip the stretch's groups: curve values, risk monitor state, strategy states."""
+        """Skip the stretch's groups: curve values, risk monitor, positions, strategies."""
         g, h = stretch.g, stretch.h
         k = curve.n  # curve.ts_ms already holds every group's close time
         if stretch.values is not None:
             curve.equity[k : k + h - g] = stretch.values
             curve.exposed[k : k + h - g] = stretch.held
-        elif stretch.held:  # one engine, one spot position: cash + quantity x close
-            pm = self.world.slots[0].engine.d.positions
-            (pos,) = pm.positions.values()
-            cash, qty = as_float(pm.cash), as_float(pos.quantity)
-            self._deferred.held.append((k, h - g, stretch.first_bar, cash, qty))
-        elif self._stats is not None:
-            self._deferred.flat.append((k, h - g, stretch.low))
         else:
             curve.equity[k : k + h - g] = stretch.low  # flat: exposed stays False
         curve.n += h - g
@@ -383,17 +399,20 @@ class Driver:
         self._last_risk = (stretch.last, int(self.world.clock.time()) // DAY_S)
         lo_bar, hi_bar = starts.item(g), ends.item(h - 1)
         self.skipped += hi_bar - lo_bar
-        if len(self.series) == 1:
-            (symbol, arrays), first = next(iter(self.series.items())), index.item(lo_bar)
-            for strategy in self._forwarders:
-                strategy.fast_forward(symbol, arrays, first, index.item(hi_bar - 1) + 1)
-            return
+        action = self._index
+        assert action is not None
         for w, (symbol, arrays) in enumerate(self.series.items()):
-            mine = index[lo_bar:hi_bar][which[lo_bar:hi_bar] == w]
-            if len(mine) == 0:
+            first, stop = action.bars(w, g, h)
+            if stop <= first:
                 continue
+            for slot in self.world.slots:
+                pos = slot.engine.d.positions.positions.get(symbol)
+                if pos is not None:
+                    high = float(arrays.high[first:stop].max())
+                    low = float(arrays.low[first:stop].min())
+                    slot.engine.skipped_bars(pos, high, low)
             for strategy in self._forwarders:
-                strategy.fast_forward(symbol, arrays, int(mine[0]), int(mine[-1]) + 1)
+                strategy.fast_forward(symbol, arrays, first, stop)
 
     async def _step(
         self, close_ms: int, group: list[tuple[_Bars, int, int]], last: bool

@@ -277,6 +277,15 @@ class BaseEngine(OrderPath, ABC):
             return min(self.monitor_interval_s, PENDING_RECHECK_S)
         return self.monitor_interval_s
 
+    def settled(self) -> bool:
+        """True when no step has anything of its own to finish: no close in flight or
+        waiting to be retried, no protection pending (a backtest may then skip bars on
+        which neither a signal nor a price level can make this engine act)."""
+        return not self.protection_pending()
+
+    def skipped_bars(self, position: Position, high: float, low: float) -> None:
+        """Hook: bars with these extremes were skipped while ``position`` was open."""
+
     def protection_pending(self) -> bool:
         """True while a close waits to fill or be retried, or an order's outcome is unknown
         (it may have filled: a position the books do not know yet); futures: or a stop is

@@ -288,6 +288,32 @@ class FuturesEngine(BaseEngine):
     def protection_pending(self) -> bool:
         return super().protection_pending() or self.protection.pending
 
+    def settled(self) -> bool:
+        """Also: every position's stop is known and the trail is not active yet."""
+        book = self.d.positions.positions
+        return (
+            super().settled()
+            and all(s in self._stop_orders and not p.trailing_active for s, p in book.items())
+            and all(s in book for s in self._stop_orders)
+        )
+
+    def skipped_bars(self, position: Position, high: float, low: float) -> None:
+        """The best price as ``check_exits`` would have moved it over the skipped bars.
+
+        The caller guarantees the trail could not activate on them, so only the best
+        price changes (``update_trailing`` keeps stop and activation as they are).
+        """
+        favourable = high if position.side is PositionSide.LONG else low
+        update = update_trailing(
+            position,
+            Decimal(str(favourable)),
+            self.d.config.futures_trailing_activation_pct,
+            self.d.config.futures_trailing_distance_pct,
+        )
+        if update.changed:
+            raise RuntimeError(f"{position.symbol}: the trail moved on skipped bars")
+        position.best_price = update.best_price
+
     async def protect(self) -> None:
         """The protection step: every position has a resting reduce-only stop for its size.
 

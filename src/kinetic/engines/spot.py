@@ -135,6 +135,9 @@ class SpotEngine(BaseEngine):
         self._retry_at.pop(symbol, None)
         await self._lift_stop(symbol)  # normally final already: it filled or was lifted
 
+    def settled(self) -> bool:
+        return super().settled() and not self._retry_at
+
     async def check_exits(self, position: Position, candle: Candle) -> None:
         if Decimal(str(candle.low)) <= position.stop_price:
             await self.close_position(position.symbol, STOP_REASON)

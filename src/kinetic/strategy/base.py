@@ -59,6 +59,30 @@ class FastForward(Protocol):
         ...
 
 
+@runtime_checkable
+class ActionBars(Protocol):
+    """Optional capability: say, vectorised, on which bars a signal could act.
+
+    A backtest driver skips bars on which no engine can act given its position: a flat
+    spot engine acts on LONG only, a flat futures engine on LONG or SHORT, an open
+    position on the opposite side only. Skipped bars are then passed to
+    ``fast_forward``, whatever ``on_candle`` would have returned on them.
+    """
+
+    def action_bars(self, symbol: str, arrays: CandleArrays) -> tuple[np.ndarray, np.ndarray]:
+        """``(may_long, may_short)``: bool per bar, ``on_candle`` on it could return
+        LONG / SHORT. A superset is fine, a subset is a bug. Computed once per series;
+        must hold for ``arrays``' own bars fed in order from the first one.
+        """
+        ...
+
+    def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
+        """Advance ``symbol``'s state over bars ``start..stop-1`` exactly as ``on_candle``
+        on each would (called only for bars both masks leave unmarked, or bars the
+        engines would ignore)."""
+        ...
+
+
 def flat_signal(
     candle: Candle, reason: str, atr: float = 0.0, regime: Regime | None = None
 ) -> Signal:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kinetic.domain import Candle
 from kinetic.strategy.indicators import (
@@ -13,6 +14,9 @@ from kinetic.strategy.indicators import (
     MACDState,
     RSIState,
 )
+
+if TYPE_CHECKING:
+    from kinetic.marketdata.files import CandleArrays
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +116,27 @@ class FeatureState:
             minus_di=adx.minus_di, macd_hist=macd.hist, bb_mid=bb.mid, bb_upper=bb.upper,
             bb_lower=bb.lower,
         )  # fmt: skip
+
+    def feed(self, arrays: CandleArrays, start: int, stop: int) -> None:
+        """``update`` on bars ``start..stop-1`` of ``arrays``, exactly, without stepping.
+
+        The state must be warm (``count >= warmup``): every indicator is then past its
+        seeding and each ``feed`` reproduces its ``update`` bit for bit.
+        """
+        if stop <= start:
+            return
+        last = int(arrays.open_time_ms[stop - 1])
+        if self.last_ms is not None and int(arrays.open_time_ms[start]) <= self.last_ms:
+            raise ValueError(f"bar {start} is not after the last one fed")
+        high, low = arrays.high[start:stop], arrays.low[start:stop]
+        close = arrays.close[start:stop]
+        self._fast.feed(close)
+        self._slow.feed(close)
+        self._prev = (self._fast.value, self._slow.value)
+        self._rsi.feed(close)
+        self._atr.feed(high, low, close)
+        self._adx.feed(high, low, close)
+        self._macd.feed(close)
+        self._bb.feed(close)
+        self.count += stop - start
+        self.last_ms = last

@@ -15,9 +15,17 @@ Mean-reversion confidence (at most 60): ``band`` 30 for a close beyond a band,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
+
 from kinetic.domain import Candle, Direction, Regime, Signal
+from kinetic.strategy import action_bars as ab
 from kinetic.strategy.base import clamp01, flat_signal, to_confidence
 from kinetic.strategy.features import FeatureParams, Features, FeatureState
+
+if TYPE_CHECKING:
+    from kinetic.marketdata.files import CandleArrays
 
 TRANSITIONAL_MIN_CONFIDENCE = 85
 RSI_LOW, RSI_HIGH = 35.0, 65.0
@@ -88,6 +96,48 @@ def score_reversion(f: Features) -> tuple[Direction, dict[str, float]]:
     }
 
 
+def regime_masks(f: ab.ApproxFeatures, detector: RegimeDetector) -> tuple[np.ndarray, ...]:
+    """Per bar: could the regime be TRENDING, TRANSITIONAL, SIDEWAYS (maybe, see ``ab``)."""
+    t = ab.OSC_TOL
+    with np.errstate(invalid="ignore"):
+        trending = ~(f.adx < detector.adx_trending - t)
+    sideways = ab.maybe_lt(f.adx, detector.adx_sideways, t)
+    with np.errstate(invalid="ignore"):
+        transitional = ab.maybe_lt(f.adx, detector.adx_trending, t) & ~(
+            f.adx < detector.adx_sideways - t
+        )
+    return trending, transitional, sideways
+
+
+def trend_masks(f: ab.ApproxFeatures, detector: RegimeDetector, min_confidence: int) -> ab.Masks:
+    """Bars on which the trend branch could give LONG / SHORT (any regime but SIDEWAYS)."""
+    trending, transitional, _ = regime_masks(f, detector)
+    t = ab.OSC_TOL
+    lo, hi = detector.adx_sideways, detector.adx_trending + 20.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = (np.abs(f.plus_di - f.minus_di) + 2 * t) / (f.plus_di + f.minus_di - 2 * t)
+    spread = np.where(f.plus_di + f.minus_di > 2 * t, spread, 1.0)
+    base = 20.0 + 30.0 * ab.clamp01((f.adx + t - lo) / (hi - lo)) + 25.0 * ab.clamp01(spread / 0.5)
+    threshold = np.where(trending, min_confidence, max(min_confidence, TRANSITIONAL_MIN_CONFIDENCE))
+    out = []
+    for sign in (1.0, -1.0):
+        side = ab.maybe_gt(sign * f.plus_di, sign * f.minus_di, t) & ab.maybe_gt(
+            sign * f.ema_fast, sign * f.ema_slow, f.tol
+        )
+        score = base + 25.0 * ab.maybe_gt(sign * f.macd_hist, 0.0, f.tol)
+        out.append((trending | transitional) & side & (score >= threshold - ab.CONF_TOL))
+    return out[0], out[1]
+
+
+def reversion_masks(f: ab.ApproxFeatures, detector: RegimeDetector) -> ab.Masks:
+    """Bars on which the mean-reversion branch could give LONG / SHORT (SIDEWAYS only)."""
+    _, _, sideways = regime_masks(f, detector)
+    t = ab.OSC_TOL
+    at_lower = ~(f.close > f.bb_lower + f.tol) & ab.maybe_lt(f.rsi, RSI_LOW, t)
+    at_upper = ~(f.close < f.bb_upper - f.tol) & ab.maybe_gt(f.rsi, RSI_HIGH, t)
+    return sideways & at_lower, sideways & at_upper
+
+
 class FuturesRegimeStrategy:
     """Long/short futures strategy that switches behaviour with the ADX regime."""
 
@@ -119,6 +169,23 @@ class FuturesRegimeStrategy:
     def reset(self, symbol: str) -> None:
         """Forget the state of ``symbol``."""
         self._states.pop(symbol, None)
+
+    # ------------------------------------------------------------ fast-forward (backtests)
+    def action_bars(self, symbol: str, arrays: CandleArrays) -> ab.Masks:
+        """Bars on which ``on_candle`` could return LONG / SHORT (see ``ActionBars``)."""
+        f = ab.approx_features(self._params, arrays)
+        if f is None:
+            return ab.every_bar(arrays)
+        trend_long, trend_short = trend_masks(f, self.detector, self.min_confidence)
+        rev_long, rev_short = reversion_masks(f, self.detector)
+        return ab.finish(f, trend_long | rev_long, trend_short | rev_short)
+
+    def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
+        """Advance ``symbol``'s indicators over bars ``start..stop-1`` exactly."""
+        state = self._states.get(symbol)
+        if state is None or state.count < self.warmup:
+            raise ValueError("futures_regime: only a warm state is fast-forwarded")
+        state.feed(arrays, start, stop)
 
     def on_candle(self, candle: Candle) -> Signal:
         """Consume one closed candle; return LONG, SHORT or FLAT with the regime."""

@@ -20,9 +20,17 @@ EMA is below the slow EMA and the close is below the slow EMA; its confidence is
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
+
 from kinetic.domain import Candle, Direction, Signal
+from kinetic.strategy import action_bars as ab
 from kinetic.strategy.base import clamp01, flat_signal, to_confidence
 from kinetic.strategy.features import FeatureParams, Features, FeatureState
+
+if TYPE_CHECKING:
+    from kinetic.marketdata.files import CandleArrays
 
 RSI_OVERBOUGHT = 75.0
 
@@ -75,6 +83,31 @@ class SpotTrendStrategy:
         """Forget the state of ``symbol``."""
         self._states.pop(symbol, None)
 
+    # ------------------------------------------------------------ fast-forward (backtests)
+    def action_bars(self, symbol: str, arrays: CandleArrays) -> ab.Masks:
+        """Bars on which ``on_candle`` could return LONG / SHORT (see ``ActionBars``).
+
+        SHORT needs the trend broken (fast EMA and close below the slow EMA); LONG needs
+        it not broken and a confidence of at least ``min_confidence``.
+        """
+        f = ab.approx_features(self._params, arrays)
+        if f is None:
+            return ab.every_bar(arrays)
+        may_short = ab.maybe_lt(f.ema_fast, f.ema_slow, f.tol) & ab.maybe_lt(
+            f.close, f.ema_slow, f.tol
+        )
+        with np.errstate(invalid="ignore"):
+            surely_broken = (f.ema_fast < f.ema_slow - f.tol) & (f.close < f.ema_slow - f.tol)
+        may_long = ~surely_broken & (_long_score_bound(f) >= self.min_confidence - ab.CONF_TOL)
+        return ab.finish(f, may_long, may_short)
+
+    def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
+        """Advance ``symbol``'s indicators over bars ``start..stop-1`` exactly."""
+        state = self._states.get(symbol)
+        if state is None or state.count < self.warmup:
+            raise ValueError("spot_trend: only a warm state is fast-forwarded")
+        state.feed(arrays, start, stop)
+
     def on_candle(self, candle: Candle) -> Signal:
         """Consume one closed candle; return LONG, SHORT (exit) or FLAT."""
         state = self._states.get(candle.symbol)
@@ -103,6 +136,27 @@ class SpotTrendStrategy:
             price=candle.close, ts_ms=candle.close_time_ms, atr=f.atr,
             reason=reason, components=components,
         )  # fmt: skip
+
+
+def _long_score_bound(f: ab.ApproxFeatures) -> np.ndarray:
+    """An upper bound of ``sum(score_long(...))`` per bar (every component at its most)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = (f.ema_fast - f.ema_slow + f.tol) / f.ema_slow * 100.0
+    rsi_points = np.zeros_like(f.rsi)
+    for r in (f.rsi - ab.OSC_TOL, f.rsi, f.rsi + ab.OSC_TOL):
+        with np.errstate(invalid="ignore"):
+            pts = np.where((r >= 45.0) & (r <= 70.0), 15.0,
+                           np.where((r >= 40.0) & (r <= RSI_OVERBOUGHT), 7.5, 0.0))  # fmt: skip
+        rsi_points = np.maximum(rsi_points, np.where(np.isnan(r), 15.0, pts))
+    di_up = ab.maybe_gt(f.plus_di, f.minus_di, ab.OSC_TOL)
+    return np.asarray(
+        25.0 * ab.maybe_gt(f.ema_fast, f.ema_slow, f.tol)
+        + 15.0 * ab.clamp01(spread)
+        + 15.0 * ab.maybe_gt(f.close, f.ema_slow, f.tol)
+        + rsi_points
+        + np.where(di_up, 15.0 * ab.clamp01((f.adx + ab.OSC_TOL - 15.0) / 20.0), 0.0)
+        + 15.0 * ab.maybe_gt(f.macd_hist, 0.0, f.tol)
+    )
 
 
 def _top(components: dict[str, float]) -> str:

@@ -10,6 +10,11 @@ import math
 from collections import deque
 from typing import NamedTuple
 
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+
 
 class ADXValue(NamedTuple):
     adx: float
@@ -38,6 +43,45 @@ def _pct(num: float, den: float) -> float:
     return 100.0 * num / den if den != 0 else 0.0
 
 
+# ------------------------------------------------------------------ batch feeding
+# ``feed`` methods take many bars at once (a backtest fast-forwarding over bars it does
+# not step) and leave the state exactly as ``update`` on each would: every elementwise
+# term is computed by numpy with the same IEEE operations in the same order as
+# ``update``, and the one sequential part, ``y = c * y + u``, runs as a tight loop.
+
+
+def _affine(c: float, us: list[float], y: float) -> list[float]:
+    """Every ``y = c * y + u`` over ``us`` in order (the same rounding as ``update``)."""
+    out: list[float] = []
+    append = out.append
+    for u in us:
+        y = c * y + u
+        append(y)
+    return out
+
+
+def _affine_end(c: float, us: list[float], y: float) -> float:
+    """The last ``y = c * y + u`` over ``us`` in order."""
+    for u in us:
+        y = c * y + u
+    return y
+
+
+def _pct_array(num: F64, den: F64) -> F64:
+    """``_pct`` elementwise: ``100.0 * num / den``, 0 where ``den`` is 0."""
+    out = np.zeros_like(num)
+    np.divide(100.0 * num, den, out=out, where=den != 0)
+    return out
+
+
+def _shifted(first: float, x: F64) -> F64:
+    """``x`` moved one place later, ``first`` in front (the previous bar's value)."""
+    out = np.empty_like(x)
+    out[0] = first
+    out[1:] = x[:-1]
+    return out
+
+
 class EMAState:
     """EMA with ``span=n`` started at the first value; ready after ``n`` updates."""
 
@@ -60,6 +104,27 @@ class EMAState:
         self._count += 1
         self.value = self._ema if self._count >= self.n else None
         return self.value
+
+    def feed(self, closes: F64, track: bool = False) -> list[float] | None:
+        """``update`` on each of ``closes``; with ``track``, return the EMA after each."""
+        if len(closes) == 0:
+            return [] if track else None
+        if self._count == 0:  # the first close seeds: step it
+            self.update(float(closes[0]))
+            first = self._ema
+            rest = self.feed(closes[1:], track)
+            return None if rest is None else [first, *rest]
+        a = self._alpha
+        us: list[float] = (a * closes).tolist()
+        out = None
+        if track:
+            out = _affine(1.0 - a, us, self._ema)
+            self._ema = out[-1]
+        else:
+            self._ema = _affine_end(1.0 - a, us, self._ema)
+        self._count += len(us)
+        self.value = self._ema if self._count >= self.n else None
+        return out
 
 
 class SMAState:
@@ -111,6 +176,9 @@ class RSIState:
         self._gain = (1.0 - a) * self._gain + a * (change if change > 0 else 0.0)
         self._loss = (1.0 - a) * self._loss + a * (-change if change < 0 else 0.0)
         self._count += 1
+        return self._settle()
+
+    def _settle(self) -> float | None:
         if self._count < self.n:
             self.value = None
         elif self._loss == 0:
@@ -118,6 +186,24 @@ class RSIState:
         else:
             self.value = 100.0 * self._gain / (self._gain + self._loss)
         return self.value
+
+    def feed(self, closes: F64) -> None:
+        """``update`` on each of ``closes`` (after the first close was stepped)."""
+        if len(closes) == 0:
+            return
+        if self._count == 0:
+            self.update(float(closes[0]))
+            self.feed(closes[1:])
+            return
+        change = closes - _shifted(self._prev, closes)
+        a = self._a
+        gains = (a * np.where(change > 0, change, 0.0)).tolist()
+        losses = (a * np.where(change < 0, -change, 0.0)).tolist()
+        self._gain = _affine_end(1.0 - a, gains, self._gain)
+        self._loss = _affine_end(1.0 - a, losses, self._loss)
+        self._prev = float(closes[-1])
+        self._count += len(gains)
+        self._settle()
 
 
 class ATRState:
@@ -149,6 +235,19 @@ class ATRState:
         else:
             self.value = (self._seed + tr) / n
         return self.value
+
+    def feed(self, high: F64, low: F64, close: F64) -> None:
+        """``update`` on each bar; the state must be warm (``value`` set)."""
+        if len(close) == 0:
+            return
+        if self.value is None:
+            raise ValueError("ATRState.feed needs a warm state")
+        pc = _shifted(self._prev_close, close)
+        tr = np.maximum(high - low, np.maximum(np.abs(high - pc), np.abs(low - pc)))
+        n = self.n
+        self.value = _affine_end((n - 1.0) / n, (tr / n).tolist(), self.value)
+        self._prev_close = float(close[-1])
+        self._count += len(close)
 
 
 class ADXState:
@@ -212,6 +311,32 @@ class ADXState:
         self.value = ADXValue(self.adx, pdi, mdi)
         return self.value
 
+    def feed(self, high: F64, low: F64, close: F64) -> None:
+        """``update`` on each bar; the state must be warm (``adx`` set)."""
+        if len(close) == 0:
+            return
+        if self.adx is None:
+            raise ValueError("ADXState.feed needs a warm state")
+        ph, pl, pc = self._prev
+        up, down = high - _shifted(ph, high), _shifted(pl, low) - low
+        pdm = np.where((up > down) & (up > 0), up, 0.0)
+        mdm = np.where((down > up) & (down > 0), down, 0.0)
+        pc_ = _shifted(pc, close)
+        tr = np.maximum(high, pc_) - np.minimum(low, pc_)
+        keep = 1.0 - 1.0 / self.n
+        str_ = np.array(_affine(keep, tr.tolist(), self._str))
+        sp = np.array(_affine(keep, pdm.tolist(), self._sp))
+        sm = np.array(_affine(keep, mdm.tolist(), self._sm))
+        pdi, mdi = _pct_array(sp, str_), _pct_array(sm, str_)
+        dx = _pct_array(np.abs(pdi - mdi), pdi + mdi)
+        n = self.n
+        self.adx = _affine_end((n - 1.0) / n, (dx / n).tolist(), self.adx)
+        self._str, self._sp, self._sm = float(str_[-1]), float(sp[-1]), float(sm[-1])
+        self.plus_di, self.minus_di = float(pdi[-1]), float(mdi[-1])
+        self._prev = (float(high[-1]), float(low[-1]), float(close[-1]))
+        self._count += len(close)
+        self.value = ADXValue(self.adx, self.plus_di, self.minus_di)
+
 
 class MACDState:
     """MACD line, signal and histogram; ready after ``slow + signal - 1`` closes."""
@@ -235,6 +360,22 @@ class MACDState:
         self.value = None if sig is None else MACDValue(line, sig, line - sig)
         return self.value
 
+    def feed(self, closes: F64) -> None:
+        """``update`` on each of ``closes``; the state must be warm (``value`` set)."""
+        if len(closes) == 0:
+            return
+        if self.value is None:
+            raise ValueError("MACDState.feed needs a warm state")
+        fast = self._fast.feed(closes, track=True)
+        slow = self._slow.feed(closes, track=True)
+        assert fast is not None
+        assert slow is not None
+        lines = np.subtract(fast, slow)
+        self._signal.feed(lines)
+        line, sig = float(lines[-1]), self._signal.value
+        assert sig is not None
+        self.value = MACDValue(line, sig, line - sig)
+
 
 class BollingerState:
     """Bollinger bands over ``n`` closes with population std.
@@ -256,6 +397,15 @@ class BollingerState:
     def update(self, close: float) -> BollingerValue | None:
         """Feed one close; return ``(mid, upper, lower)`` once warm."""
         self._window.append(close)
+        return self._settle()
+
+    def feed(self, closes: F64) -> None:
+        """``update`` on each of ``closes`` (only the last ``n`` stay in the window)."""
+        if len(closes):
+            self._window.extend(closes[-self.n :].tolist())
+            self._settle()
+
+    def _settle(self) -> BollingerValue | None:
         if len(self._window) < self.n:
             return None
         window = self._window

@@ -110,6 +110,11 @@ class SimFuturesExchange(SimVenueBase):
         """Return the leverage set for ``symbol``."""
         return self._leverage.get(symbol, self._default_leverage)
 
+    def liquidation_at(self, symbol: str) -> Decimal | None:
+        """The price at which ``symbol``'s position is liquidated (None: no position)."""
+        pos = self._positions.get(symbol)
+        return None if pos is None else self._liquidation_price(self._instrument(symbol), pos)
+
     @property
     def isolated_symbols(self) -> frozenset[str]:
         """Return the symbols ``set_isolated_margin`` was called for."""

@@ -217,6 +217,10 @@ class SimVenueBase:
         """True when any order rests (sync; the backtest driver asks before skipping)."""
         return self._book.has_open()
 
+    def resting_orders(self) -> list[Order]:
+        """The live open orders of every symbol (sync, not copies: read, never change)."""
+        return self._book.all_open()
+
     async def get_fills(self, symbol: str, since_ms: int = 0) -> list[Fill]:
         """Return fills on ``symbol`` at or after ``since_ms``."""
         self._check_dead_man_switch()

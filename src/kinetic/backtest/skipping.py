@@ -1,0 +1,141 @@
+"""Where a backtest may fast-forward: the groups on which a strategy could make an
+engine act, and the first bar on which an open position's levels could be touched.
+
+Built once per run (vectorised), asked at run time with the engines' current state:
+
+* ``ActionIndex.next_act(slot, symbol, kind, g)``: the first group at or after ``g``
+  holding a bar of ``symbol`` on which the slot's strategy could return a signal of
+  ``kind`` (``LONG``, ``SHORT`` or ``ANY``). Which kind matters depends on the position:
+  flat spot engines act on LONG only (SHORT is an exit), flat futures engines on either,
+  an open position on the opposite side only (the same side is ignored by both engines).
+* ``first_touch``: the first bar of a range whose low or high reaches one of the given
+  levels (stop, take-profit, resting stop orders, liquidation, trailing activation),
+  with a relative margin.
+* groups that only a strategy or a position can stop from being skipped
+  (``static_end``): not the first or last group, the same UTC day as the group before
+  (the risk monitor's day), no funding settlement due at its close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from kinetic.strategy.base import ActionBars, FastForward
+
+if TYPE_CHECKING:
+    from kinetic.backtest.data import FundingRates
+    from kinetic.marketdata.files import CandleArrays
+
+DAY_MS = 86_400_000
+Kind = Literal["long", "short", "any"]
+
+
+def action_masks(strategy: object, symbol: str, arrays: CandleArrays) -> tuple[np.ndarray, ...]:
+    """``(may_long, may_short)`` from ``ActionBars``, or from ``FastForward``'s quiet bars."""
+    if isinstance(strategy, ActionBars):
+        may_long, may_short = strategy.action_bars(symbol, arrays)
+        return np.asarray(may_long, np.bool_), np.asarray(may_short, np.bool_)
+    assert isinstance(strategy, FastForward)
+    loud = ~np.asarray(strategy.quiet_bars(symbol, arrays), np.bool_)
+    return loud, loud
+
+
+def can_skip(strategy: object) -> bool:
+    """True when the strategy declares its acting bars and can fast-forward its state."""
+    return isinstance(strategy, ActionBars | FastForward)
+
+
+@dataclass
+class ActionIndex:
+    """Acting groups per slot and symbol, the group of every bar, the static runs."""
+
+    group_of: list[np.ndarray]  # per symbol: the group of each of its bars (non-decreasing)
+    acts: list[list[dict[Kind, np.ndarray]]]  # per slot, per symbol: sorted acting groups
+    static_end: np.ndarray  # per group: the end of its run of statically skippable groups
+
+    @classmethod
+    def build(
+        cls,
+        strategies: Sequence[object],
+        series: dict[str, CandleArrays],
+        close: np.ndarray,
+        which: np.ndarray,
+        index: np.ndarray,
+        starts: np.ndarray,
+        funding: FundingRates | None,
+    ) -> ActionIndex:
+        n, groups = len(close), len(starts)
+        sizes = np.diff(np.r_[starts, n])
+        group_sorted = np.repeat(np.arange(groups, dtype=np.int64), sizes)
+        group_of = []
+        for w, arrays in enumerate(series.values()):
+            mine = which == w
+            go = np.empty(len(arrays), np.int64)
+            go[index[mine]] = group_sorted[mine]
+            group_of.append(go)
+        acts: list[list[dict[Kind, np.ndarray]]] = []
+        for strategy in strategies:
+            per_symbol: list[dict[Kind, np.ndarray]] = []
+            for w, (symbol, arrays) in enumerate(series.items()):
+                may_long, may_short = action_masks(strategy, symbol, arrays)
+                go = group_of[w]
+                per_symbol.append(
+                    {"long": go[may_long], "short": go[may_short], "any": go[may_long | may_short]}
+                )
+            acts.append(per_symbol)
+        return cls(group_of, acts, _static_end(close, starts, funding))
+
+    def next_act(self, slot: int, symbol: int, kind: Kind, g: int) -> int:
+        """The first group ``>= g`` where the slot's strategy could act (a large number if none)."""
+        groups = self.acts[slot][symbol][kind]
+        k = int(np.searchsorted(groups, g))
+        return int(groups[k]) if k < len(groups) else 1 << 62
+
+    def bars(self, symbol: int, g: int, h: int) -> tuple[int, int]:
+        """The range of ``symbol``'s bars published in groups ``g..h-1``."""
+        go = self.group_of[symbol]
+        lo, hi = np.searchsorted(go, (g, h))
+        return int(lo), int(hi)
+
+    def last_bars(self, symbol: int, g: int, h: int) -> np.ndarray:
+        """For each group ``g..h-1``, the index of ``symbol``'s latest bar (-1: none yet)."""
+        groups = np.arange(g, h, dtype=np.int64)
+        return np.searchsorted(self.group_of[symbol], groups, side="right") - 1
+
+
+def _static_end(close: np.ndarray, starts: np.ndarray, funding: FundingRates | None) -> np.ndarray:
+    groups = len(starts)
+    if groups == 0:
+        return np.zeros(0, np.int64)
+    cand = np.ones(groups, np.bool_)
+    day = (close[starts] + 1) // DAY_MS
+    cand[1:] &= day[1:] == day[:-1]
+    if funding is not None and len(funding):
+        due = np.searchsorted(funding.ts_ms, close[starts], side="right")
+        cand[1:] &= due[1:] == due[:-1]
+    cand[0] = cand[-1] = False
+    stops = np.flatnonzero(~cand)  # the last group is never a candidate: not empty
+    return np.asarray(stops[np.searchsorted(stops, np.arange(groups))], np.int64)
+
+
+def first_touch(
+    low: np.ndarray, high: np.ndarray, below: list[float], above: list[float], margin: float
+) -> int:
+    """The first bar whose low reaches a level of ``below`` or whose high one of ``above``.
+
+    ``len(low)`` when none can (levels are widened by the relative ``margin``).
+    """
+    n = len(low)
+    if n == 0 or not (below or above):
+        return n
+    touch = np.zeros(n, np.bool_)
+    if below:
+        touch |= low <= max(below) * (1 + margin)
+    if above:
+        touch |= high >= min(above) * (1 - margin)
+    first = int(touch.argmax())
+    return first if touch[first] else n
