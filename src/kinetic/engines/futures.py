@@ -289,10 +289,11 @@ class FuturesEngine(BaseEngine):
         return super().protection_pending() or self.protection.pending
 
     def settled(self) -> bool:
-        """Also: every position's stop is known and the trail is not active yet."""
+        """Also: no reversal waits, every position's stop is known, no trail is active."""
         book = self.d.positions.positions
         return (
             super().settled()
+            and not self.reversals.waiting
             and all(s in self._stop_orders and not p.trailing_active for s, p in book.items())
             and all(s in book for s in self._stop_orders)
         )
