@@ -9,14 +9,31 @@ from operator import attrgetter
 from kinetic.domain import Fill, Order
 
 
+# A simulator that runs for months (paper mode) must not keep its whole history: the
+# newest final orders and fills stay queryable, older ones are forgotten, as a venue's
+# order and trade history is only queried for recent entries.
+MAX_FINAL_ORDERS = 20_000
+MAX_FILLS_PER_SYMBOL = 20_000
+
+
 class OrderBook:
-    """Keep every order by client id, open orders by symbol, and fills by symbol."""
+    """Keep orders by client id (open ones, and the newest ``MAX_FINAL_ORDERS`` final
+    ones), open orders by symbol, and the newest fills by symbol."""
 
     def __init__(self) -> None:
         self._orders: dict[str, Order] = {}
+        self._final: dict[str, None] = {}  # final client ids, oldest first
         self._open: dict[str, dict[str, Order]] = {}
         self._fills: dict[str, list[Fill]] = {}
         self._fill_ts: dict[str, list[int]] = {}  # per symbol, while times never go back
+
+    def retained(self) -> dict[str, int]:
+        """How many orders and fills this book keeps (bounded, not the whole history)."""
+        return {
+            "orders": len(self._orders),
+            "open": sum(len(v) for v in self._open.values()),
+            "fills": sum(len(v) for v in self._fills.values()),
+        }
 
     def get(self, client_order_id: str) -> Order | None:
         """Return the live order object for ``client_order_id`` (not a copy)."""
@@ -27,10 +44,20 @@ class OrderBook:
         self._orders[order.client_order_id] = order
         if not order.status.is_terminal:
             self._open.setdefault(order.symbol, {})[order.client_order_id] = order
+        else:
+            self._retire(order.client_order_id)
 
     def close(self, order: Order) -> None:
-        """Drop ``order`` from the open index (it stays queryable by client id)."""
+        """Drop ``order`` from the open index (it stays queryable by client id a while)."""
         self._open.get(order.symbol, {}).pop(order.client_order_id, None)
+        self._retire(order.client_order_id)
+
+    def _retire(self, client_order_id: str) -> None:
+        self._final[client_order_id] = None
+        if len(self._final) > MAX_FINAL_ORDERS:
+            oldest = next(iter(self._final))
+            del self._final[oldest]
+            self._orders.pop(oldest, None)
 
     def open_for(self, symbol: str) -> list[Order]:
         """Return the live open orders for ``symbol``, oldest first."""
@@ -45,15 +72,20 @@ class OrderBook:
         return [o for by_id in self._open.values() for o in by_id.values()]
 
     def add_fill(self, fill: Fill) -> None:
-        """Record ``fill``."""
-        self._fills.setdefault(fill.symbol, []).append(fill)
+        """Record ``fill`` (the oldest go once a symbol holds twice the limit)."""
+        fills = self._fills.setdefault(fill.symbol, [])
+        fills.append(fill)
         times = self._fill_ts.get(fill.symbol)
         if times is None:
-            self._fill_ts[fill.symbol] = [fill.ts_ms]
+            self._fill_ts[fill.symbol] = times = [fill.ts_ms]
         elif times and fill.ts_ms >= times[-1]:
             times.append(fill.ts_ms)
         else:  # the clock went back: fall back to scanning this symbol's fills
             times.clear()
+        if len(fills) > 2 * MAX_FILLS_PER_SYMBOL:  # in batches: amortised O(1) per fill
+            del fills[:-MAX_FILLS_PER_SYMBOL]
+            if times:
+                del times[:-MAX_FILLS_PER_SYMBOL]
 
     def fills(self, symbol: str, since_ms: int = 0) -> list[Fill]:
         """Return fills for ``symbol`` at or after ``since_ms``, oldest first."""

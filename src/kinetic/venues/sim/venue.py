@@ -217,6 +217,10 @@ class SimVenueBase:
         """True when any order rests (sync; the backtest driver asks before skipping)."""
         return self._book.has_open()
 
+    def retained(self) -> dict[str, int]:
+        """How many orders and fills the simulator keeps in memory (bounded)."""
+        return self._book.retained()
+
     def resting_orders(self) -> list[Order]:
         """The live open orders of every symbol (sync, not copies: read, never change)."""
         return self._book.all_open()
