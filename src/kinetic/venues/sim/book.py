@@ -8,7 +8,6 @@ from operator import attrgetter
 
 from kinetic.domain import Fill, Order
 
-
 # A simulator that runs for months (paper mode) must not keep its whole history: the
 # newest final orders and fills stay queryable, older ones are forgotten, as a venue's
 # order and trade history is only queried for recent entries.
