@@ -46,6 +46,7 @@ bench: install
 	@[ -d $${BENCH_TOOLS:-/tmp/kinetic-bench-tools}/pyarrow ] || $(PY) -m pip install --quiet --target $${BENCH_TOOLS:-/tmp/kinetic-bench-tools} pyarrow
 	$(PY) scripts/bench_candle_formats.py
 	$(PY) scripts/bench_scaling.py
+	$(PY) scripts/bench_soak.py
 
 chaos: install
 	$(PY) scripts/chaos.py --trials $${TRIALS:-300} --seed $${SEED:-1}
