@@ -1,4 +1,4 @@
-"""Kinetic command line: run | backtest | status | migrate | doctor.
+"""Kinetic command line: run | backtest | parity | status | migrate | doctor.
 
 Exit codes: 0 ok, 1 runtime failure, 2 configuration error (one clear line, no traceback),
 3 database schema refused.
@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     from kinetic.ops.data_cli import add_arguments as add_data_arguments
 
     add_data_arguments(sub.add_parser("data", help="download, import, check, list candle files"))
+    from kinetic.backtest.parity_cli import add_arguments as add_parity_arguments
+
+    add_parity_arguments(sub.add_parser("parity", help="compare a run with its backtest"))
     doctor = sub.add_parser("doctor", help="check configuration, data and database")
     doctor.add_argument("--db", help="database URL or SQLite path")
     return p
@@ -100,7 +103,7 @@ def _db_url(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -> 
     from kinetic.storage.db import resolve_database_url
 
     raw = getattr(args, "db", None)
-    create = args.command != "status"  # status never writes, not even a folder
+    create = args.command not in ("status", "parity")  # they never write, not even a folder
     if raw and "://" not in raw:
         return resolve_database_url(None, raw, create_dir=create)
     if raw:
@@ -204,6 +207,10 @@ def _dispatch(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -
             return asyncio.run(run_daemon(config, env, mode))
         if args.command in ("status", "migrate", "killswitch", "flatten"):
             return asyncio.run(_db_command(args, _db_url(args, config, env)))
+        if args.command == "parity":
+            from kinetic.backtest.parity_cli import run as run_parity
+
+            return run_parity(args, config, _db_url(args, config, env))
         if args.command == "doctor":
             from kinetic.doctor import run_doctor
 

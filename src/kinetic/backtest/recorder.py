@@ -6,7 +6,7 @@ report needs (closed trades, events, counts), so memory stays flat over long run
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -23,10 +23,18 @@ class BacktestRecorder:
     fills: int = 0
     trade_ids: set[tuple[str, str, str]] = field(default_factory=set)
     clock_ms: Any = None  # a callable returning the market time for event stamps
+    # parity keeps every order's last state and every fill (off: memory stays flat)
+    keep_journal: bool = False
+    journal: dict[str, tuple[str, Order, str]] = field(default_factory=dict)
+    fill_log: list[tuple[str, Fill]] = field(default_factory=list)
 
     async def record_order(self, engine: str, order: Order, reason: str = "") -> None:
         if order.status is OrderStatus.PENDING:
             self.orders += 1
+        if self.keep_journal:
+            old = self.journal.get(order.client_order_id)
+            kept = reason or (old[2] if old is not None else "")
+            self.journal[order.client_order_id] = (engine, replace(order), kept)
 
     async def record_fill(self, engine: str, fill: Fill) -> bool:
         # the journal's de-duplication is the OMS's last line of defence: keep it
@@ -35,6 +43,8 @@ class BacktestRecorder:
             return False
         self.trade_ids.add(key)
         self.fills += 1
+        if self.keep_journal:
+            self.fill_log.append((engine, fill))
         return True
 
     async def record_position(self, engine: str, position: Position) -> None:

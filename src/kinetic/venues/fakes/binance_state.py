@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 
@@ -156,6 +156,9 @@ class Book:
         self.balances: dict[str, Decimal] = {"USDT": D(100000), "BTC": D("1.5")}
         self.wallet = D(100000)  # USD-M wallet balance (USDT)
         self.move_balances = False  # the sandbox turns on balance and wallet accounting
+        # market orders fill this many bps against the taker, rounded to the tick against
+        # the taker (0: at the last price); a known slippage for parity tests
+        self.market_slippage_bps = Decimal(0)
         self.income: list[dict[str, Any]] = []  # USD-M /fapi/v1/income rows, oldest first
         self._ids = itertools.count(1000)
         self._final: deque[str] = deque()  # client ids of final orders, oldest first
@@ -270,7 +273,7 @@ class Book:
         )
         self.orders[cid] = order
         if otype == "MARKET":
-            self._fill(order, self.prices[s.symbol], now_ms)
+            self._fill(order, self._market_price(s, order.side), now_ms)
         return order
 
     def _checked(
@@ -299,6 +302,15 @@ class Book:
             p.get("reduceOnly") == "true",
         )
         return s, cid, otype, qty, price, stop
+
+    def _market_price(self, s: Sym, side: str) -> Decimal:
+        price = self.prices[s.symbol]
+        if not self.market_slippage_bps:
+            return price
+        move = price * self.market_slippage_bps / Decimal(10_000)
+        slipped = price + move if side == "BUY" else price - move
+        rounding = ROUND_CEILING if side == "BUY" else ROUND_FLOOR
+        return (slipped / s.tick).to_integral_value(rounding) * s.tick
 
     def _check_filters(self, s: Sym, qty: Decimal, price: Decimal, reduce_only: bool) -> None:
         if qty < s.min_qty or qty % s.step != 0:
