@@ -66,32 +66,30 @@ def _config(tmp_path: Path, futures: FakeBinance) -> UnifiedConfig:
     )
 
 
-async def _trade_the_path(tmp_path: Path, futures: FakeBinance) -> tuple[UnifiedConfig, str]:
+async def _trade_the_path(
+    server: FakeBinance, config: UnifiedConfig, env: EnvConfig, url: str, engine_name: str
+) -> None:
+    """Run the daemon while the live candles close one at a time, each acted on."""
     last_open = (int(time.time() * 1000) // MINUTE_MS - 1) * MINUTE_MS
     first = last_open - (len(HISTORY) - 1) * MINUTE_MS
     for i, close in enumerate(HISTORY):
-        futures.add_candle(SYMBOL, first + i * MINUTE_MS, close)
-    futures.set_price(SYMBOL, Decimal(str(HISTORY[-1])))
-    config = _config(tmp_path, futures)
-    env = EnvConfig(
-        mode="live", binance_api_key=SecretStr(API_KEY), binance_api_secret=SecretStr(API_SECRET)
-    )
-    url = resolve_database_url(None, str(tmp_path / "live.db"))
-    daemon = Daemon(config, env, mode="live", database_url=url)
+        server.add_candle(SYMBOL, first + i * MINUTE_MS, close)
+    server.set_price(SYMBOL, Decimal(str(HISTORY[-1])))
+    daemon = Daemon(config, env, mode=env.mode, database_url=url)
     stop = asyncio.Event()
     task = asyncio.create_task(daemon.run(stop))
 
     async def engine() -> Any:
-        return None if daemon.orchestrator is None else daemon.orchestrator.engines.get("futures")
+        return None if daemon.orchestrator is None else daemon.orchestrator.engines.get(engine_name)
 
     try:
         eng = await wait_until(engine, lambda e: e is not None and e.ready, "engine", 60, task)
         open_ms = last_open
         for close in LIVE:
             open_ms += MINUTE_MS
-            futures.set_price(SYMBOL, Decimal(str(close)))
-            row = futures.add_candle(SYMBOL, open_ms, close)
-            await futures.push_kline(SYMBOL, row, closed=True)
+            server.set_price(SYMBOL, Decimal(str(close)))
+            row = server.add_candle(SYMBOL, open_ms, close)
+            await server.push_kline(SYMBOL, row, closed=True)
 
             async def acted(t: int = open_ms) -> bool:
                 # scanned, the step over (its orders sent) and no fill still to learn;
@@ -103,7 +101,6 @@ async def _trade_the_path(tmp_path: Path, futures: FakeBinance) -> tuple[Unified
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
-    return config, url
 
 
 def _cli(args: list[str], config: UnifiedConfig, url: str) -> dict[str, Any]:
@@ -130,8 +127,13 @@ async def test_parity_of_a_run_on_the_fake_venue_reports_its_slippage_exactly(
     futures = FakeBinance(futures=True)
     futures.book.market_slippage_bps = SLIPPAGE_BPS
     await futures.start()
+    config = _config(tmp_path, futures)
+    env = EnvConfig(
+        mode="live", binance_api_key=SecretStr(API_KEY), binance_api_secret=SecretStr(API_SECRET)
+    )
+    url = resolve_database_url(None, str(tmp_path / "live.db"))
     try:
-        config, url = await _trade_the_path(tmp_path, futures)
+        await _trade_the_path(futures, config, env, url, "futures")
     finally:
         await futures.stop()
     html = tmp_path / "parity.html"
@@ -166,6 +168,52 @@ async def test_parity_of_a_run_on_the_fake_venue_reports_its_slippage_exactly(
     page = html.read_text()
     assert "<section id='parity'>" in page
     assert "matched" in page
+
+
+async def test_parity_of_a_paper_run_finds_the_same_orders_at_the_same_prices(
+    tmp_path: Path,
+) -> None:
+    """Paper (spot): market data from the fake, fills from the SimExchange, as the backtest."""
+    spot = FakeBinance(futures=False)
+    await spot.start()
+    config = UnifiedConfig.model_validate(
+        {
+            "futures_enabled": False,
+            "spot_watchlist": [SYMBOL],
+            "spot_strategy": "sma_cross",
+            "timeframe": "1m",
+            "spot_scan_interval_seconds": 1,
+            "monitor_interval_seconds": 0.1,
+            "spot_min_confidence": 0,
+            "spot_stop_loss_pct": 30,  # resting on the simulated venue, never reached here
+            "slippage_bps": 5,  # the paper venue's and the backtest's, alike
+            "sqlite_path": str(tmp_path / "paper.db"),
+            "venue_state_dir": str(tmp_path / "state"),
+            "candle_record_dir": str(tmp_path / "recorded"),
+            "venue_urls": {
+                "binance_spot_rest": spot.url,
+                "binance_spot_ws": f"{spot.ws_url}/stream",
+                "binance_spot_ws_api": f"{spot.ws_url}/ws-api/v3",
+            },
+        }
+    )
+    url = resolve_database_url(None, str(tmp_path / "paper.db"))
+    try:
+        await _trade_the_path(spot, config, EnvConfig(mode="paper"), url, "spot")
+    finally:
+        await spot.stop()
+    report = await asyncio.to_thread(
+        _cli, ["--engine", "spot", "--tolerance-s", "0", "--json"], config, url
+    )
+    orders = report["orders"]
+    assert (orders["missed"], orders["extra"]) == (0, 0)
+    markets = [p for p in report["pairs"] if p["type"] == "MARKET"]
+    assert [p["side"] for p in markets] == ["BUY", "SELL"]
+    for p in markets:
+        assert p["run_price"] == p["backtest_price"]
+        assert p["run_qty"] == p["backtest_qty"]
+        assert Decimal(p["price_diff_bps"]) == 0
+        assert Decimal(p["fee_diff"]) == 0
 
 
 def _leg(cid: str, side: str, created_ms: int, price: str = "100") -> Leg:
