@@ -324,14 +324,16 @@ def check(db: Path, venues: list[Venue], futures: Venue) -> dict[str, list[str]]
 
 
 def settled_check(
-    db: Path, venues: list[Venue], futures: Venue, reads: int = 5
+    db: Path, venues: list[Venue], futures: Venue, reads: int = 15
 ) -> dict[str, list[str]]:
     """``check`` up to ``reads`` times, 1 s apart; a difference counts only if every read shows it.
 
     The recovered daemon keeps trading while it is checked: an order sent between the
     journal read and the venue read is a race of the reads, and an order whose outcome a
-    fault left unknown is looked up again a few seconds later (``resolve_unknown``); a
-    broken journal stays broken on every read.
+    fault left unknown is looked up again a few seconds later (``resolve_unknown``), and a
+    request the venue hangs (a queued ``hang_after_accept``) is answered by the client's
+    10 s timeout; so a difference counts only if it lasts 15 reads. A broken journal stays
+    broken on every read.
     """
     found = check(db, venues, futures)
     for _ in range(reads - 1):
