@@ -14,13 +14,18 @@ Reported per run: wall time of the whole command (start-up, spawning, the search
 final in/out-of-sample evaluation) and trials per minute over the search itself (first
 trial start to last trial end, from the trials' own timestamps); then the scaling
 ratio 2 workers / 1 worker. On a 2-core machine the ideal ratio is 2; a machine shared
-with other work gets less.
+with other work gets less, so the CPU seconds per trial (this process and its workers)
+are printed too: their 2/1 ratio near 1 says the coordination (lock, storage, spawning)
+costs little and the wall-clock scaling is bounded by the free cores, printed as the
+load average.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import sys
 import tempfile
 import time
@@ -53,6 +58,13 @@ def _spec(storage_arg: str, study: str, trials: int, workers: int, days: int) ->
                         trials=trials, workers=workers, sampler="random", seed=1)  # fmt: skip
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the spawned workers)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _search_rate(spec: OptimizeSpec) -> float:
     import optuna
 
@@ -68,17 +80,20 @@ def run(storage_arg: str, trials: int, days: int) -> dict[str, Any]:
     stamp = int(time.time())
     for workers in (1, 2):
         spec = _spec(storage_arg, f"bench-{stamp}-w{workers}", trials, workers, days)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_s()
         run_optimize(spec)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
         out[f"workers_{workers}"] = {
             "wall_s": round(wall, 2),
             "trials_per_min_wall": round(trials / wall * 60, 1),
             "trials_per_min_search": round(_search_rate(spec), 1),
+            "cpu_s_per_trial": round(cpu / trials, 3),
         }
     one, two = out["workers_1"], out["workers_2"]
     out["scaling_search"] = round(two["trials_per_min_search"] / one["trials_per_min_search"], 2)
     out["scaling_wall"] = round(two["trials_per_min_wall"] / one["trials_per_min_wall"], 2)
+    out["cpu_per_trial_ratio"] = round(two["cpu_s_per_trial"] / one["cpu_s_per_trial"], 2)
+    out["load_average_1m"] = round(os.getloadavg()[0], 1)
     return out
 
 
@@ -100,9 +115,12 @@ def main() -> None:
     for w in (1, 2):
         r = result[f"workers_{w}"]
         print(f"  {w} worker{'s' if w > 1 else ' '}: {r['trials_per_min_search']:8.1f} trials/min "
-              f"(search)  {r['trials_per_min_wall']:8.1f} trials/min (wall {r['wall_s']} s)")
+              f"(search)  {r['trials_per_min_wall']:8.1f} trials/min (wall {r['wall_s']} s)  "
+              f"{r['cpu_s_per_trial']} CPU s/trial")
     print(f"  scaling 2/1 workers: {result['scaling_search']}x (search), "
-          f"{result['scaling_wall']}x (wall)")
+          f"{result['scaling_wall']}x (wall); CPU per trial 2/1: "
+          f"{result['cpu_per_trial_ratio']}x; load average {result['load_average_1m']} "
+          f"on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -268,13 +268,14 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
     """Every trial of the study as a plain dict (number, state, value, values, metrics)."""
     rows = []
     for t in study.get_trials(deepcopy=False):
+        res = t.user_attrs.get("result", {})
         rows.append({
             "number": t.number,
             "state": t.state.name,
             "value": t.value,
-            "values": t.user_attrs.get("values", {k: str(v) for k, v in t.params.items()}),
-            "metrics": t.user_attrs.get("metrics"),
-            "feasible": t.user_attrs.get("feasible"),
+            "values": res.get("values", {k: str(v) for k, v in t.params.items()}),
+            "metrics": res.get("metrics"),
+            "feasible": res.get("feasible"),
             "invalid": t.user_attrs.get("invalid"),
         })  # fmt: skip
     return rows

@@ -158,9 +158,12 @@ def _keep(trial: optuna.trial.Trial, setup: TrialSetup, values: dict[str, str],
     import os
 
     metrics = runs[0] if len(runs) == 1 else _mean_metrics(runs)
-    trial.set_user_attr("values", values)
-    trial.set_user_attr("metrics", metrics)
-    trial.set_user_attr("fold_scores", scores)
-    trial.set_user_attr("violations", setup.goal.violations(metrics))
-    trial.set_user_attr("feasible", setup.goal.feasible(metrics))
-    trial.set_user_attr("pid", os.getpid())
+    # one attribute, one storage write (each is a commit: SQLite syncs, PostgreSQL too)
+    trial.set_user_attr("result", {
+        "values": values,
+        "metrics": metrics,
+        "fold_scores": scores,
+        "violations": setup.goal.violations(metrics),
+        "feasible": setup.goal.feasible(metrics),
+        "pid": os.getpid(),
+    })  # fmt: skip

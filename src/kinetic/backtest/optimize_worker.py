@@ -8,6 +8,7 @@ finished trial stays in the storage, and a rerun of the same command resumes.
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 import threading
@@ -98,8 +99,26 @@ def run_worker(job: WorkerJob, on_trial: Callable[[], None] | None = None) -> in
 
     Raises ``KeyboardInterrupt`` after Ctrl-C/SIGTERM (finished trials are kept).
     """
-    with _signals_stop_trials():
+    with _signals_stop_trials(), _frozen_heap():
         return _run_studies(job, on_trial)
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Freeze what exists before the trials (modules, Optuna, cached candles) once.
+
+    ``batch_gc`` then skips its own full collection per backtest (see there); each
+    trial's objects stay unfrozen and are collected as usual.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _run_studies(job: WorkerJob, on_trial: Callable[[], None] | None) -> int:

@@ -157,7 +157,7 @@ def test_folds_report_each_fold_and_the_median_pruner_stops_poor_trials_early(
         == 14  # fmt: skip
     for t in complete:  # value = mean of the three folds, each reported as it finished
         assert sorted(t.intermediate_values) == [0, 1, 2]
-        scores = t.user_attrs["fold_scores"]
+        scores = t.user_attrs["result"]["fold_scores"]
         assert t.value == pytest.approx(sum(scores) / 3)
         assert t.intermediate_values[2] == pytest.approx(t.value)
     assert pruned, "no trial was pruned"

@@ -99,7 +99,7 @@ def test_two_workers_on_one_pg_study_run_each_trial_once_and_a_rerun_resumes(
     assert {t.state.name for t in trials} == {"COMPLETE"}
     points = [(t.params["fast"], t.params["slow"]) for t in trials]
     assert len(set(points)) == 10  # no grid point (no trial) run twice
-    assert len({t.user_attrs["pid"] for t in trials}) == 2  # both workers ran trials
+    assert len({t.user_attrs["result"]["pid"] for t in trials}) == 2  # both workers ran trials
     best = [json.loads(r[1])["best_params"] for r in results]
     assert best[0] == best[1]  # both waited for the other's trials before reporting
 

@@ -33,3 +33,17 @@ def test_batch_gc_restores_after_an_error_and_still_collects_cycles() -> None:
         _drive_and_fail()
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_batch_gc_inside_a_frozen_heap_keeps_the_callers_freeze() -> None:
+    # an optimize worker freezes its heap once; a run inside neither collects nor thaws it
+    gc.collect()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with batch_gc():
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen  # still frozen: the caller unfreezes
+    finally:
+        gc.unfreeze()
+    assert gc.get_freeze_count() == 0
