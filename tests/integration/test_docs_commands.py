@@ -126,6 +126,16 @@ def _exact_line(doc: Path, line: str) -> Callable[[subprocess.CompletedProcess[s
     return check
 
 
+def _check_optimize(proc: subprocess.CompletedProcess[str], tmp: Path) -> None:
+    _ok(proc)
+    data = json.loads(proc.stdout)
+    assert data["strategy"] == "sma_cross"
+    assert len(data["windows"]) == 1
+    assert set(data["best_params"]) == {"fast", "slow"}
+    for name in ("results.json", "trials.csv", "oos_equity.csv", "report.html"):
+        assert (tmp / "out-opt" / name).is_file(), name
+
+
 def _check_readme_backtest(proc: subprocess.CompletedProcess[str], tmp: Path) -> None:
     _ok(proc)
     assert json.loads(proc.stdout)["symbols"] == ["BTCUSDT"]
@@ -166,6 +176,22 @@ def listed_commands(tmp: Path) -> list[Listed]:
             funding,
             ["backtest", "--symbol", "BTCUSDT", "--data", BTC_5M, "--funding", BTC_5M],
             _exact_line(backtesting, funding),
+        ),
+        Listed(
+            backtesting,
+            "python main.py optimize --strategy sma_cross --symbol BTCUSDT \\\n"
+            f"    --data {BTC_5M} \\\n"
+            "    --param fast=5:50 --param slow=20:200:10 --objective sharpe --trials 100 \\\n"
+            "    --train 60d --test 30d --workers 2 --study smacross-btc --report out/opt",
+            shlex.split(
+                "optimize --strategy sma_cross --symbol BTCUSDT"
+                f" --data {REPO_ROOT / BTC_5M} --param fast=5:50 --param slow=20:200:10"
+                " --objective sharpe --trials 2 --train 3d --test 2d --workers 1"
+                " --from 2021-01-01 --to 2021-01-06 --study smacross-btc"
+                f" --storage {tmp / 'optimize.db'} --report out-opt --json --no-progress"
+            ),
+            _check_optimize,
+            cwd=tmp,
         ),
         Listed(
             README,
