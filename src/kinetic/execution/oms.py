@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from typing import Protocol
 
 from kinetic.clock import Clock
 from kinetic.domain import (
@@ -60,6 +61,17 @@ class JournalUnwritable(Exception):
     """The order's journal row could not be written, so the order was not sent."""
 
 
+class OrderObserver(Protocol):
+    """Told around every send (metrics: round-trip and candle-to-order latency, rejects).
+
+    Called synchronously; an observer must be quick and must not raise.
+    """
+
+    def before_send(self, engine: str, intent: OrderIntent) -> None: ...
+
+    def after_send(self, engine: str, intent: OrderIntent, order: Order) -> None: ...
+
+
 class OrderManager:
     """Submit orders for one engine and keep the journal in step with the venue."""
 
@@ -82,6 +94,7 @@ class OrderManager:
         self.consecutive_failures = 0
         self.in_flight = 0
         self.journal_error: str | None = None  # the last journal write failed: why
+        self.observer: OrderObserver | None = None  # set by the composition root (metrics)
         self.log = get_logger(engine=engine, component="oms")
 
     async def start(self) -> None:
@@ -142,6 +155,8 @@ class OrderManager:
         self._reasons[order.client_order_id] = intent.reason
         crash_point("before_send")
         self.in_flight += 1
+        if self.observer is not None:
+            self.observer.before_send(self.engine, intent)
         try:
             placed = await self._send(intent)
             crash_point("after_send")
@@ -152,6 +167,8 @@ class OrderManager:
         finally:
             self.in_flight -= 1
         self._merge(order, placed)
+        if self.observer is not None:
+            self.observer.after_send(self.engine, intent, order)
         # sent and journaled PENDING: a failed update leaves the lookup by client id to
         # a later reconcile, and the engine sees journal_error
         await self._journal(order, intent.reason)

@@ -23,6 +23,9 @@ class CandleStore:
         # replay: the feed's time; staleness is judged on it, not on a clock ahead of it
         self._market_time_ms = market_time_ms
         self._candles: dict[str, deque[Candle]] = {}
+        # told of every new closed candle (metrics: candle-to-order latency); set by the
+        # composition root, must be quick and must not raise
+        self.on_add: Callable[[Candle], None] | None = None
 
     def add(self, candle: Candle) -> bool:
         """Append a closed candle; duplicates and out-of-order candles are ignored."""
@@ -32,6 +35,8 @@ class CandleStore:
         elif window and candle.open_time_ms <= window[-1].open_time_ms:
             return False
         window.append(candle)
+        if self.on_add is not None:
+            self.on_add(candle)
         return True
 
     def symbols(self) -> list[str]:

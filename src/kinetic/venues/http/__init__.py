@@ -48,6 +48,7 @@ from kinetic.venues.http.client import (
     RequestBuilder,
     RequestKind,
     Response,
+    http_clients,
     retry_after_seconds,
 )
 from kinetic.venues.http.limits import (
@@ -78,5 +79,6 @@ __all__ = [
     "VenueGate",
     "Window",
     "WindowLimiter",
+    "http_clients",
     "retry_after_seconds",
 ]

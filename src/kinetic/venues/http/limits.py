@@ -43,6 +43,10 @@ class NoLimit:
     def on_response(self, headers: Mapping[str, str]) -> None:
         """Ignore headers."""
 
+    def usage(self) -> dict[str, tuple[float, float]]:
+        """No budget: nothing used."""
+        return {}
+
 
 class VenueGate:
     """A pause shared by every request of one venue (IP ban or rate-limit back-off)."""
@@ -51,11 +55,13 @@ class VenueGate:
         self._clock = clock
         self.until = 0.0
         self.banned = False
+        self.bans = 0  # IP bans (HTTP 418) since start, for metrics
 
     def pause(self, seconds: float, *, ban: bool = False) -> None:
         """Block requests for ``seconds`` from now; never shortens an existing pause."""
         self.until = max(self.until, self._clock.time() + max(0.0, seconds))
         self.banned = self.banned or ban
+        self.bans += 1 if ban else 0
 
     @property
     def remaining(self) -> float:
@@ -100,6 +106,10 @@ class WindowLimiter:
         """Return the units used in the current window of budget ``name``."""
         self._roll(next(w for w in self._windows if w.name == name))
         return self._state[name].used
+
+    def usage(self) -> dict[str, tuple[float, float]]:
+        """Every budget's ``(used, limit)`` in its current window (for metrics)."""
+        return {w.name: (self.used(w.name), float(w.limit)) for w in self._windows}
 
     async def acquire(self, weight: float, *, orders: int = 0) -> None:
         """Wait for every affected window to have room, then charge them."""
@@ -165,3 +175,7 @@ class DecayingCounter:
 
     def on_response(self, headers: Mapping[str, str]) -> None:
         """Kraken sends no counter headers; nothing to sync."""
+
+    def usage(self) -> dict[str, tuple[float, float]]:
+        """The counter's ``(value, max_count)`` (for metrics)."""
+        return {"counter": (self.count, self.max_count)}
