@@ -31,7 +31,7 @@ KEYED_MODES = ("live", "validate_only")
 VenueName = Literal["binance", "kraken", "sim"]
 ENV_PREFIX = "KINETIC_"
 # KINETIC_* variables that are not config fields (the file path, test-suite switches)
-RESERVED_ENV = frozenset({"KINETIC_CONFIG", "KINETIC_SKIP_PG"})
+RESERVED_ENV = frozenset({"KINETIC_CONFIG", "KINETIC_SKIP_PG", "KINETIC_API_TOKEN"})
 
 
 class ConfigValidationError(ValueError):
@@ -182,6 +182,13 @@ class UnifiedConfig(BaseModel):
     telegram_poll_timeout_seconds: int = Field(25, ge=1, le=50)
     telegram_fill_alerts: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Control plane (REST API, docs/api.md), served by the daemon. Bound off loopback it
+    # needs KINETIC_API_TOKEN in .env (the daemon refuses to start without one);
+    # api_port 0 picks a free port; api_read_only answers every mutation with 403.
+    api_enabled: bool = True
+    api_host: str = Field("127.0.0.1", min_length=1, max_length=255)
+    api_port: int = Field(8080, ge=0, le=65535)
+    api_read_only: bool = False
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> UnifiedConfig:
@@ -265,6 +272,7 @@ class EnvConfig(BaseModel):
     telegram_enabled: bool = False
     telegram_token: SecretStr | None = None
     telegram_chat_id: str | None = None
+    kinetic_api_token: SecretStr | None = None  # the REST API's bearer token
 
     def secrets(self) -> list[str]:
         """Every secret value set, for the log redaction processor."""

@@ -147,6 +147,7 @@ def daemon_env(venues: list[Venue], config_path: Path, crash_at: str | None) -> 
         KINETIC_CONFIG=str(config_path),
         BINANCE_TESTNET="false",
         PYTHONUNBUFFERED="1",
+        KINETIC_API_PORT="0",  # the REST API on a free port: daemons never collide on 8080
     )
     if crash_at:
         env["KINETIC_TEST_CRASH_AT"] = crash_at

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from config import KEYED_MODES, ConfigValidationError, EnvConfig, Mode, UnifiedConfig
+from kinetic.api.context import ApiContext
+from kinetic.api.server import ApiServer, is_loopback
 from kinetic.clock import RealClock, ScaledClock
 from kinetic.control.poller import CommandPoller
 from kinetic.control.service import ControlService
@@ -159,6 +161,7 @@ class Daemon:
         self.control: ControlService | None = None
         self.poller: CommandPoller | None = None
         self.notifier: TelegramNotifier | None = None
+        self.api: ApiServer | None = None
         self.world: ReplayWorld | VenueWorld | None = None
         self._feed_task: asyncio.Task[None] | None = None
         self.lease: LeaderLease | None = None  # ha_role primary/standby (ops.lease)
@@ -181,6 +184,7 @@ class Daemon:
         """Open the database, set up the mode's world and wire the engines."""
         if self.mode not in get_args(Mode):
             raise StartupError(f"mode {self.mode!r}: allowed {', '.join(get_args(Mode))}")
+        check_api_exposure(self.config, self.env)
         allocator = CapitalAllocator(self.config)
         enabled = allocator.enabled
         if not enabled:
@@ -309,6 +313,7 @@ class Daemon:
             assert self.orchestrator is not None
             if self.notifier is not None:  # first: it alerts the start and what follows
                 await self.notifier.start()
+            await self._start_api()
             await self._start_world(self.world)
             await self.orchestrator.start()
             if self.poller is not None:  # operator commands work during a long start-up
@@ -350,6 +355,22 @@ class Daemon:
         )
         self._lease_watch.start()
         return True
+
+    async def _start_api(self) -> None:
+        """Serve the REST API (``kinetic.api``) before the engines start: health and the
+        kill switch are there from the first moment."""
+        if not self.config.api_enabled or self.api is not None:
+            return
+        assert self.orchestrator is not None
+        assert self.control is not None
+        ctx = ApiContext(
+            self.config, self.control, self.orchestrator,
+            Repositories.create(self.db, RealClock()), self.db, self.mode,
+            token=self.env.kinetic_api_token, read_only=self.config.api_read_only,
+        )  # fmt: skip
+        api = ApiServer(ctx, self.config.api_host, self.config.api_port)
+        await api.start()
+        self.api = api
 
     async def _start_world(self, world: ReplayWorld | VenueWorld) -> None:
         if isinstance(world, VenueWorld):
@@ -405,6 +426,8 @@ class Daemon:
             self._feed_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._feed_task
+        if self.api is not None:  # no operator request arrives during the drain
+            await self.api.stop()
         if self.poller is not None:  # no operator command runs during the drain
             await self.poller.stop()
         if self.notifier is not None:
@@ -420,6 +443,19 @@ class Daemon:
         await self.db.close()
         if self.lease is not None:  # last: the standby takes over once we are quiet
             await self.lease.release()
+
+
+def check_api_exposure(config: UnifiedConfig, env: EnvConfig) -> None:
+    """Refuse an API bound off loopback without a token (exit 2, one line)."""
+    token = env.kinetic_api_token
+    if config.api_enabled and not is_loopback(config.api_host) and (
+        token is None or not token.get_secret_value()
+    ):
+        raise ConfigValidationError(
+            f"api_host {config.api_host} is not a loopback address and KINETIC_API_TOKEN is "
+            "not set: set the token in .env, bind api_host 127.0.0.1, or api_enabled: false",
+            ("api_host", "KINETIC_API_TOKEN"),
+        )
 
 
 def _journal_probe(recorder: DbRecorder) -> Any:

@@ -70,6 +70,12 @@ class GlobalRiskMonitor:
         self._day_number: int | None = None  # the UTC day ``_day_name`` was formatted for
         self._day_name = ""
 
+    def apply_limits(self, config: UnifiedConfig) -> None:
+        """Take the limits of ``config`` at run time (the operator's risk overlay)."""
+        self._daily_limit = config.global_daily_loss_limit_pct
+        self._dd_limit = config.global_max_drawdown_pct
+        self._cooldown_s = config.global_circuit_breaker_cooldown_minutes * 60.0
+
     def _utc_day(self) -> str:
         number = int(self._clock.time() // DAY_S)
         if number != self._day_number:  # formatted once per day, not on every update

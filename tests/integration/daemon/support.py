@@ -47,6 +47,7 @@ def fast_config(sqlite_path: Path, **overrides: Any) -> UnifiedConfig:
         "replay_warmup_candles": 200,
         "sqlite_path": str(sqlite_path),
         "monitor_interval_seconds": 0.1,
+        "api_port": 0,  # the REST API on a free port: tests never collide on 8080
     }
     values.update(overrides)
     return UnifiedConfig.model_validate(values)
@@ -144,6 +145,7 @@ def cli_env(**extra: str) -> dict[str, str]:
         if not k.startswith(_SCRUB_PREFIXES) and k not in _SCRUB_NAMES
     }
     env["PYTHONUNBUFFERED"] = "1"
+    env["KINETIC_API_PORT"] = "0"  # the REST API on a free port: runs never collide on 8080
     env.update(extra)
     return env
 

@@ -57,6 +57,7 @@ def _config(tmp_path: Path, spot: FakeBinance, futures: FakeBinance) -> UnifiedC
             "futures_watchlist": ["BTCUSDT", "ETHUSDT"],
             "timeframe": "1m",
             "monitor_interval_seconds": 0.1,
+            "api_port": 0,  # a free port: tests never collide on 8080
             "sqlite_path": str(tmp_path / "live.db"),
             "venue_state_dir": str(tmp_path / "state"),
             "candle_record_dir": str(tmp_path / "recorded"),

@@ -54,6 +54,7 @@ def _config(server: FakeBinance) -> UnifiedConfig:
         timeframe="1m",
         paper_warmup_candles=20,
         candle_record_dir="",
+        api_port=0,  # a free port: tests never collide on 8080
         venue_urls={
             "binance_futures_rest": server.url,
             "binance_futures_ws": f"{server.ws_url}/market/stream",

@@ -93,6 +93,7 @@ def _config(
         "spot_scan_interval_seconds": 1,
         "futures_scan_interval_seconds": 1,
         "monitor_interval_seconds": 0.1,
+        "api_port": 0,  # a free port: tests never collide on 8080
         "sqlite_path": str(tmp_path / "paper.db"),
         "venue_state_dir": str(tmp_path / "state"),
         "candle_record_dir": str(tmp_path / "recorded"),

@@ -1,0 +1,1 @@
+"""One module per resource; each has ``add_routes(app, ctx)``."""
