@@ -39,7 +39,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if not _is_api(request) or exc.status < 400:
             raise
-        return fail(exc.status, exc.reason or "error")
+        response = fail(exc.status, exc.reason or "error")
+        if "Allow" in exc.headers:  # a 405 names the methods the path has (RFC 9110)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
         log.exception("API handler failed", method=request.method, path=request.path)
         return fail(500, "internal error (logged by the daemon)")

@@ -91,7 +91,8 @@ def _operation(spec: RouteSpec, components: dict[str, Any]) -> dict[str, Any]:
     }
     if spec.body is not None:
         op["requestBody"] = {
-            "required": True,
+            # an empty body reads as {}: required only when the model has required fields
+            "required": bool(spec.body.model_json_schema().get("required")),
             "content": {"application/json": {"schema": _model_ref(spec.body, components)}},
         }
     if not spec.public:

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kinetic.clock import Clock, RealClock
+from config import ConfigValidationError
+from kinetic.control import overlay
 from kinetic.control.actions import OperatorActions
 from kinetic.control.audit import record_audit
 from kinetic.control.confirm import Confirmation, Confirmations
@@ -185,8 +187,9 @@ class ControlService(OperatorActions):
         returns ``unconfirmed`` with a one-time token valid 60 s for exactly these args;
         the same call with ``confirm_token`` carries it out. Every call is audited.
         """
-        if action not in ACTIONS:
-            reply = OperatorReply("refused", f"unknown action {action!r}", error="not_found")
+        refusal = self._precheck(action, args)
+        if refusal is not None:
+            reply = OperatorReply("refused", refusal.message, refusal.data, refusal.error)
         elif needs_confirmation(action, args) and not confirm_token:
             conf = self.confirmations.issue(action, args)
             reply = OperatorReply("unconfirmed", f"{action} needs confirmation: repeat it with "
@@ -204,6 +207,23 @@ class ControlService(OperatorActions):
                          engine=args.get("engine") if isinstance(args.get("engine"), str)
                          else None)  # fmt: skip
         return reply
+
+    def _precheck(self, action: str, args: dict[str, Any]) -> CommandResult | None:
+        """Refuse before any confirmation what could never be carried out."""
+        if action not in ACTIONS:
+            return CommandResult(False, f"unknown action {action!r}", error="not_found")
+        engine = args.get("engine")
+        if engine is not None and action in ("engine_update", "kill_switch"):
+            _eng, missing = self._engine(str(engine))
+            if missing is not None:
+                return missing
+        if action == "risk_config":
+            try:
+                overlay.overlay(self._config(), dict(args.get("changes") or {}), "operator")
+            except ConfigValidationError as exc:
+                return CommandResult(False, str(exc), {"fields": list(exc.fields)},
+                                     error="invalid")  # fmt: skip
+        return None
 
     async def audit(
         self,
@@ -252,8 +272,10 @@ class ControlService(OperatorActions):
             results.append(await self.set_entries_paused(engine, bool(args["entries_paused"]),
                                                          reason))  # fmt: skip
         if not results:
-            return CommandResult(False, "nothing to change: give enabled and/or entries_paused",
-                                 error="invalid")  # fmt: skip
+            _eng, missing = self._engine(engine)
+            if missing is not None:
+                return missing
+            return CommandResult(True, f"{engine}: nothing to change", self.engine_state(engine))
         failed = next((r for r in results if not r.ok), None)
         if failed is not None:
             return failed
