@@ -22,7 +22,10 @@ from kinetic.api.envelope import ApiError, fail
 from kinetic.api.registry import MUTATING, PROTECTED_PATHS, PUBLIC_PATHS, Handler, spec_of
 from kinetic.logging import get_logger
 
-AUDITED = "kinetic_audited"  # request key: the control service wrote the audit entry
+# request key: the control service wrote the audit entry (RequestKey from aiohttp 3.12)
+AUDITED: Any = (
+    web.RequestKey("kinetic_audited", bool) if hasattr(web, "RequestKey") else "kinetic_audited"
+)
 log = get_logger(component="api")
 
 

@@ -35,8 +35,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kinetic.clock import Clock, RealClock
 from config import ConfigValidationError
+from kinetic.clock import Clock, RealClock
 from kinetic.control import overlay
 from kinetic.control.actions import OperatorActions
 from kinetic.control.audit import record_audit
