@@ -39,6 +39,7 @@ bench: install
 	$(PY) scripts/bench_protection.py
 	$(PY) scripts/bench_sandbox.py
 	$(PY) scripts/failover.py --rounds 3
+	$(PY) scripts/bench_api.py
 	@# backtesting.py and backtrader are installed for the comparison only (not project deps)
 	@[ -d $${BENCH_TOOLS:-/tmp/kinetic-bench-tools}/backtesting ] || $(PY) -m pip install --quiet --target $${BENCH_TOOLS:-/tmp/kinetic-bench-tools} backtesting backtrader
 	$(PY) scripts/bench_backtest.py

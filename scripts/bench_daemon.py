@@ -53,6 +53,7 @@ def bench_startup_and_rss(rss_minutes: float, skip_rss: bool) -> None:
         proc = subprocess.Popen(
             [sys.executable, "main.py", "run", "--db", str(db)],
             cwd=ROOT,
+            env={**os.environ, "KINETIC_API_PORT": "0"},  # the API on a free port, not 8080
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
