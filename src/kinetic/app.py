@@ -14,11 +14,10 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from config import KEYED_MODES, ConfigValidationError, EnvConfig, Mode, UnifiedConfig
-from kinetic.api.context import ApiContext
-from kinetic.api.server import ApiServer, is_loopback
+from kinetic.api.hosts import is_loopback
 from kinetic.clock import RealClock, ScaledClock
 from kinetic.control.poller import CommandPoller
 from kinetic.control.service import ControlService
@@ -53,6 +52,9 @@ from kinetic.wiring import (
     starting_capital,
 )
 from kinetic.worlds import VenueWorld, build_venue_world, live_checks
+
+if TYPE_CHECKING:  # the web stack is imported only when the API starts
+    from kinetic.api.server import ApiServer
 
 log = get_logger(component="app")
 TAKEOVER_POLL_S = 0.05  # how often the first start-up's outcome is looked at
@@ -361,6 +363,9 @@ class Daemon:
         kill switch are there from the first moment."""
         if not self.config.api_enabled or self.api is not None:
             return
+        from kinetic.api.context import ApiContext  # the web stack loads only to serve
+        from kinetic.api.server import ApiServer
+
         assert self.orchestrator is not None
         assert self.control is not None
         ctx = ApiContext(

@@ -11,11 +11,11 @@ before the engines drain, so no operator action arrives during the shutdown.
 from __future__ import annotations
 
 import importlib
-import ipaddress
 
 from aiohttp import web
 
 from kinetic.api.context import CTX, ApiContext
+from kinetic.api.hosts import is_loopback as is_loopback  # re-exported
 from kinetic.api.middleware import MIDDLEWARES
 from kinetic.api.registry import init_registry
 from kinetic.errors import StartupError
@@ -42,16 +42,6 @@ def create_app(ctx: ApiContext, modules: tuple[str, ...] = ROUTE_MODULES) -> web
     for name in modules:
         importlib.import_module(name).add_routes(app, ctx)
     return app
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class ApiServer:

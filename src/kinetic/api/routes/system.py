@@ -13,6 +13,7 @@ from kinetic.api.context import ApiContext, ctx_of
 from kinetic.api.envelope import ok
 from kinetic.api.registry import PUBLIC_PATHS, parse_query, route
 from kinetic.domain import EngineStatus
+from kinetic.logging import REDACTOR
 
 TAG = "system"
 
@@ -83,7 +84,7 @@ async def system_config(request: web.Request) -> web.Response:
     config = ctx.orchestrator.config
     return ok(
         {
-            "config": config.model_dump(mode="json"),
+            "config": REDACTOR.scrub(config.model_dump(mode="json")),  # belt and braces
             "runtime_risk": ctx.control.risk_config(),
             "mode": ctx.mode,
             "api": {"host": config.api_host, "read_only": ctx.read_only, "auth": ctx.auth_enabled},
