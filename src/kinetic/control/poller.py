@@ -2,7 +2,8 @@
 
 One named task owned by the daemon. Every ``interval_s`` (on the injected clock) it
 reads the pending ``operator_commands`` rows, runs each through ``ControlService`` and
-marks it ``done`` or ``failed`` with the result line. Every ``alive_every_s`` it writes
+marks it ``done`` or ``failed`` with the result line, and writes the ``operator`` audit
+entry (``via`` cli) as the API's requests get. Every ``alive_every_s`` it writes
 the liveness row (``installation`` key ``daemon_alive``: pid and time) the CLI reads to
 tell a running daemon from none; ``stop`` writes it as stopped.
 
@@ -114,6 +115,9 @@ class CommandPoller:
         for command in await self.commands.pending():
             status, line = await self._carry_out(command)
             await self.commands.finish(command.id, status, line)
+            outcome = "refused" if line.startswith("expired") else status
+            await self.service.audit(command.kind, command.args, outcome, line, via="cli",
+                                     remote=f"command #{command.id}")  # fmt: skip
             self.log.info("operator command", id=command.id, kind=command.kind, status=status,
                           result=line)  # fmt: skip
             done += 1
