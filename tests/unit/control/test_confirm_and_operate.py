@@ -6,7 +6,9 @@ from __future__ import annotations
 from kinetic.clock import ManualClock
 from kinetic.control.audit import AUDIT_KIND, clean_args
 from kinetic.control.confirm import Confirmations
+from kinetic.control.poller import CommandPoller
 from kinetic.control.service import ControlService, needs_confirmation
+from kinetic.storage.records import StoredCommand
 from kinetic.supervisor.orchestrator import Orchestrator
 from tests.fakes import MemorySink
 from tests.unit.engines.kit import futures_world
@@ -83,3 +85,40 @@ async def test_operate_issues_then_runs_and_audits_every_step() -> None:
     ]  # fmt: skip
     assert audits[0][3]["remote"] == "1.2.3.4"
     assert audits[0][3]["via"] == "test"
+
+
+class _Queue:
+    def __init__(self, commands: list[StoredCommand]) -> None:
+        self.commands = commands
+        self.finished: list[tuple[int, str, str]] = []
+
+    async def pending(self) -> list[StoredCommand]:
+        out, self.commands = self.commands, []
+        return out
+
+    async def finish(self, command_id: int, status: str, result: str = "") -> None:
+        self.finished.append((command_id, status, result))
+
+
+class _KV:
+    async def put(self, key: str, value: str) -> None:
+        return None
+
+
+async def test_cli_commands_are_audited_like_api_requests() -> None:
+    fw = futures_world()
+    sink = MemorySink()
+    orch = Orchestrator(fw.config, {"futures": fw.engine}, sink, fw.clock, fw.clock)  # type: ignore[dict-item]
+    service = ControlService(orch, sink, fw.clock)
+    now = fw.clock.time_ms()
+    queue = _Queue([
+        StoredCommand(1, "killswitch", {"action": "on", "reason": "r"}, "pending", "", now, 0),
+        StoredCommand(2, "flatten", {"reason": "old"}, "pending", "", now - 120_000, 0),
+    ])  # fmt: skip
+    poller = CommandPoller(queue, _KV(), service, fw.clock)
+    assert await poller.poll_once() == 2
+    audits = [e[3] for e in sink.events if e[0] == AUDIT_KIND]
+    assert [(a["action"], a["outcome"], a["via"]) for a in audits] == [
+        ("killswitch", "done", "cli"), ("flatten", "refused", "cli")
+    ]  # fmt: skip
+    assert audits[0]["remote"] == "command #1"
