@@ -100,6 +100,17 @@ async def test_read_only_refuses_every_mutation_with_403_and_reads_still_work(
     status, body = await call(http, "GET", url + "/api/risk/status")
     assert status == 200
     assert body["data"]["kill_switch"] is False  # the refused kill switch did nothing
+    _, events = await call(http, "GET", url + "/api/system/events?kind=operator&limit=200")
+    refused = [e["data"] for e in events["data"] if "HTTP 403" in e["data"]["message"]]
+    assert {a["action"] for a in refused} >= {
+        "kill_switch",
+        "cancel_all",
+        "flatten_all",
+        "risk_config",
+        "engine_update",
+        "cancel_order",
+    }
+    assert all(a["outcome"] == "refused" and a["remote"] == "127.0.0.1" for a in refused)
 
 
 async def test_openapi_lists_every_endpoint_of_the_issue(
