@@ -431,12 +431,7 @@ class Daemon:
             self._feed_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._feed_task
-        if self.api is not None:  # no operator request arrives during the drain
-            await self.api.stop()
-        if self.poller is not None:  # no operator command runs during the drain
-            await self.poller.stop()
-        if self.notifier is not None:
-            await self.notifier.stop_commands()
+        await self._stop_operator_inputs()
         if self.orchestrator is not None:
             await self.orchestrator.stop()
         if self.notifier is not None:  # after the engines: their last alerts go out
@@ -448,6 +443,15 @@ class Daemon:
         await self.db.close()
         if self.lease is not None:  # last: the standby takes over once we are quiet
             await self.lease.release()
+
+    async def _stop_operator_inputs(self) -> None:
+        """No operator request (API, CLI command, Telegram) arrives during the drain."""
+        if self.api is not None:
+            await self.api.stop()
+        if self.poller is not None:
+            await self.poller.stop()
+        if self.notifier is not None:
+            await self.notifier.stop_commands()
 
 
 def check_api_exposure(config: UnifiedConfig, env: EnvConfig) -> None:
