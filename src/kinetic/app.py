@@ -54,6 +54,7 @@ from kinetic.wiring import (
 from kinetic.worlds import VenueWorld, build_venue_world, live_checks
 
 if TYPE_CHECKING:  # the web stack is imported only when the API starts
+    from kinetic.api.dashboard import Dashboard
     from kinetic.api.server import ApiServer
 
 log = get_logger(component="app")
@@ -164,6 +165,7 @@ class Daemon:
         self.poller: CommandPoller | None = None
         self.notifier: TelegramNotifier | None = None
         self.api: ApiServer | None = None
+        self.dashboard: Dashboard | None = None  # live feed + /metrics, with the API
         self.world: ReplayWorld | VenueWorld | None = None
         self._feed_task: asyncio.Task[None] | None = None
         self.lease: LeaderLease | None = None  # ha_role primary/standby (ops.lease)
@@ -259,6 +261,11 @@ class Daemon:
         heartbeat.orchestrator = orch
         self.orchestrator = orch
         self.control = ControlService(orch, recorder)
+        if self.config.api_enabled:  # the web stack loads only to serve
+            from kinetic.api.dashboard import Dashboard
+
+            self.dashboard = Dashboard(lambda: self.orchestrator, RealClock(), mode=self.mode)
+            self.dashboard.attach(orch, recorder.listeners)
         self.poller = CommandPoller(
             recorder.repos.commands,
             recorder.repos.installation,
@@ -364,6 +371,7 @@ class Daemon:
         if not self.config.api_enabled or self.api is not None:
             return
         from kinetic.api.context import ApiContext  # the web stack loads only to serve
+        from kinetic.api.dashboard import EXTRA_KEY as DASHBOARD_KEY
         from kinetic.api.server import ApiServer
 
         assert self.orchestrator is not None
@@ -373,9 +381,14 @@ class Daemon:
             Repositories.create(self.db, RealClock()), self.db, self.mode,
             token=self.env.kinetic_api_token, read_only=self.config.api_read_only,
         )  # fmt: skip
+        if self.dashboard is not None:
+            ctx.extra[DASHBOARD_KEY] = self.dashboard
         api = ApiServer(ctx, self.config.api_host, self.config.api_port)
         await api.start()
         self.api = api
+        if self.dashboard is not None:
+            self.dashboard.start()
+        print(f"kinetic: dashboard at {api.url}/  (metrics: {api.url}/metrics)", flush=True)
 
     async def _start_world(self, world: ReplayWorld | VenueWorld) -> None:
         if isinstance(world, VenueWorld):
@@ -446,6 +459,8 @@ class Daemon:
 
     async def _stop_operator_inputs(self) -> None:
         """No operator request (API, CLI command, Telegram) arrives during the drain."""
+        if self.dashboard is not None:  # end the live streams first: nothing waits on them
+            await self.dashboard.stop()
         if self.api is not None:
             await self.api.stop()
         if self.poller is not None:

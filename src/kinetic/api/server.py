@@ -28,6 +28,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "kinetic.api.routes.risk",
     "kinetic.api.routes.engines",
     "kinetic.api.routes.execution",
+    "kinetic.api.dashboard",  # /, /static/, /api/live (SSE), /metrics
 )
 MAX_BODY_BYTES = 64 * 1024
 SHUTDOWN_S = 2.0
