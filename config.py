@@ -445,7 +445,9 @@ def load_config(
             try:
                 loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
             except yaml.YAMLError as exc:
-                raise ConfigValidationError(f"config file {p} is not valid YAML: {exc}") from None
+                detail = " ".join(str(exc).split())  # one line: PyYAML's message spans several
+                msg = f"config file {p} is not valid YAML: {detail}"
+                raise ConfigValidationError(msg) from None
             if loaded is not None and not isinstance(loaded, dict):
                 raise ConfigValidationError(f"config file {p} must hold a mapping of fields")
             data.update(loaded or {})

@@ -27,7 +27,10 @@ EXIT_SCHEMA = 3
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="kinetic", description="Kinetic trading daemon")
+    from kinetic.ops.cli_habits import OneLineParser, VersionAction
+
+    p = OneLineParser(prog="kinetic", description="Kinetic trading daemon")
+    p.add_argument("--version", action=VersionAction)
     p.add_argument(
         "--config", help="YAML config file (default: $KINETIC_CONFIG or built-in defaults)"
     )
@@ -65,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     add_parity_arguments(sub.add_parser("parity", help="compare a run with its backtest"))
     doctor = sub.add_parser("doctor", help="check configuration, data and database")
     doctor.add_argument("--db", help="database URL or SQLite path")
+    from kinetic.ops.config_view import add_arguments as add_config_arguments
+
+    add_config_arguments(sub)  # config show | config check FILE
     return p
 
 
@@ -158,7 +164,18 @@ async def _migrate(url: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    from kinetic.ops.cli_habits import hoist_global_options
+
+    args = _parser().parse_args(hoist_global_options(sys.argv[1:] if argv is None else argv))
+    if args.command == "config" and args.config_action == "check":  # the file alone
+        from kinetic.ops.config_view import check_file
+
+        try:
+            print(check_file(args.file, args.with_env))
+        except ConfigValidationError as exc:
+            print(f"kinetic: configuration error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        return 0
     if args.command == "sandbox":  # needs no config: it only starts local fake venues
         from kinetic.venues.fakes.sandbox import run as run_sandbox
 
@@ -184,6 +201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kinetic.ops.data_cli import run as run_data
 
             return run_data(args, config, env)
+        if args.command == "config":  # config show
+            from kinetic.ops.config_view import config_rows, render
+
+            print(render(config_rows(args, config, env), args.json))
+            return 0
         return _dispatch(args, config, env)
     except ConfigValidationError as exc:
         print(f"kinetic: configuration error: {exc}", file=sys.stderr)
