@@ -34,6 +34,7 @@ from kinetic.marketdata.store import CandleStore
 from kinetic.notify.telegram.bot import TelegramNotifier
 from kinetic.notify.telegram.setup import build_telegram
 from kinetic.ops.lease import LeaderLease, LeaseWatch, lease_dsn
+from kinetic.ops.systemd import SystemdNotifier
 from kinetic.retrying import STARTUP_RETRY_BUDGET_S
 from kinetic.storage.db import Database, resolve_database_url, safe_url
 from kinetic.storage.journal import OrderJournal, open_journal
@@ -152,8 +153,10 @@ class Daemon:
         *,
         mode: str = "replay",
         database_url: str | None = None,
+        systemd: SystemdNotifier | None = None,
     ) -> None:
         self.config = config
+        self.systemd = systemd or SystemdNotifier.from_environ()
         self.env = env
         self.mode = mode
         url = database_url or (env.database_url.get_secret_value() if env.database_url else None)
@@ -314,20 +317,30 @@ class Daemon:
     async def run(self, stop: asyncio.Event) -> None:
         """Start everything, wait for ``stop``, then shut down in stages."""
         try:
-            if self.config.ha_role != "solo" and not await self._lead(stop):
-                return  # stopped while standing by
-            if self.orchestrator is None:  # tests may build first and adjust the graph
-                await self.build()
-            assert self.world is not None
-            assert self.orchestrator is not None
-            if self.notifier is not None:  # first: it alerts the start and what follows
-                await self.notifier.start()
-            await self._start_api()
-            await self._start_world(self.world)
-            await self.orchestrator.start()
+            if self.config.ha_role != "solo":
+                # systemd: a standby is up (READY=1) while it waits, and its loop is watched
+                waiting = f"{self.mode}: {self.config.ha_role}, waiting for the leader lease"
+                self.systemd.ready(waiting)
+                async with self.systemd.startup_pings(waiting):
+                    leading = await self._lead(stop)
+                if not leading:
+                    return  # stopped while standing by
+            async with self.systemd.startup_pings(f"{self.mode}: starting (database, venues)"):
+                if self.orchestrator is None:  # tests may build first and adjust the graph
+                    await self.build()
+                assert self.world is not None
+                assert self.orchestrator is not None
+                if self.notifier is not None:  # first: it alerts the start and what follows
+                    await self.notifier.start()
+                await self._start_api()
+                await self._start_world(self.world)
+                await self.orchestrator.start()
+            self.orchestrator.health_monitor.watchdog = self._watchdog_ping
             if self.poller is not None:  # operator commands work during a long start-up
                 self.poller.start()
+            self.systemd.ready(self.status_line("engines starting"))
             await self._await_takeover(stop)
+            self.systemd.status(self.status_line())
             log.info(
                 "daemon running",
                 mode=self.mode,
@@ -337,6 +350,7 @@ class Daemon:
             await stop.wait()
             log.info("shutdown requested: stopping new entries and draining")
         finally:
+            self.systemd.stopping()
             await self.shutdown()
 
     async def _lead(self, stop: asyncio.Event) -> bool:
@@ -389,6 +403,21 @@ class Daemon:
         if self.dashboard is not None:
             self.dashboard.start()
         print(f"kinetic: dashboard at {api.url}/  (metrics: {api.url}/metrics)", flush=True)
+
+    def status_line(self, note: str = "") -> str:
+        """systemd's STATUS=: mode, each engine's health and trading state, the daemon's."""
+        assert self.orchestrator is not None
+        orch = self.orchestrator
+        parts = []
+        for name in orch.engines:
+            health = orch.health_monitor.engine_health.get(name)
+            running = health.status if health is not None else "off"
+            parts.append(f"{name} {running}/{orch.states.state(name)}")
+        line = f"{self.mode}: {', '.join(parts)}; daemon {orch.states.state('daemon')}"
+        return f"{line} ({note})" if note else line
+
+    def _watchdog_ping(self) -> None:
+        self.systemd.watchdog(self.status_line())
 
     async def _start_world(self, world: ReplayWorld | VenueWorld) -> None:
         if isinstance(world, VenueWorld):

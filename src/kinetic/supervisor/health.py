@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from config import UnifiedConfig
 from kinetic.clock import Clock
 from kinetic.domain import EngineHealth, EngineStatus
@@ -24,11 +26,24 @@ class HealthMonitor:
         self._backoff_s = config.engine_restart_backoff_seconds
         self._clock = clock
         self.engine_health: dict[str, EngineHealth] = {}
+        # systemd watchdog ping (kinetic.ops.systemd), wired by the composition root
+        self.watchdog: Callable[[], None] | None = None
 
     def register(self, engine_name: str) -> None:
         self.engine_health[engine_name] = EngineHealth(
             engine_name, EngineStatus.RUNNING, self._clock.time()
         )
+
+    def pet_watchdog(self, alive: bool) -> bool:
+        """Ping the service watchdog when something still trades or protects (``alive``).
+
+        Called from the supervisor's monitor step, so a frozen event loop or a hung
+        monitor stops the pings too; systemd then restarts the daemon.
+        """
+        if not alive or self.watchdog is None:
+            return False
+        self.watchdog()
+        return True
 
     def record_heartbeat(self, engine_name: str) -> None:
         health = self.engine_health.get(engine_name)

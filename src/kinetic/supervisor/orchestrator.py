@@ -189,6 +189,9 @@ class Orchestrator:
         await self._check_heartbeats()
         await self._run_due_restarts()
         await self._protect_halted()
+        # before the risk and persistence steps: a database outage must not get the
+        # daemon killed by the watchdog while its engines and protection still run
+        self.health_monitor.pet_watchdog(self.watchdog_alive())
         await self.states.flush()
         await self._check_risk()
         await self._check_invariants()
@@ -277,6 +280,11 @@ class Orchestrator:
             except Exception as exc:  # logged; tried again next step
                 self.log.error("protection step of a halted engine failed", engine=name,
                                error=repr(exc))  # fmt: skip
+
+    def watchdog_alive(self) -> bool:
+        """An engine task runs, or the protection step of a halted engine does."""
+        protected = any(hasattr(self.engines[n], "protect_once") for n in self.halted)
+        return bool(self.running_engines) or protected
 
     async def _run_due_restarts(self) -> None:
         now = self.clock.time()

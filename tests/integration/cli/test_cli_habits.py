@@ -27,17 +27,16 @@ def test_global_options_after_the_command_are_moved_in_front() -> None:
 
 
 @pytest.mark.parametrize("where", ["before", "after"])
-def test_config_file_applies_before_or_after_the_command(
-    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_config_file_applies_before_or_after_the_command(where: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("spot_max_positions: -1\n")
     db = tmp_path / "y.db"
     opts = ["--config", str(bad), "--env-file", "/dev/null"]
     tail = ["migrate", "--db", str(db)]
     argv = [*opts, *tail] if where == "before" else [*tail, *opts]
-    assert main.main(argv) == EXIT_CONFIG
-    err = capsys.readouterr().err.strip().splitlines()
+    proc = run_cli(*argv)  # a subprocess: main() configures logging on this stderr
+    assert proc.returncode == EXIT_CONFIG
+    err = proc.stderr.strip().splitlines()
     assert len(err) == 1
     assert "spot_max_positions" in err[0]
     assert str(bad) in err[0]
@@ -83,6 +82,15 @@ def test_config_show_text_lines() -> None:
     assert lines["live_trading_enabled"].endswith("# command line (--live)")
     assert "= True" in lines["live_trading_enabled"]
     assert lines["spot_enabled"].endswith("# default")
+
+
+def test_run_accepts_config_and_db_after_the_command(tmp_path: Path) -> None:
+    yml = tmp_path / "x.yaml"
+    yml.write_text("replay_speed: 1000000\nspot_enabled: false\n")
+    db = tmp_path / "y.db"
+    proc = run_cli("migrate", "--db", str(db), "--config", str(yml), "--env-file", "/dev/null")
+    assert proc.returncode == 0, proc.stderr
+    assert db.exists()
 
 
 def test_config_check_valid_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -140,3 +140,61 @@ async def test_no_risk_check_until_every_engine_has_read_its_account() -> None:
         assert orch.risk_monitor.day_start_value == 200_000
     finally:
         await orch.stop()
+
+
+async def test_watchdog_pings_while_an_engine_or_a_halted_engines_protection_lives() -> None:
+    cfg = UnifiedConfig(engine_restart_max_attempts=0)
+    orch, engines, clock, _sink = _orch(cfg, spot=4000, futures=6000)
+    pings: list[int] = []
+    orch.health_monitor.watchdog = lambda: pings.append(1)
+    await orch.start()
+    await _settle()
+    try:
+        before = len(pings)
+        await orch.monitor_once()
+        assert len(pings) == before + 1
+        engines["spot"].crash_next = True
+        engines["futures"].crash_next = True
+        clock.advance(1)
+        await _settle()
+        await orch.monitor_once()
+        assert orch.halted == {"spot", "futures"}
+        before = len(pings)
+        await orch.monitor_once()  # both HALTED: their protection still runs
+        assert len(pings) == before + 1
+    finally:
+        await orch.stop()
+
+
+async def test_watchdog_stops_when_no_engine_and_no_protection_is_alive() -> None:
+    cfg = UnifiedConfig(engine_restart_max_attempts=0)
+    clock, sink = ManualClock(T0), MemorySink()
+    engines = {n: FakeEngine(n, clock, equity=Decimal(5000)) for n in ("spot", "futures")}
+    orch = Orchestrator(cfg, dict(engines), sink, clock, clock)  # no protect_once
+    for e in engines.values():
+        e.heartbeat = orch.health_monitor.record_heartbeat
+    pings: list[int] = []
+    orch.health_monitor.watchdog = lambda: pings.append(1)
+    await orch.start()
+    await _settle()
+    try:
+        engines["spot"].crash_next = True
+        clock.advance(1)
+        await _settle()
+        await orch.monitor_once()
+        before = len(pings)
+        await orch.monitor_once()
+        assert len(pings) == before + 1  # futures still runs
+        engines["futures"].crash_next = True
+        clock.advance(1)
+        await _settle()
+        await orch.monitor_once()
+        assert orch.running_engines == []
+        before = len(pings)
+        for _ in range(3):
+            clock.advance(1)
+            await _settle()
+            await orch.monitor_once()
+        assert len(pings) == before
+    finally:
+        await orch.stop()
