@@ -137,7 +137,8 @@ class SystemdNotifier:
     async def _startup_loop(self) -> None:
         while not self._stopping:
             self.watchdog()
-            await self._clock.sleep(min(self.ping_every_s or STARTUP_PING_MAX_S, STARTUP_PING_MAX_S))
+            every = self.ping_every_s or STARTUP_PING_MAX_S
+            await self._clock.sleep(min(every, STARTUP_PING_MAX_S))
 
 
 def _address(path: str) -> str | bytes:
