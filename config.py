@@ -31,7 +31,9 @@ KEYED_MODES = ("live", "validate_only")
 VenueName = Literal["binance", "kraken", "sim"]
 ENV_PREFIX = "KINETIC_"
 # KINETIC_* variables that are not config fields (the file path, test-suite switches)
-RESERVED_ENV = frozenset({"KINETIC_CONFIG", "KINETIC_SKIP_PG", "KINETIC_API_TOKEN"})
+RESERVED_ENV = frozenset(
+    {"KINETIC_CONFIG", "KINETIC_SKIP_PG", "KINETIC_API_TOKEN", "KINETIC_MASTER_PASSWORD_FILE"}
+)
 
 
 class ConfigValidationError(ValueError):
@@ -189,6 +191,9 @@ class UnifiedConfig(BaseModel):
     api_host: str = Field("127.0.0.1", min_length=1, max_length=255)
     api_port: int = Field(8080, ge=0, le=65535)
     api_read_only: bool = False
+    # Encrypted secrets (`main.py secrets`): API keys etc. under a master password;
+    # .env and environment variables still win, by whole key pairs. Absent = not used.
+    secrets_file: str = "data/secrets.enc"
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> UnifiedConfig:

@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     from kinetic.ops.config_view import add_arguments as add_config_arguments
 
     add_config_arguments(sub)  # config show | config check FILE
+    from kinetic.ops.secrets_cli import add_arguments as add_secrets_arguments
+
+    add_secrets_arguments(sub)  # secrets init | set | list | verify | rotate-password | remove
     return p
 
 
@@ -91,6 +94,11 @@ def _load(args: argparse.Namespace) -> tuple[UnifiedConfig, EnvConfig]:
         overrides["futures_enabled"] = env.futures_enabled
     if overrides:
         config = load_config_with(config, overrides)
+    if args.command in ("run", "doctor", "config"):  # keys from the secrets file, if any
+        from kinetic.ops.secrets_env import apply_secrets_file
+
+        interactive = args.command != "config"  # config show never prompts
+        env, args.secret_names = apply_secrets_file(config, env, interactive=interactive)
     return config, env
 
 
@@ -204,8 +212,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "config":  # config show
             from kinetic.ops.config_view import config_rows, render
 
-            print(render(config_rows(args, config, env), args.json))
+            rows = config_rows(args, config, env, secret_names=args.secret_names)
+            print(render(rows, args.json))
             return 0
+        if args.command == "secrets":  # prints its own lines; venue client logs would repeat them
+            from kinetic.ops.secrets_cli import run as run_secrets
+
+            configure_logging("CRITICAL")
+            return run_secrets(args, config, env)
         return _dispatch(args, config, env)
     except ConfigValidationError as exc:
         print(f"kinetic: configuration error: {exc}", file=sys.stderr)

@@ -151,13 +151,14 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def run_cli(
-    *args: str, env: Mapping[str, str] | None = None, timeout: float = 60.0
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 60.0, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python main.py <args>`` to completion from the repository root."""
     return subprocess.run(
         [sys.executable, str(MAIN), *args],
         cwd=REPO_ROOT,
         env=dict(env or cli_env()),
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,
