@@ -74,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     from kinetic.ops.secrets_cli import add_arguments as add_secrets_arguments
 
     add_secrets_arguments(sub)  # secrets init | set | list | verify | rotate-password | remove
+    from kinetic.ops.backup_cli import add_arguments as add_backup_arguments
+
+    add_backup_arguments(sub)  # backup [--db] [--to] [--keep-days] | restore FILE --confirm
     return p
 
 
@@ -94,10 +97,10 @@ def _load(args: argparse.Namespace) -> tuple[UnifiedConfig, EnvConfig]:
         overrides["futures_enabled"] = env.futures_enabled
     if overrides:
         config = load_config_with(config, overrides)
-    if args.command in ("run", "doctor", "config"):  # keys from the secrets file, if any
+    if args.command in ("run", "doctor", "config", "backup", "restore"):  # the secrets file
         from kinetic.ops.secrets_env import apply_secrets_file
 
-        interactive = args.command != "config"  # config show never prompts
+        interactive = args.command in ("run", "doctor")  # the others never prompt
         env, args.secret_names = apply_secrets_file(config, env, interactive=interactive)
     return config, env
 
@@ -117,7 +120,8 @@ def _db_url(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -> 
     from kinetic.storage.db import resolve_database_url
 
     raw = getattr(args, "db", None)
-    create = args.command not in ("status", "parity")  # they never write, not even a folder
+    # status and parity never write, not even a folder; backup/restore create only what they must
+    create = args.command not in ("status", "parity", "backup", "restore")
     if raw and "://" not in raw:
         return resolve_database_url(None, raw, create_dir=create)
     if raw:
@@ -247,6 +251,10 @@ def _dispatch(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -
             from kinetic.backtest.parity_cli import run as run_parity
 
             return run_parity(args, config, _db_url(args, config, env))
+        if args.command in ("backup", "restore"):
+            from kinetic.ops.backup_cli import run as run_backup
+
+            return run_backup(args, _db_url(args, config, env))
         if args.command == "doctor":
             from kinetic.doctor import run_doctor
 

@@ -108,14 +108,15 @@ def test_run_process_notifies_ready_then_stopping_on_sigterm(
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
-def test_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
-    # verify resolves ExecStart and the user: point them at what exists on this machine
-    text = UNIT.read_text().replace("/opt/kinetic/.venv/bin/python", sys.executable)
-    unit = tmp_path / "kinetic.service"
-    unit.write_text(text)
-    proc = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
-                          text=True, timeout=60, check=False)  # fmt: skip
-    problems = [ln for ln in proc.stderr.splitlines() if "kinetic.service" in ln]
+def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    # verify resolves ExecStart: point it at the Python that exists on this machine
+    names = ["kinetic.service", "kinetic-backup.service", "kinetic-backup.timer"]
+    for name in names:
+        text = (UNIT.parent / name).read_text()
+        (tmp_path / name).write_text(text.replace("/opt/kinetic/.venv/bin/python", sys.executable))
+    proc = subprocess.run(["systemd-analyze", "verify", *(str(tmp_path / n) for n in names)],
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    problems = [ln for ln in proc.stderr.splitlines() if any(n in ln for n in names)]
     assert proc.returncode == 0, proc.stderr
     assert problems == [], problems
 
