@@ -63,10 +63,10 @@ def check_file(path: str, with_env: bool, environ: Mapping[str, str] | None = No
         raise ConfigValidationError(f"config file {p}: no such file")
     env = dict(os.environ if environ is None else environ) if with_env else {}
     env.pop("KINETIC_CONFIG", None)
-    config = load_config(p, environ=env)
+    values = load_config(p, environ=env).model_dump()
+    defaults = UnifiedConfig().model_dump()
     raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    changed = sum(1 for k, v in raw.items() if UnifiedConfig.model_fields[k].default != v)
-    del config
+    changed = sum(1 for k in raw if values[k] != defaults[k])
     return f"{p}: valid ({len(raw)} fields set, {changed} differ from the defaults)"
 
 

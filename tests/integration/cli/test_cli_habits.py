@@ -149,3 +149,12 @@ def test_usage_errors_are_one_line_exit_2(
     assert len(err) == 1, err
     assert "error:" in err[0]
     assert "--help" in err[0]
+
+
+def test_config_check_counts_list_fields_that_equal_their_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    yml = tmp_path / "ok.yaml"
+    yml.write_text("spot_watchlist: [BTCUSDT, ETHUSDT, SOLUSDT, BNBUSDT]\nspot_max_positions: 4\n")
+    assert main.main(["config", "check", str(yml)]) == 0
+    assert "(2 fields set, 1 differ from the defaults)" in capsys.readouterr().out
