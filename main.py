@@ -213,23 +213,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kinetic.ops.data_cli import run as run_data
 
             return run_data(args, config, env)
-        if args.command == "config":  # config show
-            from kinetic.ops.config_view import config_rows, render
-
-            rows = config_rows(args, config, env, secret_names=args.secret_names)
-            print(render(rows, args.json))
-            return 0
-        if args.command == "secrets":  # prints its own lines; venue client logs would repeat them
-            from kinetic.ops.secrets_cli import run as run_secrets
-
-            configure_logging("CRITICAL")
-            return run_secrets(args, config, env)
+        if args.command in ("config", "secrets"):
+            return _ops_command(args, config, env)
         return _dispatch(args, config, env)
     except ConfigValidationError as exc:
         print(f"kinetic: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 0
+
+
+def _ops_command(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -> int:
+    """``config show`` and ``secrets ...`` (kinetic.ops)."""
+    if args.command == "config":  # config show (config check ran before any loading)
+        from kinetic.ops.config_view import config_rows, render
+
+        rows = config_rows(args, config, env, secret_names=args.secret_names)
+        print(render(rows, args.json))
+        return 0
+    from kinetic.logging import configure_logging
+    from kinetic.ops.secrets_cli import run as run_secrets
+
+    configure_logging("CRITICAL")  # it prints its own lines; venue client logs would repeat them
+    return run_secrets(args, config, env)
 
 
 def _dispatch(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -> int:

@@ -42,7 +42,8 @@ def add_arguments(sub: Any) -> None:
     actions = cfg.add_subparsers(dest="config_action", required=True, metavar="{show,check}")
     show = actions.add_parser("show", help="effective configuration with each value's source")
     show.add_argument("--json", action="store_true", help="one JSON object")
-    show.add_argument("--mode", choices=["replay", "paper", "live"], help="as `run --mode`")
+    modes = ["replay", "paper", "dry_run", "validate_only", "live"]
+    show.add_argument("--mode", choices=modes, help="as `run --mode`")
     show.add_argument("--live", action="store_true", help="as `run --live`")
     show.add_argument("--replay-speed", type=float, help="as `run --replay-speed`")
     show.add_argument("--db", help="as `run --db`")
