@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kinetic.ops.data_cli import run as run_data
 
             return run_data(args, config, env)
-        if args.command in ("config", "secrets"):
+        if args.command in ("config", "secrets", "backup", "restore"):
             return _ops_command(args, config, env)
         return _dispatch(args, config, env)
     except ConfigValidationError as exc:
@@ -224,7 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _ops_command(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -> int:
-    """``config show`` and ``secrets ...`` (kinetic.ops)."""
+    """``config show``, ``secrets ...``, ``backup`` and ``restore`` (kinetic.ops)."""
+    if args.command in ("backup", "restore"):
+        from kinetic.ops.backup_cli import run as run_backup
+
+        return run_backup(args, _db_url(args, config, env))
     if args.command == "config":  # config show (config check ran before any loading)
         from kinetic.ops.config_view import config_rows, render
 
@@ -257,10 +261,6 @@ def _dispatch(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -
             from kinetic.backtest.parity_cli import run as run_parity
 
             return run_parity(args, config, _db_url(args, config, env))
-        if args.command in ("backup", "restore"):
-            from kinetic.ops.backup_cli import run as run_backup
-
-            return run_backup(args, _db_url(args, config, env))
         if args.command == "doctor":
             from kinetic.doctor import run_doctor
 
