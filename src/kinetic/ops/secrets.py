@@ -48,6 +48,7 @@ SECRET_NAMES = (
     "KRAKEN_FUTURES_API_SECRET",
     "DATABASE_URL",
     "TELEGRAM_TOKEN",
+    "KINETIC_API_TOKEN",
 )
 # key pairs come from one place: the environment or the file, never half of each
 PAIRS = (
