@@ -65,15 +65,20 @@ class FakeTelegram:
     def push_message(
         self, chat_id: int, text: str, *, date: int | None = None, user_id: int = 7
     ) -> int:
-        """Queue a text message from ``chat_id`` (``date``: unix seconds, default now)."""
+        """Queue a text message from ``chat_id`` (``date``: unix seconds, default now).
+
+        Returns the message's id (what a reply's ``reply_parameters`` names).
+        """
+        mid = self._message_id()
         message = {
-            "message_id": self._message_id(),
+            "message_id": mid,
             "date": int(time.time()) if date is None else date,
             "chat": {"id": chat_id, "type": "private"},
             "from": {"id": user_id, "is_bot": False, "first_name": "Op", "username": "op"},
             "text": text,
         }
-        return self._push({"message": message})
+        self._push({"message": message})
+        return mid
 
     def push_button(self, chat_id: int, message_id: int, data: str, *, user_id: int = 7) -> int:
         """Queue a press on an inline button of message ``message_id``."""
@@ -89,6 +94,18 @@ class FakeTelegram:
 
     def texts(self, chat_id: int | None = None) -> list[str]:
         return [m["text"] for m in self.sent if chat_id is None or m["chat_id"] == chat_id]
+
+    def reply_to(self, message_id: int) -> dict[str, Any] | None:
+        """The bot's message answering ``message_id``, if one arrived."""
+        for m in self.sent:
+            if (m.get("reply_parameters") or {}).get("message_id") == message_id:
+                return m
+        return None
+
+    def edit_of(self, message_id: int) -> dict[str, Any] | None:
+        """The last edit of the bot's message ``message_id``."""
+        found = [e for e in self.edits if e.get("message_id") == message_id]
+        return found[-1] if found else None
 
     def count(self, method: str) -> int:
         return sum(1 for m, _ in self.calls if m == method)

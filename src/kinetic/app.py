@@ -32,6 +32,7 @@ from kinetic.marketdata.files import CandleArrays
 from kinetic.marketdata.replay import ReplayFeed, discover_replay_files, load_series
 from kinetic.marketdata.store import CandleStore
 from kinetic.notify.telegram.bot import TelegramNotifier
+from kinetic.notify.telegram.commands import CommandRouter
 from kinetic.notify.telegram.setup import build_telegram
 from kinetic.ops.lease import LeaderLease, LeaseWatch, lease_dsn
 from kinetic.ops.systemd import SystemdNotifier
@@ -269,6 +270,7 @@ class Daemon:
 
             self.dashboard = Dashboard(lambda: self.orchestrator, RealClock(), mode=self.mode)
             self.dashboard.attach(orch, recorder.listeners)
+        self._attach_telegram_commands(orch, recorder)
         self.poller = CommandPoller(
             recorder.repos.commands,
             recorder.repos.installation,
@@ -286,6 +288,13 @@ class Daemon:
             None,
             {"mode": self.mode, "engines": enabled, "config": self.config.model_dump(mode="json")},
         )
+
+    def _attach_telegram_commands(self, orch: Orchestrator, recorder: DbRecorder) -> None:
+        """Telegram commands go through the control service, like the CLI's and the API's."""
+        if self.notifier is not None and self.control is not None:
+            self.notifier.router = CommandRouter(
+                self.control, orch, recorder.repos.trades, RealClock().time_ms
+            )
 
     def _build_notifier(self, recorder: DbRecorder) -> None:
         """Telegram (when enabled): alerts from everything the recorder writes."""

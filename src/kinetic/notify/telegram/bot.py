@@ -27,6 +27,7 @@ from kinetic.logging import get_logger
 from kinetic.notify.alerts import AlertQueue
 from kinetic.notify.telegram.client import (
     BotApi,
+    Button,
     Rejected,
     RetryAfter,
     TelegramError,
@@ -233,7 +234,7 @@ class TelegramNotifier:
         if age_s > self.command_ttl_s:
             text = (f"Ignored {update.text.split()[0][:40]!r}: sent {age_s:.0f} s ago, before "
                     "the daemon was listening. Send it again if you still mean it.")  # fmt: skip
-            await self._reply(update.chat_id, text)
+            await self._reply(update, text)
             return
         self.log.info("telegram command", chat_id=update.chat_id, user=update.user,
                       command=update.text[:100])  # fmt: skip
@@ -242,10 +243,9 @@ class TelegramNotifier:
                                              user=update.user)  # fmt: skip
         except Exception as exc:
             self.log.exception("telegram command failed", command=update.text[:100])
-            await self._reply(update.chat_id, f"Command failed: {type(exc).__name__}")
+            await self._reply(update, f"Command failed: {type(exc).__name__}")
             return
-        await self._call("sendMessage", lambda: self.api.send_message(
-            update.chat_id, reply.text, reply.buttons))  # fmt: skip
+        await self._reply(update, reply.text, reply.buttons)
 
     async def _press(self, press: ButtonPress) -> None:
         assert self.router is not None
@@ -255,8 +255,11 @@ class TelegramNotifier:
         await self._call("editMessageText", lambda: self.api.edit_message(
             press.chat_id, press.message_id, text))  # fmt: skip
 
-    async def _reply(self, chat_id: int, text: str) -> None:
-        await self._call("sendMessage", lambda: self.api.send_message(chat_id, text))
+    async def _reply(
+        self, to: IncomingMessage, text: str, buttons: tuple[Button, ...] = ()
+    ) -> None:
+        await self._call("sendMessage", lambda: self.api.send_message(
+            to.chat_id, text, buttons, reply_to=to.message_id))  # fmt: skip
 
 
 async def _cancel(task: asyncio.Future[Any] | None) -> None:

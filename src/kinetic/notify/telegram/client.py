@@ -102,9 +102,22 @@ class BotApi:
             raise Unavailable("getUpdates", "result is not a list")
         return [u for u in (parse_update(r) for r in raw) if u is not None]
 
-    async def send_message(self, chat_id: int, text: str, buttons: Sequence[Button] = ()) -> int:
-        """Send ``text`` (plain, cut to Telegram's limit); return the new message's id."""
+    async def send_message(
+        self,
+        chat_id: int,
+        text: str,
+        buttons: Sequence[Button] = (),
+        *,
+        reply_to: int | None = None,
+    ) -> int:
+        """Send ``text`` (plain, cut to Telegram's limit); return the new message's id.
+
+        ``buttons``: one row of inline buttons; ``reply_to``: the message this answers.
+        """
         payload: dict[str, Any] = {"chat_id": chat_id, "text": _cut(text)}
+        if reply_to is not None:
+            payload["reply_parameters"] = {"message_id": reply_to,
+                                           "allow_sending_without_reply": True}  # fmt: skip
         if buttons:
             payload["reply_markup"] = _keyboard(buttons)
         result = await self.call("sendMessage", payload)
