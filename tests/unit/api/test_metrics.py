@@ -181,3 +181,38 @@ async def test_attach_wires_the_oms_store_and_recorder_hooks() -> None:
     rt = fams["kinetic_order_roundtrip_seconds"]
     assert _value(rt, "kinetic_order_roundtrip_seconds_count", engine="futures") == 2
     assert listeners == [metrics.observers]
+
+
+def test_venue_families_read_every_http_client_of_the_venue() -> None:
+    from kinetic.venues.http import HttpClient, Window, WindowLimiter
+
+    fw = futures_world()
+    clock = fw.clock
+    limiter = WindowLimiter(clock, [
+        Window("weight_1m", 60, 2400, header="X-MBX-USED-WEIGHT-1M"),
+        Window("orders_10s", 10, 50, counts_orders=True),
+    ])  # fmt: skip
+    client = HttpClient("binance", "http://127.0.0.1:9", clock, lambda _r: None, limiter=limiter)
+
+    class Rest:  # a venue client holding its HTTP client one object down (like Binance's)
+        __module__ = "kinetic.venues.test"
+
+        def __init__(self) -> None:
+            self.http = client
+
+    fw.engine.d.venue.rest = Rest()  # type: ignore[attr-defined]
+    limiter.on_response({"X-MBX-USED-WEIGHT-1M": "321"})  # the venue's own count wins
+    client.gate.pause(120, ban=True)
+    client.gate.pause(5)  # a 429 back-off is no ban
+    orch = _orchestrator(fw)
+    fams = _parse(DaemonMetrics(lambda: orch))
+    used = fams["kinetic_venue_rate_limit_used"]
+    assert _value(used, "kinetic_venue_rate_limit_used", engine="futures", venue="binance",
+                  budget="weight_1m") == 321  # fmt: skip
+    bans = fams["kinetic_venue_bans"]
+    assert _value(bans, "kinetic_venue_bans_total", engine="futures", venue="binance") == 1
+    paused = fams["kinetic_venue_paused_seconds"]
+    assert _value(paused, "kinetic_venue_paused_seconds", engine="futures", venue="binance") > 100
+    size = fams["kinetic_venue_rate_limit_max"]
+    assert _value(size, "kinetic_venue_rate_limit_max", engine="futures", venue="binance",
+                  budget="weight_1m") == 2400  # fmt: skip
