@@ -183,6 +183,25 @@ class UnifiedConfig(BaseModel):
     telegram_min_send_interval_seconds: float = Field(3.0, ge=0.0, le=3600.0)
     telegram_poll_timeout_seconds: int = Field(25, ge=1, le=50)
     telegram_fill_alerts: bool = True
+    # Cost-aware entries and risk-based sizing (issue 15; docs/strategies.md "Entry plan").
+    # Size each entry so the loss at its stop (with fees and slippage) is
+    # risk_per_trade_min_pct (at the engine's min confidence) .. risk_per_trade_pct (at
+    # confidence 100) of the engine's equity; false: the older fixed-fraction sizes.
+    risk_based_sizing: bool = True
+    risk_per_trade_pct: float = Field(1.0, gt=0.0, le=100.0)
+    risk_per_trade_min_pct: float = Field(0.5, gt=0.0, le=100.0)
+    # a stop closer than min_stop_atr x ATR or than the round-trip cost is widened or
+    # refused (the strategy chooses)
+    min_stop_atr: float = Field(1.5, ge=0.0, le=50.0)
+    # refuse an entry whose expected move is below this multiple of its round-trip cost
+    min_edge_cost_ratio: float = Field(2.0, ge=0.0, le=100.0)
+    # expected holding time, for the expected funding in a futures entry's cost
+    expected_holding_hours: float = Field(8.0, ge=0.0, le=10_000.0)
+    futures_expected_funding_rate_pct: float = Field(0.01, ge=0.0, le=5.0)  # per 8 h
+    # a futures entry's expected move (it has no take-profit): ATR x this
+    futures_target_atr_multiplier: float = Field(3.0, gt=0.0, le=100.0)
+    # per-symbol cooldown after a stop-out, both engines (0 = off)
+    stop_cooldown_minutes: int = Field(60, ge=0, le=100_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Control plane (REST API, docs/api.md), served by the daemon. Bound off loopback it
     # needs KINETIC_API_TOKEN in .env (the daemon refuses to start without one);
@@ -222,6 +241,14 @@ class UnifiedConfig(BaseModel):
                     f"futures_position_size_min_pct ({self.futures_position_size_min_pct:g}) "
                     f"must be <= futures_position_size_max_pct "
                     f"({self.futures_position_size_max_pct:g})",
+                )
+            )
+        if self.risk_per_trade_min_pct > self.risk_per_trade_pct:
+            problems.append(
+                (
+                    "risk_per_trade_min_pct",
+                    f"risk_per_trade_min_pct ({self.risk_per_trade_min_pct:g}) must be <= "
+                    f"risk_per_trade_pct ({self.risk_per_trade_pct:g})",
                 )
             )
         if self.futures_regime_adx_sideways >= self.futures_regime_adx_trending:

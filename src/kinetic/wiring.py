@@ -13,6 +13,7 @@ from typing import Any
 
 from config import UnifiedConfig
 from kinetic.clock import Clock
+from kinetic.costs import CostModel
 from kinetic.domain import CapitalAllocation, Instrument, MarketType
 from kinetic.engines.base import AlwaysActive, BaseEngine, EngineDeps, EntrySizer, StateGate
 from kinetic.engines.futures import FuturesEngine
@@ -23,6 +24,7 @@ from kinetic.execution.recorder import Recorder
 from kinetic.marketdata.store import CandleStore
 from kinetic.portfolio.positions import PositionManager
 from kinetic.risk.blacklist import SymbolBlacklist
+from kinetic.risk.entry import EntryRules
 from kinetic.risk.manager import RiskLimits, RiskManager
 from kinetic.strategy.base import Strategy
 from kinetic.strategy.registry import create_strategy
@@ -57,26 +59,12 @@ def make_sim_venue(
     suffix = f"-{run_id}" if run_id else ""
     if instruments is None:
         instruments = default_instruments(MARKETS[engine], symbols)
-    slip = Decimal(str(config.slippage_bps))
+    costs = CostModel.for_engine(config, engine)  # the engines price entries with it too
     if engine == "spot":
         return SimSpotExchange(
-            instruments,
-            clock,
-            {"USDT": capital},
-            taker_fee=Decimal(str(config.taker_fee_pct)) / 100,
-            maker_fee=Decimal(str(config.maker_fee_pct)) / 100,
-            slippage_bps=slip,
-            name=f"sim-spot{suffix}",
+            instruments, clock, {"USDT": capital}, costs=costs, name=f"sim-spot{suffix}"
         )
-    return SimFuturesExchange(
-        instruments,
-        clock,
-        capital,
-        taker_fee=Decimal(str(config.futures_taker_fee_pct)) / 100,
-        maker_fee=Decimal(str(config.futures_maker_fee_pct)) / 100,
-        slippage_bps=slip,
-        name=f"sim-futures{suffix}",
-    )
+    return SimFuturesExchange(instruments, clock, capital, costs=costs, name=f"sim-futures{suffix}")
 
 
 def build_engine(
@@ -104,7 +92,8 @@ def build_engine(
     """
     market = MARKETS[name]
     blacklist = SymbolBlacklist(config.futures_blacklist_duration_minutes)
-    risk = _risk_manager(name, config, can_trade, blacklist, clock)
+    cooldown = SymbolBlacklist(config.stop_cooldown_minutes)
+    risk = _risk_manager(name, config, can_trade, blacklist, cooldown, clock)
     strategy_name = config.spot_strategy if name == "spot" else config.futures_strategy
     insts = instruments if instruments is not None else default_instruments(market, symbols)
     deps = EngineDeps(
@@ -125,6 +114,7 @@ def build_engine(
         heartbeat=heartbeat,
         sizer=sizer,
         gate=gate if gate is not None else AlwaysActive(),
+        cooldown=cooldown,
     )
     if name == "spot":
         return SpotEngine(deps)
@@ -136,13 +126,37 @@ def _risk_manager(
     config: UnifiedConfig,
     can_trade: Callable[[], bool],
     blacklist: SymbolBlacklist,
+    cooldown: SymbolBlacklist,
     clock: Clock,
 ) -> RiskManager:
+    costs = CostModel.for_engine(config, name)
+    rules = entry_rules(config, name)
     if name == "spot":
         limits = RiskLimits(config.spot_max_positions, config.spot_min_confidence)
-        return RiskManager(limits, can_trade)
+        return RiskManager(
+            limits, can_trade, lambda s: cooldown.is_blacklisted(s, clock.time()), costs, rules
+        )
     limits = RiskLimits(config.futures_max_positions, config.futures_min_confidence)
-    return RiskManager(limits, can_trade, lambda s: blacklist.is_blacklisted(s, clock.time()))
+
+    def blocked(symbol: str) -> bool:
+        now = clock.time()
+        return blacklist.is_blacklisted(symbol, now) or cooldown.is_blacklisted(symbol, now)
+
+    return RiskManager(limits, can_trade, blocked, costs, rules)
+
+
+def entry_rules(config: UnifiedConfig, engine: str) -> EntryRules:
+    """The stop, sizing and edge rules of ``engine`` from ``config`` (issue 15)."""
+    spot = engine == "spot"
+    return EntryRules(
+        risk_min_pct=config.risk_per_trade_min_pct,
+        risk_max_pct=config.risk_per_trade_pct,
+        min_confidence=config.spot_min_confidence if spot else config.futures_min_confidence,
+        min_stop_atr=config.min_stop_atr,
+        min_edge_cost_ratio=config.min_edge_cost_ratio,
+        holding_s=0.0 if spot else config.expected_holding_hours * 3600.0,
+        sized_by_risk=config.risk_based_sizing,
+    )
 
 
 def configured_strategy(name: str, config: UnifiedConfig, engine: str) -> Strategy:

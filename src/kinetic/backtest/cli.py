@@ -120,8 +120,11 @@ def render_text(data: dict[str, Any]) -> str:
     keys = ["symbols", "engines", "from", "to", "bars", "trades", "final_equity",
             "total_return_pct", "cagr_pct", "sharpe", "sortino", "calmar", "max_drawdown_pct",
             "win_rate_pct", "profit_factor", "fees_paid", "circuit_breakers", "elapsed_s",
-            "bars_per_s"]  # fmt: skip
-    return "\n".join(f"{k:>18}: {data.get(k)}" for k in keys)
+            "bars_per_s", "gross_profit", "fees_share_of_gross_pct", "funding_share_of_gross_pct",
+            "refused_entries"]  # fmt: skip
+    text = "\n".join(f"{k:>18}: {data.get(k)}" for k in keys)
+    warning = data.get("cost_warning")
+    return f"{text}\n{warning}" if warning else text
 
 
 def check_report_dir(report: Path) -> None:

@@ -41,6 +41,23 @@ RAW_OVERRIDES: dict[str, Any] = {
     "futures_trailing_activation_pct": NEVER,
     "futures_blacklist_duration_minutes": 0,
     "futures_liquidation_guard": False,  # the stops above are "none", not levels
+    # issue 15's entry rules off too: sizes as given, no edge filter, no cooldown
+    "risk_based_sizing": False,
+    "min_edge_cost_ratio": 0.0,
+    "min_stop_atr": 0.0,
+    "stop_cooldown_minutes": 0,
+}
+# all-in runs (the reference strategy, comparisons with other backtesters): the whole
+# allocation on every entry, so the risk-based size, the edge filter and the stop-out
+# cooldown (which the other backtesters do not have) are off
+ALL_IN_OVERRIDES: dict[str, Any] = {
+    "spot_position_size_pct": 100.0,
+    "futures_position_size_min_pct": 100.0,
+    "futures_position_size_max_pct": 100.0,
+    "risk_based_sizing": False,
+    "min_edge_cost_ratio": 0.0,
+    "min_stop_atr": 0.0,
+    "stop_cooldown_minutes": 0,
 }
 
 
@@ -161,11 +178,7 @@ def _flag_overrides(opts: BacktestOptions, all_in: bool) -> dict[str, Any]:
         out["futures_leverage_min"] = opts.leverage
         out["futures_leverage_max"] = opts.leverage
     if all_in:
-        out |= {
-            "spot_position_size_pct": 100.0,
-            "futures_position_size_min_pct": 100.0,
-            "futures_position_size_max_pct": 100.0,
-        }
+        out |= ALL_IN_OVERRIDES
     return out
 
 

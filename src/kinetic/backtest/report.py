@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kinetic.backtest import plots
+from kinetic.backtest.costs_report import cost_summary
 from kinetic.backtest.metrics import curve_metrics, exposure_pct, trade_metrics
 from kinetic.backtest.runner import BacktestResult
 from kinetic.supervisor.risk_monitor import RiskAction
@@ -92,6 +93,7 @@ def summary(result: BacktestResult) -> dict[str, Any]:
         "circuit_breakers": breaker_counts(result),
         "drawdown_halt": drawdown_halt(result),
         "events": len(result.events),
+        **cost_summary(result),
     }
     out["total_return_pct"] = (out["final_equity"] / start - 1.0) * 100.0 if start else 0.0
     return {k: _clean(v) for k, v in out.items()}
@@ -141,7 +143,31 @@ def _table(data: dict[str, Any]) -> str:
 
 CSS = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}"
        "table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ddd;"
-       "padding:3px 8px;text-align:left}h2{margin-top:1.6em}svg{background:#fafafa}")  # fmt: skip
+       "padding:3px 8px;text-align:left}h2{margin-top:1.6em}svg{background:#fafafa}"
+       ".warn{color:#b00;font-size:15px}")  # fmt: skip
+
+
+def _rows(header: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _costs_html(data: dict[str, Any]) -> str:
+    """Costs, refused entries and the breaker timeline as tables."""
+    costs = [[k, data.get(k)] for k in ("gross_profit", "fees_paid", "fees_share_of_gross_pct",
+             "funding", "funding_share_of_gross_pct")]  # fmt: skip
+    refused = [[e, code, n] for e, c in data.get("refused_entries", {}).items()
+               for code, n in c.items()]  # fmt: skip
+    timeline = [[t["at"], t["breaker"], t["reason"], t["until"] or "operator"]
+                for t in data.get("breaker_timeline", [])]  # fmt: skip
+    return (
+        "<h2>Costs</h2>" + _rows(["", "value"], costs)
+        + "<h2>Refused entries</h2>" + _rows(["engine", "reason", "count"], refused)
+        + "<h2>Circuit breakers</h2>" + _rows(["at", "breaker", "reason", "until"], timeline)
+    )  # fmt: skip
 
 
 def render_html(result: BacktestResult, data: dict[str, Any]) -> str:
@@ -155,6 +181,10 @@ def render_html(result: BacktestResult, data: dict[str, Any]) -> str:
         ("Monthly returns (%)", plots.monthly_table(c.ts_ms, c.equity)),
     ]
     body = "".join(f"<h2>{html.escape(t)}</h2>{s}" for t, s in sections)
+    warning = data.get("cost_warning")
+    if warning:
+        body = f"<p class='warn'><strong>{html.escape(warning)}</strong></p>" + body
+    body += _costs_html(data)
     title = f"Backtest {', '.join(result.series)} — {', '.join(result.engines)}"
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
             f"</title><style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"

@@ -42,6 +42,7 @@ class BacktestResult:
     elapsed_s: float = 0.0
     skipped: int = 0  # bars fast-forwarded (not part of the report: outputs are the same)
     engines: list[str] = field(default_factory=list)
+    refusals: dict[str, dict[str, int]] = field(default_factory=dict)  # engine -> code -> n
 
 
 GC_YOUNG_THRESHOLD = 50_000  # allocations between young collections while driving
@@ -144,4 +145,5 @@ def _result(
         elapsed_s=elapsed,
         skipped=driver.skipped,
         engines=[s.name for s in world.slots],
+        refusals={s.name: dict(s.engine.d.risk.refusals) for s in world.slots},
     )

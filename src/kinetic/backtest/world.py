@@ -14,6 +14,7 @@ from config import ConfigValidationError, UnifiedConfig
 from kinetic.backtest.options import BacktestOptions, Units, unit_step
 from kinetic.backtest.recorder import BacktestRecorder
 from kinetic.clock import ManualClock
+from kinetic.costs import CostModel
 from kinetic.domain import CapitalAllocation, Instrument, MarketType
 from kinetic.engines.base import BaseEngine, EntrySizer
 from kinetic.engines.futures import FuturesEngine
@@ -89,9 +90,9 @@ def fill_price_sizer(
     ``--fee-fixed`` is set aside from the margin first. With ``--stake`` every entry is
     that quantity, whatever the margin.
     """
-    slip = Decimal(str(config.slippage_bps)) / Decimal(10_000)
+    costs = CostModel.for_engine(config, engine)  # the venue's and the engines' model
+    slip, fee = costs.slippage, costs.taker_fee
     spot = engine == "spot"
-    fee = Decimal(str(config.taker_fee_pct if spot else config.futures_taker_fee_pct)) / 100
     fixed = Decimal(str(fee_fixed or 0))
     if stake is not None:
         fixed_qty = Decimal(str(stake))

@@ -53,6 +53,7 @@ from kinetic.execution.takeover import Takeover
 from kinetic.logging import get_logger
 from kinetic.marketdata.store import CandleStore
 from kinetic.portfolio.positions import EntryPlan, PositionManager
+from kinetic.risk.blacklist import SymbolBlacklist
 from kinetic.risk.manager import RiskManager
 from kinetic.strategy.base import Strategy
 from kinetic.venues.base import SpotVenue, round_quantity
@@ -113,6 +114,9 @@ class EngineDeps:
     sizer: EntrySizer | None = None  # None: margin x leverage / signal close (live)
     gate: StateGate = field(default_factory=AlwaysActive)
     extra: dict[str, Any] = field(default_factory=dict)
+    # per-symbol cooldown after a stop-out (``stop_cooldown_minutes``); the RiskManager
+    # refuses entries on a symbol while it runs
+    cooldown: SymbolBlacklist | None = None
 
 
 class BaseEngine(OrderPath, ABC):
@@ -421,7 +425,23 @@ class BaseEngine(OrderPath, ABC):
                 pnl=str(trade.pnl.quantize(CENT)),
                 reason=trade.exit_reason,
             )
+        if trade.exit_reason == "stop_loss":
+            await self.on_stop_out(trade.symbol)
         await self.on_position_closed(trade.symbol, trade.pnl)
+
+    async def on_stop_out(self, symbol: str) -> None:
+        """A stop closed ``symbol``'s position: start its cooldown (event ``cooldown``)."""
+        cooldown = self.d.cooldown
+        if cooldown is None or cooldown.duration_s <= 0:
+            return
+        until = cooldown.add(symbol, self.d.clock.time())
+        minutes = cooldown.duration_s / 60
+        await self.d.recorder.record_event(
+            "cooldown",
+            f"{symbol}: no entries for {minutes:g} min after a stop-out",
+            self.name,
+            {"symbol": symbol, "until_s": until},
+        )
 
     async def on_position_opened(self, position: Position) -> None:
         """Hook: protect a new position (futures places an exchange-side stop)."""

@@ -39,6 +39,7 @@ from kinetic.engines.orders import OrderPurpose
 from kinetic.engines.reversals import PendingReversals
 from kinetic.execution.crashpoints import crash_point
 from kinetic.execution.protection import (
+    MAINTENANCE_MARGIN_RATE,
     Need,
     ProtectionMonitor,
     Verdict,
@@ -48,6 +49,7 @@ from kinetic.execution.protection import (
 )
 from kinetic.portfolio.positions import EntryPlan
 from kinetic.risk.blacklist import SymbolBlacklist
+from kinetic.risk.entry import EntryQuote, EntryRequest, Refusal, tight_stop_policy
 from kinetic.risk.leverage import RegimeLeverageCalculator
 from kinetic.risk.sizing import ConfidencePositionSizer
 from kinetic.risk.stops import atr_stop, update_trailing
@@ -76,6 +78,7 @@ class FuturesEngine(BaseEngine):
         )
         self._stop_orders: dict[str, str] = {}  # symbol -> client id of the protective stop
         self._leverage_set: dict[str, int] = {}
+        self._stop_distance: dict[str, Decimal] = {}  # symbol -> planned |entry - stop|
         self.protection = ProtectionMonitor(cfg.protection_grace_seconds, deps.oms.ids.ours)
         self._near_liquidation: set[str] = set()
         self._venue_checked: object = None
@@ -142,35 +145,75 @@ class FuturesEngine(BaseEngine):
             else cfg.futures_leverage_min
         )
         alloc = self.d.allocation()
-        wanted = alloc.allocated_usd * Decimal(str(self.sizer.size_pct(signal.confidence))) / 100
+        # risk sizing: the margin cap is the largest position's margin; the older fixed
+        # fraction scales the margin itself with confidence
+        size_pct = (
+            cfg.futures_position_size_max_pct
+            if self.d.risk.rules.sized_by_risk
+            else self.sizer.size_pct(signal.confidence)
+        )
+        wanted = alloc.allocated_usd * Decimal(str(size_pct)) / 100
         decision = self.d.risk.check_entry(
             signal, len(self.d.positions.positions), False, wanted, self.available_margin(alloc)
         )
         if not decision.allowed:
             self.log.debug("entry refused", symbol=signal.symbol, reason=decision.reason)
             return
-        price = Decimal(str(candle.close))
-        stop = atr_stop(price, side, Decimal(str(signal.atr)), cfg.futures_atr_stop_multiplier)
+        quote = self._plan(signal, side, Decimal(str(candle.close)), decision.margin_usd, leverage)
+        if quote is None:
+            return
+        price, leverage = Decimal(str(candle.close)), quote.leverage
         liquidation = estimated_liquidation(side, price, leverage)
-        if cfg.futures_liquidation_guard and stop_beyond_liquidation(side, stop, liquidation):
+        if cfg.futures_liquidation_guard and stop_beyond_liquidation(side, quote.stop, liquidation):
+            self.d.risk.refuse("liquidation")
             self.log.warning("entry refused: the stop lies beyond the liquidation price",
-                             symbol=signal.symbol, stop=str(stop), leverage=leverage,
-                             liquidation=str(liquidation.quantize(stop)))  # fmt: skip
+                             symbol=signal.symbol, stop=str(quote.stop), leverage=leverage,
+                             liquidation=str(liquidation.quantize(quote.stop)))  # fmt: skip
             return
         if self._leverage_set.get(signal.symbol) != leverage:
             await self.venue.set_isolated_margin(signal.symbol)
             await self.venue.set_leverage(signal.symbol, leverage)
             self._leverage_set[signal.symbol] = leverage
-        plan = EntryPlan(side, stop, None, leverage, signal.confidence, signal.reason)
-        qty = self.entry_quantity(signal.symbol, decision.margin_usd, price, leverage)
+        self._stop_distance[signal.symbol] = abs(price - quote.stop)
+        plan = EntryPlan(side, quote.stop, None, leverage, signal.confidence, signal.reason)
+        qty = self.entry_quantity(signal.symbol, quote.margin, price, leverage)
         await self.send(
             signal.symbol, side.entry_side, qty, reason=f"entry: {signal.reason}", plan=plan
         )
 
+    def _plan(
+        self, signal: Signal, side: PositionSide, price: Decimal, margin: Decimal, leverage: int
+    ) -> EntryQuote | None:
+        """The RiskManager's stop rule, size, leverage and edge check (None: refused)."""
+        cfg = self.d.config
+        atr = Decimal(str(signal.atr))
+        stop = atr_stop(price, side, atr, cfg.futures_atr_stop_multiplier)
+        target = price + side.sign * atr * Decimal(str(cfg.futures_target_atr_multiplier))
+        guard = cfg.futures_liquidation_guard and self.d.risk.rules.sized_by_risk
+        quote = self.d.risk.plan(
+            EntryRequest(
+                side, price, atr, stop, target, signal.confidence, self.equity(), margin,
+                leverage, tight_stop_policy(self.d.strategy),
+                MAINTENANCE_MARGIN_RATE if guard else None,
+            )
+        )  # fmt: skip
+        if isinstance(quote, Refusal):
+            self.log.info("entry refused", symbol=signal.symbol, code=quote.code,
+                          reason=quote.reason)  # fmt: skip
+            return None
+        if quote.widened:
+            self.log.info("stop widened", symbol=signal.symbol, reason=quote.widened)
+        return quote
+
     async def on_position_opened(self, position: Position) -> None:
         """Re-anchor the ATR stop on the fill price and place it on the venue."""
         signal = self._last_signal.get(position.symbol)
-        if signal is not None and signal.atr > 0:
+        distance = self._stop_distance.pop(position.symbol, None)
+        if distance is not None:  # the planned distance (the stop rule may have widened it)
+            position.stop_price = max(
+                position.entry_price - position.side.sign * distance, Decimal(0)
+            )
+        elif signal is not None and signal.atr > 0:
             position.stop_price = atr_stop(
                 position.entry_price,
                 position.side,

@@ -41,6 +41,7 @@ from kinetic.domain import (
 from kinetic.engines.base import BaseEngine, EngineDeps, OrderPurpose
 from kinetic.execution.oms import JournalUnwritable
 from kinetic.portfolio.positions import EntryPlan
+from kinetic.risk.entry import EntryRequest, Refusal, tight_stop_policy
 from kinetic.risk.stops import fixed_pct_stop, take_profit
 from kinetic.venues.base import round_price, round_quantity
 from kinetic.venues.base.errors import OrderStateUnknown, PermanentError, TransientError
@@ -73,6 +74,7 @@ class SpotEngine(BaseEngine):
         self.stop_type = stop_order_type(deps.config)
         self._stop_orders: dict[str, str] = {}  # symbol -> client id of its resting stop
         self._retry_at: dict[str, float] = {}  # symbol -> earliest retry of a refused stop
+        self._stop_fraction: dict[str, Decimal] = {}  # planned stop distance / price
 
     async def on_signal(self, signal: Signal, candle: Candle) -> None:
         symbol = signal.symbol
@@ -84,6 +86,8 @@ class SpotEngine(BaseEngine):
             return
         price = self.close_price(candle)
         alloc = self.d.allocation()
+        # the largest position: spot_position_size_pct of the allocation (risk sizing
+        # usually asks for less)
         wanted = alloc.allocated_usd * exact(self.d.config.spot_position_size_pct) / 100
         decision = self.d.risk.check_entry(
             signal, len(self.d.positions.positions), False, wanted, self.available_margin(alloc)
@@ -92,15 +96,23 @@ class SpotEngine(BaseEngine):
             self.log.debug("entry refused", symbol=symbol, reason=decision.reason)
             return
         cfg = self.d.config
-        plan = EntryPlan(
-            PositionSide.LONG,
-            fixed_pct_stop(price, PositionSide.LONG, cfg.spot_stop_loss_pct),
-            take_profit(price, PositionSide.LONG, cfg.spot_take_profit_pct),
-            1,
-            signal.confidence,
-            signal.reason,
-        )
-        qty = self.entry_quantity(symbol, decision.margin_usd, price)
+        target = take_profit(price, PositionSide.LONG, cfg.spot_take_profit_pct)
+        quote = self.d.risk.plan(
+            EntryRequest(
+                PositionSide.LONG, price, exact(signal.atr),
+                fixed_pct_stop(price, PositionSide.LONG, cfg.spot_stop_loss_pct), target,
+                signal.confidence, self.equity(), decision.margin_usd,
+                tight_stop=tight_stop_policy(self.d.strategy),
+            )
+        )  # fmt: skip
+        if isinstance(quote, Refusal):
+            self.log.info("entry refused", symbol=symbol, code=quote.code, reason=quote.reason)
+            return
+        if quote.widened:
+            self.log.info("stop widened", symbol=symbol, reason=quote.widened)
+        self._stop_fraction[symbol] = (price - quote.stop) / price
+        plan = EntryPlan(PositionSide.LONG, quote.stop, target, 1, signal.confidence, signal.reason)
+        qty = self.entry_quantity(symbol, quote.margin, price)
         await self.send(
             symbol, PositionSide.LONG.entry_side, qty, reason=f"entry: {signal.reason}", plan=plan
         )
@@ -108,9 +120,13 @@ class SpotEngine(BaseEngine):
     async def on_position_opened(self, position: Position) -> None:
         # levels were computed from the signal price; re-anchor them on the fill price
         cfg = self.d.config
-        position.stop_price = fixed_pct_stop(
-            position.entry_price, position.side, cfg.spot_stop_loss_pct
-        )
+        fraction = self._stop_fraction.pop(position.symbol, None)
+        if fraction is not None:  # the planned distance (the stop rule may have widened it)
+            position.stop_price = position.entry_price * (1 - fraction)
+        else:
+            position.stop_price = fixed_pct_stop(
+                position.entry_price, position.side, cfg.spot_stop_loss_pct
+            )
         position.take_profit = take_profit(
             position.entry_price, position.side, cfg.spot_take_profit_pct
         )

@@ -1,17 +1,23 @@
 """RiskManager: the one gate every entry passes, per engine.
 
 It answers "may this engine open this position now, and how big?" from pure inputs:
-the global breaker, the engine's limits, the blacklist, data freshness and the
-capital the allocator grants.
+the global breaker, the engine's limits, the blacklist (cooldown), data freshness and
+the capital the allocator grants (``check_entry``); then the stop rule, the size from
+risk, the leverage and the edge over the round-trip cost (``plan``, see
+``kinetic.risk.entry``). Every refusal is counted by its code (``refusals``) for the
+backtest report.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from kinetic.costs import CostModel
 from kinetic.domain import ZERO, Signal
+from kinetic.risk.entry import EntryQuote, EntryRequest, EntryRules, Refusal, plan_entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +25,7 @@ class EntryDecision:
     allowed: bool
     reason: str
     margin_usd: Decimal = ZERO
+    code: str = "ok"  # a short name of the refusal, for counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +42,24 @@ class RiskManager:
         limits: RiskLimits,
         can_trade_globally: Callable[[], bool],
         is_blacklisted: Callable[[str], bool] = lambda _s: False,
+        costs: CostModel | None = None,
+        rules: EntryRules | None = None,
     ) -> None:
         self.limits = limits
         self._can_trade_globally = can_trade_globally
         self._is_blacklisted = is_blacklisted
+        # without rules (tests of the older behaviour): fixed-fraction sizes, no stop
+        # rule, no edge filter, no costs; ``kinetic.wiring`` passes the configured ones
+        self.costs = costs or CostModel(ZERO, ZERO, ZERO)
+        self.rules = rules or EntryRules(
+            1.0, 1.0, limits.min_confidence, 0.0, 0.0, sized_by_risk=False
+        )
         self.entries_allowed = True  # cleared on shutdown: stop new entries first
+        self.refusals: Counter[str] = Counter()  # refused entries by code
+
+    def refuse(self, code: str) -> None:
+        """Count an entry refused outside this gate (e.g. the engine's liquidation guard)."""
+        self.refusals[code] += 1
 
     def check_entry(
         self,
@@ -50,10 +70,19 @@ class RiskManager:
         available_usd: Decimal,
     ) -> EntryDecision:
         """Return whether an entry on ``signal`` is allowed and the margin granted."""
-        reason = self._refusal(signal, open_positions, has_position, wanted_margin, available_usd)
-        if reason is not None:
-            return EntryDecision(False, reason)
+        refused = self._refusal(signal, open_positions, has_position, wanted_margin, available_usd)
+        if refused is not None:
+            code, reason = refused
+            self.refusals[code] += 1
+            return EntryDecision(False, reason, code=code)
         return EntryDecision(True, "ok", min(wanted_margin, available_usd))
+
+    def plan(self, request: EntryRequest) -> EntryQuote | Refusal:
+        """Stop rule, size from risk, leverage and the edge filter (counted when refused)."""
+        quote = plan_entry(request, self.costs, self.rules)
+        if isinstance(quote, Refusal):
+            self.refusals[quote.code] += 1
+        return quote
 
     def _refusal(
         self,
@@ -62,23 +91,23 @@ class RiskManager:
         has_position: bool,
         wanted_margin: Decimal,
         available_usd: Decimal,
-    ) -> str | None:
-        """The first check an entry fails, in order; None when all pass."""
+    ) -> tuple[str, str] | None:
+        """The first check an entry fails, in order, as ``(code, reason)``; None if none."""
         limits = self.limits
         if not self.entries_allowed:
-            return "engine is stopping: no new entries"
+            return "stopping", "engine is stopping: no new entries"
         if not self._can_trade_globally():
-            return "global circuit breaker active"
+            return "circuit_breaker", "global circuit breaker active"
         if signal.confidence < limits.min_confidence:
-            return f"confidence {signal.confidence} < {limits.min_confidence}"
+            return "confidence", f"confidence {signal.confidence} < {limits.min_confidence}"
         if has_position:
-            return "position already open"
+            return "position_open", "position already open"
         if open_positions >= limits.max_positions:
-            return f"max positions reached ({limits.max_positions})"
+            return "max_positions", f"max positions reached ({limits.max_positions})"
         if self._is_blacklisted(signal.symbol):
-            return "symbol blacklisted after a loss"
+            return "cooldown", "symbol in cooldown after a loss or stop-out"
         if wanted_margin <= 0:
-            return "position size is zero"
+            return "size", "position size is zero"
         if available_usd <= 0:
-            return "no capital available"
+            return "no_capital", "no capital available"
         return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from kinetic.domain import Candle, Direction, Regime, Signal
 
@@ -107,3 +107,44 @@ def clamp01(x: float) -> float:
 def to_confidence(score: float) -> int:
     """Round a 0..100 score into a valid ``Signal.confidence``."""
     return max(0, min(100, round(score)))
+
+
+def _convert(key: str, raw: str, current: object) -> object:
+    """Parse ``raw`` as the type of the parameter's current value."""
+    try:
+        if isinstance(current, bool):
+            if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+                raise ValueError(raw)
+            return raw.lower() in {"1", "true", "yes"}
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+    except ValueError:
+        kind = type(current).__name__
+        raise ValueError(f"parameter {key}={raw!r} is not a valid {kind}") from None
+    return raw
+
+
+class Tunable:
+    """Mixin: ``with_params`` rebuilds the strategy with some constructor arguments changed.
+
+    A strategy keeps its scalar constructor arguments in ``params`` (name -> value); the
+    backtester's ``--param KEY=VALUE`` and the optimizer change them by name. Values are
+    parsed as the type of the current value; an unknown name is a ``ValueError`` that
+    lists the known ones.
+    """
+
+    name: str
+    params: dict[str, object]
+
+    def with_params(self, params: dict[str, str]) -> Any:
+        """Return a copy configured from ``KEY=VALUE`` strings."""
+        known = {k: v for k, v in self.params.items() if isinstance(v, int | float | str)}
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise ValueError(
+                f"{self.name}: unknown parameter(s) {unknown}; known: {', '.join(sorted(known))}"
+            )
+        changed = {k: _convert(k, v, known[k]) for k, v in params.items()}
+        return type(self)(**{**self.params, **changed})

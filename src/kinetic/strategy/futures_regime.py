@@ -21,7 +21,7 @@ import numpy as np
 
 from kinetic.domain import Candle, Direction, Regime, Signal
 from kinetic.strategy import action_bars as ab
-from kinetic.strategy.base import clamp01, flat_signal, to_confidence
+from kinetic.strategy.base import Tunable, clamp01, flat_signal, to_confidence
 from kinetic.strategy.features import FeatureParams, Features, FeatureState
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def reversion_masks(f: ab.ApproxFeatures, detector: RegimeDetector) -> ab.Masks:
     return sideways & at_lower, sideways & at_upper
 
 
-class FuturesRegimeStrategy:
+class FuturesRegimeStrategy(Tunable):
     """Long/short futures strategy that switches behaviour with the ADX regime."""
 
     name = "futures_regime"
@@ -158,6 +158,11 @@ class FuturesRegimeStrategy:
         if not 0 <= min_confidence <= 100:
             raise ValueError(f"min_confidence must be within 0..100, got {min_confidence}")
         self.min_confidence = min_confidence
+        self.params: dict[str, object] = {
+            "min_confidence": min_confidence, "adx_trending": adx_trending,
+            "adx_sideways": adx_sideways, "fast": fast, "slow": slow, "rsi_period": rsi_period,
+            "adx_period": adx_period, "bb_period": bb_period, "bb_std": bb_std,
+        }  # fmt: skip
         self.detector = RegimeDetector(adx_trending, adx_sideways)
         self._params = FeatureParams(
             fast=fast, slow=slow, rsi_period=rsi_period, adx_period=adx_period,

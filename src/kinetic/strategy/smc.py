@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import deque
 
 from kinetic.domain import Candle, Direction, Regime, Signal
-from kinetic.strategy.base import flat_signal, to_confidence
+from kinetic.strategy.base import Tunable, flat_signal, to_confidence
 from kinetic.strategy.futures_regime import RegimeDetector
 from kinetic.strategy.indicators import ADXState, ATRState
 from kinetic.strategy.structure import (
@@ -139,7 +139,7 @@ def score_smc(state: _SymbolState, c: Candle, side: Direction) -> dict[str, floa
     }
 
 
-class SMCStrategy:
+class SMCStrategy(Tunable):
     """Market-structure strategy: HTF bias, BOS/CHoCH, OB/FVG zones, Fibonacci gate."""
 
     name = "smc"
@@ -157,6 +157,11 @@ class SMCStrategy:
         if not 0 <= min_confidence <= 100:
             raise ValueError(f"min_confidence must be within 0..100, got {min_confidence}")
         self.min_confidence = min_confidence
+        self.params: dict[str, object] = {
+            "min_confidence": min_confidence, "swing_n": swing_n, "htf_factor": htf_factor,
+            "htf_swing_n": htf_swing_n, "lookback": lookback, "adx_trending": adx_trending,
+            "adx_sideways": adx_sideways,
+        }  # fmt: skip
         self.detector = RegimeDetector(adx_trending, adx_sideways)
         self._args = (swing_n, htf_factor, htf_swing_n, lookback)
         SwingDetector(swing_n), HTFAggregator(htf_factor), SwingDetector(htf_swing_n)  # validate

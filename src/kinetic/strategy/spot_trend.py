@@ -26,7 +26,7 @@ import numpy as np
 
 from kinetic.domain import Candle, Direction, Signal
 from kinetic.strategy import action_bars as ab
-from kinetic.strategy.base import clamp01, flat_signal, to_confidence
+from kinetic.strategy.base import Tunable, clamp01, flat_signal, to_confidence
 from kinetic.strategy.features import FeatureParams, Features, FeatureState
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def score_long(f: Features, full_spread_pct: float = 1.0) -> dict[str, float]:
     }
 
 
-class SpotTrendStrategy:
+class SpotTrendStrategy(Tunable):
     """Long-only EMA/RSI/ADX/MACD trend follower with per-symbol incremental state."""
 
     name = "spot_trend"
@@ -73,6 +73,10 @@ class SpotTrendStrategy:
         if not 0 <= min_confidence <= 100:
             raise ValueError(f"min_confidence must be within 0..100, got {min_confidence}")
         self.min_confidence = min_confidence
+        self.params: dict[str, object] = {
+            "min_confidence": min_confidence, "fast": fast, "slow": slow,
+            "rsi_period": rsi_period, "adx_period": adx_period,
+        }  # fmt: skip
         self._params = FeatureParams(
             fast=fast, slow=slow, rsi_period=rsi_period, adx_period=adx_period
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 from config import UnifiedConfig
 from kinetic.clock import ManualClock
+from kinetic.costs import CostModel
 from kinetic.domain import (
     ZERO,
     Candle,
@@ -34,6 +35,7 @@ from kinetic.portfolio.positions import PositionManager
 from kinetic.risk.blacklist import SymbolBlacklist
 from kinetic.risk.manager import RiskLimits, RiskManager
 from kinetic.venues.sim import SimFuturesExchange, SimSpotExchange, default_instruments
+from kinetic.wiring import entry_rules
 
 D = Decimal
 MINUTE_MS = 60_000
@@ -153,8 +155,13 @@ def _deps(
 
 
 def spot_world(
-    capital: str = "4000", symbols: tuple[str, ...] = ("BTCUSDT",), **overrides: Any
+    capital: str = "4000",
+    symbols: tuple[str, ...] = ("BTCUSDT",),
+    planned: bool = False,
+    **overrides: Any,
 ) -> World:
+    """A spot engine; ``planned``: with the configured entry rules, costs and cooldown
+    (issue 15) as ``kinetic.wiring`` builds them, else the older fixed-fraction sizes."""
     config = UnifiedConfig(**overrides)
     clock = ManualClock(T0_MS / 1000)
     venue = SimSpotExchange(
@@ -166,8 +173,13 @@ def spot_world(
     )
     recorder, store, strategy = MemoryRecorder(), CandleStore(), ScriptedStrategy()
     can_trade = [True]
+    cooldown = SymbolBlacklist(config.stop_cooldown_minutes if planned else 0)
     risk = RiskManager(
-        RiskLimits(config.spot_max_positions, config.spot_min_confidence), lambda: can_trade[0]
+        RiskLimits(config.spot_max_positions, config.spot_min_confidence),
+        lambda: can_trade[0],
+        lambda s: cooldown.is_blacklisted(s, clock.time()),
+        CostModel.for_engine(config, "spot") if planned else None,
+        entry_rules(config, "spot") if planned else None,
     )
     deps = _deps(
         config,
@@ -182,6 +194,7 @@ def spot_world(
         recorder,
         store,
     )
+    deps.cooldown = cooldown
     engine: BaseEngine = SpotEngine(deps)
     return World(engine, venue, store, recorder, clock, strategy, risk, config, can_trade)
 
@@ -190,8 +203,10 @@ def futures_world(
     capital: str = "6000",
     symbols: tuple[str, ...] = ("ETHUSDT",),
     venue_cls: type[SimFuturesExchange] = SimFuturesExchange,
+    planned: bool = False,
     **overrides: Any,
 ) -> World:
+    """A futures engine; ``planned`` as for ``spot_world``."""
     config = UnifiedConfig(**overrides)
     clock = ManualClock(T0_MS / 1000)
     venue = venue_cls(
@@ -204,10 +219,15 @@ def futures_world(
     recorder, store, strategy = MemoryRecorder(), CandleStore(), ScriptedStrategy()
     can_trade = [True]
     blacklist = SymbolBlacklist(config.futures_blacklist_duration_minutes)
+    cooldown = SymbolBlacklist(config.stop_cooldown_minutes if planned else 0)
     risk = RiskManager(
         RiskLimits(config.futures_max_positions, config.futures_min_confidence),
         lambda: can_trade[0],
-        lambda s: blacklist.is_blacklisted(s, clock.time()),
+        lambda s: blacklist.is_blacklisted(s, clock.time()) or cooldown.is_blacklisted(
+            s, clock.time()
+        ),
+        CostModel.for_engine(config, "futures") if planned else None,
+        entry_rules(config, "futures") if planned else None,
     )
     deps = _deps(
         config,
@@ -222,5 +242,6 @@ def futures_world(
         recorder,
         store,
     )
+    deps.cooldown = cooldown
     engine = FuturesEngine(deps, blacklist)
     return World(engine, venue, store, recorder, clock, strategy, risk, config, can_trade)

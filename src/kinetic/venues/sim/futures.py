@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from kinetic.clock import Clock
+from kinetic.costs import CostModel
 from kinetic.domain import (
     ZERO,
     Balance,
@@ -50,6 +51,7 @@ class SimFuturesExchange(SimVenueBase):
         taker_fee: Decimal = Decimal("0.0005"),
         maker_fee: Decimal = Decimal("0.0002"),
         slippage_bps: Decimal = ZERO,
+        costs: CostModel | None = None,
         name: str = "sim-futures",
         maintenance_margin_rate: Decimal = DEFAULT_MMR,
         default_leverage: int = 1,
@@ -60,6 +62,7 @@ class SimFuturesExchange(SimVenueBase):
             taker_fee=taker_fee,
             maker_fee=maker_fee,
             slippage_bps=slippage_bps,
+            costs=costs,
             name=name,
         )
         _check_leverage(default_leverage)

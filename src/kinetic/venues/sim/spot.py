@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from kinetic.clock import Clock
+from kinetic.costs import CostModel
 from kinetic.domain import ZERO, Balance, Instrument, Order, OrderType, Side
 from kinetic.venues.base.errors import InsufficientFunds
 from kinetic.venues.sim.venue import SimVenueBase
@@ -29,6 +30,7 @@ class SimSpotExchange(SimVenueBase):
         taker_fee: Decimal = Decimal("0.001"),
         maker_fee: Decimal = Decimal("0.001"),
         slippage_bps: Decimal = ZERO,
+        costs: CostModel | None = None,
         name: str = "sim-spot",
     ) -> None:
         super().__init__(
@@ -37,6 +39,7 @@ class SimSpotExchange(SimVenueBase):
             taker_fee=taker_fee,
             maker_fee=maker_fee,
             slippage_bps=slippage_bps,
+            costs=costs,
             name=name,
         )
         self._free: dict[str, Decimal] = {a: Decimal(v) for a, v in balances.items()}

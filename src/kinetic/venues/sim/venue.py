@@ -12,6 +12,7 @@ from collections import deque
 from decimal import Decimal
 
 from kinetic.clock import Clock
+from kinetic.costs import CostModel
 from kinetic.domain import (
     ZERO,
     Balance,
@@ -56,14 +57,18 @@ class SimVenueBase:
         maker_fee: Decimal,
         slippage_bps: Decimal,
         name: str,
+        costs: CostModel | None = None,
     ) -> None:
         self.name = name
         self._instruments = dict(instruments)
         self._clock = clock
-        self._taker_fee = taker_fee
-        self._maker_fee = maker_fee
+        # the one cost model the engines also price entries with (``kinetic.costs``);
+        # ``costs`` wins over the separate rates
+        self.costs = costs or CostModel(taker_fee, maker_fee, slippage_bps / Decimal(10_000))
+        self._taker_fee = self.costs.taker_fee
+        self._maker_fee = self.costs.maker_fee
         self.fixed_fee = Decimal(0)  # cash per fill on top of the rate (backtest references)
-        self._slippage = slippage_bps / Decimal(10_000)
+        self._slippage = self.costs.slippage
         self._book = OrderBook()
         self._last = LastPrices()
         self._candles: dict[str, deque[Candle]] = {}
@@ -334,7 +339,7 @@ class SimVenueBase:
         self, order: Order, inst: Instrument, qty: Decimal, price: Decimal, *, is_maker: bool
     ) -> Fill:
         """Fill ``qty`` of ``order`` at ``price``; the rest, if any, expires."""
-        fee = qty * price * (self._maker_fee if is_maker else self._taker_fee) + self.fixed_fee
+        fee = self.costs.fee(qty * price, maker=is_maker) + self.fixed_fee
         self._settle(order, inst, qty, price, fee)
         filled = order.filled_qty + qty
         if order.filled_qty:
