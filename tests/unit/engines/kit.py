@@ -223,8 +223,8 @@ def futures_world(
     risk = RiskManager(
         RiskLimits(config.futures_max_positions, config.futures_min_confidence),
         lambda: can_trade[0],
-        lambda s: blacklist.is_blacklisted(s, clock.time()) or cooldown.is_blacklisted(
-            s, clock.time()
+        lambda s: (
+            blacklist.is_blacklisted(s, clock.time()) or cooldown.is_blacklisted(s, clock.time())
         ),
         CostModel.for_engine(config, "futures") if planned else None,
         entry_rules(config, "futures") if planned else None,
