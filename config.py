@@ -58,9 +58,9 @@ class UnifiedConfig(BaseModel):
     spot_enabled: bool = True
     spot_capital_pct: float = Field(40.0, ge=0.0, le=100.0)
     spot_max_positions: int = Field(5, ge=0, le=1000)
-    spot_position_size_pct: float = Field(10.0, gt=0.0, le=100.0)
-    spot_stop_loss_pct: float = Field(3.0, gt=0.0, lt=100.0)
-    spot_take_profit_pct: float = Field(6.0, gt=0.0, le=1000.0)
+    spot_position_size_pct: float = Field(30.0, gt=0.0, le=100.0)
+    spot_stop_loss_pct: float = Field(5.0, gt=0.0, lt=100.0)
+    spot_take_profit_pct: float = Field(12.0, gt=0.0, le=1000.0)
     spot_watchlist: list[str] = Field(
         default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"], min_length=1
     )
@@ -82,13 +82,13 @@ class UnifiedConfig(BaseModel):
     futures_leverage_max: int = Field(10, ge=1, le=125)
     futures_regime_adx_trending: float = Field(25.0, gt=0.0, le=100.0)
     futures_regime_adx_sideways: float = Field(15.0, ge=0.0, le=100.0)
-    futures_atr_stop_multiplier: float = Field(2.0, gt=0.0, le=50.0)
-    futures_trailing_activation_pct: float = Field(2.0, gt=0.0, le=100.0)
+    futures_atr_stop_multiplier: float = Field(4.0, gt=0.0, le=50.0)
+    futures_trailing_activation_pct: float = Field(4.0, gt=0.0, le=100.0)
     futures_watchlist: list[str] = Field(
         default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT"],
         min_length=1,
     )
-    futures_min_confidence: int = Field(50, ge=0, le=100)
+    futures_min_confidence: int = Field(80, ge=0, le=100)
     futures_scan_interval_seconds: int = Field(30, gt=0)
     futures_blacklist_duration_minutes: int = Field(60, ge=0)
 
@@ -103,7 +103,7 @@ class UnifiedConfig(BaseModel):
     spot_strategy: str = "spot_trend"
     futures_strategy: str = "futures_regime"
     timeframe: Literal["1m", "5m", "15m", "1h"] = "5m"
-    futures_trailing_distance_pct: float = Field(1.0, gt=0.0, lt=100.0)
+    futures_trailing_distance_pct: float = Field(2.0, gt=0.0, lt=100.0)
 
     # Venues, fees and simulation
     spot_venue: VenueName = "binance"
@@ -118,7 +118,7 @@ class UnifiedConfig(BaseModel):
     # Replay mode
     replay_data_dir: str = "data/replay"
     replay_speed: float = Field(1200.0, gt=0.0, le=1_000_000_000.0)
-    replay_warmup_candles: int = Field(200, ge=0, le=100_000)
+    replay_warmup_candles: int = Field(500, ge=0, le=100_000)
 
     # Venue endpoints (paper/live): overrides by key, e.g. {"binance_spot_rest":
     # "http://127.0.0.1:8080"}; keys are listed in kinetic.venues.factory.DEFAULT_URLS.
@@ -127,7 +127,7 @@ class UnifiedConfig(BaseModel):
     # paper/live: every closed candle received is appended to
     # <dir>/<spot|futures>/<SYMBOL>_<timeframe>.csv (replay/backtest format); "" = off
     candle_record_dir: str = "data/recorded"
-    paper_warmup_candles: int = Field(200, ge=1, le=1000)
+    paper_warmup_candles: int = Field(500, ge=1, le=1000)
 
     # Persistence, lifecycle, safety
     sqlite_path: str = "data/kinetic.db"

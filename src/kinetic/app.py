@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from config import KEYED_MODES, ConfigValidationError, EnvConfig, Mode, UnifiedConfig
 from kinetic.api.hosts import is_loopback
+from kinetic.backtest.validated import is_experimental
 from kinetic.clock import RealClock, ScaledClock
 from kinetic.control.poller import CommandPoller
 from kinetic.control.service import ControlService
@@ -233,6 +234,7 @@ class Daemon:
                 gate=states,
             )
             engines[name].d.extra["cash_from_venue"] = self.mode in KEYED_MODES
+            _warn_if_experimental(self.config, name)
             engines[name].d.extra["live"] = self.mode == "live"
             engines[name].drift = DriftChecker(
                 self.config.drift_check_interval_seconds,
@@ -560,6 +562,18 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+
+def _warn_if_experimental(config: UnifiedConfig, engine: str) -> None:
+    """Log a warning when ``engine`` runs a strategy not validated on it (issue 15)."""
+    strategy = config.spot_strategy if engine == "spot" else config.futures_strategy
+    if is_experimental(strategy, engine):
+        log.warning(
+            "experimental strategy: its out-of-sample result on the shipped data is worse "
+            "than flat or its drawdown beyond the limit (docs/strategies.md)",
+            engine=engine,
+            strategy=strategy,
+        )
 
 
 async def run_daemon(config: UnifiedConfig, env: EnvConfig, mode: str) -> int:

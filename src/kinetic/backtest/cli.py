@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from config import ConfigValidationError, UnifiedConfig
+from kinetic.backtest.validated import experimental_summary
 
 if TYPE_CHECKING:  # the parser is built for every command: keep its imports light
     from kinetic.backtest.options import BacktestOptions
@@ -27,7 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the backtest flags to ``p`` (the ``backtest`` subcommand's parser)."""
     a = p.add_argument
     a("--engine", choices=sorted(ENGINE_CHOICES), default="spot", help="engine(s) to run")
-    a("--strategy", help="registered strategy name (default: the configured one)")
+    a("--strategy", help="registered strategy name (default: the configured one); "
+      + experimental_summary())  # fmt: skip
     a("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter")
     a("--symbol", action="append", default=[], metavar="SYMBOL", help="symbol (repeatable)")
     a("--symbols", help="comma-separated symbols")

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -68,5 +69,7 @@ def cost_summary(result: BacktestResult) -> dict[str, Any]:
 
 
 def _reason(text: str) -> str:
-    """The kind of an exit reason (``signal reversal: ...`` -> ``signal reversal``)."""
-    return text.split(":", 1)[0].strip() or "exit"
+    """The kind of an exit reason (``signal reversal: ...`` -> ``signal reversal``,
+    ``SHORT confluence 41: ...`` -> ``SHORT confluence``)."""
+    head = re.sub(r"[\s\d.]+$", "", text.split(":", 1)[0])
+    return head.strip() or "exit"

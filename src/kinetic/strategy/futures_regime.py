@@ -148,8 +148,8 @@ class FuturesRegimeStrategy(Tunable):
         min_confidence: int,
         adx_trending: float = 25.0,
         adx_sideways: float = 15.0,
-        fast: int = 20,
-        slow: int = 50,
+        fast: int = 100,  # issue 15: chosen in sample on the shipped data (was 20 / 50)
+        slow: int = 400,
         rsi_period: int = 14,
         adx_period: int = 14,
         bb_period: int = 20,

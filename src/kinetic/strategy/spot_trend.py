@@ -65,8 +65,8 @@ class SpotTrendStrategy(Tunable):
     def __init__(
         self,
         min_confidence: int,
-        fast: int = 20,
-        slow: int = 50,
+        fast: int = 100,  # issue 15: chosen in sample on the shipped data (was 20 / 50)
+        slow: int = 400,
         rsi_period: int = 14,
         adx_period: int = 14,
     ) -> None:

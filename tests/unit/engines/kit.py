@@ -39,6 +39,17 @@ from kinetic.wiring import entry_rules
 
 D = Decimal
 MINUTE_MS = 60_000
+# The engine tests check mechanics at fixed levels; they pin the values those levels were
+# written for (the defaults before issue 15 chose new ones on the shipped data), unless a
+# test overrides them.
+LEVELS: dict[str, Any] = {
+    "spot_position_size_pct": 10.0,
+    "spot_stop_loss_pct": 3.0,
+    "spot_take_profit_pct": 6.0,
+    "futures_atr_stop_multiplier": 2.0,
+    "futures_trailing_activation_pct": 2.0,
+    "futures_trailing_distance_pct": 1.0,
+}
 T0_MS = 1_700_000_040_000  # a minute boundary
 
 
@@ -162,7 +173,7 @@ def spot_world(
 ) -> World:
     """A spot engine; ``planned``: with the configured entry rules, costs and cooldown
     (issue 15) as ``kinetic.wiring`` builds them, else the older fixed-fraction sizes."""
-    config = UnifiedConfig(**overrides)
+    config = UnifiedConfig(**{**LEVELS, **overrides})
     clock = ManualClock(T0_MS / 1000)
     venue = SimSpotExchange(
         default_instruments(MarketType.SPOT, symbols),
@@ -207,7 +218,7 @@ def futures_world(
     **overrides: Any,
 ) -> World:
     """A futures engine; ``planned`` as for ``spot_world``."""
-    config = UnifiedConfig(**overrides)
+    config = UnifiedConfig(**{**LEVELS, **overrides})
     clock = ManualClock(T0_MS / 1000)
     venue = venue_cls(
         default_instruments(MarketType.FUTURES, symbols),
