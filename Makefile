@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.kinetic-dev-installed
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: install run test test-fast lint typecheck bench chaos backtest migrate status clean
+.PHONY: install run test test-fast lint typecheck bench chaos backtest strategy-table migrate status clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -56,6 +56,10 @@ backtest: install
 	$(PY) main.py backtest --engine spot --strategy sma_cross --param fast=20 --param slow=50 \
 	  --symbol BTCUSDT --data data/backtest/binance_BTCUSDT_5m_2020-12-01_2021-07-17.csv.gz \
 	  --report reports/example
+
+# the strategy validation table in docs/strategies.md (issue 15)
+strategy-table: install
+	$(PY) scripts/strategy_table.py --jobs 2
 
 migrate: install
 	$(PY) main.py migrate
