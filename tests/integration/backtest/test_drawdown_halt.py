@@ -20,7 +20,20 @@ async def test_futures_regime_run_opens_nothing_after_the_drawdown_trip() -> Non
         symbols=("BTCUSDT",),
         data=(CRASH_5M,),
         strategy="futures_regime",
-        sets={"global_max_drawdown_pct": str(LIMIT_PCT)},
+        # the losing run this was written for: the defaults before issue 15 (which no
+        # longer reach the limit on this data)
+        params={"fast": "20", "slow": "50"},
+        sets={
+            "global_max_drawdown_pct": str(LIMIT_PCT),
+            "futures_min_confidence": "50",
+            "futures_atr_stop_multiplier": "2",
+            "futures_trailing_activation_pct": "2",
+            "futures_trailing_distance_pct": "1",
+            "risk_based_sizing": "false",
+            "min_edge_cost_ratio": "0",
+            "min_stop_atr": "0",
+            "stop_cooldown_minutes": "0",
+        },
     )
     result = await run_async(opts)
 
