@@ -49,6 +49,7 @@ LEVELS: dict[str, Any] = {
     "futures_atr_stop_multiplier": 2.0,
     "futures_trailing_activation_pct": 2.0,
     "futures_trailing_distance_pct": 1.0,
+    "futures_min_confidence": 50,
 }
 T0_MS = 1_700_000_040_000  # a minute boundary
 

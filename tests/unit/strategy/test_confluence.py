@@ -124,7 +124,7 @@ def test_pattern_evidence_near_support_with_doji_bonus() -> None:
 def test_confluence_strategy_components_explain_confidence() -> None:
     rng = np.random.default_rng(3)
     closes = 100 + np.cumsum(rng.normal(0, 0.6, 400))
-    strategy = ConfluenceStrategy(min_confidence=30)
+    strategy = ConfluenceStrategy(min_confidence=30, confidence_scale=1.0)  # raw scores
     prev = closes[0]
     signals = []
     for i, close in enumerate(closes):

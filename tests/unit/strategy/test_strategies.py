@@ -21,6 +21,9 @@ from kinetic.strategy import (
 )
 from kinetic.strategy.indicators import adx, atr
 
+# the series here are written for EMA 20 / 50 (the defaults before issue 15 chose 100 / 400)
+EMA_20_50 = {"fast": 20, "slow": 50}
+
 BAR_MS = 300_000
 
 
@@ -56,7 +59,7 @@ def run(strategy: Strategy, candles: list[Candle]) -> list:
 
 
 def test_spot_steady_uptrend_when_warm_then_long_above_min_confidence() -> None:
-    strategy = SpotTrendStrategy(min_confidence=60)
+    strategy = SpotTrendStrategy(min_confidence=60, **EMA_20_50)
     signals = run(strategy, make_candles(trend(0.004)))
     last = signals[-1]
     assert last.direction is Direction.LONG
@@ -70,14 +73,14 @@ def test_spot_steady_uptrend_when_warm_then_long_above_min_confidence() -> None:
 
 
 def test_spot_downtrend_then_short_means_exit() -> None:
-    signals = run(SpotTrendStrategy(min_confidence=60), make_candles(trend(-0.004)))
+    signals = run(SpotTrendStrategy(min_confidence=60, **EMA_20_50), make_candles(trend(-0.004)))
     assert signals[-1].direction is Direction.SHORT
     assert "trend broken" in signals[-1].reason
 
 
 def test_spot_crossing_below_is_reported_on_the_cross() -> None:
     closes = np.concatenate([trend(0.003, 120), trend(0.003, 120)[-1] * trend(-0.006, 80) / 100])
-    signals = run(SpotTrendStrategy(min_confidence=60), make_candles(closes))
+    signals = run(SpotTrendStrategy(min_confidence=60, **EMA_20_50), make_candles(closes))
     crossed = [s for s in signals if "crossed below" in s.reason]
     assert crossed, "the fast EMA crossing below the slow EMA must be reported once"
     assert all(s.direction is Direction.SHORT for s in crossed)
@@ -85,7 +88,11 @@ def test_spot_crossing_below_is_reported_on_the_cross() -> None:
 
 @pytest.mark.parametrize("kind", ["spot", "futures"])
 def test_warmup_candles_then_flat_with_zero_confidence(kind: str) -> None:
-    strategy: Strategy = SpotTrendStrategy(60) if kind == "spot" else FuturesRegimeStrategy(50)
+    strategy: Strategy = (
+        SpotTrendStrategy(60, **EMA_20_50)
+        if kind == "spot"
+        else FuturesRegimeStrategy(50, **EMA_20_50)
+    )
     signals = run(strategy, make_candles(trend(0.004, strategy.warmup)))
     assert all(s.direction is Direction.FLAT and s.confidence == 0 for s in signals[:-1])
     assert "warming up" in signals[0].reason
@@ -93,14 +100,16 @@ def test_warmup_candles_then_flat_with_zero_confidence(kind: str) -> None:
 
 
 def test_futures_uptrend_then_long_trending() -> None:
-    last = run(FuturesRegimeStrategy(min_confidence=50), make_candles(trend(0.004)))[-1]
+    strategy = FuturesRegimeStrategy(min_confidence=50, **EMA_20_50)
+    last = run(strategy, make_candles(trend(0.004)))[-1]
     assert last.direction is Direction.LONG
     assert last.regime is Regime.TRENDING
     assert last.confidence >= 50
 
 
 def test_futures_downtrend_then_short_with_components() -> None:
-    last = run(FuturesRegimeStrategy(min_confidence=50), make_candles(trend(-0.004)))[-1]
+    strategy = FuturesRegimeStrategy(min_confidence=50, **EMA_20_50)
+    last = run(strategy, make_candles(trend(-0.004)))[-1]
     assert last.direction is Direction.SHORT
     assert last.regime is Regime.TRENDING
     assert last.confidence >= 50
@@ -111,7 +120,7 @@ def test_futures_downtrend_then_short_with_components() -> None:
 
 
 def test_futures_flat_noisy_series_then_sideways_regime_detected() -> None:
-    signals = run(FuturesRegimeStrategy(min_confidence=50), make_candles(flat_noise()))
+    signals = run(FuturesRegimeStrategy(min_confidence=50, **EMA_20_50), make_candles(flat_noise()))
     regimes = [s.regime for s in signals[100:]]
     assert regimes.count(Regime.SIDEWAYS) > len(regimes) // 2
     assert Regime.TRENDING not in regimes
@@ -123,7 +132,7 @@ def test_futures_sideways_band_extreme_then_mean_reversion(
     seed: int, jump: float, side: Direction
 ) -> None:
     closes = np.concatenate([flat_noise(200, seed), [jump]])
-    signals = run(FuturesRegimeStrategy(min_confidence=30), make_candles(closes))
+    signals = run(FuturesRegimeStrategy(min_confidence=30, **EMA_20_50), make_candles(closes))
     last = signals[-1]
     assert last.regime is Regime.SIDEWAYS
     assert last.direction is side
@@ -134,7 +143,7 @@ def test_futures_sideways_band_extreme_then_mean_reversion(
 
 def test_strategy_values_equal_vectorised_indicators() -> None:
     candles = make_candles(trend(0.001, 300, seed=5), wick=0.01, seed=5)
-    last = run(FuturesRegimeStrategy(min_confidence=50), candles)[-1]
+    last = run(FuturesRegimeStrategy(min_confidence=50, **EMA_20_50), candles)[-1]
     high = np.array([c.high for c in candles])
     low = np.array([c.low for c in candles])
     close = np.array([c.close for c in candles])
@@ -143,7 +152,7 @@ def test_strategy_values_equal_vectorised_indicators() -> None:
 
 
 def test_symbols_are_independent_and_reset_forgets_state() -> None:
-    strategy = SpotTrendStrategy(min_confidence=60)
+    strategy = SpotTrendStrategy(min_confidence=60, **EMA_20_50)
     run(strategy, make_candles(trend(0.004), symbol="AAA"))
     first_b = strategy.on_candle(make_candles(trend(0.004, 1), symbol="BBB")[0])
     assert first_b.direction is Direction.FLAT
@@ -153,7 +162,7 @@ def test_symbols_are_independent_and_reset_forgets_state() -> None:
 
 
 def test_out_of_order_candle_rejected() -> None:
-    strategy = SpotTrendStrategy(min_confidence=60)
+    strategy = SpotTrendStrategy(min_confidence=60, **EMA_20_50)
     candles = make_candles(trend(0.004, 3))
     strategy.on_candle(candles[1])
     with pytest.raises(ValueError, match="not after"):
