@@ -202,6 +202,11 @@ class UnifiedConfig(BaseModel):
     futures_target_atr_multiplier: float = Field(3.0, gt=0.0, le=100.0)
     # per-symbol cooldown after a stop-out, both engines (0 = off)
     stop_cooldown_minutes: int = Field(60, ge=0, le=100_000)
+    # strategy parameters by strategy name, as backtest --param takes them, e.g.
+    # {"spot_trend": {"fast": 20, "slow": 50}}; checked when the engine is built
+    strategy_params: dict[str, dict[str, str | int | float | bool]] = Field(
+        default_factory=dict
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Control plane (REST API, docs/api.md), served by the daemon. Bound off loopback it
     # needs KINETIC_API_TOKEN in .env (the daemon refuses to start without one);

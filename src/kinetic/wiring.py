@@ -160,11 +160,29 @@ def entry_rules(config: UnifiedConfig, engine: str) -> EntryRules:
 
 
 def configured_strategy(name: str, config: UnifiedConfig, engine: str) -> Strategy:
-    """Build the registered strategy ``name``; an unknown name is a ``StartupError``."""
+    """Build the registered strategy ``name`` with its ``strategy_params``.
+
+    An unknown name, or a parameter the strategy does not take, is a ``StartupError``.
+    """
     try:
-        return create_strategy(name, config, engine)
+        strategy = create_strategy(name, config, engine)
     except ValueError as exc:
         raise StartupError(f"{engine}_strategy: {exc}") from None
+    params = config.strategy_params.get(name)
+    if not params:
+        return strategy
+    configure = getattr(strategy, "with_params", None)
+    if configure is None:
+        raise StartupError(f"strategy_params.{name}: strategy {name!r} takes no parameters")
+    try:
+        configured: Strategy = configure({k: _param_text(v) for k, v in params.items()})
+    except ValueError as exc:
+        raise StartupError(f"strategy_params.{name}: {exc}") from None
+    return configured
+
+
+def _param_text(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _quote(instruments: dict[str, Instrument]) -> str:

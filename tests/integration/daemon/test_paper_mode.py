@@ -97,6 +97,11 @@ def _config(
         "sqlite_path": str(tmp_path / "paper.db"),
         "venue_state_dir": str(tmp_path / "state"),
         "candle_record_dir": str(tmp_path / "recorded"),
+        # the fake venues' 240-candle uptrend is written for EMA 20 / 50 and the futures
+        # threshold 50 (the defaults before issue 15 chose EMA 100 / 400 and 80)
+        "strategy_params": {n: {"fast": 20, "slow": 50} for n in ("spot_trend", "futures_regime")},
+        "futures_min_confidence": 50,
+        "paper_warmup_candles": 200,  # the fakes hold 240 candles (the default is now 500)
         "venue_urls": {
             "binance_spot_rest": spot.url,
             "binance_spot_ws": f"{spot.ws_url}/stream",

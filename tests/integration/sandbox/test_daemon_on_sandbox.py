@@ -12,10 +12,10 @@ virtualenv; no ``.env``):
   ``sandbox.env`` with the README's line and then ``exec``\\ s the README's ``run``
   line, so the daemon gets exactly the environment those lines make.
 
-The daemons run as the README shows them, on the default configuration (no
-``KINETIC_*`` setting besides the sandbox's own). They are polled through their
-SQLite journal (read-only) and the venues through ``GET /_fake/state``, with deadlines,
-never blind sleeps; SIGTERM stops each one (exit 0) and ``status`` reports what it did.
+The daemons run as the README shows them, with the README's quick-demo settings
+(``QUICK_DEMO``) and no other ``KINETIC_*`` setting besides the sandbox's own. They are
+polled through their SQLite journal (read-only) and the venues through
+``GET /_fake/state``, with deadlines, never blind sleeps; SIGTERM stops each one (exit 0) and ``status`` reports what it did.
 
 Live additionally: the journal equals the venue. While the daemon runs, at a moment
 when the venues did not change during the read, every journaled order that reached a
@@ -60,6 +60,21 @@ README_ACTIVATE = ". .venv/bin/activate"
 README_SANDBOX = "python main.py sandbox --speed 60 > sandbox.env &"
 README_WAIT = "until grep -q KRAKEN_FUTURES_API_SECRET sandbox.env 2>/dev/null; do sleep 0.2; done"
 README_LOAD = "set -a; . ./sandbox.env; set +a"
+# The defaults chosen in issue 15 trade selectively (EMA 100/400 needing 400 candles,
+# futures confidence 80, stops 4 ATR away): on the sandbox's clock a daemon may take an
+# hour to open and close a position. This module checks the plumbing within a minute, so
+# it runs the daemons with the quick-demo settings the README gives (the defaults before
+# issue 15).
+QUICK_DEMO = {
+    "KINETIC_STRATEGY_PARAMS": '{"spot_trend": {"fast": 20, "slow": 50}, '
+    '"futures_regime": {"fast": 20, "slow": 50}}',
+    "KINETIC_FUTURES_MIN_CONFIDENCE": "50",
+    "KINETIC_FUTURES_ATR_STOP_MULTIPLIER": "2",
+    "KINETIC_FUTURES_TRAILING_ACTIVATION_PCT": "2",
+    "KINETIC_FUTURES_TRAILING_DISTANCE_PCT": "1",
+    "KINETIC_SPOT_STOP_LOSS_PCT": "3",
+    "KINETIC_SPOT_TAKE_PROFIT_PCT": "6",
+}
 README_PAPER = "python main.py run --mode paper --db data/sandbox-paper.db"
 README_LIVE = "python main.py run --mode live --live --db data/sandbox-live.db"
 README_STATUS = "python main.py status --db data/sandbox-live.db"
@@ -194,6 +209,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     cwd = tmp_path_factory.mktemp("clone")
     activate = _fresh_clone(cwd)
     env = cli_env()  # no Kinetic, venue or database setting of the developer's shell
+    env |= QUICK_DEMO  # the README's quick-demo settings (issue 15: the defaults are slower)
     shell = Shell(cwd, env, cwd / "terminal.stderr")
     try:
         assert shell.run(activate)[0] == 0
