@@ -15,7 +15,8 @@ virtualenv; no ``.env``):
 The daemons run as the README shows them, with the README's quick-demo settings
 (``QUICK_DEMO``) and no other ``KINETIC_*`` setting besides the sandbox's own. They are
 polled through their SQLite journal (read-only) and the venues through
-``GET /_fake/state``, with deadlines, never blind sleeps; SIGTERM stops each one (exit 0) and ``status`` reports what it did.
+``GET /_fake/state``, with deadlines, never blind sleeps; SIGTERM stops each one (exit 0)
+and ``status`` reports what it did.
 
 Live additionally: the journal equals the venue. While the daemon runs, at a moment
 when the venues did not change during the read, every journaled order that reached a
