@@ -204,9 +204,7 @@ class UnifiedConfig(BaseModel):
     stop_cooldown_minutes: int = Field(60, ge=0, le=100_000)
     # strategy parameters by strategy name, as backtest --param takes them, e.g.
     # {"spot_trend": {"fast": 20, "slow": 50}}; checked when the engine is built
-    strategy_params: dict[str, dict[str, str | int | float | bool]] = Field(
-        default_factory=dict
-    )
+    strategy_params: dict[str, dict[str, str | int | float | bool]] = Field(default_factory=dict)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Control plane (REST API, docs/api.md), served by the daemon. Bound off loopback it
     # needs KINETIC_API_TOKEN in .env (the daemon refuses to start without one);
