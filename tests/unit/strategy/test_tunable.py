@@ -45,3 +45,19 @@ def test_confluence_confidence_is_the_raw_score_times_the_scale() -> None:
             b.confidence == min(100, round(a.confidence * 1.5))
             or abs(b.confidence - a.confidence * 1.5) <= 1
         )
+
+
+def test_strategy_params_config_field_builds_the_tuned_strategy_or_refuses_to_start() -> None:
+    from config import UnifiedConfig, load_config
+    from kinetic.errors import StartupError
+    from kinetic.wiring import configured_strategy
+
+    env = {"KINETIC_STRATEGY_PARAMS": '{"spot_trend": {"fast": 30, "slow": 90}}'}
+    strategy = configured_strategy("spot_trend", load_config(environ=env), "spot")
+    assert isinstance(strategy, SpotTrendStrategy)
+    assert (strategy.params["fast"], strategy.params["slow"]) == (30, 90)
+    untouched = configured_strategy("futures_regime", load_config(environ=env), "futures")
+    assert untouched.params["fast"] == 100  # type: ignore[attr-defined]
+    bad = UnifiedConfig(strategy_params={"spot_trend": {"fats": 3}})
+    with pytest.raises(StartupError, match=r"strategy_params\.spot_trend: .*unknown parameter"):
+        configured_strategy("spot_trend", bad, "spot")
