@@ -163,6 +163,10 @@ def write_config(path: Path, lane: str, state_dir: Path, grace_s: float) -> None
         "spot_min_confidence": 0,
         "futures_blacklist_duration_minutes": 0,
         "paper_warmup_candles": 60,
+        # trade from the first candles (the issue-15 defaults need 400 candles of EMA
+        # and pause a symbol for an hour after a stop-out)
+        "strategy_params": {n: {"fast": 20, "slow": 50} for n in ("spot_trend", "futures_regime")},
+        "stop_cooldown_minutes": 0,
         "protection_grace_seconds": grace_s,
         "drift_check_interval_seconds": 0,
         "global_max_drawdown_pct": 100,

@@ -48,9 +48,25 @@ def fast_config(sqlite_path: Path, **overrides: Any) -> UnifiedConfig:
         "sqlite_path": str(sqlite_path),
         "monitor_interval_seconds": 0.1,
         "api_port": 0,  # the REST API on a free port: tests never collide on 8080
+        **QUICK_TRADING,
     }
     values.update(overrides)
     return UnifiedConfig.model_validate(values)
+
+
+# The daemon tests wait for both engines to trade within seconds of replay: they run with
+# the faster settings they were written for (the defaults before issue 15, which chose
+# EMA 100/400, futures confidence 80 and wider stops: those trade far less often).
+QUICK_TRADING: dict[str, Any] = {
+    "strategy_params": {n: {"fast": 20, "slow": 50} for n in ("spot_trend", "futures_regime")},
+    "futures_min_confidence": 50,
+    "futures_atr_stop_multiplier": 2.0,
+    "futures_trailing_activation_pct": 2.0,
+    "futures_trailing_distance_pct": 1.0,
+    "spot_stop_loss_pct": 3.0,
+    "spot_take_profit_pct": 6.0,
+    "spot_position_size_pct": 10.0,
+}
 
 
 async def wait_until(
