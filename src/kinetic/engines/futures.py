@@ -165,7 +165,7 @@ class FuturesEngine(BaseEngine):
         price, leverage = Decimal(str(candle.close)), quote.leverage
         liquidation = estimated_liquidation(side, price, leverage)
         if cfg.futures_liquidation_guard and stop_beyond_liquidation(side, quote.stop, liquidation):
-            self.d.risk.refuse("liquidation")
+            self.d.risk.refuse("liquidation", signal.symbol)
             self.log.warning("entry refused: the stop lies beyond the liquidation price",
                              symbol=signal.symbol, stop=str(quote.stop), leverage=leverage,
                              liquidation=str(liquidation.quantize(quote.stop)))  # fmt: skip
@@ -195,7 +195,8 @@ class FuturesEngine(BaseEngine):
                 side, price, atr, stop, target, signal.confidence, self.equity(), margin,
                 leverage, tight_stop_policy(self.d.strategy),
                 MAINTENANCE_MARGIN_RATE if guard else None,
-            )
+            ),
+            signal.symbol,
         )  # fmt: skip
         if isinstance(quote, Refusal):
             self.log.info("entry refused", symbol=signal.symbol, code=quote.code,

@@ -103,7 +103,8 @@ class SpotEngine(BaseEngine):
                 fixed_pct_stop(price, PositionSide.LONG, cfg.spot_stop_loss_pct), target,
                 signal.confidence, self.equity(), decision.margin_usd,
                 tight_stop=tight_stop_policy(self.d.strategy),
-            )
+            ),
+            symbol,
         )  # fmt: skip
         if isinstance(quote, Refusal):
             self.log.info("entry refused", symbol=symbol, code=quote.code, reason=quote.reason)

@@ -55,11 +55,12 @@ class RiskManager:
             1.0, 1.0, limits.min_confidence, 0.0, 0.0, sized_by_risk=False
         )
         self.entries_allowed = True  # cleared on shutdown: stop new entries first
-        self.refusals: Counter[str] = Counter()  # refused entries by code
+        self.refusals: Counter[str] = Counter()  # refused entries by code (episodes)
+        self._last_refusal: dict[str, str] = {}  # symbol -> code of its last refusal
 
-    def refuse(self, code: str) -> None:
+    def refuse(self, code: str, symbol: str = "") -> None:
         """Count an entry refused outside this gate (e.g. the engine's liquidation guard)."""
-        self.refusals[code] += 1
+        self._count(symbol, code)
 
     def check_entry(
         self,
@@ -73,15 +74,25 @@ class RiskManager:
         refused = self._refusal(signal, open_positions, has_position, wanted_margin, available_usd)
         if refused is not None:
             code, reason = refused
-            self.refusals[code] += 1
+            self._count(signal.symbol, code)
             return EntryDecision(False, reason, code=code)
         return EntryDecision(True, "ok", min(wanted_margin, available_usd))
 
-    def plan(self, request: EntryRequest) -> EntryQuote | Refusal:
+    def _count(self, symbol: str, code: str) -> None:
+        """Count a refused entry once per episode: a signal repeated bar after bar and
+        refused for the same reason is one refusal (so a backtest's count does not
+        depend on which quiet bars it fast-forwarded)."""
+        if self._last_refusal.get(symbol) != code:
+            self._last_refusal[symbol] = code
+            self.refusals[code] += 1
+
+    def plan(self, request: EntryRequest, symbol: str = "") -> EntryQuote | Refusal:
         """Stop rule, size from risk, leverage and the edge filter (counted when refused)."""
         quote = plan_entry(request, self.costs, self.rules)
         if isinstance(quote, Refusal):
-            self.refusals[quote.code] += 1
+            self._count(symbol, quote.code)
+        else:
+            self._last_refusal.pop(symbol, None)
         return quote
 
     def _refusal(
