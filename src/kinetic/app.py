@@ -512,8 +512,10 @@ class Daemon:
 def check_api_exposure(config: UnifiedConfig, env: EnvConfig) -> None:
     """Refuse an API bound off loopback without a token (exit 2, one line)."""
     token = env.kinetic_api_token
-    if config.api_enabled and not is_loopback(config.api_host) and (
-        token is None or not token.get_secret_value()
+    if (
+        config.api_enabled
+        and not is_loopback(config.api_host)
+        and (token is None or not token.get_secret_value())
     ):
         raise ConfigValidationError(
             f"api_host {config.api_host} is not a loopback address and KINETIC_API_TOKEN is "

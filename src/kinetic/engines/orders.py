@@ -132,7 +132,10 @@ class OrderPath:
             self.log.info("order held by the trading state", symbol=symbol, purpose=purpose,
                           state=self.d.gate.state(self.name), reason=reason)  # fmt: skip
             return None
-        qty = round_quantity(qty, self.d.instruments[symbol])
+        inst = self.d.instruments[symbol]
+        if plan is not None:  # an entry never asks for more than one order may carry
+            qty = min(qty, inst.max_qty)
+        qty = round_quantity(qty, inst)
         if qty <= 0:
             return None
         cid = self.d.oms.next_client_order_id(symbol)

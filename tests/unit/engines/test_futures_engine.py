@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -71,6 +72,18 @@ async def test_entry_size_scales_with_confidence_and_leverage() -> None:
     pos = w.positions.positions[ETH]
     assert pos.leverage == 8
     assert pos.quantity == D("2.640")  # 660 x 8 / 2000
+
+
+async def test_entry_is_capped_at_the_instruments_max_quantity() -> None:
+    """A venue refuses an order above max_qty (found in the sandbox: XRPUSDT 28205 > 9000)."""
+    w = futures_world("6000")
+    inst = w.engine.d.instruments[ETH]
+    w.engine.d.instruments[ETH] = replace(inst, max_qty=D("1.5"))
+    await _enter(w, confidence=80)  # uncapped: 2.640 (see the test above)
+    pos = w.positions.positions[ETH]
+    assert pos.quantity == D("1.500")
+    [stop] = await _venue_stops(w)
+    assert stop.quantity == pos.quantity
 
 
 @pytest.mark.parametrize(
