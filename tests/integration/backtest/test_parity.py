@@ -158,7 +158,7 @@ async def test_parity_of_a_run_on_the_fake_venue_reports_its_slippage_exactly(
             if p["side"] == "BUY"
             else b * (1 - SLIPPAGE_BPS / 10_000)
         )
-        assert p["run_qty"] == p["backtest_qty"]
+        assert Decimal(p["run_qty"]) == Decimal(p["backtest_qty"])  # equal as numbers
         # the fee follows the price: 0.1 % of the notional on both sides
         assert Decimal(p["fee_diff"]) == (
             Decimal(p["run_qty"]) * (r - b) * Decimal("0.001")
@@ -211,7 +211,7 @@ async def test_parity_of_a_paper_run_finds_the_same_orders_at_the_same_prices(
     assert [p["side"] for p in markets] == ["BUY", "SELL"]
     for p in markets:
         assert p["run_price"] == p["backtest_price"]
-        assert p["run_qty"] == p["backtest_qty"]
+        assert Decimal(p["run_qty"]) == Decimal(p["backtest_qty"])  # equal as numbers
         assert Decimal(p["price_diff_bps"]) == 0
         assert Decimal(p["fee_diff"]) == 0
 
