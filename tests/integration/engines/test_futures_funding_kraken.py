@@ -127,9 +127,9 @@ async def test_client_lists_funding_exactly_from_since(rig: Rig) -> None:
     server = rig.server
     old = server.add_funding(PF_ETH, D("-0.1"), now - 1)
     first = server.add_funding(PF_ETH, D("-1.23456789"), now)
-    trade = server._log_entry(now + 5, "futures trade", PF_ETH, trade_price=2000.0)
+    trade = server.account_log.add(now + 5, "futures trade", PF_ETH, trade_price=2000.0)
     second = server.add_funding("PF_XBTUSD", D("0.00000001"), now + 8 * 3_600_000)
-    server._log_entry(now + 6, "funding rate change", "pi_xbtusd", realized_funding=0.5)
+    server.account_log.add(now + 6, "funding rate change", "pi_xbtusd", realized_funding=0.5)
     paid = await rig.client.get_funding_payments(now)
     assert [(p.symbol, p.amount, p.ts_ms, p.id) for p in paid] == [
         (ETH, D("-1.23456789"), now, first["booking_uid"]),
@@ -145,7 +145,7 @@ async def test_client_pages_past_a_full_page(rig: Rig) -> None:
     now = rig.clock.time_ms()
     for i in range(LOG_PAGE + 105):
         rig.server.add_funding(PF_ETH, D("-0.01"), now + i // 2)  # two entries share a time
-        rig.server._log_entry(now + i // 2, "futures trade", PF_ETH)  # interleaved noise
+        rig.server.account_log.add(now + i // 2, "futures trade", PF_ETH)  # interleaved noise
     paid = await rig.client.get_funding_payments(now)
     assert len(paid) == len({p.id for p in paid}) == LOG_PAGE + 105
     assert sum(p.amount for p in paid) == D("-0.01") * (LOG_PAGE + 105)

@@ -28,22 +28,10 @@ from kinetic.venues.fakes import kraken_futures_shapes as shapes
 from kinetic.venues.fakes import kraken_tape
 from kinetic.venues.fakes.control import KrakenFuturesControl, add_control_routes
 from kinetic.venues.fakes.kraken_common import FakeServerBase
+from kinetic.venues.fakes.kraken_futures_account import ACCOUNT_LOG, AccountLog, iso_time
 
 D = Decimal
 API = "/derivatives/api/v3"
-ACCOUNT_LOG = "/api/history/v3/account-log"
-
-
-def _ms(iso: str) -> int:
-    from datetime import datetime
-
-    return round(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
-
-
-def _iso(ts: float) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class FakeKrakenFutures(FakeServerBase):
@@ -78,7 +66,6 @@ class FakeKrakenFutures(FakeServerBase):
         self.prices: dict[str, Decimal] = {}
         self.orders: dict[str, dict[str, Any]] = {}
         self.fills: list[dict[str, Any]] = []
-        self.account_log: list[dict[str, Any]] = []  # oldest first
         self.positions: dict[str, Decimal] = {}
         self.leverage: dict[str, str] = {}
         self.candles: dict[str, list[dict[str, Any]]] = {}
@@ -87,6 +74,7 @@ class FakeKrakenFutures(FakeServerBase):
         self.last_authent = ""
         self.sendorder_calls = 0
         self._ids = itertools.count(1)
+        self.account_log = AccountLog(self._ids)  # shares the id sequence
         self.app.router.add_route("*", API + "/{endpoint:.+}", self._handle)
         self.app.router.add_get(ACCOUNT_LOG, self._account_log)
         self.app.router.add_get("/api/charts/v1/trade/{symbol}/{res}", self._charts)
@@ -101,34 +89,9 @@ class FakeKrakenFutures(FakeServerBase):
         """Book a funding payment on ``PF_`` contract ``symbol`` (signed USD): the cash moves."""
         old = self.cash
         self.cash += D(amount)
-        return self._log_entry(
-            ts_ms,
-            "funding rate change",
-            symbol,
-            old_balance=float(old),
-            new_balance=float(self.cash),
-            realized_funding=float(amount),
-            funding_rate=1e-5,
+        return self.account_log.add_funding(
+            symbol, float(amount), float(old), float(self.cash), ts_ms
         )
-
-    def _log_entry(self, ts_ms: int, info: str, contract: str, **values: Any) -> dict[str, Any]:
-        n = next(self._ids)
-        entry = {
-            "id": n,
-            "date": _iso(ts_ms // 1000)[:-4] + f"{ts_ms % 1000:03d}Z",
-            "asset": "usd",
-            "contract": contract.lower(),
-            "info": info,
-            "booking_uid": f"b{n:08d}-fake",
-            "margin_account": "flex",
-            "collateral": "USD",
-            "fee": 0.0,
-            "realized_pnl": 0.0,
-            "realized_funding": 0.0,
-            **values,
-        }
-        self.account_log.append(entry)
-        return entry
 
     async def _account_log(self, request: web.Request) -> web.StreamResponse:
         """``GET /api/history/v3/account-log``: entries by time (``since``/``before``, ms)."""
@@ -139,12 +102,8 @@ class FakeKrakenFutures(FakeServerBase):
         fault = self.take_fault("account-log")
         if fault is not None:
             return _fault_response(fault)
-        q = request.query
-        since, before = int(q.get("since", 0)), int(q.get("before", 2**62))
-        rows = [e for e in self.account_log if since <= _ms(e["date"]) <= before]
-        rows.sort(key=lambda e: (_ms(e["date"]), e["id"]), reverse=q.get("sort") != "asc")
-        count = min(int(q.get("count", 500)), 100_000)
-        return web.json_response({"accountUid": "fake-account", "logs": rows[:count]})
+        logs = self.account_log.query(request.query)
+        return web.json_response({"accountUid": "fake-account", "logs": logs})
 
     def instrument(self, symbol: str) -> dict[str, Any]:
         """Return the instrument ``symbol`` (raises ``KeyError`` if unknown)."""
@@ -186,7 +145,7 @@ class FakeKrakenFutures(FakeServerBase):
         )
         if handler is None:
             return web.json_response({"result": "error", "error": "notFound"}, status=404)
-        answer = {"result": "success", "serverTime": _iso(self.clock_time()), **handler(params)}
+        answer = {"result": "success", "serverTime": iso_time(self.clock_time()), **handler(params)}
         return await self._after_accept(endpoint, request, web.json_response(answer))
 
     def _check_auth(self, request: web.Request, endpoint: str, data: str) -> str | None:
@@ -293,7 +252,7 @@ class FakeKrakenFutures(FakeServerBase):
             "stopPrice": p.get("stopPrice"),
             "status": "open",
             "reduceOnly": p.get("reduceOnly") == "true",
-            "time": _iso(self.clock_time()),
+            "time": iso_time(self.clock_time()),
         }
         events: list[dict[str, Any]] = [shapes.place_event(self.orders[oid])]
         price = self.prices.get(symbol)
@@ -322,7 +281,7 @@ class FakeKrakenFutures(FakeServerBase):
                 "status": "cancelled",
                 "order_id": hits[0]["order_id"],
                 "cliOrdId": hits[0]["cliOrdId"] or None,
-                "receivedTime": _iso(self.clock_time()),
+                "receivedTime": iso_time(self.clock_time()),
                 "orderEvents": [shapes.cancel_event(o) for o in hits],
             }
         }
@@ -421,11 +380,11 @@ class FakeKrakenFutures(FakeServerBase):
                 "cliOrdId": o["cliOrdId"],
                 "size": str(qty),
                 "price": str(price),
-                "fillTime": _iso(self.clock_time()),
+                "fillTime": iso_time(self.clock_time()),
                 "fillType": "taker" if o["orderType"] == "mkt" else "maker",
             }
         )
-        self._log_entry(
+        self.account_log.add(
             round(self.clock_time() * 1000),
             "futures trade",
             o["symbol"],
