@@ -152,6 +152,7 @@ class BaseEngine(OrderPath, ABC):
         self._started_once = False
         self.candles_seen = 0
         self.drift: DriftChecker | None = None  # set by the daemon; backtests run without
+        self._deferred_takeover: tuple[Takeover, set[str]] | None = None
         self.funding: FundingSync | None = None  # set by the live daemon (futures)
         self.log = get_logger(engine=name)
 
@@ -222,9 +223,11 @@ class BaseEngine(OrderPath, ABC):
         )
         # realized PnL from the journal only where the account outlives the process
         # (live); replay and paper start a fresh simulation every run
-        await takeover.run(
+        result = await takeover.run(
             first_start=first, restore_realized=first and bool(self.d.extra.get("cash_from_venue"))
         )
+        # symbols compared only once our own late fills arrive (monitor_once settles them)
+        self._deferred_takeover = (takeover, result.deferred) if result.deferred else None
 
     async def sync_cash(self) -> None:
         """Live: take cash from the venue account, not from the configured allocation.
@@ -360,6 +363,10 @@ class BaseEngine(OrderPath, ABC):
                 if candle.close_time_ms <= pos.opened_ms:
                     continue  # closed before the entry: its range says nothing about exits
                 await self.check_exits(pos, candle)
+        if self._deferred_takeover is not None:
+            takeover, waiting = self._deferred_takeover
+            waiting = await takeover.settle(waiting)
+            self._deferred_takeover = (takeover, waiting) if waiting else None
         await self.complete_reversals()
         await self.protect()
         await self.resolve_unknown()

@@ -104,6 +104,8 @@ class TakeoverResult:
 
     fills_applied: int = 0
     actions: list[dict[str, Any]] = field(default_factory=list)
+    # symbols whose comparison waits for our own unseen fills (see Takeover._explained)
+    deferred: set[str] = field(default_factory=set)
 
     def count(self, action: str) -> int:
         return sum(1 for a in self.actions if a["action"] == action)
@@ -202,6 +204,8 @@ class Takeover:
         findings: list[str] = []
         for symbol in sorted(set(venue) | set(self.book)):
             held = await self._explained(symbol, venue.get(symbol))
+            if symbol in self.result.deferred:
+                continue
             plan, finding = self._plan_symbol(symbol, held, self.book.get(symbol))
             plans.extend(plan)
             if finding:
@@ -228,8 +232,18 @@ class Takeover:
             return held
         signed = held.side.sign * held.quantity if held is not None else ZERO
         rest = signed - unseen
-        if self.market is MarketType.SPOT:
-            rest = max(rest, ZERO)  # a balance, never short
+        if _significant(abs(rest), inst) and (signed == 0 or (rest > 0) != (signed > 0)):
+            # the venue holds less than those fills (or the other side): a trade by hand
+            # reduced the position after them, and what the books need now is not a
+            # position at all (the late fills would land on a turned or empty book).
+            # The comparison waits until they arrive (``settle``)
+            self.result.deferred.add(symbol)
+            await self._event(
+                symbol, "deferred", "venue holds less than our unseen fills explain; "
+                "compared with the books once those fills arrive",
+                unseen=str(unseen), venue_quantity=str(signed),
+            )  # fmt: skip
+            return held
         explained: VenuePosition | None = None
         if _significant(abs(rest), inst):
             side = PositionSide.LONG if rest > 0 else PositionSide.SHORT
@@ -243,6 +257,30 @@ class Takeover:
             unseen=str(unseen), venue_quantity=str(signed), explained_quantity=str(rest),
         )  # fmt: skip
         return explained
+
+    async def settle(self, symbols: set[str]) -> set[str]:
+        """Compare the deferred ``symbols`` whose unseen fills have all arrived.
+
+        Runs in the engine's monitor step after the fill sync; returns the symbols still
+        waiting. What the start-up would have refused (``takeover_policy: refuse``) is
+        recorded as a ``refused`` event and left to the drift check: the engine is
+        already trading, and refusing now would change nothing on the venue.
+        """
+        ready = {s for s in symbols if self.oms.unseen_fills(s) == 0}
+        if not ready:
+            return symbols
+        held = await self.host.venue_positions()
+        for symbol in sorted(ready):
+            plans, finding = self._plan_symbol(symbol, held.get(symbol), self.book.get(symbol))
+            if finding:
+                self.log.error("deferred takeover refused", finding=finding)
+                await self._event(symbol, "refused", finding, finding=finding)
+            for plan in plans:
+                await self._execute(plan)
+        await self._venue_levels(held)
+        await self._stale_stops()
+        await self._levels()
+        return symbols - ready
 
     def _plan_symbol(
         self, symbol: str, held: VenuePosition | None, pos: Position | None

@@ -240,6 +240,50 @@ async def test_late_entry_fill_and_a_trade_by_hand_then_only_the_hand_trade_adop
     assert w.recorder.position_rows[("futures", ETH)].quantity == held.quantity
 
 
+@pytest.mark.parametrize("sold", ["0.75", "1", "1.5"])  # of the entry: less, flat, turned
+async def test_late_entry_fill_then_a_larger_trade_by_hand_then_compared_once_it_arrives(
+    sold: str,
+) -> None:
+    """A trade by hand sold more than the books have seen of the entry. Where the venue
+    less the unseen fills is on the other side of what the venue holds (less, flat), no
+    book position can stand for it: the takeover defers the symbol. Turned, the rest is
+    an ordinary short the late trade reduces. Either way, once the late trade arrives
+    the books follow the venue."""
+    w = await started_futures()
+    kill_after_place(w)
+    with pytest.raises(Killed):
+        await enter_futures(w)
+    del w.venue.place_order
+    [entry] = await w.venue.get_positions()
+    await manual(w, Side.SELL, str(entry.quantity * D(sold)))
+    held = {p.symbol: p for p in await w.venue.get_positions()}.get(ETH)
+    catch_up = report_late(w, "0.5")
+
+    engine = restart(w)
+    await engine.startup()
+
+    if sold != "1.5":
+        [deferred] = takeover_events(w, "deferred")
+        assert D(deferred["unseen"]) == entry.quantity / 2
+        assert not takeover_events(w, "adopted")
+
+    catch_up()
+    await w.step(w.candle(ETH, 2000, 2001, 1999, 2000))
+    await w.step(w.candle(ETH, 2000, 2001, 1999, 2000))
+
+    book = engine.d.positions.positions.get(ETH)
+    want = None if held is None else (held.side, held.quantity)
+    assert (None if book is None else (book.side, book.quantity)) == want
+    row = w.recorder.position_rows.get(("futures", ETH))
+    assert (None if row is None else (row.side, row.quantity)) == want
+    resting = await stops(w)
+    if held is None:
+        assert not resting
+    else:
+        [stop] = resting
+        assert (stop.side, stop.quantity) == (held.side.exit_side, held.quantity)
+
+
 async def test_smaller_venue_position_then_resized_not_dropped() -> None:
     w = await started_futures()
     await enter_futures(w)
