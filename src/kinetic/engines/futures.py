@@ -195,6 +195,7 @@ class FuturesEngine(BaseEngine):
                 side, price, atr, stop, target, signal.confidence, self.equity(), margin,
                 leverage, tight_stop_policy(self.d.strategy),
                 MAINTENANCE_MARGIN_RATE if guard else None,
+                self.d.instruments[signal.symbol].max_qty,
             ),
             signal.symbol,
         )  # fmt: skip

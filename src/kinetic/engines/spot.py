@@ -103,6 +103,7 @@ class SpotEngine(BaseEngine):
                 fixed_pct_stop(price, PositionSide.LONG, cfg.spot_stop_loss_pct), target,
                 signal.confidence, self.equity(), decision.margin_usd,
                 tight_stop=tight_stop_policy(self.d.strategy),
+                max_qty=self.d.instruments[symbol].max_qty,
             ),
             symbol,
         )  # fmt: skip

@@ -76,6 +76,7 @@ class EntryRequest:
     max_leverage: int = 1  # the regime's leverage (spot: 1)
     tight_stop: TightStop = "widen"
     mmr: Decimal | None = None  # futures: check liquidation with this maintenance rate
+    max_qty: Decimal | None = None  # the instrument's largest order (the venue refuses more)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +195,8 @@ def _size(
     cap = max(cap, 1)
     if not rules.sized_by_risk:
         qty = req.margin_cap * cap / req.price
+        if req.max_qty is not None and qty > req.max_qty:
+            qty = req.max_qty
         return qty, cap, qty * req.price * (distance + trip)
     risk_usd = req.equity * Decimal(str(rules.risk_pct(req.confidence))) / PCT
     per_unit = req.price * (distance + trip)  # loss at the stop with both fills' costs
@@ -205,6 +208,11 @@ def _size(
     if leverage > cap:
         leverage = cap
         qty = _floor(req.margin_cap * cap / req.price)
+    if req.max_qty is not None and qty > req.max_qty:
+        # one order carries at most max_qty: size down, and the leverage with it
+        qty = req.max_qty
+        needed = qty * req.price / req.margin_cap
+        leverage = min(leverage, max(1, int(needed.to_integral_value(ROUND_CEILING))))
     if qty <= 0:
         return Refusal("size", "position size is zero")
     return qty, leverage, risk_usd

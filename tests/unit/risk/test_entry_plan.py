@@ -171,6 +171,17 @@ def test_legacy_rules_size_the_margin_cap_at_the_capped_leverage() -> None:
     assert (quote.leverage, quote.quantity) == (5, D(75))
 
 
+def test_size_capped_at_the_instruments_max_qty_with_the_leverage_it_needs() -> None:
+    # risk sizing asks 46.7 units at leverage 4; one order may carry 20 (2,000 notional)
+    quote = plan_entry(_req(max_qty=D(20)), FUT, RULES)
+    assert isinstance(quote, EntryQuote)
+    assert (quote.quantity, quote.leverage) == (D(20), 2)  # 2 x 1,500 carries 2,000
+    assert quote.margin == D(1000)
+    legacy = plan_entry(_req(max_qty=D(20)), FUT, EntryRules(1, 1, 50, 0, 0, sized_by_risk=False))
+    assert isinstance(legacy, EntryQuote)
+    assert legacy.quantity == D(20)
+
+
 prices = st.decimals(min_value=D("0.01"), max_value=D(100_000), places=2)
 fracs = st.decimals(min_value=D("0.0001"), max_value=D("0.3"), places=4)
 
