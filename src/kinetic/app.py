@@ -1,42 +1,46 @@
 """Composition root: build the object graph for a mode and run the daemon.
 
-Replay mode (the default): recorded candles from ``replay_data_dir`` are published on
-a ``ScaledClock`` to one SimExchange per engine; each engine reads them from its own
-CandleStore. Supervision (heartbeats, restart backoff) runs on the real clock; market
-logic (scan intervals, cooldowns, daily resets) runs on the market clock.
+The mode's world comes from ``kinetic.replay_world`` (replay, the default) or
+``kinetic.worlds`` (paper, live and the unsent modes); the start-up checks and late
+bindings from ``kinetic.app_startup``; the hot standby's lease from ``kinetic.ops.lease``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
+import functools
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, get_args
 
-from config import KEYED_MODES, ConfigValidationError, EnvConfig, Mode, UnifiedConfig
-from kinetic.api.hosts import is_loopback
-from kinetic.backtest.validated import is_experimental
-from kinetic.clock import RealClock, ScaledClock
+from config import KEYED_MODES, EnvConfig, Mode, UnifiedConfig
+from kinetic.app_startup import (
+    AllocationRef,
+    HeartbeatRef,
+    base36,
+    check_api_exposure,
+    check_run_inputs,
+    install_signal_handlers,
+    journal_probe,
+    operator_only,
+    warn_if_experimental,
+)
+from kinetic.clock import RealClock
 from kinetic.control.poller import CommandPoller
 from kinetic.control.service import ControlService
-from kinetic.domain import CapitalAllocation, EngineStatus, MarketType, TradingState
+from kinetic.domain import EngineStatus, MarketType, TradingState
 from kinetic.engines.base import BaseEngine
 from kinetic.engines.drift_check import DriftChecker
 from kinetic.engines.funding_sync import FundingSync
 from kinetic.errors import VenueUnavailable
 from kinetic.execution.takeover import TakeoverRefused
 from kinetic.logging import get_logger
-from kinetic.marketdata.files import CandleArrays
-from kinetic.marketdata.replay import ReplayFeed, discover_replay_files, load_series
-from kinetic.marketdata.store import CandleStore
 from kinetic.notify.telegram.bot import TelegramNotifier
 from kinetic.notify.telegram.commands import CommandRouter
 from kinetic.notify.telegram.setup import build_telegram
-from kinetic.ops.lease import LeaderLease, LeaseWatch, lease_dsn
+from kinetic.ops.lease import LeaderLease, LeaseWatch, lease_dsn, stand_by
 from kinetic.ops.systemd import SystemdNotifier
+from kinetic.replay_world import ReplayWorld, replay_world
 from kinetic.retrying import STARTUP_RETRY_BUDGET_S
 from kinetic.storage.db import Database, resolve_database_url, safe_url
 from kinetic.storage.journal import OrderJournal, open_journal
@@ -45,7 +49,7 @@ from kinetic.storage.repositories import Repositories
 from kinetic.supervisor.allocator import CapitalAllocator
 from kinetic.supervisor.invariants import InvariantMonitor
 from kinetic.supervisor.orchestrator import Orchestrator
-from kinetic.supervisor.trading_states import OPERATOR, ScopeState, TradingStates
+from kinetic.supervisor.trading_states import TradingStates
 from kinetic.wiring import (
     MARKETS,
     StartupError,
@@ -72,77 +76,6 @@ __all__ = [
     "run_daemon",
     "starting_capital",
 ]
-
-
-@dataclass
-class ReplayWorld:
-    """Everything replay mode shares between engines: data, clock, feed, venues."""
-
-    clock: ScaledClock
-    feed: ReplayFeed
-    series: dict[str, dict[str, CandleArrays]]
-    stores: dict[str, CandleStore] = field(default_factory=dict)
-    venues: dict[str, Any] = field(default_factory=dict)
-    symbols: dict[str, list[str]] = field(default_factory=dict)
-    instruments: dict[str, Any] = field(default_factory=dict)  # None: SimExchange defaults
-
-
-def replay_symbols(config: UnifiedConfig, engine: str) -> tuple[dict[str, Any], list[str]]:
-    """Return the replay files for the engine's watchlist and the symbols lacking data."""
-    watch = config.spot_watchlist if engine == "spot" else config.futures_watchlist
-    files = discover_replay_files(config.replay_data_dir, engine, config.timeframe)
-    have = {s: files[s] for s in watch if s in files}
-    return have, [s for s in watch if s not in files]
-
-
-def build_replay_world(config: UnifiedConfig, engines: list[str], speed: float) -> ReplayWorld:
-    """Load the recorded candles and create the scaled clock and the feed."""
-    series: dict[str, dict[str, CandleArrays]] = {}
-    for engine in engines:
-        files, missing = replay_symbols(config, engine)
-        if missing:
-            log.warning(
-                "no replay data for some watchlist symbols; they are skipped",
-                engine=engine,
-                symbols=missing,
-                data_dir=config.replay_data_dir,
-            )
-        if not files:
-            raise StartupError(
-                f"{engine}: no replay data for any of its watchlist symbols in "
-                f"{config.replay_data_dir}/{engine}/ (timeframe {config.timeframe})"
-            )
-        series[engine] = load_series(files)
-    warm = config.replay_warmup_candles
-    # the replay clock starts where the warm-up ends (at the first candle without warm-up)
-    starts = [
-        int(a.open_time_ms[warm - 1]) + a.interval_ms - 1
-        if 0 < warm <= len(a)
-        else int(a.open_time_ms[0])
-        if warm == 0
-        else int(a.open_time_ms[-1]) + a.interval_ms - 1
-        for per in series.values()
-        for a in per.values()
-        if len(a)
-    ]
-    clock = ScaledClock(max(starts) / 1000.0, speed)
-    feed = ReplayFeed(clock)
-    for engine, per in series.items():
-        for data in per.values():
-            feed.add_series(engine, data)
-    return ReplayWorld(clock, feed, series)
-
-
-class _AllocationRef:
-    """Late binding: engines ask the orchestrator, which is built after them."""
-
-    def __init__(self, engine: str) -> None:
-        self.engine = engine
-        self.orchestrator: Orchestrator | None = None
-
-    def __call__(self) -> CapitalAllocation:
-        assert self.orchestrator is not None
-        return self.orchestrator.get_allocation(self.engine)
 
 
 class Daemon:
@@ -177,7 +110,7 @@ class Daemon:
         self._lease_watch: LeaseWatch | None = None
         self.lease_lost = False
         # identifies this run's simulation in trade ids (base-36 wall-clock milliseconds)
-        self.run_id = _base36(int(RealClock().time() * 1000))
+        self.run_id = base36(int(RealClock().time() * 1000))
 
     async def open_database(self) -> DbRecorder:
         await self.db.connect()
@@ -202,7 +135,9 @@ class Daemon:
         self._build_notifier(recorder)
         capital = {n: starting_capital(self.config, allocator, n) for n in enabled}
         if self.mode == "replay":
-            world: ReplayWorld | VenueWorld = self._replay_world(enabled, capital)
+            world: ReplayWorld | VenueWorld = replay_world(
+                self.config, enabled, capital, self.run_id
+            )
         else:
             world = await build_venue_world(
                 self.config, self.env, self.mode, enabled, capital, self.run_id,
@@ -212,10 +147,10 @@ class Daemon:
         # trading states outlive restarts; a replay is a fresh simulation, so of an earlier
         # run's states only the operator's come back (a drawdown hold of another run does not)
         states = TradingStates(RealClock(), recorder.repos.trading_states, recorder, tuple(enabled))
-        await states.restore(_operator_only if self.mode == "replay" else None)
+        await states.restore(operator_only if self.mode == "replay" else None)
         self.states = states
-        heartbeat = _HeartbeatRef()
-        refs = {name: _AllocationRef(name) for name in enabled}
+        heartbeat = HeartbeatRef()
+        refs = {name: AllocationRef(name) for name in enabled}
         engines: dict[str, BaseEngine] = {}
         for name in enabled:
             engines[name] = build_engine(
@@ -234,7 +169,7 @@ class Daemon:
                 gate=states,
             )
             engines[name].d.extra["cash_from_venue"] = self.mode in KEYED_MODES
-            _warn_if_experimental(self.config, name)
+            warn_if_experimental(self.config, name)
             engines[name].d.extra["live"] = self.mode == "live"
             engines[name].drift = DriftChecker(
                 self.config.drift_check_interval_seconds,
@@ -258,7 +193,7 @@ class Daemon:
                 RealClock(),
                 states,
                 recorder,
-                journal_probe=_journal_probe(recorder),
+                journal_probe=journal_probe(recorder),
                 grace_s=self.config.protection_grace_seconds,
             ),
         )
@@ -304,26 +239,6 @@ class Daemon:
         if built is not None:
             self.notifier, feed = built
             recorder.listeners.append(feed)
-
-    def _replay_world(self, enabled: list[str], capital: dict[str, Any]) -> ReplayWorld:
-        world = build_replay_world(self.config, enabled, self.config.replay_speed)
-        for name in enabled:
-            symbols = list(world.series[name])
-            world.symbols[name] = symbols
-            world.venues[name] = make_sim_venue(
-                self.config, name, symbols, world.clock, capital[name], self.run_id
-            )
-            world.stores[name] = CandleStore(
-                maxlen=max(500, self.config.replay_warmup_candles + 50),
-                market_time_ms=world.feed.market_time_ms,  # staleness on the replay clock
-            )
-        world.feed.subscribe(self._deliver)
-        return world
-
-    def _deliver(self, market: str, candle: Any) -> None:
-        assert isinstance(self.world, ReplayWorld)
-        self.world.venues[market].on_candle(candle)
-        self.world.stores[market].add(candle)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Start everything, wait for ``stop``, then shut down in stages."""
@@ -371,24 +286,18 @@ class Daemon:
         except ValueError as exc:
             raise StartupError(f"ha_role {self.config.ha_role}: {exc}") from None
 
-        async def pause(seconds: float) -> None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), seconds)
-
-        async def lost() -> None:
-            self.lease_lost = True
-            if self.states is not None:
-                self.states.fence(TradingState.REDUCE_ONLY, "leader lease lost")
-            stop.set()
-
         self.lease = LeaderLease(dsn, check_timeout_s=max(0.5, self.config.ha_check_seconds))
-        if not await self.lease.acquire(stop, self.config.ha_poll_seconds, pause):
-            return False
-        self._lease_watch = LeaseWatch(
-            self.lease, self.config.ha_check_seconds, RealClock().sleep, lost
-        )
-        self._lease_watch.start()
-        return True
+        self._lease_watch = await stand_by(
+            self.lease, stop, self.config.ha_poll_seconds, self.config.ha_check_seconds,
+            RealClock().sleep, functools.partial(self._lease_lost, stop),
+        )  # fmt: skip
+        return self._lease_watch is not None
+
+    async def _lease_lost(self, stop: asyncio.Event) -> None:
+        self.lease_lost = True
+        if self.states is not None:
+            self.states.fence(TradingState.REDUCE_ONLY, "leader lease lost")
+        stop.set()
 
     async def _start_api(self) -> None:
         """Serve the REST API (``kinetic.api``) before the engines start: health and the
@@ -509,92 +418,8 @@ class Daemon:
             await self.notifier.stop_commands()
 
 
-def check_api_exposure(config: UnifiedConfig, env: EnvConfig) -> None:
-    """Refuse an API bound off loopback without a token (exit 2, one line)."""
-    token = env.kinetic_api_token
-    if (
-        config.api_enabled
-        and not is_loopback(config.api_host)
-        and (token is None or not token.get_secret_value())
-    ):
-        raise ConfigValidationError(
-            f"api_host {config.api_host} is not a loopback address and KINETIC_API_TOKEN is "
-            "not set: set the token in .env, bind api_host 127.0.0.1, or api_enabled: false",
-            ("api_host", "KINETIC_API_TOKEN"),
-        )
-
-
-def _journal_probe(recorder: DbRecorder) -> Any:
-    """A small write to the database: does the journal still take writes?"""
-
-    async def probe() -> None:
-        await recorder.repos.installation.put("journal_probe_ms", str(RealClock().time_ms()))
-
-    return probe
-
-
-class _HeartbeatRef:
-    """Engines report heartbeats and ask about the breaker through this late binding."""
-
-    def __init__(self) -> None:
-        self.orchestrator: Orchestrator | None = None
-
-    def __call__(self, engine: str) -> None:
-        if self.orchestrator is not None:
-            self.orchestrator.health_monitor.record_heartbeat(engine)
-
-    def can_trade(self) -> bool:
-        return self.orchestrator is None or self.orchestrator.risk_monitor.can_open_new_trade()
-
-    def entries_allowed(self, engine: str, states: TradingStates) -> Callable[[], bool]:
-        """The engine's risk gate: no breaker in force and its trading state allows entries."""
-
-        def allowed() -> bool:
-            return self.can_trade() and states.state(engine).allows_entries
-
-        return allowed
-
-
-def _operator_only(saved: ScopeState) -> bool:
-    return saved.source == OPERATOR
-
-
-def install_signal_handlers(stop: asyncio.Event) -> None:
-    """SIGINT/SIGTERM only set the stop event; shutdown happens in ``Daemon.run``."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-
-
-def _warn_if_experimental(config: UnifiedConfig, engine: str) -> None:
-    """Log a warning when ``engine`` runs a strategy not validated on it (issue 15)."""
-    strategy = config.spot_strategy if engine == "spot" else config.futures_strategy
-    if is_experimental(strategy, engine):
-        log.warning(
-            "experimental strategy: its out-of-sample result on the shipped data is worse "
-            "than flat or its drawdown beyond the limit (docs/strategies.md)",
-            engine=engine,
-            strategy=strategy,
-        )
-
-
 async def run_daemon(config: UnifiedConfig, env: EnvConfig, mode: str) -> int:
-    if mode in KEYED_MODES:
-        missing = env.missing_live_keys(config.live_key_groups())
-        if missing:
-            raise ConfigValidationError(
-                f"{mode} mode needs API keys before any engine starts; missing: "
-                + ", ".join(missing)
-            )
-    if mode == "live" and not config.live_trading_enabled:
-        raise ConfigValidationError(
-            "live mode must be confirmed with --live or live_trading_enabled: true"
-        )
-    missing = env.missing_telegram()
-    if missing:
-        raise ConfigValidationError(
-            f"TELEGRAM_ENABLED=true needs {' and '.join(missing)} (see docs/telegram.md)"
-        )
+    check_run_inputs(config, env, mode)
     stop = asyncio.Event()
     install_signal_handlers(stop)
     daemon = Daemon(config, env, mode=mode)
@@ -607,12 +432,3 @@ async def run_daemon(config: UnifiedConfig, env: EnvConfig, mode: str) -> int:
         print("kinetic: leader lease lost; stopped trading", file=sys.stderr)
         return 1
     return 0
-
-
-def _base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while n:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-    return out or "0"

@@ -16,7 +16,7 @@ _MARK = {True: "ok", False: "FAIL", None: "skip"}
 
 async def run_doctor(config: UnifiedConfig, env: EnvConfig, db_url: str) -> int:
     """Print one line per check; return 0 when all pass, 1 otherwise."""
-    from kinetic.app import replay_symbols
+    from kinetic.replay_world import replay_symbols
 
     results: list[tuple[bool | None, str]] = [(True, "configuration valid")]
     for engine, enabled in config.engine_enabled.items():

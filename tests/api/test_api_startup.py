@@ -26,7 +26,7 @@ def test_api_off_loopback_without_token_exits_2_naming_both_fields(tmp_path: Pat
 
 
 def test_api_off_loopback_with_a_token_passes_the_check(tmp_path: Path) -> None:
-    from kinetic.app import check_api_exposure
+    from kinetic.app_startup import check_api_exposure
 
     config = fast_config(tmp_path / "k.db", api_host="0.0.0.0")
     with pytest.raises(Exception, match="KINETIC_API_TOKEN"):

@@ -168,3 +168,27 @@ class LeaseWatch:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+async def stand_by(
+    lease: LeaderLease,
+    stop: asyncio.Event,
+    poll_s: float,
+    check_s: float,
+    sleep: Callable[[float], Awaitable[None]],
+    on_lost: Callable[[], Awaitable[None]],
+) -> LeaseWatch | None:
+    """Wait for ``lease`` (a set ``stop`` ends the wait at once), then watch it.
+
+    Returns the started watch, or None when ``stop`` came first.
+    """
+
+    async def pause(seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+    if not await lease.acquire(stop, poll_s, pause):
+        return None
+    watch = LeaseWatch(lease, check_s, sleep, on_lost)
+    watch.start()
+    return watch
