@@ -10,118 +10,24 @@ halt the engine, and check what rests on the venue afterwards.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
-from config import UnifiedConfig
-from kinetic.domain import (
-    ZERO,
-    CapitalAllocation,
-    Direction,
-    MarketType,
-    OrderStatus,
-    Regime,
-    TradingState,
-)
-from kinetic.engines.base import AlwaysActive, EngineDeps
-from kinetic.engines.futures import FuturesEngine
-from kinetic.execution.oms import OrderManager
-from kinetic.execution.recorder import MemoryRecorder
-from kinetic.marketdata.store import CandleStore
-from kinetic.portfolio.positions import PositionManager
-from kinetic.risk.blacklist import SymbolBlacklist
-from kinetic.risk.manager import RiskLimits, RiskManager
-from kinetic.venues.binance import BinanceFuturesClient
-from kinetic.venues.fakes.binance_server import API_KEY, API_SECRET, FakeBinance
+from kinetic.domain import OrderStatus, TradingState
 from kinetic.venues.fakes.binance_state import FakeOrder
-from kinetic.venues.http import HttpSettings, RetryPolicy
-from tests.fake_venues.fast_clock import FastClock
-from tests.unit.engines.kit import MINUTE_MS, T0_MS, Candle, ScriptedStrategy
+from tests.integration.engines.rig import BINANCE, Rig, Wiring, open_rig
 
-ETH = "ETHUSDT"
+ETH = BINANCE.symbol
 ALGO = "/fapi/v1/algoOrder"
-
-
-@dataclass
-class Rig:
-    server: FakeBinance
-    client: BinanceFuturesClient
-    engine: FuturesEngine
-    clock: FastClock
-    store: CandleStore
-    strategy: ScriptedStrategy
-    recorder: MemoryRecorder
-    gate: AlwaysActive
-    next_open: int = T0_MS
-
-    def candle(self, price: float) -> Candle:
-        t = self.next_open
-        self.next_open += MINUTE_MS
-        return Candle(ETH, t, t + MINUTE_MS - 1, price, price, price, price, 10.0)
-
-    def publish(self, candle: Candle) -> None:
-        self.clock.set(max(self.clock.time(), (candle.close_time_ms + 1) / 1000))
-        self.server.set_price(ETH, Decimal(str(candle.close)))
-        self.store.add(candle)
-
-    async def enter_long(self, price: float = 2000.0) -> None:
-        c = self.candle(price)
-        self.strategy.at(ETH, c.open_time_ms, Direction.LONG, 80, 1.2345, Regime.TRENDING, "e")
-        self.publish(c)
-        await self.engine.scan_once()
-        await self.engine.monitor_once()
-
-    def stops(self) -> list[FakeOrder]:
-        return self.server.book.open_orders(ETH, algo=True)
-
-    def position_amt(self) -> Decimal:
-        return self.server.book.positions.get(ETH, (ZERO, ZERO))[0]
-
-
-async def build(server: FakeBinance, clock: FastClock, recorder: MemoryRecorder) -> Rig:
-    """An engine on ``server`` with its own client: a second one is the daemon restarted."""
-    settings = HttpSettings(timeout_seconds=5.0, retry=RetryPolicy(max_attempts=2))
-    client = BinanceFuturesClient(
-        clock, api_key=API_KEY, api_secret=API_SECRET, base_url=server.url, settings=settings
-    )
-    config = UnifiedConfig(protection_grace_seconds=10)
-    store, strategy, gate = CandleStore(), ScriptedStrategy(), AlwaysActive()
-    capital = Decimal(6000)
-    blacklist = SymbolBlacklist(0)
-    deps = EngineDeps(
-        config=config,
-        venue=client,
-        strategy=strategy,
-        store=store,
-        oms=OrderManager("futures", client, recorder, clock),
-        positions=PositionManager("futures", MarketType.FUTURES, capital),
-        risk=RiskManager(RiskLimits(3, 50), lambda: True),
-        recorder=recorder,
-        clock=clock,
-        instruments=await client.get_instruments(),
-        symbols=[ETH],
-        allocation=lambda: CapitalAllocation("futures", 60.0, capital, ZERO, capital),
-        gate=gate,
-    )
-    engine = FuturesEngine(deps, blacklist)
-    return Rig(server, client, engine, clock, store, strategy, recorder, gate)
 
 
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
-    clock = FastClock(T0_MS / 1000)
-    server = FakeBinance(futures=True, clock=clock)
-    await server.start()
-    made = await build(server, clock, MemoryRecorder())
-    try:
+    async with open_rig(BINANCE, Wiring()) as made:
         yield made
-    finally:
-        await made.client.close()
-        await server.stop()
 
 
 async def test_stop_cancelled_on_binance_then_next_monitor_step_places_it_again(rig: Rig) -> None:
@@ -211,7 +117,7 @@ async def _stop_fires_while_down(rig: Rig) -> tuple[Rig, FakeOrder, Decimal, lis
     await rig.client.close()  # the process dies
     rig.publish(rig.candle(float(stop.stop) - 50))  # the stop fires meanwhile
     with capture_logs() as logs:
-        again = await build(rig.server, rig.clock, rig.recorder)
+        again = await rig.restart()
         try:
             again.store.add(rig.candle(float(stop.stop) - 50))
             await again.engine.startup()

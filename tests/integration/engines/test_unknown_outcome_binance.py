@@ -10,13 +10,23 @@ the venue had nothing open until the next start (the crash harness's journal che
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
+
+import pytest
 
 from kinetic.domain import OrderStatus
 from kinetic.engines.orders import UNKNOWN_SETTLE_S
-from tests.integration.engines.test_futures_protection_binance import ETH, Rig, rig  # noqa: F401
+from tests.integration.engines.rig import BINANCE, Rig, Wiring, open_rig
 
+ETH = BINANCE.symbol
 ORDER = "/fapi/v1/order"
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    async with open_rig(BINANCE, Wiring()) as made:
+        yield made
 
 
 def journal_status(r: Rig, cid: str) -> str:
@@ -34,7 +44,7 @@ async def unknown_entry(r: Rig, kind: str) -> str:
     return cid
 
 
-async def test_unknown_entry_never_received_becomes_rejected(rig: Rig) -> None:  # noqa: F811
+async def test_unknown_entry_never_received_becomes_rejected(rig: Rig) -> None:
     cid = await unknown_entry(rig, "503")
     await rig.engine.monitor_once()  # too young: not looked up yet
     assert journal_status(rig, cid) == "UNKNOWN"
@@ -46,7 +56,7 @@ async def test_unknown_entry_never_received_becomes_rejected(rig: Rig) -> None: 
     assert rig.server.book.positions.get(ETH, (Decimal(0),))[0] == 0
 
 
-async def test_unknown_entry_that_filled_becomes_filled_and_protected(rig: Rig) -> None:  # noqa: F811
+async def test_unknown_entry_that_filled_becomes_filled_and_protected(rig: Rig) -> None:
     cid = await unknown_entry(rig, "drop_after_accept")
     rig.clock.advance(UNKNOWN_SETTLE_S)
     await rig.engine.monitor_once()
