@@ -27,6 +27,7 @@ from kinetic.app import Daemon
 from kinetic.backtest.parity import Leg, Pair, pair_orders
 from kinetic.storage.db import resolve_database_url
 from kinetic.venues.fakes.binance_server import API_KEY, API_SECRET, FakeBinance
+from tests.fake_venues.urls import binance_urls
 from tests.integration.daemon.support import wait_until
 
 MINUTE_MS = 60_000
@@ -57,11 +58,7 @@ def _config(tmp_path: Path, futures: FakeBinance) -> UnifiedConfig:
             "sqlite_path": str(tmp_path / "live.db"),
             "venue_state_dir": str(tmp_path / "state"),
             "candle_record_dir": str(tmp_path / "recorded"),
-            "venue_urls": {
-                "binance_futures_rest": futures.url,
-                "binance_futures_ws": f"{futures.ws_url}/market/stream",
-                "binance_futures_private": f"{futures.ws_url}/private/ws",
-            },
+            "venue_urls": binance_urls(futures=futures),
         }
     )
 
@@ -190,11 +187,7 @@ async def test_parity_of_a_paper_run_finds_the_same_orders_at_the_same_prices(
             "sqlite_path": str(tmp_path / "paper.db"),
             "venue_state_dir": str(tmp_path / "state"),
             "candle_record_dir": str(tmp_path / "recorded"),
-            "venue_urls": {
-                "binance_spot_rest": spot.url,
-                "binance_spot_ws": f"{spot.ws_url}/stream",
-                "binance_spot_ws_api": f"{spot.ws_url}/ws-api/v3",
-            },
+            "venue_urls": binance_urls(spot=spot),
         }
     )
     url = resolve_database_url(None, str(tmp_path / "paper.db"))

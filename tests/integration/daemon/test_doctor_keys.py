@@ -17,6 +17,7 @@ from config import EnvConfig, UnifiedConfig
 from kinetic.doctor import run_doctor
 from kinetic.storage.db import resolve_database_url
 from kinetic.venues.fakes.binance_server import API_KEY, API_SECRET, FakeBinance
+from tests.fake_venues.urls import binance_urls
 
 MINUTE_MS = 60_000
 # the endpoints the live checks call with a key (balances, position mode)
@@ -46,14 +47,7 @@ def _config(tmp_path: Path, spot: FakeBinance, futures: FakeBinance) -> UnifiedC
             "timeframe": "1m",
             "sqlite_path": str(tmp_path / "doctor.db"),
             "venue_state_dir": str(tmp_path / "state"),
-            "venue_urls": {
-                "binance_spot_rest": spot.url,
-                "binance_spot_ws": f"{spot.ws_url}/stream",
-                "binance_futures_rest": futures.url,
-                "binance_futures_ws": f"{futures.ws_url}/market/stream",
-                "binance_spot_ws_api": f"{spot.ws_url}/ws-api/v3",
-                "binance_futures_private": f"{futures.ws_url}/private/ws",
-            },
+            "venue_urls": binance_urls(spot=spot, futures=futures),
         }
     )
 

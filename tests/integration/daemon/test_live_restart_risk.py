@@ -24,6 +24,7 @@ from kinetic.app import Daemon
 from kinetic.domain import TradingState
 from kinetic.storage.db import resolve_database_url
 from kinetic.venues.fakes.binance_server import API_KEY, API_SECRET, FakeBinance
+from tests.fake_venues.urls import binance_urls
 from tests.integration.daemon.support import event_kinds, query, wait_until
 
 MINUTE_MS = 60_000
@@ -61,14 +62,7 @@ def _config(tmp_path: Path, spot: FakeBinance, futures: FakeBinance) -> UnifiedC
             "sqlite_path": str(tmp_path / "live.db"),
             "venue_state_dir": str(tmp_path / "state"),
             "candle_record_dir": str(tmp_path / "recorded"),
-            "venue_urls": {
-                "binance_spot_rest": spot.url,
-                "binance_spot_ws": f"{spot.ws_url}/stream",
-                "binance_futures_rest": futures.url,
-                "binance_futures_ws": f"{futures.ws_url}/market/stream",
-                "binance_spot_ws_api": f"{spot.ws_url}/ws-api/v3",
-                "binance_futures_private": f"{futures.ws_url}/private/ws",
-            },
+            "venue_urls": binance_urls(spot=spot, futures=futures),
         }
     )
 

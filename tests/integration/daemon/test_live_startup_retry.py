@@ -26,6 +26,7 @@ from kinetic.venues.binance import BinanceFuturesClient
 from kinetic.venues.fakes.binance_server import API_KEY, API_SECRET, FakeBinance
 from kinetic.worlds import build_venue_world, live_checks
 from tests.fake_venues.fast_clock import FastClock
+from tests.fake_venues.urls import binance_urls
 
 MINUTE_MS = 60_000
 
@@ -55,11 +56,7 @@ def _config(server: FakeBinance) -> UnifiedConfig:
         paper_warmup_candles=20,
         candle_record_dir="",
         api_port=0,  # a free port: tests never collide on 8080
-        venue_urls={
-            "binance_futures_rest": server.url,
-            "binance_futures_ws": f"{server.ws_url}/market/stream",
-            "binance_futures_private": f"{server.ws_url}/private/ws",
-        },
+        venue_urls=binance_urls(futures=server),
     )
 
 

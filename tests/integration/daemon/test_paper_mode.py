@@ -20,6 +20,7 @@ from kinetic.app import Daemon, StartupError
 from kinetic.marketdata.files import read_candles
 from kinetic.storage.db import Database, resolve_database_url
 from kinetic.venues.fakes.binance_server import FakeBinance
+from tests.fake_venues.urls import binance_urls
 from tests.integration.daemon.support import fill_counts, wait_until
 
 MINUTE_MS = 60_000
@@ -102,14 +103,7 @@ def _config(
         "strategy_params": {n: {"fast": 20, "slow": 50} for n in ("spot_trend", "futures_regime")},
         "futures_min_confidence": 50,
         "paper_warmup_candles": 200,  # the fakes hold 240 candles (the default is now 500)
-        "venue_urls": {
-            "binance_spot_rest": spot.url,
-            "binance_spot_ws": f"{spot.ws_url}/stream",
-            "binance_futures_rest": futures.url,
-            "binance_futures_ws": f"{futures.ws_url}/market/stream",
-            "binance_spot_ws_api": f"{spot.ws_url}/ws-api/v3",
-            "binance_futures_private": f"{futures.ws_url}/private/ws",
-        },
+        "venue_urls": binance_urls(spot=spot, futures=futures),
     }
     values.update(extra)
     return UnifiedConfig.model_validate(values)
