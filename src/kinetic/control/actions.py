@@ -14,7 +14,12 @@ from typing import Any
 from config import ConfigValidationError, UnifiedConfig
 from kinetic.control import overlay
 from kinetic.control.confirm import Confirmations
-from kinetic.control.types import CommandResult, Supervised, cancel_entries
+from kinetic.control.types import (
+    CommandResult,
+    Supervised,
+    cancel_entries,
+    cancel_entries_everywhere,
+)
 from kinetic.domain import TradingState
 from kinetic.supervisor.trading_states import OPERATOR, EventSink, TradingStates
 
@@ -124,13 +129,7 @@ class OperatorActions:
 
     async def cancel_all(self, reason: str = "", *, by: str = OPERATOR) -> CommandResult:
         """Cancel every engine's entry and take-profit orders; protective stops stay."""
-        cancelled: dict[str, int] = {}
-        failed: dict[str, str] = {}
-        for name, engine in self.sup.engines.items():
-            try:
-                cancelled[name] = await cancel_entries(engine)
-            except Exception as exc:  # the others still cancel; reported, not hidden
-                failed[name] = repr(exc)
+        cancelled, failed = await cancel_entries_everywhere(self.sup.engines)
         per = ", ".join(f"{n} {c}" for n, c in cancelled.items())
         message = (f"cancel all: cancelled {sum(cancelled.values())} entry/take-profit orders "
                    f"({per}); stops kept")  # fmt: skip

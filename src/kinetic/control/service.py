@@ -41,7 +41,13 @@ from kinetic.control import overlay
 from kinetic.control.actions import OperatorActions
 from kinetic.control.audit import record_audit
 from kinetic.control.confirm import Confirmation, Confirmations
-from kinetic.control.types import CommandResult, Supervised, cancel_entries, open_positions
+from kinetic.control.types import (
+    CommandResult,
+    Supervised,
+    cancel_entries,
+    cancel_entries_everywhere,
+    open_positions,
+)
 from kinetic.domain import TradingState
 from kinetic.logging import get_logger
 from kinetic.supervisor.trading_states import DAEMON, OPERATOR, EventSink
@@ -98,15 +104,7 @@ class ControlService(OperatorActions):
         await self.states.escalate(
             DAEMON, TradingState.HALTED, f"{KILL_SWITCH_CAUSE}: {reason}", by
         )
-        cancelled: dict[str, int] = {}
-        failed: dict[str, str] = {}
-        for name, engine in self.sup.engines.items():
-            try:
-                cancelled[name] = await cancel_entries(engine)
-            except Exception as exc:  # the others still cancel; reported, not hidden
-                failed[name] = repr(exc)
-                self.log.error("kill switch: cancelling entries failed", engine=name,
-                               error=repr(exc))  # fmt: skip
+        cancelled, failed = await cancel_entries_everywhere(self.sup.engines, self._cancel_failed)
         total = sum(cancelled.values())
         per = ", ".join(f"{n} {c}" for n, c in cancelled.items())
         message = (f"kill switch ON: daemon HALTED; cancelled {total} entry/take-profit "
@@ -117,6 +115,9 @@ class ControlService(OperatorActions):
                 "failed": failed}  # fmt: skip
         await self.events.record_event("kill_switch", message, None, data)
         return CommandResult(not failed, message, data)
+
+    def _cancel_failed(self, engine: str, exc: Exception) -> None:
+        self.log.error("kill switch: cancelling entries failed", engine=engine, error=repr(exc))
 
     async def _kill_off(self, reason: str, by: str, engine: str | None) -> CommandResult:
         if engine is not None and engine not in self.sup.engines:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -47,6 +47,26 @@ async def cancel_entries(engine: Any) -> int:
         return await _cancel_non_stops(oms)
     async with lock:
         return await _cancel_non_stops(oms)
+
+
+async def cancel_entries_everywhere(
+    engines: Mapping[str, Any], on_error: Callable[[str, Exception], None] | None = None
+) -> tuple[dict[str, int], dict[str, str]]:
+    """``cancel_entries`` on every engine: how many each cancelled, and each failure.
+
+    One engine's failure does not stop the others; it is reported (``on_error`` at once,
+    and in the returned failures), never hidden.
+    """
+    cancelled: dict[str, int] = {}
+    failed: dict[str, str] = {}
+    for name, engine in engines.items():
+        try:
+            cancelled[name] = await cancel_entries(engine)
+        except Exception as exc:
+            failed[name] = repr(exc)
+            if on_error is not None:
+                on_error(name, exc)
+    return cancelled, failed
 
 
 async def _cancel_non_stops(oms: Any) -> int:

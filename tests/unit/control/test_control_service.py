@@ -128,3 +128,28 @@ async def test_flatten_closes_every_position_and_leaves_the_daemon_reduce_only()
     assert "all flat" in result.message
     assert "flatten" in [e[0] for e in sink.events]
     assert [t.exit_reason for t in fw.recorder.trades] == ["end of test"]
+
+
+async def _cancel_refused() -> int:
+    raise RuntimeError("venue down")
+
+
+async def test_one_engine_failing_to_cancel_then_the_other_still_cancels_and_it_is_reported() -> (
+    None
+):
+    fw, sw = futures_world(), spot_world()
+    await _enter_futures(fw)
+    entry = await _rest_limit(fw, Side.BUY, "0.5", "1500")
+    sw.engine.cancel_entries = _cancel_refused  # type: ignore[method-assign]
+    service, _, _ = _service(sw, fw)  # the failing engine first
+
+    cancelled = await service.cancel_all("test")
+    assert cancelled.data["cancelled"] == {"futures": 1}
+    assert entry not in await _venue_orders(fw)
+    await _rest_limit(fw, Side.BUY, "0.5", "1400")
+    killed = await service.kill_switch(True, "test")
+    assert killed.data["cancelled"] == {"futures": 1}
+    for result in (cancelled, killed):
+        assert not result.ok
+        assert result.data["failed"] == {"spot": "RuntimeError('venue down')"}
+        assert "spot (RuntimeError('venue down'))" in result.message

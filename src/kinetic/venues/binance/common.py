@@ -129,20 +129,24 @@ class BinanceVenueBase:
         params = self.order_params(intent, inst)
         check_price = await self._check_price(intent, inst)
         check_order(inst, intent.quantity, check_price, reduce_only=intent.reduce_only)
+        data = await self._send_order(self.ep.order, params, intent.client_order_id)
+        return self._remember(parse_order(data))
+
+    async def _send_order(self, path: str, params: Mapping[str, Any], client_order_id: str) -> Any:
+        """POST one order to ``path``; a ``DuplicateOrder`` names the client id and venue."""
         try:
-            data = await self.rest.signed(
+            return await self.rest.signed(
                 "POST",
-                self.ep.order,
+                path,
                 params,
                 orders=1,
                 kind=RequestKind.ORDER,
-                client_order_id=intent.client_order_id,
+                client_order_id=client_order_id,
             )
         except DuplicateOrder as exc:
             raise DuplicateOrder(
-                str(exc), client_order_id=intent.client_order_id, venue=self.name, code=exc.code
+                str(exc), client_order_id=client_order_id, venue=self.name, code=exc.code
             ) from None
-        return self._remember(parse_order(data))
 
     async def validate_order(self, intent: OrderIntent) -> None:
         """Check filters locally, then ``POST <order>/test``: validated, never placed."""

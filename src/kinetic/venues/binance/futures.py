@@ -38,7 +38,6 @@ from kinetic.domain import (
     VenuePosition,
 )
 from kinetic.venues.base.errors import (
-    DuplicateOrder,
     OrderNotFound,
     PermanentError,
 )
@@ -55,7 +54,7 @@ from kinetic.venues.binance.schemas import (
     parse_position,
     present,
 )
-from kinetic.venues.http import HttpSettings, RequestKind
+from kinetic.venues.http import HttpSettings
 
 FUTURES_BASE_URL = "https://fapi.binance.com"
 FUTURES_TESTNET_URL = "https://testnet.binancefuture.com"
@@ -149,19 +148,7 @@ class BinanceFuturesClient(BinanceVenueBase):
             "reduceOnly": "true" if intent.reduce_only else "false",
             "clientAlgoId": intent.client_order_id,
         }
-        try:
-            data = await self.rest.signed(
-                "POST",
-                ALGO,
-                params,
-                orders=1,
-                kind=RequestKind.ORDER,
-                client_order_id=intent.client_order_id,
-            )
-        except DuplicateOrder as exc:
-            raise DuplicateOrder(
-                str(exc), client_order_id=intent.client_order_id, venue=self.name, code=exc.code
-            ) from None
+        data = await self._send_order(ALGO, params, intent.client_order_id)
         return self._remember_algo(AlgoOrder.parse(data))
 
     def _remember_algo(self, algo: AlgoOrder) -> Order:
