@@ -261,6 +261,7 @@ def _wait_for_others(studies: list[optuna.Study], total: int, done: Callable[[],
             progress(done(), total)
         if not running:
             return
+        # sync CLI, no event loop; other machines' trials show only in the shared storage
         time.sleep(POLL_SECONDS * 2)
 
 

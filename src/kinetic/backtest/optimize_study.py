@@ -121,6 +121,7 @@ def open_storage(storage: Storage) -> optuna.storages.RDBStorage:
             # CREATE/INSERT fails; the tables exist now, so the next attempt opens them
             if attempt == INIT_ATTEMPTS - 1:
                 raise
+            # sync code, no event loop; the racer may be on another machine: nothing to await
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
 

@@ -66,6 +66,22 @@ def test_sandbox_json_points_at_four_funded_venues_and_sigterm_stops_them_all() 
     assert not [p for p in pids if alive(p)], "a venue process outlived the sandbox"
 
 
+def test_a_venue_that_dies_stops_the_sandbox_and_the_other_venues_with_exit_1() -> None:
+    proc, out = _start()
+    pids = {v: int(out[v]["pid"]) for v in VENUES}  # type: ignore[index]
+    try:
+        os.kill(pids["kraken_spot"], signal.SIGKILL)
+        code = proc.wait(30)
+        _, err = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert code == 1
+    assert "venue stopped: kraken_spot (exit -9)" in err
+    assert not [p for p in pids.values() if alive(p)], "a venue process outlived the sandbox"
+
+
 def _lines(proc: subprocess.Popen[str], count: int, limit_s: float = 30.0) -> str:
     """Read ``count`` lines from the raw pipe (no buffer hides a line from select)."""
     assert proc.stdout is not None

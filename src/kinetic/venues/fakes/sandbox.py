@@ -11,6 +11,7 @@ the sandbox process goes away (they watch their parent), so none is left orphane
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import select
@@ -149,14 +150,34 @@ def stop_all(venues: list[Venue], timeout_s: float = STOP_TIMEOUT_SECONDS) -> No
 
 
 def wait_until_stopped(venues: list[Venue], stopping: Callable[[], bool]) -> int:
-    """Block until a stop is asked (0) or a venue process dies (1)."""
-    while not stopping():
-        dead = [v for v in venues if v.process.poll() is not None]
-        if dead:
-            names = ", ".join(f"{v.name} (exit {v.process.returncode})" for v in dead)
-            print(f"kinetic sandbox: venue stopped: {names}", file=sys.stderr)
-            return 1
-        time.sleep(0.2)
+    """Block until a stop is asked (0) or a venue process dies (1).
+
+    Sleeps in ``select`` on each venue's stdout, which reaches end-of-file when the venue
+    exits (after its JSON line a venue writes nothing more), and on the signal wake-up
+    pipe (``signal.set_wakeup_fd``), so a dead venue or a signal wakes it at once.
+    """
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    previous = signal.set_wakeup_fd(wake_w)
+    pipes = {v.process.stdout.fileno(): v for v in venues if v.process.stdout is not None}
+    try:
+        while not stopping():
+            dead = [v for v in venues if v.process.poll() is not None]
+            if dead:
+                names = ", ".join(f"{v.name} (exit {v.process.returncode})" for v in dead)
+                print(f"kinetic sandbox: venue stopped: {names}", file=sys.stderr)
+                return 1
+            ready, _, _ = select.select([wake_r, *pipes], [], [])
+            for fd in ready:
+                if fd == wake_r:
+                    os.read(wake_r, 512)
+                elif not os.read(fd, 65536):  # end-of-file: the venue is exiting
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        pipes.pop(fd).process.wait(STOP_TIMEOUT_SECONDS)
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(wake_r)
+        os.close(wake_w)
     return 0
 
 
