@@ -8,7 +8,6 @@ bindings from ``kinetic.app_startup``; the hot standby's lease from ``kinetic.op
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import sys
 from typing import TYPE_CHECKING, get_args
@@ -50,6 +49,7 @@ from kinetic.supervisor.allocator import CapitalAllocator
 from kinetic.supervisor.invariants import InvariantMonitor
 from kinetic.supervisor.orchestrator import Orchestrator
 from kinetic.supervisor.trading_states import TradingStates
+from kinetic.tasks import cancel_and_wait
 from kinetic.wiring import (
     MARKETS,
     StartupError,
@@ -389,10 +389,7 @@ class Daemon:
         """Stop the replay feed, drain the engines, then close venue clients and the DB."""
         if self._lease_watch is not None:  # a lease lost while stopping changes nothing
             await self._lease_watch.stop()
-        if self._feed_task is not None:
-            self._feed_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._feed_task
+        await cancel_and_wait(self._feed_task)
         await self._stop_operator_inputs()
         if self.orchestrator is not None:
             await self.orchestrator.stop()

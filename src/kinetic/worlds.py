@@ -25,6 +25,7 @@ from kinetic.marketdata.live import LiveFeed
 from kinetic.marketdata.recording import CandleRecorder
 from kinetic.marketdata.store import CandleStore
 from kinetic.retrying import retry_transient
+from kinetic.tasks import cancel_and_wait
 from kinetic.venues.base.errors import VenueError
 from kinetic.venues.factory import (
     Keys,
@@ -114,10 +115,7 @@ class VenueWorld:
             with contextlib.suppress(Exception):
                 await stream.stop()
         await self.feed.stop()
-        if self._dead_man is not None:
-            self._dead_man.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._dead_man
+        await cancel_and_wait(self._dead_man)
         for market, client in self.clients.items():
             if self._dead_man is not None and hasattr(client, "set_dead_man_switch"):
                 # a clean stop must not let the timer cancel the protective stops later

@@ -30,6 +30,7 @@ from kinetic.clock import Clock
 from kinetic.domain import ClosedTrade, Fill
 from kinetic.logging import get_logger
 from kinetic.supervisor.orchestrator import Orchestrator
+from kinetic.tasks import cancel_and_wait
 
 MAX_STREAMS = 32
 RECENT_TRADES = 50
@@ -87,11 +88,8 @@ class LiveHub:
     async def stop(self) -> None:
         """End every stream, then the producer."""
         await self.close_streams()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def close_streams(self, _app: web.Application | None = None) -> None:
         """End every open stream (an aiohttp ``on_shutdown`` hook: no handler hangs)."""
@@ -111,10 +109,7 @@ class LiveHub:
             try:
                 await asyncio.wait((sleeper, woken), return_when=asyncio.FIRST_COMPLETED)
             finally:
-                for t in (sleeper, woken):
-                    t.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await t
+                await cancel_and_wait(sleeper, woken)
             if self._wake.is_set():  # a trade or event: show it now, with its burst
                 await self._clock.sleep(COALESCE_S)
                 self._wake.clear()

@@ -14,7 +14,6 @@ A command older than ``ttl_s`` when first seen is not carried out (``failed``,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 from typing import Any, Protocol
@@ -23,6 +22,7 @@ from kinetic.clock import Clock
 from kinetic.control.service import CommandResult, ControlService
 from kinetic.logging import get_logger
 from kinetic.storage.records import StoredCommand
+from kinetic.tasks import cancel_and_wait
 
 ALIVE_KEY = "daemon_alive"  # read by kinetic.control.cli
 POLL_INTERVAL_S = 0.5
@@ -86,11 +86,8 @@ class CommandPoller:
 
     async def stop(self) -> None:
         """Cancel the task and mark the daemon stopped in the liveness row."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         try:
             await self.installation.put(ALIVE_KEY, alive_value(self.pid, 0, self.mode))
         except Exception as exc:  # shutdown goes on; the row goes stale on its own

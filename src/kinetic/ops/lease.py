@@ -30,6 +30,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from kinetic.logging import get_logger
+from kinetic.tasks import cancel_and_wait
 
 LOCK_KEY = 0x4B494E45  # "KINE": one lock per database, whatever the installation
 KEEPALIVE = {  # the server gives up on a silent leader after about DEAD_PEER_S
@@ -163,11 +164,8 @@ class LeaseWatch:
                 return
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
 
 async def stand_by(

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Mapping
 
 from kinetic.clock import Clock, RealClock
 from kinetic.logging import get_logger
+from kinetic.tasks import cancel_and_wait
 
 log = get_logger(component="systemd")
 # the start-up pings (before READY, while the database and venues are being set up)
@@ -130,9 +131,7 @@ class SystemdNotifier:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _startup_loop(self) -> None:
         while not self._stopping:

@@ -36,6 +36,7 @@ from kinetic.supervisor.health import HealthMonitor
 from kinetic.supervisor.invariants import InvariantMonitor
 from kinetic.supervisor.risk_monitor import BreakerTrip, GlobalRiskMonitor, RiskAction
 from kinetic.supervisor.trading_states import DAEMON, TradingStates
+from kinetic.tasks import cancel_and_wait
 
 DRAWDOWN_CAUSE = "drawdown"
 INVARIANT_INTERVAL_S = 5.0
@@ -160,10 +161,7 @@ class Orchestrator:
                 self.log.warning("engine did not stop in time; cancelling", task=task.get_name())
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        if self._monitor_task is not None:
-            self._monitor_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor_task
+        await cancel_and_wait(self._monitor_task)
         for name, engine in self.engines.items():
             if name in self.tasks:
                 await engine.maybe_snapshot(force=True)

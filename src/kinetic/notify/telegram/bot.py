@@ -17,7 +17,6 @@ All waiting is on the injected clock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any, TypeVar
@@ -35,6 +34,7 @@ from kinetic.notify.telegram.client import (
 )
 from kinetic.notify.telegram.commands import CommandRouter
 from kinetic.notify.telegram.schemas import ButtonPress, IncomingMessage, Update
+from kinetic.tasks import cancel_and_wait
 
 T = TypeVar("T")
 BATCH_CHARS = 3500  # one alert message (Telegram's limit is 4096)
@@ -265,6 +265,4 @@ class TelegramNotifier:
 async def _cancel(task: asyncio.Future[Any] | None) -> None:
     if task is None or task.done():
         return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)

@@ -18,7 +18,6 @@ Its one task is named, owned, and cancelled by ``stop()``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal, InvalidOperation
@@ -29,6 +28,7 @@ import aiohttp
 from kinetic.clock import Clock
 from kinetic.domain import Candle
 from kinetic.logging import get_logger
+from kinetic.tasks import cancel_and_wait
 from kinetic.venues.base.errors import VenueError
 from kinetic.venues.http import RetryPolicy
 
@@ -116,11 +116,8 @@ class MarketStream:
 
     async def stop(self) -> None:
         """Cancel the task and close the session."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._session is not None:
             await self._session.close()
             self._session = None

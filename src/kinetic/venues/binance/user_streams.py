@@ -14,7 +14,6 @@ cancelled by ``stop()``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
@@ -25,6 +24,7 @@ import aiohttp
 from kinetic.clock import Clock
 from kinetic.domain import Order, Side
 from kinetic.logging import REDACTOR, get_logger
+from kinetic.tasks import cancel_and_wait
 from kinetic.venues.base.errors import AuthError, VenueError
 from kinetic.venues.binance.rest import BinanceRest
 from kinetic.venues.binance.schemas import ORDER_STATUS, ORDER_TYPES, SchemaError
@@ -101,11 +101,7 @@ class _UserStream:
 
     async def stop(self) -> None:
         """Cancel the tasks and close the session."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
         self._tasks.clear()
         if self._session is not None:
             await self._session.close()

@@ -9,11 +9,11 @@ The refresher task is owned here: named, kept, its failure logged, cancelled on 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Protocol
 
 from kinetic.clock import Clock
 from kinetic.logging import get_logger
+from kinetic.tasks import cancel_and_wait
 from kinetic.venues.base.errors import VenueError
 
 
@@ -58,10 +58,7 @@ class DeadManSwitch:
 
     async def stop(self, *, disarm: bool = True) -> None:
         """Cancel the refresher; with ``disarm`` also switch the venue timer off (0)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if disarm:
             await self._venue.set_dead_man_switch(0)

@@ -16,7 +16,6 @@ candle once and in order:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 from collections.abc import AsyncIterator
@@ -28,6 +27,7 @@ import aiohttp
 from kinetic.clock import Clock
 from kinetic.domain import Candle
 from kinetic.logging import get_logger
+from kinetic.tasks import cancel_and_wait
 from kinetic.venues.base.errors import VenueError
 from kinetic.venues.kraken.schemas import SchemaError, obj
 from kinetic.venues.kraken.spot import KrakenSpotClient
@@ -152,9 +152,7 @@ class KrakenCandleStream:
                 for candle in await self._on_message(msg.data):
                     yield candle
         finally:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+            await cancel_and_wait(watchdog)
 
     async def _watch(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while not ws.closed:

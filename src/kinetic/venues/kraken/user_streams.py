@@ -24,7 +24,6 @@ are never logged (raw messages are never logged: Kraken echoes the signed challe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import random
@@ -37,6 +36,7 @@ import aiohttp
 from kinetic.clock import Clock
 from kinetic.domain import ZERO, Fill, Order, OrderStatus
 from kinetic.logging import REDACTOR, get_logger
+from kinetic.tasks import cancel_and_wait
 from kinetic.venues.base.errors import AuthError, VenueError
 from kinetic.venues.kraken.futures import KrakenFuturesClient
 from kinetic.venues.kraken.schemas import SchemaError, field, obj
@@ -116,10 +116,7 @@ class _KrakenUserStream:
     async def stop(self) -> None:
         """Cancel the task and wait for it (its session is closed on the way out)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     @property
     def running(self) -> bool:
@@ -176,9 +173,7 @@ class _KrakenUserStream:
                 elif msg.type is aiohttp.WSMsgType.TEXT:
                     await self._on_text(ws, msg.data)
         finally:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+            await cancel_and_wait(watchdog)
 
     async def _on_text(self, ws: aiohttp.ClientWebSocketResponse, text: str) -> None:
         try:
