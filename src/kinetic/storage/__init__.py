@@ -13,16 +13,15 @@ from kinetic.storage.db import (
 )
 from kinetic.storage.records import StoredEvent
 from kinetic.storage.repositories import (
-    EngineStateRepository,
     EquityRepository,
     EventRepository,
     FillRepository,
     OrderRepository,
-    PortfolioStateRepository,
     PositionRepository,
     Repositories,
     TradeRepository,
 )
+from kinetic.storage.state_repositories import EngineStateRepository, PortfolioStateRepository
 from kinetic.storage.status import read_status
 
 __all__ = [

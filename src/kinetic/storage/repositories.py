@@ -1,5 +1,8 @@
 """Repositories: one short transaction per method, domain types in and out.
 
+The trading records (orders, fills, positions, trades, equity, events) are here; the
+daemon's own state in ``state_repositories``; ``Repositories`` holds them all.
+
 Upserts use the dialect's ``INSERT ... ON CONFLICT`` (SQLite and PostgreSQL share the
 syntax), so each write is one atomic statement. Sums of money are done in Python
 because SQLite stores ``Decimal`` as text.
@@ -8,34 +11,25 @@ because SQLite stores ``Decimal`` as text.
 from __future__ import annotations
 
 import builtins
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from kinetic.clock import Clock, RealClock
 from kinetic.domain import ClosedTrade, EquitySnapshot, Fill, Order, OrderStatus, Position
 from kinetic.storage.db import Database
 from kinetic.storage.models import (
-    Base,
-    EngineStateRow,
     EquitySnapshotRow,
     EventRow,
     FillRow,
-    InstallationRow,
-    OperatorCommandRow,
     OrderRow,
-    PortfolioStateRow,
     PositionRow,
     TradeRow,
-    TradingStateRow,
 )
 from kinetic.storage.records import (
-    StoredCommand,
     StoredEvent,
     encode_event_data,
     equity_from_row,
@@ -49,6 +43,14 @@ from kinetic.storage.records import (
     trade_from_row,
     trade_row,
 )
+from kinetic.storage.sql import Repository, insert_stmt, upsert_stmt
+from kinetic.storage.state_repositories import (
+    CommandRepository,
+    EngineStateRepository,
+    InstallationRepository,
+    PortfolioStateRepository,
+    TradingStateRepository,
+)
 
 OPEN_ORDER_STATUSES = (
     OrderStatus.PENDING,
@@ -56,67 +58,16 @@ OPEN_ORDER_STATUSES = (
     OrderStatus.PARTIALLY_FILLED,
     OrderStatus.UNKNOWN,
 )
-PORTFOLIO_ROW_ID = 1
 
 
-def _insert(dialect: str, model: type[Base], values: Mapping[str, Any]) -> Any:
-    """Return the dialect's ``INSERT`` (which supports ``ON CONFLICT``)."""
-    if dialect == "postgresql":
-        return postgresql.insert(model).values(**values)
-    if dialect == "sqlite":
-        return sqlite.insert(model).values(**values)
-    raise NotImplementedError(f"upserts are not implemented for dialect {dialect!r}")
-
-
-def _upsert(
-    dialect: str,
-    model: type[Base],
-    values: Mapping[str, Any],
-    keys: Iterable[str],
-    overrides: Mapping[str, Any] | None = None,
-    where: Any = None,
-) -> Any:
-    """Build ``INSERT ... ON CONFLICT (keys) DO UPDATE`` of the given non-key columns.
-
-    ``where`` limits the update to rows matching it (other conflicts change nothing).
-    """
-    key_list = list(keys)
-    stmt = _insert(dialect, model, values)
-    assignments: dict[str, Any] = {
-        name: stmt.excluded[name] for name in values if name not in key_list
-    }
-    assignments.update(overrides or {})
-    if not assignments:
-        return stmt.on_conflict_do_nothing(index_elements=key_list)
-    return stmt.on_conflict_do_update(index_elements=key_list, set_=assignments, where=where)
-
-
-def _checked_fields(model: type[Base], fields: Mapping[str, Any]) -> dict[str, Any]:
-    columns = {column.key for column in model.__table__.columns}
-    unknown = sorted(set(fields) - columns)
-    if unknown:
-        raise ValueError(f"unknown {model.__tablename__} fields: {', '.join(unknown)}")
-    return dict(fields)
-
-
-def _row_dict(row: Base) -> dict[str, Any]:
-    return {column.key: getattr(row, column.key) for column in row.__table__.columns}
-
-
-class _Repository:
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self._db = db
-        self._clock = clock
-
-
-class OrderRepository(_Repository):
+class OrderRepository(Repository):
     """The order journal, keyed by client order id."""
 
     async def upsert(self, engine: str, order: Order, reason: str = "") -> None:
         """Insert or update ``order``; an empty ``reason`` keeps the stored one."""
         values = order_values(engine, order, reason)
         table = OrderRow.__table__
-        stmt = _insert(self._db.dialect, OrderRow, values)
+        stmt = insert_stmt(self._db.dialect, OrderRow, values)
         overrides = {
             "reason": sa.func.coalesce(sa.func.nullif(stmt.excluded.reason, ""), table.c.reason),
             "created_ms": sa.func.coalesce(
@@ -125,7 +76,7 @@ class OrderRepository(_Repository):
         }
         # a final order stays final: a late write of an older state must not resurrect it
         final = [s.value for s in OrderStatus if s.is_terminal]
-        upsert = _upsert(
+        upsert = upsert_stmt(
             self._db.dialect,
             OrderRow,
             values,
@@ -195,13 +146,13 @@ class OrderRepository(_Repository):
         return {str(status): int(count) for status, count in rows}
 
 
-class FillRepository(_Repository):
+class FillRepository(Repository):
     """Executions, stored once per ``(engine, symbol, trade_id)``."""
 
     async def add(self, engine: str, fill: Fill) -> bool:
         """Store ``fill``; return False if that trade id was already stored."""
         stmt = (
-            _insert(self._db.dialect, FillRow, fill_values(engine, fill))
+            insert_stmt(self._db.dialect, FillRow, fill_values(engine, fill))
             .on_conflict_do_nothing(index_elements=["engine", "symbol", "trade_id"])
             .returning(FillRow.trade_id)
         )
@@ -252,13 +203,13 @@ class FillRepository(_Repository):
             return [fill_from_row(row) for row in await session.scalars(query)]
 
 
-class PositionRepository(_Repository):
+class PositionRepository(Repository):
     """Open positions, one per ``(engine, symbol)``."""
 
     async def upsert(self, engine: str, position: Position) -> None:
         """Insert or replace the engine's position in ``position.symbol``."""
         values = position_values(engine, position, self._clock.time_ms())
-        stmt = _upsert(self._db.dialect, PositionRow, values, ["engine", "symbol"])
+        stmt = upsert_stmt(self._db.dialect, PositionRow, values, ["engine", "symbol"])
         async with self._db.session() as session, session.begin():
             await session.execute(stmt)
 
@@ -288,7 +239,7 @@ class PositionRepository(_Repository):
         return result
 
 
-class TradeRepository(_Repository):
+class TradeRepository(Repository):
     """Closed round trips."""
 
     async def add(self, trade: ClosedTrade) -> None:
@@ -320,7 +271,7 @@ class TradeRepository(_Repository):
             return sum(await session.scalars(query), Decimal(0))
 
 
-class EquityRepository(_Repository):
+class EquityRepository(Repository):
     """Periodic equity samples."""
 
     async def add(
@@ -369,7 +320,7 @@ class EquityRepository(_Repository):
             return int(await session.scalar(query) or 0)
 
 
-class EventRepository(_Repository):
+class EventRepository(Repository):
     """The audit trail. Credential-like keys are dropped from ``data``."""
 
     async def add(
@@ -399,158 +350,6 @@ class EventRepository(_Repository):
         async with self._db.session() as session:
             rows = list(await session.scalars(query.limit(limit)))
         return [event_from_row(row) for row in rows]
-
-
-class EngineStateRepository(_Repository):
-    """Last known supervision state per engine."""
-
-    async def upsert(self, engine: str, **fields: Any) -> None:
-        """Set the given ``engine_state`` columns; others keep their values."""
-        values = _checked_fields(EngineStateRow, fields)
-        values.setdefault("updated_ms", self._clock.time_ms())
-        values["engine"] = engine
-        stmt = _upsert(self._db.dialect, EngineStateRow, values, ["engine"])
-        async with self._db.session() as session, session.begin():
-            await session.execute(stmt)
-
-    async def get_all(self) -> list[dict[str, Any]]:
-        """Return every engine's state as a column dictionary, by engine name."""
-        query = sa.select(EngineStateRow).order_by(EngineStateRow.engine)
-        async with self._db.session() as session:
-            return [_row_dict(row) for row in await session.scalars(query)]
-
-
-class PortfolioStateRepository(_Repository):
-    """The single portfolio-state row (circuit breaker, day anchors, totals)."""
-
-    async def save(self, **fields: Any) -> None:
-        """Set the given ``portfolio_state`` columns; others keep their values."""
-        values = _checked_fields(PortfolioStateRow, fields)
-        values.setdefault("updated_ms", self._clock.time_ms())
-        values["id"] = PORTFOLIO_ROW_ID
-        stmt = _upsert(self._db.dialect, PortfolioStateRow, values, ["id"])
-        async with self._db.session() as session, session.begin():
-            await session.execute(stmt)
-
-    async def load(self) -> dict[str, Any] | None:
-        """Return the saved state (without ``id``), or None if never saved."""
-        async with self._db.session() as session:
-            row = await session.get(PortfolioStateRow, PORTFOLIO_ROW_ID)
-        if row is None:
-            return None
-        state = _row_dict(row)
-        del state["id"]
-        return state
-
-
-class InstallationRepository(_Repository):
-    """Key/value facts about the installation (its instance id, the client-id stamp)."""
-
-    async def get(self, key: str) -> str | None:
-        """Return the value stored under ``key``, or None."""
-        async with self._db.session() as session:
-            row = await session.get(InstallationRow, key)
-        return None if row is None else row.value
-
-    async def get_or_create(self, key: str, value: str) -> str:
-        """Store ``value`` under ``key`` unless a value is there; return the stored one.
-
-        One atomic insert-or-nothing, so two processes opening a new database agree.
-        """
-        stmt = _insert(self._db.dialect, InstallationRow, {"key": key, "value": value})
-        async with self._db.session() as session, session.begin():
-            await session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
-        stored = await self.get(key)
-        assert stored is not None
-        return stored
-
-    async def put(self, key: str, value: str) -> None:
-        """Set ``key`` to ``value``."""
-        stmt = _upsert(self._db.dialect, InstallationRow, {"key": key, "value": value}, ["key"])
-        async with self._db.session() as session, session.begin():
-            await session.execute(stmt)
-
-
-class TradingStateRepository(_Repository):
-    """ACTIVE / REDUCE_ONLY / HALTED per scope (``daemon`` or an engine), with the cause."""
-
-    async def save(
-        self, scope: str, state: str, cause: str = "", source: str = "", since_ms: int = 0
-    ) -> None:
-        """Set the state of ``scope``; ``since_ms == 0`` means now."""
-        values = {
-            "scope": scope,
-            "state": state,
-            "cause": cause,
-            "source": source,
-            "since_ms": since_ms or self._clock.time_ms(),
-        }
-        stmt = _upsert(self._db.dialect, TradingStateRow, values, ["scope"])
-        async with self._db.session() as session, session.begin():
-            await session.execute(stmt)
-
-    async def load_all(self) -> dict[str, dict[str, Any]]:
-        """Return every saved scope's row as a column dictionary, by scope."""
-        query = sa.select(TradingStateRow).order_by(TradingStateRow.scope)
-        async with self._db.session() as session:
-            return {row.scope: _row_dict(row) for row in await session.scalars(query)}
-
-
-class CommandRepository(_Repository):
-    """Operator command rows: written by the CLI, carried out by the running daemon."""
-
-    async def add(self, kind: str, args: Mapping[str, Any] | None = None) -> int:
-        """Queue a command; return its id."""
-        row = OperatorCommandRow(
-            kind=kind,
-            args=encode_event_data(args),
-            status="pending",
-            result="",
-            created_ms=self._clock.time_ms(),
-            done_ms=0,
-        )
-        async with self._db.session() as session, session.begin():
-            session.add(row)
-            await session.flush()
-            return int(row.id)
-
-    async def pending(self) -> list[StoredCommand]:
-        """Return the commands not yet carried out, oldest first."""
-        query = (
-            sa.select(OperatorCommandRow)
-            .where(OperatorCommandRow.status == "pending")
-            .order_by(OperatorCommandRow.id)
-        )
-        async with self._db.session() as session:
-            return [_command(row) for row in await session.scalars(query)]
-
-    async def get(self, command_id: int) -> StoredCommand | None:
-        """Return one command by id."""
-        async with self._db.session() as session:
-            row = await session.get(OperatorCommandRow, command_id)
-        return None if row is None else _command(row)
-
-    async def finish(self, command_id: int, status: str, result: str = "") -> None:
-        """Mark a command ``done`` or ``failed`` with a result line."""
-        stmt = (
-            sa.update(OperatorCommandRow)
-            .where(OperatorCommandRow.id == command_id)
-            .values(status=status, result=result, done_ms=self._clock.time_ms())
-        )
-        async with self._db.session() as session, session.begin():
-            await session.execute(stmt)
-
-
-def _command(row: OperatorCommandRow) -> StoredCommand:
-    return StoredCommand(
-        int(row.id),
-        row.kind,
-        json.loads(row.args or "{}"),
-        row.status,
-        row.result,
-        int(row.created_ms),
-        int(row.done_ms),
-    )
 
 
 @dataclass(frozen=True, slots=True)
