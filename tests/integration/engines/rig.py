@@ -43,6 +43,21 @@ KRAKEN_SECRET = "cHl0aG9uLWtyYWtlbi1zZGsgdW5pdC10ZXN0IHNlY3JldCB2YWx1ZQ=="
 
 
 @dataclass(frozen=True)
+class Stop:
+    """A resting stop order as every venue's test sees it."""
+
+    client_id: str
+    qty: Decimal
+    side: str  # "buy" | "sell"
+    reduce_only: bool
+    stop_market: bool  # a stop-market order (triggers a market close)
+
+
+def _kraken_cancel(server: FakeKrakenFutures, order: dict[str, Any]) -> None:
+    order["status"] = "cancelled"
+
+
+@dataclass(frozen=True)
 class Venue:
     """One venue's fake server and client, and what the tests read or book on the fake."""
 
@@ -56,6 +71,8 @@ class Venue:
     cash: Callable[[Any], Decimal]  # the account's cash as the fake keeps it
     position: Callable[[Any, str], Decimal]  # signed position of a venue symbol
     stops: Callable[[Any, str], list[Any]]  # resting stops of a venue symbol (fake's shape)
+    view: Callable[[Any], Stop]  # one of those stops, venue-neutral
+    cancel: Callable[[Any, Any], None]  # cancel one of them on the venue (by hand, say)
 
 
 def _settings() -> HttpSettings:
@@ -87,6 +104,8 @@ BINANCE = Venue(
     cash=lambda server: server.book.wallet,
     position=lambda server, symbol: server.book.positions.get(symbol, (ZERO, ZERO))[0],
     stops=lambda server, symbol: server.book.open_orders(symbol, algo=True),
+    view=lambda o: Stop(o.client_id, o.qty, o.side.lower(), o.reduce_only, o.type == "STOP_MARKET"),
+    cancel=lambda server, order: server.book.cancel(order),
 )
 KRAKEN = Venue(
     name="kraken",
@@ -103,6 +122,10 @@ KRAKEN = Venue(
         for o in server.orders.values()
         if o["status"] == "open" and o["symbol"] == symbol and o["orderType"] == "stp"
     ],
+    view=lambda o: Stop(
+        o["cliOrdId"], o["size"] - o["filled"], o["side"], o["reduceOnly"], o["orderType"] == "stp"
+    ),
+    cancel=_kraken_cancel,
 )
 
 
@@ -167,6 +190,14 @@ class Rig:
 
     def stops(self) -> list[Any]:
         return self.venue.stops(self.server, self.venue.venue_symbol)
+
+    def stop_views(self) -> list[Stop]:
+        return [self.venue.view(o) for o in self.stops()]
+
+    def cancel_stops(self) -> None:
+        """Cancel the resting stops on the venue, behind the engine's back."""
+        for order in self.stops():
+            self.venue.cancel(self.server, order)
 
     async def restart(self) -> Rig:
         """A new client and engine on the same server, clock and recorder (close it after)."""

@@ -3,8 +3,9 @@
 The FuturesEngine is wired as the daemon wires it for live trading, but with the fake
 Binance USD-M server (``kinetic.venues.fakes``) on 127.0.0.1, a FastClock (every sleep
 moves time at once) and a scripted strategy. Stops go to the fake's algo endpoint, as
-they do on the real venue; tests cancel them behind the engine's back, refuse them, or
-halt the engine, and check what rests on the venue afterwards.
+they do on the real venue; tests refuse them, fire them (while the daemon runs, or while
+it is down) and check what rests on the venue afterwards. What every venue shares (a
+stop cancelled behind the engine's back is placed again) is in ``test_futures_protection``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from kinetic.domain import OrderStatus, TradingState
+from kinetic.domain import OrderStatus
 from kinetic.venues.fakes.binance_state import FakeOrder
 from tests.integration.engines.rig import BINANCE, Rig, Wiring, open_rig
 
@@ -28,30 +29,6 @@ ALGO = "/fapi/v1/algoOrder"
 async def rig() -> AsyncIterator[Rig]:
     async with open_rig(BINANCE, Wiring()) as made:
         yield made
-
-
-async def test_stop_cancelled_on_binance_then_next_monitor_step_places_it_again(rig: Rig) -> None:
-    await rig.enter_long()
-    [old] = rig.stops()
-    qty = rig.engine.d.positions.positions[ETH].quantity
-    assert (old.qty, old.reduce_only, rig.position_amt()) == (qty, True, qty)
-    rig.server.book.cancel(old)  # by hand in the web UI, or by the venue
-    rig.publish(rig.candle(2000.0))
-    await rig.engine.monitor_once()
-    [new] = rig.stops()
-    assert new.client_id != old.client_id
-    assert (new.qty, new.side, new.type, new.reduce_only) == (qty, "SELL", "STOP_MARKET", True)
-    assert "stop_replaced" in rig.recorder.event_kinds()
-
-
-async def test_halted_engine_protect_once_places_the_missing_stop(rig: Rig) -> None:
-    await rig.enter_long()
-    [old] = rig.stops()
-    rig.gate.current["futures"] = TradingState.HALTED
-    rig.server.book.cancel(old)
-    await rig.engine.protect_once()
-    [new] = rig.stops()
-    assert new.qty == rig.position_amt()
 
 
 async def test_protection_step_reads_open_orders_once_for_every_symbol(rig: Rig) -> None:
