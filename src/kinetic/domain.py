@@ -281,6 +281,19 @@ class FundingPayment:
     id: str
 
 
+@dataclass(frozen=True, slots=True)
+class FundingRate:
+    """A perpetual's funding rate settled at ``ts_ms`` (a fraction of the notional).
+
+    Market data, not money booked to an account: longs pay ``rate`` x notional when it
+    is positive, shorts receive it (and the other way round when it is negative).
+    """
+
+    symbol: str
+    ts_ms: int
+    rate: float
+
+
 @dataclass(slots=True)
 class Position:
     """An engine's open position with its protective levels."""

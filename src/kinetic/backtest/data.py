@@ -13,7 +13,7 @@ import pandas as pd
 from config import ConfigValidationError
 from kinetic.marketdata.files import INTERVAL_MS, CandleArrays, read_candles
 
-SUFFIXES = (".csv.gz", ".csv")
+SUFFIXES = (".parquet", ".csv.gz", ".csv")  # Parquet: what `data download/import` write
 # a symbol in a file name: upper-case, ending in a quote currency (BTCUSDT, XBTUSD, ETHBTC)
 _SYMBOL_TOKEN = re.compile(
     r"(?<![A-Za-z0-9])[A-Z0-9]{2,}(?:USDT|USDC|BUSD|USD|EUR|GBP|JPY|BTC|ETH|BNB)(?![A-Za-z0-9])"
@@ -106,7 +106,9 @@ def resolve_files(
     files: matched by name the same way.
     """
     if not data:
-        raise ConfigValidationError("--data is required (a candle CSV/CSV.GZ or a directory)")
+        raise ConfigValidationError(
+            "--data is required (a candle Parquet/CSV/CSV.GZ file or a directory)"
+        )
     where = " ".join(str(p) for p in data)
     files: list[Path] = []
     for path in data:

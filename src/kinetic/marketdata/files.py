@@ -1,7 +1,9 @@
-"""Read candle files: CSV or CSV.GZ with header ``timestamp,open,high,low,close,volume``.
+"""Read candle files (Parquet, CSV, CSV.GZ): ``timestamp,open,high,low,close,volume``.
 
 ``timestamp`` is the candle's open time in UTC milliseconds. Malformed rows are logged
-and skipped; rows out of order or duplicated are dropped.
+and skipped; rows out of order or duplicated are dropped. Parquet (what ``data download``
+and ``data import`` write; ``timestamp`` int64, the prices and volume float64) loads
+about 20x faster than CSV: see docs/data.md for the measurement.
 """
 
 from __future__ import annotations
@@ -123,20 +125,67 @@ def _load_table(path: Path) -> np.ndarray:
     return table
 
 
+PARQUET = ".parquet"
+
+
+def is_parquet(path: Path) -> bool:
+    """Whether ``path`` names a Parquet candle file (by its suffix)."""
+    return path.name.endswith(PARQUET)
+
+
+def _load_parquet(path: Path) -> list[np.ndarray]:
+    """The six columns of a Parquet candle file; nulls read as NaN."""
+    import pyarrow.parquet as pq  # imported here: CSV-only runs do not pay for it
+
+    names = pq.read_schema(path).names
+    missing = [c for c in COLUMNS if c not in names]
+    if missing:
+        raise ValueError(f"{path}: missing columns {missing}; expected {COLUMNS}")
+    table = pq.read_table(path, columns=COLUMNS)
+    out = []
+    for name in COLUMNS:
+        col = table.column(name)
+        # a null becomes NaN (the row is then skipped like an unreadable CSV row)
+        wanted = np.int64 if name == "timestamp" and col.null_count == 0 else np.float64
+        out.append(col.to_numpy().astype(wanted, copy=False))
+    return out
+
+
+def load_columns(path: str | Path) -> list[np.ndarray]:
+    """The six columns of a candle file of any supported format, unvalidated."""
+    path = Path(path)
+    if is_parquet(path):
+        return _load_parquet(path)
+    table = _load_table(path)
+    return [table[:, k] for k in range(len(COLUMNS))]
+
+
 def read_candles(path: str | Path, symbol: str, interval_ms: int | None = None) -> CandleArrays:
     """Load a candle file; invalid or inconsistent rows are logged and skipped."""
     path = Path(path)
-    table = _load_table(path)
-    o, h, lo, c = (table[:, k] for k in range(1, 5))
+    return from_columns(symbol, load_columns(path), interval_ms, source=str(path))
+
+
+def from_columns(
+    symbol: str, columns: list[np.ndarray], interval_ms: int | None = None, source: str = ""
+) -> CandleArrays:
+    """Validate six columns into ``CandleArrays``: bad rows skipped, time kept increasing."""
+    ts_raw, o, h, lo, c, v = columns
     bad = (
-        np.isnan(table).any(axis=1)
+        np.isnan(o)
+        | np.isnan(h)
+        | np.isnan(lo)
+        | np.isnan(c)
+        | np.isnan(v)
         | (h < np.maximum(np.maximum(o, c), lo))
         | (lo > np.minimum(o, c))
     )
+    if ts_raw.dtype.kind == "f":
+        bad |= np.isnan(ts_raw)
     if bad.any():
-        log.warning("malformed candle rows skipped", path=str(path), rows=int(bad.sum()))
-        table = table[~bad]
-    ts = table[:, 0].astype(np.int64)
+        log.warning("malformed candle rows skipped", path=source, rows=int(bad.sum()))
+        ts_raw, o, h, lo, c, v = (col[~bad] for col in (ts_raw, o, h, lo, c, v))
+    ts = ts_raw.astype(np.int64)
     # keep a row only when it is later than every row kept before it (not just its
     # neighbour: 0, 300000, 120000, 180000 must not leave 180000 after 300000)
     keep = np.ones(ts.shape[0], dtype=bool)
@@ -144,11 +193,8 @@ def read_candles(path: str | Path, symbol: str, interval_ms: int | None = None) 
         keep[1:] = ts[1:] > np.maximum.accumulate(ts)[:-1]
     if not keep.all():
         log.warning(
-            "out-of-order or duplicate candles dropped", path=str(path), rows=int((~keep).sum())
+            "out-of-order or duplicate candles dropped", path=source, rows=int((~keep).sum())
         )
-        table = table[keep]
-        ts = ts[keep]
+        ts, o, h, lo, c, v = (col[keep] for col in (ts, o, h, lo, c, v))
     step = interval_ms or infer_interval_ms(ts)
-    return CandleArrays(
-        symbol, step, ts, *(np.ascontiguousarray(table[:, k]) for k in range(1, len(COLUMNS)))
-    )
+    return CandleArrays(symbol, step, ts, *(np.ascontiguousarray(x) for x in (o, h, lo, c, v)))

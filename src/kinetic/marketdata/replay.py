@@ -109,14 +109,17 @@ class ReplayFeed:
 
 
 def discover_replay_files(data_dir: str | Path, market: str, timeframe: str) -> dict[str, Path]:
-    """Map symbol -> file for ``<data_dir>/<market>/<SYMBOL>_<timeframe>.csv[.gz]``."""
+    """Map symbol -> file for ``<data_dir>/<market>/<SYMBOL>_<timeframe>.{csv.gz,csv,parquet}``.
+
+    Where a symbol has several, the Parquet file wins (it is the one ``data`` writes).
+    """
     folder = Path(data_dir) / market
     out: dict[str, Path] = {}
     if not folder.is_dir():
         return out
     for path in sorted(folder.iterdir()):
         name = path.name
-        for ext in (".csv.gz", ".csv"):
+        for ext in (".csv.gz", ".csv", ".parquet"):
             suffix = f"_{timeframe}{ext}"
             if name.endswith(suffix):
                 out[name[: -len(suffix)]] = path

@@ -13,7 +13,7 @@ from typing import Any
 from config import EnvConfig, UnifiedConfig
 from kinetic.clock import RealClock
 from kinetic.marketdata.files import INTERVAL_MS
-from kinetic.ops import data
+from kinetic.ops import data, data_check
 
 EXIT_USAGE = 2
 DEFAULT_DIR = "data/downloads"
@@ -28,6 +28,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     dl.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD (UTC) or epoch ms")
     dl.add_argument("--to", dest="end", help="YYYY-MM-DD (UTC) or epoch ms (default: now)")
     dl.add_argument("--dir", default=DEFAULT_DIR, help=f"output folder (default {DEFAULT_DIR})")
+    dl.add_argument(
+        "--kinds",
+        default="candles",
+        help="comma-separated: candles, mark (mark-price candles), funding (funding rates); "
+        "mark and funding need a futures venue (default candles)",
+    )
     imp = sub.add_parser("import", help="import a Binance archive CSV/ZIP or freqtrade JSON")
     imp.add_argument("file")
     imp.add_argument("--symbol", required=True)
@@ -80,33 +86,53 @@ async def _download(args: argparse.Namespace, config: UnifiedConfig, env: EnvCon
     symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
     if not symbols:
         raise _UsageError("--symbols: give at least one symbol")
+    kinds = _kinds(args.kinds, args.venue)
     venue, market = data.VENUES[args.venue]
     urls = venue_urls(config, env, live=False)
     client = make_client(venue, market, RealClock(), urls, Keys(), config.venue_state_dir)
-    progress = data.Progress(end - start, _progress_printer())
+    root = Path(args.dir)
     try:
-        written = await data.download(
-            client, args.venue, symbols, args.interval, start, end, Path(args.dir), progress
-        )
+        for kind in kinds:
+            progress = data.Progress(end - start, _progress_printer(kind))
+            written = await data.download(
+                client, args.venue, symbols, args.interval, start, end, root, progress, kind
+            )
+            if sys.stderr.isatty():
+                print(file=sys.stderr)
+            for symbol, n in written.items():
+                path = data.file_for(root, args.venue, symbol, args.interval, kind)
+                print(f"{symbol}: {n} {_NOUN[kind]} written to {path}")
     except VenueError as exc:
         print(f"\nkinetic data: download stopped: {exc} (rerun to resume)", file=sys.stderr)
         return 1
     finally:
         await client.close()
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
-    for symbol, n in written.items():
-        path = data.file_for(Path(args.dir), args.venue, symbol, args.interval)
-        print(f"{symbol}: {n} candles written to {path}")
     return 0
 
 
-def _progress_printer() -> Any:
+_NOUN = {"candles": "candles", "mark": "mark-price candles", "funding": "funding rates"}
+
+
+def _kinds(text: str, venue: str) -> list[str]:
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in data.KINDS]
+    if unknown or not kinds:
+        raise _UsageError(f"--kinds: {text!r}: choose from {', '.join(data.KINDS)}")
+    spot_only = data.VENUES[venue][1] != "futures"
+    futures_only = [k for k in kinds if k in data.FUTURES_KINDS]
+    if spot_only and futures_only:
+        raise _UsageError(
+            f"--kinds: {futures_only[0]} needs a futures venue (binance-futures, kraken-futures)"
+        )
+    return list(dict.fromkeys(kinds))
+
+
+def _progress_printer(kind: str) -> Any:
     def report(symbol: str, done: float, rows: int) -> None:
         if sys.stderr.isatty():
             width = 30
             bar = "#" * int(done * width)
-            print(f"\r{symbol:<10} [{bar:<{width}}] {done:6.1%} {rows} candles", end="",
+            print(f"\r{symbol:<10} [{bar:<{width}}] {done:6.1%} {rows} {_NOUN[kind]}", end="",
                   file=sys.stderr, flush=True)  # fmt: skip
 
     return report
@@ -131,7 +157,7 @@ def _check(args: argparse.Namespace) -> int:
         path = Path(name)
         if not path.is_file():
             raise _UsageError(f"{path}: no such file")
-        reports.append(data.check_file(path))
+        reports.append(data_check.check_file(path))
     if args.json:
         print(json.dumps([r.as_dict() for r in reports], indent=1))
     else:
@@ -149,7 +175,7 @@ def _list(args: argparse.Namespace) -> int:
     root = Path(args.dir)
     if not root.is_dir():
         raise _UsageError(f"{root}: no such folder")
-    files = data.list_files(root)
+    files = data_check.list_files(root)
     if args.json:
         print(json.dumps(files, indent=1))
         return 0

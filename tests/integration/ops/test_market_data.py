@@ -1,11 +1,13 @@
 """Market data tools (issue 14 item 5) against the fake Binance venue on 127.0.0.1.
 
 ``data download`` pages through klines with the real Binance client (its limiter and
-``Retry-After`` handling on an injected 429), resumes after an interruption (a torn last
-row cut off, nothing written twice) and leaves a gap-free file that the backtest loader
-reads; ``import`` reads Binance archive ZIPs (µs open times) and freqtrade JSON;
-``check`` finds gaps, duplicates, rows out of order and impossible OHLC rows; the CLI
-answers bad input with one line and exit 2.
+``Retry-After`` handling on an injected 429), resumes after an interruption (the staged
+rows kept, a torn last row cut off, nothing written twice) and leaves a gap-free Parquet
+file that the backtest loader reads; ``import`` reads Binance archive ZIPs (µs open
+times) and freqtrade JSON into Parquet; ``check`` finds gaps, duplicates, rows out of
+order and impossible OHLC rows in CSV and Parquet files; the CLI answers bad input with
+one line and exit 2 and writes nothing. Funding rates and mark prices:
+``test_market_history.py``.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kinetic.marketdata.files import read_candles
-from kinetic.ops import data
+from kinetic.ops import data, data_store
+from kinetic.ops.data_check import check_file, list_files
 from kinetic.venues.binance import BinanceSpotClient
 from kinetic.venues.fakes.binance_server import FakeBinance
 from tests.fake_venues.fast_clock import FastClock
@@ -54,21 +58,43 @@ async def test_download_pages_honours_429_and_resumes_without_duplicates(
     first = await data.download(client, "binance", ["BTCUSDT"], "1m", T0, T0 + 1500 * MIN, tmp_path)
     assert first == {"BTCUSDT": 1500}
     path = data.file_for(tmp_path, "binance", "BTCUSDT", "1m")
-    with path.open("a") as fh:  # the process died in the middle of writing a row
-        fh.write(f"{T0 + 1500 * MIN},100.0,101")
+    assert path.suffix == ".parquet"
+    assert not data_store.staging_path(path).exists()  # merged when the range was done
+    # the process died after staging 100 more candles, in the middle of writing a row
+    staged = data_store.staging_path(path)
+    staged.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        + "".join(f"{T0 + i * MIN},1.0,2.0,0.5,1.5,3.0\n" for i in range(1500, 1600))
+        + f"{T0 + 1600 * MIN},100.0,101"
+    )
     server.inject("429", path="/api/v3/klines", times=1, retry_after=7)
     second = await data.download(client, "binance", ["BTCUSDT"], "1m", T0, end, tmp_path)
-    assert second == {"BTCUSDT": N - 1500}  # the torn row was cut and written again, once
+    assert second == {"BTCUSDT": N - 1600}  # resumed after the staged rows; the torn one again
     assert 7 in clock.sleeps  # the venue's Retry-After was honoured (on the test clock)
-    report = data.check_file(path)
+    assert not staged.exists()
+    report = check_file(path)
     assert report.ok, report.as_dict()
     assert (report.rows, report.first_ms, report.last_ms) == (N, T0, end - MIN)
     candles = read_candles(path, "BTCUSDT")  # what replay/backtest/optimize load
     assert len(candles.open_time_ms) == N
     assert candles.interval_ms == MIN
+    assert candles.close[1599] == 1.5  # the staged row
+    assert candles.close[1600] == 100.0 + 1600 % 7  # the torn one, from the venue
     assert await data.download(client, "binance", ["BTCUSDT"], "1m", T0, end, tmp_path) == {
         "BTCUSDT": 0
     }
+
+
+def test_merge_keeps_one_row_per_time_the_newest_winning(tmp_path: Path) -> None:
+    path = tmp_path / "X_1m.parquet"
+    ts = np.array([T0 + i * MIN for i in (0, 1, 2)], dtype=np.int64)
+    ones = np.ones(3)
+    data_store.merge(path, [ts, ones, ones * 2, ones / 2, ones, ones])
+    later = np.array([T0 + 2 * MIN, T0 + 3 * MIN, T0 + 1 * MIN], dtype=np.int64)
+    data_store.merge(path, [later, ones * 5, ones * 6, ones * 4, ones * 5, ones])
+    got = read_candles(path, "X")
+    assert got.open_time_ms.tolist() == [T0 + i * MIN for i in range(4)]
+    assert got.close.tolist() == [1.0, 5.0, 5.0, 5.0]
 
 
 def test_check_reports_gaps_duplicates_order_and_bad_rows(tmp_path: Path) -> None:
@@ -81,12 +107,30 @@ def test_check_reports_gaps_duplicates_order_and_bad_rows(tmp_path: Path) -> Non
         "timestamp,open,high,low,close,volume\n"
         + "".join(",".join(map(str, r)) + "\n" for r in rows)
     )
-    r = data.check_file(path)
+    r = check_file(path)
     assert not r.ok
     assert r.duplicates == 2  # the second 7, and the 2 again at the end
     assert r.backwards == 1  # 6 after 7
     assert r.bad_ohlc == 1
     assert r.gaps == [(T0 + 4 * MIN, 1), (T0 + 9 * MIN, 10)]  # 5 and 10..19 missing
+    # the same rows as Parquet (as written by hand: the writer itself sorts and dedups)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cols = list(zip(*rows, strict=True))
+    pq.write_table(
+        pa.table(
+            {"timestamp": pa.array(cols[0], pa.int64()),
+             **{n: pa.array(c, pa.float64()) for n, c in zip(
+                 ["open", "high", "low", "close", "volume"], cols[1:], strict=True)}}
+        ),
+        tmp_path / "x.parquet",
+    )  # fmt: skip
+    rp = check_file(tmp_path / "x.parquet")
+    assert (rp.duplicates, rp.backwards, rp.bad_ohlc, rp.gaps) == (2, 1, 1, r.gaps)
+    assert [f["path"] for f in list_files(tmp_path)] == [
+        str(tmp_path / "x.csv"), str(tmp_path / "x.parquet")
+    ]  # fmt: skip
 
 
 def test_import_binance_zip_in_microseconds_and_freqtrade_json(tmp_path: Path) -> None:
@@ -97,11 +141,12 @@ def test_import_binance_zip_in_microseconds_and_freqtrade_json(tmp_path: Path) -
         z.writestr("BTCUSDT-1m-2025-01.csv", "\n".join(lines) + "\n")
     assert data.import_file(archive, "btcusdt", "1m", tmp_path, "binance-archive") == 5
     out = data.file_for(tmp_path, "binance-archive", "BTCUSDT", "1m")
+    assert out.suffix == ".parquet"
     assert read_candles(out, "BTCUSDT").open_time_ms[0] == T0
     ft = tmp_path / "ETH_USDT-5m.json"
     ft.write_text(json.dumps([[T0 + i * 300_000, 1, 2, 0.5, 1.5, 7] for i in range(4)]))
     assert data.import_file(ft, "ETHUSDT", "5m", tmp_path, "freqtrade") == 4
-    assert data.check_file(data.file_for(tmp_path, "freqtrade", "ETHUSDT", "5m")).ok
+    assert check_file(data.file_for(tmp_path, "freqtrade", "ETHUSDT", "5m")).ok
 
 
 @pytest.mark.parametrize(
@@ -112,6 +157,12 @@ def test_import_binance_zip_in_microseconds_and_freqtrade_json(tmp_path: Path) -
         (["data", "download", "--venue", "binance", "--symbols", "BTCUSDT", "--from",
           "2024-02-01", "--to", "2024-01-01"], "--to must be after --from"),
         (["data", "check", "no-such-file.csv"], "no-such-file.csv: no such file"),
+        (["data", "download", "--venue", "binance", "--symbols", "BTCUSDT", "--from",
+          "2024-01-01", "--kinds", "funding"], "--kinds: funding needs a futures venue"),
+        (["data", "download", "--venue", "binance-futures", "--symbols", "BTCUSDT", "--from",
+          "2024-01-01", "--kinds", "candles,index"], "--kinds: 'candles,index': choose from"),
+        (["data", "download", "--venue", "binance-futures", "--symbols", "BTCUSDT", "--from",
+          "2024-01-01", "--interval", "7m"], "--interval"),
     ],
 )  # fmt: skip
 def test_cli_bad_input_is_one_line_and_exit_2(argv: list[str], needle: str, tmp_path: Path) -> None:
@@ -127,3 +178,4 @@ def test_cli_bad_input_is_one_line_and_exit_2(argv: list[str], needle: str, tmp_
     assert needle in proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # nothing written

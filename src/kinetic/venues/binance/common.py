@@ -104,13 +104,19 @@ class BinanceVenueBase:
         self, symbol: str, interval: str, limit: int = 500, start_ms: int | None = None
     ) -> list[Candle]:
         """Return closed candles, oldest first; the still-open last row is dropped."""
+        return await self._klines(self.ep.klines, symbol, interval, limit, start_ms)
+
+    async def _klines(
+        self, path: str, symbol: str, interval: str, limit: int, start_ms: int | None
+    ) -> list[Candle]:
+        """Closed kline rows of ``path`` (klines, or USD-M's mark-price klines)."""
         params: dict[str, object] = {"symbol": symbol, "interval": interval, "limit": limit}
         if start_ms is not None:
             params["startTime"] = start_ms
         if not self.rest.offset.synced:
             await self.rest.sync_time()
-        rows = await self.rest.public("GET", self.ep.klines, params, weight=self.ep.klines_weight)
-        candles = parse_many(rows, parse_kline(symbol), venue=self.name, endpoint=self.ep.klines)
+        rows = await self.rest.public("GET", path, params, weight=self.ep.klines_weight)
+        candles = parse_many(rows, parse_kline(symbol), venue=self.name, endpoint=path)
         now = self.rest.offset.now_ms()
         return [c for c in candles if c.close_time_ms < now]
 

@@ -28,7 +28,9 @@ from typing import Any
 from kinetic.clock import Clock
 from kinetic.domain import (
     Balance,
+    Candle,
     FundingPayment,
+    FundingRate,
     Instrument,
     MarketType,
     Order,
@@ -50,11 +52,12 @@ from kinetic.venues.binance.schemas import (
     SchemaError,
     parse_balance,
     parse_funding,
+    parse_funding_rate,
     parse_many,
     parse_position,
     present,
 )
-from kinetic.venues.http import HttpSettings
+from kinetic.venues.http import HttpSettings, Window, WindowLimiter
 
 FUTURES_BASE_URL = "https://fapi.binance.com"
 FUTURES_TESTNET_URL = "https://testnet.binancefuture.com"
@@ -62,6 +65,10 @@ ALGO = "/fapi/v1/algoOrder"
 INCOME = "/fapi/v1/income"
 INCOME_PAGE = 1000  # the endpoint's maximum limit
 INCOME_PAGES = 20  # per call; the rest comes on the next call (from the last payment)
+FUNDING_RATE = "/fapi/v1/fundingRate"  # history; limit <= 1000, startTime/endTime inclusive
+# fundingRate has its own budget, "500/5min/IP" shared with fundingInfo (not request weight)
+FUNDING_RATE_WINDOW = Window("funding_rate_5m", 300, 500)
+MARK_KLINES = "/fapi/v1/markPriceKlines"  # kline rows of the mark price (volume "0")
 ALGO_IDS_KEPT = 10_000  # algo orders awaiting attribution, and attributed actual orders
 _UNEXECUTED = (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED)
 
@@ -107,6 +114,23 @@ class BinanceFuturesClient(BinanceVenueBase):
         # as we know), and actualOrderId -> clientAlgoId of those that were
         self._pending_algos: dict[str, tuple[str, str]] = {}
         self._actual_ids: dict[str, str] = {}
+        self._funding_rate_budget = WindowLimiter(clock, [FUNDING_RATE_WINDOW])
+
+    async def get_funding_rates(
+        self, symbol: str, start_ms: int, end_ms: int, limit: int = 1000
+    ) -> list[FundingRate]:
+        """Funding settlements in ``[start_ms, end_ms]``, oldest first, at most ``limit``."""
+        params = {"symbol": symbol, "startTime": start_ms, "endTime": end_ms, "limit": limit}
+        await self._funding_rate_budget.acquire(1)
+        rows = await self.rest.public("GET", FUNDING_RATE, params, weight=1)
+        rates = parse_many(rows, parse_funding_rate, venue=self.name, endpoint=FUNDING_RATE)
+        return sorted(rates, key=lambda r: r.ts_ms)
+
+    async def get_mark_klines(
+        self, symbol: str, interval: str, limit: int = 500, start_ms: int | None = None
+    ) -> list[Candle]:
+        """Closed mark-price candles, oldest first (volume 0: the venue sends none)."""
+        return await self._klines(MARK_KLINES, symbol, interval, limit, start_ms)
 
     def order_params(self, intent: OrderIntent, inst: Instrument) -> dict[str, object]:
         """Add ``reduceOnly`` (one-way mode only)."""

@@ -6,6 +6,7 @@ such items (venue and endpoint, never the payload's credentials) and skips them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -16,6 +17,7 @@ from kinetic.domain import (
     Candle,
     Fill,
     FundingPayment,
+    FundingRate,
     Instrument,
     MarketType,
     Order,
@@ -299,6 +301,15 @@ def parse_funding(asset: str) -> Callable[[Any], FundingPayment | None]:
         )
 
     return parse
+
+
+def parse_funding_rate(raw: Any) -> FundingRate:
+    """Parse a USD-M ``/fapi/v1/fundingRate`` row (``fundingTime`` ms, ``fundingRate``)."""
+    rate = float(req(raw, "fundingRate"))
+    if not math.isfinite(rate):
+        raise SchemaError(f"fundingRate {rate!r} is not a number")
+    ts_ms = int(req(raw, "fundingTime"))
+    return FundingRate(symbol=str(req(raw, "symbol")), ts_ms=ts_ms, rate=rate)
 
 
 def parse_position(leverage: dict[str, int]) -> Callable[[Any], VenuePosition | None]:

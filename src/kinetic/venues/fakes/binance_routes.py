@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from kinetic.venues.fakes import binance_history as history
 from kinetic.venues.fakes import binance_market as market
 from kinetic.venues.fakes.binance_state import ApiError
 
@@ -221,6 +222,8 @@ def _futures_routes(srv: FakeBinance) -> dict[tuple[str, str], Route]:  # noqa: 
         ),
         ("GET", "/fapi/v1/leverageBracket"): (_bind(srv, market.leverage_brackets), "SIGNED"),
         ("GET", "/fapi/v1/premiumIndex"): (_bind(srv, market.premium_index), "NONE"),
+        ("GET", "/fapi/v1/fundingRate"): (_bind(srv, history.funding_rate), "NONE"),
+        ("GET", "/fapi/v1/markPriceKlines"): (_bind(srv, history.mark_price_klines), "NONE"),
         ("GET", "/fapi/v2/ticker/price"): (_bind(srv, market.ticker_price), "NONE"),
         ("GET", "/fapi/v1/symbolConfig"): (symbol_config, "SIGNED"),
         ("POST", "/fapi/v1/algoOrder"): (new_algo, "SIGNED"),

@@ -47,6 +47,7 @@ class Fault:
     path: str | None
     times: int
     retry_after: float | None
+    after: int = 0  # matching requests to let through first
 
 
 class FakeBinance:
@@ -116,8 +117,10 @@ class FakeBinance:
         path: str | None = None,
         times: int = 1,
         retry_after: float | None = None,
+        after: int = 0,
     ) -> None:
-        self.faults.append(Fault(kind, path, times, retry_after))
+        """Fail the next ``times`` requests of ``path`` after letting ``after`` through."""
+        self.faults.append(Fault(kind, path, times, retry_after, after))
 
     def set_price(self, symbol: str, price: Decimal) -> None:
         self.book.set_price(symbol, price, self.now_ms())
@@ -144,6 +147,23 @@ class FakeBinance:
             "0",
         ]
         self.book.candles.setdefault(symbol, []).append(row)
+        return row
+
+    def add_funding_rate(
+        self, symbol: str, ts_ms: int, rate: str, mark_price: str = "0"
+    ) -> dict[str, Any]:
+        """Add a settled funding rate to ``GET /fapi/v1/fundingRate`` (keep them in order)."""
+        row = {"symbol": symbol, "fundingTime": ts_ms, "fundingRate": rate, "markPrice": mark_price}
+        self.book.funding_rates.setdefault(symbol, []).append(row)
+        return row
+
+    def add_mark_candle(
+        self, symbol: str, open_ms: int, close: float, interval_ms: int = 60_000
+    ) -> list[Any]:
+        """Add a mark-price kline row (volume columns ``"0"``, as the venue sends)."""
+        row = [open_ms, str(close), str(close + 0.5), str(close - 0.5), str(close), "0",
+               open_ms + interval_ms - 1, "0", 12, "0", "0", "0"]  # fmt: skip
+        self.book.mark_candles.setdefault(symbol, []).append(row)
         return row
 
     async def push_kline(
@@ -315,6 +335,9 @@ class FakeBinance:
     def _take_fault(self, path: str) -> Fault | None:
         for fault in self.faults:
             if fault.path is None or fault.path == path:
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
                 fault.times -= 1
                 if fault.times <= 0:
                     self.faults.remove(fault)

@@ -148,6 +148,8 @@ class Book:
         self.orders: dict[str, FakeOrder] = {}
         self.trades: list[dict[str, Any]] = []
         self.candles: dict[str, list[list[Any]]] = {}
+        self.mark_candles: dict[str, list[list[Any]]] = {}  # markPriceKlines rows
+        self.funding_rates: dict[str, list[dict[str, Any]]] = {}  # fundingRate rows
         self.positions: dict[str, tuple[Decimal, Decimal]] = {}
         self.leverage: dict[str, int] = {}
         self.margin_type: dict[str, str] = {}

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from kinetic.clock import Clock
+from kinetic.venues.fakes import kraken_futures_history as history
 from kinetic.venues.fakes import kraken_futures_shapes as shapes
 from kinetic.venues.fakes import kraken_tape
 from kinetic.venues.fakes.control import KrakenFuturesControl, add_control_routes
@@ -64,6 +65,8 @@ class FakeKrakenFutures(FakeKrakenFuturesWs):
         self.positions: dict[str, Decimal] = {}
         self.leverage: dict[str, str] = {}
         self.candles: dict[str, list[dict[str, Any]]] = {}
+        self.mark_candles: dict[str, list[dict[str, Any]]] = {}
+        self.funding_rates: dict[str, list[dict[str, Any]]] = {}  # historical-funding-rates
         self.dead_man_timeout = 0
         self.last_nonce = 0
         self.last_authent = ""
@@ -72,7 +75,7 @@ class FakeKrakenFutures(FakeKrakenFuturesWs):
         self.account_log = AccountLog(self._ids)  # shares the id sequence
         self.app.router.add_route("*", API + "/{endpoint:.+}", self._handle)
         self.app.router.add_get(ACCOUNT_LOG, self._account_log)
-        self.app.router.add_get("/api/charts/v1/trade/{symbol}/{res}", self._charts)
+        self.app.router.add_get("/api/charts/v1/{tick_type}/{symbol}/{res}", self._charts)
         add_control_routes(self.app, KrakenFuturesControl(self))
 
     def fund(self, cash: Decimal) -> None:
@@ -120,7 +123,7 @@ class FakeKrakenFutures(FakeKrakenFuturesWs):
         # query string: the venue takes parameters from either
         body = await request.text()
         data = body or request.query_string
-        public = endpoint in ("instruments", "tickers")
+        public = endpoint in ("instruments", "tickers", "historical-funding-rates")
         if not public:
             err = self._check_auth(request, endpoint, data)
             if err:
@@ -132,7 +135,7 @@ class FakeKrakenFutures(FakeKrakenFuturesWs):
         elif fault is not None:
             return _fault_response(fault)
         params = _params(request.query_string, body)
-        name = "ep_" + endpoint.replace("/", "_")
+        name = "ep_" + endpoint.replace("/", "_").replace("-", "_")
         # a method-specific handler first (GET and PUT of leveragepreferences differ)
         handler = getattr(self, f"{name}_{request.method.lower()}", None) or getattr(
             self, name, None
@@ -175,16 +178,27 @@ class FakeKrakenFutures(FakeKrakenFuturesWs):
         }
 
     async def _charts(self, request: web.Request) -> web.StreamResponse:
-        if self.tape is not None:
-            info = request.match_info
-            picked = kraken_tape.futures_charts(
-                self, info["symbol"], info["res"], dict(request.query)
-            )
-            return web.json_response({"candles": picked, "more_candles": False})
-        rows = self.candles.get(request.match_info["symbol"], [])
-        lo, hi = int(request.query.get("from", 0)) * 1000, int(request.query.get("to", 0)) * 1000
-        picked = [c for c in rows if lo <= c["time"] <= hi]
-        return web.json_response({"candles": picked, "more_candles": False})
+        info = request.match_info
+        if info["tick_type"] not in ("trade", "mark", "spot"):
+            return web.Response(status=404, text="not found")
+        self.calls["charts"] += 1
+        queue = self.faults.get("charts")  # only faults queued for the charts, not for "*"
+        if queue:
+            fault = queue.popleft()
+            return _fault_response(fault)
+        answer = history.charts(
+            self, info["tick_type"], info["symbol"], info["res"], dict(request.query)
+        )
+        return web.json_response(answer)
+
+    def ep_historical_funding_rates(self, p: dict[str, str]) -> dict[str, Any]:
+        return history.historical_funding_rates(self, p)
+
+    def add_funding_rate(self, symbol: str, ts_ms: int, relative: float, price: float) -> None:
+        """Add a settled rate to ``historical-funding-rates`` (keep them in order)."""
+        row = {"timestamp": history.iso(ts_ms), "fundingRate": relative * price,
+               "relativeFundingRate": relative}  # fmt: skip
+        self.funding_rates.setdefault(symbol, []).append(row)
 
     # ------------------------------------------------------------------ private
 

@@ -23,6 +23,7 @@ from kinetic.domain import (
     Candle,
     Fill,
     FundingPayment,
+    FundingRate,
     Instrument,
     Order,
     OrderIntent,
@@ -59,6 +60,7 @@ DEMO_BASE_URL = "https://demo-futures.kraken.com"
 VENUE = "kraken_futures"
 API = "/derivatives/api/v3"
 CHARTS = "/api/charts/v1"
+FUNDING_RATES = f"{API}/historical-funding-rates"
 ACCOUNT_LOG = "/api/history/v3/account-log"
 LOG_PAGE = 500  # entries per account-log page
 # per call; the rest comes on the next call (from the last payment). History calls draw
@@ -184,11 +186,44 @@ class KrakenFuturesClient:
         self, symbol: str, interval: str, limit: int = 500, start_ms: int | None = None
     ) -> list[Candle]:
         """Return closed trade candles from the charts API, oldest first."""
+        return await self._chart("trade", symbol, interval, limit, start_ms)
+
+    async def get_mark_klines(
+        self, symbol: str, interval: str, limit: int = 500, start_ms: int | None = None
+    ) -> list[Candle]:
+        """Return closed mark-price candles from the charts API, oldest first."""
+        return await self._chart("mark", symbol, interval, limit, start_ms)
+
+    async def get_funding_rates(
+        self, symbol: str, start_ms: int, end_ms: int, limit: int = 1000
+    ) -> list[FundingRate]:
+        """Funding rates in ``[start_ms, end_ms]``, oldest first, at most ``limit``.
+
+        The venue answers a symbol's whole history in one response (no paging).
+        """
+        await self.instrument(symbol)
+        params = [("symbol", futures_kraken_symbol(symbol))]
+        data = await self._public(FUNDING_RATES, params)
+        rates = []
+        for raw in data.get("rates", []) if isinstance(data, dict) else []:
+            try:
+                rate = fs.parse_funding_rate(raw, symbol.upper())
+            except SchemaError as exc:
+                self._skip("historical-funding-rates", exc)
+                continue
+            if start_ms <= rate.ts_ms <= end_ms:
+                rates.append(rate)
+        return sorted(rates, key=lambda r: r.ts_ms)[:limit]
+
+    async def _chart(
+        self, tick_type: str, symbol: str, interval: str, limit: int, start_ms: int | None
+    ) -> list[Candle]:
         await self.instrument(symbol)
         step = interval_ms(interval)
         now_ms = self._clock.time_ms()
         start = start_ms if start_ms is not None else now_ms - step * (limit + 1)
-        path = f"{CHARTS}/trade/{futures_kraken_symbol(symbol)}/{futures_resolution(interval)}"
+        kraken = futures_kraken_symbol(symbol)
+        path = f"{CHARTS}/{tick_type}/{kraken}/{futures_resolution(interval)}"
         data = await self._public(path, [("from", str(start // 1000)), ("to", str(now_ms // 1000))])
         candles = []
         for raw in data.get("candles", []):

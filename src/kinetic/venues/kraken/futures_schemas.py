@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -13,6 +14,7 @@ from kinetic.domain import (
     Candle,
     Fill,
     FundingPayment,
+    FundingRate,
     Instrument,
     MarketType,
     Order,
@@ -206,6 +208,21 @@ def parse_chart_candle(raw: Any, symbol: str, interval_ms: int) -> Candle:
     except (TypeError, ValueError):
         raise SchemaError(f"bad candle {raw!r}") from None
     return Candle(symbol, open_ms, open_ms + interval_ms - 1, o, h, lo, c, v)
+
+
+def parse_funding_rate(raw: Any, symbol: str) -> FundingRate:
+    """Parse a ``historical-funding-rates`` entry: ``relativeFundingRate`` is the fraction.
+
+    (``fundingRate`` is the absolute amount per contract, in the quote currency.)
+    """
+    r = obj(raw, "funding rate")
+    try:
+        rate = float(field(r, "relativeFundingRate"))
+    except (TypeError, ValueError):
+        raise SchemaError(f"bad funding rate {raw!r}") from None
+    if not math.isfinite(rate):
+        raise SchemaError(f"bad funding rate {raw!r}")
+    return FundingRate(symbol, iso_ms(field(r, "timestamp")), rate)
 
 
 def _symbol(r: Mapping[str, Any]) -> str:
