@@ -1,4 +1,7 @@
-"""Kinetic command line: run | backtest | parity | status | migrate | doctor.
+"""Kinetic command line: run | backtest | parity | status | migrate | doctor | ...
+
+Installed, the same entry point is the ``kinetic`` console script (pyproject.toml
+``[project.scripts]``); ``kinetic completion bash|zsh`` prints its shell completion.
 
 Exit codes: 0 ok, 1 runtime failure, 2 configuration error (one clear line, no traceback),
 3 database schema refused.
@@ -77,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     from kinetic.ops.backup_cli import add_arguments as add_backup_arguments
 
     add_backup_arguments(sub)  # backup [--db] [--to] [--keep-days] | restore FILE --confirm
+    from kinetic.ops.completion import add_arguments as add_completion_arguments
+
+    add_completion_arguments(sub)  # completion bash|zsh
     return p
 
 
@@ -178,20 +184,11 @@ async def _migrate(url: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     from kinetic.ops.cli_habits import hoist_global_options
 
-    args = _parser().parse_args(hoist_global_options(sys.argv[1:] if argv is None else argv))
-    if args.command == "config" and args.config_action == "check":  # the file alone
-        from kinetic.ops.config_view import check_file
-
-        try:
-            print(check_file(args.file, args.with_env))
-        except ConfigValidationError as exc:
-            print(f"kinetic: configuration error: {exc}", file=sys.stderr)
-            return EXIT_CONFIG
-        return 0
-    if args.command == "sandbox":  # needs no config: it only starts local fake venues
-        from kinetic.venues.fakes.sandbox import run as run_sandbox
-
-        return run_sandbox(args)
+    parser = _parser()
+    args = parser.parse_args(hoist_global_options(sys.argv[1:] if argv is None else argv))
+    early = _without_config(args, parser)
+    if early is not None:
+        return early
     from kinetic.logging import configure_logging
 
     configure_logging("INFO")
@@ -221,6 +218,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 0
+
+
+def _without_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int | None:
+    """Run the commands that load no configuration; None for every other command."""
+    if args.command == "completion":  # generated from the parser; needs nothing else
+        from kinetic.ops.completion import run as run_completion
+
+        return run_completion(args, parser)
+    if args.command == "config" and args.config_action == "check":  # the file alone
+        from kinetic.ops.config_view import check_file
+
+        try:
+            print(check_file(args.file, args.with_env))
+        except ConfigValidationError as exc:
+            print(f"kinetic: configuration error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        return 0
+    if args.command == "sandbox":  # needs no config: it only starts local fake venues
+        from kinetic.venues.fakes.sandbox import run as run_sandbox
+
+        return run_sandbox(args)
+    return None
 
 
 def _ops_command(args: argparse.Namespace, config: UnifiedConfig, env: EnvConfig) -> int:
