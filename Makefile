@@ -44,8 +44,9 @@ bench: install
 	@[ -d $${BENCH_TOOLS:-/tmp/kinetic-bench-tools}/backtesting ] || $(PY) -m pip install --quiet --target $${BENCH_TOOLS:-/tmp/kinetic-bench-tools} backtesting backtrader
 	$(PY) scripts/bench_backtest.py
 	$(PY) scripts/bench_optimize.py
-	@[ -d $${BENCH_TOOLS:-/tmp/kinetic-bench-tools}/pyarrow ] || $(PY) -m pip install --quiet --target $${BENCH_TOOLS:-/tmp/kinetic-bench-tools} pyarrow
+	@# candle file formats (1,000,000 candles) and download throughput (docs/data.md)
 	$(PY) scripts/bench_candle_formats.py
+	$(PY) scripts/bench_download.py
 	$(PY) scripts/bench_scaling.py
 	$(PY) scripts/bench_soak.py
 
