@@ -98,17 +98,16 @@ async def _ccxt_run(server: FakeBinance, kind: str, start: int, end: int) -> dic
     try:
         while since < end:
             if kind == "candles":
-                page = await ex.fetch_ohlcv("BTC/USDT:USDT", "1m", since, 1000)
-                page = [r for r in page if since <= r[0] < end]
-                step_of = lambda r: r[0] + MIN
+                raw = await ex.fetch_ohlcv("BTC/USDT:USDT", "1m", since, 1000)
+                times = [r[0] for r in raw]
             else:
-                page = await ex.fetch_funding_rate_history("BTC/USDT:USDT", since, 1000)
-                page = [r for r in page if since <= r["timestamp"] < end]
-                step_of = lambda r: r["timestamp"] + 1
+                raw = await ex.fetch_funding_rate_history("BTC/USDT:USDT", since, 1000)
+                times = [r["timestamp"] for r in raw]
+            page = [r for r, ts in zip(raw, times, strict=True) if since <= ts < end]
             if not page:
                 break
             rows.extend(page)
-            since = step_of(page[-1])
+            since = max(ts for ts in times if ts < end) + (MIN if kind == "candles" else 1)
         elapsed = time.perf_counter() - t
     finally:
         await ex.close()
