@@ -127,3 +127,50 @@ def test_the_daemon_does_not_import_pandas() -> None:
     code = "import sys, kinetic.app, main; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_parquet_reads_like_csv_with_nulls_and_bad_rows_skipped(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [
+        "0,100,101,99,100.5,10",
+        "60000,100,98,99,99,10",  # high < low
+        "120000,100,102,99,101,10",
+        "60000,100,102,99,101,10",  # earlier than a kept row
+    ]
+    csv_data = read_candles(write(tmp_path / "X_1m.csv", rows), "X")
+    cols = list(zip(*(map(float, r.split(",")) for r in rows), strict=True))
+    path = tmp_path / "X_1m.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "close": pa.array([*cols[4], None]),  # any column order; a null close
+                "timestamp": pa.array([int(t) for t in cols[0]] + [180_000], pa.int64()),
+                "open": pa.array([*cols[1], 1.0]),
+                "high": pa.array([*cols[2], 2.0]),
+                "low": pa.array([*cols[3], 0.5]),
+                "volume": pa.array([*cols[5], 1.0]),
+            }
+        ),
+        path,
+    )
+    got = read_candles(path, "X")
+    assert got.open_time_ms.dtype.kind == "i"
+    assert got.interval_ms == csv_data.interval_ms
+    for name in ("open_time_ms", "open", "high", "low", "close", "volume"):
+        assert getattr(got, name).tolist() == getattr(csv_data, name).tolist(), name
+    pq.write_table(pa.table({"timestamp": pa.array([0], pa.int64())}), path)
+    with pytest.raises(ValueError, match="missing columns"):
+        read_candles(path, "X")
+
+
+def test_discover_replay_files_prefers_parquet_to_csv(tmp_path: Path) -> None:
+    (tmp_path / "spot").mkdir()
+    for name in ("BTCUSDT_5m.csv.gz", "BTCUSDT_5m.parquet", "ETHUSDT_5m.csv", "XRPUSDT_1m.parquet"):
+        (tmp_path / "spot" / name).write_text("")
+    found = discover_replay_files(tmp_path, "spot", "5m")
+    assert {s: p.name for s, p in found.items()} == {
+        "BTCUSDT": "BTCUSDT_5m.parquet",
+        "ETHUSDT": "ETHUSDT_5m.csv",
+    }
