@@ -82,8 +82,19 @@ def _parquet_rows(path: Path, report: Report) -> list[int]:
     return times
 
 
+def is_funding_file(path: Path) -> bool:
+    """A ``timestamp,funding_rate`` CSV (``data download --kinds funding``), by its header."""
+    if is_parquet(path):
+        return False
+    with _open(path) as fh:
+        header = str(fh.readline())
+    return header.strip().replace(" ", "") == "timestamp,funding_rate"
+
+
 def check_file(path: Path, interval_ms: int | None = None) -> Report:
     """Read every row of ``path`` and report problems."""
+    if is_funding_file(path):
+        return _funding_report(path)
     report = Report(str(path))
     times = _parquet_rows(path, report) if is_parquet(path) else _csv_rows(path, report)
     report.rows = len(times)
@@ -119,12 +130,11 @@ def list_files(root: Path) -> list[dict[str, Any]]:
     out = []
     paths = {p for suffix in CANDLE_SUFFIXES for p in root.rglob(f"*{suffix}")}
     for path in sorted(paths):
-        funding = path.parent.name == "funding"  # timestamp,funding_rate (data download)
-        rep = _funding_report(path) if funding else check_file(path)
+        rep = check_file(path)
         out.append(
             {
                 "path": str(path),
-                "kind": "funding" if funding else "candles",
+                "kind": "funding" if is_funding_file(path) else "candles",
                 "rows": rep.rows,
                 "first_ms": rep.first_ms,
                 "last_ms": rep.last_ms,
@@ -136,6 +146,7 @@ def list_files(root: Path) -> list[dict[str, Any]]:
 
 
 def _funding_report(path: Path) -> Report:
+    """Rows, span, unreadable rows and times not increasing (funding has no fixed step)."""
     report = Report(str(path))
     times = []
     with _open(path) as fh:
@@ -148,5 +159,6 @@ def _funding_report(path: Path) -> Report:
     report.rows = len(times)
     if times:
         report.first_ms, report.last_ms = times[0], times[-1]
-        report.backwards = sum(b <= a for a, b in itertools.pairwise(times))
+        report.backwards = sum(b < a for a, b in itertools.pairwise(times))
+        report.duplicates = len(times) - len(set(times))
     return report

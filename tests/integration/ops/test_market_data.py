@@ -179,3 +179,16 @@ def test_cli_bad_input_is_one_line_and_exit_2(argv: list[str], needle: str, tmp_
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_check_and_list_know_a_funding_file(tmp_path: Path) -> None:
+    funding = tmp_path / "binance-futures" / "funding" / "BTCUSDT.csv"
+    funding.parent.mkdir(parents=True)
+    funding.write_text("timestamp,funding_rate\n0,0.0001\n28800000,-0.0002\n")
+    report = check_file(funding)
+    assert report.ok
+    assert (report.rows, report.first_ms, report.last_ms) == (2, 0, 28_800_000)
+    funding.write_text("timestamp,funding_rate\n0,0.0001\n0,0.0001\nx,y\n")
+    report = check_file(funding)
+    assert (report.duplicates, report.unreadable, report.ok) == (1, 1, False)
+    assert [f["kind"] for f in list_files(tmp_path)] == ["funding"]

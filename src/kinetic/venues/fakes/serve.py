@@ -116,7 +116,7 @@ def default_candle_files(venue: str) -> list[Path]:
     market = "spot" if venue.endswith("spot") else "futures"
     roots = [Path.cwd() / "data" / "replay", Path(__file__).resolve().parents[4] / "data/replay"]
     for root in roots:
-        files = sorted((root / market).glob("*.csv*"))
+        files = sorted([*(root / market).glob("*.csv*"), *(root / market).glob("*.parquet")])
         if files:
             return files
     return []
