@@ -89,25 +89,29 @@ async def _candles(
     path: Path,
     progress: Progress | None,
 ) -> int:
-    start_ms, end_ms = span
     step = INTERVAL_MS[interval]
-    last = store.last_time(path)
-    cursor = max(start_ms, last + step) if last >= 0 else start_ms
-    written = 0
-    writer = store.StagedWriter(path)
+    span = (-(-span[0] // step) * step, span[1])  # from the first open time on the grid
+    store.merge_staged(path)  # rows an interrupted run staged are complete: keep them
+    holes = store.missing_spans(path, *span, step)  # before, between and after its rows
+    todo = sum(b - a for a, b in holes)
+    done = written = 0
+    writer = store.StagedWriter(path)  # holes ascend, so the staged rows do too
     try:
-        while cursor < end_ms:
-            page = await fetch(symbol, interval, PAGE, cursor)
-            page = [c for c in page if cursor <= c.open_time_ms < end_ms]
-            if not page:
-                break  # nothing more: the venue's history (or the present) ends here
-            writer.write(page)
-            written += len(page)
-            cursor = page[-1].open_time_ms + step
-            _report(progress, symbol, cursor, start_ms, end_ms, written)
+        for hole_start, hole_end in holes:
+            cursor = hole_start
+            while cursor < hole_end:
+                page = await fetch(symbol, interval, PAGE, cursor)
+                page = [c for c in page if cursor <= c.open_time_ms < hole_end]
+                if not page:
+                    break  # the venue has no more here (a gap in its history, or the present)
+                writer.write(page)
+                written += len(page)
+                done += page[-1].open_time_ms + step - cursor
+                cursor = page[-1].open_time_ms + step
+                _report(progress, symbol, done, 0, todo, written)
     finally:
         writer.close()
-    store.merge_staged(path)  # reached only when the range is done (an error propagates)
+    store.merge_staged(path)  # reached only when every hole was tried (an error propagates)
     return written
 
 
@@ -117,12 +121,14 @@ async def _funding(
     path.parent.mkdir(parents=True, exist_ok=True)
     last = _resume(path)
     cursor = max(start_ms, last + 1) if last >= 0 else start_ms
+    # Kraken answers a symbol's whole history at once: one call, not one per 1000 rows
+    limit = getattr(client, "funding_rates_page", PAGE)
     written = 0
     with path.open("a", encoding="ascii") as fh:
         if fh.tell() == 0:
             fh.write(store.FUNDING_HEADER)
         while cursor < end_ms:
-            page = await client.get_funding_rates(symbol, cursor, end_ms - 1, PAGE)
+            page = await client.get_funding_rates(symbol, cursor, end_ms - 1, limit)
             page = [r for r in page if cursor <= r.ts_ms < end_ms]
             if not page:
                 break

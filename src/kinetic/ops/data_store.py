@@ -45,20 +45,22 @@ def staging_path(path: Path) -> Path:
     return path.with_name(path.name + STAGING_SUFFIX)
 
 
-def last_time(path: Path) -> int:
-    """The latest timestamp of a Parquet candle file and its staging file (-1: none)."""
-    last = -1
-    if path.exists():
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
+def missing_spans(path: Path, start_ms: int, end_ms: int, step: int) -> list[tuple[int, int]]:
+    """The ``[from, to)`` spans of ``[start_ms, end_ms)`` the Parquet file has no candle in.
 
-        ts = pq.read_table(path, columns=["timestamp"]).column("timestamp")
-        if len(ts):
-            last = int(pc.max(ts).as_py())
-    staged = staging_path(path)
-    if staged.exists():
-        last = max(last, _resume(staged))
-    return last
+    Before its first row, between rows more than ``step`` apart, after its last row;
+    ascending. A file that does not exist yet misses the whole range.
+    """
+    if not path.exists():
+        return [(start_ms, end_ms)] if start_ms < end_ms else []
+    import pyarrow.parquet as pq
+
+    ts = pq.read_table(path, columns=["timestamp"]).column("timestamp").to_numpy()
+    ts = np.unique(ts[(ts >= start_ms) & (ts < end_ms)])
+    edges = np.concatenate([[start_ms - step], ts, [end_ms]])
+    after = edges[:-1] + step  # the first open time a row (or the range's start) leaves open
+    holes = np.flatnonzero(edges[1:] > after)
+    return [(int(after[i]), int(edges[i + 1])) for i in holes]
 
 
 class StagedWriter:

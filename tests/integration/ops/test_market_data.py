@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kinetic.marketdata.files import read_candles
+from kinetic.marketdata.files import load_columns, read_candles
 from kinetic.ops import data, data_store
 from kinetic.ops.data_check import check_file, list_files
 from kinetic.venues.binance import BinanceSpotClient
@@ -83,6 +83,29 @@ async def test_download_pages_honours_429_and_resumes_without_duplicates(
     assert await data.download(client, "binance", ["BTCUSDT"], "1m", T0, end, tmp_path) == {
         "BTCUSDT": 0
     }
+
+
+async def test_download_fills_the_range_before_between_and_after_what_the_file_has(
+    venue: tuple[FakeBinance, BinanceSpotClient, FastClock], tmp_path: Path
+) -> None:
+    server, client, _clock = venue
+    path = data.file_for(tmp_path, "binance", "BTCUSDT", "1m")
+    middle = await data.download(client, "binance", ["BTCUSDT"], "1m", T0 + 1000 * MIN,
+                                 T0 + 1500 * MIN, tmp_path)  # fmt: skip
+    assert middle == {"BTCUSDT": 500}
+    cols = load_columns(path)  # punch a hole: drop candles 1200..1209
+    keep = (cols[0] < T0 + 1200 * MIN) | (cols[0] >= T0 + 1210 * MIN)
+    data_store.write_parquet(path, [c[keep] for c in cols])
+    assert data_store.missing_spans(path, T0, T0 + N * MIN, MIN) == [
+        (T0, T0 + 1000 * MIN), (T0 + 1200 * MIN, T0 + 1210 * MIN), (T0 + 1500 * MIN, T0 + N * MIN)
+    ]  # fmt: skip
+    before = server.request_counts["GET /api/v3/klines"]
+    got = await data.download(client, "binance", ["BTCUSDT"], "1m", T0, T0 + N * MIN, tmp_path)
+    assert got == {"BTCUSDT": N - 490}  # everything it did not have, nothing twice
+    assert server.request_counts["GET /api/v3/klines"] - before == 1 + 1 + 1  # 1000, 10, 845
+    report = check_file(path)
+    assert report.ok, report.as_dict()
+    assert report.rows == N
 
 
 def test_merge_keeps_one_row_per_time_the_newest_winning(tmp_path: Path) -> None:

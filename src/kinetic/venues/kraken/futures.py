@@ -86,6 +86,7 @@ class KrakenFuturesClient:
     """Kraken Futures REST client implementing ``FuturesVenue`` (``PF_`` perpetuals)."""
 
     name = VENUE
+    funding_rates_page = 1_000_000  # historical-funding-rates has no paging: take it all
 
     def __init__(
         self,
@@ -197,10 +198,7 @@ class KrakenFuturesClient:
     async def get_funding_rates(
         self, symbol: str, start_ms: int, end_ms: int, limit: int = 1000
     ) -> list[FundingRate]:
-        """Funding rates in ``[start_ms, end_ms]``, oldest first, at most ``limit``.
-
-        The venue answers a symbol's whole history in one response (no paging).
-        """
+        """Funding rates in ``[start_ms, end_ms]``, oldest first, at most ``limit`` (no paging)."""
         await self.instrument(symbol)
         params = [("symbol", futures_kraken_symbol(symbol))]
         data = await self._public(FUNDING_RATES, params)
