@@ -60,6 +60,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from decimal import Decimal
+from typing import ClassVar
 
 from hypothesis import event, settings
 from hypothesis import strategies as st
@@ -104,7 +105,7 @@ class EngineMachine(RuleBasedStateMachine):
     CHECK_NO_ORPHANS = True
     ONE_ENTRY_PER_PROCESS_ONLY = False  # counted across kills: a restart never re-enters
     PARTIAL_FILLS = True
-    LEVELS: dict[str, object] = LEVELS
+    LEVELS: ClassVar[dict[str, object]] = LEVELS
 
     def __init__(self) -> None:
         super().__init__()
@@ -427,7 +428,7 @@ TestEngineMachine = EngineMachine.TestCase
 class DefaultsMachine(EngineMachine):
     """The same rules and invariants on the shipped default configuration."""
 
-    LEVELS: dict[str, object] = {}
+    LEVELS: ClassVar[dict[str, object]] = {}
 
 
 DefaultsMachine.TestCase.settings = settings(

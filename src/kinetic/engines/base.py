@@ -15,7 +15,6 @@ journal first, closes without a naked window, the kill switch). The protection s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -56,6 +55,7 @@ from kinetic.portfolio.positions import EntryPlan, PositionManager
 from kinetic.risk.blacklist import SymbolBlacklist
 from kinetic.risk.manager import RiskManager
 from kinetic.strategy.base import Strategy
+from kinetic.tasks import cancel_and_wait
 from kinetic.venues.base import SpotVenue, round_quantity
 from kinetic.venues.base.errors import StaleDataError
 
@@ -314,11 +314,7 @@ class BaseEngine(OrderPath, ABC):
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._nudge.clear()
-            for t in waits:
-                t.cancel()
-            for t in waits:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await t
+            await cancel_and_wait(*waits)
 
     # ------------------------------------------------------------------ scan
     async def scan_once(self) -> None:
