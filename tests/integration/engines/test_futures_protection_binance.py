@@ -5,7 +5,7 @@ Binance USD-M server (``kinetic.venues.fakes``) on 127.0.0.1, a FastClock (every
 moves time at once) and a scripted strategy. Stops go to the fake's algo endpoint, as
 they do on the real venue; tests refuse them, fire them (while the daemon runs, or while
 it is down) and check what rests on the venue afterwards. What every venue shares (a
-stop cancelled behind the engine's back is placed again) is in ``test_futures_protection``.
+stop cancelled behind the engine's back is placed again) is in ``test_futures_protection_venues``.
 """
 
 from __future__ import annotations
