@@ -7,8 +7,9 @@
   (``timestamp,funding_rate``, what ``backtest --funding`` reads), appended per page.
   Rerun, it resumes after the last row it has (a row torn by a kill is cut off first).
 * ``import`` turns a Binance public-archive kline file (CSV or the ZIP it comes in;
-  open times in ms, or in µs as the archives have them since 2025) or a freqtrade JSON
-  candle file (``[[ms, o, h, l, c, v], ...]``) into the same Parquet format.
+  open times in ms, or in µs as the archives have them since 2025), a freqtrade JSON
+  candle file (``[[ms, o, h, l, c, v], ...]``) or a Kinetic CSV/CSV.GZ into the same
+  Parquet format.
 
 ``data check`` and ``data list`` are in ``ops.data_check``.
 """
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import zipfile
@@ -174,6 +176,8 @@ def _rows(path: Path) -> Iterable[tuple[int, float, float, float, float, float]]
             if not names:
                 raise ValueError(f"{path}: no CSV inside the ZIP")
             text = archive.read(names[0]).decode()
+    elif path.suffix == ".gz":  # a gzipped CSV (Kinetic's own .csv.gz, for one)
+        text = gzip.decompress(path.read_bytes()).decode()
     else:
         text = path.read_text()
     for rec in csv.reader(io.StringIO(text)):

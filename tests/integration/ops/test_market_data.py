@@ -215,3 +215,42 @@ def test_check_and_list_know_a_funding_file(tmp_path: Path) -> None:
     report = check_file(funding)
     assert (report.duplicates, report.unreadable, report.ok) == (1, 1, False)
     assert [f["kind"] for f in list_files(tmp_path)] == ["funding"]
+
+
+SHIPPED = ROOT / "data" / "backtest" / "binance_BTCUSDT_5m_2020-12-01_2021-07-17.csv.gz"
+WINDOW = ["--from", "2021-01-01", "--to", "2021-01-21"]
+
+
+def _main(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "--env-file", "/dev/null", *argv],
+        cwd=cwd, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def test_backtest_and_optimize_read_parquet_as_they_read_the_csv(tmp_path: Path) -> None:
+    """The shipped CSV.GZ imported to Parquet backtests to the very same result."""
+    assert data.import_file(SHIPPED, "BTCUSDT", "5m", tmp_path, "shipped") > 60_000
+    parquet = data.file_for(tmp_path, "shipped", "BTCUSDT", "5m")
+    assert read_candles(parquet, "BTCUSDT").close.tolist() == read_candles(
+        SHIPPED, "BTCUSDT"
+    ).close.tolist()
+    results = []
+    for source in (SHIPPED, parquet.parent):  # a file, and a folder picked by --data DIR
+        proc = _main(["backtest", "--strategy", "sma_cross", "--param", "fast=10", "--param",
+                      "slow=30", "--symbol", "BTCUSDT", "--data", str(source), *WINDOW,
+                      "--json"], tmp_path)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        summary = json.loads(proc.stdout)
+        for timing in ("elapsed_s", "bars_per_s", "data"):  # and the input's name
+            summary.pop(timing, None)
+        results.append(summary)
+    assert results[0]["trades"] > 0
+    assert results[0] == results[1]
+    proc = _main(["optimize", "--strategy", "sma_cross", "--symbol", "BTCUSDT", "--data",
+                  str(parquet), *WINDOW, "--param", "fast=3:20", "--param", "slow=25:80:5",
+                  "--trials", "3", "--workers", "1", "--seed", "7", "--no-progress",
+                  "--storage", str(tmp_path / "opt.db"), "--report", str(tmp_path / "opt")],
+                 tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "opt" / "results.json").read_text())["best_params"]
