@@ -201,3 +201,35 @@ async def test_download_killed_mid_way_resumes_and_the_backtest_reads_it(tmp_pat
     assert summary["bars"] == n
     assert summary["trades"] > 0
     assert summary["funding"] != 0  # the downloaded rates were charged
+
+
+async def test_sandbox_venues_serve_funding_and_mark_from_their_tape(tmp_path: Path) -> None:
+    """The sandbox's fakes (no rows added) answer both kinds from the candle tape."""
+    from decimal import Decimal
+
+    from kinetic.clock import RealClock
+    from kinetic.venues.fakes.serve import Options, build_server, default_candle_files
+
+    files = default_candle_files("binance_usdm")
+    clock = RealClock()
+    for venue, symbol, every_ms in (("binance_usdm", "BTCUSDT", H8),
+                                    ("kraken_futures", "BTCUSD", 3_600_000)):  # fmt: skip
+        server, _key, _secret = build_server(
+            Options(venue, "127.0.0.1", 0, files, 1.0, Decimal(1000), None)
+        )
+        await server.start()
+        url = getattr(server, "base_url", None) or server.url
+        client = (BinanceFuturesClient(clock, base_url=url) if venue == "binance_usdm"
+                  else KrakenFuturesClient(clock, base_url=url))  # fmt: skip
+        now = clock.time_ms()
+        try:
+            rates = await client.get_funding_rates(symbol, now - 3 * 86_400_000, now, 1000)
+            mark = await client.get_mark_klines(symbol, "5m", 50)
+        finally:
+            await client.close()
+            await server.stop()
+        assert len(rates) >= 3 * 86_400_000 // every_ms - 1, venue
+        assert {r.ts_ms % every_ms for r in rates} == {0}, venue
+        assert {r.rate for r in rates} == {0.0001 if venue == "binance_usdm" else 0.00001}
+        assert len(mark) >= 40, venue
+        assert {c.volume for c in mark} == {0.0}, venue
