@@ -116,3 +116,15 @@ def test_completion_completes_in_bash(
     )
     assert proc.returncode == 0, proc.stderr
     assert sorted(proc.stdout.split()) == expected
+
+
+def test_completion_for_an_unknown_shell_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "completion", "fish"],
+        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "argument shell: invalid choice: 'fish'" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stdout == ""
+    assert list(tmp_path.iterdir()) == []
