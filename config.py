@@ -54,17 +54,19 @@ class UnifiedConfig(BaseModel):
     global_max_drawdown_pct: float = Field(15.0, ge=0.0, le=100.0)
     global_circuit_breaker_cooldown_minutes: int = Field(60, gt=0)
 
-    # Spot engine
-    spot_enabled: bool = True
+    # Spot engine. Off by default: no strategy passed the out-of-sample validation on spot
+    # (issue 15, docs/strategies.md "Validation"); the default config enables only
+    # validated strategies. true runs it with spot_strategy (logged as experimental).
+    spot_enabled: bool = False
     spot_capital_pct: float = Field(40.0, ge=0.0, le=100.0)
     spot_max_positions: int = Field(5, ge=0, le=1000)
-    spot_position_size_pct: float = Field(30.0, gt=0.0, le=100.0)
-    spot_stop_loss_pct: float = Field(5.0, gt=0.0, lt=100.0)
+    spot_position_size_pct: float = Field(90.0, gt=0.0, le=100.0)
+    spot_stop_loss_pct: float = Field(11.0, gt=0.0, lt=100.0)
     spot_take_profit_pct: float = Field(12.0, gt=0.0, le=1000.0)
     spot_watchlist: list[str] = Field(
         default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"], min_length=1
     )
-    spot_min_confidence: int = Field(60, ge=0, le=100)
+    spot_min_confidence: int = Field(80, ge=0, le=100)
     spot_scan_interval_seconds: int = Field(60, gt=0)
     # Exchange-side spot stop for every position (Binance STOP_LOSS_LIMIT with its limit
     # spot_stop_limit_offset_pct below the trigger; Kraken stop-loss; the simulator
@@ -82,13 +84,13 @@ class UnifiedConfig(BaseModel):
     futures_leverage_max: int = Field(10, ge=1, le=125)
     futures_regime_adx_trending: float = Field(25.0, gt=0.0, le=100.0)
     futures_regime_adx_sideways: float = Field(15.0, ge=0.0, le=100.0)
-    futures_atr_stop_multiplier: float = Field(4.0, gt=0.0, le=50.0)
-    futures_trailing_activation_pct: float = Field(4.0, gt=0.0, le=100.0)
+    futures_atr_stop_multiplier: float = Field(2.5, gt=0.0, le=50.0)
+    futures_trailing_activation_pct: float = Field(7.0, gt=0.0, le=100.0)
     futures_watchlist: list[str] = Field(
         default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT"],
         min_length=1,
     )
-    futures_min_confidence: int = Field(80, ge=0, le=100)
+    futures_min_confidence: int = Field(65, ge=0, le=100)
     futures_scan_interval_seconds: int = Field(30, gt=0)
     futures_blacklist_duration_minutes: int = Field(60, ge=0)
 
@@ -103,7 +105,7 @@ class UnifiedConfig(BaseModel):
     spot_strategy: str = "spot_trend"
     futures_strategy: str = "futures_regime"
     timeframe: Literal["1m", "5m", "15m", "1h"] = "5m"
-    futures_trailing_distance_pct: float = Field(2.0, gt=0.0, lt=100.0)
+    futures_trailing_distance_pct: float = Field(4.0, gt=0.0, lt=100.0)
 
     # Venues, fees and simulation
     spot_venue: VenueName = "binance"
@@ -188,11 +190,11 @@ class UnifiedConfig(BaseModel):
     # risk_per_trade_min_pct (at the engine's min confidence) .. risk_per_trade_pct (at
     # confidence 100) of the engine's equity; false: the older fixed-fraction sizes.
     risk_based_sizing: bool = True
-    risk_per_trade_pct: float = Field(1.0, gt=0.0, le=100.0)
+    risk_per_trade_pct: float = Field(1.25, gt=0.0, le=100.0)
     risk_per_trade_min_pct: float = Field(0.5, gt=0.0, le=100.0)
     # a stop closer than min_stop_atr x ATR or than the round-trip cost is widened or
     # refused (the strategy chooses)
-    min_stop_atr: float = Field(1.5, ge=0.0, le=50.0)
+    min_stop_atr: float = Field(4.5, ge=0.0, le=50.0)
     # refuse an entry whose expected move is below this multiple of its round-trip cost
     min_edge_cost_ratio: float = Field(2.0, ge=0.0, le=100.0)
     # expected holding time, for the expected funding in a futures entry's cost
@@ -201,7 +203,7 @@ class UnifiedConfig(BaseModel):
     # a futures entry's expected move (it has no take-profit): ATR x this
     futures_target_atr_multiplier: float = Field(3.0, gt=0.0, le=100.0)
     # per-symbol cooldown after a stop-out, both engines (0 = off)
-    stop_cooldown_minutes: int = Field(60, ge=0, le=100_000)
+    stop_cooldown_minutes: int = Field(90, ge=0, le=100_000)
     # strategy parameters by strategy name, as backtest --param takes them, e.g.
     # {"spot_trend": {"fast": 20, "slow": 50}}; checked when the engine is built
     strategy_params: dict[str, dict[str, str | int | float | bool]] = Field(default_factory=dict)

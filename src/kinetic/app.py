@@ -21,6 +21,7 @@ from kinetic.app_startup import (
     check_run_inputs,
     install_signal_handlers,
     journal_probe,
+    log_engines_off,
     operator_only,
     warn_if_experimental,
 )
@@ -131,6 +132,7 @@ class Daemon:
         enabled = allocator.enabled
         if not enabled:
             raise StartupError("no engine enabled: set spot_enabled or futures_enabled")
+        log_engines_off(self.config)
         recorder = await self.open_database()
         self._build_notifier(recorder)
         capital = {n: starting_capital(self.config, allocator, n) for n in enabled}

@@ -13,7 +13,7 @@ from typing import Any
 
 from config import KEYED_MODES, ConfigValidationError, EnvConfig, UnifiedConfig
 from kinetic.api.hosts import is_loopback
-from kinetic.backtest.validated import is_experimental
+from kinetic.backtest.validated import is_experimental, validated_on
 from kinetic.clock import RealClock
 from kinetic.domain import CapitalAllocation
 from kinetic.logging import get_logger
@@ -69,6 +69,18 @@ def warn_if_experimental(config: UnifiedConfig, engine: str) -> None:
             engine=engine,
             strategy=strategy,
         )
+
+
+def log_engines_off(config: UnifiedConfig) -> None:
+    """Say why an engine is off when no strategy is validated on it (issue 15)."""
+    for engine, on in config.engine_enabled.items():
+        if not on and not validated_on(engine):
+            log.info(
+                "engine off: no strategy passed the out-of-sample validation on it, so the "
+                f"default config leaves it off (docs/strategies.md); {engine}_enabled: true "
+                "runs it with an experimental strategy",
+                engine=engine,
+            )
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

@@ -25,6 +25,10 @@ from kinetic.supervisor.orchestrator import Orchestrator
 from kinetic.supervisor.risk_monitor import GlobalRiskMonitor, RiskAction
 from tests.fakes import FakeEngine, MemorySink
 
+# seed 000 runs both engines; the default config leaves spot off (issue 15: no spot
+# strategy passed the out-of-sample validation)
+BOTH = {"spot_enabled": True}
+
 EXAMPLES = settings(max_examples=100)
 T0 = 1_760_000_000.0  # 2025-10-09 UTC
 pct = st.floats(min_value=0, max_value=100, allow_nan=False)
@@ -150,7 +154,7 @@ def test_property_4_one_engine_crash_never_interrupts_the_other(
 
     async def scenario() -> tuple[int, int, bool]:
         clock = ManualClock(T0)
-        orch, engines = _orchestrator(UnifiedConfig(), clock)
+        orch, engines = _orchestrator(UnifiedConfig(**BOTH), clock)
         await orch.start()
         await _settle()
         for i in range(crash_after + steps):
@@ -194,7 +198,7 @@ def test_property_5_allocation_over_100_percent_is_refused(spot: float, futures:
 def test_property_6_each_engine_receives_exactly_its_percentage(spot: int, total: Decimal) -> None:
     """Property 6: capital allocation correctness. Validates 7.1, 7.4."""
     futures = 100 - spot
-    cfg = UnifiedConfig(spot_capital_pct=spot, futures_capital_pct=futures)
+    cfg = UnifiedConfig(**BOTH, spot_capital_pct=spot, futures_capital_pct=futures)
     alloc = CapitalAllocator(cfg)
     a_spot = alloc.get_allocation("spot", total)
     a_fut = alloc.get_allocation("futures", total)
@@ -218,11 +222,11 @@ def test_property_7_enabled_engine_gets_all_capital_when_other_disabled(
     enabled = "futures" if disabled == "spot" else "spot"
     if at_runtime:
         alloc = CapitalAllocator(
-            UnifiedConfig(spot_capital_pct=spot, futures_capital_pct=100 - spot)
+            UnifiedConfig(**BOTH, spot_capital_pct=spot, futures_capital_pct=100 - spot)
         )
         alloc.disable(disabled)
     else:
-        alloc = CapitalAllocator(UnifiedConfig(**{f"{disabled}_enabled": False}))
+        alloc = CapitalAllocator(UnifiedConfig(**{**BOTH, f"{disabled}_enabled": False}))
     assert alloc.get_allocation(enabled, total).allocated_usd == total
     assert alloc.get_allocation(disabled, total).allocated_usd == 0
 
@@ -235,7 +239,7 @@ def test_property_8_daily_loss_over_limit_halts_both_engines(
 ) -> None:
     """Property 8: global daily loss limit enforcement. Validates 8.2."""
     loss_pct = min(limit + excess, 99.0)
-    cfg = UnifiedConfig(global_daily_loss_limit_pct=limit, global_max_drawdown_pct=100)
+    cfg = UnifiedConfig(**BOTH, global_daily_loss_limit_pct=limit, global_max_drawdown_pct=100)
     clock = ManualClock(T0)
     rm = GlobalRiskMonitor(cfg, clock)
     rm.update(start)
@@ -258,7 +262,7 @@ def test_property_9_drawdown_over_limit_closes_all_positions(
 ) -> None:
     """Property 9: global drawdown protection. Validates 8.3."""
     dd = min(limit + excess, 99.0)
-    cfg = UnifiedConfig(global_max_drawdown_pct=limit, global_daily_loss_limit_pct=100)
+    cfg = UnifiedConfig(**BOTH, global_max_drawdown_pct=limit, global_daily_loss_limit_pct=100)
 
     async def scenario() -> dict[str, int]:
         clock = ManualClock(T0)
@@ -285,7 +289,9 @@ def test_property_10_stale_heartbeat_is_flagged_unhealthy(
     warn: int, extra: int, age: float
 ) -> None:
     """Property 10: heartbeat timeout detection. Validates 9.2, 9.3."""
-    cfg = UnifiedConfig(heartbeat_warning_seconds=warn, heartbeat_restart_seconds=warn + extra)
+    cfg = UnifiedConfig(
+        **BOTH, heartbeat_warning_seconds=warn, heartbeat_restart_seconds=warn + extra
+    )
     clock = ManualClock(T0)
     hm = HealthMonitor(cfg, clock)
     hm.register("spot")
@@ -301,7 +307,7 @@ def test_property_11_shutdown_waits_for_current_operations(ticks: list[int]) -> 
 
     async def scenario() -> list[tuple[bool, int, int]]:
         clock = ManualClock(T0)
-        orch, engines = _orchestrator(UnifiedConfig(), clock)
+        orch, engines = _orchestrator(UnifiedConfig(**BOTH), clock)
         for e, n in zip(engines.values(), ticks, strict=True):
             e.op_duration_ticks = n
         await orch.start()

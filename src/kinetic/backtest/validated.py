@@ -25,6 +25,11 @@ def is_experimental(strategy: str, engine: str) -> bool:
     return strategy in BUILT_IN and (strategy, engine) not in VALIDATED
 
 
+def validated_on(engine: str) -> list[str]:
+    """The built-in strategies validated on ``engine`` (in ``BUILT_IN`` order)."""
+    return [s for s in BUILT_IN if (s, engine) in VALIDATED]
+
+
 def experimental_summary() -> str:
     """One line listing the experimental combinations, for ``--help`` texts."""
     parts = []

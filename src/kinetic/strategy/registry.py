@@ -10,6 +10,7 @@ from kinetic.strategy.confluence import ConfluenceStrategy
 from kinetic.strategy.futures_regime import FuturesRegimeStrategy
 from kinetic.strategy.smc import SMCStrategy
 from kinetic.strategy.spot_trend import SpotTrendStrategy
+from kinetic.strategy.tuned import tuned_params
 
 if TYPE_CHECKING:  # the strategy layer only reads attributes; keep it import-light
     from config import UnifiedConfig
@@ -38,13 +39,22 @@ def available() -> list[str]:
 
 
 def create_strategy(name: str, config: UnifiedConfig, engine: str) -> Strategy:
-    """Build strategy ``name`` for ``engine`` ("spot" or "futures") from ``config``."""
+    """Build strategy ``name`` for ``engine`` ("spot" or "futures") from ``config``.
+
+    The engine's tuned parameters (``kinetic.strategy.tuned``) replace the constructor
+    defaults.
+    """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; available: {', '.join(ENGINES)}")
     factory = _REGISTRY.get(name)
     if factory is None:
         raise ValueError(f"unknown strategy {name!r}; available: {', '.join(available())}")
-    return factory(config, engine)
+    strategy = factory(config, engine)
+    tuned = tuned_params(name, engine)
+    configure = getattr(strategy, "with_params", None)
+    if tuned and configure is not None:  # the per-engine defaults of issue 15
+        strategy = configure(tuned)
+    return strategy
 
 
 def _min_confidence(config: UnifiedConfig, engine: str) -> int:

@@ -48,6 +48,7 @@ def fast_config(sqlite_path: Path, **overrides: Any) -> UnifiedConfig:
         "sqlite_path": str(sqlite_path),
         "monitor_interval_seconds": 0.1,
         "api_port": 0,  # the REST API on a free port: tests never collide on 8080
+        "spot_enabled": True,  # the daemon tests run both engines (spot is off by default)
         **QUICK_TRADING,
     }
     values.update(overrides)

@@ -50,6 +50,12 @@ LEVELS: dict[str, Any] = {
     "futures_trailing_activation_pct": 2.0,
     "futures_trailing_distance_pct": 1.0,
     "futures_min_confidence": 50,
+    "spot_min_confidence": 60,
+    # the entry-rule tests' sizes and stops were computed at these (the a-priori values
+    # before the issue-15 walk-forward searches chose the defaults)
+    "risk_per_trade_pct": 1.0,
+    "min_stop_atr": 1.5,
+    "stop_cooldown_minutes": 60,
 }
 T0_MS = 1_700_000_040_000  # a minute boundary
 

@@ -8,6 +8,7 @@ from kinetic.strategy.confluence import ConfluenceStrategy
 from kinetic.strategy.futures_regime import FuturesRegimeStrategy
 from kinetic.strategy.smc import SMCStrategy
 from kinetic.strategy.spot_trend import SpotTrendStrategy
+from kinetic.strategy.tuned import TUNED
 
 
 def test_with_params_rebuilds_with_the_named_arguments_parsed_as_their_types() -> None:
@@ -57,7 +58,37 @@ def test_strategy_params_config_field_builds_the_tuned_strategy_or_refuses_to_st
     assert isinstance(strategy, SpotTrendStrategy)
     assert (strategy.params["fast"], strategy.params["slow"]) == (30, 90)
     untouched = configured_strategy("futures_regime", load_config(environ=env), "futures")
-    assert untouched.params["fast"] == 100  # type: ignore[attr-defined]
+    tuned = TUNED["futures"]["futures_regime"]
+    assert untouched.params["slow"] == int(tuned["slow"])  # type: ignore[attr-defined]
     bad = UnifiedConfig(strategy_params={"spot_trend": {"fats": 3}})
     with pytest.raises(StartupError, match=r"strategy_params\.spot_trend: .*unknown parameter"):
         configured_strategy("spot_trend", bad, "spot")
+
+
+def _value(strategy: object, name: str) -> object:
+    params = getattr(strategy, "params", None)
+    return params[name] if isinstance(params, dict) else getattr(strategy, name)
+
+
+def test_registry_builds_each_engine_with_its_tuned_parameters_and_config_wins() -> None:
+    from config import UnifiedConfig
+    from kinetic.strategy.registry import create_strategy
+    from kinetic.wiring import configured_strategy
+
+    config = UnifiedConfig(spot_min_confidence=70, futures_min_confidence=55)
+    checked = 0
+    for engine, per in TUNED.items():
+        for name, params in per.items():
+            built = create_strategy(name, config, engine)
+            for key, text in params.items():
+                value = _value(built, key)
+                assert value == type(value)(text), f"{name}/{engine}: {key}"
+                checked += 1
+            if hasattr(built, "min_confidence"):  # the engine's threshold still comes from config
+                assert built.min_confidence == (70 if engine == "spot" else 55)
+    assert checked
+    # the tuned values differ per engine where the searches disagreed; config overrides them
+    name, params = next(iter(TUNED["futures"].items()))
+    key = next(iter(params))
+    override = UnifiedConfig(strategy_params={name: {key: 21}})
+    assert _value(configured_strategy(name, override, "futures"), key) == 21

@@ -15,6 +15,10 @@ from kinetic.supervisor.orchestrator import Orchestrator
 from kinetic.supervisor.trading_states import DAEMON
 from tests.fakes import FakeEngine, MemorySink
 
+# seed 000 runs both engines; the default config leaves spot off (issue 15: no spot
+# strategy passed the out-of-sample validation)
+BOTH = {"spot_enabled": True}
+
 T0 = 1_760_000_000.0
 
 
@@ -47,7 +51,7 @@ async def _settle() -> None:
 
 
 async def test_drawdown_trip_holds_reduce_only_past_the_cooldown_until_operator_clears() -> None:
-    cfg = UnifiedConfig(global_daily_loss_limit_pct=90, global_max_drawdown_pct=15)
+    cfg = UnifiedConfig(**BOTH, global_daily_loss_limit_pct=90, global_max_drawdown_pct=15)
     orch, engines, clock, sink = _orch(cfg, spot=4000, futures=6000)
     await orch.start()
     await _settle()  # the engine tasks begin running
@@ -78,7 +82,7 @@ async def test_drawdown_trip_holds_reduce_only_past_the_cooldown_until_operator_
 
 
 async def test_restored_drawdown_state_latches_the_monitor_after_a_restart() -> None:
-    orch, _engines, _clock, _sink = _orch(UnifiedConfig(), spot=4000, futures=6000)
+    orch, _engines, _clock, _sink = _orch(UnifiedConfig(**BOTH), spot=4000, futures=6000)
     await orch.states.escalate(DAEMON, TradingState.REDUCE_ONLY, "drawdown: 16%", "risk_monitor")
     await orch.start()
     await _settle()  # the engine tasks begin running
@@ -91,7 +95,7 @@ async def test_restored_drawdown_state_latches_the_monitor_after_a_restart() -> 
 
 
 async def test_engine_past_restart_budget_is_halted_and_its_protection_keeps_running() -> None:
-    cfg = UnifiedConfig(engine_restart_max_attempts=0)
+    cfg = UnifiedConfig(**BOTH, engine_restart_max_attempts=0)
     orch, engines, clock, sink = _orch(cfg, spot=4000, futures=6000)
     await orch.start()
     await _settle()  # the engine tasks begin running
@@ -120,7 +124,7 @@ async def test_engine_past_restart_budget_is_halted_and_its_protection_keeps_run
 
 
 async def test_no_risk_check_until_every_engine_has_read_its_account() -> None:
-    orch, engines, _clock, sink = _orch(UnifiedConfig(), spot=4000, futures=6000)
+    orch, engines, _clock, sink = _orch(UnifiedConfig(**BOTH), spot=4000, futures=6000)
     orch.risk_monitor.peak_portfolio_value = 200_000.0  # restored from a 200k account
     for e in engines.values():
         e.ready = False  # books still hold the configured 10,000
@@ -143,7 +147,7 @@ async def test_no_risk_check_until_every_engine_has_read_its_account() -> None:
 
 
 async def test_watchdog_pings_while_an_engine_or_a_halted_engines_protection_lives() -> None:
-    cfg = UnifiedConfig(engine_restart_max_attempts=0)
+    cfg = UnifiedConfig(**BOTH, engine_restart_max_attempts=0)
     orch, engines, clock, _sink = _orch(cfg, spot=4000, futures=6000)
     pings: list[int] = []
     orch.health_monitor.watchdog = lambda: pings.append(1)
@@ -167,7 +171,7 @@ async def test_watchdog_pings_while_an_engine_or_a_halted_engines_protection_liv
 
 
 async def test_watchdog_stops_when_no_engine_and_no_protection_is_alive() -> None:
-    cfg = UnifiedConfig(engine_restart_max_attempts=0)
+    cfg = UnifiedConfig(**BOTH, engine_restart_max_attempts=0)
     clock, sink = ManualClock(T0), MemorySink()
     engines = {n: FakeEngine(n, clock, equity=Decimal(5000)) for n in ("spot", "futures")}
     orch = Orchestrator(cfg, dict(engines), sink, clock, clock)  # no protect_once

@@ -14,11 +14,15 @@ from kinetic.supervisor.allocator import CapitalAllocator
 from kinetic.supervisor.health import HealthMonitor
 from kinetic.supervisor.risk_monitor import GlobalRiskMonitor, RiskAction
 
+# seed 000 runs both engines; the default config leaves spot off (issue 15: no spot
+# strategy passed the out-of-sample validation)
+BOTH = {"spot_enabled": True}
+
 NOON = datetime(2025, 10, 10, 12, tzinfo=UTC).timestamp()
 
 
 def test_allocation_gives_each_engine_its_share() -> None:
-    alloc = CapitalAllocator(UnifiedConfig())
+    alloc = CapitalAllocator(UnifiedConfig(**BOTH))
     a = alloc.get_allocation("spot", Decimal(10000), Decimal(1000))
     assert a.allocated_usd == Decimal(4000)
     assert a.available_usd == Decimal(3000)
@@ -26,10 +30,10 @@ def test_allocation_gives_each_engine_its_share() -> None:
 
 
 def test_disabled_engine_share_goes_to_the_other() -> None:
-    alloc = CapitalAllocator(UnifiedConfig(futures_enabled=False))
+    alloc = CapitalAllocator(UnifiedConfig(spot_enabled=True, futures_enabled=False))
     assert alloc.allocated_pct("spot") == 100.0
     assert alloc.allocated_pct("futures") == 0.0
-    both = CapitalAllocator(UnifiedConfig())
+    both = CapitalAllocator(UnifiedConfig(**BOTH))
     both.disable("spot")
     assert both.reallocate_disabled_capital() == {"spot": 0.0, "futures": 100.0}
 
@@ -44,7 +48,7 @@ def test_allocator_refuses_over_100_percent() -> None:
 
 def test_daily_loss_trips_breaker_and_cooldown_reopens() -> None:
     clock = ManualClock(NOON)
-    rm = GlobalRiskMonitor(UnifiedConfig(), clock)
+    rm = GlobalRiskMonitor(UnifiedConfig(**BOTH), clock)
     assert rm.update(10000) is None
     trip = rm.update(9400)
     assert trip is not None
@@ -58,7 +62,7 @@ def test_daily_loss_trips_breaker_and_cooldown_reopens() -> None:
 
 def test_daily_loss_resets_at_utc_midnight() -> None:
     clock = ManualClock(datetime(2025, 10, 10, 23, 0, tzinfo=UTC).timestamp())
-    rm = GlobalRiskMonitor(UnifiedConfig(), clock)
+    rm = GlobalRiskMonitor(UnifiedConfig(**BOTH), clock)
     rm.update(10000)
     rm.update(9700)
     clock.advance(2 * 3600)  # next UTC day: new baseline 9700
@@ -72,7 +76,7 @@ def test_daily_loss_resets_at_utc_midnight() -> None:
 
 def test_drawdown_trip_closes_all_and_holds_past_cooldown_until_released() -> None:
     clock = ManualClock(NOON)
-    cfg = UnifiedConfig(global_daily_loss_limit_pct=50)
+    cfg = UnifiedConfig(**BOTH, global_daily_loss_limit_pct=50)
     rm = GlobalRiskMonitor(cfg, clock)
     rm.update(10000)
     clock.advance(86400)
@@ -99,7 +103,7 @@ def test_drawdown_trip_closes_all_and_holds_past_cooldown_until_released() -> No
 
 def test_heartbeat_warning_and_restart_thresholds() -> None:
     clock = ManualClock(NOON)
-    hm = HealthMonitor(UnifiedConfig(), clock)
+    hm = HealthMonitor(UnifiedConfig(**BOTH), clock)
     hm.register("spot")
     clock.advance(60)
     assert hm.check_health() == []
@@ -114,7 +118,7 @@ def test_heartbeat_warning_and_restart_thresholds() -> None:
 
 def test_restart_budget_and_backoff() -> None:
     clock = ManualClock(NOON)
-    cfg = UnifiedConfig(engine_restart_max_attempts=2, engine_restart_backoff_seconds=2)
+    cfg = UnifiedConfig(**BOTH, engine_restart_max_attempts=2, engine_restart_backoff_seconds=2)
     hm = HealthMonitor(cfg, clock)
     hm.register("futures")
     delays = []
@@ -132,10 +136,10 @@ def test_restart_budget_and_backoff() -> None:
 
 def test_restart_on_the_same_utc_day_keeps_the_daily_loss_baseline() -> None:
     clock = ManualClock(NOON)
-    rm = GlobalRiskMonitor(UnifiedConfig(), clock)
+    rm = GlobalRiskMonitor(UnifiedConfig(**BOTH), clock)
     rm.update(10000)
     state = {"day": rm.day, "day_start_equity": rm.day_start_value, "peak_equity": 10000}
-    restarted = GlobalRiskMonitor(UnifiedConfig(), clock)
+    restarted = GlobalRiskMonitor(UnifiedConfig(**BOTH), clock)
     restarted.restore(state)
     trip = restarted.update(9400)  # -6 % of the morning's value, not of the restart value
     assert trip is not None
