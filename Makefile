@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.kinetic-dev-installed
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: install run test test-fast lint typecheck bench chaos backtest strategy-table migrate status clean
+.PHONY: install run test test-fast lint typecheck bench chaos backtest strategy-table optimize-defaults migrate status clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -61,6 +61,11 @@ backtest: install
 # the strategy validation table in docs/strategies.md (issue 15)
 strategy-table: install
 	$(PY) scripts/strategy_table.py --jobs 2
+
+# re-run the seeded walk-forward searches that chose the defaults (issue 15; ~30 min on
+# one core; reports in reports/defaults); then set what they chose and run strategy-table
+optimize-defaults: install
+	$(PY) scripts/optimize_defaults.py
 
 migrate: install
 	$(PY) main.py migrate

@@ -59,7 +59,8 @@ LANES = {
     "binance": {
         "venues": ("binance_spot", "binance_usdm"),
         "futures": "binance_usdm",
-        "config": {"spot_venue": "binance", "futures_venue": "binance"},
+        # both engines (the default config runs futures only since issue 15)
+        "config": {"spot_venue": "binance", "futures_venue": "binance", "spot_enabled": True},
     },
     "kraken": {
         "venues": ("kraken_futures",),
@@ -167,6 +168,13 @@ def write_config(path: Path, lane: str, state_dir: Path, grace_s: float) -> None
         # and pause a symbol for an hour after a stop-out)
         "strategy_params": {n: {"fast": 20, "slow": 50} for n in ("spot_trend", "futures_regime")},
         "stop_cooldown_minutes": 0,
+        # the stop levels the harness was measured with before the walk-forward defaults
+        "min_stop_atr": 1.5,
+        "futures_atr_stop_multiplier": 4.0,
+        "futures_trailing_activation_pct": 4.0,
+        "futures_trailing_distance_pct": 2.0,
+        "spot_stop_loss_pct": 5.0,
+        "spot_position_size_pct": 30.0,
         "protection_grace_seconds": grace_s,
         "drift_check_interval_seconds": 0,
         "global_max_drawdown_pct": 100,

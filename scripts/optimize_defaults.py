@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = "data/backtest/binance_BTCUSDT_5m_2020-12-01_2021-07-17.csv.gz"
@@ -82,24 +83,31 @@ def command(strategy: str, engine: str, trials: int, ranges: list[str], out: Pat
     ]  # fmt: skip
 
 
-def summary_row(strategy: str, engine: str, results: dict[str, object]) -> str:
+def _pct(value: object, signed: bool = True) -> str:
+    if not isinstance(value, int | float):
+        return "-"
+    return f"{value:+.1f}%" if signed else f"{value:.1f}%"
+
+
+def summary_row(strategy: str, engine: str, results: dict[str, Any]) -> str:
     """One markdown row: chosen parameters, last window in/out of sample, folds' OOS."""
-    windows: list[dict[str, dict[str, float]]] = results["windows"]  # type: ignore[assignment]
-    s: dict[str, float] = results["summary"]  # type: ignore[assignment]
-    best = results.get("best_params") or {}
-    last = windows[-1]
-    ins = last.get("in_sample") or {}
-    folds = ", ".join(
-        f"{(w.get('out_of_sample') or {}).get('total_return_pct', float('nan')):+.1f}%"
-        for w in windows
+    windows: list[dict[str, Any]] = results["windows"]
+    s: dict[str, Any] = results["summary"]
+    best: dict[str, str] = results.get("best_params") or {}
+    ins = windows[-1].get("in_sample") or {}
+    folds = ", ".join(_pct((w.get("out_of_sample") or {}).get("total_return_pct")) for w in windows)
+    chosen = " ".join(f"{k}={v}" for k, v in sorted(best.items())) or (
+        "no feasible trial: constructor defaults kept"
     )
-    chosen = " ".join(f"{k}={v}" for k, v in sorted(best.items())) or "(no feasible trial)"  # type: ignore[union-attr]
+    sharpe = ins.get("sharpe")
+    last = (
+        f"{_pct(ins.get('total_return_pct'))} / {_pct(ins.get('max_drawdown_pct'), False)} / "
+        + (f"{sharpe:.2f}" if isinstance(sharpe, int | float) else "-")
+    )
     return (
-        f"| `{strategy}` | {engine} | {chosen} | "
-        f"{ins.get('total_return_pct', float('nan')):+.1f}% / "
-        f"{ins.get('max_drawdown_pct', float('nan')):.1f}% / {ins.get('sharpe') or 0:.2f} | "
-        f"{folds} | {s.get('out_of_sample_compounded_return_pct', float('nan')):+.1f}% "
-        f"(B&H {s.get('buy_and_hold_test_compounded_pct', float('nan')):+.1f}%) |"
+        f"| `{strategy}` | {engine} | {chosen} | {last} | {folds} | "
+        f"{_pct(s.get('out_of_sample_compounded_return_pct'))} "
+        f"(B&H {_pct(s.get('buy_and_hold_test_compounded_pct'))}) |"
     )
 
 

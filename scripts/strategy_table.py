@@ -6,8 +6,8 @@ Runs every built-in strategy on both engines with the default configuration over
 shipped BTCUSDT 5m data, in-sample and out-of-sample (``kinetic.backtest.strategy_table``),
 and writes the table between the GENERATED markers of docs/strategies.md. ``--check``
 writes nothing and exits 1 when the published table differs. The defaults themselves were
-chosen on the in-sample window with ``main.py optimize`` (the commands are in
-docs/strategies.md, "How the defaults were chosen").
+chosen on the in-sample window with ``main.py optimize`` walk-forward searches
+(``scripts/optimize_defaults.py``; docs/strategies.md, "How the defaults were chosen").
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ BUILT_IN = ("spot_trend", "futures_regime", "smc", "confluence", "sma_cross")
 ENGINES = ("spot", "futures")
 
 # follows the generated table in docs/strategies.md (a test checks it)
-VALIDATED: frozenset[tuple[str, str]] = frozenset({("futures_regime", "futures")})
+VALIDATED: frozenset[tuple[str, str]] = frozenset(
+    {("futures_regime", "futures"), ("confluence", "futures")}
+)
 
 
 def is_experimental(strategy: str, engine: str) -> bool:

@@ -148,7 +148,7 @@ class FuturesRegimeStrategy(Tunable):
         min_confidence: int,
         adx_trending: float = 25.0,
         adx_sideways: float = 15.0,
-        fast: int = 100,  # issue 15: chosen in sample on the shipped data (was 20 / 50)
+        fast: int = 100,  # the engines run the per-engine values of kinetic.strategy.tuned
         slow: int = 400,
         rsi_period: int = 14,
         adx_period: int = 14,

@@ -65,7 +65,7 @@ class SpotTrendStrategy(Tunable):
     def __init__(
         self,
         min_confidence: int,
-        fast: int = 100,  # issue 15: chosen in sample on the shipped data (was 20 / 50)
+        fast: int = 100,  # the engines run the per-engine values of kinetic.strategy.tuned
         slow: int = 400,
         rsi_period: int = 14,
         adx_period: int = 14,

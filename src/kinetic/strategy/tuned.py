@@ -15,10 +15,18 @@ from __future__ import annotations
 TUNED: dict[str, dict[str, dict[str, str]]] = {
     "spot": {
         "spot_trend": {"fast": "180", "slow": "300"},
+        "futures_regime": {"fast": "90", "slow": "350"},
+        "smc": {"swing_n": "4", "htf_factor": "24", "htf_swing_n": "3", "lookback": "100"},
+        "confluence": {"confidence_scale": "1.75"},
     },
     "futures": {
         "futures_regime": {"fast": "100", "slow": "450"},
+        "spot_trend": {"fast": "130", "slow": "400"},
+        "smc": {"swing_n": "5", "htf_factor": "6", "htf_swing_n": "2", "lookback": "90"},
+        "confluence": {"confidence_scale": "1.5"},
     },
+    # sma_cross: no trial of either search met the drawdown cap (it sizes all-in), so it
+    # keeps its constructor defaults (20 / 50)
 }
 
 

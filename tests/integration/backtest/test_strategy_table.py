@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from config import UnifiedConfig
 from kinetic.backtest.strategy_table import (
     OUT_OF_SAMPLE,
     Row,
@@ -33,6 +34,14 @@ def test_validated_set_follows_the_published_verdicts() -> None:
     verdicts = {k for k, w in TABLE.items() if "default-eligible" in w["out-of-sample"][-1]}
     assert verdicts == set(VALIDATED)
     assert all(not is_experimental(s, e) for s, e in verdicts)
+
+
+def test_the_default_config_enables_an_engine_exactly_when_its_strategy_is_validated() -> None:
+    config = UnifiedConfig()
+    for engine, enabled in config.engine_enabled.items():
+        strategy = getattr(config, f"{engine}_strategy")
+        assert enabled == ((strategy, engine) in VALIDATED), (engine, strategy)
+    assert any(config.engine_enabled.values())
 
 
 def test_rendered_rows_parse_back_to_their_cells() -> None:

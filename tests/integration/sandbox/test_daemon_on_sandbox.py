@@ -61,12 +61,15 @@ README_ACTIVATE = ". .venv/bin/activate"
 README_SANDBOX = "python main.py sandbox --speed 60 > sandbox.env &"
 README_WAIT = "until grep -q KRAKEN_FUTURES_API_SECRET sandbox.env 2>/dev/null; do sleep 0.2; done"
 README_LOAD = "set -a; . ./sandbox.env; set +a"
-# The defaults chosen in issue 15 trade selectively (EMA 100/400 needing 400 candles,
-# futures confidence 80, stops 4 ATR away): on the sandbox's clock a daemon may take an
-# hour to open and close a position. This module checks the plumbing within a minute, so
-# it runs the daemons with the quick-demo settings the README gives (the defaults before
-# issue 15).
+# The defaults chosen in issue 15 trade selectively (EMA 100/450 needing 450 candles,
+# stops 4.5 ATR away) and run the futures engine only: on the sandbox's clock a daemon
+# may take an hour to open and close a position. This module checks the plumbing of both
+# engines within a minute, so it runs the daemons with the quick-demo settings the README
+# gives (spot on, and the settings before issue 15).
 QUICK_DEMO = {
+    "KINETIC_SPOT_ENABLED": "true",
+    "KINETIC_SPOT_MIN_CONFIDENCE": "60",
+    "KINETIC_MIN_STOP_ATR": "1.5",
     "KINETIC_STRATEGY_PARAMS": '{"spot_trend": {"fast": 20, "slow": 50}, '
     '"futures_regime": {"fast": 20, "slow": 50}}',
     "KINETIC_FUTURES_MIN_CONFIDENCE": "50",
