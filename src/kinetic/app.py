@@ -132,7 +132,6 @@ class Daemon:
         enabled = allocator.enabled
         if not enabled:
             raise StartupError("no engine enabled: set spot_enabled or futures_enabled")
-        log_engines_off(self.config)
         recorder = await self.open_database()
         self._build_notifier(recorder)
         capital = {n: starting_capital(self.config, allocator, n) for n in enabled}
@@ -180,6 +179,7 @@ class Daemon:
             )
             if self.mode == "live" and engines[name].market is MarketType.FUTURES:
                 engines[name].funding = FundingSync(self.config.funding_sync_interval_seconds)
+        log_engines_off(self.config)
         if isinstance(world, VenueWorld):
             world.wake = {n: e.nudge for n, e in engines.items()}
         orch = Orchestrator(

@@ -214,7 +214,7 @@ def listed_commands(tmp: Path) -> list[Listed]:
             lambda proc, _tmp: (
                 _ok(proc),
                 _assert_in("[ok] configuration valid", proc.stdout),
-                _assert_in("[ok] spot: replay data for ['BTCUSDT', 'ETHUSDT']", proc.stdout),
+                _assert_in("[ok] futures: replay data for ['BTCUSDT', 'ETHUSDT']", proc.stdout),
             ),
         ),
     ]

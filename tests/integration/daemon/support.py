@@ -127,6 +127,16 @@ def both_filled(counts: Mapping[str, int]) -> bool:
     return all(counts.get(e, 0) > 0 for e in ENGINES)
 
 
+# The engines a daemon runs on the default config (issue 15: only those whose strategy
+# passed the out-of-sample validation; today the futures engine)
+DEFAULT_ENGINES = tuple(e for e, on in UnifiedConfig().engine_enabled.items() if on)
+
+
+def default_engines_filled(counts: Mapping[str, int]) -> bool:
+    """Every engine the default config runs has fills (a daemon started on defaults)."""
+    return all(counts.get(e, 0) > 0 for e in DEFAULT_ENGINES)
+
+
 async def event_kinds(db: Database) -> list[str]:
     return [str(k) for (k,) in await query(db, "SELECT kind FROM events ORDER BY id")]
 

@@ -1,5 +1,8 @@
 """``python main.py run`` as a real process: trade, SIGTERM, clean exit, then ``status``.
 
+On the default config, which runs the engines whose strategy passed the out-of-sample
+validation (issue 15: the futures engine).
+
 The 10 s bound between SIGTERM and exit is the requirement under test, so it is
 measured; everything else waits on conditions (polling with a deadline).
 """
@@ -15,9 +18,9 @@ import pytest
 
 from tests.integration.daemon.support import (
     BAD_STATES,
-    ENGINES,
-    both_filled,
+    DEFAULT_ENGINES,
     cli_env,
+    default_engines_filled,
     run_cli,
     run_daemon_until,
     sqlite_fill_counts,
@@ -45,8 +48,8 @@ def stopped_daemon(tmp_path_factory: pytest.TempPathFactory) -> StoppedDaemon:
         cli_env(KINETIC_REPLAY_SPEED="20000"),
         tmp,
         lambda: sqlite_fill_counts(db),
-        both_filled,
-        "fills from both engines",
+        default_engines_filled,
+        "fills from the default engines",
     )
     return StoppedDaemon(db, run.returncode, run.exit_after_sigterm_s, run.stdout, run.stderr)
 
@@ -72,11 +75,11 @@ def test_status_json(stopped_daemon: StoppedDaemon) -> None:
     assert len(lines) == 1, proc.stdout
     status = json.loads(lines[0])
     assert isinstance(status, dict)
-    assert set(ENGINES) <= set(status["engines"])
+    assert set(DEFAULT_ENGINES) <= set(status["engines"])
     fills = dict(
         sqlite_rows(stopped_daemon.db, "SELECT engine, COUNT(*) FROM fills GROUP BY engine")
     )
-    for name in ENGINES:
+    for name in DEFAULT_ENGINES:
         entry = status["engines"][name]
         for key in ("status", "last_heartbeat", "restart_count", "fills", "open_positions"):
             assert key in entry, (name, key)
@@ -96,5 +99,5 @@ def test_human_status_after_stop(stopped_daemon: StoppedDaemon) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     rows = {line.split()[0] for line in proc.stdout.splitlines() if line.strip()}
-    assert set(ENGINES) <= rows, proc.stdout
+    assert set(DEFAULT_ENGINES) <= rows, proc.stdout
     assert "total value" in proc.stdout

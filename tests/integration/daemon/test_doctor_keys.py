@@ -42,6 +42,7 @@ async def venues() -> AsyncIterator[tuple[FakeBinance, FakeBinance]]:
 def _config(tmp_path: Path, spot: FakeBinance, futures: FakeBinance) -> UnifiedConfig:
     return UnifiedConfig.model_validate(
         {
+            "spot_enabled": True,  # both engines (spot is off by default since issue 15)
             "spot_watchlist": ["BTCUSDT", "ETHUSDT"],
             "futures_watchlist": ["BTCUSDT", "ETHUSDT"],
             "timeframe": "1m",

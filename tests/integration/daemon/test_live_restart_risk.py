@@ -54,6 +54,7 @@ def _config(tmp_path: Path, spot: FakeBinance, futures: FakeBinance) -> UnifiedC
         {
             "initial_capital_usd": 10_000,
             "live_trading_enabled": True,
+            "spot_enabled": True,  # both engines (spot is off by default since issue 15)
             "spot_watchlist": ["BTCUSDT", "ETHUSDT"],
             "futures_watchlist": ["BTCUSDT", "ETHUSDT"],
             "timeframe": "1m",

@@ -88,6 +88,7 @@ def _config(
     tmp_path: Path, spot: FakeBinance, futures: FakeBinance, **extra: object
 ) -> UnifiedConfig:
     values: dict[str, object] = {
+        "spot_enabled": True,  # both engines (spot is off by default since issue 15)
         "spot_watchlist": ["BTCUSDT", "ETHUSDT"],
         "futures_watchlist": ["BTCUSDT", "ETHUSDT"],
         "timeframe": "1m",

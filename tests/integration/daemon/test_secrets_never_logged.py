@@ -1,7 +1,7 @@
 """Secrets from ``.env`` never reach the output or the database.
 
-The CLI (``doctor``, ``migrate``, ``status``) and a daemon that trades until both
-engines have fills run with fake API keys in ``.env``; on PostgreSQL the
+The CLI (``doctor``, ``migrate``, ``status``) and a daemon that trades until the
+default engines have fills run with fake API keys in ``.env``; on PostgreSQL the
 ``DATABASE_URL`` also carries a password (the local server uses trust auth, so any
 password connects). Every line printed and every row stored is then searched.
 """
@@ -18,8 +18,8 @@ import pytest
 from kinetic.storage import Database, resolve_database_url
 from tests.integration.daemon.conftest import run_isolated
 from tests.integration.daemon.support import (
-    both_filled,
     cli_env,
+    default_engines_filled,
     dump_text,
     fill_counts,
     run_cli,
@@ -101,8 +101,8 @@ def test_sqlite_daemon_and_cli_never_print_or_store_secrets(tmp_path: Path) -> N
         cli_env(KINETIC_REPLAY_SPEED="30000", KINETIC_TELEGRAM_API_URL=telegram),
         tmp_path,
         lambda: sqlite_fill_counts(db),
-        both_filled,
-        "fills from both engines",
+        default_engines_filled,
+        "fills from the default engines",
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "engine spawned" in run.output
@@ -141,8 +141,8 @@ def test_postgres_password_is_masked(tmp_path: Path, pg_url: str) -> None:
         cli_env(KINETIC_REPLAY_SPEED="30000"),
         tmp_path,
         lambda: _pg_fills(pg_url),
-        both_filled,
-        "fills from both engines in PostgreSQL",
+        default_engines_filled,
+        "fills from the default engines in PostgreSQL",
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "database ready" in run.output
