@@ -175,6 +175,7 @@ async def test_parity_of_a_paper_run_finds_the_same_orders_at_the_same_prices(
     await spot.start()
     config = UnifiedConfig.model_validate(
         {
+            "spot_enabled": True,  # off by default since issue 15
             "futures_enabled": False,
             "spot_watchlist": [SYMBOL],
             "spot_strategy": "sma_cross",
