@@ -117,7 +117,7 @@ def test_sigint_keeps_finished_trials_and_rerun_completes_the_budget(tmp_path: P
     db = str(tmp_path / "opt.db")
     args = ["--storage", db, "--study", "int", "--workers", "2", "--seed", "3",
             "--param", "fast=3:20", "--param", "slow=25:80"]  # fmt: skip
-    proc = _start(*args, "--trials", "500")
+    proc = _start(*args, "--trials", "100000")  # a budget it cannot finish before the signal
     counted = {"n": 0}
 
     def some_finished() -> bool:
