@@ -17,6 +17,8 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # config.py (not installed)
+
 from kinetic.backtest.strategy_table import (
     as_json,
     block,

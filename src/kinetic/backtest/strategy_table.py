@@ -81,17 +81,22 @@ def run_window(
     )  # fmt: skip
 
 
-def passes(oos: WindowResult, config: UnifiedConfig | None = None) -> bool:
-    """Not worse than flat after costs, drawdown inside ``global_max_drawdown_pct``."""
+def passes(
+    oos: WindowResult, config: UnifiedConfig | None = None, ins: WindowResult | None = None
+) -> bool:
+    """Out of sample not worse than flat after costs; drawdown inside
+    ``global_max_drawdown_pct`` in both windows (a run that reached the breaker is not
+    inside it: its drawdown stops at the limit only because trading stopped)."""
     limit = (config or UnifiedConfig()).global_max_drawdown_pct
-    return oos.return_pct >= 0.0 and oos.max_drawdown_pct <= limit
+    inside = all(w.max_drawdown_pct < limit for w in (oos, ins) if w is not None)
+    return oos.return_pct >= 0.0 and inside
 
 
 def _row(args: tuple[str, str, Path]) -> Row:
     strategy, engine, root = args
     ins = run_window(strategy, engine, IN_SAMPLE, root)
     oos = run_window(strategy, engine, OUT_OF_SAMPLE, root)
-    return Row(strategy, engine, ins, oos, passes(oos))
+    return Row(strategy, engine, ins, oos, passes(oos, ins=ins))
 
 
 def build_rows(

@@ -57,6 +57,10 @@ def test_a_strategy_worse_than_flat_or_beyond_the_drawdown_limit_does_not_pass()
     assert passes(WindowResult(0.0, 1.0, None, 0, None, 5.0))
     assert not passes(WindowResult(-0.01, 1.0, None, 3, None, 5.0))
     assert not passes(WindowResult(5.0, 15.01, None, 3, None, 5.0))
+    assert not passes(WindowResult(5.0, 15.0, None, 3, None, 5.0))  # reached the breaker
+    good = WindowResult(5.0, 14.9, None, 3, None, 5.0)
+    assert passes(good, ins=good)
+    assert not passes(good, ins=WindowResult(-0.7, 15.0, None, 3, None, 5.0))
 
 
 @pytest.mark.slow
@@ -67,4 +71,6 @@ def test_published_out_of_sample_figures_are_what_the_command_produces(
     oos = run_window(strategy, engine, OUT_OF_SAMPLE, ROOT)
     published_cells = TABLE[(strategy, engine)]["out-of-sample"]
     assert published_cells[:6] == oos.cells()
-    assert ("default-eligible" in published_cells[-1]) == passes(oos)
+    ins = TABLE[(strategy, engine)]["in-sample"]  # its drawdown cell, e.g. "15.0%"
+    ins_dd = WindowResult(0.0, float(ins[1].rstrip("%")), None, 0, None, 0.0)
+    assert ("default-eligible" in published_cells[-1]) == passes(oos, ins=ins_dd)
