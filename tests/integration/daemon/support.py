@@ -275,7 +275,7 @@ def run_daemon_until(
             proc.send_signal(signal.SIGTERM)
             sent = time.monotonic()
             try:
-                returncode = proc.wait(timeout=30)
+                returncode = proc.wait(timeout=90)  # a deadline, not a speed check
             except subprocess.TimeoutExpired:
                 returncode = -999
             elapsed = time.monotonic() - sent

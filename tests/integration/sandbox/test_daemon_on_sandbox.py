@@ -97,7 +97,7 @@ README_LINES = (
 )
 
 START_LIMIT_S = 30.0  # the sandbox's settings appear
-CLOSE_LIMIT_S = 150.0  # a daemon has opened and closed a position (about 40 s when idle)
+CLOSE_LIMIT_S = 300.0  # a daemon has opened and closed a position (40-90 s at load 0-4)
 AGREE_LIMIT_S = 15.0  # the live journal and the venues agree at a quiet moment
 STOP_LIMIT_S = 20.0  # SIGTERM to exit
 OPEN = {"NEW", "PARTIALLY_FILLED"}
