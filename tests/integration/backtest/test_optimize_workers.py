@@ -45,10 +45,17 @@ def pg_url() -> Iterator[str]:
     yield from temp_pg_database()
 
 
+def _interruptible() -> None:
+    """In the child before exec: SIGINT as at a terminal. A suite started in the
+    background by a non-interactive shell inherits SIGINT ignored, and Python then
+    installs no KeyboardInterrupt handler (the optimize run would ignore Ctrl-C)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, str(MAIN), *BASE, *args], cwd=REPO_ROOT,
                             env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+                            text=True, preexec_fn=_interruptible)  # fmt: skip
 
 
 def _finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
