@@ -185,16 +185,25 @@ class Driver:
         self._clock_s = (close[starts] + 1) / 1000.0  # each group's clock, as ``_step`` sets it
         static_end = self._index.static_end if self._index is not None else None
         g, groups = 0, len(starts)
+        step_next = False  # a stretch ended where something can happen: step that group
         while g < groups:
             i, j = starts.item(g), ends.item(g)  # .item(): a Python int, no numpy scalar
-            if static_end is not None and g >= self._hold_until and static_end.item(g) > g:
-                stretch = self._skippable(g, min(static_end.item(g), g + MAX_RUN))
+            if (
+                static_end is not None
+                and not step_next
+                and g >= self._hold_until
+                and static_end.item(g) > g
+            ):
+                cap = g + MAX_RUN
+                stretch = self._skippable(g, min(static_end.item(g), cap))
                 if stretch is not None:
                     self._fast_forward(stretch, which, index, starts, ends, curve)
                     g = stretch.h
+                    step_next = g < cap  # cut by MAX_RUN only: the next group may skip
                     if self.progress is not None:
                         self.progress(ends.item(g - 1), n)
                     continue
+            step_next = False
             group = [(bars[w], index.item(k), lengths[w]) for k in range(i, j)
                      if (w := which.item(k)) >= 0]  # fmt: skip
             t = close.item(i)
@@ -331,7 +340,7 @@ class Driver:
         first = first_touch(arrays.low[lo:hi], arrays.high[lo:hi], below, above, MARGIN)
         if first >= hi - lo:
             return h
-        return min(h, int(index.group_of[w][lo + first]))
+        return min(h, index.group(w, lo + first))
 
     def _values(self, g: int, h: int, held: list[tuple[Any, int, Position]]) -> _Stretch:
         """The portfolio value after each group ``g..h-1``, as ``_mark`` computes it.
@@ -354,7 +363,7 @@ class Driver:
             for symbol, pos in pm.positions.items():
                 w = symbols[symbol]
                 if w not in closes:
-                    closes[w] = self._arrays[w].close[index.last_bars(w, g, h)]
+                    closes[w] = index.latest(w, self._arrays[w].close, g, h)
                 out += position_value(pm.market, pos, closes[w])
         return _Stretch(g, h, float(out.min()), float(out.max()), float(out[-1]), True, out)
 
@@ -407,7 +416,7 @@ class Driver:
                 continue
             for slot in self.world.slots:
                 pos = slot.engine.d.positions.positions.get(symbol)
-                if pos is not None:
+                if pos is not None and slot.engine.follows_skipped_bars:
                     high = float(arrays.high[first:stop].max())
                     low = float(arrays.low[first:stop].min())
                     slot.engine.skipped_bars(pos, high, low)

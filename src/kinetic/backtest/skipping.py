@@ -18,6 +18,7 @@ Built once per run (vectorised), asked at run time with the engines' current sta
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -56,6 +57,9 @@ class ActionIndex:
     group_of: list[np.ndarray]  # per symbol: the group of each of its bars (non-decreasing)
     acts: list[list[dict[Kind, np.ndarray]]]  # per slot, per symbol: sorted acting groups
     static_end: np.ndarray  # per group: the end of its run of statically skippable groups
+    # one symbol: bar i is group i, so the bar ranges below need no search (the common
+    # case, asked once or twice per skipped stretch)
+    identity: bool = False
 
     @classmethod
     def build(
@@ -87,24 +91,32 @@ class ActionIndex:
                     {"long": go[may_long], "short": go[may_short], "any": go[may_long | may_short]}
                 )
             acts.append(per_symbol)
-        return cls(group_of, acts, _static_end(close, starts, funding))
+        identity = len(series) == 1 and groups == n
+        return cls(group_of, acts, _static_end(close, starts, funding), identity)
 
     def next_act(self, slot: int, symbol: int, kind: Kind, g: int) -> int:
         """The first group ``>= g`` where the slot's strategy could act (a large number if none)."""
         groups = self.acts[slot][symbol][kind]
-        k = int(np.searchsorted(groups, g))
-        return int(groups[k]) if k < len(groups) else 1 << 62
+        k: int = groups.searchsorted(g).item()  # the method: no wrapper, a Python int
+        return groups.item(k) if k < len(groups) else 1 << 62
 
     def bars(self, symbol: int, g: int, h: int) -> tuple[int, int]:
         """The range of ``symbol``'s bars published in groups ``g..h-1``."""
-        go = self.group_of[symbol]
-        lo, hi = np.searchsorted(go, (g, h))
-        return int(lo), int(hi)
+        if self.identity:
+            return g, h
+        lo, hi = self.group_of[symbol].searchsorted((g, h)).tolist()
+        return lo, hi
 
-    def last_bars(self, symbol: int, g: int, h: int) -> np.ndarray:
-        """For each group ``g..h-1``, the index of ``symbol``'s latest bar (-1: none yet)."""
+    def group(self, symbol: int, bar: int) -> int:
+        """The group in which ``symbol``'s bar ``bar`` is published."""
+        return bar if self.identity else int(self.group_of[symbol].item(bar))
+
+    def latest(self, symbol: int, column: np.ndarray, g: int, h: int) -> np.ndarray:
+        """For each group ``g..h-1``, ``column`` at ``symbol``'s latest bar."""
+        if self.identity:
+            return column[g:h]
         groups = np.arange(g, h, dtype=np.int64)
-        return np.searchsorted(self.group_of[symbol], groups, side="right") - 1
+        return column[self.group_of[symbol].searchsorted(groups, side="right") - 1]
 
 
 def _static_end(close: np.ndarray, starts: np.ndarray, funding: FundingRates | None) -> np.ndarray:
@@ -132,10 +144,10 @@ def first_touch(
     n = len(low)
     if n == 0 or not (below or above):
         return n
-    touch = np.zeros(n, np.bool_)
-    if below:
-        touch |= low <= max(below) * (1 + margin)
-    if above:
-        touch |= high >= min(above) * (1 - margin)
-    first = int(touch.argmax())
-    return first if touch[first] else n
+    floor = max(below) * (1 + margin) if below else -math.inf
+    ceiling = min(above) * (1 - margin) if above else math.inf
+    # the usual answer (nothing reached) from two reductions, no temporary arrays
+    if low.min() > floor and high.max() < ceiling:
+        return n
+    touch = (low <= floor) | (high >= ceiling)
+    return int(touch.argmax())

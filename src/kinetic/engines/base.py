@@ -290,6 +290,9 @@ class BaseEngine(OrderPath, ABC):
         which neither a signal nor a price level can make this engine act)."""
         return not self.protection_pending()
 
+    # True when ``skipped_bars`` does something (a backtest then finds the extremes)
+    follows_skipped_bars = False
+
     def skipped_bars(self, position: Position, high: float, low: float) -> None:
         """Hook: bars with these extremes were skipped while ``position`` was open."""
 

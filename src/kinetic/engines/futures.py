@@ -343,6 +343,8 @@ class FuturesEngine(BaseEngine):
             and all(s in book for s in self._stop_orders)
         )
 
+    follows_skipped_bars = True  # the best price follows the skipped bars
+
     def skipped_bars(self, position: Position, high: float, low: float) -> None:
         """The best price as ``check_exits`` would have moved it over the skipped bars.
 
