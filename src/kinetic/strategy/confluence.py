@@ -19,6 +19,10 @@ ADX (``RegimeDetector``); ATR is Wilder ATR(14).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
+
 from kinetic.domain import Candle, Direction, Signal
 from kinetic.strategy.base import Tunable, clamp01, flat_signal, to_confidence
 from kinetic.strategy.features import FeatureParams, Features, FeatureState
@@ -32,7 +36,11 @@ from kinetic.strategy.patterns import (
     hammer,
     shooting_star,
 )
+from kinetic.strategy.replay import bar_candles, shadow_masks
 from kinetic.strategy.scoring import DOJI_AT_LEVEL, Evidence, SignalScorer
+
+if TYPE_CHECKING:
+    from kinetic.marketdata.files import CandleArrays
 
 LONG, SHORT = Direction.LONG, Direction.SHORT
 # The scorer's confluence (winner's points - half the loser's) seldom passes 50: trend
@@ -129,12 +137,17 @@ class ConfluenceStrategy(Tunable):
         """Forget the state of ``symbol``."""
         self._states.pop(symbol, None)
 
-    def on_candle(self, candle: Candle) -> Signal:
-        """Consume one closed candle; return the scored decision."""
-        state = self._states.get(candle.symbol)
+    def _fresh(self) -> _State:
+        return FeatureState(self._params), StochasticState(14, 3), SwingLevels(3), []
+
+    def _state(self, symbol: str) -> _State:
+        state = self._states.get(symbol)
         if state is None:
-            state = (FeatureState(self._params), StochasticState(14, 3), SwingLevels(3), [])
-            self._states[candle.symbol] = state
+            state = self._states[symbol] = self._fresh()
+        return state
+
+    def _evidence(self, state: _State, candle: Candle) -> tuple[Features, list[Evidence]] | None:
+        """Feed ``candle`` to ``state``; return its features and evidence (None: warming up)."""
         features, stoch_state, levels, last = state
         f = features.update(candle)
         stoch = stoch_state.update(candle.high, candle.low, candle.close)
@@ -142,11 +155,55 @@ class ConfluenceStrategy(Tunable):
         prev = last[0] if last else None
         last[:] = [candle]
         if f is None:
-            return flat_signal(candle, f"warming up ({features.count}/{self.warmup})")
-        evidence = indicator_evidence(f, stoch) + pattern_evidence(prev, candle, levels, f.atr)
+            return None
+        return f, indicator_evidence(f, stoch) + pattern_evidence(prev, candle, levels, f.atr)
+
+    def _scaled(self, raw: int) -> int:
+        return to_confidence(raw * self.confidence_scale)
+
+    def _enters(self, side: Direction, confidence: int) -> bool:
+        return side is not Direction.FLAT and confidence >= self.min_confidence
+
+    # ------------------------------------------------------------ fast-forward (backtests)
+    def action_bars(self, symbol: str, arrays: CandleArrays) -> tuple[np.ndarray, np.ndarray]:
+        """Bars on which ``on_candle`` returns LONG / SHORT (see ``ActionBars``): exact,
+        from a shadow copy fed every bar (``replay``: swing levels are sequential)."""
+        state = self._fresh()
+
+        def decide(c: Candle) -> Direction:
+            fed = self._evidence(state, c)
+            if fed is None:
+                return Direction.FLAT
+            side, raw = self.scorer.decide(fed[1])
+            return side if self._enters(side, self._scaled(raw)) else Direction.FLAT
+
+        return shadow_masks(decide, arrays)
+
+    def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
+        """Advance ``symbol``'s state over bars ``start..stop-1`` as ``on_candle`` would:
+        the indicators in one batch once warm (``FeatureState.feed``), the rest per bar."""
+        if stop <= start:
+            return
+        features, stoch_state, levels, last = self._state(symbol)
+        warm = max(start, min(stop, start + self.warmup + 1 - features.count))
+        for candle in bar_candles(arrays, start, warm):  # the indicators' warm-up, if any
+            features.update(candle)
+        features.feed(arrays, warm, stop)
+        for candle in bar_candles(arrays, start, stop):
+            stoch_state.update(candle.high, candle.low, candle.close)
+            levels.update(candle.high, candle.low)
+        last[:] = [candle]
+
+    def on_candle(self, candle: Candle) -> Signal:
+        """Consume one closed candle; return the scored decision."""
+        state = self._state(candle.symbol)
+        fed = self._evidence(state, candle)
+        if fed is None:
+            return flat_signal(candle, f"warming up ({state[0].count}/{self.warmup})")
+        f, evidence = fed
         score = self.scorer.score(evidence)
-        confidence = to_confidence(score.confidence * self.confidence_scale)
-        ok = score.side is not Direction.FLAT and confidence >= self.min_confidence
+        confidence = self._scaled(score.confidence)
+        ok = self._enters(score.side, confidence)
         reason = score.reason if ok else f"no entry: {score.reason} (needs {self.min_confidence})"
         if self.confidence_scale != 1.0:
             reason = f"{reason} [confidence {confidence} = {self.confidence_scale:g} x raw]"

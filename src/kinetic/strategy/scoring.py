@@ -65,13 +65,24 @@ class SignalScorer:
         """Return ``weight x strength`` of one piece of evidence (0 for unknown names)."""
         return self.weights.get(evidence.name, 0.0) * clamp01(evidence.strength)
 
-    def score(self, evidence: Iterable[Evidence]) -> Score:
-        """Return the winning side and its confidence with every contribution explained."""
+    def _totals(self, evidence: Iterable[Evidence]) -> tuple[list[Evidence], float, float]:
         items = [e for e in evidence if e.side is not Direction.FLAT and self.points(e) > 0]
         totals = {Direction.LONG: 0.0, Direction.SHORT: 0.0}
         for e in items:
             totals[e.side] += self.points(e)
-        long_, short = totals[Direction.LONG], totals[Direction.SHORT]
+        return items, totals[Direction.LONG], totals[Direction.SHORT]
+
+    def decide(self, evidence: Iterable[Evidence]) -> tuple[Direction, int]:
+        """``score``'s side and confidence alone (nothing explained: cheaper)."""
+        _, long_, short = self._totals(evidence)
+        if long_ == short:
+            return Direction.FLAT, 0
+        side = Direction.LONG if long_ > short else Direction.SHORT
+        return side, _confidence(long_, short)
+
+    def score(self, evidence: Iterable[Evidence]) -> Score:
+        """Return the winning side and its confidence with every contribution explained."""
+        items, long_, short = self._totals(evidence)
         if long_ == short:
             tied = {e.name: 0.0 for e in items}
             return Score(Direction.FLAT, 0, tied, "tied evidence" if items else "no evidence")
@@ -85,9 +96,13 @@ class SignalScorer:
                 key = f"{e.name}_against" if e.name in for_side else e.name
                 signed = -self.points(e)
             parts[key] = round(parts.get(key, 0.0) + signed, 6)
-        against = max(long_, short), min(long_, short)
-        confidence = to_confidence(against[0] - OPPOSING_COST * against[1])
+        confidence = _confidence(long_, short)
         return Score(side, confidence, parts, _explain(side, confidence, items, parts))
+
+
+def _confidence(long_: float, short: float) -> int:
+    """The winner's points minus ``OPPOSING_COST`` x the loser's, as a confidence."""
+    return to_confidence(max(long_, short) - OPPOSING_COST * min(long_, short))
 
 
 def _explain(

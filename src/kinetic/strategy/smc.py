@@ -26,11 +26,15 @@ from ADX (``RegimeDetector``), ``atr`` is Wilder ATR(14); ``components`` also ca
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from kinetic.domain import Candle, Direction, Regime, Signal
 from kinetic.strategy.base import Tunable, flat_signal, to_confidence
 from kinetic.strategy.futures_regime import RegimeDetector
 from kinetic.strategy.indicators import ADXState, ATRState
+from kinetic.strategy.replay import bar_candles, shadow_masks
 from kinetic.strategy.structure import (
     HTFAggregator,
     MarketStructure,
@@ -41,6 +45,9 @@ from kinetic.strategy.structure import (
     find_order_block,
     retracement,
 )
+
+if TYPE_CHECKING:
+    from kinetic.marketdata.files import CandleArrays
 
 OTE = (0.618, 0.786)
 MAX_ZONES = 12
@@ -172,11 +179,33 @@ class SMCStrategy(Tunable):
         """Forget the state of ``symbol``."""
         self._states.pop(symbol, None)
 
+    def _state(self, symbol: str) -> _SymbolState:
+        state = self._states.get(symbol)
+        if state is None:
+            state = self._states[symbol] = _SymbolState(*self._args)
+        return state
+
+    # ------------------------------------------------------------ fast-forward (backtests)
+    def action_bars(self, symbol: str, arrays: CandleArrays) -> tuple[np.ndarray, np.ndarray]:
+        """Bars on which ``on_candle`` returns LONG / SHORT (see ``ActionBars``): exact,
+        from a shadow copy fed every bar (``replay``; the state has no vectorised form)."""
+        state = _SymbolState(*self._args)
+
+        def decide(c: Candle) -> Direction:
+            state.update(c)
+            return self._direction(state, c)
+
+        return shadow_masks(decide, arrays)
+
+    def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
+        """Advance ``symbol``'s state over bars ``start..stop-1`` as ``on_candle`` would."""
+        state = self._state(symbol)
+        for candle in bar_candles(arrays, start, stop):
+            state.update(candle)
+
     def on_candle(self, candle: Candle) -> Signal:
         """Consume one closed candle; return LONG, SHORT or FLAT with the SMC components."""
-        state = self._states.get(candle.symbol)
-        if state is None:
-            state = self._states[candle.symbol] = _SymbolState(*self._args)
+        state = self._state(candle.symbol)
         state.update(candle)
         atr, adx = state.atr.value, state.adx.value
         if state.count < self.warmup or atr is None or adx is None:
@@ -187,12 +216,30 @@ class SMCStrategy(Tunable):
             return flat_signal(candle, "no higher-timeframe bias yet", atr, regime)
         return self._decide(state, candle, side, atr, regime, adx.adx)
 
+    def _enters(self, components: dict[str, float], confidence: int) -> bool:
+        """An entry needs a zone touch, the discount/premium gate and the confidence."""
+        return (
+            components["zone"] > 0 and components["fib"] > 0 and confidence >= self.min_confidence
+        )
+
+    def _direction(self, state: _SymbolState, c: Candle) -> Direction:
+        """The direction ``on_candle`` returns once ``state`` has taken ``c`` (no signal)."""
+        if state.count < self.warmup or state.atr.value is None or state.adx.value is None:
+            return Direction.FLAT
+        side = state.htf_structure.trend
+        if side is Direction.FLAT:
+            return side
+        components = score_smc(state, c, side)
+        enters = self._enters(components, to_confidence(sum(components.values())))
+        return side if enters else Direction.FLAT
+
     def _decide(
         self, state: _SymbolState, c: Candle, side: Direction, atr: float, regime: Regime,
         adx: float,
     ) -> Signal:  # fmt: skip
         components = score_smc(state, c, side)
         confidence = to_confidence(sum(components.values()))
+        direction = side if self._enters(components, confidence) else Direction.FLAT
         missing = [
             text for text, ok in (
                 ("no OB/FVG touch", components["zone"] > 0),
@@ -202,7 +249,6 @@ class SMCStrategy(Tunable):
                  confidence >= self.min_confidence),
             ) if not ok
         ]  # fmt: skip
-        direction = Direction.FLAT if missing else side
         scored = ", ".join(f"{k} {v:g}" for k, v in components.items() if v > 0)
         if missing:
             reason = f"HTF bias {side.value}: no entry ({'; '.join(missing)}) [{scored}]"

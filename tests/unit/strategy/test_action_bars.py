@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from kinetic.domain import Direction
 from kinetic.marketdata.files import CandleArrays, read_candles
+from kinetic.strategy.confluence import ConfluenceStrategy
 from kinetic.strategy.futures_regime import FuturesRegimeStrategy
 from kinetic.strategy.indicators import (
     ADXState,
@@ -21,6 +22,7 @@ from kinetic.strategy.indicators import (
     MACDState,
     RSIState,
 )
+from kinetic.strategy.smc import SMCStrategy
 from kinetic.strategy.spot_trend import SpotTrendStrategy
 from tests.unit.backtest.bt_kit import CRASH_5M
 
@@ -99,6 +101,10 @@ MAKERS = {
     "spot_trend_30": lambda: SpotTrendStrategy(30),
     "futures_regime_50": lambda: FuturesRegimeStrategy(50),
     "futures_regime_0": lambda: FuturesRegimeStrategy(0),
+    "smc_0": lambda: SMCStrategy(0),  # exact masks from a shadow replay (strategy.replay)
+    "smc_60": lambda: SMCStrategy(60),
+    "confluence_0": lambda: ConfluenceStrategy(0),
+    "confluence_60": lambda: ConfluenceStrategy(60),
 }
 
 

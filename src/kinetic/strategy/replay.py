@@ -1,0 +1,56 @@
+"""Exact action masks from a shadow replay, for strategies whose state is not vectorised.
+
+``smc`` and ``confluence`` keep sequential state (swings, market structure, zones, swing
+levels) that has no vectorised form. They still declare ``ActionBars``: a fresh state
+(the *shadow*) is fed every bar once, before the backtest starts, and its decisions are
+the masks: exact, so the smallest superset there is. The shadow decides without building
+signals (reason text, components), so it costs less than ``on_candle``. The live state is
+then fast-forwarded by the strategy's own update (no scoring, no signal), which a skipped
+bar needs anyway. A skipped bar costs the shadow's decision and the update; a stepped one
+costs ``on_candle`` and the engine, OMS, risk and venue steps, which cost more.
+
+The candles are built as the backtest driver builds them (the same floats), and
+``on_candle`` only depends on the candles up to the one passed in (``Strategy``), so the
+shadow's decision on a bar is the live strategy's decision on it, whatever was skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from kinetic.domain import Candle, Direction
+
+if TYPE_CHECKING:
+    from kinetic.marketdata.files import CandleArrays
+
+
+def bar_candles(arrays: CandleArrays, start: int = 0, stop: int | None = None) -> Iterator[Candle]:
+    """The closed candles of bars ``start..stop-1``, as the backtest driver builds them."""
+    stop = len(arrays) if stop is None else stop
+    step = arrays.interval_ms - 1
+    symbol = arrays.symbol
+    columns = (
+        arrays.open_time_ms[start:stop].tolist(), arrays.open[start:stop].tolist(),
+        arrays.high[start:stop].tolist(), arrays.low[start:stop].tolist(),
+        arrays.close[start:stop].tolist(), arrays.volume[start:stop].tolist(),
+    )  # fmt: skip
+    for t, o, h, lo, c, v in zip(*columns, strict=True):
+        yield Candle(symbol, t, t + step, o, h, lo, c, v)
+
+
+def shadow_masks(
+    decide: Callable[[Candle], Direction], arrays: CandleArrays
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(is_long, is_short)`` per bar: the direction ``decide`` gave on each bar in order.
+
+    ``decide`` is a fresh state's step: the direction ``on_candle`` returns, without
+    building the signal (reason text, components), which only stepped bars need.
+    """
+    sides = np.fromiter((_SIDE[decide(c)] for c in bar_candles(arrays)), np.int8, len(arrays))
+    return sides == 1, sides == -1
+
+
+_SIDE = {Direction.LONG: 1, Direction.SHORT: -1, Direction.FLAT: 0}
