@@ -28,7 +28,6 @@ engine's equity at the fill price).
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -65,31 +64,35 @@ class _ExactMean:
         return math.fsum(self.window) / self.n if len(self.window) == self.n else None
 
 
-def _mean_true_range(highs: deque[float], lows: deque[float], closes: deque[float]) -> float:
-    """Mean true range over the bars given as columns, the first one as previous close."""
-    if len(closes) < 2:
+def _true_ranges(high: list[float], low: list[float], close: list[float]) -> list[float]:
+    """The true range of bars 1.. of the columns, bar 0 giving the first previous close."""
+    # max(high - low, |high - prev|, |low - prev|), the same float: subtraction is
+    # monotonic, so the largest of the three is this one
+    return [max(h, p) - min(lo, p) for h, lo, p in zip(high[1:], low[1:], close, strict=False)]
+
+
+def _mean(values: deque[float]) -> float:
+    """Their mean, summed left to right (the order the ATR has always been summed in)."""
+    if not values:
         return 0.0
-    total, prev = 0.0, closes[0]
-    for high, low, close in itertools.islice(zip(highs, lows, closes, strict=True), 1, None):
-        # max(high - low, |high - prev|, |low - prev|), the same float: subtraction is
-        # monotonic, so the largest of the three is this one
-        total += max(high, prev) - min(low, prev)
-        prev = close
-    return total / (len(closes) - 1)
+    total = 0.0
+    for value in values:
+        total += value
+    return total / len(values)
 
 
 def _atr_window() -> deque[float]:
-    return deque(maxlen=ATR_PERIOD + 1)
+    return deque(maxlen=ATR_PERIOD)
 
 
 @dataclass(slots=True)
 class _SymbolState:
     fast: _ExactMean
     slow: _ExactMean
-    # the last ATR_PERIOD + 1 bars' high, low and close (columns: re-seeded cheaply)
-    highs: deque[float] = field(default_factory=_atr_window)
-    lows: deque[float] = field(default_factory=_atr_window)
-    closes: deque[float] = field(default_factory=_atr_window)
+    # the true ranges of the last ATR_PERIOD bars, each computed once (a FLAT signal
+    # carries their mean on every bar)
+    ranges: deque[float] = field(default_factory=_atr_window)
+    last_close: float | None = None
     prev_diff: float | None = None
     last_cross: Direction | None = None
     bars_since_cross: int = 0
@@ -142,9 +145,10 @@ class SmaCrossStrategy:
         st = self._state(candle.symbol)
         fast = st.fast.update(candle.close)
         slow = st.slow.update(candle.close)
-        st.highs.append(candle.high)
-        st.lows.append(candle.low)
-        st.closes.append(candle.close)
+        prev, close = st.last_close, candle.close
+        if prev is not None:
+            st.ranges.append(max(candle.high, prev) - min(candle.low, prev))
+        st.last_close = close
         if fast is None or slow is None:
             return flat_signal(candle, "warming up")
         diff = fast - slow
@@ -158,7 +162,7 @@ class SmaCrossStrategy:
         # a signal on the cross bar only (see the module doc)
         if st.last_cross is None or st.bars_since_cross > 0:
             # the ATR rides along: an engine re-anchors a stop on a later fill with it
-            return flat_signal(candle, "no cross", _mean_true_range(st.highs, st.lows, st.closes))
+            return flat_signal(candle, "no cross", _mean(st.ranges))
         return self._signal(candle, st.last_cross, st)
 
     # ------------------------------------------------------------ fast-forward (backtests)
@@ -207,13 +211,15 @@ class SmaCrossStrategy:
         st.bars_since_cross += stop - start
         first = max(0, stop - (ATR_PERIOD + 1))
         tail = closes[first - lo :] if first >= lo else arrays.close[first:stop].tolist()
+        ranges = _true_ranges(
+            arrays.high[first:stop].tolist(), arrays.low[first:stop].tolist(), tail
+        )
+        st.last_close = tail[-1]
         # refilled in place: cheaper than new deques, once per skipped stretch
         for window, values in (
             (st.fast.window, fast),
             (st.slow.window, closes),
-            (st.closes, tail),
-            (st.highs, arrays.high[first:stop].tolist()),
-            (st.lows, arrays.low[first:stop].tolist()),
+            (st.ranges, ranges),
         ):
             window.clear()
             window.extend(values)
@@ -226,7 +232,7 @@ class SmaCrossStrategy:
             self._reasons[direction] = reason
         atr = 0.0  # a long-only exit never opens a short: no stop distance
         if direction is Direction.LONG or self.allow_short:
-            atr = max(_mean_true_range(st.highs, st.lows, st.closes), candle.close * 1e-6)
+            atr = max(_mean(st.ranges), candle.close * 1e-6)
         return Signal(
             candle.symbol, direction, 100, candle.close, candle.close_time_ms, atr, None, reason
         )

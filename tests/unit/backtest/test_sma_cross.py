@@ -12,7 +12,7 @@ from kinetic.backtest.options import BacktestOptions
 from kinetic.domain import Candle, Direction
 from kinetic.marketdata.files import CandleArrays
 from kinetic.strategy.registry import available
-from kinetic.strategy.sma_cross import SmaCrossStrategy, _mean_true_range
+from kinetic.strategy.sma_cross import SmaCrossStrategy, _mean, _true_ranges
 from tests.unit.backtest.bt_kit import MINUTE_MS, T0_MS, run_async, write_candles
 
 # fast=SMA2, slow=SMA3; fast - slow from bar 2 on (worked by hand):
@@ -132,7 +132,7 @@ def _arrays(closes: list[float]) -> CandleArrays:
 def _state(s: SmaCrossStrategy) -> tuple[object, ...]:
     st = s._states["BTCUSDT"]
     return (list(st.fast.window), list(st.slow.window), st.prev_diff, st.last_cross,
-            st.bars_since_cross, list(st.highs), list(st.lows), list(st.closes))  # fmt: skip
+            st.bars_since_cross, list(st.ranges), st.last_close)  # fmt: skip
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -197,5 +197,5 @@ def test_true_range_as_max_minus_min_is_the_textbook_float(bars: list[tuple[floa
     for high, low, close in rows[1:]:
         total += max(high - low, abs(high - prev), abs(low - prev))
         prev = close
-    highs, lows, closes = (deque(col) for col in zip(*rows, strict=True))
-    assert _mean_true_range(highs, lows, closes) == total / (len(rows) - 1)
+    highs, lows, closes = (list(col) for col in zip(*rows, strict=True))
+    assert _mean(deque(_true_ranges(highs, lows, closes))) == total / (len(rows) - 1)
