@@ -134,11 +134,14 @@ def position_value(market: MarketType, pos: Position, price: Any) -> Any:
 
 def timeline(series: dict[str, CandleArrays]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return close times, symbol index and bar index of every bar, in close order."""
+    # int32 symbol and bar indexes: these columns are as long as the run (peak RSS)
     closes, which, index = [], [], []
     for k, a in enumerate(series.values()):
         closes.append(a.open_time_ms + a.interval_ms - 1)
-        which.append(np.full(len(a), k, np.int64))
-        index.append(np.arange(len(a), dtype=np.int64))
+        which.append(np.full(len(a), k, np.int32))
+        index.append(np.arange(len(a), dtype=np.int32))
+    if len(closes) == 1:  # one symbol: already in close order
+        return closes[0], which[0], index[0]
     close = np.concatenate(closes)
     order = np.argsort(close, kind="stable")
     return close[order], np.concatenate(which)[order], np.concatenate(index)[order]
@@ -176,12 +179,14 @@ class Driver:
         lengths = [len(a) for a in self.series.values()]
         for slot in self.world.slots:
             await slot.engine.startup()
-        curve = Curve.sized(len(close) + 1)
         n = len(close)
         starts = np.flatnonzero(np.r_[True, close[1:] != close[:-1]]) if n else np.zeros(0, int)
-        ends = np.r_[starts[1:], n].astype(np.int64)
-        curve.ts_ms[: len(starts)] = close[starts]  # one curve point per group
+        starts = starts.astype(np.int32)
+        ends = np.r_[starts[1:], n].astype(np.int32)
         self._index = self._action_index(close, which, index, starts) if self.skip else None
+        # allocated after the action masks, whose temporaries make the run's peak RSS
+        curve = Curve.sized(len(starts) + 1)
+        curve.ts_ms[: len(starts)] = close[starts]  # one curve point per group
         self._clock_s = (close[starts] + 1) / 1000.0  # each group's clock, as ``_step`` sets it
         static_end = self._index.static_end if self._index is not None else None
         g, groups = 0, len(starts)

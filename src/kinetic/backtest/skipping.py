@@ -74,11 +74,11 @@ class ActionIndex:
     ) -> ActionIndex:
         n, groups = len(close), len(starts)
         sizes = np.diff(np.r_[starts, n])
-        group_sorted = np.repeat(np.arange(groups, dtype=np.int64), sizes)
+        group_sorted = np.repeat(np.arange(groups, dtype=np.int32), sizes)
         group_of = []
         for w, arrays in enumerate(series.values()):
             mine = which == w
-            go = np.empty(len(arrays), np.int64)
+            go = np.empty(len(arrays), np.int32)
             go[index[mine]] = group_sorted[mine]
             group_of.append(go)
         acts: list[list[dict[Kind, np.ndarray]]] = []
@@ -122,7 +122,7 @@ class ActionIndex:
 def _static_end(close: np.ndarray, starts: np.ndarray, funding: FundingRates | None) -> np.ndarray:
     groups = len(starts)
     if groups == 0:
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.int32)
     cand = np.ones(groups, np.bool_)
     day = (close[starts] + 1) // DAY_MS
     cand[1:] &= day[1:] == day[:-1]
@@ -131,7 +131,7 @@ def _static_end(close: np.ndarray, starts: np.ndarray, funding: FundingRates | N
         cand[1:] &= due[1:] == due[:-1]
     cand[0] = cand[-1] = False
     stops = np.flatnonzero(~cand)  # the last group is never a candidate: not empty
-    return np.asarray(stops[np.searchsorted(stops, np.arange(groups))], np.int64)
+    return np.asarray(stops[np.searchsorted(stops, np.arange(groups))], np.int32)
 
 
 def first_touch(

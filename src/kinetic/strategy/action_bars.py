@@ -66,7 +66,7 @@ def approx_features(p: FeatureParams, arrays: CandleArrays) -> ApproxFeatures | 
         tol = PRICE_TOL * np.maximum(np.abs(close), np.abs(high))
     return ApproxFeatures(
         close, ema(close, p.fast), ema(close, p.slow), rsi(close, p.rsi_period), d.adx,
-        d.plus_di, d.minus_di, macd(close).hist, bb.upper, bb.lower, tol, cold,
+        d.plus_di, d.minus_di, macd(close).hist.copy(), bb.upper, bb.lower, tol, cold,
     )  # fmt: skip
 
 

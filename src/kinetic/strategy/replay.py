@@ -27,18 +27,20 @@ if TYPE_CHECKING:
     from kinetic.marketdata.files import CandleArrays
 
 
+CHUNK = 4096  # bars converted to Python scalars at a time (all of them: ~100 MB at 500k)
+
+
 def bar_candles(arrays: CandleArrays, start: int = 0, stop: int | None = None) -> Iterator[Candle]:
     """The closed candles of bars ``start..stop-1``, as the backtest driver builds them."""
     stop = len(arrays) if stop is None else stop
     step = arrays.interval_ms - 1
     symbol = arrays.symbol
-    columns = (
-        arrays.open_time_ms[start:stop].tolist(), arrays.open[start:stop].tolist(),
-        arrays.high[start:stop].tolist(), arrays.low[start:stop].tolist(),
-        arrays.close[start:stop].tolist(), arrays.volume[start:stop].tolist(),
-    )  # fmt: skip
-    for t, o, h, lo, c, v in zip(*columns, strict=True):
-        yield Candle(symbol, t, t + step, o, h, lo, c, v)
+    cols = (arrays.open_time_ms, arrays.open, arrays.high, arrays.low, arrays.close,
+            arrays.volume)  # fmt: skip
+    for lo in range(start, stop, CHUNK):
+        hi = min(lo + CHUNK, stop)
+        for t, o, h, low, c, v in zip(*(col[lo:hi].tolist() for col in cols), strict=True):
+            yield Candle(symbol, t, t + step, o, h, low, c, v)
 
 
 def shadow_masks(

@@ -264,6 +264,11 @@ def bollinger(close: F64, n: int = 20, k: float = 2.0) -> BollingerResult:
     std = np.full_like(x, np.nan)
     if len(x) >= n:
         windows = sliding_window_view(x, n)
-        mid[n - 1 :] = windows.mean(axis=-1)
-        std[n - 1 :] = windows.std(axis=-1)
+        # by blocks of windows: ``std`` makes an n-wide temporary per window (80 MB for
+        # 500k bars of 20); each row is reduced on its own, so the values are the same
+        rows = max(1, CHUNK // n)
+        for s in range(0, len(windows), rows):
+            part = windows[s : s + rows]
+            mid[n - 1 + s : n - 1 + s + len(part)] = part.mean(axis=-1)
+            std[n - 1 + s : n - 1 + s + len(part)] = part.std(axis=-1)
     return BollingerResult(mid, mid + k * std, mid - k * std)

@@ -26,8 +26,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from kinetic.venues.fakes.serve import VENUES
-
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
 KEY_NAMES = {
@@ -93,6 +91,10 @@ def read_hello(venue: Venue, deadline: float) -> None:
 
 def start_all(args: argparse.Namespace, timeout_s: float = START_TIMEOUT_SECONDS) -> list[Venue]:
     """Start the four venues side by side; stop them all if one fails to start."""
+    # imported here: main.py's parser imports this module for ``add_arguments``, and the
+    # venue servers (aiohttp) would cost every command, a backtest too, about 20 MB of RSS
+    from kinetic.venues.fakes.serve import VENUES
+
     venues = [launch(name, venue_command(name, args)) for name in VENUES]
     deadline = time.monotonic() + timeout_s
     try:
