@@ -150,4 +150,5 @@ def first_touch(
     if low.min() > floor and high.max() < ceiling:
         return n
     touch = (low <= floor) | (high >= ceiling)
-    return int(touch.argmax())
+    first = int(touch.argmax())
+    return first if touch[first] else n  # none after all (a nan extreme)
