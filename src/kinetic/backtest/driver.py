@@ -275,10 +275,10 @@ class Driver:
         an engine is not settled or has other orders than its stops); fills ``held``."""
         index = self._index
         assert index is not None
+        # the action index first: it is a lookup, and a strategy that acts often refuses
+        # most stretches right there; the engines' order books are read only after it
         for k, slot in enumerate(self.world.slots):
             engine = slot.engine
-            if not engine.settled() or not self._only_stops(slot):
-                return g
             book = engine.d.positions.positions
             futures = engine.market is MarketType.FUTURES
             for w, symbol in enumerate(self.series):
@@ -293,6 +293,9 @@ class Driver:
                 h = min(h, index.next_act(k, w, kind, g))
                 if h <= g:
                     return g
+        for slot in self.world.slots:
+            if not slot.engine.settled() or not self._only_stops(slot):
+                return g
         return h
 
     @staticmethod

@@ -74,11 +74,13 @@ class ActionIndex:
     ) -> ActionIndex:
         n, groups = len(close), len(starts)
         sizes = np.diff(np.r_[starts, n])
-        group_sorted = np.repeat(np.arange(groups, dtype=np.int32), sizes)
+        # int64: these are searched with Python ints, and numpy casts an int32 array to
+        # int64 for that, a copy per search (a scan of the run per step)
+        group_sorted = np.repeat(np.arange(groups, dtype=np.int64), sizes)
         group_of = []
         for w, arrays in enumerate(series.values()):
             mine = which == w
-            go = np.empty(len(arrays), np.int32)
+            go = np.empty(len(arrays), np.int64)
             go[index[mine]] = group_sorted[mine]
             group_of.append(go)
         acts: list[list[dict[Kind, np.ndarray]]] = []
