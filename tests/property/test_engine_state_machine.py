@@ -515,3 +515,29 @@ def test_story_entry_filled_closed_in_part_by_hand_before_its_late_fill() -> Non
         assert m._venue_positions()["ETHUSDT"][1] == D("0.313")
     finally:
         m.teardown()
+
+
+def test_story_reduce_only_close_cut_by_the_venue_leaves_no_phantom_unseen_fill() -> None:
+    """Found by the machine: a SHORT half closed by hand, then the engine's reversal
+    close (reduce-only, for the book's full size) filled only what was left: the venue
+    reports it FILLED for that much. The OMS took FILLED to mean the whole intent and
+    kept the difference as an unseen fill, so the next restart resized the new LONG
+    (book 1.608 while the venue held 2.983)."""
+    m = EngineMachine()
+    try:
+        m.start()
+        m.engine_step()
+        m.candle("ETHUSDT", -4.0, 0.0, Direction.SHORT, True)
+        m.kill("after_send")
+        m._manual_close_on_venue("ETHUSDT", D("0.5"))
+        m.venue_fault("outage", 1)
+        m.candle("ETHUSDT", -4.0, 0.0, Direction.LONG, True)  # the close; killed after send
+        m.engine_step()
+        m.candle("ETHUSDT", -4.0, 0.0, Direction.LONG, True)  # the LONG entry
+        m.kill("now")
+        m.engine_step()
+        assert m.last_step_clean
+        m.books_equal_venue()
+        m.positions_protected()
+    finally:
+        m.teardown()

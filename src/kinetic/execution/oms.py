@@ -401,8 +401,12 @@ class OrderManager:
 
     def _reported(self, order: Order) -> Decimal:
         """What the venue reported filled of ``order`` (at least what we have seen)."""
-        reported = max(order.filled_qty, self._venue_filled.get(order.client_order_id, ZERO))
-        return order.quantity if order.status is OrderStatus.FILLED else reported
+        venue = self._venue_filled.get(order.client_order_id)
+        if order.status is OrderStatus.FILLED and venue is None:
+            return order.quantity
+        # the venue's figure wins over the intent's size: a reduce-only close is FILLED
+        # for what it reduced (the sim and Binance cut it to the position), not for more
+        return max(order.filled_qty, venue if venue is not None else ZERO)
 
     def _venue_reports(self, order: Order, venue: Order) -> None:
         if venue.filled_qty > 0:
