@@ -114,13 +114,17 @@ def main() -> None:
           f"{args.trials} trials per run, random sampler")  # fmt: skip
     for w in (1, 2):
         r = result[f"workers_{w}"]
-        print(f"  {w} worker{'s' if w > 1 else ' '}: {r['trials_per_min_search']:8.1f} trials/min "
-              f"(search)  {r['trials_per_min_wall']:8.1f} trials/min (wall {r['wall_s']} s)  "
-              f"{r['cpu_s_per_trial']} CPU s/trial")
-    print(f"  scaling 2/1 workers: {result['scaling_search']}x (search), "
-          f"{result['scaling_wall']}x (wall); CPU per trial 2/1: "
-          f"{result['cpu_per_trial_ratio']}x; load average {result['load_average_1m']} "
-          f"on {os.cpu_count()} CPUs")
+        print(
+            f"  {w} worker{'s' if w > 1 else ' '}: {r['trials_per_min_search']:8.1f} trials/min "
+            f"(search)  {r['trials_per_min_wall']:8.1f} trials/min (wall {r['wall_s']} s)  "
+            f"{r['cpu_s_per_trial']} CPU s/trial"
+        )
+    print(
+        f"  scaling 2/1 workers: {result['scaling_search']}x (search), "
+        f"{result['scaling_wall']}x (wall); CPU per trial 2/1: "
+        f"{result['cpu_per_trial_ratio']}x; load average {result['load_average_1m']} "
+        f"on {os.cpu_count()} CPUs"
+    )
 
 
 if __name__ == "__main__":

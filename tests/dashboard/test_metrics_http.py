@@ -28,7 +28,8 @@ def _wait_for_orders(daemon: LiveDaemon) -> None:
     def traded() -> bool:
         orch = daemon.daemon.orchestrator
         return orch is not None and any(
-            e.d.positions.fill_count > 0 for e in orch.engines.values()  # type: ignore[attr-defined]
+            e.d.positions.fill_count > 0
+            for e in orch.engines.values()  # type: ignore[attr-defined]
         )
 
     daemon._wait(traded, "a fill")

@@ -139,8 +139,6 @@ class Observers:
         self.reconciliations.labels(engine or "", action).inc()
 
 
-
-
 class DaemonCollector(Collector):
     """Every state family, read from the orchestrator at scrape time."""
 
@@ -190,15 +188,22 @@ class _Families:
         self.restarts = c("kinetic_engine_restarts", "Supervisor restarts", labels=e)
         self.up = g("kinetic_engine_healthy", "1 while the engine's heartbeat is fresh", labels=e)
         v = ["engine", "venue", "budget"]
-        self.weight = g("kinetic_venue_rate_limit_used", "Rate-limit budget used in the "
-                        "current window (weight, orders, or the decaying counter)", labels=v)
+        self.weight = g(
+            "kinetic_venue_rate_limit_used",
+            "Rate-limit budget used in the "
+            "current window (weight, orders, or the decaying counter)",
+            labels=v,
+        )
         self.limit = g("kinetic_venue_rate_limit_max", "Rate-limit budget size", labels=v)
         self.bans = c("kinetic_venue_bans", "IP bans (HTTP 418) since start",
                       labels=["engine", "venue"])  # fmt: skip
         self.paused = g("kinetic_venue_paused_seconds", "Seconds left of a venue-imposed pause",
                         labels=["engine", "venue"])  # fmt: skip
-        self.staleness = g("kinetic_market_data_age_seconds", "Market-clock seconds since the "
-                           "last closed candle of the symbol closed", labels=["engine", "symbol"])
+        self.staleness = g(
+            "kinetic_market_data_age_seconds",
+            "Market-clock seconds since the last closed candle of the symbol closed",
+            labels=["engine", "symbol"],
+        )
 
     def all(self) -> list[Metric]:
         return list(vars(self).values())

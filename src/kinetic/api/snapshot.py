@@ -72,8 +72,10 @@ def exposure_by(orch: Orchestrator) -> tuple[dict[str, float], dict[str, float]]
             inst = engine.d.instruments.get(symbol)
             asset = inst.base if inst is not None else symbol
             price = prices.get(symbol, pos.entry_price)
-            notional = pos.notional(price) if engine.market is MarketType.SPOT else (
-                pos.notional(pos.entry_price) / Decimal(pos.leverage)
+            notional = (
+                pos.notional(price)
+                if engine.market is MarketType.SPOT
+                else (pos.notional(pos.entry_price) / Decimal(pos.leverage))
             )
             by_asset[asset] = by_asset.get(asset, 0.0) + float(notional)
     return by_engine, by_asset

@@ -362,4 +362,3 @@ def check_spec(spec: OptimizeSpec) -> None:
         raise ConfigValidationError(f"--folds={spec.setup.folds} is invalid; allowed: >= 1")
     if not spec.study or "/" in spec.study:
         raise ConfigValidationError(f"--study {spec.study!r}: a non-empty name without '/'")
-

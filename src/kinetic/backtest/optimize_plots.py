@@ -30,8 +30,7 @@ def history_svg(points: list[tuple[int, float, bool]]) -> str:
         return H - PAD - (y - y0) / (y1 - y0) * (H - 2 * PAD)
 
     dots = "".join(
-        f"<circle cx='{px(n):.1f}' cy='{py(v):.1f}' r='2.5' "
-        f"fill='{'#1f77b4' if f else '#bbb'}'/>"
+        f"<circle cx='{px(n):.1f}' cy='{py(v):.1f}' r='2.5' fill='{'#1f77b4' if f else '#bbb'}'/>"
         for n, v, f in pts
     )
     best, line = -math.inf, []

@@ -37,8 +37,9 @@ def _range(start: int | None, end: int | None) -> dict[str, str] | None:
 def _counts(w: WindowResult) -> dict[str, int]:
     out = {"complete": 0, "pruned": 0, "failed": 0, "running": 0}
     for r in w.trials:
-        key = {"COMPLETE": "complete", "PRUNED": "pruned", "RUNNING": "running"}.get(r["state"],
-                                                                                   "failed")
+        key = {"COMPLETE": "complete", "PRUNED": "pruned", "RUNNING": "running"}.get(
+            r["state"], "failed"
+        )
         out[key] += 1
     return out
 
@@ -52,7 +53,9 @@ def window_json(w: WindowResult) -> dict[str, Any]:
         "train": _range(win.train_start, win.train_end),
         "test": _range(win.test_start, win.test_end),
         "trials": _counts(w),
-        "best": None if w.best is None else {
+        "best": None
+        if w.best is None
+        else {
             "trial": w.best["number"],
             "score": w.best["value"],
             "params": w.best["values"],

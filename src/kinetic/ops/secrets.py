@@ -125,8 +125,7 @@ class SecretsFile:
             blob = base64.b64decode(doc["ciphertext"], validate=True)
         except (ValueError, KeyError, TypeError) as exc:
             raise SecretsError(
-                f"secrets file {path} is not a readable Kinetic secrets file "
-                f"({type(exc).__name__})"
+                f"secrets file {path} is not a readable Kinetic secrets file ({type(exc).__name__})"
             ) from None
         try:
             key = derive_key(password, header["kdf"])

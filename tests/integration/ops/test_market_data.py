@@ -232,9 +232,10 @@ def test_backtest_and_optimize_read_parquet_as_they_read_the_csv(tmp_path: Path)
     """The shipped CSV.GZ imported to Parquet backtests to the very same result."""
     assert data.import_file(SHIPPED, "BTCUSDT", "5m", tmp_path, "shipped") > 60_000
     parquet = data.file_for(tmp_path, "shipped", "BTCUSDT", "5m")
-    assert read_candles(parquet, "BTCUSDT").close.tolist() == read_candles(
-        SHIPPED, "BTCUSDT"
-    ).close.tolist()
+    assert (
+        read_candles(parquet, "BTCUSDT").close.tolist()
+        == read_candles(SHIPPED, "BTCUSDT").close.tolist()
+    )
     results = []
     for source in (SHIPPED, parquet.parent):  # a file, and a folder picked by --data DIR
         proc = _main(["backtest", "--strategy", "sma_cross", "--param", "fast=10", "--param",

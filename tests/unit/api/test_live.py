@@ -62,8 +62,21 @@ async def test_closed_trades_and_events_reach_the_state_newest_first_and_bounded
     hub = LiveHub(lambda: orch, w.clock)
     for i in range(60):
         hub.on_event("kill_switch", f"event {i}", None, None)
-        hub.on_trade(ClosedTrade("futures", ETH, PositionSide.SHORT, Decimal(1), Decimal(100),
-                                 Decimal(90), i, i + 1, Decimal(i), Decimal(0), "take_profit"))
+        hub.on_trade(
+            ClosedTrade(
+                "futures",
+                ETH,
+                PositionSide.SHORT,
+                Decimal(1),
+                Decimal(100),
+                Decimal(90),
+                i,
+                i + 1,
+                Decimal(i),
+                Decimal(0),
+                "take_profit",
+            )
+        )
     state = hub.state()
     assert state is not None
     assert state["events"][0]["message"] == "event 59"

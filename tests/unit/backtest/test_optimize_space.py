@@ -47,8 +47,9 @@ def test_bad_param_syntax_names_the_flag(item: str, needle: str) -> None:
 
 def test_yaml_space_is_read_and_a_flag_overrides_its_entry(tmp_path: Path) -> None:
     f = tmp_path / "space.yaml"
-    f.write_text("params:\n  fast: '5:50'\n  slow: {low: 20, high: 200, step: 10}\n"
-                 "  ma: [sma, ema]\n")
+    f.write_text(
+        "params:\n  fast: '5:50'\n  slow: {low: 20, high: 200, step: 10}\n  ma: [sma, ema]\n"
+    )
     space = {p.name: p for p in build_space(["fast=10:20"], f)}
     assert space["fast"].describe() == "10:20"
     assert space["slow"].describe() == "20:200:10"

@@ -284,7 +284,6 @@ class HttpClient:
             self._session = None
 
 
-
 def http_clients(venue: object, depth: int = 2) -> list[HttpClient]:
     """The ``HttpClient`` objects a venue client holds, directly or one object down.
 
@@ -294,8 +293,10 @@ def http_clients(venue: object, depth: int = 2) -> list[HttpClient]:
     for value in getattr(venue, "__dict__", {}).values():
         if isinstance(value, HttpClient):
             found.append(value)
-        elif depth > 1 and hasattr(value, "__dict__") and type(value).__module__.startswith(
-            "kinetic.venues"
+        elif (
+            depth > 1
+            and hasattr(value, "__dict__")
+            and type(value).__module__.startswith("kinetic.venues")
         ):
             found.extend(c for c in http_clients(value, depth - 1) if c not in found)
     return found
