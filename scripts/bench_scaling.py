@@ -72,7 +72,10 @@ def build_series(months: float, out: Path) -> list[Path]:
 def run(months: float, tmp: Path, profile: Path | None, extra: list[str]) -> dict[str, float]:
     folder = tmp / f"m{months:g}"
     folder.mkdir()
-    build_series(months, folder)
+    # built in a child process: a forked child's peak RSS (wait4's ru_maxrss) starts at
+    # its parent's RSS, so pandas and the frames built here would inflate the figure
+    build = [sys.executable, __file__, "--build-only", str(folder), "--months", str(months)]
+    subprocess.run(build, check=True)
     cmd = [sys.executable]
     if profile is not None:
         profile.mkdir(parents=True, exist_ok=True)
@@ -112,7 +115,11 @@ def main() -> None:
     p.add_argument("--months", type=float, nargs="+", default=[1.0, 8.0])
     p.add_argument("--profile", type=Path)
     p.add_argument("--no-skip", action="store_true")
+    p.add_argument("--build-only", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.build_only is not None:  # the child that builds the series (see run)
+        build_series(args.months[0], args.build_only)
+        return
     extra = ["--no-skip"] if args.no_skip else []
     print("== backtest cost vs run length: default config, both engines, 3 symbols, 5m ==")
     rows = []
