@@ -29,11 +29,12 @@ from typing import Any
 
 import numpy as np
 
+from kinetic.backtest.bars import Bars
 from kinetic.backtest.data import FundingRates
 from kinetic.backtest.options import AtEnd, FillTiming
 from kinetic.backtest.skipping import ActionIndex, Kind, can_skip, first_touch
 from kinetic.backtest.world import World
-from kinetic.domain import Candle, MarketType, OrderType, Position, PositionSide, Side
+from kinetic.domain import MarketType, OrderType, Position, PositionSide, Side
 from kinetic.marketdata.files import CandleArrays
 from kinetic.supervisor.risk_monitor import BreakerTrip, RiskAction
 
@@ -78,28 +79,6 @@ class _Stretch:
     last: float
     held: bool
     values: np.ndarray | None
-
-
-class _Bars:
-    """One symbol's columns; a bar's values are read as Python scalars when stepped."""
-
-    def __init__(self, a: CandleArrays) -> None:
-        self.symbol = a.symbol
-        self.interval_ms = a.interval_ms
-        self._cols = (a.open_time_ms, a.open, a.high, a.low, a.close, a.volume)
-
-    def candle(self, i: int) -> Candle:
-        t, o, h, lo, c, v = self._cols
-        t = t.item(i)
-        return Candle(
-            self.symbol, t, t + self.interval_ms - 1, o.item(i), h.item(i), lo.item(i),
-            c.item(i), v.item(i),
-        )  # fmt: skip
-
-    def opening_tick(self, i: int) -> Candle:
-        """A zero-range bar at bar ``i``'s open: what the venue knows when it opens."""
-        t, p = self._cols[0].item(i), self._cols[1].item(i)
-        return Candle(self.symbol, t, t, p, p, p, p, 0.0)
 
 
 _FLOATS: dict[int, tuple[Decimal, float]] = {}
@@ -175,7 +154,7 @@ class Driver:
     async def run(self) -> Curve:
         """Drive every bar, then close what is still open at the last close."""
         close, which, index = timeline(self.series)
-        bars = [_Bars(a) for a in self.series.values()]
+        bars = [Bars(a) for a in self.series.values()]
         lengths = [len(a) for a in self.series.values()]
         for slot in self.world.slots:
             await slot.engine.startup()
@@ -209,8 +188,12 @@ class Driver:
                         self.progress(ends.item(g - 1), n)
                     continue
             step_next = False
-            group = [(bars[w], index.item(k), lengths[w]) for k in range(i, j)
-                     if (w := which.item(k)) >= 0]  # fmt: skip
+            if j - i == 1:  # one bar (one symbol): no list comprehension
+                w = which.item(i)
+                group = [(bars[w], index.item(i), lengths[w])] if w >= 0 else []
+            else:
+                group = [(bars[w], index.item(k), lengths[w]) for k in range(i, j)
+                         if (w := which.item(k)) >= 0]  # fmt: skip
             t = close.item(i)
             curve.add(t, *await self._step(t, group, last=j == n))
             if self.progress is not None:
@@ -432,28 +415,32 @@ class Driver:
                 strategy.fast_forward(symbol, arrays, first, stop)
 
     async def _step(
-        self, close_ms: int, group: list[tuple[_Bars, int, int]], last: bool
+        self, close_ms: int, group: list[tuple[Bars, int, int]], last: bool
     ) -> tuple[float, bool]:
+        slots = self.world.slots
         self.world.clock.set((close_ms + 1) / 1000.0)
         if self.funding is not None:
             self._settle_funding(self.funding, close_ms)
         for bars, i, _ in group:
             candle = bars.candle(i)
-            for slot in self.world.slots:
+            for slot in slots:
                 slot.venue.on_candle(candle)
                 slot.store.add(candle)
-        if self.fill == "next_open":
+        next_open = self.fill == "next_open"
+        if next_open:
             for bars, i, length in group:
                 if i + 1 < length:
                     tick = bars.opening_tick(i + 1)
-                    for slot in self.world.slots:
+                    for slot in slots:
                         slot.venue.on_candle(tick)
         # the value at this close reaches the risk monitor before any engine acts on it
-        await self._check_risk(self._mark()[0])
-        for slot in self.world.slots:
-            if not (last and self.fill == "next_open"):  # no next open to fill at
-                await slot.engine.scan_once()
-            await slot.engine.monitor_once()
+        await self._check_risk(self._mark_at(None))
+        scan = not (last and next_open)  # no next open to fill at
+        for slot in slots:
+            engine = slot.engine
+            if scan:
+                await engine.scan_once()
+            await engine.monitor_once()
         return self._mark()
 
     async def _check_risk(self, value: float) -> None:
@@ -524,7 +511,7 @@ class Driver:
                 break
         return self._mark_at(None), exposed
 
-    async def _close_out(self, bars: list[_Bars], lengths: list[int]) -> None:
+    async def _close_out(self, bars: list[Bars], lengths: list[int]) -> None:
         """Close every open position at the last bar's close (plus slippage and fee).
 
         ``at_end="open"``: at the last bar's open instead (the venue is shown that bar's

@@ -322,21 +322,24 @@ class BaseEngine(OrderPath, ABC):
     # ------------------------------------------------------------------ scan
     async def scan_once(self) -> None:
         """Feed new closed candles to the strategy; act on each symbol's latest signal."""
-        for symbol in self.d.symbols:
-            candles = self.d.store.since(symbol, self._scan_cursor.get(symbol, -1))
+        d = self.d
+        on_candle = d.strategy.on_candle
+        for symbol in d.symbols:
+            candles = d.store.since(symbol, self._scan_cursor.get(symbol, -1))
             if not candles:
                 continue
             signal: Signal | None = None
             for candle in candles:
-                signal = self.d.strategy.on_candle(candle)
+                signal = on_candle(candle)
                 self.candles_seen += 1
-            self._scan_cursor[symbol] = candles[-1].open_time_ms
-            if signal is None or self.stopping:
+            last = candles[-1]
+            self._scan_cursor[symbol] = last.open_time_ms
+            if signal is None or self._stop.is_set():  # ``stopping``
                 continue
-            if candles[-1].close_time_ms <= self._history_until_ms:
+            if last.close_time_ms <= self._history_until_ms:
                 continue  # closed before this process started: warm-up only
             self._last_signal[symbol] = signal
-            await self.on_signal(signal, candles[-1])
+            await self.on_signal(signal, last)
 
     @abstractmethod
     async def on_signal(self, signal: Signal, candle: Candle) -> None:
@@ -344,37 +347,53 @@ class BaseEngine(OrderPath, ABC):
 
     # ------------------------------------------------------------------ monitor
     async def monitor_once(self) -> None:
-        """Check positions against new candles, sync fills, snapshot equity."""
-        for symbol in self.d.symbols:
-            candles = self.d.store.since(symbol, self._monitor_cursor.get(symbol, -1))
-            if candles:
-                self._monitor_cursor[symbol] = candles[-1].open_time_ms
-            if (
-                symbol in self.d.positions.positions
-                or self.d.oms.open_orders(symbol)
-                or self.d.oms.awaiting_fills(symbol)
-            ):
-                await self.sync(symbol)
-            for candle in candles:
-                pos = self.d.positions.positions.get(symbol)
-                if pos is None:
-                    break
-                if candle.close_time_ms <= pos.opened_ms:
-                    continue  # closed before the entry: its range says nothing about exits
-                await self.check_exits(pos, candle)
+        """Check positions against new candles, sync fills, snapshot equity.
+
+        Steps with nothing to do are not entered (the same engine code runs live, so
+        each guard holds there too): a symbol is synced while it has a position or the
+        OMS tracks an order of it (``OrderManager.idle``: no tracked order at all means
+        none open and none awaiting fills); ``resolve_unknown`` looks only at the OMS's
+        open orders (none while it is idle); ``retry_closes`` only walks ``closes``.
+        """
+        await self._monitor_symbols()
         if self._deferred_takeover is not None:
             takeover, waiting = self._deferred_takeover
             waiting = await takeover.settle(waiting)
             self._deferred_takeover = (takeover, waiting) if waiting else None
         await self.complete_reversals()
         await self.protect()
-        await self.resolve_unknown()
-        await self.retry_closes()
+        if not self.d.oms.idle():
+            await self.resolve_unknown()
+        if self.closes.pending:
+            await self.retry_closes()
         if self.funding is not None:
             await self.funding.maybe_sync(self)
         if self.drift is not None:
             await self.drift.maybe_check(self)
-        await self.maybe_snapshot()
+        if self.d.clock.time() >= self._next_snapshot_s:  # ``maybe_snapshot``'s own test
+            await self.maybe_snapshot()
+
+    async def _monitor_symbols(self) -> None:
+        """Per symbol: sync its fills, check its position against its new candles."""
+        d = self.d
+        positions = d.positions.positions
+        oms = d.oms
+        cursors = self._monitor_cursor
+        for symbol in d.symbols:
+            candles = d.store.since(symbol, cursors.get(symbol, -1))
+            if candles:
+                cursors[symbol] = candles[-1].open_time_ms
+            if symbol in positions or (
+                not oms.idle() and (oms.open_orders(symbol) or oms.awaiting_fills(symbol))
+            ):
+                await self.sync(symbol)
+            for candle in candles:
+                pos = positions.get(symbol)
+                if pos is None:
+                    break
+                if candle.close_time_ms <= pos.opened_ms:
+                    continue  # closed before the entry: its range says nothing about exits
+                await self.check_exits(pos, candle)
 
     @abstractmethod
     async def check_exits(self, position: Position, candle: Candle) -> None:

@@ -75,6 +75,8 @@ class SpotEngine(BaseEngine):
         self._stop_orders: dict[str, str] = {}  # symbol -> client id of its resting stop
         self._retry_at: dict[str, float] = {}  # symbol -> earliest retry of a refused stop
         self._stop_fraction: dict[str, Decimal] = {}  # planned stop distance / price
+        # symbol -> what its last ``_stop_intent`` that found no stop was computed from
+        self._no_stop: dict[str, tuple[object, ...]] = {}
 
     async def on_signal(self, signal: Signal, candle: Candle) -> None:
         symbol = signal.symbol
@@ -252,6 +254,12 @@ class SpotEngine(BaseEngine):
         if self.stop_type is None:
             return None
         inst = self.d.instruments[position.symbol]
+        # the answer None depends on these values only (nothing is drawn for it, no id):
+        # the same ones give None again without rounding anything (every step of a
+        # ``--raw`` backtest holding a position comes here)
+        key = (position.quantity, position.stop_price, inst, self.stop_type, self.d.config)
+        if self._no_stop.get(position.symbol) == key:
+            return None
         qty = round_quantity(position.quantity, inst)
         stop = round_price(position.stop_price, inst.tick_size, "down")
         limit = None
@@ -259,6 +267,7 @@ class SpotEngine(BaseEngine):
             offset = exact(self.d.config.spot_stop_limit_offset_pct)
             limit = round_price(stop * (1 - offset / 100), inst.tick_size, "down")
         if qty <= 0 or (limit if limit is not None else stop) <= 0:
+            self._no_stop[position.symbol] = key
             return None
         cid = self.d.oms.next_client_order_id(position.symbol)
         return OrderIntent(

@@ -91,6 +91,9 @@ class OrderManager:
         self._fill_cursor: dict[str, int] = {}
         # what the venue last reported filled per tracked order (its trades may lag)
         self._venue_filled: dict[str, Decimal] = {}
+        # per symbol: the venue's fill count (``CountsFills``) when a sync last read all
+        # of its fills; cleared with ``_seen_trades`` (see ``_nothing_new``)
+        self._synced_at: dict[str, int] = {}
         self.consecutive_failures = 0
         self.in_flight = 0
         self.journal_error: str | None = None  # the last journal write failed: why
@@ -102,6 +105,7 @@ class OrderManager:
         instance, stamp = await self.recorder.client_id_start(self.engine, self.clock.time())
         self.ids.begin(instance, stamp)
         self.consecutive_failures = 0
+        self._synced_at.clear()  # a (re)start reads the fills again
         if isinstance(self.venue, CountsFailures):  # the HTTP client's count too
             self.venue.reset_failures()
 
@@ -131,6 +135,10 @@ class OrderManager:
             for o in self._orders.values()
             if not o.status.is_terminal and (symbol is None or o.symbol == symbol)
         ]
+
+    def idle(self) -> bool:
+        """True when no order is tracked: none open and none awaiting fills."""
+        return not self._orders
 
     def has_open_orders(self) -> bool:
         """True while any order of this engine is not final."""
@@ -328,6 +336,9 @@ class OrderManager:
         still awaiting fills: a trade the venue lists late keeps its own time, which may
         be older than fills seen since.
         """
+        count = self._fill_count(symbol)
+        if count is not None and self._nothing_new(symbol, count):
+            return []
         since = self._fill_cursor.get(symbol, 0)
         for order in self._orders.values():
             if order.symbol == symbol and order.created_ms < since and self._awaiting(order):
@@ -358,8 +369,36 @@ class OrderManager:
                 continue
             new.append(fill)
             await self._apply_to_order(fill)
+        else:  # every fill read (none left unjournaled): nothing new until the count moves
+            if count is not None:
+                self._synced_at[symbol] = count
         self._prune(symbol)
         return new
+
+    def _fill_count(self, symbol: str) -> int | None:
+        """The venue's ``fill_count`` (a simulator's), None for a venue without one.
+
+        Looked up on the venue's class: a wrapper that delegates by ``__getattr__`` (and
+        may serve fills its own way) has none, so it is always read.
+        """
+        counter = getattr(type(self.venue), "fill_count", None)
+        return None if counter is None else counter(self.venue, symbol)
+
+    def _nothing_new(self, symbol: str, count: int) -> bool:
+        """True when a sync of ``symbol`` now certainly finds and changes nothing.
+
+        The venue's fill list is unchanged since a sync read all of it (same count); no
+        order of ``symbol`` awaits fills, so the read would start at the cursor, which
+        only moves forward: every fill it returns was seen (``_seen_trades`` has them:
+        clearing it clears these counts); ``_prune`` finds no final order of ``symbol``
+        to forget; the failure count is 0 already (a read would reset it).
+        """
+        if self._synced_at.get(symbol) != count or self.consecutive_failures:
+            return False
+        for order in self._orders.values():
+            if order.symbol == symbol and (order.status.is_terminal or self._awaiting(order)):
+                return False
+        return True
 
     async def _apply_to_order(self, fill: Fill) -> None:
         order = self._orders.get(fill.client_order_id)
@@ -427,6 +466,7 @@ class OrderManager:
             self._forget(key)
         if len(self._seen_trades) > 10_000:
             self._seen_trades.clear()
+            self._synced_at.clear()  # seen fills may be read (and recorded) again
 
     def _settle(self, order: Order) -> None:
         """Forget ``order`` now if it is final and all its fills were seen (journaled)."""

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kinetic.domain import Candle, Direction, Signal
-from kinetic.strategy.base import Strategy, flat_signal
+from kinetic.strategy.base import Strategy
 from kinetic.strategy.registry import register
 
 if TYPE_CHECKING:
@@ -44,24 +44,28 @@ if TYPE_CHECKING:
     from kinetic.marketdata.files import CandleArrays
 
 ATR_PERIOD = 14
+RESYNC = 64  # running sums are recomputed exactly after this many updates
+# the running means' sign is trusted beyond this many units (2**-53) of |value|: an
+# error bound of 526 units after RESYNC updates (see ``SmaCrossStrategy._sign``), doubled
+_TOL_UNITS = 2.0**-43
+_TOL_FLOOR = 2.0**-1000  # subnormal results round absolutely, not relatively
 
 
 @dataclass(slots=True)
 class _ExactMean:
-    """Mean of the last ``n`` values, correctly rounded (``math.fsum``).
+    """The last ``n`` values; their mean is ``math.fsum(window) / n`` (correctly rounded).
 
     A running sum drifts by an ulp or two; on a flat stretch the two averages must come
-    out exactly equal, or rounding noise would count as a cross.
+    out exactly equal, or rounding noise would count as a cross. ``_SymbolState`` keeps
+    running sums beside the windows only to tell the sign of ``fast - slow`` when it is
+    certain (see ``SmaCrossStrategy._sign``).
     """
 
     n: int
     window: deque[float] = field(default_factory=deque)
 
-    def update(self, x: float) -> float | None:
-        self.window.append(x)
-        if len(self.window) > self.n:
-            self.window.popleft()
-        return math.fsum(self.window) / self.n if len(self.window) == self.n else None
+    def mean(self) -> float:
+        return math.fsum(self.window) / self.n
 
 
 def _true_ranges(high: list[float], low: list[float], close: list[float]) -> list[float]:
@@ -81,6 +85,15 @@ def _mean(values: deque[float]) -> float:
     return total / len(values)
 
 
+def _sign_of(diff: float) -> int:
+    """-1, 0 or 1 as ``diff`` is below, at (or nan) or above 0."""
+    return 1 if diff > 0 else -1 if diff < 0 else 0
+
+
+def _exact_sign(fast: _ExactMean, slow: _ExactMean) -> int:
+    return _sign_of(fast.mean() - slow.mean())
+
+
 def _atr_window() -> deque[float]:
     return deque(maxlen=ATR_PERIOD)
 
@@ -93,9 +106,17 @@ class _SymbolState:
     # carries their mean on every bar)
     ranges: deque[float] = field(default_factory=_atr_window)
     last_close: float | None = None
-    prev_diff: float | None = None
+    # the sign (-1, 0, 1) of fast - slow on the previous bar, as the exact means give it
+    # (0 also for nan: neither side of a cross)
+    prev_sign: int | None = None
     last_cross: Direction | None = None
     bars_since_cross: int = 0
+    # running sums of the two windows, exact (``fsum``) after a resync and updated since
+    # by ``drift`` additions and subtractions; ``top`` bounds |value| of what they hold
+    fast_sum: float = 0.0
+    slow_sum: float = 0.0
+    drift: int = RESYNC  # RESYNC: recompute the sums before using them
+    top: float = 0.0
 
 
 class SmaCrossStrategy:
@@ -142,28 +163,76 @@ class SmaCrossStrategy:
 
     def on_candle(self, candle: Candle) -> Signal:
         """Consume one closed candle; return the crossover decision."""
-        st = self._state(candle.symbol)
-        fast = st.fast.update(candle.close)
-        slow = st.slow.update(candle.close)
-        prev, close = st.last_close, candle.close
+        symbol = candle.symbol
+        st = self._states.get(symbol)
+        if st is None:
+            st = self._state(symbol)
+        close = candle.close
+        prev = st.last_close
         if prev is not None:
             st.ranges.append(max(candle.high, prev) - min(candle.low, prev))
         st.last_close = close
-        if fast is None or slow is None:
-            return flat_signal(candle, "warming up")
-        diff = fast - slow
-        prev, st.prev_diff = st.prev_diff, diff
-        if prev is not None and prev < 0 < diff:
+        sign = self._sign(st, close)
+        if sign is None:
+            return Signal(symbol, Direction.FLAT, 0, close, candle.close_time_ms, 0.0, None,
+                          "warming up")  # fmt: skip
+        prev_sign, st.prev_sign = st.prev_sign, sign
+        if prev_sign is not None and prev_sign < 0 < sign:
             st.last_cross, st.bars_since_cross = Direction.LONG, 0
-        elif prev is not None and prev > 0 > diff:
+        elif prev_sign is not None and prev_sign > 0 > sign:
             st.last_cross, st.bars_since_cross = Direction.SHORT, 0
         else:
             st.bars_since_cross += 1
         # a signal on the cross bar only (see the module doc)
         if st.last_cross is None or st.bars_since_cross > 0:
             # the ATR rides along: an engine re-anchors a stop on a later fill with it
-            return flat_signal(candle, "no cross", _mean(st.ranges))
+            return Signal(symbol, Direction.FLAT, 0, close, candle.close_time_ms,
+                          _mean(st.ranges), None, "no cross")  # fmt: skip
         return self._signal(candle, st.last_cross, st)
+
+    def _sign(self, st: _SymbolState, close: float) -> int | None:
+        """Push ``close`` into both windows; the sign of ``fsum(fast)/f - fsum(slow)/s``
+        (None while warming up).
+
+        Exact without the two ``fsum`` on most bars: the running sums are updated with
+        ``(sum + close) - oldest``. With ``u = 2**-53`` and ``M >= |every value|`` held
+        since the last resync (``top``), after ``k <= RESYNC`` updates each running mean
+        is within ``((2k + 1) * 2 + 1) u M <= 259 u M`` of the true mean, their rounded
+        difference ``d`` within ``520 u M`` of the true difference, and the exact
+        computation (two correctly rounded sums, two divisions, a subtraction) within
+        ``6 u M`` of it. Beyond ``1024 u M`` (``_TOL_UNITS``; plus an absolute floor for
+        subnormal results) ``d`` has the exact result's sign and the exact result is not
+        0; within it, or for nan, the means are computed exactly as always.
+        """
+        fast, slow = st.fast.window, st.slow.window
+        if len(slow) < self.slow:  # warming up: no running sums yet
+            fast.append(close)
+            if len(fast) > self.fast:
+                fast.popleft()
+            slow.append(close)
+            if len(slow) < self.slow:
+                return None
+            st.drift = RESYNC
+        else:
+            out_fast, out_slow = fast.popleft(), slow.popleft()
+            fast.append(close)
+            slow.append(close)
+            if st.drift < RESYNC:
+                st.drift += 1
+                st.fast_sum = st.fast_sum + close - out_fast
+                st.slow_sum = st.slow_sum + close - out_slow
+                a = abs(close)
+                if a > st.top:
+                    st.top = a
+                d = st.fast_sum / self.fast - st.slow_sum / self.slow
+                if abs(d) > st.top * _TOL_UNITS + _TOL_FLOOR:
+                    return 1 if d > 0 else -1
+                return _exact_sign(st.fast, st.slow)
+        # resync: exact sums, and the bound on what the windows hold
+        st.drift = 0
+        st.fast_sum, st.slow_sum = math.fsum(fast), math.fsum(slow)
+        st.top = max(map(abs, slow))
+        return _exact_sign(st.fast, st.slow)
 
     # ------------------------------------------------------------ fast-forward (backtests)
     def quiet_bars(self, symbol: str, arrays: CandleArrays) -> np.ndarray:
@@ -207,7 +276,8 @@ class SmaCrossStrategy:
         lo = stop - self.slow
         closes = arrays.close[lo:stop].tolist()
         fast = closes[-self.fast :]
-        st.prev_diff = math.fsum(fast) / self.fast - math.fsum(closes) / self.slow
+        st.prev_sign = _sign_of(math.fsum(fast) / self.fast - math.fsum(closes) / self.slow)
+        st.drift = RESYNC  # the running sums are recomputed on the next bar
         st.bars_since_cross += stop - start
         first = max(0, stop - (ATR_PERIOD + 1))
         tail = closes[first - lo :] if first >= lo else arrays.close[first:stop].tolist()

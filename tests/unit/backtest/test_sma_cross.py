@@ -131,7 +131,7 @@ def _arrays(closes: list[float]) -> CandleArrays:
 
 def _state(s: SmaCrossStrategy) -> tuple[object, ...]:
     st = s._states["BTCUSDT"]
-    return (list(st.fast.window), list(st.slow.window), st.prev_diff, st.last_cross,
+    return (list(st.fast.window), list(st.slow.window), st.prev_sign, st.last_cross,
             st.bars_since_cross, list(st.ranges), st.last_close)  # fmt: skip
 
 

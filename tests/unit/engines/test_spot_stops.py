@@ -315,3 +315,18 @@ async def test_no_stop_that_could_never_trigger() -> None:
     assert await resting(w) == []
     assert w.recorder.events == []
     assert not w.venue.has_open_orders()  # the backtest may skip quiet bars
+
+
+async def test_a_stop_that_could_not_rest_is_placed_once_its_level_can_trigger() -> None:
+    # the engine remembers that this position's stop rounds to nothing (every step of a
+    # --raw backtest asks again); a new level or size must be looked at afresh
+    w = world(spot_stop_loss_pct=99.9999999)
+    await enter(w)
+    await w.step(w.candle(BTC, 100, 100, 100, 100))
+    assert await resting(w) == []
+    pos = w.positions.positions[BTC]
+    pos.stop_price = D("95")  # e.g. moved by hand: now it can rest
+    await w.step(w.candle(BTC, 100, 100, 100, 100))
+    [stop] = await resting(w)
+    assert stop.stop_price == D("95")
+    assert stop.quantity == pos.quantity

@@ -25,6 +25,7 @@ class OrderBook:
         self._open: dict[str, dict[str, Order]] = {}
         self._fills: dict[str, list[Fill]] = {}
         self._fill_ts: dict[str, list[int]] = {}  # per symbol, while times never go back
+        self._fill_total: dict[str, int] = {}  # fills ever added per symbol
 
     def retained(self) -> dict[str, int]:
         """How many orders and fills this book keeps (bounded, not the whole history)."""
@@ -74,6 +75,7 @@ class OrderBook:
         """Record ``fill`` (the oldest go once a symbol holds twice the limit)."""
         fills = self._fills.setdefault(fill.symbol, [])
         fills.append(fill)
+        self._fill_total[fill.symbol] = self._fill_total.get(fill.symbol, 0) + 1
         times = self._fill_ts.get(fill.symbol)
         if times is None:
             self._fill_ts[fill.symbol] = times = [fill.ts_ms]
@@ -85,6 +87,10 @@ class OrderBook:
             del fills[:-MAX_FILLS_PER_SYMBOL]
             if times:
                 del times[:-MAX_FILLS_PER_SYMBOL]
+
+    def fill_total(self, symbol: str) -> int:
+        """How many fills were ever added for ``symbol`` (moves with every new one)."""
+        return self._fill_total.get(symbol, 0)
 
     def fills(self, symbol: str, since_ms: int = 0) -> list[Fill]:
         """Return fills for ``symbol`` at or after ``since_ms``, oldest first."""

@@ -77,6 +77,8 @@ class SimVenueBase:
         self._dms_deadline_ms: int | None = None
         # STOP_LIMIT orders whose stop traded but whose limit did not: now plain limits
         self._triggered: set[str] = set()
+        # ``fill_count`` describes what ``get_fills`` returns only if it is this class's
+        self._counts_fills = type(self).get_fills is SimVenueBase.get_fills
 
     # ----------------------------------------------------------- accounting hooks
 
@@ -234,6 +236,16 @@ class SimVenueBase:
         """Return fills on ``symbol`` at or after ``since_ms``."""
         self._check_dead_man_switch()
         return self._book.fills(symbol, since_ms)
+
+    def fill_count(self, symbol: str) -> int | None:
+        """How many fills ``get_fills`` has had for ``symbol`` so far (sync).
+
+        Unchanged, ``get_fills`` returns nothing it did not return before, so the OMS
+        need not read it (``OrderManager.sync_fills``). None for a subclass that serves
+        fills its own way. Checks the dead-man switch, as every call to the venue does.
+        """
+        self._check_dead_man_switch()
+        return self._book.fill_total(symbol) if self._counts_fills else None
 
     async def set_dead_man_switch(self, timeout_seconds: int) -> None:
         """Cancel all open orders unless refreshed within ``timeout_seconds`` (0 = off)."""
