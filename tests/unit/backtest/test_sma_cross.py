@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,52 @@ def test_true_range_as_max_minus_min_is_the_textbook_float(bars: list[tuple[floa
         prev = close
     highs, lows, closes = (list(col) for col in zip(*rows, strict=True))
     assert _mean(deque(_true_ranges(highs, lows, closes))) == total / (len(rows) - 1)
+
+
+def _reference_directions(closes: list[float], fast: int, slow: int) -> list[Direction]:
+    """The crossover rule with both means exact on every bar (``fsum`` of the window)."""
+    out, prev, last, since = [], None, None, 0
+    for i in range(len(closes)):
+        if i + 1 < slow:
+            out.append(Direction.FLAT)
+            continue
+        diff = math.fsum(closes[i + 1 - fast : i + 1]) / fast
+        diff -= math.fsum(closes[i + 1 - slow : i + 1]) / slow
+        if prev is not None and prev < 0 < diff:
+            last, since = Direction.LONG, 0
+        elif prev is not None and prev > 0 > diff:
+            last, since = Direction.SHORT, 0
+        else:
+            since += 1
+        prev = diff
+        out.append(last if last is not None and since == 0 else Direction.FLAT)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_running_sums_give_the_exact_crosses(seed: int) -> None:
+    """The running sums decide a sign only when it is certain: on flat stretches (equal
+    means, a running sum off by an ulp) and one-ulp moves the crosses are the exact ones."""
+    import random
+
+    rng = random.Random(seed)
+    fast, slow = rng.choice([(2, 3), (5, 13), (20, 50)])
+    closes = [rng.choice([0.3, 100.1, 51234.57])]
+    for _ in range(6000):
+        r = rng.random()
+        if r < 0.4:
+            closes.append(closes[-1])  # flat: the exact means become equal
+        elif r < 0.5:
+            closes.append(math.nextafter(closes[-1], rng.choice([0.0, math.inf])))
+        else:
+            closes.append(round(closes[-1] * (1 + rng.gauss(0, 0.002)), 6))
+    s = SmaCrossStrategy(fast, slow, allow_short=True)
+    got = []
+    for i, c in enumerate(closes):
+        got.append(
+            s.on_candle(
+                Candle("BTCUSDT", i * 60_000, i * 60_000 + 59_999, c, c, c, c, 1.0)
+            ).direction
+        )
+    assert got == _reference_directions(closes, fast, slow)
+    assert got.count(Direction.FLAT) < len(got)
