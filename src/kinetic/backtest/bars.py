@@ -2,10 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from kinetic.domain import Candle
 from kinetic.marketdata.files import CandleArrays
 
 BLOCK = 4096  # bars converted to Python lists at a time
+
+_FIELDS = ("symbol", "open_time_ms", "close_time_ms", "open", "high", "low", "close", "volume")
+# ``Candle`` is a frozen slots dataclass without ``__post_init__``: a new instance with
+# its slots set is the very object ``Candle(...)`` builds, at half the cost of its
+# ``__init__`` (eight ``object.__setattr__`` calls); a stepped bar builds two
+assert tuple(f.name for f in fields(Candle)) == _FIELDS
+assert not hasattr(Candle, "__post_init__")
+_NEW = object.__new__
+_SYMBOL, _OPEN_MS, _CLOSE_MS, _OPEN, _HIGH, _LOW, _CLOSE, _VOLUME = (
+    getattr(Candle, name).__set__ for name in _FIELDS
+)
+
+
+def new_candle(
+    symbol: str, open_ms: int, close_ms: int, o: float, h: float, lo: float, c: float, v: float
+) -> Candle:
+    """``Candle(symbol, open_ms, close_ms, o, h, lo, c, v)``, built slot by slot."""
+    candle = _NEW(Candle)
+    _SYMBOL(candle, symbol)
+    _OPEN_MS(candle, open_ms)
+    _CLOSE_MS(candle, close_ms)
+    _OPEN(candle, o)
+    _HIGH(candle, h)
+    _LOW(candle, lo)
+    _CLOSE(candle, c)
+    _VOLUME(candle, v)
+    return candle
 
 
 class Bars:
@@ -38,7 +67,7 @@ class Bars:
         k = i - self._lo
         t, o, h, lo, c, v = self._block
         start = t[k]
-        return Candle(
+        return new_candle(
             self.symbol, start, start + self.interval_ms - 1, o[k], h[k], lo[k], c[k], v[k]
         )
 
@@ -48,4 +77,4 @@ class Bars:
             self._load(i)
         k = i - self._lo
         t, p = self._block[0][k], self._block[1][k]
-        return Candle(self.symbol, t, t, p, p, p, p, 0.0)
+        return new_candle(self.symbol, t, t, p, p, p, p, 0.0)

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from kinetic.backtest.bars import Bars
+from kinetic.backtest.bars import BLOCK, Bars
 from kinetic.backtest.data import FundingRates
 from kinetic.backtest.options import AtEnd, FillTiming
 from kinetic.backtest.skipping import ActionIndex, Kind, can_skip, first_touch
@@ -169,6 +169,9 @@ class Driver:
         self._clock_s = (close[starts] + 1) / 1000.0  # each group's clock, as ``_step`` sets it
         static_end = self._index.static_end if self._index is not None else None
         g, groups = 0, len(starts)
+        if static_end is None and len(bars) == 1 and groups == n:
+            await self._step_every_bar(bars[0], close, curve)
+            g = groups
         step_next = False  # a stretch ended where something can happen: step that group
         while g < groups:
             i, j = starts.item(g), ends.item(g)  # .item(): a Python int, no numpy scalar
@@ -202,6 +205,28 @@ class Driver:
         await self._close_out(bars, lengths)
         curve.add(int(close[-1]) if n else 0, *self._mark())
         return curve.trimmed()
+
+    async def _step_every_bar(self, bars: Bars, close: np.ndarray, curve: Curve) -> None:
+        """Step every bar of a one-symbol run that skips nothing: group ``k`` is bar ``k``.
+
+        The loop of ``run`` without its index reads: close times and curve values go
+        through Python lists a block at a time (``Curve.add`` would store each value
+        into the arrays one by one).
+        """
+        n = len(close)
+        step, progress = self._step, self.progress
+        for lo in range(0, n, BLOCK):
+            values: list[float] = []
+            held: list[bool] = []
+            for k, t in enumerate(close[lo : lo + BLOCK].tolist(), lo):
+                value, exposed = await step(t, [(bars, k, n)], k + 1 == n)
+                values.append(value)
+                held.append(exposed)
+                if progress is not None:
+                    progress(k + 1, n)
+            curve.equity[lo : lo + len(values)] = values
+            curve.exposed[lo : lo + len(held)] = held
+            curve.n = lo + len(values)
 
     # ------------------------------------------------------------------ fast-forward
     def _action_index(
@@ -421,20 +446,12 @@ class Driver:
         self.world.clock.set((close_ms + 1) / 1000.0)
         if self.funding is not None:
             self._settle_funding(self.funding, close_ms)
-        for bars, i, _ in group:
-            candle = bars.candle(i)
-            for slot in slots:
-                slot.venue.on_candle(candle)
-                slot.store.add(candle)
         next_open = self.fill == "next_open"
-        if next_open:
-            for bars, i, length in group:
-                if i + 1 < length:
-                    tick = bars.opening_tick(i + 1)
-                    for slot in slots:
-                        slot.venue.on_candle(tick)
+        self._publish(group, next_open)
         # the value at this close reaches the risk monitor before any engine acts on it
-        await self._check_risk(self._mark_at(None))
+        value = self._mark_at(None)
+        if self._risk_changed(value):
+            await self._check_risk(value)
         scan = not (last and next_open)  # no next open to fill at
         for slot in slots:
             engine = slot.engine
@@ -443,19 +460,30 @@ class Driver:
             await engine.monitor_once()
         return self._mark()
 
+    def _publish(self, group: list[tuple[Bars, int, int]], next_open: bool) -> None:
+        """Each bar to every venue and store; with ``next_open`` the next bar's open too."""
+        slots = self.world.slots
+        for bars, i, _ in group:
+            candle = bars.candle(i)
+            for slot in slots:
+                slot.venue.on_candle(candle)
+                slot.store.add(candle)
+        if next_open:
+            for bars, i, length in group:
+                if i + 1 < length:
+                    tick = bars.opening_tick(i + 1)
+                    for slot in slots:
+                        slot.venue.on_candle(tick)
+
     async def _check_risk(self, value: float) -> None:
         """The orchestrator's risk step: feed the value, react to a trip as live does.
 
-        Skipped when the portfolio value and the UTC day are unchanged and no breaker is
-        in force: the monitor would compute exactly what it computed last time.
+        Called only when ``_risk_changed``: otherwise the monitor would compute exactly
+        what it computed last time.
         """
         orch = self.world.orchestrator
-        monitor = orch.risk_monitor
-        key = (value, int(self.world.clock.time()) // DAY_S)
-        if key == self._last_risk and not monitor.circuit_breaker_active:
-            return
-        self._last_risk = key
-        trip = monitor.update(value)
+        self._last_risk = (value, int(self.world.clock.time()) // DAY_S)
+        trip = orch.risk_monitor.update(value)
         if trip is None:
             return
         self.trips.append(trip)
@@ -468,6 +496,12 @@ class Driver:
                 closed = await slot.engine.close_all_positions("global drawdown limit")
                 await rec.record_event("close_all", f"{slot.name}: closed {closed} positions",
                                        slot.name)  # fmt: skip
+
+    def _risk_changed(self, value: float) -> bool:
+        """False when the value and the UTC day are those of the last update and no
+        breaker is in force: the monitor would compute exactly what it did then."""
+        key = (value, int(self.world.clock.time()) // DAY_S)
+        return key != self._last_risk or self.world.orchestrator.risk_monitor.circuit_breaker_active
 
     def _settle_funding(self, rates: FundingRates, now_ms: int) -> None:
         while self._funding_pos < len(rates) and rates.ts_ms[self._funding_pos] <= now_ms:
@@ -490,26 +524,30 @@ class Driver:
         the risk monitor and the equity curve, and ``_values`` reproduces it bit for bit
         when skipping (one operation order for both).
         """
-        value = 0.0
+        return self._marked(price)[0]
+
+    def _mark(self) -> tuple[float, bool]:
+        """Return the portfolio value at the last closes and whether anything is held."""
+        return self._marked(None)
+
+    def _marked(self, price: float | None) -> tuple[float, bool]:
+        value, exposed = 0.0, False
+        floats = _FLOATS
         for slot in self.world.slots:
             pm = slot.engine.d.positions
-            value += as_float(pm.cash)
+            cash = pm.cash
+            hit = floats.get(id(cash))  # ``as_float``'s lookup, inline: twice per step
+            value += hit[1] if hit is not None and hit[0] is cash else as_float(cash)
+            if not pm.positions:
+                continue
+            exposed = True
             for symbol, pos in pm.positions.items():
                 at = price
                 if at is None:
                     last = slot.store.last(symbol)
                     at = last.close if last is not None else float(pos.entry_price)
                 value += position_value(pm.market, pos, at)
-        return value
-
-    def _mark(self) -> tuple[float, bool]:
-        """Return the portfolio value at the last closes and whether anything is held."""
-        exposed = False
-        for slot in self.world.slots:  # a loop: cheaper than any() over a generator
-            if slot.engine.d.positions.positions:
-                exposed = True
-                break
-        return self._mark_at(None), exposed
+        return value, exposed
 
     async def _close_out(self, bars: list[Bars], lengths: list[int]) -> None:
         """Close every open position at the last bar's close (plus slippage and fee).

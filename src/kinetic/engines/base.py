@@ -28,6 +28,7 @@ from kinetic.domain import (
     ZERO,
     Candle,
     CapitalAllocation,
+    Direction,
     EngineSnapshot,
     EngineStatus,
     EquitySnapshot,
@@ -123,6 +124,9 @@ class BaseEngine(OrderPath, ABC):
     """Scan + monitor loops around one strategy, risk manager and position manager."""
 
     market: MarketType
+    # True when ``on_signal`` certainly does nothing with a FLAT signal, whatever the
+    # state (the scan then does not call it; the signal is still the last one seen)
+    ignores_flat = False
 
     def __init__(self, name: str, deps: EngineDeps, scan_interval_s: float) -> None:
         self.name = name
@@ -339,6 +343,8 @@ class BaseEngine(OrderPath, ABC):
             if last.close_time_ms <= self._history_until_ms:
                 continue  # closed before this process started: warm-up only
             self._last_signal[symbol] = signal
+            if signal.direction is Direction.FLAT and self.ignores_flat:
+                continue  # this engine's ``on_signal`` does nothing on FLAT
             await self.on_signal(signal, last)
 
     @abstractmethod
@@ -355,26 +361,6 @@ class BaseEngine(OrderPath, ABC):
         none open and none awaiting fills); ``resolve_unknown`` looks only at the OMS's
         open orders (none while it is idle); ``retry_closes`` only walks ``closes``.
         """
-        await self._monitor_symbols()
-        if self._deferred_takeover is not None:
-            takeover, waiting = self._deferred_takeover
-            waiting = await takeover.settle(waiting)
-            self._deferred_takeover = (takeover, waiting) if waiting else None
-        await self.complete_reversals()
-        await self.protect()
-        if not self.d.oms.idle():
-            await self.resolve_unknown()
-        if self.closes.pending:
-            await self.retry_closes()
-        if self.funding is not None:
-            await self.funding.maybe_sync(self)
-        if self.drift is not None:
-            await self.drift.maybe_check(self)
-        if self.d.clock.time() >= self._next_snapshot_s:  # ``maybe_snapshot``'s own test
-            await self.maybe_snapshot()
-
-    async def _monitor_symbols(self) -> None:
-        """Per symbol: sync its fills, check its position against its new candles."""
         d = self.d
         positions = d.positions.positions
         oms = d.oms
@@ -394,6 +380,37 @@ class BaseEngine(OrderPath, ABC):
                 if candle.close_time_ms <= pos.opened_ms:
                     continue  # closed before the entry: its range says nothing about exits
                 await self.check_exits(pos, candle)
+        if self._deferred_takeover is not None:
+            await self._settle_takeover()
+        await self.complete_reversals()
+        await self.protect()
+        if (
+            not oms.idle()
+            or self.closes.pending
+            or self.funding is not None
+            or self.drift is not None
+        ):
+            await self._follow_ups()
+        if d.clock.time() >= self._next_snapshot_s:  # ``maybe_snapshot``'s own test
+            await self.maybe_snapshot()
+
+    async def _settle_takeover(self) -> None:
+        """Compare the symbols the start-up takeover deferred, once our late fills came."""
+        assert self._deferred_takeover is not None
+        takeover, waiting = self._deferred_takeover
+        waiting = await takeover.settle(waiting)
+        self._deferred_takeover = (takeover, waiting) if waiting else None
+
+    async def _follow_ups(self) -> None:
+        """Unknown orders, closes to retry or settle, and (live) funding and drift."""
+        if not self.d.oms.idle():
+            await self.resolve_unknown()
+        if self.closes.pending:
+            await self.retry_closes()
+        if self.funding is not None:
+            await self.funding.maybe_sync(self)
+        if self.drift is not None:
+            await self.drift.maybe_check(self)
 
     @abstractmethod
     async def check_exits(self, position: Position, candle: Candle) -> None:
@@ -420,10 +437,12 @@ class BaseEngine(OrderPath, ABC):
 
     async def sync(self, symbol: str) -> None:
         """Apply fills the venue has for ``symbol`` that we have not seen yet."""
-        fills = await self.d.oms.sync_fills(symbol)
-        for fill in fills:
-            await self.apply_fill(fill)
-        await self._check_journal()
+        oms = self.d.oms
+        if oms.may_have_fills(symbol):
+            for fill in await oms.sync_fills(symbol):
+                await self.apply_fill(fill)
+        if oms.journal_error is not None or self._journal_down:  # else nothing to follow
+            await self._check_journal()
 
     async def apply_fill(self, fill: Fill) -> None:
         cid = fill.client_order_id

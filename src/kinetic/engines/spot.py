@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from typing import Any
 
 from config import UnifiedConfig
 from kinetic.domain import (
     Candle,
     Direction,
+    Instrument,
     MarketType,
     Order,
     OrderIntent,
@@ -50,6 +52,8 @@ STOP_REASON = "stop_loss"
 STOP_RETRY_S = 60.0  # a refused stop is tried again this long after the last attempt
 STOP_TYPES = (OrderType.STOP_LIMIT, OrderType.STOP_MARKET)
 _VENUE_ERRORS = (TransientError, PermanentError, OrderStateUnknown)  # not VenueHalted
+_MARGIN = 2.0**-40  # relative float margin of ``_clear_of_levels``
+_FLOOR = 1e-300  # and an absolute one (subnormal floats round absolutely)
 
 
 def stop_order_type(config: UnifiedConfig) -> OrderType | None:
@@ -68,6 +72,9 @@ class SpotEngine(BaseEngine):
     """Buy on a confident trend signal; exit on stop-loss, take-profit or trend break."""
 
     market = MarketType.SPOT
+    # ``on_signal`` acts on LONG (an entry when flat) and SHORT (a close when held) only:
+    # the scan does not call it for FLAT (see ``BaseEngine.scan_once``)
+    ignores_flat = True
 
     def __init__(self, deps: EngineDeps, name: str = "spot") -> None:
         super().__init__(name, deps, float(deps.config.spot_scan_interval_seconds))
@@ -77,6 +84,8 @@ class SpotEngine(BaseEngine):
         self._stop_fraction: dict[str, Decimal] = {}  # planned stop distance / price
         # symbol -> what its last ``_stop_intent`` that found no stop was computed from
         self._no_stop: dict[str, tuple[object, ...]] = {}
+        # symbol -> (stop, take-profit, their floats): the objects the floats are of
+        self._level_floats: dict[str, tuple[Any, ...]] = {}
 
     async def on_signal(self, signal: Signal, candle: Candle) -> None:
         symbol = signal.symbol
@@ -159,10 +168,34 @@ class SpotEngine(BaseEngine):
         return super().settled() and not self._retry_at
 
     async def check_exits(self, position: Position, candle: Candle) -> None:
+        if self._clear_of_levels(position, candle):
+            return
         if Decimal(str(candle.low)) <= position.stop_price:
             await self.close_position(position.symbol, STOP_REASON)
         elif position.take_profit is not None and Decimal(str(candle.high)) >= position.take_profit:
             await self.close_position(position.symbol, "take_profit")
+
+    def _clear_of_levels(self, position: Position, candle: Candle) -> bool:
+        """True when ``candle`` certainly reaches neither the stop nor the take-profit.
+
+        Decided in floats, with a margin of ``2**-40`` of the magnitudes: the candle's
+        Decimal (its repr) and the levels' floats are within ``2**-53`` of them, so a
+        float gap wider than the margin is a Decimal gap of the same sign. Closer (or
+        nan) is left to the exact Decimal comparison of ``check_exits``.
+        """
+        stop, target = position.stop_price, position.take_profit
+        cached = self._level_floats.get(position.symbol)
+        if cached is None or cached[0] is not stop or cached[1] is not target:
+            cached = (stop, target, float(stop), None if target is None else float(target))
+            self._level_floats[position.symbol] = cached
+        stop_f, target_f = cached[2], cached[3]
+        low = candle.low
+        if not low - stop_f > (abs(low) + abs(stop_f)) * _MARGIN + _FLOOR:
+            return False
+        if target_f is None:
+            return True
+        high = candle.high
+        return target_f - high > (abs(high) + abs(target_f)) * _MARGIN + _FLOOR
 
     # ------------------------------------------------------------------ closing
     async def close_position(self, symbol: str, reason: str) -> None:
@@ -257,7 +290,7 @@ class SpotEngine(BaseEngine):
         # the answer None depends on these values only (nothing is drawn for it, no id):
         # the same ones give None again without rounding anything (every step of a
         # ``--raw`` backtest holding a position comes here)
-        key = (position.quantity, position.stop_price, inst, self.stop_type, self.d.config)
+        key = self._stop_key(position, inst)
         if self._no_stop.get(position.symbol) == key:
             return None
         qty = round_quantity(position.quantity, inst)
@@ -274,6 +307,16 @@ class SpotEngine(BaseEngine):
             self.name, position.symbol, Side.SELL, self.stop_type, qty, cid, limit, stop,
             True, 1, STOP_REASON,
         )  # fmt: skip
+
+    def _stop_key(self, position: Position, inst: Instrument) -> tuple[object, ...]:
+        return (position.quantity, position.stop_price, inst, self.stop_type, self.d.config)
+
+    def _no_stop_for(self, position: Position) -> bool:
+        """True when ``_stop_intent`` already found no stop for these very values."""
+        key = self._no_stop.get(position.symbol)
+        return key is not None and key == self._stop_key(
+            position, self.d.instruments[position.symbol]
+        )
 
     async def _place_stop(self, intent: OrderIntent) -> str | None:
         """Journal and send the stop; its client id unless the venue refused it."""
@@ -298,12 +341,15 @@ class SpotEngine(BaseEngine):
     async def _check_stops(self) -> None:
         now = self.d.clock.time()
         for symbol in list(self.d.positions.positions):
-            if self._close_in_flight(symbol) or await self._stop_rests(symbol):
+            if self._close_in_flight(symbol) or (
+                symbol in self._stop_orders and await self._stop_rests(symbol)
+            ):
                 continue  # a sell in flight holds the coins, or the stop rests
             pos = self.d.positions.positions.get(symbol)
             if pos is None or now < self._retry_at.get(symbol, 0.0):
                 continue  # closed by the stop's fills, or waiting to retry
-            await self._protect(pos)
+            if not self._no_stop_for(pos):  # ``_protect`` would find no stop again
+                await self._protect(pos)
 
     async def _stop_rests(self, symbol: str) -> bool:
         """True while ``symbol``'s stop rests on the venue for the position's size."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from kinetic.clock import Clock
 from kinetic.domain import (
@@ -94,6 +94,7 @@ class OrderManager:
         # per symbol: the venue's fill count (``CountsFills``) when a sync last read all
         # of its fills; cleared with ``_seen_trades`` (see ``_nothing_new``)
         self._synced_at: dict[str, int] = {}
+        self._counted: tuple[object, Any] = (None, None)  # (venue, its class's fill_count)
         self.consecutive_failures = 0
         self.in_flight = 0
         self.journal_error: str | None = None  # the last journal write failed: why
@@ -375,14 +376,22 @@ class OrderManager:
         self._prune(symbol)
         return new
 
+    def may_have_fills(self, symbol: str) -> bool:
+        """False when ``sync_fills(symbol)`` would return nothing and change nothing."""
+        count = self._fill_count(symbol)
+        return count is None or not self._nothing_new(symbol, count)
+
     def _fill_count(self, symbol: str) -> int | None:
         """The venue's ``fill_count`` (a simulator's), None for a venue without one.
 
         Looked up on the venue's class: a wrapper that delegates by ``__getattr__`` (and
         may serve fills its own way) has none, so it is always read.
         """
-        counter = getattr(type(self.venue), "fill_count", None)
-        return None if counter is None else counter(self.venue, symbol)
+        venue = self.venue
+        if venue is not self._counted[0]:  # looked up once per venue object
+            self._counted = (venue, getattr(type(venue), "fill_count", None))
+        counter = self._counted[1]
+        return None if counter is None else counter(venue, symbol)
 
     def _nothing_new(self, symbol: str, count: int) -> bool:
         """True when a sync of ``symbol`` now certainly finds and changes nothing.

@@ -52,8 +52,13 @@ class CandleStore:
     def since(self, symbol: str, after_open_ms: int) -> list[Candle]:
         """Candles with open time strictly after ``after_open_ms``, oldest first."""
         window = self._candles.get(symbol)
-        if not window or window[-1].open_time_ms <= after_open_ms:
+        if not window:
             return []
+        last = window[-1]
+        if last.open_time_ms <= after_open_ms:
+            return []
+        if len(window) == 1 or window[-2].open_time_ms <= after_open_ms:
+            return [last]  # the usual case: one new candle
         out: list[Candle] = []
         for candle in reversed(window):
             if candle.open_time_ms <= after_open_ms:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from kinetic.domain import Candle, Direction, Regime, Signal
@@ -83,20 +84,41 @@ class ActionBars(Protocol):
         ...
 
 
+_SIGNAL_FIELDS = (
+    "symbol", "direction", "confidence", "price", "ts_ms", "atr", "regime", "reason", "components"
+)  # fmt: skip
+# ``Signal`` is a frozen slots dataclass whose ``__post_init__`` only checks the
+# confidence (0 here): a new instance with its slots set is the object ``Signal(...)``
+# builds, at half the cost of its ``__init__``; a strategy builds one on every bar
+assert tuple(f.name for f in fields(Signal)) == _SIGNAL_FIELDS
+_NEW = object.__new__
+_SET = tuple(getattr(Signal, name).__set__ for name in _SIGNAL_FIELDS)
+_FLAT = Direction.FLAT
+
+
+def new_flat(
+    symbol: str, price: float, ts_ms: int, atr: float, regime: Regime | None, reason: str
+) -> Signal:
+    """``Signal(symbol, FLAT, 0, price, ts_ms, atr, regime, reason)``, slot by slot."""
+    sig = _NEW(Signal)
+    s_symbol, s_direction, s_confidence, s_price, s_ts, s_atr, s_regime, s_reason, s_comp = _SET
+    s_symbol(sig, symbol)
+    s_direction(sig, _FLAT)
+    s_confidence(sig, 0)
+    s_price(sig, price)
+    s_ts(sig, ts_ms)
+    s_atr(sig, atr)
+    s_regime(sig, regime)
+    s_reason(sig, reason)
+    s_comp(sig, {})
+    return sig
+
+
 def flat_signal(
     candle: Candle, reason: str, atr: float = 0.0, regime: Regime | None = None
 ) -> Signal:
     """Return a FLAT, zero-confidence signal for ``candle``."""
-    return Signal(
-        symbol=candle.symbol,
-        direction=Direction.FLAT,
-        confidence=0,
-        price=candle.close,
-        ts_ms=candle.close_time_ms,
-        atr=atr,
-        regime=regime,
-        reason=reason,
-    )
+    return new_flat(candle.symbol, candle.close, candle.close_time_ms, atr, regime, reason)
 
 
 def clamp01(x: float) -> float:

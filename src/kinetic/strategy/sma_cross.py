@@ -29,6 +29,7 @@ engine's equity at the fill price).
 from __future__ import annotations
 
 import math
+import sys
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kinetic.domain import Candle, Direction, Signal
-from kinetic.strategy.base import Strategy
+from kinetic.strategy.base import Strategy, new_flat
 from kinetic.strategy.registry import register
 
 if TYPE_CHECKING:
@@ -83,6 +84,14 @@ def _mean(values: deque[float]) -> float:
     for value in values:
         total += value
     return total / len(values)
+
+
+if sys.version_info < (3, 12):  # pragma: no branch - the interpreter decides
+
+    def _mean(values: deque[float]) -> float:
+        """``sum`` of floats before 3.12 adds left to right in plain doubles, from 0.0:
+        the very sums of the loop (3.12 compensates them, so the loop is kept there)."""
+        return sum(values, 0.0) / len(values) if values else 0.0
 
 
 def _sign_of(diff: float) -> int:
@@ -174,8 +183,7 @@ class SmaCrossStrategy:
         st.last_close = close
         sign = self._sign(st, close)
         if sign is None:
-            return Signal(symbol, Direction.FLAT, 0, close, candle.close_time_ms, 0.0, None,
-                          "warming up")  # fmt: skip
+            return new_flat(symbol, close, candle.close_time_ms, 0.0, None, "warming up")
         prev_sign, st.prev_sign = st.prev_sign, sign
         if prev_sign is not None and prev_sign < 0 < sign:
             st.last_cross, st.bars_since_cross = Direction.LONG, 0
@@ -186,8 +194,7 @@ class SmaCrossStrategy:
         # a signal on the cross bar only (see the module doc)
         if st.last_cross is None or st.bars_since_cross > 0:
             # the ATR rides along: an engine re-anchors a stop on a later fill with it
-            return Signal(symbol, Direction.FLAT, 0, close, candle.close_time_ms,
-                          _mean(st.ranges), None, "no cross")  # fmt: skip
+            return new_flat(symbol, close, candle.close_time_ms, _mean(st.ranges), None, "no cross")
         return self._signal(candle, st.last_cross, st)
 
     def _sign(self, st: _SymbolState, close: float) -> int | None:

@@ -93,16 +93,22 @@ class GlobalRiskMonitor:
 
     def update(self, portfolio_value: float) -> BreakerTrip | None:
         """Feed the current portfolio value; return a trip when a limit is crossed now."""
-        day = self._utc_day()
+        # called on every step of a backtest: the helpers' tests are inlined where they
+        # usually answer "nothing to do" (same day, no breaker, no drawdown)
+        if int(self._clock.time() // DAY_S) == self._day_number:
+            day = self._day_name
+        else:
+            day = self._utc_day()
         if day != self.day:
             self.day = day
             self.day_start_value = portfolio_value
-        self._expire()
+        if self.circuit_breaker_active:
+            self._expire()
         self.peak_portfolio_value = max(self.peak_portfolio_value, portfolio_value)
         self.daily_pnl = portfolio_value - self.day_start_value
         if self.drawdown_latched:
             return None  # entries are held already; nothing new to trip until cleared
-        if self.check_drawdown_limit(portfolio_value):
+        if _drawdown_pct(self.peak_portfolio_value, portfolio_value) > self._dd_limit:
             dd = self.drawdown_pct(portfolio_value)
             return self.latch_drawdown(f"drawdown {dd:.2f}% from peak > {self._dd_limit:g}%")
         if self.check_daily_loss_limit(portfolio_value) and not self.circuit_breaker_active:

@@ -63,6 +63,10 @@ class OrderBook:
         """Return the live open orders for ``symbol``, oldest first."""
         return list(self._open.get(symbol, {}).values())
 
+    def has_open_for(self, symbol: str) -> bool:
+        """True when an order of ``symbol`` is open (no list built)."""
+        return bool(self._open.get(symbol))
+
     def has_open(self) -> bool:
         """True when any order of any symbol is open."""
         return any(self._open.values())

@@ -77,8 +77,8 @@ class SimVenueBase:
         self._dms_deadline_ms: int | None = None
         # STOP_LIMIT orders whose stop traded but whose limit did not: now plain limits
         self._triggered: set[str] = set()
-        # ``fill_count`` describes what ``get_fills`` returns only if it is this class's
-        self._counts_fills = type(self).get_fills is SimVenueBase.get_fills
+        # (class, fill_count means something, _watches may say yes): see ``_traits``
+        self._traits_of: tuple[type, bool, bool] = (object, False, True)
 
     # ----------------------------------------------------------- accounting hooks
 
@@ -112,21 +112,42 @@ class SimVenueBase:
         """Return balances by asset."""
         raise NotImplementedError
 
+    def _traits(self) -> tuple[type, bool, bool]:
+        """What this object's class changes (looked up again if the class is swapped).
+
+        ``fill_count`` describes what ``get_fills`` returns only with this class's
+        ``get_fills``; ``_watches`` is asked only where a subclass overrides it.
+        """
+        cls = type(self)
+        if self._traits_of[0] is not cls:
+            self._traits_of = (
+                cls,
+                cls.get_fills is SimVenueBase.get_fills,
+                cls._watches is not SimVenueBase._watches,
+            )
+        return self._traits_of
+
     # ----------------------------------------------------------------- market data
 
     def on_candle(self, candle: Candle) -> list[Fill]:
         """Match resting orders on ``candle``, then update the last price; return fills."""
-        self._check_dead_man_switch()
-        inst = self._instrument(candle.symbol)
-        history = self._candles.get(candle.symbol)
+        if self._dms_deadline_ms is not None:  # ``_check_dead_man_switch``'s own test
+            self._check_dead_man_switch()
+        symbol = candle.symbol
+        inst = self._instruments.get(symbol)
+        if inst is None:
+            inst = self._instrument(symbol)  # raises UnknownSymbol
+        history = self._candles.get(symbol)
         if history is None:
-            history = self._candles[candle.symbol] = deque(maxlen=_CANDLE_HISTORY)
+            history = self._candles[symbol] = deque(maxlen=_CANDLE_HISTORY)
         history.append(candle)
-        resting = self._book.open_for(candle.symbol)
-        if not resting and not self._watches(candle.symbol):
+        if not self._book.has_open_for(symbol) and not (
+            self._traits()[2] and self._watches(symbol)
+        ):
             # nothing to match and no account check: only the last price moves
-            self._last.set(candle.symbol, candle.close)
+            self._last.set(symbol, candle.close)
             return []
+        resting = self._book.open_for(symbol)
         bar = Bar.from_candle(candle)
         fills = [f for o in resting if (f := self._match(o, bar, inst))]
         self._last.set(candle.symbol, bar.close)
@@ -245,7 +266,7 @@ class SimVenueBase:
         fills its own way. Checks the dead-man switch, as every call to the venue does.
         """
         self._check_dead_man_switch()
-        return self._book.fill_total(symbol) if self._counts_fills else None
+        return self._book.fill_total(symbol) if self._traits()[1] else None
 
     async def set_dead_man_switch(self, timeout_seconds: int) -> None:
         """Cancel all open orders unless refreshed within ``timeout_seconds`` (0 = off)."""
