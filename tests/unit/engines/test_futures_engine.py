@@ -296,3 +296,19 @@ async def test_reversal_on_the_bar_that_hit_the_stop_sends_no_doomed_close() -> 
     assert ("MARKET", "REJECTED") not in kinds
     assert [k for k in kinds if k[0] == "MARKET"] == [("MARKET", "FILLED")]  # the entry only
     assert w.positions.cash == w.venue.wallet_balance()
+
+
+async def test_a_flat_signal_drops_a_waiting_reversal_at_the_scan() -> None:
+    # futures acts on FLAT (a newer signal decides): its scan must call on_signal for it
+    # (``ignores_flat`` stays False here)
+    w = _late_world()
+    await _enter(w)
+    w.venue.held = True
+    c = w.candle(ETH, 2000.0, 2004.0, 1999.0, 2003.0)
+    w.strategy.at(ETH, c.open_time_ms, Direction.SHORT, 70, ATR, Regime.TRENDING, "reversal")
+    await w.step(c)
+    engine = _engine(w)
+    assert ETH in engine.reversals.waiting
+    w.publish(w.candle(ETH, 2003.0, 2003.0, 2003.0, 2003.0))  # a newer bar, FLAT
+    await engine.scan_once()
+    assert ETH not in engine.reversals.waiting

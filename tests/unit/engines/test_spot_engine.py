@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from kinetic.domain import Direction, MarketType, OrderStatus, OrderType, PositionSide
+from kinetic.strategy.base import flat_signal
 from kinetic.venues.base import round_quantity
 from kinetic.venues.sim import default_instruments
 from tests.unit.engines.kit import MINUTE_MS, World, spot_world
@@ -133,3 +134,39 @@ async def test_each_candle_is_fed_to_strategy_once_and_orders_are_journaled() ->
     assert engine == "spot"
     assert order.status is OrderStatus.FILLED
     assert (stop.order_type, stop.status) == (OrderType.STOP_LIMIT, OrderStatus.NEW)
+
+
+async def test_flat_signals_change_nothing_flat_or_held() -> None:
+    # why the scan may leave FLAT out of on_signal (SpotEngine.ignores_flat): it acts on
+    # LONG when flat and SHORT when held, on nothing else
+    w = spot_world(spot_exchange_stop_enabled=False)
+    engine = w.engine
+    assert engine.ignores_flat
+    c = w.candle(BTC, 100.0, 100.0, 100.0, 100.0)
+    w.publish(c)
+    flat = flat_signal(c, "flat")
+    await engine.on_signal(flat, c)
+    assert not w.positions.positions
+    assert not w.recorder.orders
+    await _enter(w, 100.0)
+    orders = dict(w.recorder.orders)
+    c = w.candle(BTC, 90.0, 110.0, 90.0, 100.0)  # beyond both levels: on_signal ignores them
+    w.publish(c)
+    await engine.on_signal(flat_signal(c, "flat"), c)
+    assert w.recorder.orders == orders
+    assert w.positions.has_position(BTC)
+    await engine.scan_once()
+    assert engine._last_signal[BTC].direction is Direction.FLAT  # still the last one seen
+
+
+async def test_a_clear_candle_is_decided_in_floats_and_a_touch_exactly() -> None:
+    w = spot_world(spot_exchange_stop_enabled=False)
+    await _enter(w, 100.0)  # stop 97, take-profit 106 (Decimals)
+    pos = w.positions.positions[BTC]
+    assert pos.stop_price == D("97.000")
+    assert pos.take_profit == D("106.000")
+    await w.step(w.candle(BTC, 99.0, 105.99, 97.01, 99.0))  # clear of both
+    assert w.positions.has_position(BTC)
+    await w.step(w.candle(BTC, 99.0, 99.5, 97.0, 99.0))  # low == stop: a touch
+    [trade] = w.recorder.trades
+    assert trade.exit_reason == "stop_loss"

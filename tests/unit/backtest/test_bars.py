@@ -1,0 +1,74 @@
+"""Bars and the slot-by-slot constructors give the very objects the classes build."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from kinetic.backtest.bars import BLOCK, Bars, new_candle
+from kinetic.domain import Candle, Direction, Regime, Signal
+from kinetic.marketdata.files import CandleArrays
+from kinetic.strategy.base import flat_signal, new_flat
+from kinetic.strategy.sma_cross import _mean
+
+
+def _arrays(n: int) -> CandleArrays:
+    rng = np.random.default_rng(7)
+    close = np.round(100 + rng.normal(0, 1, n).cumsum(), 2)
+    t = np.arange(n, dtype=np.int64) * 60_000 + 1_700_000_040_000
+    return CandleArrays("BTCUSDT", 60_000, t, close + 0.5, close + 1.25, close - 1.5, close,
+                        rng.random(n))  # fmt: skip
+
+
+def test_bars_read_the_columns_as_item_does_across_blocks() -> None:
+    a = _arrays(2 * BLOCK + 17)
+    bars = Bars(a)
+    picks = [0, 1, BLOCK - 1, BLOCK, BLOCK + 1, 2 * BLOCK + 16, 5, 2 * BLOCK, BLOCK - 1]
+    for i in picks:  # in and out of order: blocks are loaded again as needed
+        t = a.open_time_ms.item(i)
+        want = Candle("BTCUSDT", t, t + 59_999, a.open.item(i), a.high.item(i),
+                      a.low.item(i), a.close.item(i), a.volume.item(i))  # fmt: skip
+        got = bars.candle(i)
+        assert got == want
+        assert [type(v) for v in vars_of(got)] == [type(v) for v in vars_of(want)]
+        tick = bars.opening_tick(i)
+        p = a.open.item(i)
+        assert tick == Candle("BTCUSDT", t, t, p, p, p, p, 0.0)
+
+
+def vars_of(c: Candle) -> list[object]:
+    return [getattr(c, name) for name in Candle.__slots__]
+
+
+def test_new_candle_is_a_candle() -> None:
+    c = new_candle("ETHUSDT", 1, 2, 1.0, 2.0, 0.5, 1.5, 3.0)
+    assert type(c) is Candle
+    assert c == Candle("ETHUSDT", 1, 2, 1.0, 2.0, 0.5, 1.5, 3.0)
+    assert hash(c) == hash(Candle("ETHUSDT", 1, 2, 1.0, 2.0, 0.5, 1.5, 3.0))
+
+
+def test_new_flat_is_the_signal_init_builds() -> None:
+    a = new_flat("BTCUSDT", 1.5, 7, 0.25, Regime.TRENDING, "no cross")
+    b = Signal("BTCUSDT", Direction.FLAT, 0, 1.5, 7, 0.25, Regime.TRENDING, "no cross")
+    assert a == b
+    assert repr(a) == repr(b)
+    assert a.components == {}
+    assert a.components is not new_flat("BTCUSDT", 1.5, 7, 0.25, None, "").components
+    c = Candle("BTCUSDT", 0, 59_999, 1.0, 2.0, 0.5, 1.5, 3.0)
+    assert flat_signal(c, "x", 0.5) == Signal("BTCUSDT", Direction.FLAT, 0, 1.5, 59_999, 0.5,
+                                              None, "x")  # fmt: skip
+
+
+def test_atr_mean_sums_left_to_right() -> None:
+    from collections import deque
+
+    rng = random.Random(3)
+    for _ in range(2000):
+        values = deque(rng.choice([rng.random() * 10 ** rng.randint(-8, 8), -0.0, 0.1, 1e16])
+                       for _ in range(rng.randint(0, 14)))  # fmt: skip
+        total = 0.0
+        for v in values:
+            total += v
+        want = total / len(values) if values else 0.0
+        assert _mean(values) == want or (want != want and _mean(values) != _mean(values))
