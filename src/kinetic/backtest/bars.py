@@ -67,9 +67,16 @@ class Bars:
         k = i - self._lo
         t, o, h, lo, c, v = self._block
         start = t[k]
-        return new_candle(
-            self.symbol, start, start + self.interval_ms - 1, o[k], h[k], lo[k], c[k], v[k]
-        )
+        candle = _NEW(Candle)  # ``new_candle``, inline: once per stepped bar
+        _SYMBOL(candle, self.symbol)
+        _OPEN_MS(candle, start)
+        _CLOSE_MS(candle, start + self.interval_ms - 1)
+        _OPEN(candle, o[k])
+        _HIGH(candle, h[k])
+        _LOW(candle, lo[k])
+        _CLOSE(candle, c[k])
+        _VOLUME(candle, v[k])
+        return candle
 
     def opening_tick(self, i: int) -> Candle:
         """A zero-range bar at bar ``i``'s open: what the venue knows when it opens."""

@@ -541,12 +541,18 @@ class Driver:
             if not pm.positions:
                 continue
             exposed = True
+            spot = pm.market is MarketType.SPOT
             for symbol, pos in pm.positions.items():
                 at = price
                 if at is None:
                     last = slot.store.last(symbol)
                     at = last.close if last is not None else float(pos.entry_price)
-                value += position_value(pm.market, pos, at)
+                if spot:  # ``position_value``'s spot case, inline (the same operations)
+                    qty = pos.quantity
+                    hit = floats.get(id(qty))
+                    value += (hit[1] if hit is not None and hit[0] is qty else as_float(qty)) * at
+                else:
+                    value += position_value(pm.market, pos, at)
         return value, exposed
 
     async def _close_out(self, bars: list[Bars], lengths: list[int]) -> None:

@@ -181,7 +181,33 @@ class SmaCrossStrategy:
         if prev is not None:
             st.ranges.append(max(candle.high, prev) - min(candle.low, prev))
         st.last_close = close
-        sign = self._sign(st, close)
+        # The sign of fsum(fast)/f - fsum(slow)/s without the two fsum on most bars: the
+        # running sums are updated with (sum + close) - oldest. With u = 2**-53 and
+        # M >= |every value| held since the last resync (``top``), after k <= RESYNC
+        # updates each running mean is within ((2k + 1) * 2 + 1) u M <= 259 u M of the
+        # true mean, their rounded difference d within 520 u M of the true difference,
+        # and the exact computation (two correctly rounded sums, two divisions, a
+        # subtraction) within 6 u M of it. Beyond 1024 u M (``_TOL_UNITS``; plus an
+        # absolute floor for subnormal results) d has the exact result's sign and the
+        # exact result is not 0; within it, or for nan, the means are computed exactly.
+        fast, slow = st.fast.window, st.slow.window
+        if len(slow) == self.slow and st.drift < RESYNC:
+            out_fast, out_slow = fast.popleft(), slow.popleft()
+            fast.append(close)
+            slow.append(close)
+            st.drift += 1
+            st.fast_sum = st.fast_sum + close - out_fast
+            st.slow_sum = st.slow_sum + close - out_slow
+            a = abs(close)
+            if a > st.top:
+                st.top = a
+            d = st.fast_sum / self.fast - st.slow_sum / self.slow
+            if abs(d) > st.top * _TOL_UNITS + _TOL_FLOOR:
+                sign: int | None = 1 if d > 0 else -1
+            else:
+                sign = _exact_sign(st.fast, st.slow)
+        else:
+            sign = self._sign(st, close)
         if sign is None:
             return new_flat(symbol, close, candle.close_time_ms, 0.0, None, "warming up")
         prev_sign, st.prev_sign = st.prev_sign, sign
@@ -198,18 +224,11 @@ class SmaCrossStrategy:
         return self._signal(candle, st.last_cross, st)
 
     def _sign(self, st: _SymbolState, close: float) -> int | None:
-        """Push ``close`` into both windows; the sign of ``fsum(fast)/f - fsum(slow)/s``
-        (None while warming up).
+        """``on_candle``'s other cases: warming up (None) or a resync of the sums.
 
-        Exact without the two ``fsum`` on most bars: the running sums are updated with
-        ``(sum + close) - oldest``. With ``u = 2**-53`` and ``M >= |every value|`` held
-        since the last resync (``top``), after ``k <= RESYNC`` updates each running mean
-        is within ``((2k + 1) * 2 + 1) u M <= 259 u M`` of the true mean, their rounded
-        difference ``d`` within ``520 u M`` of the true difference, and the exact
-        computation (two correctly rounded sums, two divisions, a subtraction) within
-        ``6 u M`` of it. Beyond ``1024 u M`` (``_TOL_UNITS``; plus an absolute floor for
-        subnormal results) ``d`` has the exact result's sign and the exact result is not
-        0; within it, or for nan, the means are computed exactly as always.
+        Pushes ``close`` into both windows and returns the sign of the exact means'
+        difference; the running sums restart from ``fsum`` and ``top`` from the
+        windows' values.
         """
         fast, slow = st.fast.window, st.slow.window
         if len(slow) < self.slow:  # warming up: no running sums yet
@@ -219,23 +238,11 @@ class SmaCrossStrategy:
             slow.append(close)
             if len(slow) < self.slow:
                 return None
-            st.drift = RESYNC
         else:
-            out_fast, out_slow = fast.popleft(), slow.popleft()
+            fast.popleft()
+            slow.popleft()
             fast.append(close)
             slow.append(close)
-            if st.drift < RESYNC:
-                st.drift += 1
-                st.fast_sum = st.fast_sum + close - out_fast
-                st.slow_sum = st.slow_sum + close - out_slow
-                a = abs(close)
-                if a > st.top:
-                    st.top = a
-                d = st.fast_sum / self.fast - st.slow_sum / self.slow
-                if abs(d) > st.top * _TOL_UNITS + _TOL_FLOOR:
-                    return 1 if d > 0 else -1
-                return _exact_sign(st.fast, st.slow)
-        # resync: exact sums, and the bound on what the windows hold
         st.drift = 0
         st.fast_sum, st.slow_sum = math.fsum(fast), math.fsum(slow)
         st.top = max(map(abs, slow))
