@@ -369,9 +369,10 @@ class BaseEngine(OrderPath, ABC):
             candles = d.store.since(symbol, cursors.get(symbol, -1))
             if candles:
                 cursors[symbol] = candles[-1].open_time_ms
-            if symbol in positions or (
-                not oms.idle() and (oms.open_orders(symbol) or oms.awaiting_fills(symbol))
-            ):
+            if (
+                symbol in positions
+                or (not oms.idle() and (oms.open_orders(symbol) or oms.awaiting_fills(symbol)))
+            ) and self._sync_needed(symbol):
                 await self.sync(symbol)
             for candle in candles:
                 pos = positions.get(symbol)
@@ -434,6 +435,11 @@ class BaseEngine(OrderPath, ABC):
                 await self.sync(symbol)
             await self.protect()
             await self.retry_closes()
+
+    def _sync_needed(self, symbol: str) -> bool:
+        """False when ``sync(symbol)`` would do nothing: no fills to read, none to follow."""
+        oms = self.d.oms
+        return oms.may_have_fills(symbol) or oms.journal_error is not None or self._journal_down
 
     async def sync(self, symbol: str) -> None:
         """Apply fills the venue has for ``symbol`` that we have not seen yet."""

@@ -170,3 +170,18 @@ async def test_a_clear_candle_is_decided_in_floats_and_a_touch_exactly() -> None
     await w.step(w.candle(BTC, 99.0, 99.5, 97.0, 99.0))  # low == stop: a touch
     [trade] = w.recorder.trades
     assert trade.exit_reason == "stop_loss"
+
+
+async def test_a_journal_failure_is_followed_by_the_monitor_with_no_fills_to_read() -> None:
+    # the monitor's sync runs for a held symbol even when the venue has no new fill:
+    # it also follows the OMS's journal state (escalate on a failure, note a recovery)
+    w = spot_world(spot_exchange_stop_enabled=False)
+    await _enter(w, 100.0)
+    engine = w.engine
+    engine.d.oms.journal_error = "order row X: OSError('disk full')"  # a failed write
+    await w.step(w.candle(BTC, 100.0, 100.0, 100.0, 100.0))
+    assert engine._journal_down
+    engine.d.oms.journal_error = None  # a later write succeeded
+    await w.step(w.candle(BTC, 100.0, 100.0, 100.0, 100.0))
+    assert not engine._journal_down
+    assert [e[0] for e in w.recorder.events][-1] == "journal_recovered"
