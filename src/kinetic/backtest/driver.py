@@ -449,7 +449,7 @@ class Driver:
         next_open = self.fill == "next_open"
         self._publish(group, next_open)
         # the value at this close reaches the risk monitor before any engine acts on it
-        value = self._mark_at(None)
+        value = self._marked(None)[0]
         if self._risk_changed(value):
             await self._check_risk(value)
         scan = not (last and next_open)  # no next open to fill at
@@ -458,7 +458,7 @@ class Driver:
             if scan:
                 await engine.scan_once()
             await engine.monitor_once()
-        return self._mark()
+        return self._marked(None)
 
     def _publish(self, group: list[tuple[Bars, int, int]], next_open: bool) -> None:
         """Each bar to every venue and store; with ``next_open`` the next bar's open too."""

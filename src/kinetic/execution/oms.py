@@ -91,9 +91,7 @@ class OrderManager:
         self._fill_cursor: dict[str, int] = {}
         # what the venue last reported filled per tracked order (its trades may lag)
         self._venue_filled: dict[str, Decimal] = {}
-        # per symbol: the venue's fill count (``CountsFills``) when a sync last read all
-        # of its fills; cleared with ``_seen_trades`` (see ``_nothing_new``)
-        self._synced_at: dict[str, int] = {}
+        self._synced_at: dict[str, int | None] = {}  # symbol -> fill_count read in full
         self._counted: tuple[object, Any] = (None, None)  # (venue, its class's fill_count)
         self.consecutive_failures = 0
         self.in_flight = 0
@@ -371,8 +369,7 @@ class OrderManager:
             new.append(fill)
             await self._apply_to_order(fill)
         else:  # every fill read (none left unjournaled): nothing new until the count moves
-            if count is not None:
-                self._synced_at[symbol] = count
+            self._synced_at[symbol] = count  # None (no count): never matches one
         self._prune(symbol)
         return new
 
@@ -382,26 +379,21 @@ class OrderManager:
         return count is None or not self._nothing_new(symbol, count)
 
     def _fill_count(self, symbol: str) -> int | None:
-        """The venue's ``fill_count`` (a simulator's), None for a venue without one.
-
-        Looked up on the venue's class: a wrapper that delegates by ``__getattr__`` (and
-        may serve fills its own way) has none, so it is always read.
-        """
+        """A simulator's ``fill_count``, looked up on the venue's class (a wrapper that
+        delegates by ``__getattr__`` may serve fills its own way: none, always read)."""
         venue = self.venue
-        if venue is not self._counted[0]:  # looked up once per venue object
+        if venue is not self._counted[0]:
             self._counted = (venue, getattr(type(venue), "fill_count", None))
         counter = self._counted[1]
         return None if counter is None else counter(venue, symbol)
 
     def _nothing_new(self, symbol: str, count: int) -> bool:
-        """True when a sync of ``symbol`` now certainly finds and changes nothing.
-
-        The venue's fill list is unchanged since a sync read all of it (same count); no
-        order of ``symbol`` awaits fills, so the read would start at the cursor, which
-        only moves forward: every fill it returns was seen (``_seen_trades`` has them:
-        clearing it clears these counts); ``_prune`` finds no final order of ``symbol``
-        to forget; the failure count is 0 already (a read would reset it).
-        """
+        """True when a sync of ``symbol`` now certainly finds and changes nothing: the
+        venue's fill list is unchanged since a sync read all of it (same count); no order
+        of ``symbol`` awaits fills, so the read would start at the cursor, which only moves
+        forward: every fill it returns was seen (``_seen_trades`` has them: clearing it
+        clears these counts); ``_prune`` finds no final order of ``symbol`` to forget; the
+        failure count is 0 already (a read would reset it)."""
         if self._synced_at.get(symbol) != count or self.consecutive_failures:
             return False
         for order in self._orders.values():
