@@ -36,6 +36,7 @@ from kinetic.backtest.skipping import ActionIndex, Kind, can_skip, first_touch
 from kinetic.backtest.world import World
 from kinetic.domain import MarketType, OrderType, Position, PositionSide, Side
 from kinetic.marketdata.files import CandleArrays
+from kinetic.risk.manager import HELD_CODE
 from kinetic.supervisor.risk_monitor import BreakerTrip, RiskAction
 
 DAY_S = 86_400
@@ -294,8 +295,11 @@ class Driver:
                 if pos is not None:
                     kind: Kind = "short" if pos.side is PositionSide.LONG else "long"
                     held.append((slot, w, pos))
-                elif held_entries:
-                    continue  # a flat engine's signals change nothing while entries are held
+                elif held_entries and engine.d.risk.last_refusal(symbol) == HELD_CODE:
+                    # a flat engine's signal while a breaker holds entries is refused, and
+                    # counted once per episode: once this symbol's last refusal is the
+                    # breaker's, further signals change nothing (the first one is stepped)
+                    continue
                 else:
                     kind = "any" if futures else "long"
                 h = min(h, index.next_act(k, w, kind, g))

@@ -19,6 +19,9 @@ from kinetic.costs import CostModel
 from kinetic.domain import ZERO, Signal
 from kinetic.risk.entry import EntryQuote, EntryRequest, EntryRules, Refusal, plan_entry
 
+# the refusal code of an entry while a global breaker holds entries
+HELD_CODE = "circuit_breaker"
+
 
 @dataclass(frozen=True, slots=True)
 class EntryDecision:
@@ -61,6 +64,11 @@ class RiskManager:
     def refuse(self, code: str, symbol: str = "") -> None:
         """Count an entry refused outside this gate (e.g. the engine's liquidation guard)."""
         self._count(symbol, code)
+
+    def last_refusal(self, symbol: str) -> str | None:
+        """The code of ``symbol``'s current refusal episode (None: none since its last
+        accepted plan); a refusal with this code is not counted again."""
+        return self._last_refusal.get(symbol)
 
     def check_entry(
         self,
@@ -108,7 +116,7 @@ class RiskManager:
         if not self.entries_allowed:
             return "stopping", "engine is stopping: no new entries"
         if not self._can_trade_globally():
-            return "circuit_breaker", "global circuit breaker active"
+            return HELD_CODE, "global circuit breaker active"
         if signal.confidence < limits.min_confidence:
             return "confidence", f"confidence {signal.confidence} < {limits.min_confidence}"
         if has_position:
