@@ -19,6 +19,8 @@ ADX (``RegimeDetector``); ATR is Wilder ATR(14).
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,10 +28,12 @@ import numpy as np
 from kinetic.domain import Candle, Direction, Signal
 from kinetic.strategy.action_bars import every_bar
 from kinetic.strategy.base import Tunable, clamp01, flat_signal, to_confidence
+from kinetic.strategy.confluence_arrays import Columns, columns, decisions
 from kinetic.strategy.features import FeatureParams, Features, FeatureState
 from kinetic.strategy.futures_regime import RegimeDetector
 from kinetic.strategy.indicators import StochasticState, StochasticValue
 from kinetic.strategy.patterns import (
+    Levels,
     SwingLevels,
     bearish_engulfing,
     bullish_engulfing,
@@ -56,17 +60,23 @@ _State = tuple[FeatureState, StochasticState, SwingLevels, list[Candle]]
 
 def indicator_evidence(f: Features, stoch: StochasticValue | None) -> list[Evidence]:
     """Return the indicator evidence of one candle."""
+    return _indicators(f.ema_fast, f.ema_slow, f.macd_hist, f.rsi, stoch)
+
+
+def _indicators(
+    ema_fast: float, ema_slow: float, macd_hist: float, rsi: float, stoch: StochasticValue | None
+) -> list[Evidence]:
     out: list[Evidence] = []
-    spread = (f.ema_fast - f.ema_slow) / f.ema_slow * 100.0 if f.ema_slow else 0.0
+    spread = (ema_fast - ema_slow) / ema_slow * 100.0 if ema_slow else 0.0
     if spread:
         out.append(Evidence("ema_trend", LONG if spread > 0 else SHORT, abs(spread) / 1.0,
                             f"EMA spread {spread:+.2f}%"))  # fmt: skip
-    if f.macd_hist:
-        out.append(Evidence("macd", LONG if f.macd_hist > 0 else SHORT, 1.0))
-    if f.rsi < 35.0:
-        out.append(Evidence("rsi", LONG, (35.0 - f.rsi) / 15.0, f"RSI {f.rsi:.1f}"))
-    elif f.rsi > 65.0:
-        out.append(Evidence("rsi", SHORT, (f.rsi - 65.0) / 15.0, f"RSI {f.rsi:.1f}"))
+    if macd_hist:
+        out.append(Evidence("macd", LONG if macd_hist > 0 else SHORT, 1.0))
+    if rsi < 35.0:
+        out.append(Evidence("rsi", LONG, (35.0 - rsi) / 15.0, f"RSI {rsi:.1f}"))
+    elif rsi > 65.0:
+        out.append(Evidence("rsi", SHORT, (rsi - 65.0) / 15.0, f"RSI {rsi:.1f}"))
     if stoch is not None and (stoch.k < 20.0 or stoch.k > 80.0):
         side = LONG if stoch.k < 20.0 else SHORT
         turning = stoch.k > stoch.d if side is LONG else stoch.k < stoch.d
@@ -78,6 +88,10 @@ def pattern_evidence(
     prev: Candle | None, c: Candle, levels: SwingLevels, atr: float
 ) -> list[Evidence]:
     """Return the candlestick and support/resistance evidence of candle ``c``."""
+    return _patterns(prev, c, levels.around(c.close), atr)
+
+
+def _patterns(prev: Candle | None, c: Candle, near: Levels, atr: float) -> list[Evidence]:
     out: list[Evidence] = []
     if prev is not None and bullish_engulfing(prev, c):
         out.append(Evidence("engulfing", LONG, 1.0, "bullish engulfing"))
@@ -87,14 +101,13 @@ def pattern_evidence(
         out.append(Evidence("hammer_star", LONG, 1.0, "hammer"))
     elif shooting_star(c):
         out.append(Evidence("hammer_star", SHORT, 1.0, "shooting star"))
-    level_evidence = _level_evidence(c, levels, atr)
+    level_evidence = _level_evidence(c, near, atr)
     return out + ([level_evidence] if level_evidence else [])
 
 
-def _level_evidence(c: Candle, levels: SwingLevels, atr: float) -> Evidence | None:
+def _level_evidence(c: Candle, near: Levels, atr: float) -> Evidence | None:
     """Return support (long) or resistance (short) evidence for the nearer level in reach."""
     tolerance = 0.5 * atr
-    near = levels.around(c.close)
     candidates = [
         (abs(c.close - level), side, level)
         for side, level in ((LONG, near.support), (SHORT, near.resistance))
@@ -107,6 +120,34 @@ def _level_evidence(c: Candle, levels: SwingLevels, atr: float) -> Evidence | No
     strength = clamp01(1.0 - 0.5 * dist / tolerance + bonus)
     name = "support" if side is LONG else "resistance"
     return Evidence("support_resistance", side, strength, f"{name} {level:g}")
+
+
+def _none(x: float) -> float | None:
+    return None if x != x else x  # nan: none
+
+
+@dataclass(slots=True)
+class _Precomputed:
+    """One symbol's state in a backtest: its series' per-bar values and the next bar.
+
+    Bars ``0..cursor-1`` of ``arrays`` have been fed (stepped or fast-forwarded); the
+    incremental state after them is never built unless a candle arrives that is not
+    ``arrays``' bar ``cursor`` (``ConfluenceStrategy._materialise``).
+    """
+
+    arrays: CandleArrays
+    cols: Columns
+    side: np.ndarray  # int8 per bar: on_candle's direction (1 LONG, -1 SHORT, 0 FLAT)
+    cursor: int = 0
+
+    def is_next(self, c: Candle) -> bool:
+        """True when ``c`` is bar ``cursor`` of ``arrays`` (the values on_candle reads)."""
+        a, i = self.arrays, self.cursor
+        return (
+            i < len(a) and c.open_time_ms == a.open_time_ms.item(i)
+            and c.close == a.close.item(i) and c.open == a.open.item(i)
+            and c.high == a.high.item(i) and c.low == a.low.item(i)
+        )  # fmt: skip
 
 
 class ConfluenceStrategy(Tunable):
@@ -134,10 +175,12 @@ class ConfluenceStrategy(Tunable):
         self._params = FeatureParams()
         self.warmup = self._params.warmup
         self._states: dict[str, _State] = {}
+        self._pre: dict[str, _Precomputed] = {}  # backtests: see action_bars
 
     def reset(self, symbol: str) -> None:
         """Forget the state of ``symbol``."""
         self._states.pop(symbol, None)
+        self._pre.pop(symbol, None)
 
     def _fresh(self) -> _State:
         return FeatureState(self._params), StochasticState(14, 3), SwingLevels(3), []
@@ -168,15 +211,31 @@ class ConfluenceStrategy(Tunable):
 
     # ------------------------------------------------------------ fast-forward (backtests)
     def action_bars(self, symbol: str, arrays: CandleArrays) -> tuple[np.ndarray, np.ndarray]:
-        """Bars on which ``on_candle`` returns LONG / SHORT (see ``ActionBars``): exact,
-        from a shadow copy fed every bar (``replay``: swing levels are sequential).
+        """Bars on which ``on_candle`` returns LONG / SHORT (see ``ActionBars``): exact.
 
-        With ``min_confidence`` 0 every bar whose evidence is not tied is an entry (about
-        half of them on the benchmark's 1m BTC, in stretches of two or three bars): the
-        shadow and the short skips cost more than stepping (500k bench bars: 50 s of CPU
-        against 47 s), so every bar is reported and nothing is replayed.
+        Every bar's decision is computed at once (``confluence_arrays``: the per-bar
+        arithmetic, vectorised, bit for bit). When ``symbol`` has no state yet, the
+        strategy keeps them: its state is then the series and the next bar's index, a
+        stepped bar looks its decision up and a skipped stretch moves the index. Data
+        the vectorised path does not take (non-finite prices, a custom scorer class) is
+        replayed by a shadow state instead (``replay``).
         """
-        if self.min_confidence <= 0:
+        cols = None
+        if type(self.scorer) is SignalScorer and all(
+            math.isfinite(w) for w in self.scorer.weights.values()
+        ):
+            cols = columns(arrays, self._params)
+        if cols is None:
+            return self._shadow_masks(arrays)
+        side, _ = decisions(cols, np.asarray(arrays.close, np.float64), self.scorer.weights,
+                            self.confidence_scale, self.min_confidence)  # fmt: skip
+        pre = self._pre.get(symbol)
+        if symbol not in self._states and (pre is None or pre.cursor == 0):
+            self._pre[symbol] = _Precomputed(arrays, cols, side)
+        return side == 1, side == -1
+
+    def _shadow_masks(self, arrays: CandleArrays) -> tuple[np.ndarray, np.ndarray]:
+        if self.min_confidence <= 0:  # nearly every bar: the shadow would cost more
             return every_bar(arrays)
         state = self._fresh()
 
@@ -190,10 +249,20 @@ class ConfluenceStrategy(Tunable):
         return shadow_masks(decide, arrays)
 
     def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
-        """Advance ``symbol``'s state over bars ``start..stop-1`` as ``on_candle`` would:
-        the indicators in one batch once warm (``FeatureState.feed``), the rest per bar."""
+        """Advance ``symbol``'s state over bars ``start..stop-1`` as ``on_candle`` would."""
         if stop <= start:
             return
+        pre = self._pre.get(symbol)
+        if pre is not None:
+            if arrays is pre.arrays and start == pre.cursor and stop <= len(arrays):
+                pre.cursor = stop
+                return
+            self._materialise(symbol)
+        self._advance(symbol, arrays, start, stop)
+
+    def _advance(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
+        """Feed bars ``start..stop-1`` to the incremental state: the indicators in one batch
+        once warm (``FeatureState.feed``), the rest per bar."""
         features, stoch_state, levels, last = self._state(symbol)
         warm = max(start, min(stop, start + self.warmup + 1 - features.count))
         if stop - warm < FEED_MIN_BARS:  # a batch's dozen numpy calls cost more
@@ -206,13 +275,46 @@ class ConfluenceStrategy(Tunable):
             levels.update(candle.high, candle.low)
         last[:] = [candle]
 
+    def _materialise(self, symbol: str) -> None:
+        """Replace ``symbol``'s precomputed series by the incremental state after its bars
+        ``0..cursor-1`` (a candle or a stretch that is not the series' next bar)."""
+        pre = self._pre.pop(symbol)
+        self._states.pop(symbol, None)
+        if pre.cursor:
+            self._advance(symbol, pre.arrays, 0, pre.cursor)
+
+    def _looked_up(self, pre: _Precomputed, candle: Candle) -> Signal:
+        """``on_candle``'s signal on bar ``pre.cursor``, from the precomputed values."""
+        i, cols = pre.cursor, pre.cols
+        pre.cursor = i + 1
+        if not cols.warm.item(i):
+            return flat_signal(candle, f"warming up ({i + 1}/{self.warmup})")
+        k = cols.stoch_k.item(i)
+        stoch = None if k != k else StochasticValue(k, cols.stoch_d.item(i))
+        atr = cols.atr.item(i)
+        evidence = _indicators(cols.ema_fast.item(i), cols.ema_slow.item(i),
+                               cols.macd_hist.item(i), cols.rsi.item(i), stoch)  # fmt: skip
+        near = Levels(_none(cols.support.item(i)), _none(cols.resistance.item(i)))
+        prev = pre.arrays.candle(i - 1) if i else None
+        return self._signal(
+            candle, atr, cols.adx.item(i), evidence + _patterns(prev, candle, near, atr)
+        )
+
     def on_candle(self, candle: Candle) -> Signal:
         """Consume one closed candle; return the scored decision."""
+        pre = self._pre.get(candle.symbol)
+        if pre is not None:
+            if pre.is_next(candle):
+                return self._looked_up(pre, candle)
+            self._materialise(candle.symbol)
         state = self._state(candle.symbol)
         fed = self._evidence(state, candle)
         if fed is None:
             return flat_signal(candle, f"warming up ({state[0].count}/{self.warmup})")
         f, evidence = fed
+        return self._signal(candle, f.atr, f.adx, evidence)
+
+    def _signal(self, candle: Candle, atr: float, adx: float, evidence: list[Evidence]) -> Signal:
         score = self.scorer.score(evidence)
         confidence = self._scaled(score.confidence)
         ok = self._enters(score.side, confidence)
@@ -222,6 +324,6 @@ class ConfluenceStrategy(Tunable):
         return Signal(
             symbol=candle.symbol, direction=score.side if ok else Direction.FLAT,
             confidence=confidence, price=candle.close, ts_ms=candle.close_time_ms,
-            atr=f.atr, regime=self.detector.detect(f.adx), reason=reason,
+            atr=atr, regime=self.detector.detect(adx), reason=reason,
             components=dict(score.components),
         )  # fmt: skip

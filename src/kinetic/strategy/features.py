@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
 
 from kinetic.domain import Candle
 from kinetic.strategy.indicators import (
@@ -14,6 +16,7 @@ from kinetic.strategy.indicators import (
     MACDState,
     RSIState,
 )
+from kinetic.strategy.indicators.incremental import F64
 
 if TYPE_CHECKING:
     from kinetic.marketdata.files import CandleArrays
@@ -117,26 +120,47 @@ class FeatureState:
             bb_lower=bb.lower,
         )  # fmt: skip
 
-    def feed(self, arrays: CandleArrays, start: int, stop: int) -> None:
+    def feed(
+        self, arrays: CandleArrays, start: int, stop: int, track: bool = False
+    ) -> Tracked | None:
         """``update`` on bars ``start..stop-1`` of ``arrays``, exactly, without stepping.
 
         The state must be warm (``count >= warmup``): every indicator is then past its
-        seeding and each ``feed`` reproduces its ``update`` bit for bit.
+        seeding and each ``feed`` reproduces its ``update`` bit for bit. With ``track``,
+        return the features ``update`` would have returned on each bar (those
+        ``confluence`` reads; not the Bollinger bands, which only keep their last window).
         """
         if stop <= start:
-            return
+            return None
         last = int(arrays.open_time_ms[stop - 1])
         if self.last_ms is not None and int(arrays.open_time_ms[start]) <= self.last_ms:
             raise ValueError(f"bar {start} is not after the last one fed")
         high, low = arrays.high[start:stop], arrays.low[start:stop]
         close = arrays.close[start:stop]
-        self._fast.feed(close)
-        self._slow.feed(close)
+        fast = self._fast.feed(close, track)
+        slow = self._slow.feed(close, track)
         self._prev = (self._fast.value, self._slow.value)
-        self._rsi.feed(close)
-        self._atr.feed(high, low, close)
-        self._adx.feed(high, low, close)
-        self._macd.feed(close)
+        rsi = self._rsi.feed(close, track)
+        atr = self._atr.feed(high, low, close, track)
+        adx = self._adx.feed(high, low, close, track)
+        hist = self._macd.feed(close, track)
         self._bb.feed(close)
         self.count += stop - start
         self.last_ms = last
+        if not track:
+            return None
+        parts = (fast, slow, rsi, atr, adx, hist)
+        if any(x is None for x in parts):
+            raise AssertionError("a warm state tracks every value")
+        return Tracked(*(np.asarray(x, np.float64) for x in parts))
+
+
+class Tracked(NamedTuple):
+    """Per-bar features from ``FeatureState.feed(track=True)``."""
+
+    ema_fast: F64
+    ema_slow: F64
+    rsi: F64
+    atr: F64
+    adx: F64
+    macd_hist: F64

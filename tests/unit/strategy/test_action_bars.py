@@ -103,6 +103,7 @@ MAKERS = {
     "futures_regime_0": lambda: FuturesRegimeStrategy(0),
     "smc_0": lambda: SMCStrategy(0),  # exact masks from a shadow replay (strategy.replay)
     "smc_60": lambda: SMCStrategy(60),
+    "confluence_0": lambda: ConfluenceStrategy(0),  # exact masks, vectorised
     "confluence_30": lambda: ConfluenceStrategy(30),
     "confluence_60": lambda: ConfluenceStrategy(60),
 }
@@ -134,9 +135,11 @@ def test_masks_cover_every_signal_and_fast_forward_gives_the_same_signals(name: 
     assert checked > 100
 
 
-def test_confluence_at_zero_confidence_reports_every_bar() -> None:
-    """min_confidence 0: nearly every bar is an entry; stepping them is cheaper."""
-    arrays = _crash_slice(500)
+def test_confluence_at_zero_confidence_marks_exactly_the_entries() -> None:
+    """min_confidence 0: nearly every bar is an entry, LONG or SHORT; the masks say which
+    (an open long is not stepped on LONG bars), exactly (test_confluence_arrays)."""
+    arrays = _crash_slice(2_000)
     may_long, may_short = ConfluenceStrategy(0).action_bars("BTCUSDT", arrays)
-    assert may_long.all()
-    assert may_short.all()
+    assert not (may_long & may_short).any()
+    assert 0.3 < may_long.mean() < 0.7
+    assert (may_long | may_short)[100:].mean() > 0.95

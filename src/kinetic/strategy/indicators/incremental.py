@@ -187,23 +187,36 @@ class RSIState:
             self.value = 100.0 * self._gain / (self._gain + self._loss)
         return self.value
 
-    def feed(self, closes: F64) -> None:
-        """``update`` on each of ``closes`` (after the first close was stepped)."""
+    def feed(self, closes: F64, track: bool = False) -> F64 | None:
+        """``update`` on each of ``closes`` (after the first close was stepped); with
+        ``track`` (the state must be warm: ``value`` set), return the RSI after each."""
         if len(closes) == 0:
-            return
+            return np.zeros(0) if track else None
         if self._count == 0:
+            if track:
+                raise ValueError("RSIState.feed(track=True) needs a warm state")
             self.update(float(closes[0]))
-            self.feed(closes[1:])
-            return
+            return self.feed(closes[1:])
+        if track and self.value is None:
+            raise ValueError("RSIState.feed(track=True) needs a warm state")
         change = closes - _shifted(self._prev, closes)
         a = self._a
         gains = (a * np.where(change > 0, change, 0.0)).tolist()
         losses = (a * np.where(change < 0, -change, 0.0)).tolist()
-        self._gain = _affine_end(1.0 - a, gains, self._gain)
-        self._loss = _affine_end(1.0 - a, losses, self._loss)
+        out = None
+        if track:
+            g = np.array(_affine(1.0 - a, gains, self._gain))
+            lo = np.array(_affine(1.0 - a, losses, self._loss))
+            self._gain, self._loss = float(g[-1]), float(lo[-1])
+            with np.errstate(invalid="ignore", divide="ignore"):  # where the loss is 0
+                out = np.where(lo == 0, 100.0, 100.0 * g / (g + lo))
+        else:
+            self._gain = _affine_end(1.0 - a, gains, self._gain)
+            self._loss = _affine_end(1.0 - a, losses, self._loss)
         self._prev = float(closes[-1])
         self._count += len(gains)
         self._settle()
+        return out
 
 
 class ATRState:
@@ -236,18 +249,25 @@ class ATRState:
             self.value = (self._seed + tr) / n
         return self.value
 
-    def feed(self, high: F64, low: F64, close: F64) -> None:
-        """``update`` on each bar; the state must be warm (``value`` set)."""
+    def feed(self, high: F64, low: F64, close: F64, track: bool = False) -> F64 | None:
+        """``update`` on each bar; the state must be warm (``value`` set). With ``track``,
+        return the ATR after each bar."""
         if len(close) == 0:
-            return
+            return np.zeros(0) if track else None
         if self.value is None:
             raise ValueError("ATRState.feed needs a warm state")
         pc = _shifted(self._prev_close, close)
         tr = np.maximum(high - low, np.maximum(np.abs(high - pc), np.abs(low - pc)))
         n = self.n
-        self.value = _affine_end((n - 1.0) / n, (tr / n).tolist(), self.value)
+        out = None
+        if track:
+            out = np.array(_affine((n - 1.0) / n, (tr / n).tolist(), self.value))
+            self.value = float(out[-1])
+        else:
+            self.value = _affine_end((n - 1.0) / n, (tr / n).tolist(), self.value)
         self._prev_close = float(close[-1])
         self._count += len(close)
+        return out
 
 
 class ADXState:
@@ -311,10 +331,11 @@ class ADXState:
         self.value = ADXValue(self.adx, pdi, mdi)
         return self.value
 
-    def feed(self, high: F64, low: F64, close: F64) -> None:
-        """``update`` on each bar; the state must be warm (``adx`` set)."""
+    def feed(self, high: F64, low: F64, close: F64, track: bool = False) -> F64 | None:
+        """``update`` on each bar; the state must be warm (``adx`` set). With ``track``,
+        return the ADX after each bar."""
         if len(close) == 0:
-            return
+            return np.zeros(0) if track else None
         if self.adx is None:
             raise ValueError("ADXState.feed needs a warm state")
         ph, pl, pc = self._prev
@@ -330,12 +351,18 @@ class ADXState:
         pdi, mdi = _pct_array(sp, str_), _pct_array(sm, str_)
         dx = _pct_array(np.abs(pdi - mdi), pdi + mdi)
         n = self.n
-        self.adx = _affine_end((n - 1.0) / n, (dx / n).tolist(), self.adx)
+        out = None
+        if track:
+            out = np.array(_affine((n - 1.0) / n, (dx / n).tolist(), self.adx))
+            self.adx = float(out[-1])
+        else:
+            self.adx = _affine_end((n - 1.0) / n, (dx / n).tolist(), self.adx)
         self._str, self._sp, self._sm = float(str_[-1]), float(sp[-1]), float(sm[-1])
         self.plus_di, self.minus_di = float(pdi[-1]), float(mdi[-1])
         self._prev = (float(high[-1]), float(low[-1]), float(close[-1]))
         self._count += len(close)
         self.value = ADXValue(self.adx, self.plus_di, self.minus_di)
+        return out
 
 
 class MACDState:
@@ -360,10 +387,11 @@ class MACDState:
         self.value = None if sig is None else MACDValue(line, sig, line - sig)
         return self.value
 
-    def feed(self, closes: F64) -> None:
-        """``update`` on each of ``closes``; the state must be warm (``value`` set)."""
+    def feed(self, closes: F64, track: bool = False) -> F64 | None:
+        """``update`` on each of ``closes``; the state must be warm (``value`` set). With
+        ``track``, return the histogram after each close."""
         if len(closes) == 0:
-            return
+            return np.zeros(0) if track else None
         if self.value is None:
             raise ValueError("MACDState.feed needs a warm state")
         fast = self._fast.feed(closes, track=True)
@@ -371,10 +399,11 @@ class MACDState:
         assert fast is not None
         assert slow is not None
         lines = np.subtract(fast, slow)
-        self._signal.feed(lines)
+        signals = self._signal.feed(lines, track)
         line, sig = float(lines[-1]), self._signal.value
         assert sig is not None
         self.value = MACDValue(line, sig, line - sig)
+        return None if signals is None else lines - np.array(signals)
 
 
 class BollingerState:

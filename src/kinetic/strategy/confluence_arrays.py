@@ -1,0 +1,287 @@
+"""Every bar's ``confluence`` decision at once, exactly (backtests).
+
+``ConfluenceStrategy.on_candle`` weighs seven pieces of evidence per closed candle
+(``confluence``'s module docstring) and the ``SignalScorer`` turns them into a side and
+a confidence. Here the same numbers are computed for a whole series, so a backtest knows
+every bar's decision before it starts: the exact action masks, and a stepped bar only
+looks its decision up (``confluence._Precomputed``).
+
+Exactness, not approximation: each value is produced by the same IEEE operations in the
+same order as the per-bar path, so the decisions are the per-bar ones bit for bit
+(tests/unit/strategy/test_confluence_arrays.py checks it against ``on_candle``):
+
+* the indicators: a fresh ``FeatureState`` steps the warm-up bars, then its batch
+  ``feed(track=True)`` gives every later bar's values (the states' own recurrences);
+* the stochastic: rolling extremes are exact (max/min), %K is elementwise, and %D
+  replays ``RollingSum``'s running sum (subtract the oldest, add the newest, ``fsum``
+  every ``smooth`` updates, 0 when the window is all zeros) in its order;
+* candlestick patterns: elementwise comparisons of the candles' floats;
+* swing levels: ``SwingDetector``'s fractal test on windows, then for every bar the
+  nearest of the last ``keep`` confirmed swing lows at or below (highs at or above) the
+  close, as ``SwingLevels.around``;
+* the scorer: each side's points summed in the evidence order (adding 0.0 for a missing
+  piece changes nothing), the tie, ``round`` (half to even, as ``np.rint``) and the
+  clamps.
+
+Data the per-bar path could treat differently (a non-finite or huge price: Python's
+``max`` and numpy's ``maximum`` differ on nan; open times not increasing: ``update``
+raises) is not computed here (``columns`` returns None) and the strategy falls back to
+stepping.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from kinetic.strategy.features import FeatureParams, FeatureState
+from kinetic.strategy.patterns import DOJI_BODY_SHARE
+from kinetic.strategy.replay import bar_candles
+from kinetic.strategy.scoring import DOJI_AT_LEVEL, OPPOSING_COST
+
+if TYPE_CHECKING:
+    from kinetic.marketdata.files import CandleArrays
+    from kinetic.strategy.indicators.incremental import F64
+
+STOCH_N, STOCH_SMOOTH = 14, 3  # ConfluenceStrategy's StochasticState(14, 3)
+SWING_N, SWING_KEEP = 3, 10  # its SwingLevels(3) (keep=10)
+LIMIT = 1e100  # |price| above this: no overflow to inf anywhere below, or step instead
+_ROWS = 65_536  # bars per block when gathering the last swings (bounded temporaries)
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """Per bar, the values ``on_candle`` computes (nan: none; indicators nan while cold)."""
+
+    warm: np.ndarray  # bool: the features are defined (``FeatureState.update`` not None)
+    ema_fast: F64
+    ema_slow: F64
+    rsi: F64
+    atr: F64
+    adx: F64
+    macd_hist: F64
+    stoch_k: F64  # nan while the stochastic is not warm
+    stoch_d: F64
+    support: F64  # nearest swing low at or below the close (nan: none)
+    resistance: F64  # nearest swing high at or above the close (nan: none)
+    engulfing: np.ndarray  # int8: 1 bullish, -1 bearish (bar 0: 0, no previous candle)
+    hammer: np.ndarray  # int8: 1 hammer, -1 shooting star
+    doji: np.ndarray  # bool
+
+
+def columns(arrays: CandleArrays, params: FeatureParams) -> Columns | None:
+    """The per-bar values of ``arrays`` fed from its first bar; None: step instead."""
+    n = len(arrays)
+    o, h, lo, c = (np.asarray(x, np.float64) for x in (arrays.open, arrays.high,
+                                                         arrays.low, arrays.close))  # fmt: skip
+    for x in (o, h, lo, c):
+        if n and not (np.isfinite(x).all() and float(np.abs(x).max()) < LIMIT):
+            return None
+    if n > 1 and not (np.diff(np.asarray(arrays.open_time_ms, np.int64)) > 0).all():
+        return None
+    warm = np.zeros(n, np.bool_)
+    feats = [np.full(n, np.nan) for _ in range(6)]  # ema_fast, ema_slow, rsi, atr, adx, hist
+    head = min(n, params.warmup + 1)
+    state = FeatureState(params)
+    for i, candle in enumerate(bar_candles(arrays, 0, head)):
+        f = state.update(candle)
+        if f is not None:
+            warm[i] = True
+            for col, v in zip(feats, (f.ema_fast, f.ema_slow, f.rsi, f.atr, f.adx,
+                                      f.macd_hist), strict=True):  # fmt: skip
+                col[i] = v
+    if n > head:  # warm from here on: every state is past its seeding
+        tracked = state.feed(arrays, head, n, track=True)
+        assert tracked is not None
+        warm[head:] = True
+        for col, values in zip(feats, tracked, strict=True):
+            col[head:] = values
+    k, d = stochastic(h, lo, c, STOCH_N, STOCH_SMOOTH)
+    support, resistance = swing_levels(h, lo, c, SWING_N, SWING_KEEP)
+    engulfing, hammer, doji = patterns(o, h, lo, c)
+    ema_fast, ema_slow, rsi, atr, adx, hist = feats
+    return Columns(warm, ema_fast, ema_slow, rsi, atr, adx, hist, k, d, support, resistance,
+                   engulfing, hammer, doji)  # fmt: skip
+
+
+def stochastic(high: F64, low: F64, close: F64, n: int, smooth: int) -> tuple[F64, F64]:
+    """``StochasticState(n, smooth)``'s ``(k, d)`` after each bar (nan while None)."""
+    size = len(close)
+    k_out, d_out = np.full(size, np.nan), np.full(size, np.nan)
+    first = n - 1 + smooth - 1  # the first bar with a value
+    if size <= first:
+        return k_out, d_out
+    hh = sliding_window_view(high, n).max(axis=1)
+    ll = sliding_window_view(low, n).min(axis=1)
+    rng = hh - ll
+    with np.errstate(invalid="ignore", divide="ignore"):
+        k = np.where(rng != 0, 100.0 * ((close[n - 1 :] - ll) / rng), 50.0)
+    k_out[first:] = k[smooth - 1 :]
+    d_out[first:] = rolling_sum(k, smooth)[smooth - 1 :] / smooth
+    return k_out, d_out
+
+
+def rolling_sum(x: F64, m: int) -> F64:
+    """``RollingSum(m).update`` on each of ``x`` (values before the window fills too).
+
+    Update ``u`` (0-based) subtracts the value leaving the window, adds ``x[u]``; every
+    ``m``-th update re-sums the window with ``fsum``; an all-zero window sums to 0.0.
+    Between two ``fsum`` updates the running sum takes ``m - 1`` steps: one vectorised
+    pass per step over every cycle of ``m`` updates.
+    """
+    size = len(x)
+    out = np.empty(size)
+    if size == 0:
+        return out
+    with np.errstate(invalid="ignore"):
+        nonzero = (x != 0.0).astype(np.int64)
+    zero = np.convolve(nonzero, np.ones(m, np.int64))[:size] == 0  # the window is all zeros
+    head = min(size, m - 1)
+    s = 0.0
+    for u in range(head):  # the window is not full yet: plain running sum
+        s += x.item(u)
+        s = 0.0 if zero[u] else s
+        out[u] = s
+    full = np.arange(m - 1, size, m)  # the fsum updates
+    vals = x.tolist()
+    out[full] = [math.fsum(vals[u - m + 1 : u + 1]) for u in full.tolist()]
+    out[full[zero[full]]] = 0.0
+    prev = full
+    for _ in range(1, m):  # the updates that follow an fsum, one step at a time
+        cur = prev + 1
+        cur = cur[cur < size]
+        prev = prev[: len(cur)]
+        out[cur] = (out[prev] - x[cur - m]) + x[cur]
+        out[cur[zero[cur]]] = 0.0
+        prev = cur
+    return out
+
+
+def swing_levels(high: F64, low: F64, close: F64, n: int, keep: int) -> tuple[F64, F64]:
+    """``SwingLevels(n, keep).around(close)`` after each bar: ``(support, resistance)``."""
+    size = len(close)
+    support, resistance = np.full(size, np.nan), np.full(size, np.nan)
+    width = 2 * n + 1
+    if size < width:
+        return support, resistance
+    hw, lw = sliding_window_view(high, width), sliding_window_view(low, width)
+    mid_h, mid_l = high[n : size - n, None], low[n : size - n, None]
+    # SwingDetector: strictly above the n highs before, not below the n after (lows mirrored)
+    is_high = (hw[:, :n] < mid_h).all(axis=1) & (hw[:, n + 1 :] <= mid_h).all(axis=1)
+    is_low = (lw[:, :n] > mid_l).all(axis=1) & (lw[:, n + 1 :] >= mid_l).all(axis=1)
+    bars = np.arange(size)
+    for found, prices, out, below in ((is_low, mid_l[:, 0], support, True),
+                                      (is_high, mid_h[:, 0], resistance, False)):  # fmt: skip
+        rows = np.flatnonzero(found)
+        if len(rows) == 0:
+            continue
+        levels = prices[rows]
+        seen = np.searchsorted(rows + 2 * n, bars, side="right")  # confirmed at row + 2n
+        _nearest(levels, seen, close, keep, below, out)
+    return support, resistance
+
+
+def _nearest(levels: F64, seen: np.ndarray, close: F64, keep: int, below: bool, out: F64) -> None:
+    """For each bar, the nearest of the last ``keep`` levels seen on the close's side."""
+    lag = np.arange(keep) - keep
+    for lo in range(0, len(close), _ROWS):
+        hi = min(lo + _ROWS, len(close))
+        idx = seen[lo:hi, None] + lag
+        vals = levels[np.maximum(idx, 0)]
+        price = close[lo:hi, None]
+        ok = (idx >= 0) & ((vals <= price) if below else (vals >= price))
+        if below:
+            best = np.where(ok, vals, -np.inf).max(axis=1)
+        else:
+            best = np.where(ok, vals, np.inf).min(axis=1)
+        out[lo:hi] = np.where(ok.any(axis=1), best, np.nan)
+
+
+def patterns(o: F64, h: F64, lo: F64, c: F64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(engulfing, hammer, doji)`` per bar, as the ``patterns`` predicates decide."""
+    size = len(c)
+    body = np.abs(c - o)
+    engulfing = np.zeros(size, np.int8)
+    if size > 1:
+        po, pc, pb = o[:-1], c[:-1], body[:-1]
+        co, cc, cb = o[1:], c[1:], body[1:]
+        bull = (pc < po) & (cc > co) & (co <= pc) & (cc >= po) & (cb > pb)
+        bear = (pc > po) & (cc < co) & (co >= pc) & (cc <= po) & (cb > pb)
+        engulfing[1:] = np.where(bull, 1, np.where(bear, -1, 0))
+    rng = h - lo
+    lower = np.minimum(o, c) - lo
+    upper = h - np.maximum(o, c)
+    is_hammer = (rng > 0) & (lower >= 2.0 * np.maximum(body, 0.05 * rng))
+    is_hammer &= upper <= np.maximum(body, 0.1 * rng)
+    is_star = (rng > 0) & (upper >= 2.0 * np.maximum(body, 0.05 * rng))
+    is_star &= lower <= np.maximum(body, 0.1 * rng)
+    hammer = np.where(is_hammer, 1, np.where(is_star, -1, 0)).astype(np.int8)
+    doji = (rng > 0) & (body <= DOJI_BODY_SHARE * rng)
+    return engulfing, hammer, doji
+
+
+def _clamp01(x: F64) -> F64:
+    return np.where(x < 0.0, 0.0, np.where(x > 1.0, 1.0, x))
+
+
+def _sign(x: F64) -> np.ndarray:
+    return np.where(x > 0, 1, np.where(x < 0, -1, 0))
+
+
+def _level_evidence(cols: Columns, close: F64) -> tuple[np.ndarray, F64]:
+    """``confluence._level_evidence``'s side and strength per bar."""
+    with np.errstate(invalid="ignore"):
+        tol = 0.5 * cols.atr
+        ds, dr = np.abs(close - cols.support), np.abs(close - cols.resistance)
+        ok_s = ~np.isnan(cols.support) & (tol > 0) & (ds <= tol)
+        ok_r = ~np.isnan(cols.resistance) & (tol > 0) & (dr <= tol)
+        # min((dist, side, level)): the nearer; at equal distances LONG < SHORT
+        pick_s = ok_s & (~ok_r | (ds <= dr))
+        pick_r = ok_r & ~pick_s
+        dist = np.where(pick_s, ds, dr)
+        bonus = np.where(cols.doji, DOJI_AT_LEVEL, 0.0)
+        strength = _clamp01(1.0 - 0.5 * dist / tol + bonus)
+    return np.where(pick_s, 1, np.where(pick_r, -1, 0)), strength
+
+
+def decisions(
+    cols: Columns, close: F64, weights: Mapping[str, float], scale: float, min_confidence: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(side, confidence)`` per bar: side 1 LONG / -1 SHORT / 0 FLAT as ``on_candle``
+    returns it (FLAT below ``min_confidence``), confidence its scaled confluence."""
+    one = np.ones(len(close))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = np.where(cols.ema_slow != 0, (cols.ema_fast - cols.ema_slow) / cols.ema_slow
+                          * 100.0, 0.0)  # fmt: skip
+        rsi = cols.rsi
+        rsi_side = np.where(rsi < 35.0, 1, np.where(rsi > 65.0, -1, 0))
+        rsi_strength = np.where(rsi < 35.0, (35.0 - rsi) / 15.0, (rsi - 65.0) / 15.0)
+        k, d = cols.stoch_k, cols.stoch_d
+        stoch_side = np.where(k < 20.0, 1, np.where(k > 80.0, -1, 0))
+        turning = np.where(stoch_side == 1, k > d, k < d)
+        level_side, level_strength = _level_evidence(cols, close)
+        evidence = (  # in on_candle's order: indicators, then patterns, then the level
+            ("ema_trend", _sign(spread), np.abs(spread) / 1.0),
+            ("macd", _sign(cols.macd_hist), one),
+            ("rsi", rsi_side, rsi_strength),
+            ("stochastic", stoch_side, np.where(turning, 1.0, 0.5)),
+            ("engulfing", cols.engulfing, one),
+            ("hammer_star", cols.hammer, one),
+            ("support_resistance", level_side, level_strength),
+        )
+        long_, short = np.zeros(len(close)), np.zeros(len(close))
+        for name, side, strength in evidence:
+            points = weights.get(name, 0.0) * _clamp01(strength)
+            long_ += np.where(side == 1, points, 0.0)
+            short += np.where(side == -1, points, 0.0)
+    raw = np.clip(np.rint(np.maximum(long_, short) - OPPOSING_COST * np.minimum(long_, short)),
+                  0, 100)  # fmt: skip
+    confidence = np.clip(np.rint(raw * scale), 0, 100)
+    side = np.where(long_ > short, 1, -1).astype(np.int8)
+    side[(long_ == short) | ~cols.warm | (confidence < min_confidence)] = 0
+    return side, confidence.astype(np.int16)

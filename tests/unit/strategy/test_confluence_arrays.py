@@ -1,0 +1,229 @@
+"""Every bar's confluence decision, vectorised, is the per-bar ``on_candle`` one exactly.
+
+``confluence_arrays`` recomputes the indicators, stochastic, patterns, swing levels and
+the scorer's sums for a whole series; the strategy then keeps that series as its state
+in a backtest (``action_bars``) and looks a stepped bar's decision up. Checked against a
+strategy fed every candle (the reference), on slices of real 5m BTC and on prices on a
+coarse grid (ties everywhere: equal highs, zero ranges, equidistant levels, %K at 0).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kinetic.domain import Direction
+from kinetic.marketdata.files import CandleArrays, read_candles
+from kinetic.strategy.confluence import ConfluenceStrategy
+from kinetic.strategy.confluence_arrays import rolling_sum, stochastic, swing_levels
+from kinetic.strategy.features import FeatureParams, FeatureState
+from kinetic.strategy.indicators import RollingSum, StochasticState
+from kinetic.strategy.patterns import SwingLevels
+from kinetic.strategy.scoring import DEFAULT_WEIGHTS, SignalScorer
+from tests.unit.backtest.bt_kit import CRASH_5M
+
+SYMBOL = "BTCUSDT"
+_CRASH: list[CandleArrays] = []
+
+
+def _crash() -> CandleArrays:
+    if not _CRASH:
+        _CRASH.append(read_candles(CRASH_5M, SYMBOL))
+    return _CRASH[0]
+
+
+def _arrays(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray) -> CandleArrays:
+    t = np.arange(len(c), dtype=np.int64) * 60_000
+    return CandleArrays(SYMBOL, 60_000, t, o, h, lo, c, np.ones(len(c)))
+
+
+def _grid(seed: int, n: int) -> CandleArrays:
+    """Prices on a coarse grid: many exact ties (levels, ranges, bodies, %K at 0 and 100)."""
+    rng = np.random.default_rng(seed)
+    c = 100.0 + np.cumsum(rng.integers(-2, 3, n)).astype(np.float64)
+    o = np.r_[c[0], c[:-1]] + rng.integers(-1, 2, n)
+    h = np.maximum(o, c) + rng.integers(0, 3, n)
+    lo = np.minimum(o, c) - rng.integers(0, 3, n)
+    flat = slice(n // 2, n // 2 + min(30, n // 4))  # zero ranges: %K 50, no doji, no hammer
+    o[flat] = h[flat] = lo[flat] = c[flat] = c[n // 2]
+    return _arrays(o, h, lo, c)
+
+
+def _slice(start: int, n: int) -> CandleArrays:
+    a = _crash()
+    s = slice(start, start + n)
+    return CandleArrays(SYMBOL, a.interval_ms, a.open_time_ms[s], a.open[s], a.high[s],
+                        a.low[s], a.close[s], a.volume[s])  # fmt: skip
+
+
+_WEIGHTS = st.one_of(
+    st.none(),
+    st.fixed_dictionaries({k: st.sampled_from([0.0, 5.0, 15.0, 20.0]) for k in DEFAULT_WEIGHTS}),
+)
+_MAKE = st.fixed_dictionaries(
+    {
+        "min_confidence": st.sampled_from([0, 10, 30, 60]),
+        "confidence_scale": st.sampled_from([1.0, 1.5, 1.75]),
+        "weights": _WEIGHTS,
+    }
+)
+
+
+def _make(kw: dict[str, object]) -> ConfluenceStrategy:
+    weights = kw["weights"]
+    scorer = None if weights is None else SignalScorer(weights)  # type: ignore[arg-type]
+    return ConfluenceStrategy(kw["min_confidence"], scorer=scorer,  # type: ignore[arg-type]
+                              confidence_scale=kw["confidence_scale"])  # type: ignore[arg-type]  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    make=_MAKE,
+    grid=st.booleans(),
+    seed=st.integers(0, 10_000),
+    n=st.one_of(st.integers(1, 120), st.integers(120, 1500)),
+    skips=st.integers(0, 10_000),
+)
+def test_decisions_and_signals_are_the_per_bar_ones(
+    make: dict[str, object], grid: bool, seed: int, n: int, skips: int
+) -> None:
+    """The masks are exactly the bars on_candle enters on; a strategy that declared them
+    and is then stepped and fast-forwarded at random returns the very same signals."""
+    arrays = _grid(seed, n) if grid else _slice(seed * 6, n)
+    reference = _make(make)
+    signals = [reference.on_candle(arrays.candle(i)) for i in range(len(arrays))]
+    live = _make(make)
+    may_long, may_short = live.action_bars(SYMBOL, arrays)
+    assert SYMBOL in live._pre  # the vectorised path was taken, not a replay
+    assert may_long.tolist() == [s.direction is Direction.LONG for s in signals]
+    assert may_short.tolist() == [s.direction is Direction.SHORT for s in signals]
+    rng, i = random.Random(skips), 0
+    while i < len(arrays):
+        if rng.random() < 0.3:
+            j = min(len(arrays), i + rng.randint(1, 80))
+            live.fast_forward(SYMBOL, arrays, i, j)
+            i = j
+            continue
+        assert live.on_candle(arrays.candle(i)) == signals[i]
+        i += 1
+
+
+@pytest.mark.parametrize("min_confidence", [0, 60])
+def test_a_foreign_candle_or_stretch_falls_back_to_the_incremental_state(
+    min_confidence: int,
+) -> None:
+    """A candle that is not the series' next bar (or a stretch of other arrays) makes the
+    strategy build the incremental state of the bars it has seen, and go on exactly."""
+    arrays = _slice(40_000, 1_500)
+    reference = ConfluenceStrategy(min_confidence)
+    signals = [reference.on_candle(arrays.candle(i)) for i in range(len(arrays))]
+    for switch in (0, 10, 60, 700):
+        live = ConfluenceStrategy(min_confidence)
+        live.action_bars(SYMBOL, arrays)
+        live.fast_forward(SYMBOL, arrays, 0, switch)
+        copy = dataclasses.replace(arrays)  # equal, but not the arrays it declared
+        live.fast_forward(SYMBOL, copy, switch, switch + 5)
+        assert SYMBOL not in live._pre
+        for i in range(switch + 5, switch + 300):
+            assert live.on_candle(arrays.candle(i)) == signals[i]
+    live, reference = ConfluenceStrategy(min_confidence), ConfluenceStrategy(min_confidence)
+    live.action_bars(SYMBOL, arrays)
+    for i in range(100):
+        assert live.on_candle(arrays.candle(i)) == reference.on_candle(arrays.candle(i))
+    odd = arrays.candle(100)
+    moved = type(odd)(odd.symbol, odd.open_time_ms, odd.close_time_ms, odd.open, odd.high,
+                      odd.low, odd.close + 1.0, odd.volume)  # fmt: skip
+    assert live.on_candle(moved) == reference.on_candle(moved)
+    assert SYMBOL not in live._pre
+    for i in range(101, 400):
+        assert live.on_candle(arrays.candle(i)) == reference.on_candle(arrays.candle(i))
+
+
+def test_a_strategy_with_state_keeps_it_and_reset_forgets_the_series() -> None:
+    arrays = _slice(40_000, 400)
+    live = ConfluenceStrategy(30)
+    live.on_candle(arrays.candle(0))
+    live.action_bars(SYMBOL, arrays)  # masks only: the state it has is kept
+    assert SYMBOL not in live._pre
+    fresh = ConfluenceStrategy(30)
+    fresh.action_bars(SYMBOL, arrays)
+    assert SYMBOL in fresh._pre
+    fresh.reset(SYMBOL)
+    assert SYMBOL not in fresh._pre
+
+
+def test_non_finite_data_or_a_custom_scorer_is_replayed() -> None:
+    class Louder(SignalScorer):
+        def decide(self, evidence):  # type: ignore[no-untyped-def]
+            return super().decide(evidence)
+
+    arrays = _slice(40_000, 600)
+    for strategy in (
+        ConfluenceStrategy(0, scorer=Louder()),
+        ConfluenceStrategy(30, scorer=Louder()),
+    ):
+        may_long, may_short = strategy.action_bars(SYMBOL, arrays)
+        assert SYMBOL not in strategy._pre
+        if strategy.min_confidence == 0:
+            assert may_long.all()  # stepped: a replay costs more
+            assert may_short.all()
+    close = arrays.close.copy()
+    close[300] = math.nan
+    broken = dataclasses.replace(arrays, close=close)
+    strategy = ConfluenceStrategy(30)
+    may_long, _ = strategy.action_bars(SYMBOL, broken)
+    assert SYMBOL not in strategy._pre
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 0.0, 50.0, 100.0, 1e-3, 33.3, 1e17, 7.25]), max_size=60),
+       st.integers(1, 5))  # fmt: skip
+def test_rolling_sum_replays_the_running_sum(values: list[float], m: int) -> None:
+    state = RollingSum(m)
+    expected = []
+    for v in values:
+        state.update(v)
+        expected.append(state._sum)
+    assert rolling_sum(np.array(values, np.float64), m).tolist() == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 200))
+def test_stochastic_and_swing_levels_are_the_incremental_ones(seed: int, n: int) -> None:
+    a = _grid(seed, n)
+    k, d = stochastic(a.high, a.low, a.close, 14, 3)
+    sup, res = swing_levels(a.high, a.low, a.close, 3, 10)
+    stoch, levels = StochasticState(14, 3), SwingLevels(3)
+    for i in range(n):
+        v = stoch.update(a.high[i].item(), a.low[i].item(), a.close[i].item())
+        levels.update(a.high[i].item(), a.low[i].item())
+        near = levels.around(a.close[i].item())
+        assert (None if math.isnan(k[i]) else (k[i].item(), d[i].item())) == (
+            None if v is None else (v.k, v.d)
+        )
+        assert (None if math.isnan(sup[i]) else sup[i].item()) == near.support
+        assert (None if math.isnan(res[i]) else res[i].item()) == near.resistance
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(52, 400), grid=st.booleans())
+def test_tracked_feed_gives_each_bars_features(seed: int, n: int, grid: bool) -> None:
+    arrays = _grid(seed, n) if grid else _slice(seed * 6, n)
+    stepped, fed = FeatureState(FeatureParams()), FeatureState(FeatureParams())
+    head = FeatureParams().warmup + 1
+    for i in range(head):
+        stepped.update(arrays.candle(i))
+        fed.update(arrays.candle(i))
+    tracked = fed.feed(arrays, head, n, track=True)
+    assert tracked is not None
+    for i in range(head, n):
+        f = stepped.update(arrays.candle(i))
+        assert f is not None
+        got = [float(col[i - head]) for col in tracked]
+        assert got == [f.ema_fast, f.ema_slow, f.rsi, f.atr, f.adx, f.macd_hist]
