@@ -282,6 +282,8 @@ def decisions(
     raw = np.clip(np.rint(np.maximum(long_, short) - OPPOSING_COST * np.minimum(long_, short)),
                   0, 100)  # fmt: skip
     confidence = np.clip(np.rint(raw * scale), 0, 100)
+    tied = long_ == short
+    confidence[tied] = 0  # the scorer's tie: FLAT, confidence 0
     side = np.where(long_ > short, 1, -1).astype(np.int8)
-    side[(long_ == short) | ~cols.warm | (confidence < min_confidence)] = 0
+    side[tied | ~cols.warm | (confidence < min_confidence)] = 0
     return side, confidence.astype(np.int16)

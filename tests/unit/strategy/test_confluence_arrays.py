@@ -15,16 +15,23 @@ import random
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kinetic.domain import Direction
 from kinetic.marketdata.files import CandleArrays, read_candles
-from kinetic.strategy.confluence import ConfluenceStrategy
-from kinetic.strategy.confluence_arrays import rolling_sum, stochastic, swing_levels
+from kinetic.strategy.confluence import ConfluenceStrategy, _indicators, _patterns
+from kinetic.strategy.confluence_arrays import (
+    Columns,
+    decisions,
+    patterns,
+    rolling_sum,
+    stochastic,
+    swing_levels,
+)
 from kinetic.strategy.features import FeatureParams, FeatureState
-from kinetic.strategy.indicators import RollingSum, StochasticState
-from kinetic.strategy.patterns import SwingLevels
+from kinetic.strategy.indicators import RollingSum, StochasticState, StochasticValue
+from kinetic.strategy.patterns import Levels, SwingLevels
 from kinetic.strategy.scoring import DEFAULT_WEIGHTS, SignalScorer
 from tests.unit.backtest.bt_kit import CRASH_5M
 
@@ -181,6 +188,7 @@ def test_non_finite_data_or_a_custom_scorer_is_replayed() -> None:
     assert SYMBOL not in strategy._pre
 
 
+@example([20.1, 7.3, 0.0, 0.0, 0.0], 3)  # an all-zero window after a rounding residue
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.sampled_from([0.0, 0.0, 50.0, 100.0, 1e-3, 33.3, 1e17, 7.25]), max_size=60),
        st.integers(1, 5))  # fmt: skip
@@ -227,3 +235,51 @@ def test_tracked_feed_gives_each_bars_features(seed: int, n: int, grid: bool) ->
         assert f is not None
         got = [float(col[i - head]) for col in tracked]
         assert got == [f.ema_fast, f.ema_slow, f.rsi, f.atr, f.adx, f.macd_hist]
+
+
+@settings(max_examples=40, deadline=None)
+@given(make=_MAKE, seed=st.integers(0, 10_000), n=st.integers(1, 400))
+def test_the_vectorised_scorer_is_the_scorer(make: dict[str, object], seed: int, n: int) -> None:
+    """Per-bar values drawn on coarse grids (boundaries hit exactly: RSI 35/65, %K 20/80,
+    %K = %D, levels at equal distances, zero ATR), the evidence functions and the scorer
+    on each bar against ``decisions`` over all of them."""
+    a = _grid(seed, n)
+    rng = np.random.default_rng(seed)
+    o, h, lo, c = a.open, a.high, a.low, a.close
+
+    def pick(values: list[float]) -> np.ndarray:
+        return np.asarray(values, np.float64)[rng.integers(0, len(values), n)]
+
+    ema_slow = pick([0.0, 99.5, 100.0, 100.5])
+    k = pick([math.nan, 0.0, 10.0, 20.0, 50.0, 80.0, 90.0, 100.0])
+    engulfing, hammer, doji = patterns(o, h, lo, c)
+    cols = Columns(
+        warm=rng.random(n) > 0.05, ema_fast=ema_slow + pick([-1.0, 0.0, 0.5, 0.004]),
+        ema_slow=ema_slow, rsi=pick([0.0, 20.0, 34.5, 35.0, 50.0, 65.0, 80.0, 100.0]),
+        atr=pick([0.0, 1.0, 2.0, 4.0]), adx=pick([20.0]), macd_hist=pick([-1.0, 0.0, 0.5]),
+        stoch_k=k, stoch_d=k + pick([-1.0, 0.0, 1.0]),
+        support=np.where(rng.random(n) < 0.3, math.nan, c - pick([0.0, 1.0, 2.0])),
+        resistance=np.where(rng.random(n) < 0.3, math.nan, c + pick([0.0, 1.0, 2.0])),
+        engulfing=engulfing, hammer=hammer, doji=doji,
+    )  # fmt: skip
+    strategy = _make(make)
+    side, confidence = decisions(cols, c, strategy.scorer.weights, strategy.confidence_scale,
+                                 strategy.min_confidence)  # fmt: skip
+    for i in range(n):
+        if not cols.warm[i]:
+            assert side[i] == 0
+            continue
+        kk = cols.stoch_k[i].item()
+        stoch = None if math.isnan(kk) else StochasticValue(kk, cols.stoch_d[i].item())
+        sup, res = cols.support[i].item(), cols.resistance[i].item()
+        near = Levels(None if math.isnan(sup) else sup, None if math.isnan(res) else res)
+        prev = a.candle(i - 1) if i else None
+        evidence = _indicators(
+            cols.ema_fast[i].item(), ema_slow[i].item(), cols.macd_hist[i].item(),
+            cols.rsi[i].item(), stoch,
+        ) + _patterns(prev, a.candle(i), near, cols.atr[i].item())  # fmt: skip
+        score = strategy.scorer.score(evidence)
+        scaled = strategy._scaled(score.confidence)
+        entered = strategy._enters(score.side, scaled)
+        assert confidence[i] == scaled
+        assert side[i] == {Direction.LONG: 1, Direction.SHORT: -1}.get(score.side, 0) * entered
