@@ -190,8 +190,12 @@ def test_non_finite_data_or_a_custom_scorer_is_replayed() -> None:
 
 @example([20.1, 7.3, 0.0, 0.0, 0.0], 3)  # an all-zero window after a rounding residue
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.sampled_from([0.0, 0.0, 50.0, 100.0, 1e-3, 33.3, 1e17, 7.25]), max_size=60),
-       st.integers(1, 5))  # fmt: skip
+@given(
+    st.lists(
+        st.sampled_from([0.0, 0.0, -0.0, 50.0, 100.0, 1e-3, 20.1, 33.3, 1e17, 7.3]), max_size=60
+    ),
+    st.integers(1, 5),
+)
 def test_rolling_sum_replays_the_running_sum(values: list[float], m: int) -> None:
     state = RollingSum(m)
     expected = []
