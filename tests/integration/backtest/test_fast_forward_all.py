@@ -81,11 +81,21 @@ async def test_two_symbols_both_engines_short_and_leverage_are_identical(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("strategy", ["spot_trend", "futures_regime"])
-async def test_raw_futures_and_eth_are_identical(tmp_path: Path, strategy: str) -> None:
+@pytest.mark.parametrize(
+    ("strategy", "engines"),
+    [
+        ("spot_trend", ("futures",)),
+        ("futures_regime", ("futures",)),
+        ("confluence", ("futures",)),  # min_confidence 0: an entry on nearly every bar
+        ("confluence", ("spot",)),
+    ],
+)
+async def test_raw_futures_and_eth_are_identical(
+    tmp_path: Path, strategy: str, engines: tuple[str, ...]
+) -> None:
     """--raw: no limits, positions most of the time; ETH 5m, another data set."""
     opts = BacktestOptions(
-        engines=("futures",), symbols=("ETHUSDT",), data=(ETH_5M,), strategy=strategy,
+        engines=engines, symbols=("ETHUSDT",), data=(ETH_5M,), strategy=strategy,
         raw=True, fee=0.001,
     )  # fmt: skip
     assert await _both(opts, tmp_path) > 0
