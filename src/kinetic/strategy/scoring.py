@@ -65,16 +65,33 @@ class SignalScorer:
         """Return ``weight x strength`` of one piece of evidence (0 for unknown names)."""
         return self.weights.get(evidence.name, 0.0) * clamp01(evidence.strength)
 
-    def _totals(self, evidence: Iterable[Evidence]) -> tuple[list[Evidence], float, float]:
-        items = [e for e in evidence if e.side is not Direction.FLAT and self.points(e) > 0]
-        totals = {Direction.LONG: 0.0, Direction.SHORT: 0.0}
-        for e in items:
-            totals[e.side] += self.points(e)
-        return items, totals[Direction.LONG], totals[Direction.SHORT]
+    def _totals(
+        self, evidence: Iterable[Evidence]
+    ) -> tuple[list[Evidence], list[float], float, float]:
+        """The pieces that count (a side and points > 0), their points and each side's
+        total, summed in the evidence's order."""
+        items: list[Evidence] = []
+        points: list[float] = []
+        long_ = short = 0.0
+        weights = self.weights
+        for e in evidence:
+            side = e.side
+            if side is Direction.FLAT:
+                continue
+            s = e.strength
+            p = weights.get(e.name, 0.0) * (0.0 if s < 0.0 else 1.0 if s > 1.0 else s)
+            if p > 0:  # clamp01 inline: the same value as ``points``
+                items.append(e)
+                points.append(p)
+                if side is Direction.LONG:
+                    long_ += p
+                else:
+                    short += p
+        return items, points, long_, short
 
     def decide(self, evidence: Iterable[Evidence]) -> tuple[Direction, int]:
         """``score``'s side and confidence alone (nothing explained: cheaper)."""
-        _, long_, short = self._totals(evidence)
+        _, _, long_, short = self._totals(evidence)
         if long_ == short:
             return Direction.FLAT, 0
         side = Direction.LONG if long_ > short else Direction.SHORT
@@ -82,19 +99,19 @@ class SignalScorer:
 
     def score(self, evidence: Iterable[Evidence]) -> Score:
         """Return the winning side and its confidence with every contribution explained."""
-        items, long_, short = self._totals(evidence)
+        items, points, long_, short = self._totals(evidence)
         if long_ == short:
             tied = {e.name: 0.0 for e in items}
             return Score(Direction.FLAT, 0, tied, "tied evidence" if items else "no evidence")
         side = Direction.LONG if long_ > short else Direction.SHORT
         parts: dict[str, float] = {}
         for_side = {e.name for e in items if e.side is side}
-        for e in items:
+        for e, p in zip(items, points, strict=True):
             if e.side is side:
-                key, signed = e.name, self.points(e)
+                key, signed = e.name, p
             else:  # keep a same-named opposite part apart so the sums stay explicit
                 key = f"{e.name}_against" if e.name in for_side else e.name
-                signed = -self.points(e)
+                signed = -p
             parts[key] = round(parts.get(key, 0.0) + signed, 6)
         confidence = _confidence(long_, short)
         return Score(side, confidence, parts, _explain(side, confidence, items, parts))
@@ -109,8 +126,12 @@ def _explain(
     side: Direction, confidence: int, items: list[Evidence], parts: dict[str, float]
 ) -> str:
     details = {e.name: e.detail for e in items if e.detail}
-    text = ", ".join(
-        f"{name} {value:+.1f}" + (f" ({details[name]})" if name in details else "")
-        for name, value in sorted(parts.items(), key=lambda kv: -kv[1])
-    )
+    text = ", ".join([
+        f"{name} {value:+.1f} ({details[name]})" if name in details else f"{name} {value:+.1f}"
+        for name, value in sorted(parts.items(), key=_descending)
+    ])  # fmt: skip
     return f"{side.value} confluence {confidence}: {text}"
+
+
+def _descending(kv: tuple[str, float]) -> float:
+    return -kv[1]

@@ -52,12 +52,7 @@ def _pct(num: float, den: float) -> float:
 
 def _affine(c: float, us: list[float], y: float) -> list[float]:
     """Every ``y = c * y + u`` over ``us`` in order (the same rounding as ``update``)."""
-    out: list[float] = []
-    append = out.append
-    for u in us:
-        y = c * y + u
-        append(y)
-    return out
+    return [y := c * y + u for u in us]  # a comprehension: about half a loop's cost
 
 
 def _affine_end(c: float, us: list[float], y: float) -> float:
