@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 STOCH_N, STOCH_SMOOTH = 14, 3  # ConfluenceStrategy's StochasticState(14, 3)
 SWING_N, SWING_KEEP = 3, 10  # its SwingLevels(3) (keep=10)
 LIMIT = 1e100  # |price| above this: no overflow to inf anywhere below, or step instead
-_ROWS = 65_536  # bars per block when gathering the last swings (bounded temporaries)
+_ROWS = 16_384  # bars per block of temporaries (a few MB each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +95,13 @@ def columns(arrays: CandleArrays, params: FeatureParams) -> Columns | None:
             for col, v in zip(feats, (f.ema_fast, f.ema_slow, f.rsi, f.atr, f.adx,
                                       f.macd_hist), strict=True):  # fmt: skip
                 col[i] = v
-    if n > head:  # warm from here on: every state is past its seeding
-        tracked = state.feed(arrays, head, n, track=True)
+    warm[head:] = True  # warm from here on: every state is past its seeding
+    for start in range(head, n, _ROWS):  # in blocks: the feeds' Python lists stay small
+        stop = min(start + _ROWS, n)
+        tracked = state.feed(arrays, start, stop, track=True)
         assert tracked is not None
-        warm[head:] = True
         for col, values in zip(feats, tracked, strict=True):
-            col[head:] = values
+            col[start:stop] = values
     k, d = stochastic(h, lo, c, STOCH_N, STOCH_SMOOTH)
     support, resistance = swing_levels(h, lo, c, SWING_N, SWING_KEEP)
     engulfing, hammer, doji = patterns(o, h, lo, c)
@@ -139,8 +140,9 @@ def rolling_sum(x: F64, m: int) -> F64:
     if size == 0:
         return out
     with np.errstate(invalid="ignore"):
-        nonzero = (x != 0.0).astype(np.int64)
-    zero = np.convolve(nonzero, np.ones(m, np.int64))[:size] == 0  # the window is all zeros
+        nonzero = (x != 0.0).astype(np.int32)
+    zero = np.convolve(nonzero, np.ones(m, np.int32))[:size] == 0  # the window is all zeros
+    del nonzero
     head = min(size, m - 1)
     s = 0.0
     for u in range(head):  # the window is not full yet: plain running sum
@@ -148,8 +150,10 @@ def rolling_sum(x: F64, m: int) -> F64:
         s = 0.0 if zero[u] else s
         out[u] = s
     full = np.arange(m - 1, size, m)  # the fsum updates
-    vals = x.tolist()
-    out[full] = [math.fsum(vals[u - m + 1 : u + 1]) for u in full.tolist()]
+    for lo in range(0, len(full), _ROWS):  # in blocks: small Python lists
+        ends = full[lo : lo + _ROWS]
+        windows = zip(*(x[ends - j].tolist() for j in range(m - 1, -1, -1)), strict=True)
+        out[ends] = [math.fsum(w) for w in windows]
     out[full[zero[full]]] = 0.0
     prev = full
     for _ in range(1, m):  # the updates that follow an fsum, one step at a time
@@ -253,7 +257,21 @@ def decisions(
     cols: Columns, close: F64, weights: Mapping[str, float], scale: float, min_confidence: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(side, confidence)`` per bar: side 1 LONG / -1 SHORT / 0 FLAT as ``on_candle``
-    returns it (FLAT below ``min_confidence``), confidence its scaled confluence."""
+    returns it (FLAT below ``min_confidence``), confidence its scaled confluence (0 on a
+    tie). Computed in blocks of bars (bounded temporaries)."""
+    n = len(close)
+    side, confidence = np.zeros(n, np.int8), np.zeros(n, np.int16)
+    for lo in range(0, n, _ROWS):
+        part = slice(lo, min(lo + _ROWS, n))
+        block = Columns(*(getattr(cols, f)[part] for f in Columns.__slots__))
+        side[part], confidence[part] = _decide(block, close[part], weights, scale,
+                                               min_confidence)  # fmt: skip
+    return side, confidence
+
+
+def _decide(
+    cols: Columns, close: F64, weights: Mapping[str, float], scale: float, min_confidence: int
+) -> tuple[np.ndarray, np.ndarray]:
     one = np.ones(len(close))
     with np.errstate(invalid="ignore", divide="ignore"):
         spread = np.where(cols.ema_slow != 0, (cols.ema_fast - cols.ema_slow) / cols.ema_slow
