@@ -5,6 +5,16 @@ the scorer's sums for a whole series; the strategy then keeps that series as its
 in a backtest (``action_bars``) and looks a stepped bar's decision up. Checked against a
 strategy fed every candle (the reference), on slices of real 5m BTC and on prices on a
 coarse grid (ties everywhere: equal highs, zero ranges, equidistant levels, %K at 0).
+
+Mutants these tests kill (each tried by hand): support and resistance at equal distances
+going to resistance; a swing high not strictly above the bars before it, or strictly
+above those after; the levels keeping nine swings or dropping the oldest; %K above %D
+counted as turning when equal; another doji bonus; rounding half up; the zero rule of
+RollingSum's running update left out; a tie's confidence not 0; warm-up bars not FLAT;
+the batch feed started before the states are warm; ``fast_forward`` moving the index one
+bar short; the looked-up signal without the previous candle (engulfing); the rebuilt
+incremental state skipping the first bar. The zero rule on an ``fsum`` update is an
+equivalent mutant (``fsum`` of zeros is 0.0).
 """
 
 from __future__ import annotations
