@@ -28,7 +28,7 @@ import numpy as np
 from kinetic.domain import Candle, Direction, Signal
 from kinetic.strategy.action_bars import every_bar
 from kinetic.strategy.base import Tunable, clamp01, flat_signal, to_confidence
-from kinetic.strategy.confluence_arrays import Columns, columns, decisions
+from kinetic.strategy.confluence_arrays import Lookup, lookup
 from kinetic.strategy.features import FeatureParams, Features, FeatureState
 from kinetic.strategy.futures_regime import RegimeDetector
 from kinetic.strategy.indicators import StochasticState, StochasticValue
@@ -60,14 +60,16 @@ _State = tuple[FeatureState, StochasticState, SwingLevels, list[Candle]]
 
 def indicator_evidence(f: Features, stoch: StochasticValue | None) -> list[Evidence]:
     """Return the indicator evidence of one candle."""
-    return _indicators(f.ema_fast, f.ema_slow, f.macd_hist, f.rsi, stoch)
+    spread = (f.ema_fast - f.ema_slow) / f.ema_slow * 100.0 if f.ema_slow else 0.0
+    return _indicators(spread, f.macd_hist, f.rsi, stoch)
 
 
 def _indicators(
-    ema_fast: float, ema_slow: float, macd_hist: float, rsi: float, stoch: StochasticValue | None
+    spread: float, macd_hist: float, rsi: float, stoch: StochasticValue | None
 ) -> list[Evidence]:
+    """The indicator evidence from the EMA spread (%), the MACD histogram (or its sign),
+    the RSI and the stochastic."""
     out: list[Evidence] = []
-    spread = (ema_fast - ema_slow) / ema_slow * 100.0 if ema_slow else 0.0
     if spread:
         out.append(Evidence("ema_trend", LONG if spread > 0 else SHORT, abs(spread) / 1.0,
                             f"EMA spread {spread:+.2f}%"))  # fmt: skip
@@ -122,8 +124,7 @@ def _level_evidence(c: Candle, near: Levels, atr: float) -> Evidence | None:
     return Evidence("support_resistance", side, strength, f"{name} {level:g}")
 
 
-def _none(x: float) -> float | None:
-    return None if x != x else x  # nan: none
+_NO_LEVEL = Levels(None, None)
 
 
 @dataclass(slots=True)
@@ -136,9 +137,14 @@ class _Precomputed:
     """
 
     arrays: CandleArrays
-    cols: Columns
-    side: np.ndarray  # int8 per bar: on_candle's direction (1 LONG, -1 SHORT, 0 FLAT)
+    cols: Lookup | None  # None once every bar was fed
     cursor: int = 0
+
+    def move(self, cursor: int) -> None:
+        """Bars up to ``cursor`` are fed; past the last one the values are let go."""
+        self.cursor = cursor
+        if cursor >= len(self.arrays):
+            self.cols = None
 
     def is_next(self, c: Candle) -> bool:
         """True when ``c`` is bar ``cursor`` of ``arrays`` (the values on_candle reads)."""
@@ -220,18 +226,18 @@ class ConfluenceStrategy(Tunable):
         the vectorised path does not take (non-finite prices, a custom scorer class) is
         replayed by a shadow state instead (``replay``).
         """
-        cols = None
+        found = None
         if type(self.scorer) is SignalScorer and all(
             math.isfinite(w) for w in self.scorer.weights.values()
         ):
-            cols = columns(arrays, self._params)
-        if cols is None:
+            found = lookup(arrays, self._params, self.scorer.weights, self.confidence_scale,
+                           self.min_confidence)  # fmt: skip
+        if found is None:
             return self._shadow_masks(arrays)
-        side, _ = decisions(cols, np.asarray(arrays.close, np.float64), self.scorer.weights,
-                            self.confidence_scale, self.min_confidence)  # fmt: skip
+        side, kept = found
         pre = self._pre.get(symbol)
         if symbol not in self._states and (pre is None or pre.cursor == 0):
-            self._pre[symbol] = _Precomputed(arrays, cols, side)
+            self._pre[symbol] = _Precomputed(arrays, kept)
         return side == 1, side == -1
 
     def _shadow_masks(self, arrays: CandleArrays) -> tuple[np.ndarray, np.ndarray]:
@@ -255,7 +261,7 @@ class ConfluenceStrategy(Tunable):
         pre = self._pre.get(symbol)
         if pre is not None:
             if arrays is pre.arrays and start == pre.cursor and stop <= len(arrays):
-                pre.cursor = stop
+                pre.move(stop)
                 return
             self._materialise(symbol)
         self._advance(symbol, arrays, start, stop)
@@ -286,15 +292,17 @@ class ConfluenceStrategy(Tunable):
     def _looked_up(self, pre: _Precomputed, candle: Candle) -> Signal:
         """``on_candle``'s signal on bar ``pre.cursor``, from the precomputed values."""
         i, cols = pre.cursor, pre.cols
-        pre.cursor = i + 1
+        assert cols is not None  # is_next: bar i exists
+        pre.move(i + 1)
         if not cols.warm.item(i):
             return flat_signal(candle, f"warming up ({i + 1}/{self.warmup})")
         k = cols.stoch_k.item(i)
         stoch = None if k != k else StochasticValue(k, cols.stoch_d.item(i))
         atr = cols.atr.item(i)
-        evidence = _indicators(cols.ema_fast.item(i), cols.ema_slow.item(i),
-                               cols.macd_hist.item(i), cols.rsi.item(i), stoch)  # fmt: skip
-        near = Levels(_none(cols.support.item(i)), _none(cols.resistance.item(i)))
+        evidence = _indicators(cols.spread.item(i), cols.macd.item(i), cols.rsi.item(i), stoch)
+        level, level_side = cols.level.item(i), cols.level_side.item(i)
+        near = _NO_LEVEL if not level_side else Levels(level, None) if level_side > 0 else (
+            Levels(None, level))  # fmt: skip
         prev = pre.arrays.candle(i - 1) if i else None
         return self._signal(
             candle, atr, cols.adx.item(i), evidence + _patterns(prev, candle, near, atr)

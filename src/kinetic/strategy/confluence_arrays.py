@@ -32,7 +32,7 @@ stepping.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -59,12 +59,11 @@ class Columns:
     """Per bar, the values ``on_candle`` computes (nan: none; indicators nan while cold)."""
 
     warm: np.ndarray  # bool: the features are defined (``FeatureState.update`` not None)
-    ema_fast: F64
-    ema_slow: F64
+    spread: F64  # EMA fast vs slow in % (``_indicators``' spread; 0 where the slow one is)
     rsi: F64
     atr: F64
     adx: F64
-    macd_hist: F64
+    macd: np.ndarray  # int8: the MACD histogram's sign
     stoch_k: F64  # nan while the stochastic is not warm
     stoch_d: F64
     support: F64  # nearest swing low at or below the close (nan: none)
@@ -84,30 +83,76 @@ def columns(arrays: CandleArrays, params: FeatureParams) -> Columns | None:
             return None
     if n > 1 and not (np.diff(np.asarray(arrays.open_time_ms, np.int64)) > 0).all():
         return None
+    # the parts with the larger temporaries first, while little is kept
+    engulfing, hammer, doji = patterns(o, h, lo, c)
+    support, resistance = swing_levels(h, lo, c, SWING_N, SWING_KEEP)
+    k, d = stochastic(h, lo, c, STOCH_N, STOCH_SMOOTH)
     warm = np.zeros(n, np.bool_)
-    feats = [np.full(n, np.nan) for _ in range(6)]  # ema_fast, ema_slow, rsi, atr, adx, hist
+    spread, rsi, atr, adx = (np.full(n, np.nan) for _ in range(4))
+    macd = np.zeros(n, np.int8)
+
+    def put(start: int, stop: int, f: Sequence[F64]) -> None:  # ema_fast, ema_slow, rsi, ...
+        ema_fast, ema_slow, rsi[start:stop], atr[start:stop], adx[start:stop], hist = f
+        with np.errstate(invalid="ignore", divide="ignore"):  # as _indicators computes it
+            spread[start:stop] = np.where(
+                ema_slow != 0, (ema_fast - ema_slow) / ema_slow * 100.0, 0.0
+            )
+        macd[start:stop] = _sign(hist)
+
     head = min(n, params.warmup + 1)
     state = FeatureState(params)
+    first = head  # the first bar with features
+    values: list[list[float]] = []
     for i, candle in enumerate(bar_candles(arrays, 0, head)):
         f = state.update(candle)
         if f is not None:
-            warm[i] = True
-            for col, v in zip(feats, (f.ema_fast, f.ema_slow, f.rsi, f.atr, f.adx,
-                                      f.macd_hist), strict=True):  # fmt: skip
-                col[i] = v
-    warm[head:] = True  # warm from here on: every state is past its seeding
+            first = min(first, i)
+            values.append([f.ema_fast, f.ema_slow, f.rsi, f.atr, f.adx, f.macd_hist])
+    if values:
+        put(first, head, list(np.array(values).T))
+    warm[first:] = True  # and from here on: every state is past its seeding
     for start in range(head, n, _ROWS):  # in blocks: the feeds' Python lists stay small
         stop = min(start + _ROWS, n)
         tracked = state.feed(arrays, start, stop, track=True)
         assert tracked is not None
-        for col, values in zip(feats, tracked, strict=True):
-            col[start:stop] = values
-    k, d = stochastic(h, lo, c, STOCH_N, STOCH_SMOOTH)
-    support, resistance = swing_levels(h, lo, c, SWING_N, SWING_KEEP)
-    engulfing, hammer, doji = patterns(o, h, lo, c)
-    ema_fast, ema_slow, rsi, atr, adx, hist = feats
-    return Columns(warm, ema_fast, ema_slow, rsi, atr, adx, hist, k, d, support, resistance,
-                   engulfing, hammer, doji)  # fmt: skip
+        put(start, stop, tracked)
+    return Columns(warm, spread, rsi, atr, adx, macd, k, d, support, resistance, engulfing,
+                   hammer, doji)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What a stepped bar's signal needs (``ConfluenceStrategy._looked_up``), per bar."""
+
+    warm: np.ndarray
+    spread: F64
+    macd: np.ndarray
+    rsi: F64
+    atr: F64
+    adx: F64
+    stoch_k: F64
+    stoch_d: F64
+    level: F64  # the support or resistance the evidence names (nan: none in reach)
+    level_side: np.ndarray  # int8: 1 support, -1 resistance, 0 none
+
+
+def lookup(
+    arrays: CandleArrays,
+    params: FeatureParams,
+    weights: Mapping[str, float],
+    scale: float,
+    min_confidence: int,
+) -> tuple[np.ndarray, Lookup] | None:
+    """Every bar's side (``decisions``) and the values kept for stepped bars; None: the
+    data is not taken (``columns``)."""  # fmt: skip
+    cols = columns(arrays, params)
+    if cols is None:
+        return None
+    close = np.asarray(arrays.close, np.float64)
+    side, _, level, level_side = decisions(cols, close, weights, scale, min_confidence)
+    kept = Lookup(cols.warm, cols.spread, cols.macd, cols.rsi, cols.atr, cols.adx,
+                  cols.stoch_k, cols.stoch_d, level, level_side)  # fmt: skip
+    return side, kept
 
 
 def stochastic(high: F64, low: F64, close: F64, n: int, smooth: int) -> tuple[F64, F64]:
@@ -117,11 +162,15 @@ def stochastic(high: F64, low: F64, close: F64, n: int, smooth: int) -> tuple[F6
     first = n - 1 + smooth - 1  # the first bar with a value
     if size <= first:
         return k_out, d_out
-    hh = sliding_window_view(high, n).max(axis=1)
-    ll = sliding_window_view(low, n).min(axis=1)
-    rng = hh - ll
-    with np.errstate(invalid="ignore", divide="ignore"):
-        k = np.where(rng != 0, 100.0 * ((close[n - 1 :] - ll) / rng), 50.0)
+    k = np.empty(size - n + 1)  # from bar n - 1 on
+    for lo in range(0, len(k), _ROWS):  # in blocks: bounded temporaries
+        hi = min(lo + _ROWS, len(k))
+        hh = sliding_window_view(high[lo : hi + n - 1], n).max(axis=1)
+        ll = sliding_window_view(low[lo : hi + n - 1], n).min(axis=1)
+        rng = hh - ll
+        with np.errstate(invalid="ignore", divide="ignore"):
+            k[lo:hi] = np.where(rng != 0, 100.0 * ((close[lo + n - 1 : hi + n - 1] - ll) / rng),
+                                50.0)  # fmt: skip
     k_out[first:] = k[smooth - 1 :]
     d_out[first:] = rolling_sum(k, smooth)[smooth - 1 :] / smooth
     return k_out, d_out
@@ -178,24 +227,25 @@ def swing_levels(high: F64, low: F64, close: F64, n: int, keep: int) -> tuple[F6
     # SwingDetector: strictly above the n highs before, not below the n after (lows mirrored)
     is_high = (hw[:, :n] < mid_h).all(axis=1) & (hw[:, n + 1 :] <= mid_h).all(axis=1)
     is_low = (lw[:, :n] > mid_l).all(axis=1) & (lw[:, n + 1 :] >= mid_l).all(axis=1)
-    bars = np.arange(size)
     for found, prices, out, below in ((is_low, mid_l[:, 0], support, True),
                                       (is_high, mid_h[:, 0], resistance, False)):  # fmt: skip
         rows = np.flatnonzero(found)
         if len(rows) == 0:
             continue
-        levels = prices[rows]
-        seen = np.searchsorted(rows + 2 * n, bars, side="right")  # confirmed at row + 2n
-        _nearest(levels, seen, close, keep, below, out)
+        _nearest(prices[rows], rows + 2 * n, close, keep, below, out)  # confirmed at row + 2n
     return support, resistance
 
 
-def _nearest(levels: F64, seen: np.ndarray, close: F64, keep: int, below: bool, out: F64) -> None:
-    """For each bar, the nearest of the last ``keep`` levels seen on the close's side."""
+def _nearest(
+    levels: F64, confirmed: np.ndarray, close: F64, keep: int, below: bool, out: F64
+) -> None:
+    """For each bar, the nearest of the last ``keep`` levels confirmed (at bars
+    ``confirmed``, ascending) up to it, on the close's side."""
     lag = np.arange(keep) - keep
     for lo in range(0, len(close), _ROWS):
         hi = min(lo + _ROWS, len(close))
-        idx = seen[lo:hi, None] + lag
+        seen = np.searchsorted(confirmed, np.arange(lo, hi), side="right")
+        idx = seen[:, None] + lag
         vals = levels[np.maximum(idx, 0)]
         price = close[lo:hi, None]
         ok = (idx >= 0) & ((vals <= price) if below else (vals >= price))
@@ -208,6 +258,20 @@ def _nearest(levels: F64, seen: np.ndarray, close: F64, keep: int, below: bool, 
 
 def patterns(o: F64, h: F64, lo: F64, c: F64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(engulfing, hammer, doji)`` per bar, as the ``patterns`` predicates decide."""
+    size = len(c)
+    engulfing, hammer = np.zeros(size, np.int8), np.zeros(size, np.int8)
+    doji = np.zeros(size, np.bool_)
+    for start in range(0, size, _ROWS):  # in blocks (the bar before each one included)
+        stop = min(start + _ROWS, size)
+        first = max(start - 1, 0)
+        part = slice(first, stop)
+        e, hs, dj = _patterns(o[part], h[part], lo[part], c[part])
+        skip = start - first
+        engulfing[start:stop], hammer[start:stop], doji[start:stop] = e[skip:], hs[skip:], dj[skip:]
+    return engulfing, hammer, doji
+
+
+def _patterns(o: F64, h: F64, lo: F64, c: F64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     size = len(c)
     body = np.abs(c - o)
     engulfing = np.zeros(size, np.int8)
@@ -237,8 +301,8 @@ def _sign(x: F64) -> np.ndarray:
     return np.where(x > 0, 1, np.where(x < 0, -1, 0))
 
 
-def _level_evidence(cols: Columns, close: F64) -> tuple[np.ndarray, F64]:
-    """``confluence._level_evidence``'s side and strength per bar."""
+def _level_evidence(cols: Columns, close: F64) -> tuple[np.ndarray, F64, F64]:
+    """``confluence._level_evidence``'s side, strength and level per bar."""
     with np.errstate(invalid="ignore"):
         tol = 0.5 * cols.atr
         ds, dr = np.abs(close - cols.support), np.abs(close - cols.resistance)
@@ -250,42 +314,46 @@ def _level_evidence(cols: Columns, close: F64) -> tuple[np.ndarray, F64]:
         dist = np.where(pick_s, ds, dr)
         bonus = np.where(cols.doji, DOJI_AT_LEVEL, 0.0)
         strength = _clamp01(1.0 - 0.5 * dist / tol + bonus)
-    return np.where(pick_s, 1, np.where(pick_r, -1, 0)), strength
+    level = np.where(pick_s, cols.support, np.where(pick_r, cols.resistance, np.nan))
+    return np.where(pick_s, 1, np.where(pick_r, -1, 0)), strength, level
 
 
 def decisions(
     cols: Columns, close: F64, weights: Mapping[str, float], scale: float, min_confidence: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(side, confidence)`` per bar: side 1 LONG / -1 SHORT / 0 FLAT as ``on_candle``
-    returns it (FLAT below ``min_confidence``), confidence its scaled confluence (0 on a
-    tie). Computed in blocks of bars (bounded temporaries)."""
+) -> tuple[np.ndarray, np.ndarray, F64, np.ndarray]:
+    """``(side, confidence, level, level_side)`` per bar: side 1 LONG / -1 SHORT / 0 FLAT
+    as ``on_candle`` returns it (FLAT below ``min_confidence``), confidence its scaled
+    confluence (0 on a tie), the level its support/resistance evidence names and that
+    evidence's side (1 support, -1 resistance, 0 none). In blocks of bars (bounded
+    temporaries)."""
     n = len(close)
     side, confidence = np.zeros(n, np.int8), np.zeros(n, np.int16)
+    level, level_side = np.full(n, np.nan), np.zeros(n, np.int8)
     for lo in range(0, n, _ROWS):
         part = slice(lo, min(lo + _ROWS, n))
         block = Columns(*(getattr(cols, f)[part] for f in Columns.__slots__))
-        side[part], confidence[part] = _decide(block, close[part], weights, scale,
-                                               min_confidence)  # fmt: skip
-    return side, confidence
+        side[part], confidence[part], level[part], level_side[part] = _decide(
+            block, close[part], weights, scale, min_confidence
+        )
+    return side, confidence, level, level_side
 
 
 def _decide(
     cols: Columns, close: F64, weights: Mapping[str, float], scale: float, min_confidence: int
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, F64, np.ndarray]:
     one = np.ones(len(close))
     with np.errstate(invalid="ignore", divide="ignore"):
-        spread = np.where(cols.ema_slow != 0, (cols.ema_fast - cols.ema_slow) / cols.ema_slow
-                          * 100.0, 0.0)  # fmt: skip
+        spread = cols.spread
         rsi = cols.rsi
         rsi_side = np.where(rsi < 35.0, 1, np.where(rsi > 65.0, -1, 0))
         rsi_strength = np.where(rsi < 35.0, (35.0 - rsi) / 15.0, (rsi - 65.0) / 15.0)
         k, d = cols.stoch_k, cols.stoch_d
         stoch_side = np.where(k < 20.0, 1, np.where(k > 80.0, -1, 0))
         turning = np.where(stoch_side == 1, k > d, k < d)
-        level_side, level_strength = _level_evidence(cols, close)
+        level_side, level_strength, level = _level_evidence(cols, close)
         evidence = (  # in on_candle's order: indicators, then patterns, then the level
             ("ema_trend", _sign(spread), np.abs(spread) / 1.0),
-            ("macd", _sign(cols.macd_hist), one),
+            ("macd", cols.macd, one),
             ("rsi", rsi_side, rsi_strength),
             ("stochastic", stoch_side, np.where(turning, 1.0, 0.5)),
             ("engulfing", cols.engulfing, one),
@@ -304,4 +372,4 @@ def _decide(
     confidence[tied] = 0  # the scorer's tie: FLAT, confidence 0
     side = np.where(long_ > short, 1, -1).astype(np.int8)
     side[tied | ~cols.warm | (confidence < min_confidence)] = 0
-    return side, confidence.astype(np.int16)
+    return side, confidence.astype(np.int16), level, level_side

@@ -264,21 +264,22 @@ def test_the_vectorised_scorer_is_the_scorer(make: dict[str, object], seed: int,
     def pick(values: list[float]) -> np.ndarray:
         return np.asarray(values, np.float64)[rng.integers(0, len(values), n)]
 
-    ema_slow = pick([0.0, 99.5, 100.0, 100.5])
     k = pick([math.nan, 0.0, 10.0, 20.0, 50.0, 80.0, 90.0, 100.0])
     engulfing, hammer, doji = patterns(o, h, lo, c)
     cols = Columns(
-        warm=rng.random(n) > 0.05, ema_fast=ema_slow + pick([-1.0, 0.0, 0.5, 0.004]),
-        ema_slow=ema_slow, rsi=pick([0.0, 20.0, 34.5, 35.0, 50.0, 65.0, 80.0, 100.0]),
-        atr=pick([0.0, 1.0, 2.0, 4.0]), adx=pick([20.0]), macd_hist=pick([-1.0, 0.0, 0.5]),
+        warm=rng.random(n) > 0.05, spread=pick([-2.0, -1.0, 0.0, 0.004, 0.5, 1.0, 1.5]),
+        rsi=pick([0.0, 20.0, 34.5, 35.0, 50.0, 65.0, 80.0, 100.0]),
+        atr=pick([0.0, 1.0, 2.0, 4.0]), adx=pick([20.0]),
+        macd=pick([-1.0, 0.0, 1.0]).astype(np.int8),
         stoch_k=k, stoch_d=k + pick([-1.0, 0.0, 1.0]),
         support=np.where(rng.random(n) < 0.3, math.nan, c - pick([0.0, 1.0, 2.0])),
         resistance=np.where(rng.random(n) < 0.3, math.nan, c + pick([0.0, 1.0, 2.0])),
         engulfing=engulfing, hammer=hammer, doji=doji,
     )  # fmt: skip
     strategy = _make(make)
-    side, confidence = decisions(cols, c, strategy.scorer.weights, strategy.confidence_scale,
-                                 strategy.min_confidence)  # fmt: skip
+    side, confidence, level, level_side = decisions(
+        cols, c, strategy.scorer.weights, strategy.confidence_scale, strategy.min_confidence
+    )
     for i in range(n):
         if not cols.warm[i]:
             assert side[i] == 0
@@ -289,11 +290,28 @@ def test_the_vectorised_scorer_is_the_scorer(make: dict[str, object], seed: int,
         near = Levels(None if math.isnan(sup) else sup, None if math.isnan(res) else res)
         prev = a.candle(i - 1) if i else None
         evidence = _indicators(
-            cols.ema_fast[i].item(), ema_slow[i].item(), cols.macd_hist[i].item(),
-            cols.rsi[i].item(), stoch,
+            cols.spread[i].item(), cols.macd[i].item(), cols.rsi[i].item(), stoch
         ) + _patterns(prev, a.candle(i), near, cols.atr[i].item())  # fmt: skip
+        # the one level kept for a stepped bar names the same evidence as both levels
+        chosen = level[i].item()
+        kept = {1: Levels(chosen, None), -1: Levels(None, chosen)}.get(level_side[i].item())
+        assert _patterns(prev, a.candle(i), kept or Levels(None, None), cols.atr[i].item()) == (
+            _patterns(prev, a.candle(i), near, cols.atr[i].item())
+        )
         score = strategy.scorer.score(evidence)
         scaled = strategy._scaled(score.confidence)
         entered = strategy._enters(score.side, scaled)
         assert confidence[i] == scaled
         assert side[i] == {Direction.LONG: 1, Direction.SHORT: -1}.get(score.side, 0) * entered
+
+
+def test_the_values_are_let_go_after_the_last_bar_and_a_later_candle_still_counts() -> None:
+    arrays = _slice(40_000, 700)
+    live, reference = ConfluenceStrategy(30), ConfluenceStrategy(30)
+    live.action_bars(SYMBOL, _slice(40_000, 600))
+    for i in range(600):
+        assert live.on_candle(arrays.candle(i)) == reference.on_candle(arrays.candle(i))
+    assert live._pre[SYMBOL].cols is None  # every bar of the declared series fed
+    for i in range(600, 700):  # bars after the series: the incremental state goes on
+        assert live.on_candle(arrays.candle(i)) == reference.on_candle(arrays.candle(i))
+    assert SYMBOL not in live._pre
