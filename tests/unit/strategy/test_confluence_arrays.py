@@ -12,16 +12,19 @@ above those after; the levels keeping nine swings or dropping the oldest; %K abo
 counted as turning when equal; another doji bonus; rounding half up; the zero rule of
 RollingSum's running update left out; a tie's confidence not 0; warm-up bars not FLAT;
 the batch feed started before the states are warm; ``fast_forward`` moving the index one
-bar short; the looked-up signal without the previous candle (engulfing); the rebuilt
-incremental state skipping the first bar. The zero rule on an ``fsum`` update is an
+bar short; the looked-up signal without the previous candle (engulfing) or with its
+kept level on the wrong side; the rebuilt incremental state skipping the first bar; a
+block of bars (patterns, %K, the indicators' feed) losing the bar before it or one bar. The zero rule on an ``fsum`` update is an
 equivalent mutant (``fsum`` of zeros is 0.0).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import random
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -30,6 +33,7 @@ from hypothesis import strategies as st
 
 from kinetic.domain import Direction
 from kinetic.marketdata.files import CandleArrays, read_candles
+from kinetic.strategy import confluence_arrays
 from kinetic.strategy.confluence import ConfluenceStrategy, _indicators, _patterns
 from kinetic.strategy.confluence_arrays import (
     Columns,
@@ -41,7 +45,15 @@ from kinetic.strategy.confluence_arrays import (
 )
 from kinetic.strategy.features import FeatureParams, FeatureState
 from kinetic.strategy.indicators import RollingSum, StochasticState, StochasticValue
-from kinetic.strategy.patterns import Levels, SwingLevels
+from kinetic.strategy.patterns import (
+    Levels,
+    SwingLevels,
+    bearish_engulfing,
+    bullish_engulfing,
+    doji,
+    hammer,
+    shooting_star,
+)
 from kinetic.strategy.scoring import DEFAULT_WEIGHTS, SignalScorer
 from tests.unit.backtest.bt_kit import CRASH_5M
 
@@ -315,3 +327,25 @@ def test_the_values_are_let_go_after_the_last_bar_and_a_later_candle_still_count
     for i in range(600, 700):  # bars after the series: the incremental state goes on
         assert live.on_candle(arrays.candle(i)) == reference.on_candle(arrays.candle(i))
     assert SYMBOL not in live._pre
+
+
+@settings(max_examples=20, deadline=None)
+@given(rows=st.integers(1, 40), seed=st.integers(0, 10_000), grid=st.booleans())
+def test_blocks_join_exactly(rows: int, seed: int, grid: bool) -> None:
+    """Blocks of a few bars (``_ROWS`` made small): every bar at a block's edge is right."""
+    n = 400
+    a = _grid(seed, n) if grid else _slice(seed * 6, n)
+    with mock.patch.object(confluence_arrays, "_ROWS", rows):
+        engulfing, hammer_, doji_ = patterns(a.open, a.high, a.low, a.close)
+        may_long, may_short = ConfluenceStrategy(0).action_bars(SYMBOL, a)
+    candles = [a.candle(i) for i in range(n)]
+    assert engulfing.tolist() == [0] + [
+        1 if bullish_engulfing(p, c) else -1 if bearish_engulfing(p, c) else 0
+        for p, c in itertools.pairwise(candles)
+    ]
+    assert hammer_.tolist() == [1 if hammer(c) else -1 if shooting_star(c) else 0 for c in candles]
+    assert doji_.tolist() == [doji(c) for c in candles]
+    reference = ConfluenceStrategy(0)
+    sides = [reference.on_candle(c).direction for c in candles]
+    assert may_long.tolist() == [s is Direction.LONG for s in sides]
+    assert may_short.tolist() == [s is Direction.SHORT for s in sides]
