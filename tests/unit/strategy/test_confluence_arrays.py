@@ -14,8 +14,8 @@ RollingSum's running update left out; a tie's confidence not 0; warm-up bars not
 the batch feed started before the states are warm; ``fast_forward`` moving the index one
 bar short; the looked-up signal without the previous candle (engulfing) or with its
 kept level on the wrong side; the rebuilt incremental state skipping the first bar; a
-block of bars (patterns, %K, the indicators' feed) losing the bar before it or one bar. The zero rule on an ``fsum`` update is an
-equivalent mutant (``fsum`` of zeros is 0.0).
+block of bars (patterns, %K, the indicators' feed) losing the bar before it or one bar.
+The zero rule on an ``fsum`` update is an equivalent mutant (``fsum`` of zeros is 0.0).
 """
 
 from __future__ import annotations
