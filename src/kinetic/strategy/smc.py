@@ -35,6 +35,7 @@ from kinetic.strategy.base import Tunable, flat_signal, to_confidence
 from kinetic.strategy.futures_regime import RegimeDetector
 from kinetic.strategy.indicators import ADXState, ATRState
 from kinetic.strategy.replay import bar_candles, shadow_masks
+from kinetic.strategy.smc_arrays import OB_BARS, SMCPlan, restore
 from kinetic.strategy.structure import (
     HTFAggregator,
     MarketStructure,
@@ -62,7 +63,9 @@ class _SymbolState:
     )  # fmt: skip
 
     def __init__(self, swing_n: int, htf_factor: int, htf_swing_n: int, lookback: int) -> None:
-        self.bars: deque[Candle] = deque(maxlen=lookback)
+        # only the bars ``update`` reads: the breaking one and the ten before it (an
+        # order block's candidates, within ``lookback``), the last three for a gap
+        self.bars: deque[Candle] = deque(maxlen=min(lookback, OB_BARS + 1))
         self.swings = SwingDetector(swing_n)
         self.structure = MarketStructure()
         self.htf = HTFAggregator(htf_factor)
@@ -96,7 +99,7 @@ class _SymbolState:
         event = self.structure.on_close(c.close, index)
         bars = self.bars
         if event is not None:  # the order block precedes the breaking candle
-            recent = [bars[i] for i in range(max(-len(bars), -11), -1)]
+            recent = [bars[i] for i in range(max(-len(bars), -OB_BARS - 1), -1)]
             self._add(find_order_block(recent, event.side, index))
         if len(bars) >= 3:
             self._add(detect_fvg([bars[-3], bars[-2], bars[-1]], index))
@@ -174,6 +177,7 @@ class SMCStrategy(Tunable):
         SwingDetector(swing_n), HTFAggregator(htf_factor), SwingDetector(htf_swing_n)  # validate
         self.warmup = max(28, 2 * swing_n + 1)
         self._states: dict[str, _SymbolState] = {}
+        self._plans: dict[str, SMCPlan] = {}  # per symbol, from ``action_bars``
 
     def reset(self, symbol: str) -> None:
         """Forget the state of ``symbol``."""
@@ -188,18 +192,36 @@ class SMCStrategy(Tunable):
     # ------------------------------------------------------------ fast-forward (backtests)
     def action_bars(self, symbol: str, arrays: CandleArrays) -> tuple[np.ndarray, np.ndarray]:
         """Bars on which ``on_candle`` returns LONG / SHORT (see ``ActionBars``): exact,
-        from a shadow copy fed every bar (``replay``; the state has no vectorised form)."""
-        state = _SymbolState(*self._args)
+        from the whole-series plan (``smc_arrays``), kept for ``fast_forward``. A series
+        the plan cannot describe exactly gets a shadow replay (``replay``) instead."""
+        plan = SMCPlan.build(arrays, self._args, MAX_ZONES)
+        if plan is None:
+            self._plans.pop(symbol, None)
+            state = _SymbolState(*self._args)
 
-        def decide(c: Candle) -> Direction:
-            state.update(c)
-            return self._direction(state, c)
+            def decide(c: Candle) -> Direction:
+                state.update(c)
+                return self._direction(state, c)
 
-        return shadow_masks(decide, arrays)
+            return shadow_masks(decide, arrays)
+        self._plans[symbol] = plan
+        sides = plan.directions(self.min_confidence, self.warmup)
+        return sides == 1, sides == -1
 
     def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
-        """Advance ``symbol``'s state over bars ``start..stop-1`` as ``on_candle`` would."""
+        """Advance ``symbol``'s state over bars ``start..stop-1`` as ``on_candle`` would:
+        restored from the plan of ``arrays`` when the state is at bar ``start`` of them
+        (``smc_arrays.restore``), else fed bar by bar."""
         state = self._state(symbol)
+        if stop <= start:
+            return
+        plan = self._plans.get(symbol)
+        if (
+            plan is not None and plan.arrays is arrays and state.count == start
+            and state.last_ms == (arrays.open_time_ms.item(start - 1) if start else None)
+        ):  # fmt: skip
+            restore(state, plan, start, stop)
+            return
         for candle in bar_candles(arrays, start, stop):
             state.update(candle)
 
