@@ -47,6 +47,7 @@ NEVER = np.iinfo(np.int64).max // 4  # a break or an end that does not come
 I64 = np.ndarray
 OTE = (0.618, 0.786)
 OB_BARS = 10  # an order block is one of the ten bars before the break
+INDICATORS_READY = 28  # ADXState(14) has a value from its 28th bar, ATRState(14) its 14th
 BLOCK = 16  # bars per block in the mitigation search
 ZONE_CHUNK = 1 << 16  # zones searched at a time (bounds the temporaries)
 
@@ -154,9 +155,12 @@ class HTF:
     span: int  # ms per HTF bucket
     group_start: I64  # every run of base bars (the last one may still be open)
     group_emit: I64  # the base bar on which each run is emitted (NEVER: not yet)
-    start: I64  # the emitted HTF bars (a prefix of the runs)
+    start: I64  # the emitted HTF bars (a prefix of the runs): base bars start..end-1
     end: I64
     emit: I64
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
     structure: Structure
 
 
@@ -175,12 +179,13 @@ def htf_bars(arrays: CandleArrays, factor: int, n: int) -> HTF:
     emit = np.where(emit < m, emit, NEVER)
     q = int(np.searchsorted(emit, m))  # runs emitted (they are a prefix)
     if q:
-        high = np.maximum.reduceat(arrays.high, gs[:q])
-        low = np.minimum.reduceat(arrays.low, gs[:q])
+        high = np.maximum.reduceat(arrays.high, gs)[:q]  # every run: the last one ends
+        low = np.minimum.reduceat(arrays.low, gs)[:q]  # at the series' end, not at ge
         close = arrays.close[ge[:q] - 1]
     else:
         high = low = close = np.zeros(0)
-    return HTF(span, gs, emit, gs[:q], ge[:q], emit[:q], structure(high, low, close, n))
+    return HTF(span, gs, emit, gs[:q], ge[:q], emit[:q], high, low, close,
+               structure(high, low, close, n))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,7 +360,7 @@ class SMCPlan:
         q = _last_at(self.htf.emit, m)  # the last closed HTF bar
         e = np.searchsorted(hs.ev_pos, q, side="right") - 1  # HTF trend: its last break
         side = _at(hs.ev_side, np.where(q >= 0, e, -1), 0).astype(np.int8)
-        side[: warmup - 1] = 0
+        side[: max(warmup, INDICATORS_READY) - 1] = 0  # on_candle's warm-up check
         kh, kl = _last_at(s.sh_conf, m), _last_at(s.sl_conf, m)
         leg = (kh >= 0) & (kl >= 0)
         hp, lp = _at(s.sh_price, kh, 0.0), _at(s.sl_price, kl, 0.0)

@@ -1,12 +1,14 @@
 """The whole-series SMC plan (``smc_arrays``) against the per-bar state it replaces.
 
 Random candle series (prices on a coarse tick, so equal highs and lows are common; time
-gaps and bars off the interval grid, so HTF runs are cut both ways) and random
+gaps and steps shorter than a bar, so HTF runs are cut both ways; some with bars whose
+range does not hold the close, where a swing high can lie below a swing low) and random
 parameters (small lookbacks age zones out, many zones hit the list bound):
 
 * the plan's direction on every bar is the direction ``on_candle`` returns;
-* a state restored at any bar from the plan equals, field by field and bit for bit
-  (``repr`` of every float), a state fed every bar up to it;
+* a state restored from the plan at every bar (from a fresh state, and from states fed
+  up to random bars) equals, field by field and bit for bit (``repr`` of every float),
+  a state fed every bar up to it;
 * a strategy that skips random stretches gives the very signals of one that steps all.
 """
 
@@ -24,25 +26,39 @@ from kinetic.domain import Direction
 from kinetic.marketdata.files import CandleArrays
 from kinetic.strategy.replay import bar_candles
 from kinetic.strategy.smc import MAX_ZONES, SMCStrategy, _SymbolState
-from kinetic.strategy.smc_arrays import SMCPlan, restore
+from kinetic.strategy.smc_arrays import SMCPlan, Structure, htf_bars, restore, structure
+from kinetic.strategy.structure import (
+    HTFAggregator,
+    MarketStructure,
+    StructureEvent,
+    Swing,
+    SwingDetector,
+)
 
 SIDE = {Direction.LONG: 1, Direction.SHORT: -1, Direction.FLAT: 0}
 MINUTE = 60_000
 
 
-def _series(seed: int, n: int, tick: float, gaps: bool, ragged: bool) -> CandleArrays:
+def _series(
+    seed: int, n: int, tick: float, gaps: bool, ragged: bool, wild: bool = False
+) -> CandleArrays:
     rng = np.random.default_rng(seed)
     drift = np.repeat(rng.integers(-1, 2, n // 40 + 1), 40)[:n]  # trends that turn
     close = 1000.0 + tick * np.cumsum(rng.integers(-3, 4, n) + drift)
     open_ = np.r_[close[0], close[:-1]] + tick * rng.integers(-1, 2, n) * (rng.random(n) < 0.2)
     high = np.maximum(open_, close) + tick * rng.integers(0, 3, n)
     low = np.minimum(open_, close) - tick * rng.integers(0, 3, n)
+    if wild:  # bars whose high and low do not hold the close (bad data is still data)
+        odd = rng.random(n) < 0.05
+        high[odd], low[odd] = low[odd] - 4 * tick, high[odd] + 4 * tick
     steps = np.full(n, MINUTE, np.int64)
     if gaps:
         steps *= 1 + rng.integers(0, 3, n) * (rng.random(n) < 0.1)
+    if ragged:  # steps shorter than a bar: a bar that closes its HTF bucket can be
+        # followed by one in the same bucket
+        short = rng.random(n) < 0.2
+        steps[short] = rng.integers(1, MINUTE, n)[short]
     t = 1_600_000_020_000 + np.cumsum(steps)
-    if ragged:  # off the grid by less than half a bar: still increasing
-        t += rng.integers(0, MINUTE // 2, n) * (rng.random(n) < 0.1)
     return CandleArrays("BTCUSDT", MINUTE, t, open_, high, low, close, rng.random(n) * 10)
 
 
@@ -61,7 +77,7 @@ def _snapshot(obj: Any) -> Any:
 _PARAMS = st.fixed_dictionaries(
     {
         "swing_n": st.integers(1, 4),
-        "htf_factor": st.integers(1, 6),
+        "htf_factor": st.integers(1, 13),
         "htf_swing_n": st.integers(1, 3),
         "lookback": st.integers(2, 30),
     }
@@ -72,6 +88,7 @@ _SERIES = st.tuples(
     st.sampled_from([1.0, 0.5, 0.01]),  # tick
     st.booleans(),  # gaps
     st.booleans(),  # ragged
+    st.booleans(),  # wild
 )
 
 
@@ -81,15 +98,19 @@ _SERIES = st.tuples(
     params=_PARAMS,
     min_confidence=st.sampled_from([0, 60, 65, 75, 90]),
     cuts=st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1, max_size=6),
+    warmup=st.one_of(st.none(), st.integers(1, 40)),
 )
 def test_plan_directions_and_restored_states_equal_the_per_bar_state(
-    series: tuple[int, int, float, bool, bool],
+    series: tuple[int, int, float, bool, bool, bool],
     params: dict[str, int],
     min_confidence: int,
     cuts: list[tuple[float, float]],
+    warmup: int | None,
 ) -> None:
     arrays = _series(*series)
     strategy = SMCStrategy(min_confidence, **params)
+    if warmup is not None:  # the warm-up's edge at random places (both sides read it)
+        strategy.warmup = warmup
     args = strategy._args
     plan = SMCPlan.build(arrays, args, MAX_ZONES)
     assert plan is not None
@@ -106,6 +127,10 @@ def test_plan_directions_and_restored_states_equal_the_per_bar_state(
         sides[i] = SIDE[strategy._direction(stepped, candle)]
         fed.append(_snapshot(stepped))
     assert plan.directions(min_confidence, strategy.warmup).tolist() == sides.tolist()
+    for stop in range(1, n + 1):  # from a fresh state to every bar
+        state = _SymbolState(*args)
+        restore(state, plan, 0, stop)
+        assert _snapshot(state) == fed[stop], stop
     for stop_bar, start in wanted.items():
         state = _SymbolState(*args)
         for candle in bar_candles(arrays, 0, start):
@@ -118,7 +143,7 @@ def test_plan_directions_and_restored_states_equal_the_per_bar_state(
 @given(series=_SERIES, params=_PARAMS, min_confidence=st.sampled_from([0, 60, 75]),
        seed=st.integers(0, 1000))  # fmt: skip
 def test_skipping_random_stretches_gives_the_stepped_signals(
-    series: tuple[int, int, float, bool, bool],
+    series: tuple[int, int, float, bool, bool, bool],
     params: dict[str, int],
     min_confidence: int,
     seed: int,
@@ -176,3 +201,68 @@ def test_a_state_not_at_the_stretch_start_is_fed_bar_by_bar() -> None:
     for c in bar_candles(arrays, 120, 200):
         stepper.on_candle(c)
     assert _snapshot(strategy._state("BTCUSDT")) == _snapshot(stepper._state("BTCUSDT"))
+
+
+def _per_bar_structure(high: list[float], low: list[float], close: list[float], n: int) -> Any:
+    """Swings and breaks from ``SwingDetector`` and ``MarketStructure`` fed bar by bar."""
+    swings, structure_ = SwingDetector(n), MarketStructure()
+    found, events = [], []
+    for i, (h, lo, c) in enumerate(zip(high, low, close, strict=True)):
+        for s in swings.update(h, lo):
+            structure_.add_swing(s)
+            found.append((i, s))
+        if (e := structure_.on_close(c, i)) is not None:
+            events.append(e)
+    return found, events
+
+
+def _plan_structure(s: Structure, n: int) -> Any:
+    highs = [(int(c), Swing(int(m), float(p), True))
+             for m, c, p in zip(s.sh_mid, s.sh_conf, s.sh_price, strict=True)]  # fmt: skip
+    lows = [(int(c), Swing(int(m), float(p), False))
+            for m, c, p in zip(s.sl_mid, s.sl_conf, s.sl_price, strict=True)]  # fmt: skip
+    events = [
+        StructureEvent("CHoCH" if ch else "BOS", Direction.LONG if side > 0 else Direction.SHORT,
+                       float(level), int(pos))
+        for pos, side, ch, level in zip(s.ev_pos, s.ev_side, s.ev_choch, s.ev_level, strict=True)
+    ]  # fmt: skip
+    return sorted(highs + lows, key=lambda x: (x[0], not x[1].high)), events
+
+
+@settings(max_examples=60, deadline=None)
+@given(series=_SERIES, n=st.integers(1, 4), factor=st.integers(1, 13))
+def test_swings_breaks_and_htf_bars_equal_the_per_bar_classes(
+    series: tuple[int, int, float, bool, bool, bool], n: int, factor: int
+) -> None:
+    """Every swing, every break (BOS/CHoCH, level) and every closed HTF bar, not just
+    the state they leave."""
+    arrays = _series(*series)
+    cols = (arrays.high.tolist(), arrays.low.tolist(), arrays.close.tolist())
+    assert _plan_structure(structure(arrays.high, arrays.low, arrays.close, n), n) == (
+        _per_bar_structure(*cols, n)
+    )
+    agg, closed = HTFAggregator(factor), list[tuple[int, float, float, float]]()
+    for i, candle in enumerate(bar_candles(arrays)):
+        closed.extend((i, b.high, b.low, b.close) for b in agg.update(candle))
+    htf = htf_bars(arrays, factor, n)
+    mine = list(zip(htf.emit.tolist(), htf.high.tolist(), htf.low.tolist(), htf.close.tolist(),
+                    strict=True))  # fmt: skip
+    assert mine == closed
+    assert _plan_structure(htf.structure, n) == _per_bar_structure(
+        [b[1] for b in closed], [b[2] for b in closed], [b[3] for b in closed], n
+    )
+
+
+def test_a_close_through_a_swing_high_below_a_swing_low_breaks_the_high_first() -> None:
+    """Bad bars (a low above the close) can put the swing high in force below the swing
+    low in force; ``on_close`` then breaks the high, and the low on a later close."""
+    high = [3.0, 5.0, 4.0, 4.0, 4.0, 4.0]
+    low = [0.0, 1.0, 11.0, 10.0, 12.0, 12.0]
+    close = [2.0, 2.0, 2.0, 2.0, 7.0, 7.0]
+    s = structure(np.array(high), np.array(low), np.array(close), 1)
+    swings, events = _per_bar_structure(high, low, close, 1)
+    assert _plan_structure(s, 1) == (swings, events)
+    assert [(e.index, e.side, e.kind, e.level) for e in events] == [
+        (4, Direction.LONG, "BOS", 5.0),
+        (5, Direction.SHORT, "CHoCH", 10.0),
+    ]
