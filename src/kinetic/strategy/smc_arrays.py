@@ -49,7 +49,8 @@ OTE = (0.618, 0.786)
 OB_BARS = 10  # an order block is one of the ten bars before the break
 INDICATORS_READY = 28  # ADXState(14) has a value from its 28th bar, ATRState(14) its 14th
 BLOCK = 16  # bars per block in the mitigation search
-ZONE_CHUNK = 1 << 16  # zones searched at a time (bounds the temporaries)
+ZONE_CHUNK = 1 << 14  # zones searched at a time (bounds the temporaries)
+BAR_CHUNK = 1 << 16  # bars scored at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +97,9 @@ def _breaks(
     brk = np.full(len(conf), NEVER, np.int64)
     if len(conf) == 0:
         return brk, broken
-    mark = np.zeros(m, np.int64)
+    mark = np.zeros(m, np.int32)
     mark[conf] = 1
-    active = np.cumsum(mark) - 1  # the swing in force on each position (-1: none yet)
+    active = np.cumsum(mark, dtype=np.int32) - 1  # the swing in force (-1: none yet)
     level = price[np.maximum(active, 0)]
     cond = (close > level) if up else (close < level)
     cond &= active >= 0
@@ -135,12 +136,6 @@ def structure(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int) -> S
                      ev_pos, ev_side, choch, levels)  # fmt: skip
 
 
-def _last_at(sorted_pos: I64, m: int) -> I64:
-    """For each position ``0..m-1``, the index of the last of ``sorted_pos`` (ascending,
-    positions below ``m``) at or before it (-1: none)."""
-    return np.cumsum(np.bincount(sorted_pos, minlength=m)[:m]) - 1
-
-
 def _at(values: np.ndarray, idx: I64, default: float | bool) -> np.ndarray:
     """``values[idx]`` where ``idx >= 0``, else ``default``."""
     if len(values) == 0:
@@ -170,7 +165,8 @@ def htf_bars(arrays: CandleArrays, factor: int, n: int) -> HTF:
     m = len(t)
     span = arrays.interval_ms * factor
     bucket = t // span
-    closes = t + (arrays.interval_ms - 1) >= bucket * span + (span - 1)
+    # the bar's close time reaches the bucket's: t + interval - 1 >= bucket * span + span - 1
+    closes = t % span >= span - arrays.interval_ms
     cut = np.ones(m, np.bool_)
     cut[1:] = (bucket[1:] != bucket[:-1]) | closes[:-1]
     gs = np.flatnonzero(cut)
@@ -350,39 +346,47 @@ class SMCPlan:
                    zones(arrays, base, lookback, max_zones))  # fmt: skip
 
     def directions(self, min_confidence: int, warmup: int) -> np.ndarray:
-        """Per bar, the direction ``on_candle`` returns: +1 LONG, -1 SHORT, 0 FLAT."""
-        a, s = self.arrays, self.base
-        m = len(a)
-        out = np.zeros(m, np.int8)
-        if m == 0:
-            return out
-        hs = self.htf.structure
-        q = _last_at(self.htf.emit, m)  # the last closed HTF bar
-        e = np.searchsorted(hs.ev_pos, q, side="right") - 1  # HTF trend: its last break
-        side = _at(hs.ev_side, np.where(q >= 0, e, -1), 0).astype(np.int8)
+        """Per bar, the direction ``on_candle`` returns: +1 LONG, -1 SHORT, 0 FLAT.
+
+        The components are integers (``score_smc``'s points), so the score is summed in
+        int16; bars are taken ``BAR_CHUNK`` at a time (bounded temporaries)."""
+        m = len(self.arrays)
+        side = np.zeros(m, np.int8)
+        score = np.zeros(m, np.int16)  # every component but the zone's
+        for lo in range(0, m, BAR_CHUNK):
+            hi = min(m, lo + BAR_CHUNK)
+            side[lo:hi], score[lo:hi] = self._components(lo, hi)
         side[: max(warmup, INDICATORS_READY) - 1] = 0  # on_candle's warm-up check
-        kh, kl = _last_at(s.sh_conf, m), _last_at(s.sl_conf, m)
-        leg = (kh >= 0) & (kl >= 0)
+        # an entry needs a zone touch (20 or 25) and the discount/premium gate (fib > 0)
+        cand = (side != 0) & (score > 0) & (score + 25 >= min_confidence)
+        zone = self._zone_points(cand, side)
+        enters = cand & (zone > 0) & (np.minimum(score + zone, 100) >= min_confidence)
+        return np.where(enters, side, np.int8(0))
+
+    def _components(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Bars ``lo..hi-1``: the HTF side, and 30 + structure + fib + rejection where
+        fib > 0, else 0 (no entry without the discount/premium gate)."""
+        a, s, hs = self.arrays, self.base, self.htf.structure
+        bars = np.arange(lo, hi)
+        q = np.searchsorted(self.htf.emit, bars, side="right") - 1  # the last closed HTF bar
+        e = np.searchsorted(hs.ev_pos, q, side="right") - 1  # the HTF trend: its last break
+        side = _at(hs.ev_side, np.where(q >= 0, e, -1), 0).astype(np.int8)
+        kh = np.searchsorted(s.sh_conf, bars, side="right") - 1  # the latest swing high
+        kl = np.searchsorted(s.sl_conf, bars, side="right") - 1
         hp, lp = _at(s.sh_price, kh, 0.0), _at(s.sl_price, kl, 0.0)
-        c = a.close
+        c, o = a.close[lo:hi], a.open[lo:hi]
         span = hp - lp
         with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.where(side > 0, (hp - c) / span, (c - lp) / span)
+            r = np.where(side > 0, (hp - c) / span, (c - lp) / span)  # ``retracement``
         r = np.where(span > 0, r, 0.0)
-        fib = np.where((OTE[0] <= r) & (r <= OTE[1]), 15.0, np.where(r >= 0.5, 10.0, 0.0))
-        fib = np.where(leg, fib, 0.0)
-        ev = _last_at(s.ev_pos, m)
-        points = np.where(_at(s.ev_choch, ev, False), 15.0, 20.0)
-        struct = np.where(_at(s.ev_side, ev, 0) == side, points, 0.0)  # FLAT: side 0 anyway
-        rejection = np.where(np.where(side > 0, c > a.open, c < a.open), 10.0, 0.0)
-        base_score = 30.0 + struct + fib + rejection
-        cand = (side != 0) & (fib > 0) & (base_score + 25.0 >= min_confidence)
-        zone = self._zone_points(cand, side)
-        score = base_score + zone
-        conf = np.clip(np.round(score), 0, 100)
-        enters = cand & (zone > 0) & (conf >= min_confidence)
-        out[enters] = side[enters]
-        return out
+        fib = np.where((OTE[0] <= r) & (r <= OTE[1]), 15, np.where(r >= 0.5, 10, 0))
+        fib = np.where((kh >= 0) & (kl >= 0), fib, 0)  # no leg yet
+        ev = np.searchsorted(s.ev_pos, bars, side="right") - 1  # the last base break
+        points = np.where(_at(s.ev_choch, ev, False), 15, 20)
+        struct = np.where(_at(s.ev_side, ev, 0) == side, points, 0)  # FLAT: side 0 anyway
+        rejection = np.where(np.where(side > 0, c > o, c < o), 10, 0)
+        score = np.where(fib > 0, 30 + struct + fib + rejection, 0)
+        return side, score.astype(np.int16)
 
     def _zone_points(self, cand: np.ndarray, side: np.ndarray) -> np.ndarray:
         """Per candidate bar, ``_zone_points`` for its side: 25 OB, 20 FVG, 0 none."""
@@ -397,7 +401,7 @@ class SMCPlan:
             lo = np.searchsorted(bars, z.bar[mine] + 1)
             hi = np.searchsorted(bars, z.end[mine])
             count = np.maximum(hi - lo, 0)
-            for part in np.array_split(np.arange(len(mine)), max(1, int(count.sum()) >> 20)):
+            for part in np.array_split(np.arange(len(mine)), 1 + (int(count.sum()) >> 17)):
                 if len(part) == 0:
                     continue
                 cnt = count[part]
@@ -409,7 +413,7 @@ class SMCPlan:
                 touch = (a.low[at] <= z.high[zi]) & (a.high[at] >= z.low[zi])
                 has_any[at[touch]] = True
                 has_ob[at[touch & z.ob[zi]]] = True
-        return np.where(has_ob, 25.0, np.where(has_any, 20.0, 0.0))
+        return np.where(has_ob, 25, np.where(has_any, 20, 0)).astype(np.int16)
 
 
 # ----------------------------------------------------------------- restoring a state
