@@ -1,7 +1,9 @@
 """Exact action masks from a shadow replay, for strategies whose state is not vectorised.
 
-``smc`` and ``confluence`` keep sequential state (swings, market structure, zones, swing
-levels) that has no vectorised form. They still declare ``ActionBars``: a fresh state
+``smc`` and ``confluence`` decide every bar at once (``smc_arrays``,
+``confluence_arrays``); a series those cannot describe exactly (prices not finite, open
+times not increasing, ...) falls back to this shadow replay, so they still declare
+``ActionBars``: a fresh state
 (the *shadow*) is fed every bar once, before the backtest starts, and its decisions are
 the masks: exact, so the smallest superset there is. The shadow decides without building
 signals (reason text, components), so it costs less than ``on_candle``. The live state is

@@ -101,7 +101,7 @@ MAKERS = {
     "spot_trend_30": lambda: SpotTrendStrategy(30),
     "futures_regime_50": lambda: FuturesRegimeStrategy(50),
     "futures_regime_0": lambda: FuturesRegimeStrategy(0),
-    "smc_0": lambda: SMCStrategy(0),  # exact masks from a shadow replay (strategy.replay)
+    "smc_0": lambda: SMCStrategy(0),  # exact masks from the whole-series plan (smc_arrays)
     "smc_60": lambda: SMCStrategy(60),
     "confluence_0": lambda: ConfluenceStrategy(0),  # exact masks, vectorised
     "confluence_30": lambda: ConfluenceStrategy(30),
