@@ -16,8 +16,9 @@ would hold after every bar, computed with numpy over events instead of bar by ba
   bar; then swings and structure over the HTF bars as above, the trend per base bar;
 * zones: fair value gaps (three-bar shifts) and order blocks (the last opposite candle of
   the ten before each break); each zone's *natural* end is its first mitigating close
-  within ``zone_max_age`` bars (a growing-window first-true search); the list bound
-  (``MAX_ZONES``, oldest dropped first) is a short loop over the bars that create zones;
+  within ``zone_max_age`` bars (a first-true search over 16-bar block extremes); the
+  list bound (``MAX_ZONES``, oldest dropped first) is a short loop over the bars that
+  create zones;
 * per bar, the direction ``on_candle`` returns (``directions``): the components of
   ``score_smc`` as arrays, the zone touch over (zone, candidate bar) pairs.
 
