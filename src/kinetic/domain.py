@@ -6,10 +6,14 @@ prices are floats because indicators work on float arrays.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -19,6 +23,36 @@ HUNDRED = Decimal(100)
 def exact(x: float | int) -> Decimal:
     """The Decimal a float prints as (config percentages repeat: converted once each)."""
     return Decimal(str(x))
+
+
+def quick_init(cls: type[_T]) -> type[_T]:
+    """Give a frozen, slotted dataclass an ``__init__`` that sets each slot through its
+    descriptor: the same signature, defaults and result, in about half the time of the
+    generated one (``object.__setattr__`` by name per field). For the types built once or
+    more per order (intents, fills, plans, trades). Fields with a default factory, and
+    classes with ``__post_init__``, are not supported (refused here).
+    """
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    params: list[str] = []
+    scope: dict[str, Any] = {}
+    for f in fields:
+        if not f.init or f.kw_only or f.default_factory is not dataclasses.MISSING:
+            raise TypeError(f"quick_init: {cls.__name__}.{f.name} is not a plain field")
+        scope[f"_set_{f.name}"] = cls.__dict__[f.name].__set__
+        if f.default is dataclasses.MISSING:
+            params.append(f.name)
+        else:
+            scope[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"quick_init: {cls.__name__} has __post_init__")
+    body = "".join(f"    _set_{f.name}(self, {f.name})\n" for f in fields)
+    namespace: dict[str, Any] = {}
+    exec(f"def __init__(self, {', '.join(params)}):\n{body}", scope, namespace)  # noqa: S102
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init  # type: ignore[misc]
+    return cls
 
 
 def as_decimal(x: Decimal | float | int) -> Decimal:
@@ -184,6 +218,7 @@ class Instrument:
     max_qty: Decimal = Decimal("1e12")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OrderIntent:
     """What an engine wants sent; the OMS turns it into an ``Order``."""
@@ -225,6 +260,7 @@ class Order:
         return self.quantity - self.filled_qty
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Fill:
     """One execution against an order."""
@@ -320,6 +356,7 @@ class Position:
         return price * self.quantity
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ClosedTrade:
     """A finished round trip."""
@@ -370,6 +407,7 @@ class EquitySnapshot:
     exposure: Decimal
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CapitalAllocation:
     engine_name: str

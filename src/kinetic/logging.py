@@ -111,6 +111,10 @@ class _ConfigView:
 
 
 _CONFIG_VIEW = _ConfigView()
+# the module of structlog's filtering wrapper classes, whose ``is_enabled_for(level)`` is
+# ``level >= min_level`` fixed per class; answers per wrapper class and level
+_FILTERING_MODULE = "structlog._native"
+_ENABLED: dict[Any, dict[int, bool]] = {}
 
 
 class _Logger:
@@ -148,9 +152,21 @@ class _Logger:
     def enabled(self, level: int) -> bool:
         """True when a line at ``level`` (``logging.INFO`` ...) would be written.
 
-        For hot paths whose log arguments cost more than the filtered call itself.
+        For hot paths whose log arguments cost more than the filtered call itself. With
+        structlog's filtering wrappers (``make_filtering_bound_logger``: the answer is fixed
+        by the wrapper class, whatever the logger) it is remembered per wrapper and level.
         """
-        return bool(self._logger().is_enabled_for(level))
+        cfg = _CONFIG_VIEW._cfg
+        wrapper = cfg.default_wrapper_class if cfg is not None else None
+        if wrapper is None or getattr(wrapper, "__module__", None) != _FILTERING_MODULE:
+            return bool(self._logger().is_enabled_for(level))
+        known = _ENABLED.get(wrapper)
+        if known is None:
+            known = _ENABLED[wrapper] = {}
+        answer = known.get(level)
+        if answer is None:
+            answer = known[level] = bool(self._logger().is_enabled_for(level))
+        return answer
 
     # the logging methods are spelled out: ``__getattr__`` only runs after a failed
     # lookup, which costs more than the log call itself

@@ -184,3 +184,21 @@ def test_enabled_follows_the_configured_level(restore_logging: None) -> None:
     configure_logging("DEBUG", json=True, stream=io.StringIO())
     assert log.enabled(logging.DEBUG)
     assert log.enabled(logging.INFO)
+    configure_logging("WARNING", json=True, stream=io.StringIO())  # back: remembered answers
+    assert not log.enabled(logging.INFO)  # are per wrapper class, not stale
+
+
+def test_enabled_asks_a_wrapper_that_is_not_a_filtering_one(restore_logging: None) -> None:
+    """Only structlog's filtering wrappers answer by class; any other is asked every time."""
+
+    class Moody(structlog.BoundLogger):  # another module: never remembered
+        answer = False
+
+        def is_enabled_for(self, level: int) -> bool:
+            return self.answer
+
+    structlog.configure(wrapper_class=Moody)
+    log = get_logger(engine="spot")
+    assert not log.enabled(logging.INFO)
+    Moody.answer = True
+    assert log.enabled(logging.INFO)

@@ -35,7 +35,6 @@ from kinetic.domain import (
     Fill,
     Instrument,
     MarketType,
-    OrderStatus,
     Position,
     PositionSide,
     Signal,
@@ -304,9 +303,7 @@ class BaseEngine(OrderPath, ABC):
         """True while a close waits to fill or be retried, or an order's outcome is unknown
         (it may have filled: a position the books do not know yet); futures: or a stop is
         missing."""
-        return self.closes.pending or any(
-            o.status is OrderStatus.UNKNOWN for o in self.d.oms.open_orders()
-        )
+        return self.closes.pending or self.d.oms.has_unknown()
 
     def nudge(self) -> None:
         """Wake the loops early (a venue pushed an order or fill update)."""
@@ -529,7 +526,13 @@ class BaseEngine(OrderPath, ABC):
         return margin * leverage / price
 
     def prices(self) -> dict[str, Decimal]:
-        return {s: p for s in self.d.symbols if (p := self.price(s)) is not None}
+        out: dict[str, Decimal] = {}
+        last = self.d.store.last
+        for symbol in self.d.symbols:
+            candle = last(symbol)
+            if candle is not None:
+                out[symbol] = self.close_price(candle)
+        return out
 
     def fresh(self, symbol: str) -> bool:
         """False (and logged) when the symbol's data is stale: open nothing on it."""

@@ -37,6 +37,7 @@ from kinetic.venues.base.errors import VenueError, VenueHalted
 if TYPE_CHECKING:
     from kinetic.engines.base import EngineDeps
 
+_NEVER_PLACED = frozenset(s for s in OrderStatus if s.never_placed)
 # An order whose placement outcome stayed unknown (5xx or timeout, and the lookup by client
 # id failed too) is looked up again once it is this old (engine clock), a few per step.
 UNKNOWN_SETTLE_S = 2.0
@@ -156,15 +157,17 @@ class OrderPath:
             self._plans[cid] = plan
         else:
             self._exit_reasons[cid] = reason
+        oms = self.d.oms
         try:
-            order = await self.d.oms.submit(intent)
+            order = await oms.submit(intent)
         except JournalUnwritable as exc:
             self._plans.pop(cid, None)
             self._exit_reasons.pop(cid, None)
             await self.journal_unwritable(str(exc))
             return None
-        await self._check_journal()
-        if order.status.never_placed:  # refused, or dry_run / validate_only
+        if oms.journal_error is not None or self._journal_down:
+            await self._check_journal()
+        if order.status in _NEVER_PLACED:  # refused, or dry_run / validate_only
             self._plans.pop(cid, None)
             self._exit_reasons.pop(cid, None)
             return None
@@ -258,6 +261,8 @@ class OrderPath:
 
     async def retry_closes(self) -> None:
         """Retry closes that failed, once their backoff is over; settle finished ones."""
+        if not self.closes.pending:
+            return
         for symbol, pending in self.closes.items():
             if symbol not in self.d.positions.positions:
                 self.closes.done(symbol)
@@ -280,10 +285,13 @@ class OrderPath:
         venue and is final (``OrderManager.refresh``). Bounded per step: an outage piles
         them up, and each step asks again for the oldest.
         """
+        open_orders = self.d.oms.open_orders()
+        if not open_orders:
+            return  # the usual monitor step: nothing in flight
         now_ms = self.d.clock.time_ms()
         unknown = [
             o
-            for o in self.d.oms.open_orders()
+            for o in open_orders
             if o.status is OrderStatus.UNKNOWN and now_ms - o.updated_ms >= UNKNOWN_SETTLE_S * 1000
         ]
         for order in sorted(unknown, key=lambda o: o.updated_ms)[:UNKNOWN_LOOKUPS_PER_STEP]:

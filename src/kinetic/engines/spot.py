@@ -89,32 +89,34 @@ class SpotEngine(BaseEngine):
 
     async def on_signal(self, signal: Signal, candle: Candle) -> None:
         symbol = signal.symbol
-        if symbol in self.d.positions.positions:
+        d = self.d
+        positions = d.positions.positions
+        if symbol in positions:
             if signal.direction is Direction.SHORT:
                 await self.close_position(symbol, signal.reason or "trend broken")
             return
         if signal.direction is not Direction.LONG or not self.fresh(symbol):
             return
         price = self.close_price(candle)
-        alloc = self.d.allocation()
+        alloc = d.allocation()
+        cfg = d.config
         # the largest position: spot_position_size_pct of the allocation (risk sizing
         # usually asks for less)
-        wanted = alloc.allocated_usd * exact(self.d.config.spot_position_size_pct) / 100
-        decision = self.d.risk.check_entry(
-            signal, len(self.d.positions.positions), False, wanted, self.available_margin(alloc)
+        wanted = alloc.allocated_usd * exact(cfg.spot_position_size_pct) / 100
+        risk = d.risk
+        decision = risk.check_entry(
+            signal, len(positions), False, wanted, self.available_margin(alloc)
         )
         if not decision.allowed:
             self.log.debug("entry refused", symbol=symbol, reason=decision.reason)
             return
-        cfg = self.d.config
         target = take_profit(price, PositionSide.LONG, cfg.spot_take_profit_pct)
-        quote = self.d.risk.plan(
+        quote = risk.plan(
             EntryRequest(
                 PositionSide.LONG, price, exact(signal.atr),
                 fixed_pct_stop(price, PositionSide.LONG, cfg.spot_stop_loss_pct), target,
-                signal.confidence, self.equity(), decision.margin_usd,
-                tight_stop=tight_stop_policy(self.d.strategy),
-                max_qty=self.d.instruments[symbol].max_qty,
+                signal.confidence, self.equity(), decision.margin_usd, 1,
+                tight_stop_policy(d.strategy), None, d.instruments[symbol].max_qty,
             ),
             symbol,
         )  # fmt: skip
@@ -162,7 +164,8 @@ class SpotEngine(BaseEngine):
 
     async def on_position_closed(self, symbol: str, pnl: Decimal) -> None:
         self._retry_at.pop(symbol, None)
-        await self._lift_stop(symbol)  # normally final already: it filled or was lifted
+        if symbol in self._stop_orders:
+            await self._lift_stop(symbol)  # normally final already: it filled or was lifted
 
     def settled(self) -> bool:
         return super().settled() and not self._retry_at
@@ -214,7 +217,7 @@ class SpotEngine(BaseEngine):
         ):
             await super().close_position(symbol, reason)
             return
-        lifted = await self._lift_stop(symbol)
+        lifted = await self._lift_stop(symbol) if symbol in self._stop_orders else "gone"
         if lifted == "open":
             self.log.warning("stop not confirmed cancelled; no sell yet", symbol=symbol)
             return
@@ -225,10 +228,13 @@ class SpotEngine(BaseEngine):
         try:
             await super().close_position(symbol, reason)
         finally:  # refused, failed or raised: the coins must not stay without a stop
-            await self._restore_stop(symbol)
+            if symbol in self.d.positions.positions:
+                await self._restore_stop(symbol)
 
     async def before_close(self, symbol: str) -> bool:
         """The stop locks the coins a close sells: it goes first (also on close retries)."""
+        if symbol not in self._stop_orders:
+            return False  # ``_lift_stop`` would say "gone" at once
         return await self._lift_stop(symbol) != "gone"
 
     async def _restore_stop(self, symbol: str) -> None:

@@ -29,6 +29,9 @@ STAMP_EPOCH_S = 1_704_067_200  # 2024-01-01T00:00:00Z
 UNSET_INSTANCE = "00000"
 
 
+_PAIRS = [a + b for a in DIGITS for b in DIGITS]  # "00" .. "zz": 1296 two-digit numerals
+
+
 def base36(n: int, width: int = 0) -> str:
     """``n`` (>= 0) in base 36, left-padded with zeros to ``width``."""
     if n < 0:
@@ -78,8 +81,10 @@ class ClientIds:
 
     def next(self) -> str:
         """Return the next id."""
-        self.seq += 1
-        return f"{self._prefix}{base36(self.seq, SEQ_MIN_LEN)}"
+        self.seq = n = self.seq + 1
+        if n < 1679616:  # 36**4: the four digits two at a time (one per order)
+            return self._prefix + _PAIRS[n // 1296] + _PAIRS[n % 1296]
+        return self._prefix + base36(n, SEQ_MIN_LEN)
 
     def ours(self, client_order_id: str) -> bool:
         """True when ``client_order_id`` was issued by this engine of this installation."""

@@ -31,7 +31,7 @@ from kinetic.domain import (
     OrderType,
     Side,
 )
-from kinetic.execution.crashpoints import crash_point
+from kinetic.execution.crashpoints import ARMED, crash_point
 from kinetic.execution.ids import ClientIds
 from kinetic.execution.recorder import Recorder
 from kinetic.logging import get_logger
@@ -49,6 +49,8 @@ from kinetic.venues.base.protocols import CountsFailures
 MAX_CONSECUTIVE_FAILURES = 5
 # resting protective orders: kept at start-up (every other open order is a stale entry)
 _STOPS = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+_FINAL = frozenset(s for s in OrderStatus if s.is_terminal)
+_FILLING = (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
 RECENT_REASONS = 256  # reasons of orders the fill sync just forgot
 RECENT_FINAL = 256  # final orders still answered by ``order()`` after they left ``_orders``
 STOP_REASON = "stop_loss"  # every reduce-only stop of ours protects a position
@@ -143,6 +145,11 @@ class OrderManager:
         """True while any order of this engine is not final."""
         return any(not o.status.is_terminal for o in self._orders.values())
 
+    def has_unknown(self) -> bool:
+        """True while an order's placement outcome is unknown (it may have filled)."""
+        orders = self._orders  # UNKNOWN is never final: the live orders only
+        return bool(orders) and any(o.status is OrderStatus.UNKNOWN for o in orders.values())
+
     def reason(self, client_order_id: str) -> str:
         """Why the order was sent (also for an order just forgotten by the fill sync)."""
         return self._reasons.get(client_order_id) or self._recent_reasons.get(client_order_id, "")
@@ -156,20 +163,23 @@ class OrderManager:
             intent.quantity, OrderStatus.PENDING, intent.price, intent.stop_price,
             intent.reduce_only, None, ZERO, ZERO, now, now,
         )  # fmt: skip
-        if not await self._journal(order, intent.reason):
+        reason = intent.reason
+        if not await self._journal(order, reason):
             raise JournalUnwritable(f"order {order.client_order_id}: {self.journal_error}")
         self._orders[order.client_order_id] = order
-        self._reasons[order.client_order_id] = intent.reason
-        crash_point("before_send")
+        self._reasons[order.client_order_id] = reason
+        if ARMED:
+            crash_point("before_send")
         self.in_flight += 1
         if self.observer is not None:
             self.observer.before_send(self.engine, intent)
         try:
             placed = await self._send(intent)
-            crash_point("after_send")
+            if ARMED:
+                crash_point("after_send")
         except VenueHalted:  # its outcome is unknown: never left PENDING
             self._merge(order, None)
-            await self._journal(order, intent.reason)
+            await self._journal(order, reason)
             raise
         finally:
             self.in_flight -= 1
@@ -178,8 +188,9 @@ class OrderManager:
             self.observer.after_send(self.engine, intent, order)
         # sent and journaled PENDING: a failed update leaves the lookup by client id to
         # a later reconcile, and the engine sees journal_error
-        await self._journal(order, intent.reason)
-        self._settle(order)  # refused / done at once: final once journaled
+        await self._journal(order, reason)
+        if order.status in _FINAL:  # refused / done at once: final once journaled
+            self._settle(order)
         return order
 
     async def _journal(self, order: Order, reason: str) -> bool:
@@ -197,7 +208,6 @@ class OrderManager:
         self.log.error("journal write failed", what=what, error=repr(exc))
 
     async def _send(self, intent: OrderIntent) -> Order | None:
-        ids = {"symbol": intent.symbol, "client_order_id": intent.client_order_id}
         log = self.log
         for attempt in range(SEND_ATTEMPTS):
             try:
@@ -206,7 +216,7 @@ class OrderManager:
                 if log.enabled(logging.INFO):  # one per order: skip building the line
                     log.info(
                         "order placed",
-                        **ids,
+                        **_ids(intent),
                         side=intent.side,
                         type=intent.order_type,
                         qty=str(intent.quantity),
@@ -216,18 +226,23 @@ class OrderManager:
                 return placed
             except (DuplicateOrder, OrderStateUnknown) as exc:
                 log.warning(
-                    "order outcome unknown; looking it up by client id", **ids, error=str(exc)
+                    "order outcome unknown; looking it up by client id",
+                    **_ids(intent),
+                    error=str(exc),
                 )
                 return await self._lookup(intent)
             except PermanentError as exc:
                 self._ok()
-                log.warning("order rejected", **ids, error=str(exc))
+                log.warning("order rejected", **_ids(intent), error=str(exc))
                 return _rejected(intent, str(exc))
             except TransientError as exc:
                 await self._failed(exc)
                 delay = exc.retry_after if isinstance(exc, RateLimited) else 0.5 * 2**attempt
                 log.warning(
-                    "transient venue error; retrying", **ids, error=str(exc), attempt=attempt + 1
+                    "transient venue error; retrying",
+                    **_ids(intent),
+                    error=str(exc),
+                    attempt=attempt + 1,
                 )
                 await self.clock.sleep(delay)
         return await self._lookup(intent)
@@ -262,8 +277,10 @@ class OrderManager:
         else:
             order.status = placed.status
             order.venue_order_id = placed.venue_order_id
-            order.price = placed.price if placed.price is not None else order.price
-            self._venue_reports(order, placed)
+            if placed.price is not None:
+                order.price = placed.price
+            if placed.filled_qty > 0:
+                self._venue_reports(order, placed)
         order.updated_ms = self.clock.time_ms()
 
     # ------------------------------------------------------------------ cancel
@@ -454,7 +471,9 @@ class OrderManager:
             self._venue_filled[cid] = max(self._venue_filled.get(cid, ZERO), venue.filled_qty)
 
     def _awaiting(self, order: Order) -> bool:
-        return _awaiting(order) or self._reported(order) > order.filled_qty
+        if order.status in _FILLING and order.filled_qty < order.quantity:
+            return True  # ``_awaiting(order)``, inline (every sync asks)
+        return self._reported(order) > order.filled_qty
 
     def _prune(self, symbol: str) -> None:
         """Forget final orders whose fills were all seen, so memory stays flat."""
@@ -471,7 +490,7 @@ class OrderManager:
 
     def _settle(self, order: Order) -> None:
         """Forget ``order`` now if it is final and all its fills were seen (journaled)."""
-        if order.status.is_terminal and not self._awaiting(order):
+        if order.status in _FINAL and not self._awaiting(order):
             self._forget(order.client_order_id)
 
     def _forget(self, key: str) -> None:
@@ -550,6 +569,10 @@ class OrderManager:
         """Read ``symbol``'s fills from ``since_ms`` on (start-up), unless already further."""
         if since_ms > self._fill_cursor.get(symbol, 0):
             self._fill_cursor[symbol] = since_ms
+
+
+def _ids(intent: OrderIntent) -> dict[str, str]:
+    return {"symbol": intent.symbol, "client_order_id": intent.client_order_id}
 
 
 def _rejected(intent: OrderIntent, reason: str) -> Order:

@@ -21,9 +21,13 @@ from kinetic.domain import (
     Position,
     PositionSide,
     Side,
+    quick_init,
 )
 
+_NOTHING_CLOSED = (ZERO, ZERO, ZERO)  # qty, gross, fees of a close not started
 
+
+@quick_init
 @dataclass(frozen=True, slots=True)
 class EntryPlan:
     """Protective levels to attach to a position when its entry order fills."""
@@ -79,9 +83,10 @@ class PositionManager:
 
     def equity(self, prices: dict[str, Decimal]) -> Decimal:
         if self.market is MarketType.SPOT:
-            return self.cash + sum(
-                (p.notional(prices.get(s, p.entry_price)) for s, p in self.positions.items()), ZERO
-            )
+            total = ZERO  # as sum(..., ZERO): the same additions in the same order
+            for s, p in self.positions.items():
+                total += p.notional(prices.get(s, p.entry_price))
+            return self.cash + total
         return self.cash + self.unrealized(prices)
 
     def available(self, prices: dict[str, Decimal]) -> Decimal:
@@ -95,7 +100,8 @@ class PositionManager:
         self, fill: Fill, plan: EntryPlan | None = None, *, reason: str = ""
     ) -> ClosedTrade | None:
         """Apply one fill; return the ClosedTrade when it closes a position."""
-        fill = self._fee_in_quote(fill)
+        if fill.fee_asset != self.quote:  # a fee in the quote asset needs no conversion
+            fill = self._fee_in_quote(fill)
         self.fill_count += 1
         self.fees_paid += fill.fee
         pos = self.positions.get(fill.symbol)
@@ -166,7 +172,8 @@ class PositionManager:
 
     def _reduce(self, fill: Fill, pos: Position, reason: str) -> ClosedTrade | None:
         qty = min(fill.quantity, pos.quantity)
-        gross = (fill.price - pos.entry_price) * qty * pos.side.sign
+        sign = pos.side.sign
+        gross = (fill.price - pos.entry_price) * qty * sign
         if self.market is MarketType.SPOT:
             self.cash += qty * fill.price - fill.fee
         else:
@@ -175,7 +182,7 @@ class PositionManager:
         entry_fee_share = pos.fees * qty / pos.quantity
         pos.fees -= entry_fee_share
         pos.quantity -= qty
-        c_qty, c_gross, c_fees = self._closing.get(fill.symbol, (ZERO, ZERO, ZERO))
+        c_qty, c_gross, c_fees = self._closing.get(fill.symbol, _NOTHING_CLOSED)
         c_qty, c_gross, c_fees = c_qty + qty, c_gross + gross, c_fees + entry_fee_share + fill.fee
         if pos.quantity > 0:
             self._closing[fill.symbol] = (c_qty, c_gross, c_fees)
@@ -183,7 +190,7 @@ class PositionManager:
         self._closing.pop(fill.symbol, None)
         del self.positions[fill.symbol]
         self.closed_trades += 1
-        exit_price = pos.entry_price + c_gross / c_qty * pos.side.sign
+        exit_price = pos.entry_price + c_gross / c_qty * sign
         return ClosedTrade(
             engine=self.engine,
             symbol=fill.symbol,

@@ -24,7 +24,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Literal
 
 from kinetic.costs import CostModel
-from kinetic.domain import ZERO, PositionSide
+from kinetic.domain import ZERO, PositionSide, exact, quick_init
 
 TightStop = Literal["widen", "refuse"]
 PCT = Decimal(100)
@@ -61,6 +61,7 @@ class EntryRules:
         return self.risk_min_pct + (self.risk_max_pct - self.risk_min_pct) * frac
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class EntryRequest:
     """What the engine knows when a signal asks to enter."""
@@ -79,6 +80,7 @@ class EntryRequest:
     max_qty: Decimal | None = None  # the instrument's largest order (the venue refuses more)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class EntryQuote:
     """An entry the rules let through."""
@@ -112,16 +114,26 @@ def _f(x: Decimal) -> str:
 
 def stop_floor(price: Decimal, atr: Decimal, costs: CostModel, rules: EntryRules) -> Decimal:
     """The closest stop distance allowed, as a fraction of the price."""
-    noise = Decimal(str(rules.min_stop_atr)) * atr / price if price > 0 else ZERO
-    return max(noise, costs.round_trip(rules.holding_s))
+    return _stop_floor(price, atr, costs.round_trip(rules.holding_s), rules)
+
+
+def _stop_floor(price: Decimal, atr: Decimal, trip: Decimal, rules: EntryRules) -> Decimal:
+    noise = exact(rules.min_stop_atr) * atr / price if price > 0 else ZERO
+    return max(noise, trip)
 
 
 def apply_stop_rule(
     req: EntryRequest, costs: CostModel, rules: EntryRules
 ) -> tuple[Decimal, str | None] | Refusal:
     """Return the stop (widened if needed) and a note, or a ``stop_too_tight`` refusal."""
+    return _apply_stop_rule(req, costs, rules, costs.round_trip(rules.holding_s))
+
+
+def _apply_stop_rule(
+    req: EntryRequest, costs: CostModel, rules: EntryRules, trip: Decimal
+) -> tuple[Decimal, str | None] | Refusal:
     distance = abs(req.price - req.stop) / req.price
-    floor = stop_floor(req.price, req.atr, costs, rules)
+    floor = _stop_floor(req.price, req.atr, trip, rules)
     if distance >= floor:
         return req.stop, None
     atr_pct = req.atr / req.price
@@ -149,12 +161,12 @@ def plan_entry(req: EntryRequest, costs: CostModel, rules: EntryRules) -> EntryQ
     """Apply the stop rule, size, leverage and edge rules to ``req``."""
     if req.price <= 0:
         return Refusal("no_price", "no price to size the entry at")
-    stopped = apply_stop_rule(req, costs, rules)
+    trip = costs.round_trip(rules.holding_s)
+    stopped = _apply_stop_rule(req, costs, rules, trip)
     if isinstance(stopped, Refusal):
         return stopped
     stop, note = stopped
     distance = abs(req.price - stop) / req.price
-    trip = costs.round_trip(rules.holding_s)
     sized = _size(req, distance, trip, rules)
     if isinstance(sized, Refusal):
         return sized
@@ -163,7 +175,7 @@ def plan_entry(req: EntryRequest, costs: CostModel, rules: EntryRules) -> EntryQ
     move = abs(req.target - req.price) / req.price if req.target is not None else None
     cost_pct = CostModel.of_margin(trip, leverage) * PCT
     move_pct = CostModel.of_margin(move, leverage) * PCT if move is not None else ZERO
-    ratio = Decimal(str(rules.min_edge_cost_ratio))
+    ratio = exact(rules.min_edge_cost_ratio)
     if move is not None and ratio > 0 and move < ratio * trip:
         return Refusal(
             "edge",
@@ -198,7 +210,7 @@ def _size(
         if req.max_qty is not None and qty > req.max_qty:
             qty = req.max_qty
         return qty, cap, qty * req.price * (distance + trip)
-    risk_usd = req.equity * Decimal(str(rules.risk_pct(req.confidence))) / PCT
+    risk_usd = req.equity * exact(rules.risk_pct(req.confidence)) / PCT
     per_unit = req.price * (distance + trip)  # loss at the stop with both fills' costs
     if per_unit <= 0:
         return Refusal("size", "zero stop distance and zero cost: cannot size from risk")

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from kinetic.costs import CostModel
-from kinetic.domain import ZERO, Signal
+from kinetic.domain import ZERO, Signal, quick_init
 from kinetic.risk.entry import EntryQuote, EntryRequest, EntryRules, Refusal, plan_entry
 
 # the refusal code of an entry while a global breaker holds entries
 HELD_CODE = "circuit_breaker"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class EntryDecision:
     allowed: bool

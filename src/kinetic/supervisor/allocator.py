@@ -41,9 +41,14 @@ class CapitalAllocator:
 
     def allocated_pct(self, engine: str) -> float:
         """Return the percentage of the portfolio ``engine`` may use."""
-        if not self._enabled.get(engine, False):
+        enabled = self._enabled
+        if not enabled.get(engine, False):
             return 0.0
-        if len(self.enabled) == 1:
+        count = 0  # len(self.enabled), without the list (every entry asks)
+        for name in ENGINES:
+            if enabled[name]:
+                count += 1
+        if count == 1:
             return 100.0
         return self._configured[engine]
 

@@ -369,7 +369,10 @@ class Orchestrator:
 
     # ------------------------------------------------------------------ status
     def total_value(self) -> Decimal:
-        return sum((e.equity() for e in self.engines.values()), ZERO)
+        total = ZERO  # as sum(..., ZERO): the same additions in the same order
+        for engine in self.engines.values():
+            total += engine.equity()
+        return total
 
     def get_allocation(self, engine: str) -> CapitalAllocation:
         return self.capital_allocator.get_allocation(

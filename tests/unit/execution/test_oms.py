@@ -149,6 +149,22 @@ async def test_submit_when_all_attempts_fail_then_unknown_and_journaled_not_rese
     assert oms.consecutive_failures == 4
 
 
+async def test_has_unknown_while_an_outcome_is_unknown_until_the_lookup_settles_it(
+    oms: OrderManager, venue: FlakyVenue
+) -> None:
+    await oms.submit(intent(oms))  # filled: nothing unknown
+    assert not oms.has_unknown()
+    venue.place_failures.extend([TransientError("down")] * 3)
+    venue.get_order_failures.append(TransientError("down"))
+    it = intent(oms)
+    await oms.submit(it)
+    assert oms.has_unknown()  # it may have filled: the engine's protection is pending
+    found = await oms.refresh(it.client_order_id)  # never reached the venue: final
+    assert found is not None
+    assert found.status is OrderStatus.REJECTED
+    assert not oms.has_unknown()
+
+
 async def test_five_consecutive_transient_failures_halt_venue_and_journal_venue_halt(
     oms: OrderManager, venue: FlakyVenue, recorder: MemoryRecorder
 ) -> None:

@@ -34,8 +34,43 @@ def _fraction_quantum(step: Decimal) -> Decimal | None:
     return normal if isinstance(exponent, int) and exponent < 0 else None
 
 
+# per step or tick object: its normalised value when it is a power of ten below one
+# (0.01), ONE when it is exactly ``Decimal(1)`` (exponent 0: ``Decimal("1.0")`` is not),
+# else ZERO (the general path). Rounding to such a step is one ``quantize`` (or
+# ``to_integral_value``), with the value and exponent of divide / round / multiply /
+# quantize: dividing by a power of ten is exact when the value has at most the context's
+# precision in digits (``+x == x``; a longer one is rounded by the division first, so it
+# takes the general path). Keyed by identity (equal Decimals may differ in exponent);
+# the step is kept alive with its entry so its id is not reused.
+_KINDS: dict[int, tuple[Decimal, Decimal]] = {}
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+
+
+def _step_kind(step: Decimal) -> Decimal:
+    entry = _KINDS.get(id(step))
+    if entry is not None and entry[0] is step:
+        return entry[1]
+    kind = _ZERO
+    if step > 0:
+        normal = step.normalize()
+        _sign, digits, exponent = normal.as_tuple()
+        if digits == (1,) and isinstance(exponent, int) and exponent < 0:
+            kind = normal
+        elif step.as_tuple()[1:] == ((1,), 0):
+            kind = _ONE
+    if len(_KINDS) >= 4096:
+        _KINDS.clear()
+    _KINDS[id(step)] = (step, kind)
+    return kind
+
+
 def round_price(price: Decimal, tick: Decimal, mode: Rounding = "nearest") -> Decimal:
     """Round ``price`` to a multiple of ``tick``; the result has the tick's exponent."""
+    entry = _KINDS.get(id(tick))
+    quantum = entry[1] if entry is not None and entry[0] is tick else _step_kind(tick)
+    if quantum and quantum is not _ONE and +price == price:  # a tick such as 0.01
+        return price.quantize(quantum, _MODES[mode])
     if tick <= 0:
         return price
     steps = (price / tick).to_integral_value(rounding=_MODES[mode])
@@ -45,7 +80,14 @@ def round_price(price: Decimal, tick: Decimal, mode: Rounding = "nearest") -> De
 
 def round_quantity(qty: Decimal, instrument: Instrument) -> Decimal:
     """Floor ``qty`` to the instrument's step size."""
-    out = floor_to_step(qty, instrument.step_size)
+    step = instrument.step_size
+    entry = _KINDS.get(id(step))
+    quantum = entry[1] if entry is not None and entry[0] is step else _step_kind(step)
+    if quantum and +qty == qty:  # a step of 10**-k, or exactly 1 (as below, see _KINDS)
+        if quantum is _ONE:
+            return qty.to_integral_value(ROUND_FLOOR)
+        return qty.quantize(quantum, ROUND_FLOOR)
+    out = floor_to_step(qty, step)
     quantum = _fraction_quantum(instrument.step_size)
     return out if quantum is None else out.quantize(quantum)
 

@@ -49,7 +49,9 @@ class OrderBook:
 
     def close(self, order: Order) -> None:
         """Drop ``order`` from the open index (it stays queryable by client id a while)."""
-        self._open.get(order.symbol, {}).pop(order.client_order_id, None)
+        by_id = self._open.get(order.symbol)
+        if by_id is not None:
+            by_id.pop(order.client_order_id, None)
         self._retire(order.client_order_id)
 
     def _retire(self, client_order_id: str) -> None:

@@ -188,8 +188,9 @@ class SimVenueBase:
 
     async def place_order(self, intent: OrderIntent) -> Order:
         """Validate, admit and either fill (market) or rest the order; return a snapshot."""
-        self._check_dead_man_switch()
-        inst = self._instrument(intent.symbol)
+        if self._dms_deadline_ms is not None:
+            self._check_dead_man_switch()
+        inst = self._instruments.get(intent.symbol) or self._instrument(intent.symbol)
         if self._book.get(intent.client_order_id) is not None:
             raise DuplicateOrder(
                 f"{self.name}: client order id {intent.client_order_id} already used",
