@@ -115,8 +115,8 @@ class SpotEngine(BaseEngine):
             EntryRequest(
                 PositionSide.LONG, price, exact(signal.atr),
                 fixed_pct_stop(price, PositionSide.LONG, cfg.spot_stop_loss_pct), target,
-                signal.confidence, self.equity(), decision.margin_usd, 1,
-                tight_stop_policy(d.strategy), None, d.instruments[symbol].max_qty,
+                signal.confidence, self.equity(), decision.margin_usd,
+                tight_stop=tight_stop_policy(d.strategy), max_qty=d.instruments[symbol].max_qty,
             ),
             symbol,
         )  # fmt: skip
