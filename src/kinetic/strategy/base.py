@@ -87,31 +87,42 @@ class ActionBars(Protocol):
 _SIGNAL_FIELDS = (
     "symbol", "direction", "confidence", "price", "ts_ms", "atr", "regime", "reason", "components"
 )  # fmt: skip
-# ``Signal`` is a frozen slots dataclass whose ``__post_init__`` only checks the
-# confidence (0 here): a new instance with its slots set is the object ``Signal(...)``
-# builds, at half the cost of its ``__init__``; a strategy builds one on every bar
-assert tuple(f.name for f in fields(Signal)) == _SIGNAL_FIELDS
-_NEW = object.__new__
-_SET = tuple(getattr(Signal, name).__set__ for name in _SIGNAL_FIELDS)
 _FLAT = Direction.FLAT
+
+
+class _Blank:
+    """``Signal``'s very layout (its slots, in order) without the frozen ``__setattr__``.
+
+    ``Signal`` is a frozen slots dataclass whose ``__post_init__`` only checks the
+    confidence (0 here): plain slot stores on a ``_Blank`` whose class is then switched
+    to ``Signal`` build the object ``Signal(...)`` builds, at a fraction of the cost of
+    its ``__init__`` (``object.__setattr__`` per field) or of the slot descriptors'
+    ``__set__``; a strategy builds one on every bar. CPython refuses the switch unless
+    the layouts are the same.
+    """
+
+    __slots__ = _SIGNAL_FIELDS
+
+
+assert tuple(f.name for f in fields(Signal)) == _SIGNAL_FIELDS == Signal.__slots__
 
 
 def new_flat(
     symbol: str, price: float, ts_ms: int, atr: float, regime: Regime | None, reason: str
 ) -> Signal:
     """``Signal(symbol, FLAT, 0, price, ts_ms, atr, regime, reason)``, slot by slot."""
-    sig = _NEW(Signal)
-    s_symbol, s_direction, s_confidence, s_price, s_ts, s_atr, s_regime, s_reason, s_comp = _SET
-    s_symbol(sig, symbol)
-    s_direction(sig, _FLAT)
-    s_confidence(sig, 0)
-    s_price(sig, price)
-    s_ts(sig, ts_ms)
-    s_atr(sig, atr)
-    s_regime(sig, regime)
-    s_reason(sig, reason)
-    s_comp(sig, {})
-    return sig
+    sig = _Blank()
+    sig.symbol = symbol
+    sig.direction = _FLAT
+    sig.confidence = 0
+    sig.price = price
+    sig.ts_ms = ts_ms
+    sig.atr = atr
+    sig.regime = regime
+    sig.reason = reason
+    sig.components = {}
+    sig.__class__ = Signal  # type: ignore[assignment]
+    return sig  # type: ignore[return-value]
 
 
 def flat_signal(

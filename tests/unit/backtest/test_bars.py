@@ -72,3 +72,20 @@ def test_atr_mean_sums_left_to_right() -> None:
             total += v
         want = total / len(values) if values else 0.0
         assert _mean(values) == want or (want != want and _mean(values) != _mean(values))
+
+
+def test_built_objects_are_frozen_candles_and_signals() -> None:
+    """The class switch happened: the objects are Candle / Signal, frozen like them."""
+    import dataclasses
+
+    import pytest
+
+    bars = Bars(_arrays(3))
+    built = [bars.candle(1), bars.opening_tick(2), new_candle("X", 1, 2, 1.0, 2.0, 0.5, 1.5, 3.0)]
+    sig = new_flat("BTCUSDT", 1.5, 7, 0.25, None, "no cross")
+    for obj, cls in [*((c, Candle) for c in built), (sig, Signal)]:
+        assert type(obj) is cls
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            obj.symbol = "ETHUSDT"  # type: ignore[misc]
+        assert obj == cls(*(getattr(obj, name) for name in cls.__slots__))
+    assert {built[0]: 1}[bars.candle(1)] == 1  # hashed as Candle(...) is
