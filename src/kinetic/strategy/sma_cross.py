@@ -143,6 +143,8 @@ class SmaCrossStrategy:
         self.warmup = slow
         self._states: dict[str, _SymbolState] = {}
         self._reasons: dict[Direction, str] = {}
+        # symbol -> (arrays, true ranges, certain signs): ``_columns``
+        self._columns_of: dict[str, tuple[object, np.ndarray, np.ndarray]] = {}
 
     def with_params(self, params: dict[str, str]) -> SmaCrossStrategy:
         """Return a copy configured from ``--param KEY=VALUE`` strings."""
@@ -255,24 +257,17 @@ class SmaCrossStrategy:
         A bar is quiet when it is past the warm-up and is not a cross. The window means
         are recomputed vectorised (any summation order), so each difference
         ``fast - slow`` is known only up to a bound on the rounding of both
-        computations; a sign counts only when the difference is beyond that bound.
-        Rounding of either computation is at most ``(fast + slow + 8)`` units in the last
-        place of the largest close; the margin is four times that.
+        computations; a sign counts only when the difference is beyond that bound
+        (``_columns``).
         """
         close = np.asarray(arrays.close, dtype=np.float64)
         n = len(close)
         quiet = np.zeros(n, np.bool_)
         if n <= self.slow + 1 or not np.isfinite(close).all():
             return quiet
-        # window sums as a correlation with ones (a dot product per window: about 3x
-        # faster than summing a sliding-window view; any summation order is covered)
-        fast = np.correlate(close, np.ones(self.fast), "valid")[self.slow - self.fast :]
-        fast /= self.fast
-        slow = np.correlate(close, np.ones(self.slow), "valid") / self.slow
-        diff = fast - slow  # diff[k] is bar k + slow - 1
-        tol = 4.0 * (self.fast + self.slow + 8) * 2.0**-53 * float(np.abs(close).max())
-        pos, neg = diff > tol, diff < -tol
-        # bar k + 1 (in diff's index) is certainly not a cross when the two signs say so
+        signs = self._columns(symbol, arrays)[1][self.slow - 1 :]  # from bar slow - 1
+        pos, neg = signs > 0, signs < 0
+        # bar k + 1 (in pos's index) is certainly not a cross when the two signs say so
         no_up = pos[:-1] | neg[1:]
         no_down = neg[:-1] | pos[1:]
         no_cross = no_up & no_down  # for bars slow .. n-1
@@ -280,30 +275,70 @@ class SmaCrossStrategy:
         quiet[self.slow + 1 :] = no_cross[1:]
         return quiet
 
+    def _columns(self, symbol: str, arrays: CandleArrays) -> tuple[np.ndarray, np.ndarray]:
+        """``(ranges, signs)`` of ``arrays``, computed once per series (``fast_forward``).
+
+        ``ranges[k]``: bar k's true range, the very float ``on_candle`` computes (``max``
+        and ``min`` of two floats return the first unless the second is strictly beyond
+        it, as ``np.where`` does here); ``ranges[0]`` is unused. ``signs[k]``: the sign of
+        ``fast - slow`` on bar k where the vectorised difference is beyond the rounding
+        bound, 0 where it is not (or before the warm-up, or with a non-finite close):
+        unknown. The bound: rounding of either computation (the exact means, this
+        vectorised one) is at most ``(fast + slow + 8)`` units in the last place of the
+        largest close; the margin is four times that, so beyond it the exact means'
+        difference has the same sign and is not 0.
+        """
+        cached = self._columns_of.get(symbol)
+        if cached is not None and cached[0] is arrays:
+            return cached[1], cached[2]
+        close = np.asarray(arrays.close, dtype=np.float64)
+        high = np.asarray(arrays.high, dtype=np.float64)
+        low = np.asarray(arrays.low, dtype=np.float64)
+        n = len(close)
+        ranges = np.zeros(n, np.float64)
+        prev = close[:-1]
+        top = np.where(prev > high[1:], prev, high[1:])  # max(high, prev)
+        bottom = np.where(prev < low[1:], prev, low[1:])  # min(low, prev)
+        ranges[1:] = top - bottom
+        signs = np.zeros(n, np.int8)
+        if n >= self.slow and np.isfinite(close).all():
+            # window sums as a correlation with ones (a dot product per window: about 3x
+            # faster than summing a sliding-window view; any summation order is covered)
+            fast = np.correlate(close, np.ones(self.fast), "valid")[self.slow - self.fast :]
+            fast /= self.fast
+            slow = np.correlate(close, np.ones(self.slow), "valid") / self.slow
+            diff = fast - slow  # diff[k] is bar k + slow - 1
+            tol = 4.0 * (self.fast + self.slow + 8) * 2.0**-53 * float(np.abs(close).max())
+            signs[self.slow - 1 :] = (diff > tol).astype(np.int8) - (diff < -tol)
+        self._columns_of[symbol] = (arrays, ranges, signs)
+        return ranges, signs
+
     def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
-        """Advance over quiet bars ``start..stop-1``: re-seed the windows and the ATR bars."""
+        """Advance over quiet bars ``start..stop-1``: re-seed the windows and the ATR bars.
+
+        The ranges and, where it is certain, the sign on bar ``stop - 1`` come from
+        ``_columns`` (computed once per series); an uncertain sign from the exact means.
+        """
         if stop <= start:
             return
         if start < self.slow + 1:
             raise ValueError("sma_cross: bars before the warm-up are never fast-forwarded")
         st = self._state(symbol)
-        lo = stop - self.slow
-        closes = arrays.close[lo:stop].tolist()
+        ranges, signs = self._columns(symbol, arrays)
+        closes = arrays.close[stop - self.slow : stop].tolist()
         fast = closes[-self.fast :]
-        st.prev_sign = _sign_of(math.fsum(fast) / self.fast - math.fsum(closes) / self.slow)
+        sign = signs.item(stop - 1)
+        if not sign:  # too close to call in floats: the exact means, as ``_sign`` does
+            sign = _sign_of(math.fsum(fast) / self.fast - math.fsum(closes) / self.slow)
+        st.prev_sign = sign
         st.drift = RESYNC  # the running sums are recomputed on the next bar
         st.bars_since_cross += stop - start
-        first = max(0, stop - (ATR_PERIOD + 1))
-        tail = closes[first - lo :] if first >= lo else arrays.close[first:stop].tolist()
-        ranges = _true_ranges(
-            arrays.high[first:stop].tolist(), arrays.low[first:stop].tolist(), tail
-        )
-        st.last_close = tail[-1]
+        st.last_close = closes[-1]
         # refilled in place: cheaper than new deques, once per skipped stretch
         for window, values in (
             (st.fast.window, fast),
             (st.slow.window, closes),
-            (st.ranges, ranges),
+            (st.ranges, ranges[max(1, stop - ATR_PERIOD) : stop].tolist()),
         ):
             window.clear()
             window.extend(values)

@@ -249,3 +249,24 @@ def test_running_sums_give_the_exact_crosses(seed: int) -> None:
         )
     assert got == _reference_directions(closes, fast, slow)
     assert got.count(Direction.FLAT) < len(got)
+
+
+def test_fast_forward_takes_a_sign_too_close_for_floats_from_the_exact_means() -> None:
+    """A last bar whose mean difference is within the float bound: the exact sign, not 0.
+
+    (The driver only forwards quiet bars, whose sign is always certain; any other
+    caller still gets the state stepping leaves.)
+    """
+    closes = [100.0] * 60 + [100.0 + 2e-12]  # fast - slow about 2e-13: within the bound
+    arrays = _arrays(closes)
+    stepped, skipper = SmaCrossStrategy(5, 13), SmaCrossStrategy(5, 13)
+    assert skipper._columns("BTCUSDT", arrays)[1][-1] == 0  # unknown in floats
+    for i, c in enumerate(closes):
+        t = i * 60_000
+        stepped.on_candle(Candle("BTCUSDT", t, t + 59_999, c, c + 1.5, c - 1.25, c, 1.0))
+    for i, c in enumerate(closes[:20]):
+        t = i * 60_000
+        skipper.on_candle(Candle("BTCUSDT", t, t + 59_999, c, c + 1.5, c - 1.25, c, 1.0))
+    skipper.fast_forward("BTCUSDT", arrays, 20, len(closes))
+    assert stepped._states["BTCUSDT"].prev_sign == 1
+    assert _state(skipper) == _state(stepped)
