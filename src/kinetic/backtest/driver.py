@@ -32,9 +32,19 @@ import numpy as np
 from kinetic.backtest.bars import BLOCK, Bars
 from kinetic.backtest.data import FundingRates
 from kinetic.backtest.options import AtEnd, FillTiming
-from kinetic.backtest.skipping import ActionIndex, Kind, can_skip, first_touch
+from kinetic.backtest.skipping import ActionIndex, Kind, can_skip
+from kinetic.backtest.stretch import (
+    _FLOATS,
+    MARGIN,
+    Stretch,
+    as_float,
+    levels_clear_until,
+    only_stops,
+    position_value,
+    stretch_values,
+)
 from kinetic.backtest.world import World
-from kinetic.domain import MarketType, OrderType, Position, PositionSide, Side
+from kinetic.domain import MarketType, Position, PositionSide
 from kinetic.marketdata.files import CandleArrays
 from kinetic.risk.manager import HELD_CODE
 from kinetic.supervisor.risk_monitor import BreakerTrip, RiskAction
@@ -42,8 +52,6 @@ from kinetic.supervisor.risk_monitor import BreakerTrip, RiskAction
 DAY_S = 86_400
 DAY_MS = DAY_S * 1000
 MAX_RUN = 4096  # groups examined per skip decision (bounds the work of a refused one)
-MARGIN = 1e-9  # relative safety margin on price and value comparisons when skipping
-_STOP_TYPES = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
 
 
 @dataclass
@@ -69,47 +77,7 @@ class Curve:
         return Curve(self.ts_ms[: self.n], self.equity[: self.n], self.exposed[: self.n], self.n)
 
 
-@dataclass(slots=True)
-class _Stretch:
-    """Groups ``g..h-1`` to skip: their values (None: all equal ``low``) and extremes."""
-
-    g: int
-    h: int
-    low: float
-    high: float
-    last: float
-    held: bool
-    values: np.ndarray | None
-
-
-_FLOATS: dict[int, tuple[Decimal, float]] = {}
-
-
-def as_float(value: Decimal) -> float:
-    """``float(value)``, memoised by identity (Decimal to float goes through a string).
-
-    Books change by replacing their Decimals, so an unchanged cash or quantity is the
-    same object and its float is looked up, not converted again. The entry keeps the
-    Decimal alive, so its id cannot be reused while it is cached.
-    """
-    hit = _FLOATS.get(id(value))
-    if hit is not None and hit[0] is value:
-        return hit[1]
-    if len(_FLOATS) > 4096:
-        _FLOATS.clear()
-    out = float(value)
-    _FLOATS[id(value)] = (value, out)
-    return out
-
-
-def position_value(market: MarketType, pos: Position, price: Any) -> Any:
-    """A position's contribution to the value at ``price`` (a float or an array of them).
-
-    Spot: its market value; futures: its unrealized PnL (the margin is in the wallet).
-    """
-    if market is MarketType.SPOT:
-        return as_float(pos.quantity) * price
-    return (price - as_float(pos.entry_price)) * (as_float(pos.quantity) * pos.side.sign)
+_Stretch = Stretch
 
 
 def timeline(series: dict[str, CandleArrays]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -310,82 +278,11 @@ class Driver:
                 return g
         return h
 
-    @staticmethod
-    def _only_stops(slot: Any) -> bool:
-        """True when the OMS's open orders and the venue's resting ones are the same
-        protective stops of open positions, and no fill is awaited."""
-        oms, venue = slot.engine.d.oms, slot.venue
-        if not oms.has_open_orders() and not venue.has_open_orders():
-            return not any(oms.awaiting_fills(s) for s in slot.engine.d.positions.positions)
-        book = slot.engine.d.positions.positions
-        ours = {o.client_order_id for o in oms.open_orders()}
-        resting = venue.resting_orders()
-        if ours != {o.client_order_id for o in resting}:
-            return False
-        for o in resting:
-            pos = book.get(o.symbol)
-            if (
-                pos is None
-                or not o.reduce_only
-                or o.order_type not in _STOP_TYPES
-                or o.stop_price is None
-                or o.side is not pos.side.exit_side
-                or oms.awaiting_fills(o.symbol)
-            ):
-                return False
-        return True
+    _only_stops = staticmethod(only_stops)
 
-    def _levels_clear_until(self, slot: Any, w: int, pos: Position, g: int, h: int) -> int:
-        """The first group in ``g..h`` with a bar that could reach one of ``pos``'s levels."""
-        index = self._index
-        assert index is not None
-        lo, hi = index.bars(w, g, h)
-        arrays = self._arrays[w]
-        long = pos.side is PositionSide.LONG
-        below: list[float] = []  # levels a falling low reaches
-        above: list[float] = []  # levels a rising high reaches
-        (below if long else above).append(as_float(pos.stop_price))
-        if pos.take_profit is not None:
-            (above if long else below).append(as_float(pos.take_profit))
-        for o in slot.venue.resting_orders():
-            if o.symbol == pos.symbol and o.stop_price is not None:
-                (below if o.side is Side.SELL else above).append(float(o.stop_price))
-        if slot.engine.market is MarketType.FUTURES:
-            liquidation = slot.venue.liquidation_at(pos.symbol)
-            if liquidation is not None:
-                (below if long else above).append(float(liquidation))
-            pct = Decimal(str(slot.engine.d.config.futures_trailing_activation_pct))
-            activation = pos.entry_price * (1 + pos.side.sign * pct / 100)
-            (above if long else below).append(float(activation))
-        first = first_touch(arrays.low[lo:hi], arrays.high[lo:hi], below, above, MARGIN)
-        if first >= hi - lo:
-            return h
-        return min(h, index.group(w, lo + first))
+    _levels_clear_until = levels_clear_until
 
-    def _values(self, g: int, h: int, held: list[tuple[Any, int, Position]]) -> _Stretch:
-        """The portfolio value after each group ``g..h-1``, as ``_mark`` computes it.
-
-        Vectorised over the stretch with the very float operations ``_mark`` performs on
-        one group, in the same order (cash, then each position at its symbol's latest
-        close), so the values are bit-identical to stepping.
-        """
-        if not held:
-            value = self._mark()[0]
-            return _Stretch(g, h, value, value, value, False, None)
-        index = self._index
-        assert index is not None
-        symbols = {symbol: w for w, symbol in enumerate(self.series)}
-        closes: dict[int, np.ndarray] = {}
-        out = np.zeros(h - g, np.float64)
-        for slot in self.world.slots:
-            pm = slot.engine.d.positions
-            out += as_float(pm.cash)
-            for symbol, pos in pm.positions.items():
-                w = symbols[symbol]
-                if w not in closes:
-                    closes[w] = index.latest(w, self._arrays[w].close, g, h)
-                out += position_value(pm.market, pos, closes[w])
-        return _Stretch(g, h, float(out.min()), float(out.max()), float(out[-1]), True, out)
+    _values = stretch_values
 
     def _risk_quiet(self, stretch: _Stretch) -> bool:
         """True when no value of the stretch can trip a breaker, in any order.
