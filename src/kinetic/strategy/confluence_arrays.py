@@ -92,7 +92,7 @@ def columns(arrays: CandleArrays, params: FeatureParams) -> Columns | None:
     macd = np.zeros(n, np.int8)
 
     def put(start: int, stop: int, f: Sequence[F64]) -> None:  # ema_fast, ema_slow, rsi, ...
-        ema_fast, ema_slow, rsi[start:stop], atr[start:stop], adx[start:stop], hist = f
+        ema_fast, ema_slow, rsi[start:stop], atr[start:stop], adx[start:stop], hist = f[:6]
         with np.errstate(invalid="ignore", divide="ignore"):  # as _indicators computes it
             spread[start:stop] = np.where(
                 ema_slow != 0, (ema_fast - ema_slow) / ema_slow * 100.0, 0.0

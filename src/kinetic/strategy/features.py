@@ -128,7 +128,8 @@ class FeatureState:
         The state must be warm (``count >= warmup``): every indicator is then past its
         seeding and each ``feed`` reproduces its ``update`` bit for bit. With ``track``,
         return the features ``update`` would have returned on each bar (those
-        ``confluence`` reads; not the Bollinger bands, which only keep their last window).
+        ``confluence`` and ``spot_trend`` read; not the Bollinger bands, which only keep
+        their last window).
         """
         if stop <= start:
             return None
@@ -142,14 +143,17 @@ class FeatureState:
         self._prev = (self._fast.value, self._slow.value)
         rsi = self._rsi.feed(close, track)
         atr = self._atr.feed(high, low, close, track)
-        adx = self._adx.feed(high, low, close, track)
+        adx, pdi, mdi = (
+            self._adx.feed_di(high, low, close) if track
+            else (self._adx.feed(high, low, close), None, None)
+        )  # fmt: skip
         hist = self._macd.feed(close, track)
         self._bb.feed(close)
         self.count += stop - start
         self.last_ms = last
         if not track:
             return None
-        parts = (fast, slow, rsi, atr, adx, hist)
+        parts = (fast, slow, rsi, atr, adx, hist, pdi, mdi)
         if any(x is None for x in parts):
             raise AssertionError("a warm state tracks every value")
         return Tracked(*(np.asarray(x, np.float64) for x in parts))
@@ -164,3 +168,5 @@ class Tracked(NamedTuple):
     atr: F64
     adx: F64
     macd_hist: F64
+    plus_di: F64
+    minus_di: F64

@@ -20,19 +20,23 @@ EMA is below the slow EMA and the close is below the slow EMA; its confidence is
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kinetic.domain import Candle, Direction, Signal
 from kinetic.strategy import action_bars as ab
+from kinetic.strategy import spot_trend_arrays as sta
 from kinetic.strategy.base import Tunable, clamp01, flat_signal, to_confidence
 from kinetic.strategy.features import FeatureParams, Features, FeatureState
+from kinetic.strategy.replay import bar_candles
+from kinetic.strategy.spot_trend_arrays import RSI_OVERBOUGHT
 
 if TYPE_CHECKING:
     from kinetic.marketdata.files import CandleArrays
 
-RSI_OVERBOUGHT = 75.0
+FULL_SPREAD_PCT = 1.0  # score_long's default, the one on_candle scores with
 
 
 def _rsi_points(rsi: float) -> float:
@@ -43,7 +47,7 @@ def _rsi_points(rsi: float) -> float:
     return 0.0
 
 
-def score_long(f: Features, full_spread_pct: float = 1.0) -> dict[str, float]:
+def score_long(f: Features, full_spread_pct: float = FULL_SPREAD_PCT) -> dict[str, float]:
     """Return each component's contribution to the long confidence."""
     spread_pct = (f.ema_fast - f.ema_slow) / f.ema_slow * 100.0 if f.ema_slow else 0.0
     di_up = f.plus_di > f.minus_di
@@ -55,6 +59,35 @@ def score_long(f: Features, full_spread_pct: float = 1.0) -> dict[str, float]:
         "adx_strength": 15.0 * clamp01((f.adx - 15.0) / 20.0) if di_up else 0.0,
         "macd_hist": 15.0 if f.macd_hist > 0 else 0.0,
     }
+
+
+@dataclass(slots=True)
+class _Precomputed:
+    """One symbol's state in a backtest: its series' per-bar values and the next bar.
+
+    Bars ``0..cursor-1`` of ``arrays`` have been fed (stepped or fast-forwarded); the
+    incremental state after them is only built when a candle or a stretch arrives that
+    is not ``arrays``' bar ``cursor`` (``SpotTrendStrategy._materialise``).
+    """
+
+    arrays: CandleArrays
+    values: sta.Lookup | None  # None once every bar was fed
+    cursor: int = 0
+
+    def move(self, cursor: int) -> None:
+        """Bars up to ``cursor`` are fed; past the last one the values are let go."""
+        self.cursor = cursor
+        if cursor >= len(self.arrays):
+            self.values = None
+
+    def is_next(self, c: Candle) -> bool:
+        """True when ``c`` is bar ``cursor`` of ``arrays`` (the values on_candle reads)."""
+        a, i = self.arrays, self.cursor
+        return (
+            i < len(a) and c.open_time_ms == a.open_time_ms.item(i)
+            and c.close == a.close.item(i) and c.high == a.high.item(i)
+            and c.low == a.low.item(i) and c.open == a.open.item(i)
+        )  # fmt: skip
 
 
 class SpotTrendStrategy(Tunable):
@@ -82,18 +115,35 @@ class SpotTrendStrategy(Tunable):
         )
         self.warmup = self._params.warmup
         self._states: dict[str, FeatureState] = {}
+        self._pre: dict[str, _Precomputed] = {}  # backtests: see action_bars
 
     def reset(self, symbol: str) -> None:
         """Forget the state of ``symbol``."""
         self._states.pop(symbol, None)
+        self._pre.pop(symbol, None)
 
     # ------------------------------------------------------------ fast-forward (backtests)
     def action_bars(self, symbol: str, arrays: CandleArrays) -> ab.Masks:
         """Bars on which ``on_candle`` could return LONG / SHORT (see ``ActionBars``).
 
         SHORT needs the trend broken (fast EMA and close below the slow EMA); LONG needs
-        it not broken and a confidence of at least ``min_confidence``.
+        it not broken and a confidence of at least ``min_confidence``. Every bar's
+        features and components are computed at once, exactly (``spot_trend_arrays``);
+        when ``symbol`` has no state yet, the strategy keeps them: its state is then the
+        series and the next bar's index, a stepped bar looks its components up and a
+        skipped stretch moves the index. Data that path does not take (non-finite
+        prices, ...) gets masks from the vectorised indicators, with margins.
         """
+        found = sta.lookup(arrays, self._params, self.min_confidence, FULL_SPREAD_PCT)
+        if found is None:
+            return self._approx_masks(arrays)
+        may_long, may_short, values = found
+        pre = self._pre.get(symbol)
+        if symbol not in self._states and (pre is None or pre.cursor == 0):
+            self._pre[symbol] = _Precomputed(arrays, values)
+        return may_long, may_short
+
+    def _approx_masks(self, arrays: CandleArrays) -> ab.Masks:
         f = ab.approx_features(self._params, arrays)
         if f is None:
             return ab.every_bar(arrays)
@@ -107,27 +157,77 @@ class SpotTrendStrategy(Tunable):
 
     def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
         """Advance ``symbol``'s indicators over bars ``start..stop-1`` exactly."""
+        pre = self._pre.get(symbol)
+        if pre is not None:
+            if stop <= start:
+                return
+            if arrays is pre.arrays and start == pre.cursor and stop <= len(arrays):
+                pre.move(stop)
+                return
+            self._materialise(symbol)
         state = self._states.get(symbol)
         if state is None or state.count < self.warmup:
             raise ValueError("spot_trend: only a warm state is fast-forwarded")
         state.feed(arrays, start, stop)
 
+    def _materialise(self, symbol: str) -> None:
+        """Replace ``symbol``'s precomputed series by the incremental state after its bars
+        ``0..cursor-1`` (a candle or a stretch that is not the series' next bar)."""
+        pre = self._pre.pop(symbol)
+        self._states.pop(symbol, None)
+        if not pre.cursor:
+            return
+        state = self._states[symbol] = FeatureState(self._params)
+        warm = min(pre.cursor, self.warmup + 1)
+        for candle in bar_candles(pre.arrays, 0, warm):
+            state.update(candle)
+        state.feed(pre.arrays, warm, pre.cursor)
+
+    def _looked_up(self, pre: _Precomputed, candle: Candle) -> Signal:
+        """``on_candle``'s signal on bar ``pre.cursor``, from the precomputed values."""
+        i, v = pre.cursor, pre.values
+        assert v is not None  # is_next: bar i exists
+        pre.move(i + 1)
+        code = v.code.item(i)
+        if not code & sta.WARM:
+            return flat_signal(candle, f"warming up ({i + 1}/{self.warmup})")
+        components = {
+            "ema_alignment": 25.0 if code & sta.ALIGNED else 0.0,
+            "ema_spread": v.ema_spread.item(i),
+            "above_slow": 15.0 if code & sta.ABOVE else 0.0,
+            "rsi_band": sta.RSI_POINTS[code & (sta.RSI_HALF | sta.RSI_FULL)],
+            "adx_strength": v.adx_strength.item(i),
+            "macd_hist": 15.0 if code & sta.MACD_UP else 0.0,
+        }
+        broken, crossed = bool(code & sta.BROKEN), bool(code & sta.CROSSED)
+        return self._signal(candle, components, broken, crossed, v.atr.item(i))
+
     def on_candle(self, candle: Candle) -> Signal:
         """Consume one closed candle; return LONG, SHORT (exit) or FLAT."""
+        pre = self._pre.get(candle.symbol)
+        if pre is not None:
+            if pre.is_next(candle):
+                return self._looked_up(pre, candle)
+            self._materialise(candle.symbol)
         state = self._states.get(candle.symbol)
         if state is None:
             state = self._states[candle.symbol] = FeatureState(self._params)
         f = state.update(candle)
         if f is None:
             return flat_signal(candle, f"warming up ({state.count}/{self.warmup})")
-        components = score_long(f)
-        confidence = to_confidence(sum(components.values()))
         broken = f.ema_fast < f.ema_slow and f.close < f.ema_slow
+        return self._signal(candle, score_long(f), broken, broken and f.crossed_below, f.atr)
+
+    def _signal(
+        self, candle: Candle, components: dict[str, float], broken: bool, crossed: bool,
+        atr: float,
+    ) -> Signal:  # fmt: skip
+        confidence = to_confidence(sum(components.values()))
         if broken:
             direction = Direction.SHORT
             confidence = 100 - confidence
             reason = "trend broken: fast EMA below slow, close below slow EMA"
-            if f.crossed_below:
+            if crossed:
                 reason = "trend broken: fast EMA crossed below slow EMA"
         elif confidence >= self.min_confidence:
             direction = Direction.LONG
@@ -137,7 +237,7 @@ class SpotTrendStrategy(Tunable):
             reason = f"no entry: confidence {confidence} < {self.min_confidence}"
         return Signal(
             symbol=candle.symbol, direction=direction, confidence=confidence,
-            price=candle.close, ts_ms=candle.close_time_ms, atr=f.atr,
+            price=candle.close, ts_ms=candle.close_time_ms, atr=atr,
             reason=reason, components=components,
         )  # fmt: skip
 

@@ -260,7 +260,8 @@ def test_tracked_feed_gives_each_bars_features(seed: int, n: int, grid: bool) ->
         f = stepped.update(arrays.candle(i))
         assert f is not None
         got = [float(col[i - head]) for col in tracked]
-        assert got == [f.ema_fast, f.ema_slow, f.rsi, f.atr, f.adx, f.macd_hist]
+        assert got == [f.ema_fast, f.ema_slow, f.rsi, f.atr, f.adx, f.macd_hist, f.plus_di,
+                       f.minus_di]  # fmt: skip
 
 
 @settings(max_examples=40, deadline=None)

@@ -331,6 +331,17 @@ class ADXState:
         return the ADX after each bar."""
         if len(close) == 0:
             return np.zeros(0) if track else None
+        return self._feed(high, low, close, track)[0]
+
+    def feed_di(self, high: F64, low: F64, close: F64) -> tuple[F64, F64, F64]:
+        """``feed(track=True)``, also returning +DI and -DI: ``(adx, +di, -di)`` per bar."""
+        if len(close) == 0:
+            return np.zeros(0), np.zeros(0), np.zeros(0)
+        adx, pdi, mdi = self._feed(high, low, close, True)
+        assert adx is not None
+        return adx, pdi, mdi
+
+    def _feed(self, high: F64, low: F64, close: F64, track: bool) -> tuple[F64 | None, F64, F64]:
         if self.adx is None:
             raise ValueError("ADXState.feed needs a warm state")
         ph, pl, pc = self._prev
@@ -357,7 +368,7 @@ class ADXState:
         self._prev = (float(high[-1]), float(low[-1]), float(close[-1]))
         self._count += len(close)
         self.value = ADXValue(self.adx, self.plus_di, self.minus_di)
-        return out
+        return out, pdi, mdi
 
 
 class MACDState:
