@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from kinetic.backtest.affordable import Acting
 from kinetic.backtest.bars import BLOCK, Bars
 from kinetic.backtest.data import FundingRates
 from kinetic.backtest.options import AtEnd, FillTiming
@@ -114,6 +115,7 @@ class Driver:
     _hold_until: int = 0  # no skipping before this group (the risk check refused a run)
     _last_risk: tuple[float, int] | None = None  # (value, UTC day) of the last risk update
     _index: ActionIndex | None = None  # where the strategies could act (None: no skipping)
+    _acting: Acting | None = None  # ``_index`` narrowed to the entries an account affords
     _arrays: list[CandleArrays] = field(default_factory=list)
     _clock_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
@@ -206,7 +208,10 @@ class Driver:
         if len(starts) == 0 or not all(can_skip(s) for s in strategies):
             return None
         self._forwarders = list(strategies)
-        return ActionIndex.build(strategies, self.series, close, which, index, starts, self.funding)
+        built = ActionIndex.build(strategies, self.series, close, which, index, starts,
+                                  self.funding)  # fmt: skip
+        self._acting = Acting(built, self.world, self.series, self.fill == "next_open", MARGIN)
+        return built
 
     def _skippable(self, g: int, h: int) -> _Stretch | None:
         """Return the stretch ``g..k-1`` (``k <= h``) that can be skipped now, or None.
@@ -250,8 +255,8 @@ class Driver:
     ) -> int:
         """The first group in ``g..h`` where a signal could make an engine act (``g``:
         an engine is not settled or has other orders than its stops); fills ``held``."""
-        index = self._index
-        assert index is not None
+        acting = self._acting
+        assert acting is not None
         # the action index first: it is a lookup, and a strategy that acts often refuses
         # most stretches right there; the engines' order books are read only after it
         for k, slot in enumerate(self.world.slots):
@@ -270,7 +275,7 @@ class Driver:
                     continue
                 else:
                     kind = "any" if futures else "long"
-                h = min(h, index.next_act(k, w, kind, g))
+                h = min(h, acting.next_act(k, w, kind, g, h, pos is None and not held_entries))
                 if h <= g:
                     return g
         for slot in self.world.slots:
@@ -416,22 +421,15 @@ class Driver:
                     slot.engine.d.positions.apply_funding(-paid)
                     self.funding_paid += paid
 
-    def _mark_at(self, price: float | None) -> float:
-        """The portfolio value with ``price`` as every held symbol's close.
-
-        ``None``: each symbol's last close in its engine's store (its entry price before
-        any candle). Marked in float64 from the exact books: each engine's cash plus, per
-        position, ``position_value``. The books themselves stay Decimal; this value feeds
-        the risk monitor and the equity curve, and ``_values`` reproduces it bit for bit
-        when skipping (one operation order for both).
-        """
-        return self._marked(price)[0]
-
     def _mark(self) -> tuple[float, bool]:
         """Return the portfolio value at the last closes and whether anything is held."""
         return self._marked(None)
 
     def _marked(self, price: float | None) -> tuple[float, bool]:
+        """The value with ``price`` as every held symbol's close (None: each symbol's last
+        close in its engine's store, its entry price before any candle), and whether
+        anything is held. Float64 from the exact books: each engine's cash plus, per
+        position, ``position_value``; ``_values`` reproduces it bit for bit when skipping."""
         value, exposed = 0.0, False
         floats = _FLOATS
         for slot in self.world.slots:

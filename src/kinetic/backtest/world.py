@@ -74,6 +74,43 @@ def instruments_for(market: MarketType, symbols: list[str], units: Units) -> dic
     return {s: replace(i, step_size=step, min_qty=step, max_qty=NO_CAP) for s, i in out.items()}
 
 
+@dataclass(frozen=True, slots=True)
+class FillPriceSizer:
+    """Size an entry at the price the SimExchange will fill it at, leaving room for fees.
+
+    The venue's last price is the signal bar's close (``--fill close``) or the next bar's
+    open (``--fill next_open``); slippage and one tick are added, as the venue rounds the
+    slipped price against the taker (none without slippage on a price on the tick grid).
+    ``--fee-fixed`` is set aside from the margin first. With ``--stake`` every entry is
+    that quantity, whatever the margin. Its fields are public: the driver's
+    fast-forward reads them to tell when no entry can be afforded (``affordable``).
+    """
+
+    venue: Any
+    instruments: dict[str, Instrument]
+    slippage: Decimal
+    fee: Decimal
+    spot: bool
+    fixed: Decimal  # --fee-fixed, set aside from the margin
+    stake: Decimal | None  # --stake: every entry is this quantity
+
+    def __call__(self, symbol: str, margin: Decimal, leverage: int) -> Decimal:
+        if self.stake is not None:
+            return self.stake
+        margin -= self.fixed
+        last = self.venue.last_price(symbol)
+        if last is None or last <= 0:
+            return Decimal(0)
+        slip, fee = self.slippage, self.fee
+        tick = self.instruments[symbol].tick_size
+        if not slip and last % tick == 0:
+            tick = Decimal(0)  # the venue fills at ``last`` itself: no rounding to allow for
+        price = last * (1 + slip) + tick
+        per_unit = price * (1 + fee) if self.spot else price * (Decimal(1) / leverage + fee)
+        qty: Decimal = margin / per_unit
+        return qty
+
+
 def fill_price_sizer(
     venue: Any,
     config: UnifiedConfig,
@@ -82,36 +119,14 @@ def fill_price_sizer(
     stake: float | None = None,
     fee_fixed: float | None = None,
 ) -> EntrySizer:
-    """Size an entry at the price the SimExchange will fill it at, leaving room for fees.
-
-    The venue's last price is the signal bar's close (``--fill close``) or the next bar's
-    open (``--fill next_open``); slippage and one tick are added, as the venue rounds the
-    slipped price against the taker (none without slippage on a price on the tick grid).
-    ``--fee-fixed`` is set aside from the margin first. With ``--stake`` every entry is
-    that quantity, whatever the margin.
-    """
-    costs = CostModel.for_engine(config, engine)  # the venue's and the engines' model
-    slip, fee = costs.slippage, costs.taker_fee
-    spot = engine == "spot"
+    """The ``FillPriceSizer`` of ``engine`` (its venue's and the engines' cost model)."""
+    costs = CostModel.for_engine(config, engine)
     fixed = Decimal(str(fee_fixed or 0))
-    if stake is not None:
-        fixed_qty = Decimal(str(stake))
-        return lambda _symbol, _margin, _leverage: fixed_qty
-
-    def size(symbol: str, margin: Decimal, leverage: int) -> Decimal:
-        margin -= fixed
-        last = venue.last_price(symbol)
-        if last is None or last <= 0:
-            return Decimal(0)
-        tick = instruments[symbol].tick_size
-        if not slip and last % tick == 0:
-            tick = Decimal(0)  # the venue fills at ``last`` itself: no rounding to allow for
-        price = last * (1 + slip) + tick
-        per_unit = price * (1 + fee) if spot else price * (Decimal(1) / leverage + fee)
-        qty: Decimal = margin / per_unit
-        return qty
-
-    return size
+    fixed_qty = Decimal(str(stake)) if stake is not None else None
+    spot = engine == "spot"
+    return FillPriceSizer(
+        venue, instruments, costs.slippage, costs.taker_fee, spot, fixed, fixed_qty
+    )
 
 
 def _strategy(config: UnifiedConfig, engine: str, opts: BacktestOptions) -> Strategy:

@@ -1,0 +1,205 @@
+"""Entries an account cannot afford: where a flat engine's signal certainly changes nothing.
+
+A flat engine acts on a signal by sizing an entry; when the account is too small to buy
+one lot at the fill price, the order's quantity rounds to zero and ``send`` drops it.
+That signal changes nothing the run reports, provided it got that far without a refusal
+(a refusal is counted) and its plan did not clear an earlier refusal. ``ceiling`` tells,
+from the engine's state at the start of a stretch (which a skipped stretch keeps: no
+fill, no position, so no cash or allocation moves), the price above which a signal is
+certainly such a no-op; ``next_affordable`` then finds the first acting bar at or below
+it. ``None`` from ``ceiling`` means the rule cannot be shown to hold for this engine or
+config, and the driver skips as it did without it (every acting bar is stepped).
+
+What a LONG (futures: either side) signal of a flat engine does, and why it is a no-op
+above the ceiling (``SpotEngine.on_signal``, ``FuturesEngine._enter``):
+
+* ``RiskManager.check_entry`` refuses nothing: entries allowed, no breaker in force (the
+  driver applies the rule only then), ``min_confidence <= 0`` (a signal's confidence is
+  0..100), fewer positions than ``max_positions`` (none anywhere: the rule needs every
+  engine flat, so the allocation and the margin do not move with prices), the symbol
+  not blacklisted now (nothing blacklists it during a stretch on which no trade
+  happens), a positive wanted margin and available margin (computed here by the
+  engine's own ``allocation`` and ``available_margin``).
+* ``RiskManager.plan`` refuses nothing: the close is positive (checked over the whole
+  series), a too-tight stop is widened (``tight_stop`` ``widen``), no edge filter
+  (``min_edge_cost_ratio`` 0), fixed-fraction sizing (``risk_based_sizing`` off: its
+  quantity, ``margin_cap x leverage / price``, is positive; risk-based sizing can
+  refuse a size, and its futures liquidation cap too, so it is not covered), and no
+  futures liquidation guard. The plan then clears the symbol's last refusal, so that
+  must already be clear.
+* The quote's margin is at most ``min(wanted, available)`` = ``M`` (both sizing paths
+  keep ``quantity x price / leverage`` within the margin cap). The backtest's
+  ``FillPriceSizer`` buys ``(margin - fee_fixed) / ((last x (1 + slippage) + tick) x
+  (1 + fee))`` (futures: ``x (1 / leverage + fee)``, leverage at most the configured
+  largest), where ``last`` is the venue's last price when the signal is handled: the next
+  bar's open with ``--fill next_open``, else the signal bar's close. ``send`` floors
+  ``min(quantity, max_qty)`` to the lot step and drops a quantity <= 0. So above
+  ``(M - fee_fixed) / (step x (1 + slippage) x (1 + fee))`` (futures: ``1 / L + fee``)
+  the order is dropped; the ceiling is that times ``1 + MARGIN``. With ``--stake`` the
+  quantity does not depend on the price: every signal is dropped (ceiling ``-inf``)
+  when the stake is below one lot, and the rule does not apply otherwise.
+* What such a signal leaves behind is overwritten before it is read: the engine's
+  planned stop distance (set again by the signal that sends an entry), the futures
+  leverage set on the venue for a flat symbol (set again, with the engine's record of
+  it, by the next entry whose leverage differs from that record), the venue's cached
+  Decimal of its last price; logs are not part of a report.
+
+Only strategies with ``ActionBars`` are fast-forwarded over bars on which they signal:
+``FastForward.fast_forward`` is defined over quiet bars only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from kinetic.backtest.skipping import ActionIndex, Kind
+from kinetic.backtest.world import FillPriceSizer
+from kinetic.domain import MarketType
+from kinetic.marketdata.files import CandleArrays
+from kinetic.risk.entry import tight_stop_policy
+from kinetic.strategy.base import ActionBars
+
+NEVER = 1 << 62
+
+
+def ceiling(engine: Any, symbol: str, world: Any, margin: float) -> float | None:
+    """The price above which ``engine``'s entry signal on ``symbol`` certainly changes
+    nothing now (``-inf``: at any price), or None when that cannot be shown."""
+    d = engine.d
+    sizer = d.sizer
+    if not isinstance(sizer, FillPriceSizer) or not _passes_the_gate(engine, symbol, world):
+        return None
+    cfg = d.config
+    futures = engine.market is MarketType.FUTURES
+    alloc = d.allocation()
+    wanted_positive = alloc.allocated_usd > 0 and (futures or cfg.spot_position_size_pct > 0)
+    available = engine.available_margin(alloc)
+    if not wanted_positive or available <= 0 or d.positions.cash <= 0:
+        return None  # refused (and counted) by check_entry, or by the plan
+    inst = d.instruments[symbol]
+    step = inst.step_size
+    if step <= 0:
+        return None
+    if sizer.stake is not None:  # the same quantity at every price
+        return -math.inf if round_zero(min(sizer.stake, inst.max_qty), step) else None
+    if round_zero(inst.max_qty, step):
+        return -math.inf
+    if futures:
+        top = max(cfg.futures_leverage_min, cfg.futures_leverage_max)
+        per_unit = Decimal(1) / top + sizer.fee
+    else:
+        wanted = alloc.allocated_usd * Decimal(str(cfg.spot_position_size_pct)) / 100
+        available = min(available, wanted)
+        per_unit = 1 + sizer.fee
+    grow = 1 + sizer.slippage
+    if per_unit <= 0 or grow <= 0:
+        return None
+    spare = available - sizer.fixed
+    if spare <= 0:
+        return 0.0  # nothing left after the fixed fee: any positive price buys nothing
+    return float(spare / (step * grow * per_unit)) * (1 + margin)
+
+
+def _passes_the_gate(engine: Any, symbol: str, world: Any) -> bool:
+    """True when a flat engine's entry signal certainly gets through ``check_entry`` and
+    ``plan`` without a refusal, and the plan clears no earlier refusal."""
+    d = engine.d
+    if not isinstance(d.strategy, ActionBars):
+        return False
+    if any(slot.engine.d.positions.positions for slot in world.slots):
+        return False  # a held position moves the allocation and the margin with prices
+    risk, cfg = d.risk, d.config
+    rules = risk.rules
+    futures = engine.market is MarketType.FUTURES
+    return not (
+        not risk.entries_allowed
+        or risk.last_refusal(symbol) is not None
+        or risk.limits.min_confidence > 0
+        or rules.min_confidence > 0
+        or risk.limits.max_positions <= 0
+        or rules.sized_by_risk
+        or rules.min_edge_cost_ratio != 0
+        or tight_stop_policy(d.strategy) != "widen"
+        or (futures and (cfg.futures_liquidation_guard or engine.reversals.waiting))
+        or risk._is_blacklisted(symbol)  # the gate's own predicate (now: nothing adds)
+    )
+
+
+def round_zero(qty: Decimal, step: Decimal) -> bool:
+    """True when ``qty`` floored to ``step`` is zero or less (``round_quantity``)."""
+    return qty < step
+
+
+@dataclass
+class Acting:
+    """The driver's question, where could a signal make an engine act: the strategies'
+    acting groups (``ActionIndex``), narrowed by ``ceiling`` for a flat engine."""
+
+    index: ActionIndex
+    world: Any
+    series: dict[str, CandleArrays]
+    next_open: bool
+    margin: float
+    _symbols: list[str] = field(default_factory=list)
+    _arrays: list[CandleArrays] = field(default_factory=list)
+    _positive: list[bool] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._symbols = list(self.series)
+        self._arrays = list(self.series.values())
+        # the plan refuses a price <= 0 (and a nan close is not one)
+        self._positive = [len(a.close) == 0 or bool(a.close.min() > 0) for a in self._arrays]
+
+    def next_act(self, slot: int, w: int, kind: Kind, g: int, h: int, flat: bool) -> int:
+        """The first group ``>= g`` where the slot's strategy could make its engine act
+        on symbol ``w`` (``flat``: the engine holds nothing and no breaker holds entries).
+        The answer may be any group ``>= h`` when there is none before ``h``."""
+        first = self.index.next_act(slot, w, kind, g)
+        if first >= h or not flat or not self._positive[w]:
+            return first
+        top = ceiling(self.world.slots[slot].engine, self._symbols[w], self.world, self.margin)
+        if top is None:
+            return first
+        arrays = self._arrays[w]
+        return next_affordable(self.index, slot, w, kind, first, h, arrays, self.next_open, top)
+
+
+def next_affordable(
+    index: ActionIndex,
+    slot: int,
+    w: int,
+    kind: Kind,
+    g: int,
+    h: int,
+    arrays: CandleArrays,
+    next_open: bool,
+    top: float,
+) -> int:
+    """The first group ``>= g`` where the slot's strategy could act on ``symbol`` ``w``
+    at a price at or below ``top`` (the venue's price when the signal is handled: the
+    next open with ``next_open``, else the close). Groups from ``h`` on are not
+    examined: the first acting group from ``h`` (or a larger one) is returned then."""
+    groups = index.acts[slot][w][kind]
+    k0, k1 = groups.searchsorted((g, h)).tolist()
+    if k1 > k0:
+        acting = groups[k0:k1]
+        bars = acting if index.identity else index.group_of[w].searchsorted(acting)
+        if next_open:
+            n = len(arrays.close)
+            later = bars + 1
+            last = later >= n
+            price = arrays.open[np.minimum(later, n - 1)]
+            if last.any():
+                price = np.where(last, arrays.close[bars], price)
+        else:
+            price = arrays.close[bars]
+        can = ~(price > top)  # nan: could act
+        first = int(can.argmax())
+        if can[first]:
+            return int(acting.item(first))
+    return int(groups.item(k1)) if k1 < len(groups) else NEVER

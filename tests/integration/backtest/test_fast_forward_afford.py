@@ -1,0 +1,189 @@
+"""Fast-forward over entries the account cannot afford (``backtest.affordable``).
+
+A flat engine whose cash buys less than one lot at the fill price drops its entry
+signals without a trace; the driver skips those bars too. Each run is made skipping and
+stepping every bar: the four report files and the refusal counts must be identical, and
+the bars above the affordable price must actually be skipped.
+
+The strategy signals on a fixed pattern of bars (a function of the bar's time, declared
+exactly by ``action_bars``), so a run is mostly signals; the prices cross the price at
+which one lot becomes affordable again and again, and come within 3e-5 of it from
+either side: a ceiling 1e-4 too high steps bars whose signals are certainly dropped
+(fewer bars skipped), one 1e-4 too low skips an entry that happens (the reports differ).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kinetic.backtest.options import BacktestOptions
+from kinetic.backtest.report import write_report
+from kinetic.domain import Candle, Direction, Regime, Signal
+from kinetic.marketdata.files import CandleArrays
+from kinetic.strategy import registry
+from tests.unit.backtest.bt_kit import MINUTE_MS, run_async, write_candles
+
+FILES = ("summary.json", "trades.csv", "equity.csv", "report.html")
+BARS = 3000
+
+
+def _pattern(open_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(long, short, confidence) per bar from its open time: 1 bar in 9 is SHORT."""
+    k = (open_ms // MINUTE_MS) % 9973
+    long = (k % 9) != 4
+    short = ~long
+    confidence = 20 + (k * 37) % 81  # 20..100
+    return long, short, confidence
+
+
+class Patterned:
+    """LONG on 8 bars of 9, SHORT on the 9th; stateless, so ``fast_forward`` is a no-op."""
+
+    name = "patterned"
+    warmup = 0
+
+    def on_candle(self, candle: Candle) -> Signal:
+        long, _short, confidence = _pattern(np.array([candle.open_time_ms]))
+        direction = Direction.LONG if long[0] else Direction.SHORT
+        return Signal(
+            candle.symbol, direction, int(confidence[0]), candle.close, candle.close_time_ms,
+            atr=candle.close * 0.01, regime=Regime.TRENDING,
+        )  # fmt: skip
+
+    def action_bars(self, symbol: str, arrays: CandleArrays) -> tuple[np.ndarray, np.ndarray]:
+        long, short, _confidence = _pattern(arrays.open_time_ms)
+        return long, short
+
+    def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
+        """Nothing to advance."""
+
+    def reset(self, symbol: str) -> None:
+        """Nothing per symbol."""
+
+
+if "patterned" not in registry.available():
+    registry.register("patterned")(lambda _config, _engine: Patterned())
+
+
+def _prices(afford: float) -> tuple[list[float], list[float]]:
+    """Closes and opens around the price ``afford`` at which one lot is just affordable:
+    long runs above it, dips below it, and bars within 3e-5 of it on both sides. Bars
+    open at the previous close, but in the second phase some open just below ``afford``
+    after a close just above it (an entry with ``--fill next_open``, not with close)."""
+    closes: list[float] = []
+    opens: list[float] = []
+    for i in range(BARS):
+        phase = (i // 300) % 4
+        if phase == 0:  # well above, then just above
+            c = afford * (1.5 + 0.3 * math.sin(i / 7)) if i % 300 < 150 else afford * 1.00003
+        elif phase == 1:  # just below (affordable) once in a while, else just above
+            c = afford * (0.99997 if i % 97 == 0 else 1.00003)
+        elif phase == 2:  # far below: entries and exits
+            c = afford * (0.6 + 0.1 * math.sin(i / 5))
+        else:
+            c = afford * (1.2 + 0.2 * math.sin(i / 11))
+        o = afford * 0.99997 if phase == 1 and i % 89 == 1 else (closes[-1] if closes else c)
+        closes.append(round(c, 2))
+        opens.append(round(o, 2))
+    return closes, opens
+
+
+async def _both(opts: BacktestOptions, tmp: Path) -> int:
+    outs, skipped, refusals = [], [], []
+    for skip in (True, False):
+        result = await run_async(BacktestOptions(**(vars(opts) | {"skip": skip})))
+        folder = tmp / str(skip)
+        write_report(result, folder)
+        outs.append({f: (folder / f).read_bytes() for f in FILES})
+        skipped.append(result.skipped)
+        refusals.append(result.refusals)
+    assert skipped[1] == 0
+    for f in FILES:
+        assert outs[0][f] == outs[1][f], f"{f} differs between skip and no-skip"
+    assert refusals[0] == refusals[1]
+    return skipped[0]
+
+
+def _opts(tmp: Path, afford: float, **kw: object) -> BacktestOptions:
+    closes, opens = _prices(afford)
+    data = write_candles(tmp / "BTCUSDT_1m.csv", closes, opens=opens)
+    return BacktestOptions(**({
+        "symbols": ("BTCUSDT",), "data": (data,), "strategy": "patterned", "fee": 0.001,
+        "raw": True, "fill": "close", "units": "whole", "all_in": True,
+    } | kw))  # type: ignore[arg-type]  # fmt: skip
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+async def test_spot_whole_units_skips_what_it_cannot_buy(tmp_path: Path, fill: str) -> None:
+    """With ``next_open`` the price that counts is the next bar's open (some open just
+    below the affordable price after a close above it: entries)."""
+    cash = 1000.0
+    afford = cash / 1.001  # one whole coin with the fee
+    skipped = await _both(_opts(tmp_path, afford, cash=cash, fill=fill), tmp_path)
+    # measured with the exact ceiling (bars above it: 2391; the SHORT bars of a flat
+    # spot engine are skipped anyway); a ceiling 1e-4 too high steps more of them
+    assert skipped >= 2502
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+async def test_spot_after_losses_skips_and_buys_again_below(tmp_path: Path, fill: str) -> None:
+    """Cash 1000 buys one coin below ~999; each round trip loses fees, and prices fall
+    back below the affordable one again and again: entries resume, reports identical."""
+    afford = 1000.0 / 1.001
+    opts = _opts(tmp_path, afford * 0.995, cash=1000.0, fill=fill)
+    assert await _both(opts, tmp_path) > BARS // 3
+
+
+async def test_spot_fractional_step_and_fixed_fee(tmp_path: Path) -> None:
+    """A lot of 0.1 and a fixed fee per fill taken from the margin first."""
+    cash, fixed = 100.0, 2.0
+    afford = (cash - fixed) / 0.1 / 1.001
+    opts = _opts(tmp_path, afford, cash=cash, units="0.1", fee_fixed=fixed)
+    assert await _both(opts, tmp_path) >= 2976  # measured with the exact ceiling
+
+
+async def test_spot_stake_below_one_lot_skips_everything(tmp_path: Path) -> None:
+    opts = _opts(tmp_path, 500.0, cash=1e6, stake=0.5)
+    assert await _both(opts, tmp_path) > BARS - 5
+
+
+async def test_spot_stake_of_one_lot_steps_the_signals(tmp_path: Path) -> None:
+    """A stake of a lot is sent at any price (the venue refuses what the cash cannot pay
+    for): the signals are stepped, the reports stay the same."""
+    opts = _opts(tmp_path, 500.0, cash=600.0, stake=1)
+    await _both(opts, tmp_path)
+
+
+async def test_spot_min_notional_binds_below_the_lot_price(tmp_path: Path) -> None:
+    """The exchange's lot (0.00001 BTC) and minimum notional (5 USDT): a cash of 4.9
+    buys lots whose notional the venue refuses; the refusals must be the same."""
+    opts = _opts(tmp_path, 4.0, cash=4.9, units="exchange")
+    await _both(opts, tmp_path)
+
+
+async def test_spot_min_confidence_is_not_skipped(tmp_path: Path) -> None:
+    """A minimum confidence refuses (and counts) some signals: the rule stays off."""
+    opts = _opts(
+        tmp_path, 1000.0 / 1.001, cash=1000.0, raw=False, all_in=True,
+        sets={"spot_min_confidence": "60", "spot_stop_loss_pct": "50",
+              "spot_take_profit_pct": "500", "global_max_drawdown_pct": "99",
+              "global_daily_loss_limit_pct": "99"},
+    )  # fmt: skip
+    await _both(opts, tmp_path)
+
+
+@pytest.mark.parametrize("units", ["whole", "0.1"])
+async def test_futures_either_side_skips_what_it_cannot_margin(tmp_path: Path, units: str) -> None:
+    """Leverage 1..3 by confidence (trending regime): the ceiling takes the largest."""
+    cash = 1000.0
+    step = 1.0 if units == "whole" else 0.1
+    afford = cash / step / (1 / 3 + 0.001)
+    opts = _opts(
+        tmp_path, afford, engines=("futures",), cash=cash, units=units,
+        sets={"futures_leverage_min": "1", "futures_leverage_max": "3"},
+    )  # fmt: skip
+    assert await _both(opts, tmp_path) >= 2713  # measured with the exact ceiling
