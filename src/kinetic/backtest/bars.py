@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from typing import Any
 
 from kinetic.domain import Candle
 from kinetic.marketdata.files import CandleArrays
@@ -24,6 +25,14 @@ class _Blank:
     """
 
     __slots__ = _FIELDS
+    symbol: str
+    open_time_ms: int
+    close_time_ms: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
 
 
 assert tuple(f.name for f in fields(Candle)) == _FIELDS == Candle.__slots__
@@ -63,7 +72,7 @@ class Bars:
         self.interval_ms = a.interval_ms
         self._cols = (a.open_time_ms, a.open, a.high, a.low, a.close, a.volume)
         self._lo = self._hi = 0
-        self._block: tuple[list, ...] = ()
+        self._block: tuple[list[Any], ...] = ()
 
     def _load(self, i: int) -> None:
         lo = i - i % BLOCK

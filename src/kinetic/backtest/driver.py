@@ -30,10 +30,11 @@ from typing import Any
 import numpy as np
 
 from kinetic.backtest.affordable import Acting
-from kinetic.backtest.bars import BLOCK, Bars
+from kinetic.backtest.bars import Bars
 from kinetic.backtest.data import FundingRates
 from kinetic.backtest.options import AtEnd, FillTiming
 from kinetic.backtest.skipping import ActionIndex, Kind, can_skip
+from kinetic.backtest.stepper import step_every_bar
 from kinetic.backtest.stretch import (
     _FLOATS,
     MARGIN,
@@ -141,7 +142,7 @@ class Driver:
         static_end = self._index.static_end if self._index is not None else None
         g, groups = 0, len(starts)
         if static_end is None and len(bars) == 1 and groups == n:
-            await self._step_every_bar(bars[0], close, curve)
+            await step_every_bar(self, bars[0], close, curve)  # ``_step`` inline
             g = groups
         step_next = False  # a stretch ended where something can happen: step that group
         while g < groups:
@@ -176,28 +177,6 @@ class Driver:
         await self._close_out(bars, lengths)
         curve.add(int(close[-1]) if n else 0, *self._mark())
         return curve.trimmed()
-
-    async def _step_every_bar(self, bars: Bars, close: np.ndarray, curve: Curve) -> None:
-        """Step every bar of a one-symbol run that skips nothing: group ``k`` is bar ``k``.
-
-        The loop of ``run`` without its index reads: close times and curve values go
-        through Python lists a block at a time (``Curve.add`` would store each value
-        into the arrays one by one).
-        """
-        n = len(close)
-        step, progress = self._step, self.progress
-        for lo in range(0, n, BLOCK):
-            values: list[float] = []
-            held: list[bool] = []
-            for k, t in enumerate(close[lo : lo + BLOCK].tolist(), lo):
-                value, exposed = await step(t, [(bars, k, n)], k + 1 == n)
-                values.append(value)
-                held.append(exposed)
-                if progress is not None:
-                    progress(k + 1, n)
-            curve.equity[lo : lo + len(values)] = values
-            curve.exposed[lo : lo + len(held)] = held
-            curve.n = lo + len(values)
 
     # ------------------------------------------------------------------ fast-forward
     def _action_index(

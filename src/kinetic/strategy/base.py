@@ -102,6 +102,15 @@ class _Blank:
     """
 
     __slots__ = _SIGNAL_FIELDS
+    symbol: str
+    direction: Direction
+    confidence: int
+    price: float
+    ts_ms: int
+    atr: float
+    regime: Regime | None
+    reason: str
+    components: dict[str, float]
 
 
 assert tuple(f.name for f in fields(Signal)) == _SIGNAL_FIELDS == Signal.__slots__

@@ -181,7 +181,10 @@ class SmaCrossStrategy:
         close = candle.close
         prev = st.last_close
         if prev is not None:
-            st.ranges.append(max(candle.high, prev) - min(candle.low, prev))
+            # max(high, prev) - min(low, prev), the same floats (nan included: ``max``
+            # keeps its first argument unless the second is greater), without the calls
+            high, low = candle.high, candle.low
+            st.ranges.append((prev if prev > high else high) - (prev if prev < low else low))
         st.last_close = close
         # The sign of fsum(fast)/f - fsum(slow)/s without the two fsum on most bars: the
         # running sums are updated with (sum + close) - oldest. With u = 2**-53 and
@@ -198,14 +201,18 @@ class SmaCrossStrategy:
             fast.append(close)
             slow.append(close)
             st.drift += 1
-            st.fast_sum = st.fast_sum + close - out_fast
-            st.slow_sum = st.slow_sum + close - out_slow
-            a = abs(close)
-            if a > st.top:
-                st.top = a
-            d = st.fast_sum / self.fast - st.slow_sum / self.slow
-            if abs(d) > st.top * _TOL_UNITS + _TOL_FLOOR:
-                sign: int | None = 1 if d > 0 else -1
+            st.fast_sum = fast_sum = st.fast_sum + close - out_fast
+            st.slow_sum = slow_sum = st.slow_sum + close - out_slow
+            top = st.top
+            a = close if close >= 0.0 else -close  # ``abs``: nan is not above ``top``
+            if a > top:
+                st.top = top = a
+            d = fast_sum / self.fast - slow_sum / self.slow
+            tol = top * _TOL_UNITS + _TOL_FLOOR  # > 0 (or nan: both tests fail)
+            if d > tol:  # ``abs(d) > tol`` and the sign of ``d``, in two comparisons
+                sign: int | None = 1
+            elif -d > tol:
+                sign = -1
             else:
                 sign = _exact_sign(st.fast, st.slow)
         else:
@@ -213,10 +220,9 @@ class SmaCrossStrategy:
         if sign is None:
             return new_flat(symbol, close, candle.close_time_ms, 0.0, None, "warming up")
         prev_sign, st.prev_sign = st.prev_sign, sign
-        if prev_sign is not None and prev_sign < 0 < sign:
-            st.last_cross, st.bars_since_cross = Direction.LONG, 0
-        elif prev_sign is not None and prev_sign > 0 > sign:
-            st.last_cross, st.bars_since_cross = Direction.SHORT, 0
+        if prev_sign is not None and prev_sign * sign < 0:  # -1 to 1 (up) or 1 to -1
+            st.last_cross = Direction.LONG if sign > 0 else Direction.SHORT
+            st.bars_since_cross = 0
         else:
             st.bars_since_cross += 1
         # a signal on the cross bar only (see the module doc)

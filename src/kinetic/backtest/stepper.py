@@ -1,0 +1,126 @@
+"""The stepped path of a one-symbol run that skips nothing: every bar is one step.
+
+``step_every_bar`` is ``Driver.run``'s loop for that case, with ``Driver._step`` and
+``Driver._publish`` inline (group ``k`` is bar ``k``): the same calls on the same
+objects in the same order, without the group lists, the index reads and a coroutine
+per bar. Close times and curve values go through Python lists a block at a time.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from kinetic.backtest.bars import BLOCK, Bars
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from kinetic.backtest.driver import Curve, Driver
+    from kinetic.domain import Position, PositionSide
+    from kinetic.portfolio.positions import PositionManager
+
+DAY_S = 86_400
+
+
+async def step_every_bar(  # noqa: C901 - ``Driver._step`` inline, on purpose
+    driver: Driver, bars: Bars, close: np.ndarray, curve: Curve
+) -> None:
+    """Step bars ``0..n-1`` of ``bars`` (closing at ``close``) and fill ``curve``."""
+    world = driver.world
+    slots, clock = world.slots, world.clock
+    monitor = world.orchestrator.risk_monitor
+    funding, progress, marked = driver.funding, driver.progress, driver._marked
+    next_open = driver.fill == "next_open"
+    # one engine: ``_marked`` is not called again while its books are the very same
+    # objects as at the last call (``_unchanged``): not after its steps, and not at the
+    # next close while it is flat (a flat engine's value is its cash; no close is read)
+    pm = slots[0].engine.d.positions if len(slots) == 1 else None
+    cash: Decimal | None = None  # the books at the last ``_marked`` (one engine)
+    book: Book | None = None  # None: no shortcut (several engines or positions)
+    value = 0.0
+    n = len(close)
+    for lo in range(0, n, BLOCK):
+        values: list[float] = []
+        held: list[bool] = []
+        for k, t in enumerate(close[lo : lo + BLOCK].tolist(), lo):
+            # ``Driver._step``: the clock just past the close, due funding, the bar (and
+            # the next open) to every venue and store, the value to the risk monitor,
+            # then each engine's scan and monitor steps
+            now = (t + 1) / 1000.0
+            clock.set(now)
+            if funding is not None:
+                driver._settle_funding(funding, t)
+            candle = bars.candle(k)
+            for slot in slots:
+                slot.venue.on_candle(candle)
+                slot.store.add(candle)
+            last = k + 1 == n
+            if next_open and not last:
+                tick = bars.opening_tick(k + 1)
+                for slot in slots:
+                    slot.venue.on_candle(tick)
+            if not (pm is not None and book == () and _unchanged(pm, cash, book)):
+                value = marked(None)[0]
+                if pm is not None:
+                    cash, book = pm.cash, _book(pm.positions)
+            # ``Driver._risk_changed``, inline (``now`` is the clock's time)
+            if (value, int(now) // DAY_S) != driver._last_risk or monitor.circuit_breaker_active:
+                await driver._check_risk(value)
+            scan = not (last and next_open)  # no next open to fill at
+            for slot in slots:
+                engine = slot.engine
+                if scan:
+                    await engine.scan_once()
+                await engine.monitor_once()
+            if pm is None or book is None or not _unchanged(pm, cash, book):
+                value, exposed = marked(None)
+                if pm is not None:
+                    cash, book = pm.cash, _book(pm.positions)
+            else:  # ``_marked``'s ``exposed``: something is held
+                exposed = bool(book)
+            values.append(value)
+            held.append(exposed)
+            if progress is not None:
+                progress(k + 1, n)
+        curve.equity[lo : lo + len(values)] = values
+        curve.exposed[lo : lo + len(held)] = held
+        curve.n = lo + len(values)
+
+
+Book = tuple["Position", "Decimal", "Decimal", "PositionSide"] | tuple[()]
+
+
+def _book(positions: dict[str, Position]) -> Book | None:
+    """What ``Driver._marked`` reads from one position (or none): the position and its
+    quantity, entry price and side, compared by identity (None: several positions)."""
+    if not positions:
+        return ()
+    if len(positions) > 1:
+        return None
+    for pos in positions.values():
+        return (pos, pos.quantity, pos.entry_price, pos.side)
+    return None  # pragma: no cover - not reached (one position)
+
+
+def _unchanged(pm: PositionManager, cash: Decimal | None, book: Book) -> bool:
+    """True when ``pm`` holds the very cash object and position state ``_book`` saw.
+
+    ``_marked`` reads nothing else but the closes in the engine's store, and nothing is
+    published between the two marks of a step: its value is then the same float.
+    Decimals are immutable and a position's fields are replaced, not mutated, when a
+    fill or a takeover changes them, so identical objects are identical values.
+    """
+    if pm.cash is not cash:
+        return False
+    positions = pm.positions
+    if not book:
+        return not positions
+    pos, quantity, entry_price, side = book
+    return (
+        len(positions) == 1
+        and positions.get(pos.symbol) is pos
+        and pos.quantity is quantity
+        and pos.entry_price is entry_price
+        and pos.side is side
+    )
