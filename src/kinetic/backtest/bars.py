@@ -104,4 +104,10 @@ class Bars:
             self._load(i)
         k = i - self._lo
         t, p = self._block[0][k], self._block[1][k]
-        return new_candle(self.symbol, t, t, p, p, p, p, 0.0)
+        candle = _Blank()  # ``new_candle``, inline: once per stepped bar
+        candle.symbol = self.symbol
+        candle.open_time_ms = candle.close_time_ms = t
+        candle.open = candle.high = candle.low = candle.close = p
+        candle.volume = 0.0
+        candle.__class__ = Candle  # type: ignore[assignment]
+        return candle  # type: ignore[return-value]

@@ -369,8 +369,11 @@ class Driver:
         orch = self.world.orchestrator
         self._last_risk = (value, int(self.world.clock.time()) // DAY_S)
         trip = orch.risk_monitor.update(value)
-        if trip is None:
-            return
+        if trip is not None:
+            await self._tripped(trip)
+
+    async def _tripped(self, trip: BreakerTrip) -> None:
+        """React to a breaker trip as the orchestrator does live: record it, close all."""
         self.trips.append(trip)
         rec = self.world.recorder
         await rec.record_event(

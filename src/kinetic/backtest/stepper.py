@@ -60,20 +60,26 @@ async def step_every_bar(  # noqa: C901 - ``Driver._step`` inline, on purpose
                 tick = bars.opening_tick(k + 1)
                 for slot in slots:
                     slot.venue.on_candle(tick)
-            if not (pm is not None and book == () and _unchanged(pm, cash, book)):
+            # ``_unchanged`` for a flat engine, inline: its books are the last mark's
+            if not (book == () and pm.cash is cash and not pm.positions):  # type: ignore[union-attr]
                 value = marked(None)[0]
                 if pm is not None:
                     cash, book = pm.cash, _book(pm.positions)
-            # ``Driver._risk_changed``, inline (``now`` is the clock's time)
-            if (value, int(now) // DAY_S) != driver._last_risk or monitor.circuit_breaker_active:
-                await driver._check_risk(value)
+            # ``Driver._risk_changed`` and ``_check_risk``, inline (``now`` is the time of
+            # the clock): the monitor is fed only when the value or the UTC day changed
+            risk = (value, int(now) // DAY_S)
+            if risk != driver._last_risk or monitor.circuit_breaker_active:
+                driver._last_risk = risk
+                trip = monitor.update(value)
+                if trip is not None:
+                    await driver._tripped(trip)
             scan = not (last and next_open)  # no next open to fill at
             for slot in slots:
                 engine = slot.engine
                 if scan:
                     await engine.scan_once()
                 await engine.monitor_once()
-            if pm is None or book is None or not _unchanged(pm, cash, book):
+            if book is None or not _unchanged(pm, cash, book):  # type: ignore[arg-type]
                 value, exposed = marked(None)
                 if pm is not None:
                     cash, book = pm.cash, _book(pm.positions)

@@ -19,8 +19,9 @@ from kinetic.backtest.bars import Bars
 from kinetic.backtest.options import BacktestOptions
 from kinetic.backtest.report import write_report
 from kinetic.backtest.stepper import _book, _unchanged
-from kinetic.domain import MarketType, Position, PositionSide
+from kinetic.domain import Candle, Direction, MarketType, Position, PositionSide, Signal
 from kinetic.portfolio.positions import PositionManager
+from kinetic.strategy import registry
 from tests.unit.backtest.bt_kit import run_async, write_candles
 
 FILES = ("summary.json", "trades.csv", "equity.csv", "report.html")
@@ -154,3 +155,50 @@ async def test_flat_books_are_not_marked_again(
     assert held < len(calls) < held + 4 * len(result.trades) + 3
     for (cash, book), (cash_before, book_before) in zip(calls[1:], calls, strict=False):
         assert not (book == () and book_before == () and cash is cash_before)
+
+
+class _EnterOnce:
+    """LONG on the second candle (the first is history), FLAT afterwards: one position."""
+
+    name = "enter_once"
+    warmup = 0
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def with_params(self, params: dict[str, str]) -> _EnterOnce:
+        return _EnterOnce()
+
+    def on_candle(self, candle: Candle) -> Signal:
+        self.seen += 1
+        direction = Direction.LONG if self.seen == 2 else Direction.FLAT
+        return Signal(candle.symbol, direction, 100 if self.seen == 2 else 0, candle.close,
+                      candle.close_time_ms, atr=1.0)  # fmt: skip
+
+    def reset(self, symbol: str) -> None:
+        """Nothing per symbol."""
+
+
+if "enter_once" not in registry.available():
+    registry.register("enter_once")(lambda _config, _engine: _EnterOnce())
+
+
+async def test_a_new_day_reaches_the_risk_monitor_at_an_unchanged_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The day's start value is the first value of the UTC day even when it equals the
+    last one of the day before: the daily-loss breaker trips where ``_step`` trips it."""
+    # flat until 10 bars past the first midnight, then down 0.1 % a bar
+    closes = [100.0] * 1450 + [round(100 * 0.999**k, 4) for k in range(1, 40)]
+    data = write_candles(tmp_path / "BTCUSDT_1m.csv", closes)
+    opts = BacktestOptions(
+        symbols=("BTCUSDT",), data=(data,), skip=False, strategy="enter_once", all_in=True,
+        fee=0.0, units="fractional",
+        sets={"global_daily_loss_limit_pct": "1.0", "spot_stop_loss_pct": "50",
+              "slippage_bps": "0"},
+    )  # fmt: skip
+    got = await _reports(opts, tmp_path / "stepper")
+    assert b'"daily_loss": 1' in got["summary.json"]
+    monkeypatch.setattr(driver_module, "step_every_bar", _reference)
+    want = await _reports(opts, tmp_path / "reference")
+    assert got == want
