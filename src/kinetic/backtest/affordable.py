@@ -70,10 +70,17 @@ NEVER = 1 << 62
 def ceiling(engine: Any, symbol: str, world: Any, margin: float) -> float | None:
     """The price above which ``engine``'s entry signal on ``symbol`` certainly changes
     nothing now (``-inf``: at any price), or None when that cannot be shown."""
+    if not passes_the_gate(engine, symbol, world):
+        return None
+    return price_ceiling(engine, symbol, margin)
+
+
+def price_ceiling(engine: Any, symbol: str, margin: float) -> float | None:
+    """``ceiling``'s price, once ``passes_the_gate``: a function of the engine's config,
+    instruments and sizer and of every engine's cash (all flat)."""
     d = engine.d
     sizer = d.sizer
-    if not isinstance(sizer, FillPriceSizer) or not _passes_the_gate(engine, symbol, world):
-        return None
+    assert isinstance(sizer, FillPriceSizer)
     cfg = d.config
     futures = engine.market is MarketType.FUTURES
     alloc = d.allocation()
@@ -105,11 +112,11 @@ def ceiling(engine: Any, symbol: str, world: Any, margin: float) -> float | None
     return float(spare / (step * grow * per_unit)) * (1 + margin)
 
 
-def _passes_the_gate(engine: Any, symbol: str, world: Any) -> bool:
+def passes_the_gate(engine: Any, symbol: str, world: Any) -> bool:
     """True when a flat engine's entry signal certainly gets through ``check_entry`` and
     ``plan`` without a refusal, and the plan clears no earlier refusal."""
     d = engine.d
-    if not isinstance(d.strategy, ActionBars):
+    if not isinstance(d.sizer, FillPriceSizer) or not isinstance(d.strategy, ActionBars):
         return False
     if any(slot.engine.d.positions.positions for slot in world.slots):
         return False  # a held position moves the allocation and the margin with prices
@@ -148,6 +155,9 @@ class Acting:
     _symbols: list[str] = field(default_factory=list)
     _arrays: list[CandleArrays] = field(default_factory=list)
     _positive: list[bool] = field(default_factory=list)
+    _priced: dict[tuple[int, int], tuple[tuple[Any, ...], float | None]] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self._symbols = list(self.series)
@@ -162,7 +172,19 @@ class Acting:
         first = self.index.next_act(slot, w, kind, g)
         if first >= h or not flat or not self._positive[w]:
             return first
-        top = ceiling(self.world.slots[slot].engine, self._symbols[w], self.world, self.margin)
+        engine, symbol = self.world.slots[slot].engine, self._symbols[w]
+        if not passes_the_gate(engine, symbol, self.world):
+            return first
+        # the price depends on every engine's cash only (all flat, the allocator's shares
+        # fixed during a run): the Decimals are replaced when they change, so the same
+        # objects give the same price (kept in the key: their ids cannot be reused)
+        cash = tuple(s.engine.d.positions.cash for s in self.world.slots)
+        hit = self._priced.get((slot, w))
+        if hit is not None and all(a is b for a, b in zip(hit[0], cash, strict=True)):
+            top = hit[1]
+        else:
+            top = price_ceiling(engine, symbol, self.margin)
+            self._priced[(slot, w)] = (cash, top)
         if top is None:
             return first
         arrays = self._arrays[w]
@@ -184,7 +206,7 @@ def next_affordable(
     at a price at or below ``top`` (the venue's price when the signal is handled: the
     next open with ``next_open``, else the close). Groups from ``h`` on are not
     examined: the first acting group from ``h`` (or a larger one) is returned then."""
-    groups = index.acts[slot][w][kind]
+    groups = index.acting(slot, w, kind)
     k0, k1 = groups.searchsorted((g, h)).tolist()
     if k1 > k0:
         acting = groups[k0:k1]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import sys
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -54,6 +55,11 @@ from kinetic.supervisor.risk_monitor import BreakerTrip, RiskAction
 DAY_S = 86_400
 DAY_MS = DAY_S * 1000
 MAX_RUN = 4096  # groups examined per skip decision (bounds the work of a refused one)
+
+
+def _clock(close_ms: Any) -> float:
+    """A group's clock, as ``_step`` sets it (``(close + 1) / 1000``)."""
+    return float((close_ms + 1) / 1000.0)
 
 
 @dataclass
@@ -118,7 +124,7 @@ class Driver:
     _index: ActionIndex | None = None  # where the strategies could act (None: no skipping)
     _acting: Acting | None = None  # ``_index`` narrowed to the entries an account affords
     _arrays: list[CandleArrays] = field(default_factory=list)
-    _clock_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    _close_ms: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # per group
 
     def __post_init__(self) -> None:
         self._arrays = list(self.series.values())
@@ -138,7 +144,7 @@ class Driver:
         # allocated after the action masks, whose temporaries make the run's peak RSS
         curve = Curve.sized(len(starts) + 1)
         curve.ts_ms[: len(starts)] = close[starts]  # one curve point per group
-        self._clock_s = (close[starts] + 1) / 1000.0  # each group's clock, as ``_step`` sets it
+        self._close_ms = curve.ts_ms[: len(starts)]  # a view: each group's close time
         static_end = self._index.static_end if self._index is not None else None
         g, groups = 0, len(starts)
         if static_end is None and len(bars) == 1 and groups == n:
@@ -212,7 +218,7 @@ class Driver:
         if held_entries and monitor.circuit_breaker_active:
             until = monitor.circuit_breaker_until
             if until is not None:  # the breaker expires on the first group at or after it
-                h = min(h, int(np.searchsorted(self._clock_s, until, side="left")))
+                h = min(h, bisect_left(self._close_ms, until, key=_clock))
         elif monitor.circuit_breaker_active:
             return None  # expired, not cleared yet: the next update clears it
         held: list[tuple[Any, int, Position]] = []

@@ -54,8 +54,10 @@ def can_skip(strategy: object) -> bool:
 class ActionIndex:
     """Acting groups per slot and symbol, the group of every bar, the static runs."""
 
-    group_of: list[np.ndarray]  # per symbol: the group of each of its bars (non-decreasing)
-    acts: list[list[dict[Kind, np.ndarray]]]  # per slot, per symbol: sorted acting groups
+    # per symbol: the group of each of its bars (non-decreasing); empty with ``identity``
+    group_of: list[np.ndarray]
+    # per slot, per symbol: sorted acting groups ("any" made from the two on first use)
+    acts: list[list[dict[Kind, np.ndarray]]]
     static_end: np.ndarray  # per group: the end of its run of statically skippable groups
     # one symbol: bar i is group i, so the bar ranges below need no search (the common
     # case, asked once or twice per skipped stretch)
@@ -73,32 +75,42 @@ class ActionIndex:
         funding: FundingRates | None,
     ) -> ActionIndex:
         n, groups = len(close), len(starts)
-        sizes = np.diff(np.r_[starts, n])
+        identity = len(series) == 1 and groups == n
         # int64: these are searched with Python ints, and numpy casts an int32 array to
         # int64 for that, a copy per search (a scan of the run per step)
-        group_sorted = np.repeat(np.arange(groups, dtype=np.int64), sizes)
-        group_of = []
-        for w, arrays in enumerate(series.values()):
-            mine = which == w
-            go = np.empty(len(arrays), np.int64)
-            go[index[mine]] = group_sorted[mine]
-            group_of.append(go)
+        group_of: list[np.ndarray] = []  # not needed (nor kept) when bar i is group i
+        if not identity:
+            sizes = np.diff(np.r_[starts, n])
+            group_sorted = np.repeat(np.arange(groups, dtype=np.int64), sizes)
+            for w, arrays in enumerate(series.values()):
+                mine = which == w
+                go = np.empty(len(arrays), np.int64)
+                go[index[mine]] = group_sorted[mine]
+                group_of.append(go)
         acts: list[list[dict[Kind, np.ndarray]]] = []
         for strategy in strategies:
             per_symbol: list[dict[Kind, np.ndarray]] = []
             for w, (symbol, arrays) in enumerate(series.items()):
                 may_long, may_short = action_masks(strategy, symbol, arrays)
-                go = group_of[w]
-                per_symbol.append(
-                    {"long": go[may_long], "short": go[may_short], "any": go[may_long | may_short]}
-                )
+                if identity:  # flatnonzero: int64 (intp) bar = group numbers
+                    long, short = np.flatnonzero(may_long), np.flatnonzero(may_short)
+                else:
+                    long, short = group_of[w][may_long], group_of[w][may_short]
+                per_symbol.append({"long": long, "short": short})  # "any": on first use
             acts.append(per_symbol)
-        identity = len(series) == 1 and groups == n
         return cls(group_of, acts, _static_end(close, starts, funding), identity)
+
+    def acting(self, slot: int, symbol: int, kind: Kind) -> np.ndarray:
+        """The sorted groups where the slot's strategy could give a signal of ``kind``."""
+        per_kind = self.acts[slot][symbol]
+        groups = per_kind.get(kind)
+        if groups is None:  # "any" (flat futures engines only): both sides, made once
+            groups = per_kind["any"] = np.union1d(per_kind["long"], per_kind["short"])
+        return groups
 
     def next_act(self, slot: int, symbol: int, kind: Kind, g: int) -> int:
         """The first group ``>= g`` where the slot's strategy could act (a large number if none)."""
-        groups = self.acts[slot][symbol][kind]
+        groups = self.acting(slot, symbol, kind)
         k: int = groups.searchsorted(g).item()  # the method: no wrapper, a Python int
         return groups.item(k) if k < len(groups) else 1 << 62
 
