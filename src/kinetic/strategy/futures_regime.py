@@ -21,14 +21,20 @@ import numpy as np
 
 from kinetic.domain import Candle, Direction, Regime, Signal
 from kinetic.strategy import action_bars as ab
+from kinetic.strategy import futures_regime_arrays as fra
 from kinetic.strategy.base import Tunable, clamp01, flat_signal, to_confidence
 from kinetic.strategy.features import FeatureParams, Features, FeatureState
+from kinetic.strategy.futures_regime_arrays import (
+    RSI_HIGH,
+    RSI_LOW,
+    TRANSITIONAL_MIN_CONFIDENCE,
+)
+from kinetic.strategy.indicators.incremental import bands
+from kinetic.strategy.precomputed import Precomputed
+from kinetic.strategy.replay import bar_candles
 
 if TYPE_CHECKING:
     from kinetic.marketdata.files import CandleArrays
-
-TRANSITIONAL_MIN_CONFIDENCE = 85
-RSI_LOW, RSI_HIGH = 35.0, 65.0
 
 
 class RegimeDetector:
@@ -63,29 +69,44 @@ def trend_side(f: Features) -> Direction:
 def score_trend(f: Features, side: Direction, detector: RegimeDetector) -> dict[str, float]:
     """Return the trend components for ``side`` (all 0 when ``side`` is FLAT)."""
     if side is Direction.FLAT:
-        return {"alignment": 0.0, "adx_strength": 0.0, "macd_agreement": 0.0, "di_spread": 0.0}
-    lo, hi = detector.adx_sideways, detector.adx_trending + 20.0
+        return dict(_NO_TREND)
     sign = 1.0 if side is Direction.LONG else -1.0
     di_sum = f.plus_di + f.minus_di
     spread = abs(f.plus_di - f.minus_di) / di_sum if di_sum else 0.0
+    return _trend(f.adx, sign * f.macd_hist > 0, 25.0 * clamp01(spread / 0.5), detector)
+
+
+_NO_TREND = {"alignment": 0.0, "adx_strength": 0.0, "macd_agreement": 0.0, "di_spread": 0.0}
+
+
+def _trend(
+    adx: float, macd_agrees: bool, di_spread: float, detector: RegimeDetector
+) -> dict[str, float]:
+    lo, hi = detector.adx_sideways, detector.adx_trending + 20.0
     return {
         "alignment": 20.0,
-        "adx_strength": 30.0 * clamp01((f.adx - lo) / (hi - lo)),
-        "macd_agreement": 25.0 if sign * f.macd_hist > 0 else 0.0,
-        "di_spread": 25.0 * clamp01(spread / 0.5),
+        "adx_strength": 30.0 * clamp01((adx - lo) / (hi - lo)),
+        "macd_agreement": 25.0 if macd_agrees else 0.0,
+        "di_spread": di_spread,
     }
 
 
 def score_reversion(f: Features) -> tuple[Direction, dict[str, float]]:
     """Return the mean-reversion side and components at the Bollinger extremes."""
-    half = (f.bb_upper - f.bb_lower) / 2.0
-    if f.close <= f.bb_lower and f.rsi < RSI_LOW:
-        depth = (f.bb_lower - f.close) / half if half > 0 else 0.0
-        extreme = (RSI_LOW - f.rsi) / 15.0
+    return _reversion(f.close, f.rsi, f.bb_upper, f.bb_lower)
+
+
+def _reversion(
+    close: float, rsi: float, bb_upper: float, bb_lower: float
+) -> tuple[Direction, dict[str, float]]:
+    half = (bb_upper - bb_lower) / 2.0
+    if close <= bb_lower and rsi < RSI_LOW:
+        depth = (bb_lower - close) / half if half > 0 else 0.0
+        extreme = (RSI_LOW - rsi) / 15.0
         side = Direction.LONG
-    elif f.close >= f.bb_upper and f.rsi > RSI_HIGH:
-        depth = (f.close - f.bb_upper) / half if half > 0 else 0.0
-        extreme = (f.rsi - RSI_HIGH) / 15.0
+    elif close >= bb_upper and rsi > RSI_HIGH:
+        depth = (close - bb_upper) / half if half > 0 else 0.0
+        extreme = (rsi - RSI_HIGH) / 15.0
         side = Direction.SHORT
     else:
         return Direction.FLAT, {"band": 0.0, "band_depth": 0.0, "rsi_extreme": 0.0}
@@ -170,14 +191,32 @@ class FuturesRegimeStrategy(Tunable):
         )  # fmt: skip
         self.warmup = self._params.warmup
         self._states: dict[str, FeatureState] = {}
+        self._pre: dict[str, Precomputed[fra.Lookup]] = {}  # backtests: see action_bars
 
     def reset(self, symbol: str) -> None:
         """Forget the state of ``symbol``."""
         self._states.pop(symbol, None)
+        self._pre.pop(symbol, None)
 
     # ------------------------------------------------------------ fast-forward (backtests)
     def action_bars(self, symbol: str, arrays: CandleArrays) -> ab.Masks:
-        """Bars on which ``on_candle`` could return LONG / SHORT (see ``ActionBars``)."""
+        """Bars on which ``on_candle`` could return LONG / SHORT (see ``ActionBars``).
+
+        Every bar's features are computed at once, exactly (``futures_regime_arrays``);
+        when ``symbol`` has no state yet, the strategy keeps them (as ``spot_trend``):
+        a stepped bar looks them up, a skipped stretch moves an index. Data that path
+        does not take gets masks from the vectorised indicators, with margins.
+        """
+        found = fra.lookup(arrays, self._params, self.detector, self.min_confidence)
+        if found is None:
+            return self._approx_masks(arrays)
+        may_long, may_short, values = found
+        pre = self._pre.get(symbol)
+        if symbol not in self._states and (pre is None or pre.cursor == 0):
+            self._pre[symbol] = Precomputed(arrays, values)
+        return may_long, may_short
+
+    def _approx_masks(self, arrays: CandleArrays) -> ab.Masks:
         f = ab.approx_features(self._params, arrays)
         if f is None:
             return ab.every_bar(arrays)
@@ -187,13 +226,65 @@ class FuturesRegimeStrategy(Tunable):
 
     def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
         """Advance ``symbol``'s indicators over bars ``start..stop-1`` exactly."""
+        pre = self._pre.get(symbol)
+        if pre is not None:
+            if stop <= start:
+                return
+            if arrays is pre.arrays and start == pre.cursor and stop <= len(arrays):
+                pre.move(stop)
+                return
+            self._materialise(symbol)
         state = self._states.get(symbol)
         if state is None or state.count < self.warmup:
             raise ValueError("futures_regime: only a warm state is fast-forwarded")
         state.feed(arrays, start, stop)
 
+    def _materialise(self, symbol: str) -> None:
+        """Replace ``symbol``'s precomputed series by the incremental state after its bars
+        ``0..cursor-1`` (a candle or a stretch that is not the series' next bar)."""
+        pre = self._pre.pop(symbol)
+        self._states.pop(symbol, None)
+        if not pre.cursor:
+            return
+        state = self._states[symbol] = FeatureState(self._params)
+        warm = min(pre.cursor, self.warmup + 1)
+        for candle in bar_candles(pre.arrays, 0, warm):
+            state.update(candle)
+        state.feed(pre.arrays, warm, pre.cursor)
+
+    def _looked_up(self, pre: Precomputed[fra.Lookup], candle: Candle) -> Signal:
+        """``on_candle``'s signal on bar ``pre.cursor``, from the precomputed values."""
+        i, v = pre.cursor, pre.values
+        assert v is not None  # is_next: bar i exists
+        pre.move(i + 1)
+        code = v.code.item(i)
+        if not code & fra.WARM:
+            return flat_signal(candle, f"warming up ({i + 1}/{self.warmup})")
+        adx = v.adx.item(i)
+        regime = self.detector.detect(adx)
+        if regime is Regime.SIDEWAYS:
+            n = self._params.bb_period
+            bb = bands(pre.arrays.close[i - n + 1 : i + 1].tolist(), n, self._params.bb_std)
+            side, components = _reversion(candle.close, v.rsi.item(i), bb.upper, bb.lower)
+        else:
+            side = Direction.FLAT
+            if code & fra.DI_UP and code & fra.EMA_UP:
+                side = Direction.LONG
+            elif code & fra.DI_DOWN and code & fra.EMA_DOWN:
+                side = Direction.SHORT
+            components = dict(_NO_TREND)
+            if side is not Direction.FLAT:
+                agrees = code & (fra.MACD_UP if side is Direction.LONG else fra.MACD_DOWN)
+                components = _trend(adx, bool(agrees), v.di_spread.item(i), self.detector)
+        return self._signal(candle, regime, side, components, adx, v.atr.item(i))
+
     def on_candle(self, candle: Candle) -> Signal:
         """Consume one closed candle; return LONG, SHORT or FLAT with the regime."""
+        pre = self._pre.get(candle.symbol)
+        if pre is not None:
+            if pre.is_next(candle):
+                return self._looked_up(pre, candle)
+            self._materialise(candle.symbol)
         state = self._states.get(candle.symbol)
         if state is None:
             state = self._states[candle.symbol] = FeatureState(self._params)
@@ -203,12 +294,19 @@ class FuturesRegimeStrategy(Tunable):
         regime = self.detector.detect(f.adx)
         if regime is Regime.SIDEWAYS:
             side, components = score_reversion(f)
-            threshold = self.min_confidence
-            label = "mean reversion at Bollinger band"
         else:
             side = trend_side(f)
             components = score_trend(f, side, self.detector)
-            threshold = self.min_confidence
+        return self._signal(candle, regime, side, components, f.adx, f.atr)
+
+    def _signal(
+        self, candle: Candle, regime: Regime, side: Direction, components: dict[str, float],
+        adx: float, atr: float,
+    ) -> Signal:  # fmt: skip
+        threshold = self.min_confidence
+        if regime is Regime.SIDEWAYS:
+            label = "mean reversion at Bollinger band"
+        else:
             if regime is Regime.TRANSITIONAL:
                 threshold = max(threshold, TRANSITIONAL_MIN_CONFIDENCE)
             label = "trend following" if regime is Regime.TRENDING else "strong transitional trend"
@@ -219,9 +317,9 @@ class FuturesRegimeStrategy(Tunable):
         if direction is Direction.FLAT:
             reason = f"{regime.value}: no entry (confidence {confidence}, needs {threshold})"
         else:
-            reason = f"{regime.value}: {label} {direction.value} (ADX {f.adx:.1f})"
+            reason = f"{regime.value}: {label} {direction.value} (ADX {adx:.1f})"
         return Signal(
             symbol=candle.symbol, direction=direction, confidence=confidence,
-            price=candle.close, ts_ms=candle.close_time_ms, atr=f.atr, regime=regime,
-            reason=reason, components={**components, "adx": float(f.adx)},
+            price=candle.close, ts_ms=candle.close_time_ms, atr=atr, regime=regime,
+            reason=reason, components={**components, "adx": float(adx)},
         )  # fmt: skip

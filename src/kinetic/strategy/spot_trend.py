@@ -20,7 +20,6 @@ EMA is below the slow EMA and the close is below the slow EMA; its confidence is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,6 +29,7 @@ from kinetic.strategy import action_bars as ab
 from kinetic.strategy import spot_trend_arrays as sta
 from kinetic.strategy.base import Tunable, clamp01, flat_signal, to_confidence
 from kinetic.strategy.features import FeatureParams, Features, FeatureState
+from kinetic.strategy.precomputed import Precomputed
 from kinetic.strategy.replay import bar_candles
 from kinetic.strategy.spot_trend_arrays import RSI_OVERBOUGHT
 
@@ -61,35 +61,6 @@ def score_long(f: Features, full_spread_pct: float = FULL_SPREAD_PCT) -> dict[st
     }
 
 
-@dataclass(slots=True)
-class _Precomputed:
-    """One symbol's state in a backtest: its series' per-bar values and the next bar.
-
-    Bars ``0..cursor-1`` of ``arrays`` have been fed (stepped or fast-forwarded); the
-    incremental state after them is only built when a candle or a stretch arrives that
-    is not ``arrays``' bar ``cursor`` (``SpotTrendStrategy._materialise``).
-    """
-
-    arrays: CandleArrays
-    values: sta.Lookup | None  # None once every bar was fed
-    cursor: int = 0
-
-    def move(self, cursor: int) -> None:
-        """Bars up to ``cursor`` are fed; past the last one the values are let go."""
-        self.cursor = cursor
-        if cursor >= len(self.arrays):
-            self.values = None
-
-    def is_next(self, c: Candle) -> bool:
-        """True when ``c`` is bar ``cursor`` of ``arrays`` (the values on_candle reads)."""
-        a, i = self.arrays, self.cursor
-        return (
-            i < len(a) and c.open_time_ms == a.open_time_ms.item(i)
-            and c.close == a.close.item(i) and c.high == a.high.item(i)
-            and c.low == a.low.item(i) and c.open == a.open.item(i)
-        )  # fmt: skip
-
-
 class SpotTrendStrategy(Tunable):
     """Long-only EMA/RSI/ADX/MACD trend follower with per-symbol incremental state."""
 
@@ -115,7 +86,7 @@ class SpotTrendStrategy(Tunable):
         )
         self.warmup = self._params.warmup
         self._states: dict[str, FeatureState] = {}
-        self._pre: dict[str, _Precomputed] = {}  # backtests: see action_bars
+        self._pre: dict[str, Precomputed[sta.Lookup]] = {}  # backtests: see action_bars
 
     def reset(self, symbol: str) -> None:
         """Forget the state of ``symbol``."""
@@ -140,7 +111,7 @@ class SpotTrendStrategy(Tunable):
         may_long, may_short, values = found
         pre = self._pre.get(symbol)
         if symbol not in self._states and (pre is None or pre.cursor == 0):
-            self._pre[symbol] = _Precomputed(arrays, values)
+            self._pre[symbol] = Precomputed(arrays, values)
         return may_long, may_short
 
     def _approx_masks(self, arrays: CandleArrays) -> ab.Masks:
@@ -183,7 +154,7 @@ class SpotTrendStrategy(Tunable):
             state.update(candle)
         state.feed(pre.arrays, warm, pre.cursor)
 
-    def _looked_up(self, pre: _Precomputed, candle: Candle) -> Signal:
+    def _looked_up(self, pre: Precomputed[sta.Lookup], candle: Candle) -> Signal:
         """``on_candle``'s signal on bar ``pre.cursor``, from the precomputed values."""
         i, v = pre.cursor, pre.values
         assert v is not None  # is_next: bar i exists

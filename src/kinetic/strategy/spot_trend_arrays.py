@@ -66,13 +66,9 @@ def lookup(
 ) -> tuple[np.ndarray, np.ndarray, Lookup] | None:
     """``(may_long, may_short, values)`` of ``arrays`` fed from its first bar; None: the
     data is not taken. The masks also mark the warm-up bars and the first warm one."""
-    n = len(arrays)
-    cols = (arrays.high, arrays.low, arrays.close)
-    for x in cols:
-        if n and not (np.isfinite(x).all() and float(np.abs(x).max()) < LIMIT):
-            return None
-    if n > 1 and not (np.diff(np.asarray(arrays.open_time_ms, np.int64)) > 0).all():
+    if not taken(arrays):
         return None
+    n = len(arrays)
     close = np.asarray(arrays.close, np.float64)
     out = Lookup(np.zeros(n, np.uint8), np.full(n, np.nan), np.full(n, np.nan),
                  np.full(n, np.nan))  # fmt: skip
@@ -114,6 +110,15 @@ def lookup(
     cold = np.zeros(n, np.bool_)
     cold[: params.warmup + 1] = True  # stepped: a fast-forward starts from a warm state
     return may_long | cold, ((out.code & BROKEN) != 0) | cold, out
+
+
+def taken(arrays: CandleArrays) -> bool:
+    """The prices are finite and below ``LIMIT``, the open times increase."""
+    n = len(arrays)
+    for x in (arrays.high, arrays.low, arrays.close):
+        if n and not (np.isfinite(x).all() and float(np.abs(x).max()) < LIMIT):
+            return False
+    return n < 2 or bool((np.diff(np.asarray(arrays.open_time_ms, np.int64)) > 0).all())
 
 
 def components(

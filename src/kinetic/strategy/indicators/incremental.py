@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -443,8 +444,12 @@ class BollingerState:
     def _settle(self) -> BollingerValue | None:
         if len(self._window) < self.n:
             return None
-        window = self._window
-        mid = math.fsum(window) / self.n
-        std = math.sqrt(math.fsum([(v - mid) * (v - mid) for v in window]) / self.n)
-        self.value = BollingerValue(mid, mid + self.k * std, mid - self.k * std)
+        self.value = bands(self._window, self.n, self.k)
         return self.value
+
+
+def bands(window: Sequence[float], n: int, k: float) -> BollingerValue:
+    """``BollingerState``'s value for a full window of ``n`` closes (oldest first)."""
+    mid = math.fsum(window) / n
+    std = math.sqrt(math.fsum([(v - mid) * (v - mid) for v in window]) / n)
+    return BollingerValue(mid, mid + k * std, mid - k * std)
