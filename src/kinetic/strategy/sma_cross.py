@@ -254,7 +254,8 @@ class SmaCrossStrategy:
         st.drift = 0
         st.fast_sum, st.slow_sum = math.fsum(fast), math.fsum(slow)
         st.top = max(map(abs, slow))
-        return _exact_sign(st.fast, st.slow)
+        # ``_exact_sign(st.fast, st.slow)`` from the sums just taken (the same ``fsum``s)
+        return _sign_of(st.fast_sum / self.fast - st.slow_sum / self.slow)
 
     # ------------------------------------------------------------ fast-forward (backtests)
     def quiet_bars(self, symbol: str, arrays: CandleArrays) -> np.ndarray:
