@@ -325,6 +325,8 @@ class SmaCrossStrategy:
 
         The ranges and, where it is certain, the sign on bar ``stop - 1`` come from
         ``_columns`` (computed once per series); an uncertain sign from the exact means.
+        The running sums restart from ``fsum`` of the windows, as a resync does: the
+        next bar's sign is then the exact one by ``on_candle``'s bound (one update).
         """
         if stop <= start:
             return
@@ -334,11 +336,15 @@ class SmaCrossStrategy:
         ranges, signs = self._columns(symbol, arrays)
         closes = arrays.close[stop - self.slow : stop].tolist()
         fast = closes[-self.fast :]
+        # the running sums restart here, exact, as ``_sign`` restarts them (the next bar
+        # updates them instead of resyncing); ``top`` is max(map(abs, closes))
+        st.fast_sum, st.slow_sum = math.fsum(fast), math.fsum(closes)
+        st.top = max(max(closes), -min(closes))
+        st.drift = 0
         sign = signs.item(stop - 1)
         if not sign:  # too close to call in floats: the exact means, as ``_sign`` does
-            sign = _sign_of(math.fsum(fast) / self.fast - math.fsum(closes) / self.slow)
+            sign = _sign_of(st.fast_sum / self.fast - st.slow_sum / self.slow)
         st.prev_sign = sign
-        st.drift = RESYNC  # the running sums are recomputed on the next bar
         st.bars_since_cross += stop - start
         st.last_close = closes[-1]
         # refilled in place: cheaper than new deques, once per skipped stretch

@@ -270,3 +270,29 @@ def test_fast_forward_takes_a_sign_too_close_for_floats_from_the_exact_means() -
     skipper.fast_forward("BTCUSDT", arrays, 20, len(closes))
     assert stepped._states["BTCUSDT"].prev_sign == 1
     assert _state(skipper) == _state(stepped)
+
+
+def test_the_sums_fast_forward_restarts_carry_the_magnitude_of_what_they_summed() -> None:
+    """The bar after a fast-forward updates the running sums it seeded: ``top`` must
+    bound the values summed, or a sum that lost a small value to a huge one is trusted.
+
+    Here the slow window held 1e16 at the seed: the update leaves the slow sum 0 where
+    the exact one is 0.3, a wrong sign unless the bound sends it to the exact means.
+    """
+    closes = [0.1] * 8 + [1e16, 0.1, 0.1, 0.1]
+    arrays = _arrays(closes)
+    stepped, skipper = SmaCrossStrategy(2, 3), SmaCrossStrategy(2, 3)
+
+    def candle(i: int) -> Candle:
+        c = closes[i]
+        return Candle("BTCUSDT", i * 60_000, i * 60_000 + 59_999, c, c + 1.5, c - 1.25, c, 1.0)
+
+    for i in range(len(closes)):
+        last = stepped.on_candle(candle(i))
+    for i in range(4):
+        skipper.on_candle(candle(i))
+    skipper.fast_forward("BTCUSDT", arrays, 4, 11)  # (not quiet bars: the sums only)
+    skipper.on_candle(candle(11))
+    assert stepped._states["BTCUSDT"].prev_sign == -1  # 0.1 below 0.30000000000000004 / 3
+    assert skipper._states["BTCUSDT"].prev_sign == -1
+    assert last.direction is Direction.FLAT
