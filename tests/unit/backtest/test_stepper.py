@@ -202,3 +202,46 @@ async def test_a_new_day_reaches_the_risk_monitor_at_an_unchanged_value(
     monkeypatch.setattr(driver_module, "step_every_bar", _reference)
     want = await _reports(opts, tmp_path / "reference")
     assert got == want
+
+
+async def test_an_engine_with_its_own_scan_step_keeps_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stepper runs ``BaseEngine.scan_once``'s loop itself; an engine class with its
+    own ``scan_once`` gets that called on every bar (none after the last with
+    ``next_open``), with the same reports."""
+    from kinetic.engines.spot import SpotEngine
+
+    data = write_candles(tmp_path / "BTCUSDT_1m.csv", _closes(600, 2))
+    opts = BacktestOptions(symbols=("BTCUSDT",), data=(data,), skip=False,
+                           **CASES["spot_raw_next_open"])  # fmt: skip
+    plain = await _reports(opts, tmp_path / "plain")
+    calls: list[int] = []
+
+    class Counted(SpotEngine):
+        async def scan_once(self) -> None:
+            calls.append(1)
+            await super().scan_once()
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        world = build(*args, **kwargs)
+        for slot in world.slots:
+            slot.engine.__class__ = Counted
+        return world
+
+    from kinetic.backtest import runner
+
+    build = runner.build_world
+    monkeypatch.setattr(runner, "build_world", counted)
+    assert await _reports(opts, tmp_path / "counted") == plain
+    assert len(calls) == 599
+
+
+async def test_no_scan_on_the_last_bar_with_next_open(tmp_path: Path) -> None:
+    """A signal on the last bar has no next open to fill at: it is not scanned."""
+    data = write_candles(tmp_path / "BTCUSDT_1m.csv", [100.0, 101.0])  # LONG on the last
+    opts = BacktestOptions(symbols=("BTCUSDT",), data=(data,), skip=False,
+                           strategy="enter_once", all_in=True, fill="next_open")  # fmt: skip
+    assert (await run_async(opts)).trades == []
+    closed = BacktestOptions(**(vars(opts) | {"fill": "close"}))
+    assert len((await run_async(closed)).trades) == 1  # at the close it is traded
