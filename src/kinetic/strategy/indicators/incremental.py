@@ -51,9 +51,11 @@ def _pct(num: float, den: float) -> float:
 # ``update``, and the one sequential part, ``y = c * y + u``, runs as a tight loop.
 
 
-def _affine(c: float, us: list[float], y: float) -> list[float]:
-    """Every ``y = c * y + u`` over ``us`` in order (the same rounding as ``update``)."""
-    return [y := c * y + u for u in us]  # a comprehension: about half a loop's cost
+def _affine_array(c: float, us: list[float], y: float) -> F64:
+    """Every ``y = c * y + u`` over ``us`` in order (the same rounding as ``update``), as
+    a float64 array: ``fromiter`` over a generator, about two thirds of the cost of a
+    list comprehension converted with ``np.array``."""
+    return np.fromiter((y := c * y + u for u in us), np.float64, len(us))
 
 
 def _affine_end(c: float, us: list[float], y: float) -> float:
@@ -101,21 +103,21 @@ class EMAState:
         self.value = self._ema if self._count >= self.n else None
         return self.value
 
-    def feed(self, closes: F64, track: bool = False) -> list[float] | None:
+    def feed(self, closes: F64, track: bool = False) -> F64 | None:
         """``update`` on each of ``closes``; with ``track``, return the EMA after each."""
         if len(closes) == 0:
-            return [] if track else None
+            return np.zeros(0) if track else None
         if self._count == 0:  # the first close seeds: step it
             self.update(float(closes[0]))
             first = self._ema
             rest = self.feed(closes[1:], track)
-            return None if rest is None else [first, *rest]
+            return None if rest is None else np.r_[first, rest]
         a = self._alpha
         us: list[float] = (a * closes).tolist()
         out = None
         if track:
-            out = _affine(1.0 - a, us, self._ema)
-            self._ema = out[-1]
+            out = _affine_array(1.0 - a, us, self._ema)
+            self._ema = float(out[-1])
         else:
             self._ema = _affine_end(1.0 - a, us, self._ema)
         self._count += len(us)
@@ -201,8 +203,8 @@ class RSIState:
         losses = (a * np.where(change < 0, -change, 0.0)).tolist()
         out = None
         if track:
-            g = np.array(_affine(1.0 - a, gains, self._gain))
-            lo = np.array(_affine(1.0 - a, losses, self._loss))
+            g = _affine_array(1.0 - a, gains, self._gain)
+            lo = _affine_array(1.0 - a, losses, self._loss)
             self._gain, self._loss = float(g[-1]), float(lo[-1])
             with np.errstate(invalid="ignore", divide="ignore"):  # where the loss is 0
                 out = np.where(lo == 0, 100.0, 100.0 * g / (g + lo))
@@ -257,7 +259,7 @@ class ATRState:
         n = self.n
         out = None
         if track:
-            out = np.array(_affine((n - 1.0) / n, (tr / n).tolist(), self.value))
+            out = _affine_array((n - 1.0) / n, (tr / n).tolist(), self.value)
             self.value = float(out[-1])
         else:
             self.value = _affine_end((n - 1.0) / n, (tr / n).tolist(), self.value)
@@ -352,15 +354,15 @@ class ADXState:
         pc_ = _shifted(pc, close)
         tr = np.maximum(high, pc_) - np.minimum(low, pc_)
         keep = 1.0 - 1.0 / self.n
-        str_ = np.array(_affine(keep, tr.tolist(), self._str))
-        sp = np.array(_affine(keep, pdm.tolist(), self._sp))
-        sm = np.array(_affine(keep, mdm.tolist(), self._sm))
+        str_ = _affine_array(keep, tr.tolist(), self._str)
+        sp = _affine_array(keep, pdm.tolist(), self._sp)
+        sm = _affine_array(keep, mdm.tolist(), self._sm)
         pdi, mdi = _pct_array(sp, str_), _pct_array(sm, str_)
         dx = _pct_array(np.abs(pdi - mdi), pdi + mdi)
         n = self.n
         out = None
         if track:
-            out = np.array(_affine((n - 1.0) / n, (dx / n).tolist(), self.adx))
+            out = _affine_array((n - 1.0) / n, (dx / n).tolist(), self.adx)
             self.adx = float(out[-1])
         else:
             self.adx = _affine_end((n - 1.0) / n, (dx / n).tolist(), self.adx)
@@ -410,7 +412,7 @@ class MACDState:
         line, sig = float(lines[-1]), self._signal.value
         assert sig is not None
         self.value = MACDValue(line, sig, line - sig)
-        return None if signals is None else lines - np.array(signals)
+        return None if signals is None else lines - signals
 
 
 class BollingerState:
