@@ -129,24 +129,38 @@ def declares_action_bars(strategy: object) -> bool:
 def passes_the_gate(engine: Any, symbol: str, world: Any) -> bool:
     """True when a flat engine's entry signal certainly gets through ``check_entry`` and
     ``plan`` without a refusal, and the plan clears no earlier refusal."""
+    return configured_for_it(engine) and clear_now(engine, symbol, world)
+
+
+def configured_for_it(engine: Any) -> bool:
+    """The part of ``passes_the_gate`` fixed for a run: sizer, strategy and rules."""
     d = engine.d
     if not isinstance(d.sizer, FillPriceSizer) or not declares_action_bars(d.strategy):
         return False
-    if any(slot.engine.d.positions.positions for slot in world.slots):
-        return False  # a held position moves the allocation and the margin with prices
-    risk, cfg = d.risk, d.config
+    risk = d.risk
     rules = risk.rules
     futures = engine.market is MarketType.FUTURES
     return not (
-        not risk.entries_allowed
-        or risk.last_refusal(symbol) is not None
-        or risk.limits.min_confidence > 0
+        risk.limits.min_confidence > 0
         or rules.min_confidence > 0
         or risk.limits.max_positions <= 0
         or rules.sized_by_risk
         or rules.min_edge_cost_ratio != 0
         or tight_stop_policy(d.strategy) != "widen"
-        or (futures and (cfg.futures_liquidation_guard or engine.reversals.waiting))
+        or (futures and d.config.futures_liquidation_guard)
+    )
+
+
+def clear_now(engine: Any, symbol: str, world: Any) -> bool:
+    """The part of ``passes_the_gate`` that depends on the state (no trade changes it
+    during a skipped stretch)."""
+    if any(slot.engine.d.positions.positions for slot in world.slots):
+        return False  # a held position moves the allocation and the margin with prices
+    risk = engine.d.risk
+    return not (
+        not risk.entries_allowed
+        or risk.last_refusal(symbol) is not None
+        or (engine.market is MarketType.FUTURES and engine.reversals.waiting)
         or risk._is_blacklisted(symbol)  # the gate's own predicate (now: nothing adds)
     )
 
@@ -169,15 +183,14 @@ class Acting:
     _symbols: list[str] = field(default_factory=list)
     _arrays: list[CandleArrays] = field(default_factory=list)
     _positive: list[bool] = field(default_factory=list)
-    _priced: dict[tuple[int, int], tuple[tuple[Any, ...], float | None]] = field(
-        default_factory=dict
-    )
+    _configured: list[bool] = field(default_factory=list)  # per slot
 
     def __post_init__(self) -> None:
         self._symbols = list(self.series)
         self._arrays = list(self.series.values())
         # the plan refuses a price <= 0 (and a nan close is not one)
         self._positive = [len(a.close) == 0 or bool(a.close.min() > 0) for a in self._arrays]
+        self._configured = [configured_for_it(slot.engine) for slot in self.world.slots]
 
     def next_act(self, slot: int, w: int, kind: Kind, g: int, h: int, flat: bool) -> int:
         """The first group ``>= g`` where the slot's strategy could make its engine act
@@ -187,18 +200,9 @@ class Acting:
         if first >= h or not flat or not self._positive[w]:
             return first
         engine, symbol = self.world.slots[slot].engine, self._symbols[w]
-        if not passes_the_gate(engine, symbol, self.world):
+        if not self._configured[slot] or not clear_now(engine, symbol, self.world):
             return first
-        # the price depends on every engine's cash only (all flat, the allocator's shares
-        # fixed during a run): the Decimals are replaced when they change, so the same
-        # objects give the same price (kept in the key: their ids cannot be reused)
-        cash = tuple(s.engine.d.positions.cash for s in self.world.slots)
-        hit = self._priced.get((slot, w))
-        if hit is not None and all(a is b for a, b in zip(hit[0], cash, strict=True)):
-            top = hit[1]
-        else:
-            top = price_ceiling(engine, symbol, self.margin)
-            self._priced[(slot, w)] = (cash, top)
+        top = price_ceiling(engine, symbol, self.margin)
         if top is None:
             return first
         arrays = self._arrays[w]
