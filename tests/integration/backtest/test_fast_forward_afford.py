@@ -14,11 +14,14 @@ either side: a ceiling 1e-4 too high steps bars whose signals are certainly drop
 
 from __future__ import annotations
 
+import asyncio
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kinetic.backtest.options import BacktestOptions
 from kinetic.backtest.report import write_report
@@ -187,3 +190,41 @@ async def test_futures_either_side_skips_what_it_cannot_margin(tmp_path: Path, u
         sets={"futures_leverage_min": "1", "futures_leverage_max": "3"},
     )  # fmt: skip
     assert await _both(opts, tmp_path) >= 2713  # measured with the exact ceiling
+
+
+@pytest.mark.slow
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    futures=st.booleans(),
+    units=st.sampled_from(["whole", "0.1", "0.001", "exchange"]),
+    fill=st.sampled_from(["close", "next_open"]),
+    fee=st.sampled_from([0.0, 0.001, 0.004]),
+    fee_fixed=st.sampled_from([None, 0.5]),
+    stake=st.sampled_from([None, None, 0.5, 1.0]),
+    slippage=st.sampled_from(["0", "5"]),
+    cash=st.floats(50.0, 5000.0),
+    afford=st.floats(100.0, 3000.0),
+)
+def test_random_frictions_and_sizes_are_identical(
+    tmp_path_factory: pytest.TempPathFactory,
+    futures: bool,
+    units: str,
+    fill: str,
+    fee: float,
+    fee_fixed: float | None,
+    stake: float | None,
+    slippage: str,
+    cash: float,
+    afford: float,
+) -> None:
+    """Fees, a fixed fee, slippage (the sizer's tick), stakes, lot steps and fill timing
+    drawn at random; prices around a level that may or may not be affordable."""
+    tmp = tmp_path_factory.mktemp("afford")
+    sets = {"slippage_bps": slippage}
+    if futures:
+        sets |= {"futures_leverage_min": "1", "futures_leverage_max": "4"}
+    opts = _opts(
+        tmp, afford, engines=("futures",) if futures else ("spot",), cash=cash, units=units,
+        fill=fill, fee=fee, fee_fixed=fee_fixed, stake=stake, sets=sets,
+    )  # fmt: skip
+    asyncio.run(_both(opts, tmp))
