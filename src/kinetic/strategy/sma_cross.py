@@ -144,7 +144,7 @@ class SmaCrossStrategy:
         self._states: dict[str, _SymbolState] = {}
         self._reasons: dict[Direction, str] = {}
         # symbol -> (arrays, true ranges, certain signs): ``_columns``
-        self._columns_of: dict[str, tuple[object, np.ndarray, np.ndarray]] = {}
+        self._columns_of: dict[str, tuple[object, np.ndarray, np.ndarray, float]] = {}
 
     def with_params(self, params: dict[str, str]) -> SmaCrossStrategy:
         """Return a copy configured from ``--param KEY=VALUE`` strings."""
@@ -296,8 +296,13 @@ class SmaCrossStrategy:
         difference has the same sign and is not 0.
         """
         cached = self._columns_of.get(symbol)
-        if cached is not None and cached[0] is arrays:
-            return cached[1], cached[2]
+        if cached is None or cached[0] is not arrays:
+            cached = self._columns_of[symbol] = (arrays, *self._compute_columns(arrays))
+        return cached[1], cached[2]
+
+    def _compute_columns(self, arrays: CandleArrays) -> tuple[np.ndarray, np.ndarray, float]:
+        """``_columns``' two columns and the largest ``|close|`` of the series (nan or
+        inf with a non-finite close: a bound that sends every bar to the exact means)."""
         close = np.asarray(arrays.close, dtype=np.float64)
         high = np.asarray(arrays.high, dtype=np.float64)
         low = np.asarray(arrays.low, dtype=np.float64)
@@ -308,6 +313,7 @@ class SmaCrossStrategy:
         bottom = np.where(prev < low[1:], prev, low[1:])  # min(low, prev)
         ranges[1:] = top - bottom
         signs = np.zeros(n, np.int8)
+        largest = float(np.abs(close).max()) if n else 0.0
         if n >= self.slow and np.isfinite(close).all():
             # window sums as a correlation with ones (a dot product per window: about 3x
             # faster than summing a sliding-window view; any summation order is covered)
@@ -315,10 +321,9 @@ class SmaCrossStrategy:
             fast /= self.fast
             slow = np.correlate(close, np.ones(self.slow), "valid") / self.slow
             diff = fast - slow  # diff[k] is bar k + slow - 1
-            tol = 4.0 * (self.fast + self.slow + 8) * 2.0**-53 * float(np.abs(close).max())
+            tol = 4.0 * (self.fast + self.slow + 8) * 2.0**-53 * largest
             signs[self.slow - 1 :] = (diff > tol).astype(np.int8) - (diff < -tol)
-        self._columns_of[symbol] = (arrays, ranges, signs)
-        return ranges, signs
+        return ranges, signs, largest
 
     def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
         """Advance over quiet bars ``start..stop-1``: re-seed the windows and the ATR bars.
@@ -333,13 +338,18 @@ class SmaCrossStrategy:
         if start < self.slow + 1:
             raise ValueError("sma_cross: bars before the warm-up are never fast-forwarded")
         st = self._state(symbol)
-        ranges, signs = self._columns(symbol, arrays)
+        cached = self._columns_of.get(symbol)
+        if cached is None or cached[0] is not arrays:
+            self._columns(symbol, arrays)
+            cached = self._columns_of[symbol]
+        _, ranges, signs, largest = cached
         closes = arrays.close[stop - self.slow : stop].tolist()
         fast = closes[-self.fast :]
         # the running sums restart here, exact, as ``_sign`` restarts them (the next bar
-        # updates them instead of resyncing); ``top`` is max(map(abs, closes))
+        # updates them instead of resyncing); ``top`` only has to bound every value they
+        # hold: the series' largest |close| does (no pass over the windows)
         st.fast_sum, st.slow_sum = math.fsum(fast), math.fsum(closes)
-        st.top = max(max(closes), -min(closes))
+        st.top = largest
         st.drift = 0
         sign = signs.item(stop - 1)
         if not sign:  # too close to call in floats: the exact means, as ``_sign`` does
