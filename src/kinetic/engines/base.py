@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from config import UnifiedConfig
 from kinetic.clock import Clock
@@ -38,12 +38,11 @@ from kinetic.domain import (
     Position,
     PositionSide,
     Signal,
+    TradingState,
     VenuePosition,
 )
 from kinetic.engines.drift_check import DriftChecker
 from kinetic.engines.funding_sync import FundingSync
-from kinetic.engines.gate import AlwaysActive as AlwaysActive  # re-export
-from kinetic.engines.gate import StateGate as StateGate  # re-export
 from kinetic.engines.orders import OrderPath
 from kinetic.engines.orders import OrderPurpose as OrderPurpose  # re-export
 from kinetic.execution.oms import OrderManager
@@ -66,6 +65,33 @@ PENDING_RECHECK_S = 1.0  # monitor wait while a stop or a close is pending
 
 EntrySizer = Callable[[str, Decimal, int], Decimal]
 """``(symbol, margin, leverage) -> quantity``: size an entry at the expected fill price."""
+
+
+class StateGate(Protocol):
+    """The trading-state authority an engine asks before sending (supervisor implements it)."""
+
+    def state(self, engine: str) -> TradingState:
+        """The engine's effective state: the stricter of its own and the daemon's."""
+        ...
+
+    async def escalate(self, engine: str, state: TradingState, cause: str, source: str) -> None:
+        """Move ``engine`` to a stricter ``state`` (never a laxer one) and record why."""
+        ...
+
+
+class AlwaysActive:
+    """A gate that is always ACTIVE and records escalations (tests, backtests)."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, TradingState] = {}
+        self.causes: list[tuple[str, TradingState, str, str]] = []
+
+    def state(self, engine: str) -> TradingState:
+        return self.current.get(engine, TradingState.ACTIVE)
+
+    async def escalate(self, engine: str, state: TradingState, cause: str, source: str) -> None:
+        self.current[engine] = self.state(engine).worst(state)
+        self.causes.append((engine, state, cause, source))
 
 
 @dataclass
@@ -297,37 +323,26 @@ class BaseEngine(OrderPath, ABC):
     # ------------------------------------------------------------------ scan
     async def scan_once(self) -> None:
         """Feed new closed candles to the strategy; act on each symbol's latest signal."""
-        for symbol in self.d.symbols:
-            act = self.scan_symbol(symbol)
-            if act is not None:
-                await self.on_signal(*act)
-
-    def scan_symbol(self, symbol: str) -> tuple[Signal, Candle] | None:
-        """``scan_once`` for one symbol up to ``on_signal``: feed its new closed candles
-        to the strategy; return its latest signal and candle when the engine acts on them.
-
-        Nothing here awaits: a backtest's stepped loop calls it directly and awaits
-        ``on_signal`` only when there is something to act on (see ``backtest.stepper``).
-        """
         d = self.d
-        candles = d.store.since(symbol, self._scan_cursor.get(symbol, -1))
-        if not candles:
-            return None
         on_candle = d.strategy.on_candle
-        signal: Signal | None = None
-        for candle in candles:
-            signal = on_candle(candle)
-            self.candles_seen += 1
-        last = candles[-1]
-        self._scan_cursor[symbol] = last.open_time_ms
-        if signal is None or self._stop.is_set():  # ``stopping``
-            return None
-        if last.close_time_ms <= self._history_until_ms:
-            return None  # closed before this process started: warm-up only
-        self._last_signal[symbol] = signal
-        if signal.direction is Direction.FLAT and self.ignores_flat:
-            return None  # this engine's ``on_signal`` does nothing on FLAT
-        return signal, last
+        for symbol in d.symbols:
+            candles = d.store.since(symbol, self._scan_cursor.get(symbol, -1))
+            if not candles:
+                continue
+            signal: Signal | None = None
+            for candle in candles:
+                signal = on_candle(candle)
+                self.candles_seen += 1
+            last = candles[-1]
+            self._scan_cursor[symbol] = last.open_time_ms
+            if signal is None or self._stop.is_set():  # ``stopping``
+                continue
+            if last.close_time_ms <= self._history_until_ms:
+                continue  # closed before this process started: warm-up only
+            self._last_signal[symbol] = signal
+            if signal.direction is Direction.FLAT and self.ignores_flat:
+                continue  # this engine's ``on_signal`` does nothing on FLAT
+            await self.on_signal(signal, last)
 
     @abstractmethod
     async def on_signal(self, signal: Signal, candle: Candle) -> None:

@@ -207,9 +207,8 @@ async def test_a_new_day_reaches_the_risk_monitor_at_an_unchanged_value(
 async def test_an_engine_with_its_own_scan_step_keeps_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The stepper runs ``BaseEngine.scan_once``'s loop itself; an engine class with its
-    own ``scan_once`` gets that called on every bar (none after the last with
-    ``next_open``), with the same reports."""
+    """An engine class with its own ``scan_once`` gets it called on every bar (not on
+    the last with ``next_open``), with the same reports."""
     from kinetic.engines.spot import SpotEngine
 
     data = write_candles(tmp_path / "BTCUSDT_1m.csv", _closes(600, 2))
