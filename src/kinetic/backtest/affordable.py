@@ -15,11 +15,14 @@ above the ceiling (``SpotEngine.on_signal``, ``FuturesEngine._enter``):
 
 * ``RiskManager.check_entry`` refuses nothing: entries allowed, no breaker in force (the
   driver applies the rule only then), ``min_confidence <= 0`` (a signal's confidence is
-  0..100), fewer positions than ``max_positions`` (none anywhere: the rule needs every
-  engine flat, so the allocation and the margin do not move with prices), the symbol
-  not blacklisted now (nothing blacklists it during a stretch on which no trade
-  happens), a positive wanted margin and available margin (computed here by the
-  engine's own ``allocation`` and ``available_margin``).
+  0..100; the futures ``ConfidencePositionSizer`` has its own ``min_confidence``, below
+  which its margin is 0 and ``check_entry`` refuses the size: it must give a confidence
+  of 0 a positive size, and its size does not fall with confidence), fewer positions
+  than ``max_positions`` (none anywhere: the rule needs every engine flat, so the
+  allocation and the margin do not move with prices), the symbol not blacklisted now
+  (nothing blacklists it during a stretch on which no trade happens), a positive
+  wanted margin and available margin (computed here by the engine's own
+  ``allocation`` and ``available_margin``).
 * ``RiskManager.plan`` refuses nothing: the close is positive (checked over the whole
   series), a too-tight stop is widened (``tight_stop`` ``widen``), no edge filter
   (``min_edge_cost_ratio`` 0), fixed-fraction sizing (``risk_based_sizing`` off: its
@@ -148,6 +151,7 @@ def configured_for_it(engine: Any) -> bool:
         or rules.min_edge_cost_ratio != 0
         or tight_stop_policy(d.strategy) != "widen"
         or (futures and d.config.futures_liquidation_guard)
+        or (futures and not engine.sizer.size_pct(0) > 0)
     )
 
 

@@ -26,7 +26,9 @@ from hypothesis import strategies as st
 from kinetic.backtest.options import BacktestOptions
 from kinetic.backtest.report import write_report
 from kinetic.domain import Candle, Direction, Regime, Signal
+from kinetic.engines import futures as futures_engine
 from kinetic.marketdata.files import CandleArrays
+from kinetic.risk.sizing import ConfidencePositionSizer
 from kinetic.strategy import registry
 from tests.unit.backtest.bt_kit import MINUTE_MS, run_async, write_candles
 
@@ -228,3 +230,25 @@ def test_random_frictions_and_sizes_are_identical(
         fill=fill, fee=fee, fee_fixed=fee_fixed, stake=stake, sets=sets,
     )  # fmt: skip
     asyncio.run(_both(opts, tmp))
+
+
+class _SizerFrom60(ConfidencePositionSizer):
+    """The futures sizer with its own minimum confidence 60 whatever the config says (the
+    wiring builds it and the risk limit from one setting; this pulls them apart)."""
+
+    def __init__(self, min_pct: float, max_pct: float, min_confidence: int) -> None:
+        super().__init__(min_pct, max_pct, 60)
+
+
+async def test_futures_sizer_min_confidence_above_the_limit_is_not_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The risk limit lets every confidence through, but the sizer gives 0 % below 60:
+    ``check_entry`` refuses (and counts) those signals as "size", so the rule stays off."""
+    monkeypatch.setattr(futures_engine, "ConfidencePositionSizer", _SizerFrom60)
+    cash = 1000.0
+    opts = _opts(
+        tmp_path, cash / (1 / 3 + 0.001), engines=("futures",), cash=cash,
+        sets={"futures_leverage_min": "1", "futures_leverage_max": "3"},
+    )  # fmt: skip
+    assert await _both(opts, tmp_path) < 100  # 30: the rule off (on: 2713 and more)
