@@ -111,3 +111,38 @@ class Bars:
         candle.volume = 0.0
         candle.__class__ = Candle  # type: ignore[assignment]
         return candle  # type: ignore[return-value]
+
+    def candles(self, lo: int, hi: int) -> list[Candle]:
+        """``[self.candle(i) for i in range(lo, hi)]``, built in one loop."""
+        a, symbol, span = self._cols, self.symbol, self.interval_ms - 1
+        out: list[Candle] = []
+        append = out.append
+        for t, o, h, lw, c, v in zip(*(col[lo:hi].tolist() for col in a), strict=False):
+            candle = _Blank()
+            candle.symbol = symbol
+            candle.open_time_ms = t
+            candle.close_time_ms = t + span
+            candle.open = o
+            candle.high = h
+            candle.low = lw
+            candle.close = c
+            candle.volume = v
+            candle.__class__ = Candle  # type: ignore[assignment]
+            append(candle)  # type: ignore[arg-type]
+        return out
+
+    def opening_ticks(self, lo: int, hi: int) -> list[Candle]:
+        """``[self.opening_tick(i) for i in range(lo, hi)]``, built in one loop."""
+        symbol = self.symbol
+        out: list[Candle] = []
+        append = out.append
+        times, opens = self._cols[0][lo:hi].tolist(), self._cols[1][lo:hi].tolist()
+        for t, p in zip(times, opens, strict=False):
+            candle = _Blank()
+            candle.symbol = symbol
+            candle.open_time_ms = candle.close_time_ms = t
+            candle.open = candle.high = candle.low = candle.close = p
+            candle.volume = 0.0
+            candle.__class__ = Candle  # type: ignore[assignment]
+            append(candle)  # type: ignore[arg-type]
+        return out

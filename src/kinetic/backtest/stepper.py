@@ -46,7 +46,11 @@ async def step_every_bar(  # noqa: C901 - ``Driver._step`` inline, on purpose
     for lo in range(0, n, BLOCK):
         values: list[float] = []
         held: list[bool] = []
-        for k, t in enumerate(close[lo : lo + BLOCK].tolist(), lo):
+        hi = min(lo + BLOCK, n)
+        # the block's bars and (``next_open``) the opening ticks of the bars after them
+        candles = bars.candles(lo, hi)
+        ticks = bars.opening_ticks(lo + 1, hi + 1) if next_open else candles
+        for k, t in enumerate(close[lo:hi].tolist(), lo):
             # ``Driver._step``: the clock just past the close, due funding, the bar (and
             # the next open) to every venue and store, the value to the risk monitor,
             # then each engine's scan and monitor steps
@@ -54,13 +58,13 @@ async def step_every_bar(  # noqa: C901 - ``Driver._step`` inline, on purpose
             clock.set(now)
             if funding is not None:
                 driver._settle_funding(funding, t)
-            candle = bars.candle(k)
+            candle = candles[k - lo]
             for slot in slots:
                 slot.venue.on_candle(candle)
                 slot.store.add(candle)
             last = k + 1 == n
             if next_open and not last:
-                tick = bars.opening_tick(k + 1)
+                tick = ticks[k - lo]
                 for slot in slots:
                     slot.venue.on_candle(tick)
             # ``_unchanged`` for a flat engine, inline: its books are the last mark's

@@ -89,3 +89,23 @@ def test_built_objects_are_frozen_candles_and_signals() -> None:
             obj.symbol = "ETHUSDT"  # type: ignore[misc]
         assert obj == cls(*(getattr(obj, name) for name in cls.__slots__))
     assert {built[0]: 1}[bars.candle(1)] == 1  # hashed as Candle(...) is
+
+
+def test_block_builders_give_the_per_bar_objects() -> None:
+    a = _arrays(BLOCK + 9)
+    bars, one = Bars(a), Bars(a)
+    for lo, hi in ((0, BLOCK), (BLOCK, BLOCK + 9), (3, 11), (BLOCK + 8, BLOCK + 20)):
+        got = bars.candles(lo, hi)
+        want = [one.candle(i) for i in range(lo, min(hi, len(a)))]
+        assert got == want
+        assert [[type(v) for v in vars_of(c)] for c in got] == [
+            [type(v) for v in vars_of(c)] for c in want
+        ]
+        assert all(type(c) is Candle for c in got)
+        ticks = bars.opening_ticks(lo, hi)
+        want = [one.opening_tick(i) for i in range(lo, min(hi, len(a)))]
+        assert ticks == want
+        assert [[type(v) for v in vars_of(c)] for c in ticks] == [
+            [type(v) for v in vars_of(c)] for c in want
+        ]
+        assert all(type(c) is Candle for c in ticks)
