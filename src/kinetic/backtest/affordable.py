@@ -115,20 +115,6 @@ def price_ceiling(engine: Any, symbol: str, margin: float) -> float | None:
     return float(spare / (step * grow * per_unit)) * (1 + margin)
 
 
-_DECLARES: dict[int, tuple[object, bool]] = {}  # id -> (strategy, declares ActionBars)
-
-
-def declares_action_bars(strategy: object) -> bool:
-    """``isinstance(strategy, ActionBars)``, remembered per strategy object: a protocol
-    check looks every member up (about 10 us), and it is asked on every flat stretch."""
-    hit = _DECLARES.get(id(strategy))
-    if hit is None or hit[0] is not strategy:
-        if len(_DECLARES) > 64:  # an optimize worker builds a strategy per trial
-            _DECLARES.clear()
-        hit = _DECLARES[id(strategy)] = (strategy, isinstance(strategy, ActionBars))
-    return hit[1]
-
-
 def passes_the_gate(engine: Any, symbol: str, world: Any) -> bool:
     """True when a flat engine's entry signal certainly gets through ``check_entry`` and
     ``plan`` without a refusal, and the plan clears no earlier refusal."""
@@ -138,7 +124,8 @@ def passes_the_gate(engine: Any, symbol: str, world: Any) -> bool:
 def configured_for_it(engine: Any) -> bool:
     """The part of ``passes_the_gate`` fixed for a run: sizer, strategy and rules."""
     d = engine.d
-    if not isinstance(d.sizer, FillPriceSizer) or not declares_action_bars(d.strategy):
+    # a runtime Protocol check (~10 us): asked once per slot and run (``Acting``)
+    if not isinstance(d.sizer, FillPriceSizer) or not isinstance(d.strategy, ActionBars):
         return False
     risk = d.risk
     rules = risk.rules
