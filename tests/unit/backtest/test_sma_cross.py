@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kinetic.backtest.options import BacktestOptions
-from kinetic.domain import Candle, Direction
+from kinetic.domain import Candle, Direction, Signal
 from kinetic.marketdata.files import CandleArrays
 from kinetic.strategy.registry import available
 from kinetic.strategy.sma_cross import SmaCrossStrategy, _mean, _true_ranges
@@ -296,3 +296,23 @@ def test_the_sums_fast_forward_restarts_carry_the_magnitude_of_what_they_summed(
     assert stepped._states["BTCUSDT"].prev_sign == -1  # 0.1 below 0.30000000000000004 / 3
     assert skipper._states["BTCUSDT"].prev_sign == -1
     assert last.direction is Direction.FLAT
+
+
+def test_a_cross_signal_is_the_frozen_signal_its_fields_make() -> None:
+    """Built slot by slot: equal to ``Signal(...)`` of the same fields, and frozen."""
+    import dataclasses
+
+    s = SmaCrossStrategy(2, 3)
+    signals = []
+    for i, c in enumerate([5.0, 4.0, 3.0, 2.0, 6.0]):  # falling, then a cross up
+        t = T0_MS + i * MINUTE_MS
+        signals.append(s.on_candle(Candle("BTCUSDT", t, t + MINUTE_MS - 1, c, c, c, c, 1.0)))
+    sig = signals[-1]
+    assert sig.direction is Direction.LONG
+    expected = Signal("BTCUSDT", Direction.LONG, 100, 6.0, sig.ts_ms, sig.atr, None,
+                      "SMA2 crossed up SMA3")  # fmt: skip
+    assert type(sig) is Signal
+    assert sig == expected
+    assert dataclasses.astuple(sig) == dataclasses.astuple(expected)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sig.confidence = 5  # type: ignore[misc]
