@@ -3,12 +3,15 @@
 A flat engine acts on a signal by sizing an entry; when the account is too small to buy
 one lot at the fill price, the order's quantity rounds to zero and ``send`` drops it.
 That signal changes nothing the run reports, provided it got that far without a refusal
-(a refusal is counted) and its plan did not clear an earlier refusal. ``ceiling`` tells,
-from the engine's state at the start of a stretch (which a skipped stretch keeps: no
-fill, no position, so no cash or allocation moves), the price above which a signal is
-certainly such a no-op; ``next_affordable`` then finds the first acting bar at or below
-it. ``None`` from ``ceiling`` means the rule cannot be shown to hold for this engine or
-config, and the driver skips as it did without it (every acting bar is stepped).
+(a refusal is counted) and its plan did not clear an earlier refusal. The gate
+(``configured_for_it``: fixed for a run; ``clear_now``: the state) tells whether such a
+signal gets through ``check_entry`` and ``plan`` without a refusal; ``price_ceiling``
+tells, from the engine's state at the start of a stretch (which a skipped stretch keeps:
+no fill, no position, so no cash or allocation moves), the price above which a signal
+is certainly such a no-op; ``next_affordable`` then finds the first acting bar at or
+below it. Where the gate fails, or ``price_ceiling`` gives ``None``, the rule cannot be
+shown to hold for this engine or config, and the driver skips as it did without it
+(every acting bar is stepped). ``Acting`` puts these together.
 
 What a LONG (futures: either side) signal of a flat engine does, and why it is a no-op
 above the ceiling (``SpotEngine.on_signal``, ``FuturesEngine._enter``):
@@ -70,17 +73,11 @@ from kinetic.strategy.base import ActionBars
 NEVER = 1 << 62
 
 
-def ceiling(engine: Any, symbol: str, world: Any, margin: float) -> float | None:
-    """The price above which ``engine``'s entry signal on ``symbol`` certainly changes
-    nothing now (``-inf``: at any price), or None when that cannot be shown."""
-    if not passes_the_gate(engine, symbol, world):
-        return None
-    return price_ceiling(engine, symbol, margin)
-
-
 def price_ceiling(engine: Any, symbol: str, margin: float) -> float | None:
-    """``ceiling``'s price, once ``passes_the_gate``: a function of the engine's config,
-    instruments and sizer and of every engine's cash (all flat)."""
+    """The price above which ``engine``'s entry signal on ``symbol`` certainly changes
+    nothing now (``-inf``: at any price), or None when that cannot be shown; asked only
+    where the gate passes (``configured_for_it`` and ``clear_now``). A function of the
+    engine's config, instruments and sizer and of every engine's cash (all flat)."""
     d = engine.d
     sizer = d.sizer
     assert isinstance(sizer, FillPriceSizer)
@@ -115,14 +112,10 @@ def price_ceiling(engine: Any, symbol: str, margin: float) -> float | None:
     return float(spare / (step * grow * per_unit)) * (1 + margin)
 
 
-def passes_the_gate(engine: Any, symbol: str, world: Any) -> bool:
-    """True when a flat engine's entry signal certainly gets through ``check_entry`` and
-    ``plan`` without a refusal, and the plan clears no earlier refusal."""
-    return configured_for_it(engine) and clear_now(engine, symbol, world)
-
-
 def configured_for_it(engine: Any) -> bool:
-    """The part of ``passes_the_gate`` fixed for a run: sizer, strategy and rules."""
+    """The part of the gate fixed for a run (sizer, strategy and rules): with
+    ``clear_now``, a flat engine's entry signal certainly gets through ``check_entry``
+    and ``plan`` without a refusal, and the plan clears no earlier refusal."""
     d = engine.d
     # a runtime Protocol check (~10 us): asked once per slot and run (``Acting``)
     if not isinstance(d.sizer, FillPriceSizer) or not isinstance(d.strategy, ActionBars):
@@ -143,7 +136,7 @@ def configured_for_it(engine: Any) -> bool:
 
 
 def clear_now(engine: Any, symbol: str, world: Any) -> bool:
-    """The part of ``passes_the_gate`` that depends on the state (no trade changes it
+    """The part of the gate that depends on the state (no trade changes it
     during a skipped stretch)."""
     if any(slot.engine.d.positions.positions for slot in world.slots):
         return False  # a held position moves the allocation and the margin with prices
@@ -164,7 +157,7 @@ def round_zero(qty: Decimal, step: Decimal) -> bool:
 @dataclass
 class Acting:
     """The driver's question, where could a signal make an engine act: the strategies'
-    acting groups (``ActionIndex``), narrowed by ``ceiling`` for a flat engine."""
+    acting groups (``ActionIndex``), narrowed by ``price_ceiling`` for a flat engine."""
 
     index: ActionIndex
     world: Any
