@@ -179,8 +179,11 @@ class _EnterOnce:
         """Nothing per symbol."""
 
 
-if "enter_once" not in registry.available():
-    registry.register("enter_once")(lambda _config, _engine: _EnterOnce())
+@pytest.fixture(autouse=True)
+def _enter_once_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``enter_once`` in the registry for this module's tests only: a name left behind
+    would change the list other tests read (``available()``)."""
+    monkeypatch.setitem(registry._REGISTRY, "enter_once", lambda _c, _e: _EnterOnce())
 
 
 async def test_a_new_day_reaches_the_risk_monitor_at_an_unchanged_value(
