@@ -355,6 +355,11 @@ class SmaCrossStrategy:
         ``_columns`` (computed once per series); an uncertain sign from the exact means.
         The running sums restart from ``fsum`` of the windows, as a resync does: the
         next bar's sign is then the exact one by ``on_candle``'s bound (one update).
+
+        The state is not the one stepping leaves in one field: ``top`` is the series'
+        largest |close|, not the window's. Any bound at or above what the sums hold keeps
+        every sign exact, so only the speed can differ (on a series with a wide price
+        range, bars after a stretch take the exact means more often).
         """
         if stop <= start:
             return
