@@ -29,6 +29,7 @@ from kinetic.domain import Candle, Direction, Signal
 from kinetic.strategy.action_bars import every_bar
 from kinetic.strategy.base import Tunable, clamp01, flat_signal, to_confidence
 from kinetic.strategy.confluence_arrays import Lookup, lookup
+from kinetic.strategy.confluence_stepped import stepped_signal
 from kinetic.strategy.features import FeatureParams, Features, FeatureState
 from kinetic.strategy.futures_regime import RegimeDetector
 from kinetic.strategy.indicators import StochasticState, StochasticValue
@@ -296,17 +297,9 @@ class ConfluenceStrategy(Tunable):
         pre.move(i + 1)
         if not cols.warm.item(i):
             return flat_signal(candle, f"warming up ({i + 1}/{self.warmup})")
-        k = cols.stoch_k.item(i)
-        stoch = None if k != k else StochasticValue(k, cols.stoch_d.item(i))
-        atr = cols.atr.item(i)
-        evidence = _indicators(cols.spread.item(i), cols.macd.item(i), cols.rsi.item(i), stoch)
-        level, level_side = cols.level.item(i), cols.level_side.item(i)
-        near = _NO_LEVEL if not level_side else Levels(level, None) if level_side > 0 else (
-            Levels(None, level))  # fmt: skip
-        prev = pre.arrays.candle(i - 1) if i else None
-        return self._signal(
-            candle, atr, cols.adx.item(i), evidence + _patterns(prev, candle, near, atr)
-        )
+        regime = self.detector.detect(cols.adx.item(i))
+        return stepped_signal(cols, i, candle, self.scorer.weights, self.confidence_scale,
+                              self.min_confidence, regime)  # fmt: skip
 
     def on_candle(self, candle: Candle) -> Signal:
         """Consume one closed candle; return the scored decision."""

@@ -134,6 +134,9 @@ class Lookup:
     stoch_d: F64
     level: F64  # the support or resistance the evidence names (nan: none in reach)
     level_side: np.ndarray  # int8: 1 support, -1 resistance, 0 none
+    engulfing: np.ndarray  # int8 (``Columns``): the patterns without the previous candle
+    hammer: np.ndarray
+    doji: np.ndarray
 
 
 def lookup(
@@ -151,7 +154,8 @@ def lookup(
     close = np.asarray(arrays.close, np.float64)
     side, _, level, level_side = decisions(cols, close, weights, scale, min_confidence)
     kept = Lookup(cols.warm, cols.spread, cols.macd, cols.rsi, cols.atr, cols.adx,
-                  cols.stoch_k, cols.stoch_d, level, level_side)  # fmt: skip
+                  cols.stoch_k, cols.stoch_d, level, level_side, cols.engulfing, cols.hammer,
+                  cols.doji)  # fmt: skip
     return side, kept
 
 

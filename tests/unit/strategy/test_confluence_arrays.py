@@ -13,8 +13,11 @@ counted as turning when equal; another doji bonus; rounding half up; the zero ru
 RollingSum's running update left out; a tie's confidence not 0; warm-up bars not FLAT;
 the batch feed started before the states are warm; ``fast_forward`` moving the index one
 bar short; the looked-up signal without the previous candle (engulfing) or with its
-kept level on the wrong side; the rebuilt incremental state skipping the first bar; a
-block of bars (patterns, %K, the indicators' feed) losing the bar before it or one bar.
+kept level on the wrong side; ``confluence_stepped`` with the patterns before the
+indicators (the components' order), without the doji bonus, an RSI detail to two
+decimals, a tie's two reasons swapped, an opposing part not negated or %K equal to %D
+turning; the rebuilt incremental state skipping the first bar; a block of bars
+(patterns, %K, the indicators' feed) losing the bar before it or one bar.
 The zero rule on an ``fsum`` update is an equivalent mutant (``fsum`` of zeros is 0.0).
 """
 
@@ -139,7 +142,8 @@ def test_decisions_and_signals_are_the_per_bar_ones(
             live.fast_forward(SYMBOL, arrays, i, j)
             i = j
             continue
-        assert live.on_candle(arrays.candle(i)) == signals[i]
+        got = live.on_candle(arrays.candle(i))  # every field, and the components' order
+        assert (got, repr(got)) == (signals[i], repr(signals[i]))
         i += 1
 
 

@@ -1,0 +1,153 @@
+"""A stepped bar's ``confluence`` signal from the precomputed per-bar values (backtests).
+
+``ConfluenceStrategy.on_candle`` on bar ``i`` of a series it declared (``action_bars``)
+reads that bar's values from ``confluence_arrays.Lookup`` instead of its incremental
+state. The signal is the one the per-bar path builds (``_indicators``, ``_patterns``,
+``SignalScorer.score``, ``ConfluenceStrategy._signal``): the same evidence in the same
+order, the same float operations on the same values, the same components (in the same
+order) and the same reason text. Only the intermediate objects are left out: no
+``Evidence`` or ``Score``, no previous ``Candle`` (the patterns are the series' own,
+computed exactly with it), and a detail string is formatted only for evidence that
+counts (points > 0), the only detail the reason shows.
+tests/unit/strategy/test_confluence_arrays.py compares every field (and the components'
+order) against a strategy fed every candle.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kinetic.domain import Candle, Direction, Signal
+from kinetic.strategy.base import to_confidence
+from kinetic.strategy.scoring import DOJI_AT_LEVEL, OPPOSING_COST
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from kinetic.domain import Regime
+    from kinetic.strategy.confluence_arrays import Lookup
+
+LONG, SHORT, FLAT = Direction.LONG, Direction.SHORT, Direction.FLAT
+# one piece of evidence that counts: name, side, points, detail (None: none)
+_Item = tuple[str, Direction, float, str | None]
+
+
+def _counted(weights: Mapping[str, float], cols: Lookup, i: int, close: float) -> list[_Item]:
+    """Bar ``i``'s evidence with points > 0, in ``on_candle``'s order (indicators,
+    patterns, then the level), with ``SignalScorer``'s points (``weight x clamp01``)."""
+    out: list[_Item] = []
+    _indicators(out, weights, cols, i)
+    _patterns(out, weights, cols, i, close)
+    return out
+
+
+def _indicators(out: list[_Item], weights: Mapping[str, float], cols: Lookup, i: int) -> None:
+    spread = cols.spread.item(i)
+    if spread:
+        s = abs(spread) / 1.0
+        p = weights.get("ema_trend", 0.0) * (0.0 if s < 0.0 else 1.0 if s > 1.0 else s)
+        if p > 0:
+            out.append(("ema_trend", LONG if spread > 0 else SHORT, p,
+                        f"EMA spread {spread:+.2f}%"))  # fmt: skip
+    macd = cols.macd.item(i)
+    if macd:
+        p = weights.get("macd", 0.0) * 1.0
+        if p > 0:
+            out.append(("macd", LONG if macd > 0 else SHORT, p, None))
+    rsi = cols.rsi.item(i)
+    if rsi < 35.0 or rsi > 65.0:
+        side = LONG if rsi < 35.0 else SHORT
+        s = (35.0 - rsi) / 15.0 if side is LONG else (rsi - 65.0) / 15.0
+        p = weights.get("rsi", 0.0) * (0.0 if s < 0.0 else 1.0 if s > 1.0 else s)
+        if p > 0:
+            out.append(("rsi", side, p, f"RSI {rsi:.1f}"))
+    k = cols.stoch_k.item(i)
+    if k == k and (k < 20.0 or k > 80.0):  # k nan: no stochastic value yet
+        side = LONG if k < 20.0 else SHORT
+        d = cols.stoch_d.item(i)
+        turning = k > d if side is LONG else k < d
+        p = weights.get("stochastic", 0.0) * (1.0 if turning else 0.5)
+        if p > 0:
+            out.append(("stochastic", side, p, f"%K {k:.1f}"))
+
+
+def _patterns(
+    out: list[_Item], weights: Mapping[str, float], cols: Lookup, i: int, close: float
+) -> None:
+    engulfing = cols.engulfing.item(i)
+    if engulfing:
+        p = weights.get("engulfing", 0.0) * 1.0
+        if p > 0:
+            bull = engulfing > 0
+            out.append(("engulfing", LONG if bull else SHORT, p,
+                        "bullish engulfing" if bull else "bearish engulfing"))  # fmt: skip
+    hammer = cols.hammer.item(i)
+    if hammer:
+        p = weights.get("hammer_star", 0.0) * 1.0
+        if p > 0:
+            up = hammer > 0
+            out.append(("hammer_star", LONG if up else SHORT, p,
+                        "hammer" if up else "shooting star"))  # fmt: skip
+    level_side = cols.level_side.item(i)
+    if level_side:  # the level in reach that the evidence names (the nearer one)
+        level, tolerance = cols.level.item(i), 0.5 * cols.atr.item(i)
+        dist = abs(close - level)
+        if tolerance > 0 and dist <= tolerance:
+            bonus = DOJI_AT_LEVEL if cols.doji.item(i) else 0.0
+            s = 1.0 - 0.5 * dist / tolerance + bonus
+            p = weights.get("support_resistance", 0.0) * (
+                0.0 if s < 0.0 else 1.0 if s > 1.0 else s
+            )  # clamp01 twice (the evidence's, the scorer's) is clamp01 once
+            if p > 0:
+                support = level_side > 0
+                out.append(("support_resistance", LONG if support else SHORT, p,
+                            f"{'support' if support else 'resistance'} {level:g}"))  # fmt: skip
+
+
+def _descending(kv: tuple[str, float]) -> float:
+    return -kv[1]
+
+
+def stepped_signal(
+    cols: Lookup,
+    i: int,
+    candle: Candle,
+    weights: Mapping[str, float],
+    scale: float,
+    min_confidence: int,
+    regime: Regime,
+) -> Signal:
+    """``on_candle``'s signal on bar ``i`` (warm) of the series ``cols`` was built from."""
+    items = _counted(weights, cols, i, candle.close)
+    long_ = short = 0.0
+    for _, side, p, _ in items:  # summed in the evidence's order, as the scorer does
+        if side is LONG:
+            long_ += p
+        else:
+            short += p
+    if long_ == short:
+        side, raw = FLAT, 0
+        components = {name: 0.0 for name, _, _, _ in items}
+        text = "tied evidence" if items else "no evidence"
+    else:
+        side = LONG if long_ > short else SHORT
+        raw = to_confidence(max(long_, short) - OPPOSING_COST * min(long_, short))
+        # the names are distinct: no ``_against`` parts, each part its one signed points
+        components = {name: round(p if s is side else -p, 6) for name, s, p, _ in items}
+        details = {name: detail for name, _, _, detail in items if detail}
+        text = ", ".join([
+            f"{name} {value:+.1f} ({details[name]})" if name in details
+            else f"{name} {value:+.1f}"
+            for name, value in sorted(components.items(), key=_descending)
+        ])  # fmt: skip
+        text = f"{side.value} confluence {raw}: {text}"
+    confidence = to_confidence(raw * scale)
+    ok = side is not FLAT and confidence >= min_confidence
+    reason = text if ok else f"no entry: {text} (needs {min_confidence})"
+    if scale != 1.0:
+        reason = f"{reason} [confidence {confidence} = {scale:g} x raw]"
+    return Signal(
+        symbol=candle.symbol, direction=side if ok else FLAT, confidence=confidence,
+        price=candle.close, ts_ms=candle.close_time_ms, atr=cols.atr.item(i), regime=regime,
+        reason=reason, components=components,
+    )  # fmt: skip
