@@ -23,7 +23,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kinetic.backtest.options import BacktestOptions
+from kinetic.backtest import affordable
+from kinetic.backtest.options import RAW_OVERRIDES, BacktestOptions
 from kinetic.backtest.report import write_report
 from kinetic.domain import Candle, Direction, Regime, Signal
 from kinetic.engines import futures as futures_engine
@@ -252,3 +253,61 @@ async def test_futures_sizer_min_confidence_above_the_limit_is_not_skipped(
         sets={"futures_leverage_min": "1", "futures_leverage_max": "3"},
     )  # fmt: skip
     assert await _both(opts, tmp_path) < 100  # 30: the rule off (on: 2713 and more)
+
+
+# --raw refuses --engine both: its limits as settings instead, at the largest valid value
+# where --raw goes beyond it (no breaker trips, no stop or take-profit is reached here)
+RAW_SETS = {k: str(v) for k, v in RAW_OVERRIDES.items()} | {
+    "global_daily_loss_limit_pct": "100", "global_max_drawdown_pct": "100",
+    "spot_take_profit_pct": "1000", "futures_atr_stop_multiplier": "50",
+    "futures_trailing_activation_pct": "100",
+}  # fmt: skip
+
+
+async def _skipped_without_the_rule(opts: BacktestOptions, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Bars the skipping run skips with the affordability rule off (no engine qualifies)."""
+    with monkeypatch.context() as m:
+        m.setattr(affordable, "configured_for_it", lambda _engine: False)
+        return (await run_async(BacktestOptions(**(vars(opts) | {"skip": True})))).skipped
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+async def test_spot_and_futures_both_flat_skip_what_neither_can_buy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fill: str
+) -> None:
+    """Both engines on one symbol, all-in, no limits: a bar is skipped only while every
+    engine is flat (a position held by one moves the other's allocation and margin)."""
+    cash = 2000.0
+    opts = _opts(
+        tmp_path, cash / 2 / 1.001, engines=("spot", "futures"), cash=cash, raw=False,
+        fill=fill, sets=RAW_SETS | {"futures_leverage_min": "1", "futures_leverage_max": "1"},
+    )  # fmt: skip
+    skipped = await _both(opts, tmp_path)
+    without = await _skipped_without_the_rule(opts, monkeypatch)
+    assert skipped > without
+
+
+def _two_symbols(tmp: Path, btc: float, eth: float, late: int, **kw: object) -> BacktestOptions:
+    """BTC from the first bar, ETH from bar ``late`` on (its bar i is group i + late)."""
+    opts = _opts(tmp, btc, **kw)
+    closes, opens = _prices(eth)
+    data = write_candles(tmp / "ETHUSDT_full.csv", closes, opens=opens)
+    rows = data.read_text().splitlines()
+    eth_data = tmp / "ETHUSDT_1m.csv"
+    eth_data.write_text("\n".join([rows[0], *rows[1 + late :]]) + "\n")
+    return BacktestOptions(**(vars(opts) | {
+        "symbols": ("BTCUSDT", "ETHUSDT"), "data": (opts.data[0], eth_data),
+    }))  # fmt: skip
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+async def test_two_symbols_skip_what_the_account_cannot_buy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fill: str
+) -> None:
+    """BTC and ETH at different price levels, ETH starting 500 bars later: each symbol's
+    acting bars are priced from its own series (groups are not its bars)."""
+    cash = 1000.0
+    opts = _two_symbols(tmp_path, cash / 1.001, cash / 2 / 1.001, 500, cash=cash, fill=fill)
+    skipped = await _both(opts, tmp_path)
+    without = await _skipped_without_the_rule(opts, monkeypatch)
+    assert skipped > without
