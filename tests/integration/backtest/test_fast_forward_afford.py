@@ -31,7 +31,7 @@ from kinetic.engines import futures as futures_engine
 from kinetic.marketdata.files import CandleArrays
 from kinetic.risk.sizing import ConfidencePositionSizer
 from kinetic.strategy import registry
-from tests.unit.backtest.bt_kit import MINUTE_MS, run_async, write_candles
+from tests.unit.backtest.bt_kit import MINUTE_MS, T0_MS, run_async, write_candles
 
 FILES = ("summary.json", "trades.csv", "equity.csv", "report.html")
 BARS = 3000
@@ -311,3 +311,55 @@ async def test_two_symbols_skip_what_the_account_cannot_buy(
     skipped = await _both(opts, tmp_path)
     without = await _skipped_without_the_rule(opts, monkeypatch)
     assert skipped > without
+
+
+class ShortOnce:
+    """SHORT on the 10th bar (as ``action_bars`` declares), FLAT on the others: the
+    futures engine holds that short to the end."""
+
+    name = "short_once"
+    warmup = 0
+
+    def on_candle(self, candle: Candle) -> Signal:
+        short = candle.open_time_ms == T0_MS + 9 * MINUTE_MS
+        return Signal(
+            candle.symbol, Direction.SHORT if short else Direction.FLAT, 100 if short else 0,
+            candle.close, candle.close_time_ms, atr=candle.close * 0.01, regime=Regime.TRENDING,
+        )  # fmt: skip
+
+    def action_bars(self, symbol: str, arrays: CandleArrays) -> tuple[np.ndarray, np.ndarray]:
+        short = arrays.open_time_ms == T0_MS + 9 * MINUTE_MS
+        return np.zeros_like(short), short
+
+    def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
+        """Nothing to advance."""
+
+    def reset(self, symbol: str) -> None:
+        """Nothing per symbol."""
+
+
+if "patterned_short_futures" not in registry.available():
+    registry.register("patterned_short_futures")(
+        lambda _config, engine: ShortOnce() if engine == "futures" else Patterned()
+    )
+
+
+async def test_a_held_short_elsewhere_keeps_the_rule_off(tmp_path: Path) -> None:
+    """Futures holds a short from bar 9 while spot is flat and signalling. The short's
+    profit grows spot's allocation as prices fall, so spot's affordable price is higher
+    than the one its state at a stretch's start gives: with another engine holding, the
+    rule must stay off (a ceiling from that state skips entries that happen)."""
+    closes = [1000.0] + [round(1000 + 15 * math.sin(i / 13), 2) for i in range(1, BARS)]
+    data = write_candles(tmp_path / "BTCUSDT_1m.csv", closes)
+    opts = BacktestOptions(
+        symbols=("BTCUSDT",), data=(data,), strategy="patterned_short_futures",
+        engines=("spot", "futures"), cash=2000.0, fee=0.001, fill="close", units="0.1",
+        sets=RAW_SETS | {
+            "futures_leverage_min": "1", "futures_leverage_max": "1",
+            "futures_position_size_min_pct": "100", "futures_position_size_max_pct": "100",
+            "spot_capital_pct": "50", "futures_capital_pct": "50", "spot_position_size_pct": "10",
+        },
+    )  # fmt: skip
+    # spot trades (167 round trips) while futures holds; the rule, made to look at this
+    # engine's positions only, skips 2,662 bars and misses an entry
+    assert await _both(opts, tmp_path) > 0
