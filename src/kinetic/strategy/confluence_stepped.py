@@ -8,7 +8,9 @@ order, the same float operations on the same values, the same components (in the
 order) and the same reason text. Only the intermediate objects are left out: no
 ``Evidence`` or ``Score``, no previous ``Candle`` (the patterns are the series' own,
 computed exactly with it), and a detail string is formatted only for evidence that
-counts (points > 0), the only detail the reason shows.
+counts (points > 0), the only detail the reason shows; a part's rounding and text are
+kept per signed points (``_PARTS``: most are a weight times 1 or 0.5) and the ``Signal``
+is stored slot by slot (``_Unfrozen``).
 tests/unit/strategy/test_confluence_arrays.py compares every field (and the components'
 order) against a strategy fed every candle.
 """
@@ -18,7 +20,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kinetic.domain import Candle, Direction, Signal
-from kinetic.strategy.base import to_confidence
 from kinetic.strategy.scoring import DOJI_AT_LEVEL, OPPOSING_COST
 
 if TYPE_CHECKING:
@@ -108,6 +109,29 @@ def _descending(kv: tuple[str, float]) -> float:
     return -kv[1]
 
 
+# signed points -> (round(points, 6), its ``+.1f`` text): the weights times 1 or 0.5 that
+# most parts are (macd, stochastic, patterns) come back every bar; bounded
+_PARTS: dict[float, tuple[float, str]] = {}
+_PARTS_MAX = 4096
+
+
+class _Unfrozen:
+    """``Signal``'s layout without the frozen ``__setattr__`` (as ``sma_cross``'s): slot
+    stores and a class switch build what ``Signal(...)`` builds (its ``__post_init__``
+    only checks the confidence, 0..100 here by construction)."""
+
+    __slots__ = Signal.__slots__  # the very layout, in order
+    symbol: str
+    direction: Direction
+    confidence: int
+    price: float
+    ts_ms: int
+    atr: float
+    regime: Regime
+    reason: str
+    components: dict[str, float]
+
+
 def stepped_signal(
     cols: Lookup,
     i: int,
@@ -131,23 +155,40 @@ def stepped_signal(
         text = "tied evidence" if items else "no evidence"
     else:
         side = LONG if long_ > short else SHORT
-        raw = to_confidence(max(long_, short) - OPPOSING_COST * min(long_, short))
+        raw = round(max(long_, short) - OPPOSING_COST * min(long_, short))
+        raw = 0 if raw < 0 else 100 if raw > 100 else raw  # to_confidence
         # the names are distinct: no ``_against`` parts, each part its one signed points
-        components = {name: round(p if s is side else -p, 6) for name, s, p, _ in items}
-        details = {name: detail for name, _, _, detail in items if detail}
-        text = ", ".join([
-            f"{name} {value:+.1f} ({details[name]})" if name in details
-            else f"{name} {value:+.1f}"
-            for name, value in sorted(components.items(), key=_descending)
-        ])  # fmt: skip
+        components = {}
+        texts = {}
+        for name, s, p, detail in items:
+            signed = p if s is side else -p
+            part = _PARTS.get(signed)
+            if part is None:
+                if len(_PARTS) >= _PARTS_MAX:
+                    _PARTS.clear()
+                value = round(signed, 6)
+                part = _PARTS[signed] = (value, f"{value:+.1f}")
+            components[name] = part[0]
+            texts[name] = f"{name} {part[1]} ({detail})" if detail else f"{name} {part[1]}"
+        text = ", ".join([texts[name] for name, _ in sorted(components.items(), key=_descending)])
         text = f"{side.value} confluence {raw}: {text}"
-    confidence = to_confidence(raw * scale)
+    confidence = round(raw * scale)
+    confidence = 0 if confidence < 0 else 100 if confidence > 100 else confidence
     ok = side is not FLAT and confidence >= min_confidence
     reason = text if ok else f"no entry: {text} (needs {min_confidence})"
     if scale != 1.0:
         reason = f"{reason} [confidence {confidence} = {scale:g} x raw]"
-    return Signal(
-        symbol=candle.symbol, direction=side if ok else FLAT, confidence=confidence,
-        price=candle.close, ts_ms=candle.close_time_ms, atr=cols.atr.item(i), regime=regime,
-        reason=reason, components=components,
-    )  # fmt: skip
+    # ``Signal(candle.symbol, side if ok else FLAT, confidence, candle.close,
+    # candle.close_time_ms, atr, regime, reason, components)``, slot by slot
+    sig = _Unfrozen()
+    sig.symbol = candle.symbol
+    sig.direction = side if ok else FLAT
+    sig.confidence = confidence
+    sig.price = candle.close
+    sig.ts_ms = candle.close_time_ms
+    sig.atr = cols.atr.item(i)
+    sig.regime = regime
+    sig.reason = reason
+    sig.components = components
+    sig.__class__ = Signal  # type: ignore[assignment]
+    return sig  # type: ignore[return-value]

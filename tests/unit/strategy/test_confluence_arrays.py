@@ -15,9 +15,10 @@ the batch feed started before the states are warm; ``fast_forward`` moving the i
 bar short; the looked-up signal without the previous candle (engulfing) or with its
 kept level on the wrong side; ``confluence_stepped`` with the patterns before the
 indicators (the components' order), without the doji bonus, an RSI detail to two
-decimals, a tie's two reasons swapped, an opposing part not negated or %K equal to %D
-turning; the rebuilt incremental state skipping the first bar; a block of bars
-(patterns, %K, the indicators' feed) losing the bar before it or one bar.
+decimals, a tie's two reasons swapped, an opposing part not negated, %K equal to %D
+turning, the parts memo keyed by the unsigned points or never emptied; the rebuilt
+incremental state skipping the first bar; a block of bars (patterns, %K, the
+indicators' feed) losing the bar before it or one bar.
 The zero rule on an ``fsum`` update is an equivalent mutant (``fsum`` of zeros is 0.0).
 """
 
@@ -36,7 +37,7 @@ from hypothesis import strategies as st
 
 from kinetic.domain import Direction
 from kinetic.marketdata.files import CandleArrays, read_candles
-from kinetic.strategy import confluence_arrays
+from kinetic.strategy import confluence_arrays, confluence_stepped
 from kinetic.strategy.confluence import ConfluenceStrategy, _indicators, _patterns
 from kinetic.strategy.confluence_arrays import (
     Columns,
@@ -332,6 +333,23 @@ def test_the_values_are_let_go_after_the_last_bar_and_a_later_candle_still_count
     for i in range(600, 700):  # bars after the series: the incremental state goes on
         assert live.on_candle(arrays.candle(i)) == reference.on_candle(arrays.candle(i))
     assert SYMBOL not in live._pre
+
+
+def test_the_looked_up_parts_memo_stays_bounded_and_exact() -> None:
+    """``confluence_stepped`` keeps each signed points' rounding and text: at most
+    ``_PARTS_MAX`` of them, and a signal built after the memo was emptied is the same."""
+    arrays = _slice(40_000, 600)
+    live, reference = ConfluenceStrategy(0), ConfluenceStrategy(0)
+    live.action_bars(SYMBOL, arrays)
+    with (
+        mock.patch.object(confluence_stepped, "_PARTS_MAX", 3),
+        mock.patch.object(confluence_stepped, "_PARTS", {}) as parts,
+    ):
+        for i in range(600):
+            got, want = live.on_candle(arrays.candle(i)), reference.on_candle(arrays.candle(i))
+            assert (got, repr(got)) == (want, repr(want))
+            assert len(parts) <= 3
+        assert parts  # the memo was used
 
 
 @settings(max_examples=20, deadline=None)
