@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kinetic.backtest import affordable
+from kinetic.backtest.data import parse_time_ms
 from kinetic.backtest.options import RAW_OVERRIDES, BacktestOptions
 from kinetic.backtest.report import write_report
 from kinetic.domain import Candle, Direction, Regime, Signal
@@ -31,8 +32,10 @@ from kinetic.engines import futures as futures_engine
 from kinetic.marketdata.files import CandleArrays
 from kinetic.risk.sizing import ConfidencePositionSizer
 from kinetic.strategy import registry
-from tests.unit.backtest.bt_kit import MINUTE_MS, T0_MS, run_async, write_candles
+from tests.unit.backtest.bt_kit import MINUTE_MS, ROOT, T0_MS, run_async, write_candles
 
+BTC_1M = ROOT / "data/backtest/binance_BTCUSDT_1m_2021-04-20_2021-05-20.csv.gz"
+ETH_1M = ROOT / "data/backtest/binance_ETHUSDT_1m_2021-04-20_2021-05-20.csv.gz"
 FILES = ("summary.json", "trades.csv", "equity.csv", "report.html")
 BARS = 3000
 
@@ -363,3 +366,21 @@ async def test_a_held_short_elsewhere_keeps_the_rule_off(tmp_path: Path) -> None
     # spot trades (167 round trips) while futures holds; the rule, made to look at this
     # engine's positions only, skips 2,662 bars and misses an entry
     assert await _both(opts, tmp_path) > 0
+
+
+async def test_btc_and_eth_minutes_spot_and_futures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real data, 2021-05-10..12, BTC (~55k) and ETH (~4k) minutes, both engines with a
+    cash that never buys a whole BTC and buys an ETH only at times (futures 241 round
+    trips, spot 8)."""
+    opts = BacktestOptions(
+        engines=("spot", "futures"), symbols=("BTCUSDT", "ETHUSDT"), data=(BTC_1M, ETH_1M),
+        strategy="patterned", start_ms=parse_time_ms("2021-05-10", "--from"),
+        end_ms=parse_time_ms("2021-05-12", "--to"), cash=10000.0, fee=0.001, units="whole",
+        all_in=True, fill="next_open",
+        sets=RAW_SETS | {"futures_leverage_min": "1", "futures_leverage_max": "1"},
+    )  # fmt: skip
+    skipped = await _both(opts, tmp_path)
+    without = await _skipped_without_the_rule(opts, monkeypatch)
+    assert skipped > without
