@@ -348,7 +348,8 @@ class Driver:
             engine = slot.engine
             if scan:
                 await engine.scan_once()
-            await engine.monitor_once()
+            if not engine.idle_monitor_step():  # a flat idle engine: cursors only
+                await engine.monitor_once()
         return self._marked(None)
 
     def _publish(self, group: list[tuple[Bars, int, int]], next_open: bool) -> None:

@@ -85,7 +85,8 @@ async def step_every_bar(  # noqa: C901 - ``Driver._step`` inline, on purpose
                 engine = slot.engine
                 if scan:
                     await engine.scan_once()
-                await engine.monitor_once()
+                if not engine.idle_monitor_step():  # a flat idle engine: cursors only
+                    await engine.monitor_once()
             if book is None or not _unchanged(pm, cash, book):  # type: ignore[arg-type]
                 value, exposed = marked(None)
                 if pm is not None:

@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from config import UnifiedConfig
 from kinetic.clock import Clock
@@ -38,11 +38,11 @@ from kinetic.domain import (
     Position,
     PositionSide,
     Signal,
-    TradingState,
     VenuePosition,
 )
 from kinetic.engines.drift_check import DriftChecker
 from kinetic.engines.funding_sync import FundingSync
+from kinetic.engines.gate import AlwaysActive, StateGate
 from kinetic.engines.orders import OrderPath
 from kinetic.engines.orders import OrderPurpose as OrderPurpose  # re-export
 from kinetic.execution.oms import OrderManager
@@ -65,33 +65,6 @@ PENDING_RECHECK_S = 1.0  # monitor wait while a stop or a close is pending
 
 EntrySizer = Callable[[str, Decimal, int], Decimal]
 """``(symbol, margin, leverage) -> quantity``: size an entry at the expected fill price."""
-
-
-class StateGate(Protocol):
-    """The trading-state authority an engine asks before sending (supervisor implements it)."""
-
-    def state(self, engine: str) -> TradingState:
-        """The engine's effective state: the stricter of its own and the daemon's."""
-        ...
-
-    async def escalate(self, engine: str, state: TradingState, cause: str, source: str) -> None:
-        """Move ``engine`` to a stricter ``state`` (never a laxer one) and record why."""
-        ...
-
-
-class AlwaysActive:
-    """A gate that is always ACTIVE and records escalations (tests, backtests)."""
-
-    def __init__(self) -> None:
-        self.current: dict[str, TradingState] = {}
-        self.causes: list[tuple[str, TradingState, str, str]] = []
-
-    def state(self, engine: str) -> TradingState:
-        return self.current.get(engine, TradingState.ACTIVE)
-
-    async def escalate(self, engine: str, state: TradingState, cause: str, source: str) -> None:
-        self.current[engine] = self.state(engine).worst(state)
-        self.causes.append((engine, state, cause, source))
 
 
 @dataclass
@@ -391,6 +364,36 @@ class BaseEngine(OrderPath, ABC):
             await self._follow_ups()
         if d.clock.time() >= self._next_snapshot_s:  # ``maybe_snapshot``'s own test
             await self.maybe_snapshot()
+
+    def idle_monitor_step(self) -> bool:
+        """The monitor step without awaiting anything, when it would only move its candle
+        cursors: flat, no order tracked (``OrderManager.idle``), no takeover deferred, no
+        close pending, no funding or drift follow-up, hooks idle (``hooks_idle``), no
+        snapshot due. Returns False, having done nothing, otherwise: the caller then
+        awaits ``monitor_once``. The backtest's stepped path takes it on every bar."""
+        d = self.d
+        if (
+            d.positions.positions
+            or not d.oms.idle()
+            or self._deferred_takeover is not None
+            or self.closes.pending
+            or self.funding is not None
+            or self.drift is not None
+            or not self.hooks_idle()
+            or d.clock.time() >= self._next_snapshot_s
+        ):
+            return False
+        cursors = self._monitor_cursor
+        for symbol in d.symbols:  # ``monitor_once``'s cursor update
+            last = d.store.last(symbol)
+            if last is not None and last.open_time_ms > cursors.get(symbol, -1):
+                cursors[symbol] = last.open_time_ms
+        return True
+
+    def hooks_idle(self) -> bool:
+        """True when ``complete_reversals`` and ``protect`` do nothing on a flat book with
+        no order tracked (the base hooks do nothing at all; an override says when)."""
+        return True
 
     async def _settle_takeover(self) -> None:
         """Compare the symbols the start-up takeover deferred, once our late fills came."""

@@ -130,6 +130,11 @@ class FuturesEngine(BaseEngine):
             return
         await self._enter(signal, candle)
 
+    def hooks_idle(self) -> bool:
+        """No reversal waiting (``complete_reversals``) and no stop tracked (``protect``
+        returns at once on a flat book then)."""
+        return not self.reversals.waiting and not self._stop_orders
+
     async def complete_reversals(self) -> None:
         """Open the new side of reversals whose close filled after their step."""
         for signal, candle in self.reversals.due(self.d.positions.positions, self.d.store):
