@@ -55,6 +55,21 @@ def quick_init(cls: type[_T]) -> type[_T]:
     return cls
 
 
+def check_twin(twin: type, cls: type) -> None:
+    """Refuse (TypeError, at import, also under ``python -O``) an unfrozen twin of the
+    frozen slots dataclass ``cls`` whose slots are not ``cls``'s fields in order.
+
+    Hot paths (stepped backtest bars, strategies' signals) store a twin's slots one by
+    one and switch its class to ``cls``: the object ``cls(...)`` builds, without the
+    frozen ``object.__setattr__`` per field. CPython refuses the switch unless the
+    layouts match. A ``__post_init__`` does not run that way: the builders of a class
+    that has one (``Signal``: the confidence range) say why it holds or call it.
+    """
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    if getattr(cls, "__slots__", None) != names or getattr(twin, "__slots__", None) != names:
+        raise TypeError(f"{twin.__qualname__}: its slots must be {cls.__name__}'s fields {names}")
+
+
 def as_decimal(x: Decimal | float | int) -> Decimal:
     """``x`` itself when it is a Decimal, else the Decimal it prints as (``exact``)."""
     return x if isinstance(x, Decimal) else exact(x)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
-from kinetic.domain import Candle
+from kinetic.domain import Candle, check_twin
 from kinetic.marketdata.files import CandleArrays
 
 BLOCK = 4096  # bars converted to Python lists at a time
@@ -35,8 +34,9 @@ class _Blank:
     volume: float
 
 
-assert tuple(f.name for f in fields(Candle)) == _FIELDS == Candle.__slots__
-assert not hasattr(Candle, "__post_init__")
+check_twin(_Blank, Candle)
+if hasattr(Candle, "__post_init__"):  # it would not run on a switched twin
+    raise TypeError("Candle has __post_init__: bars.py builds Candles without it")
 
 
 def new_candle(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from kinetic.domain import Candle, Direction, Regime, Signal
+from kinetic.domain import Candle, Direction, Regime, Signal, check_twin
 
 if TYPE_CHECKING:
     import numpy as np
@@ -90,15 +89,15 @@ _SIGNAL_FIELDS = (
 _FLAT = Direction.FLAT
 
 
-class _Blank:
+class UnfrozenSignal:
     """``Signal``'s very layout (its slots, in order) without the frozen ``__setattr__``.
 
-    ``Signal`` is a frozen slots dataclass whose ``__post_init__`` only checks the
-    confidence (0 here): plain slot stores on a ``_Blank`` whose class is then switched
-    to ``Signal`` build the object ``Signal(...)`` builds, at a fraction of the cost of
-    its ``__init__`` (``object.__setattr__`` per field) or of the slot descriptors'
-    ``__set__``; a strategy builds one on every bar. CPython refuses the switch unless
-    the layouts are the same.
+    Plain slot stores on an ``UnfrozenSignal`` whose class is then switched to
+    ``Signal`` build the object ``Signal(...)`` builds, at a fraction of the cost of its
+    ``__init__`` (``object.__setattr__`` per field) or of the slot descriptors'
+    ``__set__``; a strategy builds one on every bar (``check_twin``). ``Signal``'s
+    ``__post_init__`` (the confidence within 0..100) does not run: a builder whose
+    confidence is not a constant in range calls it.
     """
 
     __slots__ = _SIGNAL_FIELDS
@@ -113,14 +112,14 @@ class _Blank:
     components: dict[str, float]
 
 
-assert tuple(f.name for f in fields(Signal)) == _SIGNAL_FIELDS == Signal.__slots__
+check_twin(UnfrozenSignal, Signal)
 
 
 def new_flat(
     symbol: str, price: float, ts_ms: int, atr: float, regime: Regime | None, reason: str
 ) -> Signal:
     """``Signal(symbol, FLAT, 0, price, ts_ms, atr, regime, reason)``, slot by slot."""
-    sig = _Blank()
+    sig = UnfrozenSignal()  # confidence 0: in range
     sig.symbol = symbol
     sig.direction = _FLAT
     sig.confidence = 0

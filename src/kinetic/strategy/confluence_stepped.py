@@ -10,7 +10,7 @@ order) and the same reason text. Only the intermediate objects are left out: no
 computed exactly with it), and a detail string is formatted only for evidence that
 counts (points > 0), the only detail the reason shows; a part's rounding and text are
 kept per signed points (``_PARTS``: most are a weight times 1 or 0.5) and the ``Signal``
-is stored slot by slot (``_Unfrozen``).
+is stored slot by slot (``UnfrozenSignal``).
 tests/unit/strategy/test_confluence_arrays.py compares every field (and the components'
 order) against a strategy fed every candle.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kinetic.domain import Candle, Direction, Signal
+from kinetic.strategy.base import UnfrozenSignal
 from kinetic.strategy.scoring import DOJI_AT_LEVEL, OPPOSING_COST
 
 if TYPE_CHECKING:
@@ -115,23 +116,6 @@ _PARTS: dict[float, tuple[float, str]] = {}
 _PARTS_MAX = 4096
 
 
-class _Unfrozen:
-    """``Signal``'s layout without the frozen ``__setattr__`` (as ``sma_cross``'s): slot
-    stores and a class switch build what ``Signal(...)`` builds (its ``__post_init__``
-    only checks the confidence, 0..100 here by construction)."""
-
-    __slots__ = Signal.__slots__  # the very layout, in order
-    symbol: str
-    direction: Direction
-    confidence: int
-    price: float
-    ts_ms: int
-    atr: float
-    regime: Regime
-    reason: str
-    components: dict[str, float]
-
-
 def stepped_signal(
     cols: Lookup,
     i: int,
@@ -180,7 +164,7 @@ def stepped_signal(
         reason = f"{reason} [confidence {confidence} = {scale:g} x raw]"
     # ``Signal(candle.symbol, side if ok else FLAT, confidence, candle.close,
     # candle.close_time_ms, atr, regime, reason, components)``, slot by slot
-    sig = _Unfrozen()
+    sig = UnfrozenSignal()
     sig.symbol = candle.symbol
     sig.direction = side if ok else FLAT
     sig.confidence = confidence
@@ -191,4 +175,5 @@ def stepped_signal(
     sig.reason = reason
     sig.components = components
     sig.__class__ = Signal  # type: ignore[assignment]
+    Signal.__post_init__(sig)  # type: ignore[arg-type]  # a computed confidence: checked
     return sig  # type: ignore[return-value]

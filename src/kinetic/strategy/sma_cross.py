@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kinetic.domain import Candle, Direction, Regime, Signal
-from kinetic.strategy.base import Strategy, new_flat
+from kinetic.domain import Candle, Direction, Signal
+from kinetic.strategy.base import Strategy, UnfrozenSignal, new_flat
 from kinetic.strategy.registry import register
 
 if TYPE_CHECKING:
@@ -126,29 +126,6 @@ class _SymbolState:
     slow_sum: float = 0.0
     drift: int = RESYNC  # RESYNC: recompute the sums before using them
     top: float = 0.0
-
-
-class _Unfrozen:
-    """``Signal``'s very slots without its frozen ``__setattr__``: a cross signal is
-    stored slot by slot and its class switched to ``Signal`` (as ``new_flat`` builds the
-    FLAT ones; CPython refuses the switch unless the layouts are the same)."""
-
-    __slots__ = (  # noqa: RUF023 - the order is the layout (Signal's fields)
-        "symbol", "direction", "confidence", "price", "ts_ms", "atr", "regime", "reason",
-        "components",
-    )  # fmt: skip
-    symbol: str
-    direction: Direction
-    confidence: int
-    price: float
-    ts_ms: int
-    atr: float
-    regime: Regime | None
-    reason: str
-    components: dict[str, float]
-
-
-assert _Unfrozen.__slots__ == Signal.__slots__  # the switch below needs the same layout
 
 
 class SmaCrossStrategy:
@@ -405,7 +382,7 @@ class SmaCrossStrategy:
             atr = max(_mean(st.ranges), candle.close * 1e-6)
         # ``Signal(candle.symbol, direction, 100, candle.close, candle.close_time_ms, atr,
         # None, reason)``, slot by slot (confidence 100 passes its ``__post_init__``)
-        sig = _Unfrozen()
+        sig = UnfrozenSignal()
         sig.symbol = candle.symbol
         sig.direction = direction
         sig.confidence = 100
