@@ -30,8 +30,7 @@ from kinetic.strategy.futures_regime_arrays import (
     TRANSITIONAL_MIN_CONFIDENCE,
 )
 from kinetic.strategy.indicators.incremental import bands
-from kinetic.strategy.precomputed import Precomputed
-from kinetic.strategy.replay import bar_candles
+from kinetic.strategy.precomputed import FeatureSeries, Precomputed
 
 if TYPE_CHECKING:
     from kinetic.marketdata.files import CandleArrays
@@ -159,7 +158,7 @@ def reversion_masks(f: ab.ApproxFeatures, detector: RegimeDetector) -> ab.Masks:
     return sideways & at_lower, sideways & at_upper
 
 
-class FuturesRegimeStrategy(Tunable):
+class FuturesRegimeStrategy(FeatureSeries, Tunable):
     """Long/short futures strategy that switches behaviour with the ADX regime."""
 
     name = "futures_regime"
@@ -193,11 +192,6 @@ class FuturesRegimeStrategy(Tunable):
         self._states: dict[str, FeatureState] = {}
         self._pre: dict[str, Precomputed[fra.Lookup]] = {}  # backtests: see action_bars
 
-    def reset(self, symbol: str) -> None:
-        """Forget the state of ``symbol``."""
-        self._states.pop(symbol, None)
-        self._pre.pop(symbol, None)
-
     # ------------------------------------------------------------ fast-forward (backtests)
     def action_bars(self, symbol: str, arrays: CandleArrays) -> ab.Masks:
         """Bars on which ``on_candle`` could return LONG / SHORT (see ``ActionBars``).
@@ -211,9 +205,7 @@ class FuturesRegimeStrategy(Tunable):
         if found is None:
             return self._approx_masks(arrays)
         may_long, may_short, values = found
-        pre = self._pre.get(symbol)
-        if symbol not in self._states and (pre is None or pre.cursor == 0):
-            self._pre[symbol] = Precomputed(arrays, values)
+        self._keep(symbol, arrays, values)
         return may_long, may_short
 
     def _approx_masks(self, arrays: CandleArrays) -> ab.Masks:
@@ -223,34 +215,6 @@ class FuturesRegimeStrategy(Tunable):
         trend_long, trend_short = trend_masks(f, self.detector, self.min_confidence)
         rev_long, rev_short = reversion_masks(f, self.detector)
         return ab.finish(f, trend_long | rev_long, trend_short | rev_short)
-
-    def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
-        """Advance ``symbol``'s indicators over bars ``start..stop-1`` exactly."""
-        pre = self._pre.get(symbol)
-        if pre is not None:
-            if stop <= start:
-                return
-            if arrays is pre.arrays and start == pre.cursor and stop <= len(arrays):
-                pre.move(stop)
-                return
-            self._materialise(symbol)
-        state = self._states.get(symbol)
-        if state is None or state.count < self.warmup:
-            raise ValueError("futures_regime: only a warm state is fast-forwarded")
-        state.feed(arrays, start, stop)
-
-    def _materialise(self, symbol: str) -> None:
-        """Replace ``symbol``'s precomputed series by the incremental state after its bars
-        ``0..cursor-1`` (a candle or a stretch that is not the series' next bar)."""
-        pre = self._pre.pop(symbol)
-        self._states.pop(symbol, None)
-        if not pre.cursor:
-            return
-        state = self._states[symbol] = FeatureState(self._params)
-        warm = min(pre.cursor, self.warmup + 1)
-        for candle in bar_candles(pre.arrays, 0, warm):
-            state.update(candle)
-        state.feed(pre.arrays, warm, pre.cursor)
 
     def _looked_up(self, pre: Precomputed[fra.Lookup], candle: Candle) -> Signal:
         """``on_candle``'s signal on bar ``pre.cursor``, from the precomputed values."""
@@ -280,17 +244,9 @@ class FuturesRegimeStrategy(Tunable):
 
     def on_candle(self, candle: Candle) -> Signal:
         """Consume one closed candle; return LONG, SHORT or FLAT with the regime."""
-        pre = self._pre.get(candle.symbol)
-        if pre is not None:
-            if pre.is_next(candle):
-                return self._looked_up(pre, candle)
-            self._materialise(candle.symbol)
-        state = self._states.get(candle.symbol)
-        if state is None:
-            state = self._states[candle.symbol] = FeatureState(self._params)
-        f = state.update(candle)
-        if f is None:
-            return flat_signal(candle, f"warming up ({state.count}/{self.warmup})")
+        f = self._step(candle)
+        if isinstance(f, Signal):  # looked up, or warming up
+            return f
         regime = self.detector.detect(f.adx)
         if regime is Regime.SIDEWAYS:
             side, components = score_reversion(f)

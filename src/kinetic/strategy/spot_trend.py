@@ -29,8 +29,7 @@ from kinetic.strategy import action_bars as ab
 from kinetic.strategy import spot_trend_arrays as sta
 from kinetic.strategy.base import Tunable, clamp01, flat_signal, to_confidence
 from kinetic.strategy.features import FeatureParams, Features, FeatureState
-from kinetic.strategy.precomputed import Precomputed
-from kinetic.strategy.replay import bar_candles
+from kinetic.strategy.precomputed import FeatureSeries, Precomputed
 from kinetic.strategy.spot_trend_arrays import RSI_OVERBOUGHT
 
 if TYPE_CHECKING:
@@ -61,7 +60,7 @@ def score_long(f: Features, full_spread_pct: float = FULL_SPREAD_PCT) -> dict[st
     }
 
 
-class SpotTrendStrategy(Tunable):
+class SpotTrendStrategy(FeatureSeries, Tunable):
     """Long-only EMA/RSI/ADX/MACD trend follower with per-symbol incremental state."""
 
     name = "spot_trend"
@@ -88,11 +87,6 @@ class SpotTrendStrategy(Tunable):
         self._states: dict[str, FeatureState] = {}
         self._pre: dict[str, Precomputed[sta.Lookup]] = {}  # backtests: see action_bars
 
-    def reset(self, symbol: str) -> None:
-        """Forget the state of ``symbol``."""
-        self._states.pop(symbol, None)
-        self._pre.pop(symbol, None)
-
     # ------------------------------------------------------------ fast-forward (backtests)
     def action_bars(self, symbol: str, arrays: CandleArrays) -> ab.Masks:
         """Bars on which ``on_candle`` could return LONG / SHORT (see ``ActionBars``).
@@ -109,9 +103,7 @@ class SpotTrendStrategy(Tunable):
         if found is None:
             return self._approx_masks(arrays)
         may_long, may_short, values = found
-        pre = self._pre.get(symbol)
-        if symbol not in self._states and (pre is None or pre.cursor == 0):
-            self._pre[symbol] = Precomputed(arrays, values)
+        self._keep(symbol, arrays, values)
         return may_long, may_short
 
     def _approx_masks(self, arrays: CandleArrays) -> ab.Masks:
@@ -125,34 +117,6 @@ class SpotTrendStrategy(Tunable):
             surely_broken = (f.ema_fast < f.ema_slow - f.tol) & (f.close < f.ema_slow - f.tol)
         may_long = ~surely_broken & (_long_score_bound(f) >= self.min_confidence - ab.CONF_TOL)
         return ab.finish(f, may_long, may_short)
-
-    def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
-        """Advance ``symbol``'s indicators over bars ``start..stop-1`` exactly."""
-        pre = self._pre.get(symbol)
-        if pre is not None:
-            if stop <= start:
-                return
-            if arrays is pre.arrays and start == pre.cursor and stop <= len(arrays):
-                pre.move(stop)
-                return
-            self._materialise(symbol)
-        state = self._states.get(symbol)
-        if state is None or state.count < self.warmup:
-            raise ValueError("spot_trend: only a warm state is fast-forwarded")
-        state.feed(arrays, start, stop)
-
-    def _materialise(self, symbol: str) -> None:
-        """Replace ``symbol``'s precomputed series by the incremental state after its bars
-        ``0..cursor-1`` (a candle or a stretch that is not the series' next bar)."""
-        pre = self._pre.pop(symbol)
-        self._states.pop(symbol, None)
-        if not pre.cursor:
-            return
-        state = self._states[symbol] = FeatureState(self._params)
-        warm = min(pre.cursor, self.warmup + 1)
-        for candle in bar_candles(pre.arrays, 0, warm):
-            state.update(candle)
-        state.feed(pre.arrays, warm, pre.cursor)
 
     def _looked_up(self, pre: Precomputed[sta.Lookup], candle: Candle) -> Signal:
         """``on_candle``'s signal on bar ``pre.cursor``, from the precomputed values."""
@@ -175,17 +139,9 @@ class SpotTrendStrategy(Tunable):
 
     def on_candle(self, candle: Candle) -> Signal:
         """Consume one closed candle; return LONG, SHORT (exit) or FLAT."""
-        pre = self._pre.get(candle.symbol)
-        if pre is not None:
-            if pre.is_next(candle):
-                return self._looked_up(pre, candle)
-            self._materialise(candle.symbol)
-        state = self._states.get(candle.symbol)
-        if state is None:
-            state = self._states[candle.symbol] = FeatureState(self._params)
-        f = state.update(candle)
-        if f is None:
-            return flat_signal(candle, f"warming up ({state.count}/{self.warmup})")
+        f = self._step(candle)
+        if isinstance(f, Signal):  # looked up, or warming up
+            return f
         broken = f.ema_fast < f.ema_slow and f.close < f.ema_slow
         return self._signal(candle, score_long(f), broken, broken and f.crossed_below, f.atr)
 
