@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from config import ConfigValidationError, UnifiedConfig, _format_errors
 from kinetic.risk.manager import RiskLimits
+from kinetic.risk.sizing import ConfidencePositionSizer
 
 RUNTIME_RISK_FIELDS: tuple[str, ...] = (
     "global_daily_loss_limit_pct",
@@ -80,6 +81,10 @@ def apply(supervisor: Any, config: UnifiedConfig) -> None:
             continue
         deps.config = config
         prefix = "spot" if name == "spot" else "futures"
-        deps.risk.limits = RiskLimits(
-            getattr(config, f"{prefix}_max_positions"), getattr(config, f"{prefix}_min_confidence")
-        )
+        floor = getattr(config, f"{prefix}_min_confidence")
+        deps.risk.limits = RiskLimits(getattr(config, f"{prefix}_max_positions"), floor)
+        sizer = getattr(engine, "sizer", None)
+        if isinstance(sizer, ConfidencePositionSizer):
+            # the futures sizer gives 0 % below its own floor: kept with the risk limit's,
+            # or a lowered limit would let entries through that the sizer then refuses
+            sizer.min_confidence = floor
