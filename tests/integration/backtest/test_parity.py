@@ -43,6 +43,7 @@ def _config(tmp_path: Path, futures: FakeBinance) -> UnifiedConfig:
     return UnifiedConfig.model_validate(
         {
             "spot_enabled": False,
+            "api_enabled": False,  # not read here; 8080 may be taken (a running daemon)
             "futures_watchlist": [SYMBOL],
             "futures_strategy": "sma_cross",
             "timeframe": "1m",
@@ -177,6 +178,7 @@ async def test_parity_of_a_paper_run_finds_the_same_orders_at_the_same_prices(
         {
             "spot_enabled": True,  # off by default since issue 15
             "futures_enabled": False,
+            "api_enabled": False,  # not read here; 8080 may be taken (a running daemon)
             "spot_watchlist": [SYMBOL],
             "spot_strategy": "sma_cross",
             "timeframe": "1m",
