@@ -54,6 +54,7 @@ from kinetic.venues.binance.schemas import (
     parse_funding,
     parse_funding_rate,
     parse_many,
+    parse_order,
     parse_position,
     present,
 )
@@ -221,7 +222,29 @@ class BinanceFuturesClient(BinanceVenueBase):
         algo = AlgoOrder.parse(data)
         if algo.order.symbol != symbol:
             return None
-        return self._remember_algo(algo)
+        order = self._remember_algo(algo)
+        if algo.actual_order_id and order.status.is_terminal:
+            await self._executed(order, algo.actual_order_id)
+        return order
+
+    async def _executed(self, order: Order, actual_order_id: str) -> None:
+        """Set a triggered stop's filled quantity and price from its executing order.
+
+        The algo order reports none, and a reduce-only stop fills at most what it
+        reduces: a position cut by hand before the trigger leaves the stop FINISHED for
+        less than its quantity. Taken as filled in full, the missing part would be
+        awaited as unseen fills that never come (``OrderManager.unseen_fills``). An
+        executing order the venue no longer answers for leaves the stop as it was.
+        """
+        try:
+            data = await self.rest.signed(
+                "GET", self.ep.order, {"symbol": order.symbol, "orderId": actual_order_id},
+                weight=4,
+            )  # fmt: skip
+            actual = parse_order(data)
+        except (OrderNotFound, SchemaError):
+            return
+        order.filled_qty, order.avg_price = actual.filled_qty, actual.avg_price
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> Order:
         """Cancel a regular order, or else an algo order, by client id."""

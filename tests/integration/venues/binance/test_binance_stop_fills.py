@@ -168,3 +168,28 @@ async def test_algo_id_caches_are_bounded(
     for n in range(4):
         await client.cancel_order(SYMBOL, f"KF-s{n}")
     assert client._pending_algos == {}
+
+
+async def test_get_order_when_stop_filled_for_less_then_reports_what_it_executed(
+    make_pair: Any, clock: FastClock, fresh_client: Callable[[FakeBinance], BinanceFuturesClient]
+) -> None:
+    """A position cut by hand before the trigger: the reduce-only stop executes what is
+    left and the algo order is FINISHED; its filled quantity is its executing order's,
+    not the stop's (the OMS would await the difference as fills that never come)."""
+    server, client = await make_pair(clock, futures=True)
+    await _long_with_stop(server, client)
+    by_hand = OrderIntent(
+        "manual", SYMBOL, Side.SELL, OrderType.MARKET, Decimal("0.004"), "KF-hand"
+    )
+    await client.place_order(by_hand)
+    server.set_price(SYMBOL, Decimal(44000))
+    assert server.book.positions[SYMBOL][0] == 0
+    restarted = fresh_client(server)
+    found = await restarted.get_order(SYMBOL, "KF-stop-1")  # the OMS's reconcile
+    assert found is not None
+    assert found.status is OrderStatus.FILLED
+    assert found.quantity == Decimal("0.010")
+    assert found.filled_qty == Decimal("0.006")
+    assert found.avg_price == Decimal(44000)
+    stop_fill = (await restarted.get_fills(SYMBOL))[-1]
+    assert (stop_fill.client_order_id, stop_fill.quantity) == ("KF-stop-1", Decimal("0.006"))
