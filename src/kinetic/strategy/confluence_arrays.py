@@ -52,6 +52,7 @@ STOCH_N, STOCH_SMOOTH = 14, 3  # ConfluenceStrategy's StochasticState(14, 3)
 SWING_N, SWING_KEEP = 3, 10  # its SwingLevels(3) (keep=10)
 LIMIT = 1e100  # |price| above this: no overflow to inf anywhere below, or step instead
 _ROWS = 16_384  # bars per block of temporaries (a few MB each)
+_FEED_ROWS = 131_072  # bars per feed: long enough for the recurrences' columns (_affine)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +112,8 @@ def columns(arrays: CandleArrays, params: FeatureParams) -> Columns | None:
     if values:
         put(first, head, list(np.array(values).T))
     warm[first:] = True  # and from here on: every state is past its seeding
-    for start in range(head, n, _ROWS):  # in blocks: the feeds' Python lists stay small
-        stop = min(start + _ROWS, n)
+    for start in range(head, n, _FEED_ROWS):  # in blocks: bounded temporaries
+        stop = min(start + _FEED_ROWS, n)
         tracked = state.feed(arrays, start, stop, track=True)
         assert tracked is not None
         put(start, stop, tracked)
