@@ -12,6 +12,8 @@ from typing import Any
 
 from kinetic.domain import ClosedTrade, EquitySnapshot, Fill, Order, OrderStatus, Position
 
+_PENDING = OrderStatus.PENDING  # a module global: no enum class lookup per journal write
+
 
 @dataclass
 class BacktestRecorder:
@@ -29,7 +31,7 @@ class BacktestRecorder:
     fill_log: list[tuple[str, Fill]] = field(default_factory=list)
 
     async def record_order(self, engine: str, order: Order, reason: str = "") -> None:
-        if order.status is OrderStatus.PENDING:
+        if order.status is _PENDING:
             self.orders += 1
         if self.keep_journal:
             old = self.journal.get(order.client_order_id)

@@ -6,7 +6,7 @@ Orchestrator whose GlobalRiskMonitor runs on the backtest's ``ManualClock``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +28,7 @@ from kinetic.wiring import MARKETS, build_engine, configured_strategy, make_sim_
 from kinetic.wiring import starting_capital as engine_capital
 
 FINE = Decimal("0.00000001")
+_ZERO = Decimal(0)
 NO_CAP = Decimal("1e18")
 WINDOW = 600  # candles kept per symbol: strategies keep their own incremental state
 
@@ -93,20 +94,27 @@ class FillPriceSizer:
     spot: bool
     fixed: Decimal  # --fee-fixed, set aside from the margin
     stake: Decimal | None  # --stake: every entry is this quantity
+    # ``1 + slippage`` and ``1 + fee``, computed once (the same Decimals every call)
+    one_slip: Decimal = field(init=False, repr=False, compare=False)
+    one_fee: Decimal = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "one_slip", 1 + self.slippage)
+        object.__setattr__(self, "one_fee", 1 + self.fee)
 
     def __call__(self, symbol: str, margin: Decimal, leverage: int) -> Decimal:
         if self.stake is not None:
             return self.stake
         margin -= self.fixed
         last = self.venue.last_price(symbol)
-        if last is None or last <= 0:
+        if last is None or last <= _ZERO:
             return Decimal(0)
         slip, fee = self.slippage, self.fee
         tick = self.instruments[symbol].tick_size
-        if not slip and last % tick == 0:
+        if not slip and last % tick == _ZERO:
             tick = Decimal(0)  # the venue fills at ``last`` itself: no rounding to allow for
-        price = last * (1 + slip) + tick
-        per_unit = price * (1 + fee) if self.spot else price * (Decimal(1) / leverage + fee)
+        price = last * self.one_slip + tick
+        per_unit = price * self.one_fee if self.spot else price * (Decimal(1) / leverage + fee)
         qty: Decimal = margin / per_unit
         return qty
 

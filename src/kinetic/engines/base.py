@@ -51,7 +51,7 @@ from kinetic.execution.recorder import Recorder
 from kinetic.execution.takeover import Takeover
 from kinetic.logging import get_logger
 from kinetic.marketdata.store import CandleStore
-from kinetic.portfolio.positions import EntryPlan, PositionManager
+from kinetic.portfolio.positions import ENTRY_SIDE, EntryPlan, PositionManager
 from kinetic.risk.blacklist import SymbolBlacklist
 from kinetic.risk.manager import RiskManager
 from kinetic.strategy.base import Strategy
@@ -60,7 +60,7 @@ from kinetic.venues.base import SpotVenue, round_quantity
 from kinetic.venues.base.errors import StaleDataError
 
 CENT = Decimal("0.01")
-
+_FLAT = Direction.FLAT  # a module global: read from its class an enum member is slow
 PENDING_RECHECK_S = 1.0  # monitor wait while a stop or a close is pending
 
 EntrySizer = Callable[[str, Decimal, int], Decimal]
@@ -313,7 +313,7 @@ class BaseEngine(OrderPath, ABC):
             if last.close_time_ms <= self._history_until_ms:
                 continue  # closed before this process started: warm-up only
             self._last_signal[symbol] = signal
-            if signal.direction is Direction.FLAT and self.ignores_flat:
+            if signal.direction is _FLAT and self.ignores_flat:
                 continue  # this engine's ``on_signal`` does nothing on FLAT
             await self.on_signal(signal, last)
 
@@ -461,7 +461,7 @@ class BaseEngine(OrderPath, ABC):
                 await self.d.recorder.record_position(self.name, pos)
                 if plan is not None:
                     await self.on_position_opened(pos)
-                elif fill.side is pos.side.entry_side:
+                elif fill.side is ENTRY_SIDE[pos.side]:
                     await self.on_position_increased(pos)
             return
         self._exit_reasons.pop(cid, None)
@@ -550,10 +550,10 @@ class BaseEngine(OrderPath, ABC):
 
     # ------------------------------------------------------------------ reporting
     def equity(self) -> Decimal:
-        return self.d.positions.equity(self.prices())
+        return self.d.positions.equity_now(self.prices)
 
     def exposure(self) -> Decimal:
-        return self.d.positions.exposure(self.prices())
+        return self.d.positions.exposure_now(self.prices)
 
     async def maybe_snapshot(self, force: bool = False) -> None:
         now = self.d.clock.time()
@@ -594,4 +594,4 @@ class BaseEngine(OrderPath, ABC):
     def available_margin(self, alloc: CapitalAllocation | None = None) -> Decimal:
         """Margin free for a new entry: the allocation's room, capped by free cash."""
         alloc = alloc or self.d.allocation()
-        return max(ZERO, min(alloc.available_usd, self.d.positions.available(self.prices())))
+        return max(ZERO, min(alloc.available_usd, self.d.positions.available_now(self.prices)))

@@ -23,6 +23,9 @@ class StateGate(Protocol):
         ...
 
 
+_ACTIVE = TradingState.ACTIVE  # a module global: no enum class lookup per order
+
+
 class AlwaysActive:
     """A gate that is always ACTIVE and records escalations (tests, backtests)."""
 
@@ -31,7 +34,7 @@ class AlwaysActive:
         self.causes: list[tuple[str, TradingState, str, str]] = []
 
     def state(self, engine: str) -> TradingState:
-        return self.current.get(engine, TradingState.ACTIVE)
+        return self.current.get(engine, _ACTIVE)
 
     async def escalate(self, engine: str, state: TradingState, cause: str, source: str) -> None:
         self.current[engine] = self.state(engine).worst(state)

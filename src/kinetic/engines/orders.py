@@ -24,6 +24,7 @@ from kinetic.domain import (
     OrderIntent,
     OrderStatus,
     OrderType,
+    PositionSide,
     Side,
     TradingState,
 )
@@ -38,6 +39,12 @@ if TYPE_CHECKING:
     from kinetic.engines.base import EngineDeps
 
 _NEVER_PLACED = frozenset(s for s in OrderStatus if s.never_placed)
+# the states that let entries / exits go (``TradingState.allows_entries`` / ``allows_exits``)
+_ENTRIES_OK = frozenset(s for s in TradingState if s.allows_entries)
+_EXITS_OK = frozenset(s for s in TradingState if s.allows_exits)
+_FINAL = frozenset(s for s in OrderStatus if s.is_terminal)
+_MARKET = OrderType.MARKET
+_EXIT_SIDE = {s: s.exit_side for s in PositionSide}  # ``PositionSide.exit_side``
 # An order whose placement outcome stayed unknown (5xx or timeout, and the lookup by client
 # id failed too) is looked up again once it is this old (engine clock), a few per step.
 UNKNOWN_SETTLE_S = 2.0
@@ -50,6 +57,12 @@ class OrderPurpose(enum.StrEnum):
     ENTRY = "entry"
     EXIT = "exit"
     PROTECT = "protect"
+
+
+# module globals: an enum member read from its class takes ``EnumType.__getattr__``'s
+# slow attribute hook (about 1 us each on the order path)
+_ENTRY, _EXIT, _PROTECT = OrderPurpose.ENTRY, OrderPurpose.EXIT, OrderPurpose.PROTECT
+_STOP_MARKET = OrderType.STOP_MARKET
 
 
 class OrderPath:
@@ -71,10 +84,10 @@ class OrderPath:
     # ------------------------------------------------------------------ trading state
     def allows(self, purpose: OrderPurpose) -> bool:
         """May an order for ``purpose`` go out in the engine's current trading state?"""
-        if purpose is OrderPurpose.PROTECT:
+        if purpose is _PROTECT:
             return True  # stops (and the close of a position without one) always go
         state = self.d.gate.state(self.name)
-        return state.allows_entries if purpose is OrderPurpose.ENTRY else state.allows_exits
+        return state in (_ENTRIES_OK if purpose is _ENTRY else _EXITS_OK)
 
     async def journal_unwritable(self, cause: str) -> None:
         """A journal write failed: go REDUCE_ONLY (an operator clears it, never the engine)."""
@@ -171,7 +184,7 @@ class OrderPath:
             self._plans.pop(cid, None)
             self._exit_reasons.pop(cid, None)
             return None
-        if order_type is OrderType.MARKET:
+        if order_type is _MARKET:
             await self.sync(symbol)
         return cid
 
@@ -196,7 +209,7 @@ class OrderPath:
         if symbol not in self.d.positions.positions:
             self.closes.done(symbol)
             return
-        if not (protective or self.allows(OrderPurpose.EXIT)):
+        if not (protective or self.allows(_EXIT)):
             self.log.info("exit held by the trading state", symbol=symbol, reason=reason,
                           state=self.d.gate.state(self.name))  # fmt: skip
             return
@@ -212,7 +225,7 @@ class OrderPath:
         try:
             cid = await self.send(
                 symbol,
-                pos.side.exit_side,
+                _EXIT_SIDE[pos.side],
                 pos.quantity,
                 reduce_only=True,
                 reason=reason,
@@ -236,7 +249,7 @@ class OrderPath:
             return False
         order = self.d.oms.order(pending.client_order_id)
         return order is not None and (
-            not order.status.is_terminal or self.d.oms.awaiting_fills(symbol)
+            order.status not in _FINAL or self.d.oms.awaiting_fills(symbol)
         )
 
     async def _close_failed(self, symbol: str, reason: str, protective: bool) -> None:
@@ -390,7 +403,7 @@ def _purpose(
     order_type: OrderType, reduce_only: bool, plan: EntryPlan | None, protective: bool
 ) -> OrderPurpose:
     if plan is not None:
-        return OrderPurpose.ENTRY
-    if protective or (reduce_only and order_type is OrderType.STOP_MARKET):
-        return OrderPurpose.PROTECT
-    return OrderPurpose.EXIT
+        return _ENTRY
+    if protective or (reduce_only and order_type is _STOP_MARKET):
+        return _PROTECT
+    return _EXIT

@@ -26,6 +26,8 @@ from typing import Any
 
 from config import UnifiedConfig
 from kinetic.domain import (
+    HUNDRED,
+    ZERO,
     Candle,
     Direction,
     Instrument,
@@ -54,6 +56,13 @@ STOP_TYPES = (OrderType.STOP_LIMIT, OrderType.STOP_MARKET)
 _VENUE_ERRORS = (TransientError, PermanentError, OrderStateUnknown)  # not VenueHalted
 _MARGIN = 2.0**-40  # relative float margin of ``_clear_of_levels``
 _FLOOR = 1e-300  # and an absolute one (subnormal floats round absolutely)
+# enum members as module globals: read from their class they take ``EnumType``'s slow
+# ``__getattr__`` hook (about 1 us each, several per order)
+_LONG, _SHORT = Direction.LONG, Direction.SHORT
+_LONG_SIDE = PositionSide.LONG
+_BUY = _LONG_SIDE.entry_side
+_EXIT = OrderPurpose.EXIT
+_STOP_LIMIT = OrderType.STOP_LIMIT
 
 
 def stop_order_type(config: UnifiedConfig) -> OrderType | None:
@@ -92,17 +101,17 @@ class SpotEngine(BaseEngine):
         d = self.d
         positions = d.positions.positions
         if symbol in positions:
-            if signal.direction is Direction.SHORT:
+            if signal.direction is _SHORT:
                 await self.close_position(symbol, signal.reason or "trend broken")
             return
-        if signal.direction is not Direction.LONG or not self.fresh(symbol):
+        if signal.direction is not _LONG or not self.fresh(symbol):
             return
         price = self.close_price(candle)
         alloc = d.allocation()
         cfg = d.config
         # the largest position: spot_position_size_pct of the allocation (risk sizing
         # usually asks for less)
-        wanted = alloc.allocated_usd * exact(cfg.spot_position_size_pct) / 100
+        wanted = alloc.allocated_usd * exact(cfg.spot_position_size_pct) / HUNDRED
         risk = d.risk
         decision = risk.check_entry(
             signal, len(positions), False, wanted, self.available_margin(alloc)
@@ -110,11 +119,11 @@ class SpotEngine(BaseEngine):
         if not decision.allowed:
             self.log.debug("entry refused", symbol=symbol, reason=decision.reason)
             return
-        target = take_profit(price, PositionSide.LONG, cfg.spot_take_profit_pct)
+        target = take_profit(price, _LONG_SIDE, cfg.spot_take_profit_pct)
         quote = risk.plan(
             EntryRequest(
-                PositionSide.LONG, price, exact(signal.atr),
-                fixed_pct_stop(price, PositionSide.LONG, cfg.spot_stop_loss_pct), target,
+                _LONG_SIDE, price, exact(signal.atr),
+                fixed_pct_stop(price, _LONG_SIDE, cfg.spot_stop_loss_pct), target,
                 signal.confidence, self.equity(), decision.margin_usd,
                 tight_stop=tight_stop_policy(d.strategy), max_qty=d.instruments[symbol].max_qty,
             ),
@@ -126,11 +135,9 @@ class SpotEngine(BaseEngine):
         if quote.widened:
             self.log.info("stop widened", symbol=symbol, reason=quote.widened)
         self._stop_fraction[symbol] = (price - quote.stop) / price
-        plan = EntryPlan(PositionSide.LONG, quote.stop, target, 1, signal.confidence, signal.reason)
+        plan = EntryPlan(_LONG_SIDE, quote.stop, target, 1, signal.confidence, signal.reason)
         qty = self.entry_quantity(symbol, quote.margin, price)
-        await self.send(
-            symbol, PositionSide.LONG.entry_side, qty, reason=f"entry: {signal.reason}", plan=plan
-        )
+        await self.send(symbol, _BUY, qty, reason=f"entry: {signal.reason}", plan=plan)
 
     async def on_position_opened(self, position: Position) -> None:
         # levels were computed from the signal price; re-anchor them on the fill price
@@ -211,7 +218,7 @@ class SpotEngine(BaseEngine):
         now = self.d.clock.time()
         if (
             symbol not in self.d.positions.positions
-            or not self.allows(OrderPurpose.EXIT)
+            or not self.allows(_EXIT)
             or self._close_in_flight(symbol)
             or self.closes.backing_off(symbol, now)
         ):
@@ -302,10 +309,13 @@ class SpotEngine(BaseEngine):
         qty = round_quantity(position.quantity, inst)
         stop = round_price(position.stop_price, inst.tick_size, "down")
         limit = None
-        if self.stop_type is OrderType.STOP_LIMIT:
-            offset = exact(self.d.config.spot_stop_limit_offset_pct)
-            limit = round_price(stop * (1 - offset / 100), inst.tick_size, "down")
-        if qty <= 0 or (limit if limit is not None else stop) <= 0:
+        if self.stop_type is _STOP_LIMIT:
+            if stop.is_zero():  # zero x any offset, rounded down, is zero: no stop either way
+                limit = stop
+            else:
+                offset = exact(self.d.config.spot_stop_limit_offset_pct)
+                limit = round_price(stop * (1 - offset / HUNDRED), inst.tick_size, "down")
+        if qty <= ZERO or (limit if limit is not None else stop) <= ZERO:
             self._no_stop[position.symbol] = key
             return None
         cid = self.d.oms.next_client_order_id(position.symbol)

@@ -47,6 +47,9 @@ from kinetic.venues.base.errors import RateLimited
 from kinetic.venues.base.protocols import CountsFailures
 
 MAX_CONSECUTIVE_FAILURES = 5
+# module globals: ``OrderStatus.X`` takes ``EnumType.__getattr__``'s slow hook (~1 us)
+_PENDING, _FILLED, _PARTIAL = OrderStatus.PENDING, OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED
+_UNKNOWN = OrderStatus.UNKNOWN
 # resting protective orders: kept at start-up (every other open order is a stale entry)
 _STOPS = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
 _FINAL = frozenset(s for s in OrderStatus if s.is_terminal)
@@ -134,7 +137,7 @@ class OrderManager:
         return [
             o
             for o in self._orders.values()
-            if not o.status.is_terminal and (symbol is None or o.symbol == symbol)
+            if o.status not in _FINAL and (symbol is None or o.symbol == symbol)
         ]
 
     def idle(self) -> bool:
@@ -143,12 +146,12 @@ class OrderManager:
 
     def has_open_orders(self) -> bool:
         """True while any order of this engine is not final."""
-        return any(not o.status.is_terminal for o in self._orders.values())
+        return any(o.status not in _FINAL for o in self._orders.values())
 
     def has_unknown(self) -> bool:
         """True while an order's placement outcome is unknown (it may have filled)."""
         orders = self._orders  # UNKNOWN is never final: the live orders only
-        return bool(orders) and any(o.status is OrderStatus.UNKNOWN for o in orders.values())
+        return bool(orders) and any(o.status is _UNKNOWN for o in orders.values())
 
     def reason(self, client_order_id: str) -> str:
         """Why the order was sent (also for an order just forgotten by the fill sync)."""
@@ -160,7 +163,7 @@ class OrderManager:
         now = self.clock.time_ms()
         order = Order(
             intent.client_order_id, intent.symbol, intent.side, intent.order_type,
-            intent.quantity, OrderStatus.PENDING, intent.price, intent.stop_price,
+            intent.quantity, _PENDING, intent.price, intent.stop_price,
             intent.reduce_only, None, ZERO, ZERO, now, now,
         )  # fmt: skip
         reason = intent.reason
@@ -273,13 +276,13 @@ class OrderManager:
 
     def _merge(self, order: Order, placed: Order | None) -> None:
         if placed is None:
-            order.status = OrderStatus.UNKNOWN
+            order.status = _UNKNOWN
         else:
             order.status = placed.status
             order.venue_order_id = placed.venue_order_id
             if placed.price is not None:
                 order.price = placed.price
-            if placed.filled_qty > 0:
+            if placed.filled_qty > ZERO:
                 self._venue_reports(order, placed)
         order.updated_ms = self.clock.time_ms()
 
@@ -414,7 +417,7 @@ class OrderManager:
         if self._synced_at.get(symbol) != count or self.consecutive_failures:
             return False
         for order in self._orders.values():
-            if order.symbol == symbol and (order.status.is_terminal or self._awaiting(order)):
+            if order.symbol == symbol and (order.status in _FINAL or self._awaiting(order)):
                 return False
         return True
 
@@ -430,9 +433,7 @@ class OrderManager:
         else:  # the first fill: its price is the average
             order.avg_price = fill.price
         order.filled_qty = total
-        order.status = (
-            OrderStatus.FILLED if total >= order.quantity else OrderStatus.PARTIALLY_FILLED
-        )
+        order.status = _FILLED if total >= order.quantity else _PARTIAL
         order.updated_ms = fill.ts_ms
         await self._journal(order, self.reason(order.client_order_id))
         # not settled here: the engine applies this sync's fills after it returns and
@@ -459,14 +460,14 @@ class OrderManager:
     def _reported(self, order: Order) -> Decimal:
         """What the venue reported filled of ``order`` (at least what we have seen)."""
         venue = self._venue_filled.get(order.client_order_id)
-        if order.status is OrderStatus.FILLED and venue is None:
+        if order.status is _FILLED and venue is None:
             return order.quantity
         # the venue's figure wins over the intent's size: a reduce-only close is FILLED
         # for what it reduced (the sim and Binance cut it to the position), not for more
         return max(order.filled_qty, venue if venue is not None else ZERO)
 
     def _venue_reports(self, order: Order, venue: Order) -> None:
-        if venue.filled_qty > 0:
+        if venue.filled_qty > ZERO:
             cid = order.client_order_id
             self._venue_filled[cid] = max(self._venue_filled.get(cid, ZERO), venue.filled_qty)
 
@@ -480,7 +481,7 @@ class OrderManager:
         done = [
             k
             for k, o in self._orders.items()
-            if o.symbol == symbol and o.status.is_terminal and not self._awaiting(o)
+            if o.symbol == symbol and o.status in _FINAL and not self._awaiting(o)
         ]
         for key in done:
             self._forget(key)

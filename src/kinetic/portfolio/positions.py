@@ -10,6 +10,7 @@ average cost; partial closes realize PnL pro rata. Equity = cash + value of posi
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -25,6 +26,13 @@ from kinetic.domain import (
 )
 
 _NOTHING_CLOSED = (ZERO, ZERO, ZERO)  # qty, gross, fees of a close not started
+# module globals for the per-fill path: an enum member read from its class takes
+# ``EnumType``'s slow ``__getattr__`` hook, and the side properties are calls
+_SPOT, _BUY = MarketType.SPOT, Side.BUY
+_LONG, _SHORT = PositionSide.LONG, PositionSide.SHORT
+ENTRY_SIDE = {s: s.entry_side for s in PositionSide}  # ``PositionSide.entry_side``
+_SIGN = {s: s.sign for s in PositionSide}  # ``PositionSide.sign``
+_NO_PRICES: dict[str, Decimal] = {}  # read by nothing: the figures of a flat book
 
 
 @quick_init
@@ -75,14 +83,14 @@ class PositionManager:
         total = ZERO
         for s, p in self.positions.items():
             price = prices.get(s, p.entry_price)
-            if self.market is MarketType.SPOT:
+            if self.market is _SPOT:
                 total += p.notional(price)
             else:
                 total += p.notional(p.entry_price) / Decimal(p.leverage)
         return total
 
     def equity(self, prices: dict[str, Decimal]) -> Decimal:
-        if self.market is MarketType.SPOT:
+        if self.market is _SPOT:
             total = ZERO  # as sum(..., ZERO): the same additions in the same order
             for s, p in self.positions.items():
                 total += p.notional(prices.get(s, p.entry_price))
@@ -91,9 +99,23 @@ class PositionManager:
 
     def available(self, prices: dict[str, Decimal]) -> Decimal:
         """Cash free for new entries."""
-        if self.market is MarketType.SPOT:
+        if self.market is _SPOT:
             return self.cash
         return self.cash - self.exposure(prices)
+
+    # the figures of a flat book read no price: the engines ask for prices only when held
+    def equity_now(self, prices: Callable[[], dict[str, Decimal]]) -> Decimal:
+        """``equity(prices())``; a flat book's is ``cash + ZERO``, so no prices are asked for."""
+        return self.equity(prices() if self.positions else _NO_PRICES)
+
+    def exposure_now(self, prices: Callable[[], dict[str, Decimal]]) -> Decimal:
+        """``exposure(prices())``; ZERO for a flat book, without asking for prices."""
+        return self.exposure(prices() if self.positions else _NO_PRICES)
+
+    def available_now(self, prices: Callable[[], dict[str, Decimal]]) -> Decimal:
+        """``available(prices())``; spot and flat books read cash alone, without prices."""
+        held = self.positions and self.market is not _SPOT
+        return self.available(prices() if held else _NO_PRICES)
 
     # ------------------------------------------------------------------ updates
     def apply_fill(
@@ -105,7 +127,7 @@ class PositionManager:
         self.fill_count += 1
         self.fees_paid += fill.fee
         pos = self.positions.get(fill.symbol)
-        if pos is None or pos.side.entry_side is fill.side:
+        if pos is None or ENTRY_SIDE[pos.side] is fill.side:
             self._increase(fill, pos, plan)
             return None
         return self._reduce(fill, pos, reason)
@@ -118,8 +140,8 @@ class PositionManager:
         fill price, so cash still drops by exactly ``qty * price``.
         """
         in_base = (
-            self.market is MarketType.SPOT
-            and fill.side is Side.BUY
+            self.market is _SPOT
+            and fill.side is _BUY
             and bool(fill.fee_asset)
             and fill.fee_asset != self.quote
         )
@@ -139,13 +161,13 @@ class PositionManager:
         self.realized_pnl += amount
 
     def _increase(self, fill: Fill, pos: Position | None, plan: EntryPlan | None) -> None:
-        if self.market is MarketType.SPOT:
+        if self.market is _SPOT:
             self.cash -= fill.quantity * fill.price + fill.fee
         else:
             self.cash -= fill.fee
         self.realized_pnl -= fill.fee
         if pos is None:
-            side = PositionSide.LONG if fill.side is Side.BUY else PositionSide.SHORT
+            side = _LONG if fill.side is _BUY else _SHORT
             if plan is not None and plan.side is not side:
                 raise ValueError(
                     f"{fill.symbol}: entry fill side {fill.side} contradicts plan {plan.side}"
@@ -172,9 +194,9 @@ class PositionManager:
 
     def _reduce(self, fill: Fill, pos: Position, reason: str) -> ClosedTrade | None:
         qty = min(fill.quantity, pos.quantity)
-        sign = pos.side.sign
+        sign = _SIGN[pos.side]
         gross = (fill.price - pos.entry_price) * qty * sign
-        if self.market is MarketType.SPOT:
+        if self.market is _SPOT:
             self.cash += qty * fill.price - fill.fee
         else:
             self.cash += gross - fill.fee
@@ -184,7 +206,7 @@ class PositionManager:
         pos.quantity -= qty
         c_qty, c_gross, c_fees = self._closing.get(fill.symbol, _NOTHING_CLOSED)
         c_qty, c_gross, c_fees = c_qty + qty, c_gross + gross, c_fees + entry_fee_share + fill.fee
-        if pos.quantity > 0:
+        if pos.quantity > ZERO:
             self._closing[fill.symbol] = (c_qty, c_gross, c_fees)
             return None
         self._closing.pop(fill.symbol, None)

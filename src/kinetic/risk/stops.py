@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from kinetic.domain import HUNDRED, ZERO, Position, PositionSide, as_decimal
 
@@ -27,15 +28,38 @@ def _check_pct(pct: Number, name: str = "pct") -> Decimal:
 
 def fixed_pct_stop(entry: Decimal, side: PositionSide, pct: Number) -> Decimal:
     """Return the stop ``pct`` percent adverse to ``entry`` for ``side``."""
+    if type(pct) is float or type(pct) is int:  # a config value: its factor is remembered
+        return entry * _stop_factor(side, pct)
     return entry * (1 - side.sign * _check_pct(pct) / HUNDRED)
 
 
 def take_profit(entry: Decimal, side: PositionSide, pct: Number) -> Decimal:
     """Return the take-profit ``pct`` percent favourable to ``entry`` for ``side``."""
+    if type(pct) is float or type(pct) is int:  # a config value: its factor is remembered
+        return entry * _target_factor(side, pct)
+    return entry * _target_factor_of(side, pct)
+
+
+# The factors of config percentages, computed once per (side, value, type): the same
+# Decimal operations in the same (default) context give the same Decimal, so ``entry x
+# factor`` is what the full expression gives. Typed: 100 and 100.0 give factors of
+# different exponents. Decimals are not cached (equal ones may differ in exponent). A
+# refused value raises on every call (an exception is never cached).
+@lru_cache(maxsize=256, typed=True)
+def _stop_factor(side: PositionSide, pct: float | int) -> Decimal:
+    return 1 - side.sign * _check_pct(pct) / HUNDRED
+
+
+@lru_cache(maxsize=256, typed=True)
+def _target_factor(side: PositionSide, pct: float | int) -> Decimal:
+    return _target_factor_of(side, pct)
+
+
+def _target_factor_of(side: PositionSide, pct: Number) -> Decimal:
     value = _dec(pct)
     if value < 0:
         raise ValueError(f"pct must be >= 0, got {pct}")
-    return entry * (1 + side.sign * value / HUNDRED)
+    return 1 + side.sign * value / HUNDRED
 
 
 def atr_stop(entry: Decimal, side: PositionSide, atr: Number, multiplier: Number) -> Decimal:

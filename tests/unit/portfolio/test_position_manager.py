@@ -187,3 +187,27 @@ def test_spot_buy_fee_charged_in_base_asset_then_position_holds_net_quantity() -
     assert pos.quantity == _D("0.999")  # what the account really holds
     assert pm.cash == _D(900)  # paid exactly qty * price
     assert pm.fees_paid == _D("0.100")  # the fee valued in the quote asset
+
+
+# ---------------------------------------------------------------------- *_now
+
+
+@pytest.mark.parametrize("make", [spot, futures])
+def test_figures_now_ask_for_prices_only_when_a_position_is_held(make) -> None:  # type: ignore[no-untyped-def]
+    pm = make("1E+3")  # an exponent that ``cash + ZERO`` changes: the flat figures keep it
+    asked: list[int] = []
+
+    def prices() -> dict[str, Decimal]:
+        asked.append(1)
+        return {SYM: D("110")}
+
+    assert str(pm.equity_now(prices)) == str(pm.equity({})) == "1000"
+    assert pm.exposure_now(prices) == 0
+    assert pm.available_now(prices) == pm.cash
+    assert asked == []  # a flat book reads no price
+    pm.apply_fill(fill(Side.BUY, "1", "100"), plan(PositionSide.LONG))
+    assert pm.equity_now(prices) == pm.equity({SYM: D("110")})
+    assert pm.exposure_now(prices) == pm.exposure({SYM: D("110")})
+    assert pm.available_now(prices) == pm.available({SYM: D("110")})
+    # spot's free cash reads no price; futures' subtracts the margin in use
+    assert len(asked) == (2 if pm.market is MarketType.SPOT else 3)

@@ -6,13 +6,14 @@ from bisect import bisect_left
 from dataclasses import fields
 from operator import attrgetter
 
-from kinetic.domain import Fill, Order
+from kinetic.domain import Fill, Order, OrderStatus
 
 # A simulator that runs for months (paper mode) must not keep its whole history: the
 # newest final orders and fills stay queryable, older ones are forgotten, as a venue's
 # order and trade history is only queried for recent entries.
 MAX_FINAL_ORDERS = 20_000
 MAX_FILLS_PER_SYMBOL = 20_000
+_FINAL = frozenset(s for s in OrderStatus if s.is_terminal)  # ``is_terminal``, no call
 
 
 class OrderBook:
@@ -42,7 +43,7 @@ class OrderBook:
     def add(self, order: Order) -> None:
         """Store ``order``; index it as open unless it is terminal."""
         self._orders[order.client_order_id] = order
-        if not order.status.is_terminal:
+        if order.status not in _FINAL:
             self._open.setdefault(order.symbol, {})[order.client_order_id] = order
         else:
             self._retire(order.client_order_id)

@@ -9,6 +9,8 @@ from typing import overload
 from kinetic.domain import Candle, Side
 from kinetic.venues.base.filters import round_price
 
+_BUY = Side.BUY  # a module global: an enum member read from its class takes a slow hook
+
 
 def to_decimal(value: float) -> Decimal:
     """Convert a float candle price to the Decimal it was printed as."""
@@ -72,14 +74,14 @@ def slipped(price: Decimal, side: Side, slippage: Decimal, tick: Decimal) -> Dec
 
     A buyer pays more and a seller gets less; rounding also goes against the taker.
     """
-    if side is Side.BUY:
+    if side is _BUY:
         return round_price(price * (1 + slippage), tick, "up")
     return round_price(price * (1 - slippage), tick, "down")
 
 
 def limit_crossed(side: Side, price: Decimal, bar: Bar) -> bool:
     """Tell whether a resting limit order at ``price`` trades during ``bar``."""
-    return bar.low <= price if side is Side.BUY else bar.high >= price
+    return bar.low <= price if side is _BUY else bar.high >= price
 
 
 def stop_trigger_price(side: Side, stop: Decimal, bar: Bar) -> Decimal | None:
@@ -87,7 +89,7 @@ def stop_trigger_price(side: Side, stop: Decimal, bar: Bar) -> Decimal | None:
 
     The fill is at the stop price, or at the open when the bar gapped through the stop.
     """
-    if side is Side.BUY:
+    if side is _BUY:
         if bar.open >= stop:
             return bar.open
         return stop if bar.high >= stop else None

@@ -10,6 +10,10 @@ from kinetic.domain import ZERO, Balance, Instrument, Order, OrderType, Side
 from kinetic.venues.base.errors import InsufficientFunds
 from kinetic.venues.sim.venue import SimVenueBase
 
+# module globals: an enum member read from its class takes ``EnumType``'s slow hook
+_MARKET, _LIMIT = OrderType.MARKET, OrderType.LIMIT
+_BUY, _SELL = Side.BUY, Side.SELL
+
 
 class SimSpotExchange(SimVenueBase):
     """A simulated spot venue implementing ``SpotVenue``.
@@ -71,13 +75,13 @@ class SimSpotExchange(SimVenueBase):
     # ------------------------------------------------------------ accounting hooks
 
     def _admit(self, order: Order, inst: Instrument, price: Decimal) -> Decimal:
-        asset, need = self._requirement(order, inst, price, order.order_type is OrderType.LIMIT)
+        asset, need = self._requirement(order, inst, price, order.order_type is _LIMIT)
         free = self._free.get(asset, ZERO)
         if free < need:
             raise InsufficientFunds(
                 f"{self.name}: {order.symbol} needs {need} {asset}, free {free}", venue=self.name
             )
-        if order.order_type is not OrderType.MARKET:
+        if order.order_type is not _MARKET:
             self._move(asset, need, to_locked=True)
             self._reserved[order.client_order_id] = (asset, need)
         return order.quantity
@@ -97,7 +101,7 @@ class SimSpotExchange(SimVenueBase):
     ) -> None:
         notional = qty * price
         free = self._free  # ``_add`` twice, inline (one execution per fill)
-        if order.side is Side.BUY:
+        if order.side is _BUY:
             free[inst.quote] = free.get(inst.quote, ZERO) + -(notional + fee)
             free[inst.base] = free.get(inst.base, ZERO) + qty
         else:
@@ -111,7 +115,7 @@ class SimSpotExchange(SimVenueBase):
     ) -> tuple[str, Decimal]:
         """Return the asset and amount ``order``'s remainder needs at ``price``."""
         qty = order.quantity - order.filled_qty  # ``order.remaining``
-        if order.side is Side.SELL:
+        if order.side is _SELL:
             return inst.base, qty
         rate = self._maker_fee if is_maker else self._taker_fee
         return inst.quote, qty * price * (1 + rate)

@@ -43,6 +43,12 @@ from kinetic.venues.sim.pricing import (
 )
 
 _CANDLE_HISTORY = 1500
+# enum members as module globals: read from their class they take ``EnumType``'s slow
+# ``__getattr__`` hook (about 1 us each, several per order)
+_MARKET, _LIMIT = OrderType.MARKET, OrderType.LIMIT
+_STOP_MARKET, _STOP_LIMIT = OrderType.STOP_MARKET, OrderType.STOP_LIMIT
+_NEW, _FILLED, _EXPIRED = OrderStatus.NEW, OrderStatus.FILLED, OrderStatus.EXPIRED
+_SELL = Side.SELL
 
 
 class SimVenueBase:
@@ -202,7 +208,7 @@ class SimVenueBase:
         check_order(inst, order.quantity, price, reduce_only=order.reduce_only)
         order.quantity = self._admit(order, inst, price)
         self._book.add(order)
-        if order.order_type is OrderType.MARKET:
+        if order.order_type is _MARKET:
             self._execute(order, inst, order.quantity, price, is_maker=False)
         return snapshot(order)
 
@@ -295,11 +301,11 @@ class SimVenueBase:
     def _new_order(self, intent: OrderIntent, inst: Instrument) -> Order:
         price = stop = None
         otype = intent.order_type
-        if otype is OrderType.LIMIT or otype is OrderType.STOP_LIMIT:
+        if otype is _LIMIT or otype is _STOP_LIMIT:
             if intent.price is None:
                 raise OrderRejected(f"{self.name}: {otype} order needs a price", venue=self.name)
             price = round_price(intent.price, inst.tick_size)
-        if otype is OrderType.STOP_MARKET or otype is OrderType.STOP_LIMIT:
+        if otype is _STOP_MARKET or otype is _STOP_LIMIT:
             if intent.stop_price is None:
                 raise OrderRejected(
                     f"{self.name}: {otype} order needs a stop price", venue=self.name
@@ -308,7 +314,7 @@ class SimVenueBase:
         now = self._clock.time_ms()
         return Order(
             intent.client_order_id, intent.symbol, intent.side, intent.order_type,
-            intent.quantity, OrderStatus.NEW, price, stop, intent.reduce_only,
+            intent.quantity, _NEW, price, stop, intent.reduce_only,
             str(next(self._order_seq)), ZERO, ZERO, now, now,
         )  # fmt: skip
 
@@ -325,9 +331,7 @@ class SimVenueBase:
 
     def _match(self, order: Order, bar: Bar, inst: Instrument) -> Fill | None:
         otype = order.order_type
-        if otype is OrderType.LIMIT or (
-            otype is OrderType.STOP_LIMIT and order.client_order_id in self._triggered
-        ):
+        if otype is _LIMIT or (otype is _STOP_LIMIT and order.client_order_id in self._triggered):
             assert order.price is not None
             if not limit_crossed(order.side, order.price, bar):
                 return None
@@ -338,7 +342,7 @@ class SimVenueBase:
             if base is None:
                 return None
             price, is_maker = slipped(base, order.side, self._slippage, inst.tick_size), False
-            if otype is OrderType.STOP_LIMIT:
+            if otype is _STOP_LIMIT:
                 limited = self._stop_limit_price(order, base, price)
                 if limited is None:
                     return None
@@ -346,7 +350,7 @@ class SimVenueBase:
         self._release(order)
         qty = min(self._fillable(order, price, is_maker), order.remaining)
         if qty <= 0:
-            self._finish(order, OrderStatus.EXPIRED)
+            self._finish(order, _EXPIRED)
             return None
         return self._execute(order, inst, qty, price, is_maker=is_maker)
 
@@ -360,7 +364,7 @@ class SimVenueBase:
         """
         limit = order.price
         assert limit is not None
-        if order.side is Side.SELL:
+        if order.side is _SELL:
             if base < limit:
                 self._triggered.add(order.client_order_id)
                 return None
@@ -382,7 +386,7 @@ class SimVenueBase:
         else:  # the first fill: its price is the average
             order.avg_price = price
         order.filled_qty = filled
-        done = OrderStatus.FILLED if filled >= order.quantity else OrderStatus.EXPIRED
+        done = _FILLED if filled >= order.quantity else _EXPIRED
         self._finish(order, done)
         fill = Fill(
             f"{self.name}-{next(self._trade_seq)}", order.client_order_id, order.symbol,
