@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from kinetic.strategy.features import FeatureParams, FeatureState
 from kinetic.strategy.patterns import DOJI_BODY_SHARE
@@ -167,18 +166,26 @@ def stochastic(high: F64, low: F64, close: F64, n: int, smooth: int) -> tuple[F6
     first = n - 1 + smooth - 1  # the first bar with a value
     if size <= first:
         return k_out, d_out
-    k = np.empty(size - n + 1)  # from bar n - 1 on
-    for lo in range(0, len(k), _ROWS):  # in blocks: bounded temporaries
-        hi = min(lo + _ROWS, len(k))
-        hh = sliding_window_view(high[lo : hi + n - 1], n).max(axis=1)
-        ll = sliding_window_view(low[lo : hi + n - 1], n).min(axis=1)
-        rng = hh - ll
-        with np.errstate(invalid="ignore", divide="ignore"):
-            k[lo:hi] = np.where(rng != 0, 100.0 * ((close[lo + n - 1 : hi + n - 1] - ll) / rng),
-                                50.0)  # fmt: skip
+    hh, ll = rolling_extreme(high, n, np.maximum), rolling_extreme(low, n, np.minimum)
+    rng = hh - ll
+    with np.errstate(invalid="ignore", divide="ignore"):  # k from bar n - 1 on
+        k = np.where(rng != 0, 100.0 * ((close[n - 1 :] - ll) / rng), 50.0)
+    del hh, ll, rng
     k_out[first:] = k[smooth - 1 :]
     d_out[first:] = rolling_sum(k, smooth)[smooth - 1 :] / smooth
     return k_out, d_out
+
+
+def rolling_extreme(x: F64, n: int, pick: np.ufunc) -> F64:
+    """``pick`` (``np.maximum`` / ``np.minimum``) over each window ``x[i : i + n]``, for
+    ``i`` in ``0..len(x) - n``: windows of 1, 2, 4, ... values from halves, then two
+    overlapping ones. Exact: the max / min of finite values in any grouping."""
+    span, m = 1, x
+    while 2 * span <= n:
+        m = pick(m[:-span], m[span:])  # m[i]: over x[i : i + 2 * span]
+        span *= 2
+    rest = n - span  # the last window starts rest values later (overlapping)
+    return pick(m[: len(m) - rest], m[rest:]) if rest else m.copy()
 
 
 def rolling_sum(x: F64, m: int) -> F64:
@@ -227,13 +234,16 @@ def swing_levels(high: F64, low: F64, close: F64, n: int, keep: int) -> tuple[F6
     width = 2 * n + 1
     if size < width:
         return support, resistance
-    hw, lw = sliding_window_view(high, width), sliding_window_view(low, width)
-    mid_h, mid_l = high[n : size - n, None], low[n : size - n, None]
+    mid_h, mid_l = high[n : size - n], low[n : size - n]
     # SwingDetector: strictly above the n highs before, not below the n after (lows mirrored)
-    is_high = (hw[:, :n] < mid_h).all(axis=1) & (hw[:, n + 1 :] <= mid_h).all(axis=1)
-    is_low = (lw[:, :n] > mid_l).all(axis=1) & (lw[:, n + 1 :] >= mid_l).all(axis=1)
-    for found, prices, out, below in ((is_low, mid_l[:, 0], support, True),
-                                      (is_high, mid_h[:, 0], resistance, False)):  # fmt: skip
+    is_high, is_low = np.ones(size - 2 * n, np.bool_), np.ones(size - 2 * n, np.bool_)
+    for j in range(width):
+        if j != n:
+            hj, lj = high[j : size - 2 * n + j], low[j : size - 2 * n + j]
+            is_high &= (hj < mid_h) if j < n else (hj <= mid_h)
+            is_low &= (lj > mid_l) if j < n else (lj >= mid_l)
+    for found, prices, out, below in ((is_low, mid_l, support, True),
+                                      (is_high, mid_h, resistance, False)):  # fmt: skip
         rows = np.flatnonzero(found)
         if len(rows) == 0:
             continue
@@ -246,19 +256,21 @@ def _nearest(
 ) -> None:
     """For each bar, the nearest of the last ``keep`` levels confirmed (at bars
     ``confirmed``, ascending) up to it, on the close's side."""
-    lag = np.arange(keep) - keep
-    for lo in range(0, len(close), _ROWS):
-        hi = min(lo + _ROWS, len(close))
-        seen = np.searchsorted(confirmed, np.arange(lo, hi), side="right")
-        idx = seen[:, None] + lag
-        vals = levels[np.maximum(idx, 0)]
-        price = close[lo:hi, None]
-        ok = (idx >= 0) & ((vals <= price) if below else (vals >= price))
-        if below:
-            best = np.where(ok, vals, -np.inf).max(axis=1)
-        else:
-            best = np.where(ok, vals, np.inf).min(axis=1)
-        out[lo:hi] = np.where(ok.any(axis=1), best, np.nan)
+    size = len(close)
+    mark = np.zeros(size, np.intp)
+    mark[confirmed[confirmed < size]] = 1
+    seen = np.cumsum(mark)  # levels confirmed up to each bar
+    del mark
+    none, pick = (-np.inf, np.maximum) if below else (np.inf, np.minimum)
+    padded = np.r_[np.full(keep, none), levels]  # padded[keep + q]: level q
+    for lo in range(0, size, _ROWS):
+        hi = min(lo + _ROWS, size)
+        price, at = close[lo:hi], seen[lo:hi]
+        best = np.full(hi - lo, none)
+        for back in range(keep):  # the last, the one before, ...: levels seen - 1 - back
+            v = padded[keep - 1 - back :].take(at)
+            pick(best, np.where((v <= price) if below else (v >= price), v, none), out=best)
+        out[lo:hi] = np.where(best == none, np.nan, best)
 
 
 def patterns(o: F64, h: F64, lo: F64, c: F64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

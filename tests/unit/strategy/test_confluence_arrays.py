@@ -43,6 +43,7 @@ from kinetic.strategy.confluence_arrays import (
     Columns,
     decisions,
     patterns,
+    rolling_extreme,
     rolling_sum,
     stochastic,
     swing_levels,
@@ -372,3 +373,31 @@ def test_blocks_join_exactly(rows: int, seed: int, grid: bool) -> None:
     sides = [reference.on_candle(c).direction for c in candles]
     assert may_long.tolist() == [s is Direction.LONG for s in sides]
     assert may_short.tolist() == [s is Direction.SHORT for s in sides]
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), size=st.integers(0, 300), n=st.integers(1, 40))
+def test_rolling_extremes_are_the_windows_max_and_min(seed: int, size: int, n: int) -> None:
+    x = np.random.default_rng(seed).integers(-3, 4, size).astype(np.float64)
+    if size < n:
+        return
+    windows = np.lib.stride_tricks.sliding_window_view(x, n)
+    assert rolling_extreme(x, n, np.maximum).tolist() == windows.max(axis=1).tolist()
+    assert rolling_extreme(x, n, np.minimum).tolist() == windows.min(axis=1).tolist()
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 1_500), step=st.sampled_from([1, 3, 50]))
+def test_many_swings_give_the_incremental_levels(seed: int, n: int, step: int) -> None:
+    """Long series with many swing highs and lows (more than ``keep``, equal ones, flat
+    stretches): every bar's support and resistance are ``SwingLevels.around``'s."""
+    rng = np.random.default_rng(seed)
+    c = 1_000.0 + np.cumsum(rng.integers(-step, step + 1, n)).astype(np.float64)
+    h, lo = c + rng.integers(0, 2, n), c - rng.integers(0, 2, n)
+    sup, res = swing_levels(h, lo, c, 3, 10)
+    levels = SwingLevels(3)
+    for i in range(n):
+        levels.update(h[i].item(), lo[i].item())
+        near = levels.around(c[i].item())
+        assert (None if math.isnan(sup[i]) else sup[i].item()) == near.support
+        assert (None if math.isnan(res[i]) else res[i].item()) == near.resistance
