@@ -27,6 +27,7 @@ from kinetic.domain import (
     PositionSide,
     Side,
     TradingState,
+    builder,
 )
 from kinetic.execution.crashpoints import crash_point
 from kinetic.execution.oms import JournalUnwritable
@@ -63,6 +64,7 @@ class OrderPurpose(enum.StrEnum):
 # slow attribute hook (about 1 us each on the order path)
 _ENTRY, _EXIT, _PROTECT = OrderPurpose.ENTRY, OrderPurpose.EXIT, OrderPurpose.PROTECT
 _STOP_MARKET = OrderType.STOP_MARKET
+_new_intent = builder(OrderIntent)  # ``OrderIntent(...)``, without a descriptor per field
 
 
 class OrderPath:
@@ -153,7 +155,7 @@ class OrderPath:
         if qty <= 0:
             return None
         cid = self.d.oms.next_client_order_id(symbol)
-        intent = OrderIntent(
+        intent = _new_intent(
             self.name,
             symbol,
             side,

@@ -40,12 +40,13 @@ from kinetic.domain import (
     PositionSide,
     Side,
     Signal,
+    builder,
     exact,
 )
 from kinetic.engines.base import BaseEngine, EngineDeps, OrderPurpose
 from kinetic.execution.oms import JournalUnwritable
-from kinetic.portfolio.positions import EntryPlan
-from kinetic.risk.entry import EntryRequest, Refusal, tight_stop_policy
+from kinetic.portfolio.positions import new_entry_plan
+from kinetic.risk.entry import Refusal, new_entry_request, tight_stop_policy
 from kinetic.risk.stops import fixed_pct_stop, take_profit
 from kinetic.venues.base import round_price, round_quantity
 from kinetic.venues.base.errors import OrderStateUnknown, PermanentError, TransientError
@@ -63,6 +64,7 @@ _LONG_SIDE = PositionSide.LONG
 _BUY = _LONG_SIDE.entry_side
 _EXIT = OrderPurpose.EXIT
 _STOP_LIMIT = OrderType.STOP_LIMIT
+_new_intent = builder(OrderIntent)  # ``OrderIntent(...)``, without a descriptor per field
 
 
 def stop_order_type(config: UnifiedConfig) -> OrderType | None:
@@ -121,7 +123,7 @@ class SpotEngine(BaseEngine):
             return
         target = take_profit(price, _LONG_SIDE, cfg.spot_take_profit_pct)
         quote = risk.plan(
-            EntryRequest(
+            new_entry_request(
                 _LONG_SIDE, price, exact(signal.atr),
                 fixed_pct_stop(price, _LONG_SIDE, cfg.spot_stop_loss_pct), target,
                 signal.confidence, self.equity(), decision.margin_usd,
@@ -135,7 +137,7 @@ class SpotEngine(BaseEngine):
         if quote.widened:
             self.log.info("stop widened", symbol=symbol, reason=quote.widened)
         self._stop_fraction[symbol] = (price - quote.stop) / price
-        plan = EntryPlan(_LONG_SIDE, quote.stop, target, 1, signal.confidence, signal.reason)
+        plan = new_entry_plan(_LONG_SIDE, quote.stop, target, 1, signal.confidence, signal.reason)
         qty = self.entry_quantity(symbol, quote.margin, price)
         await self.send(symbol, _BUY, qty, reason=f"entry: {signal.reason}", plan=plan)
 
@@ -319,7 +321,7 @@ class SpotEngine(BaseEngine):
             self._no_stop[position.symbol] = key
             return None
         cid = self.d.oms.next_client_order_id(position.symbol)
-        return OrderIntent(
+        return _new_intent(
             self.name, position.symbol, Side.SELL, self.stop_type, qty, cid, limit, stop,
             True, 1, STOP_REASON,
         )  # fmt: skip

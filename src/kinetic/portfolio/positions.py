@@ -22,6 +22,7 @@ from kinetic.domain import (
     Position,
     PositionSide,
     Side,
+    builder,
     quick_init,
 )
 
@@ -46,6 +47,11 @@ class EntryPlan:
     leverage: int = 1
     confidence: int = 0
     reason: str = ""
+
+
+# ``EntryPlan(...)``, ``Position(...)``, ``ClosedTrade(...)`` through twins (``builder``)
+new_entry_plan = builder(EntryPlan)
+_new_position, _new_trade = builder(Position), builder(ClosedTrade)
 
 
 class PositionManager:
@@ -172,7 +178,7 @@ class PositionManager:
                 raise ValueError(
                     f"{fill.symbol}: entry fill side {fill.side} contradicts plan {plan.side}"
                 )
-            self.positions[fill.symbol] = Position(
+            self.positions[fill.symbol] = _new_position(
                 symbol=fill.symbol,
                 side=side,
                 quantity=fill.quantity,
@@ -213,7 +219,7 @@ class PositionManager:
         del self.positions[fill.symbol]
         self.closed_trades += 1
         exit_price = pos.entry_price + c_gross / c_qty * sign
-        return ClosedTrade(
+        return _new_trade(
             engine=self.engine,
             symbol=fill.symbol,
             side=pos.side,

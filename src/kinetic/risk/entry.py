@@ -24,7 +24,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Literal
 
 from kinetic.costs import CostModel
-from kinetic.domain import ZERO, PositionSide, exact, quick_init
+from kinetic.domain import ZERO, PositionSide, builder, exact, quick_init
 
 TightStop = Literal["widen", "refuse"]
 PCT = Decimal(100)
@@ -93,6 +93,12 @@ class EntryQuote:
     move_pct: Decimal  # expected move, percent of the margin
     cost_pct: Decimal  # round-trip cost, percent of the margin
     widened: str | None = None  # why the stop was moved, if it was
+
+
+# ``EntryRequest(...)`` / ``EntryQuote(...)`` built through a twin (``domain.builder``): one
+# of each per entry
+new_entry_request = builder(EntryRequest)
+_new_quote = builder(EntryQuote)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +188,7 @@ def plan_entry(req: EntryRequest, costs: CostModel, rules: EntryRules) -> EntryQ
             f"expected move {move_pct:.3f}% of margin < {rules.min_edge_cost_ratio:g} x "
             f"round-trip cost {cost_pct:.3f}% of margin (leverage {leverage})",
         )
-    return EntryQuote(stop, quantity, leverage, margin, risk_usd, move_pct, cost_pct, note)
+    return _new_quote(stop, quantity, leverage, margin, risk_usd, move_pct, cost_pct, note)
 
 
 def _floor(qty: Decimal) -> Decimal:

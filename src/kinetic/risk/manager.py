@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from kinetic.costs import CostModel
-from kinetic.domain import ZERO, Signal, quick_init
+from kinetic.domain import ZERO, Signal, builder, quick_init
 from kinetic.risk.entry import EntryQuote, EntryRequest, EntryRules, Refusal, plan_entry
 
 # the refusal code of an entry while a global breaker holds entries
@@ -30,6 +30,9 @@ class EntryDecision:
     reason: str
     margin_usd: Decimal = ZERO
     code: str = "ok"  # a short name of the refusal, for counts
+
+
+_new_decision = builder(EntryDecision)  # ``EntryDecision(...)``, one per entry signal
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +87,8 @@ class RiskManager:
         if refused is not None:
             code, reason = refused
             self._count(signal.symbol, code)
-            return EntryDecision(False, reason, code=code)
-        return EntryDecision(True, "ok", min(wanted_margin, available_usd))
+            return _new_decision(False, reason, code=code)
+        return _new_decision(True, "ok", min(wanted_margin, available_usd))
 
     def _count(self, symbol: str, code: str) -> None:
         """Count a refused entry once per episode: a signal repeated bar after bar and

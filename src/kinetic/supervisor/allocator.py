@@ -5,9 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from config import ConfigValidationError, UnifiedConfig
-from kinetic.domain import HUNDRED, ZERO, CapitalAllocation, exact
+from kinetic.domain import HUNDRED, ZERO, CapitalAllocation, builder, exact
 
 ENGINES = ("spot", "futures")
+
+
+_new_allocation = builder(CapitalAllocation)  # ``CapitalAllocation(...)``, per entry
 
 
 class CapitalAllocator:
@@ -61,7 +64,7 @@ class CapitalAllocator:
         """Return ``engine``'s allocation of ``total_portfolio`` given its current exposure."""
         pct = self.allocated_pct(engine)
         allocated = total_portfolio * exact(pct) / HUNDRED
-        return CapitalAllocation(
+        return _new_allocation(
             engine_name=engine,
             allocated_pct=pct,
             allocated_usd=allocated,

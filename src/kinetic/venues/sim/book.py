@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import fields
-from operator import attrgetter
+from typing import Any
 
 from kinetic.domain import Fill, Order, OrderStatus
 
@@ -108,9 +109,16 @@ class OrderBook:
         return [f for f in fills if f.ts_ms >= since_ms]
 
 
-_ORDER_FIELDS = attrgetter(*(f.name for f in fields(Order)))
+def _copier() -> Callable[[Order], Order]:
+    """Build ``snapshot``: ``Order(*every field of order)``, as a new ``Order`` (mutable: no
+    ``__init__`` is needed) whose slots are set one by one, in about half the time."""
+    body = "".join(f"    new.{f.name} = order.{f.name}\n" for f in fields(Order))
+    namespace: dict[str, Any] = {}
+    source = f"def snapshot(order):\n    new = _new(_Order)\n{body}    return new\n"
+    exec(source, {"_new": object.__new__, "_Order": Order}, namespace)  # noqa: S102
+    copy: Callable[[Order], Order] = namespace["snapshot"]
+    copy.__doc__ = "Return a copy of ``order`` so callers cannot mutate the venue's state."
+    return copy
 
 
-def snapshot(order: Order) -> Order:
-    """Return a copy of ``order`` so callers cannot mutate the venue's state."""
-    return Order(*_ORDER_FIELDS(order))
+snapshot = _copier()

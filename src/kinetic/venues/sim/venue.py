@@ -24,6 +24,7 @@ from kinetic.domain import (
     OrderStatus,
     OrderType,
     Side,
+    builder,
 )
 from kinetic.venues.base.errors import (
     DuplicateOrder,
@@ -49,6 +50,7 @@ _MARKET, _LIMIT = OrderType.MARKET, OrderType.LIMIT
 _STOP_MARKET, _STOP_LIMIT = OrderType.STOP_MARKET, OrderType.STOP_LIMIT
 _NEW, _FILLED, _EXPIRED = OrderStatus.NEW, OrderStatus.FILLED, OrderStatus.EXPIRED
 _SELL = Side.SELL
+_new_fill = builder(Fill)  # ``Fill(...)`` through a twin: no descriptor call per field
 
 
 class SimVenueBase:
@@ -388,7 +390,7 @@ class SimVenueBase:
         order.filled_qty = filled
         done = _FILLED if filled >= order.quantity else _EXPIRED
         self._finish(order, done)
-        fill = Fill(
+        fill = _new_fill(
             f"{self.name}-{next(self._trade_seq)}", order.client_order_id, order.symbol,
             order.side, qty, price, fee, inst.quote, self._clock.time_ms(), is_maker,
             order.reduce_only,
