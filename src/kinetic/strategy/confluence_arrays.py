@@ -211,10 +211,9 @@ def rolling_sum(x: F64, m: int) -> F64:
         s = 0.0 if zero[u] else s
         out[u] = s
     full = np.arange(m - 1, size, m)  # the fsum updates
-    for lo in range(0, len(full), _ROWS):  # in blocks: small Python lists
+    for lo in range(0, len(full), _ROWS):  # in blocks: bounded temporaries
         ends = full[lo : lo + _ROWS]
-        windows = zip(*(x[ends - j].tolist() for j in range(m - 1, -1, -1)), strict=True)
-        out[ends] = [math.fsum(w) for w in windows]
+        out[ends] = fsums([x[ends - j] for j in range(m - 1, -1, -1)])
     out[full[zero[full]]] = 0.0
     prev = full
     for _ in range(1, m):  # the updates that follow an fsum, one step at a time
@@ -224,6 +223,42 @@ def rolling_sum(x: F64, m: int) -> F64:
         out[cur] = (out[prev] - x[cur - m]) + x[cur]
         out[cur[zero[cur]]] = 0.0
         prev = cur
+    return out
+
+
+def _two_sum(a: F64, b: F64) -> tuple[F64, F64]:
+    """``(s, e)``: ``s = fl(a + b)`` and its rounding error, ``a + b == s + e`` exactly
+    (Knuth's TwoSum; finite ``s``)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def fsums(terms: Sequence[F64]) -> F64:
+    """``math.fsum`` of each row ``(terms[0][i], terms[1][i], ...)``, exactly.
+
+    TwoSum turns the terms into ``s`` plus the rounding errors, exactly; when the errors
+    add up without rounding (each of their TwoSum errors is 0), the exact sum is
+    ``s + E`` of two doubles and one IEEE addition rounds it correctly, as ``fsum``
+    does. Rows where that is not shown (an error sum rounded, a non-finite or zero
+    result: ``fsum``'s own signs and exceptions) are summed by ``fsum``.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = np.asarray(terms[0], np.float64)
+        errs = []
+        for t in terms[1:]:
+            s, e = _two_sum(s, t)
+            errs.append(e)
+        exact = np.ones(len(s), np.bool_)
+        total = errs[0] if errs else np.zeros(len(s))
+        for e in errs[1:]:
+            total, f = _two_sum(total, e)
+            exact &= f == 0.0
+        out = s + total
+        redo = np.flatnonzero(~exact | ~np.isfinite(out) | (out == 0.0))
+    if len(redo):
+        rows = zip(*(np.asarray(t)[redo].tolist() for t in terms), strict=True)
+        out[redo] = [math.fsum(r) for r in rows]
     return out
 
 

@@ -42,6 +42,7 @@ from kinetic.strategy.confluence import ConfluenceStrategy, _indicators, _patter
 from kinetic.strategy.confluence_arrays import (
     Columns,
     decisions,
+    fsums,
     patterns,
     rolling_extreme,
     rolling_sum,
@@ -401,3 +402,46 @@ def test_many_swings_give_the_incremental_levels(seed: int, n: int, step: int) -
         near = levels.around(c[i].item())
         assert (None if math.isnan(sup[i]) else sup[i].item()) == near.support
         assert (None if math.isnan(res[i]) else res[i].item()) == near.resistance
+
+
+_TERM = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1.0, -1.0, 1e308, -1e308, 5e-324, 2.0**53, 1.0 + 2.0**-52]),
+    st.floats(-100.0, 100.0),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(width=st.integers(1, 4), data=st.data())
+@example(width=3, data=[[[-0.0, -0.0, -0.0]]]).via("fsum: +0.0")
+@example(width=2, data=[[[np.inf, 1.0]]]).via("fsum: inf; TwoSum: nan")
+def test_fsums_are_fsum_bit_for_bit(
+    width: int, data: st.DataObject | list[list[list[float]]]
+) -> None:
+    """Mixed magnitudes (rounded error sums), cancellation to zero, signed zeros, inf,
+    nan and overflow: every row's value and sign are ``math.fsum``'s (or its error)."""
+    row = st.lists(_TERM, min_size=width, max_size=width)
+    rows = data[0] if isinstance(data, list) else data.draw(st.lists(row, min_size=1, max_size=30))
+    want: list[object] = []
+    for r in rows:
+        try:
+            want.append(math.fsum(r))
+        except (OverflowError, ValueError) as exc:
+            want.append(type(exc))
+    terms = [np.array(col, np.float64) for col in zip(*rows, strict=True)]
+    if any(isinstance(w, type) for w in want):
+        with pytest.raises((OverflowError, ValueError)):
+            fsums(terms)
+        return
+    got = fsums(terms)
+    assert [repr(g) for g in got.tolist()] == [repr(w) for w in want]
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 200), scale=st.integers(0, 60))
+def test_fsums_of_random_triples(seed: int, size: int, scale: int) -> None:
+    rng = np.random.default_rng(seed)
+    terms = [rng.normal(0, 1, size) * 2.0 ** rng.integers(-scale - 1, scale + 1, size)
+             for _ in range(3)]  # fmt: skip
+    want = [math.fsum(r) for r in zip(*(t.tolist() for t in terms), strict=True)]
+    assert fsums(terms).tolist() == want
