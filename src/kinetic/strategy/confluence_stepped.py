@@ -17,6 +17,7 @@ order) against a strategy fed every candle.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from kinetic.domain import Candle, Direction, Signal
@@ -106,8 +107,17 @@ def _patterns(
                             f"{'support' if support else 'resistance'} {level:g}"))  # fmt: skip
 
 
-def _descending(kv: tuple[str, float]) -> float:
-    return -kv[1]
+_value = itemgetter(0)
+_SCALES: dict[float, str] = {}  # confidence scale -> its ``:g`` text
+
+
+def _scale_text(scale: float) -> str:
+    text = _SCALES.get(scale)
+    if text is None:
+        if len(_SCALES) >= 64:
+            _SCALES.clear()
+        text = _SCALES[scale] = f"{scale:g}"
+    return text
 
 
 # signed points -> (round(points, 6), its ``+.1f`` text): the weights times 1 or 0.5 that
@@ -143,7 +153,7 @@ def stepped_signal(
         raw = 0 if raw < 0 else 100 if raw > 100 else raw  # to_confidence
         # the names are distinct: no ``_against`` parts, each part its one signed points
         components = {}
-        texts = {}
+        pieces = []
         for name, s, p, detail in items:
             signed = p if s is side else -p
             part = _PARTS.get(signed)
@@ -153,15 +163,20 @@ def stepped_signal(
                 value = round(signed, 6)
                 part = _PARTS[signed] = (value, f"{value:+.1f}")
             components[name] = part[0]
-            texts[name] = f"{name} {part[1]} ({detail})" if detail else f"{name} {part[1]}"
-        text = ", ".join([texts[name] for name, _ in sorted(components.items(), key=_descending)])
+            pieces.append(
+                (part[0], f"{name} {part[1]} ({detail})" if detail else f"{name} {part[1]}")
+            )
+        # the scorer sorts the components by descending value, stably (reverse=True keeps
+        # equal values in order); no value is nan (points > 0)
+        pieces.sort(key=_value, reverse=True)
+        text = ", ".join([piece for _, piece in pieces])
         text = f"{side.value} confluence {raw}: {text}"
     confidence = round(raw * scale)
     confidence = 0 if confidence < 0 else 100 if confidence > 100 else confidence
     ok = side is not FLAT and confidence >= min_confidence
     reason = text if ok else f"no entry: {text} (needs {min_confidence})"
     if scale != 1.0:
-        reason = f"{reason} [confidence {confidence} = {scale:g} x raw]"
+        reason = f"{reason} [confidence {confidence} = {_scale_text(scale)} x raw]"
     # ``Signal(candle.symbol, side if ok else FLAT, confidence, candle.close,
     # candle.close_time_ms, atr, regime, reason, components)``, slot by slot
     sig = UnfrozenSignal()
@@ -175,5 +190,5 @@ def stepped_signal(
     sig.reason = reason
     sig.components = components
     sig.__class__ = Signal  # type: ignore[assignment]
-    Signal.__post_init__(sig)  # type: ignore[arg-type]  # a computed confidence: checked
+    # no ``__post_init__``: the confidence is an int clamped to 0..100 above
     return sig  # type: ignore[return-value]

@@ -104,7 +104,7 @@ _WEIGHTS = st.one_of(
 _MAKE = st.fixed_dictionaries(
     {
         "min_confidence": st.sampled_from([0, 10, 30, 60]),
-        "confidence_scale": st.sampled_from([1.0, 1.5, 1.75]),
+        "confidence_scale": st.sampled_from([1.0, 1.5, 1.75, 2.0]),  # 2.0: "2" (:g)
         "weights": _WEIGHTS,
     }
 )
