@@ -393,7 +393,6 @@ def decisions(
 def _decide(
     cols: Columns, close: F64, weights: Mapping[str, float], scale: float, min_confidence: int
 ) -> tuple[np.ndarray, np.ndarray, F64, np.ndarray]:
-    one = np.ones(len(close))
     with np.errstate(invalid="ignore", divide="ignore"):
         spread = cols.spread
         rsi = cols.rsi
@@ -403,18 +402,21 @@ def _decide(
         stoch_side = np.where(k < 20.0, 1, np.where(k > 80.0, -1, 0))
         turning = np.where(stoch_side == 1, k > d, k < d)
         level_side, level_strength, level = _level_evidence(cols, close)
-        evidence = (  # in on_candle's order: indicators, then patterns, then the level
-            ("ema_trend", _sign(spread), np.abs(spread) / 1.0),
-            ("macd", cols.macd, one),
-            ("rsi", rsi_side, rsi_strength),
+        # in on_candle's order: indicators, then patterns, then the level; each strength
+        # clamped to 0..1 as the scorer does (clamp01 leaves 1.0, 0.5 and an already
+        # clamped level strength as they are: not applied to those)
+        evidence = (
+            ("ema_trend", _sign(spread), _clamp01(np.abs(spread) / 1.0)),
+            ("macd", cols.macd, 1.0),
+            ("rsi", rsi_side, _clamp01(rsi_strength)),
             ("stochastic", stoch_side, np.where(turning, 1.0, 0.5)),
-            ("engulfing", cols.engulfing, one),
-            ("hammer_star", cols.hammer, one),
+            ("engulfing", cols.engulfing, 1.0),
+            ("hammer_star", cols.hammer, 1.0),
             ("support_resistance", level_side, level_strength),
         )
         long_, short = np.zeros(len(close)), np.zeros(len(close))
         for name, side, strength in evidence:
-            points = weights.get(name, 0.0) * _clamp01(strength)
+            points = weights.get(name, 0.0) * strength
             long_ += np.where(side == 1, points, 0.0)
             short += np.where(side == -1, points, 0.0)
     raw = np.clip(np.rint(np.maximum(long_, short) - OPPOSING_COST * np.minimum(long_, short)),
