@@ -444,8 +444,9 @@ class BaseEngine(OrderPath, ABC):
     async def sync(self, symbol: str) -> None:
         """Apply fills the venue has for ``symbol`` that we have not seen yet."""
         oms = self.d.oms
-        if oms.may_have_fills(symbol):
-            for fill in await oms.sync_fills(symbol):
+        checked = oms.fill_check(symbol)  # handed on: ``sync_fills`` does not check again
+        if checked[0]:
+            for fill in await oms.sync_fills(symbol, checked):
                 await self.apply_fill(fill)
         if oms.journal_error is not None or self._journal_down:  # else nothing to follow
             await self._check_journal()

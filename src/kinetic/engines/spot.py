@@ -97,6 +97,7 @@ class SpotEngine(BaseEngine):
         self._no_stop: dict[str, tuple[object, ...]] = {}
         # symbol -> (stop, take-profit, their floats): the objects the floats are of
         self._level_floats: dict[str, tuple[Any, ...]] = {}
+        self._levels_of: tuple[Any, ...] = (None, ZERO, 0.0, 0.0)  # see ``_levels``
 
     async def on_signal(self, signal: Signal, candle: Candle) -> None:
         symbol = signal.symbol
@@ -110,10 +111,10 @@ class SpotEngine(BaseEngine):
             return
         price = self.close_price(candle)
         alloc = d.allocation()
-        cfg = d.config
+        _, size_pct, target_pct, stop_pct = self._levels()
         # the largest position: spot_position_size_pct of the allocation (risk sizing
         # usually asks for less)
-        wanted = alloc.allocated_usd * exact(cfg.spot_position_size_pct) / HUNDRED
+        wanted = alloc.allocated_usd * size_pct / HUNDRED
         risk = d.risk
         decision = risk.check_entry(
             signal, len(positions), False, wanted, self.available_margin(alloc)
@@ -121,11 +122,11 @@ class SpotEngine(BaseEngine):
         if not decision.allowed:
             self.log.debug("entry refused", symbol=symbol, reason=decision.reason)
             return
-        target = take_profit(price, _LONG_SIDE, cfg.spot_take_profit_pct)
+        target = take_profit(price, _LONG_SIDE, target_pct)
         quote = risk.plan(
             new_entry_request(
                 _LONG_SIDE, price, exact(signal.atr),
-                fixed_pct_stop(price, _LONG_SIDE, cfg.spot_stop_loss_pct), target,
+                fixed_pct_stop(price, _LONG_SIDE, stop_pct), target,
                 signal.confidence, self.equity(), decision.margin_usd,
                 tight_stop=tight_stop_policy(d.strategy), max_qty=d.instruments[symbol].max_qty,
             ),
@@ -141,19 +142,29 @@ class SpotEngine(BaseEngine):
         qty = self.entry_quantity(symbol, quote.margin, price)
         await self.send(symbol, _BUY, qty, reason=f"entry: {signal.reason}", plan=plan)
 
+    def _levels(self) -> tuple[UnifiedConfig, Decimal, float, float]:
+        """The config in force with its spot size (exact), take-profit and stop-loss %.
+
+        Read once per config object: a config is frozen and replaced whole at run time
+        (``control.overlay``), and each field read of it costs its ``__getattr__`` hook.
+        """
+        cfg, levels = self.d.config, self._levels_of
+        if levels[0] is not cfg:
+            levels = self._levels_of = (
+                cfg, exact(cfg.spot_position_size_pct), cfg.spot_take_profit_pct,
+                cfg.spot_stop_loss_pct,
+            )  # fmt: skip
+        return levels
+
     async def on_position_opened(self, position: Position) -> None:
         # levels were computed from the signal price; re-anchor them on the fill price
-        cfg = self.d.config
+        _, _, target_pct, stop_pct = self._levels()
         fraction = self._stop_fraction.pop(position.symbol, None)
         if fraction is not None:  # the planned distance (the stop rule may have widened it)
             position.stop_price = position.entry_price * (1 - fraction)
         else:
-            position.stop_price = fixed_pct_stop(
-                position.entry_price, position.side, cfg.spot_stop_loss_pct
-            )
-        position.take_profit = take_profit(
-            position.entry_price, position.side, cfg.spot_take_profit_pct
-        )
+            position.stop_price = fixed_pct_stop(position.entry_price, position.side, stop_pct)
+        position.take_profit = take_profit(position.entry_price, position.side, target_pct)
         await self.d.recorder.record_position(self.name, position)
         if self.log.enabled(logging.INFO):
             self.log.info(
@@ -308,15 +319,15 @@ class SpotEngine(BaseEngine):
         key = self._stop_key(position, inst)
         if self._no_stop.get(position.symbol) == key:
             return None
-        qty = round_quantity(position.quantity, inst)
         stop = round_price(position.stop_price, inst.tick_size, "down")
+        if stop.is_zero():  # a zero stop (a stop-limit's limit too: zero x any offset) is none
+            self._no_stop[position.symbol] = key
+            return None
+        qty = round_quantity(position.quantity, inst)
         limit = None
         if self.stop_type is _STOP_LIMIT:
-            if stop.is_zero():  # zero x any offset, rounded down, is zero: no stop either way
-                limit = stop
-            else:
-                offset = exact(self.d.config.spot_stop_limit_offset_pct)
-                limit = round_price(stop * (1 - offset / HUNDRED), inst.tick_size, "down")
+            offset = exact(self.d.config.spot_stop_limit_offset_pct)
+            limit = round_price(stop * (1 - offset / HUNDRED), inst.tick_size, "down")
         if qty <= ZERO or (limit if limit is not None else stop) <= ZERO:
             self._no_stop[position.symbol] = key
             return None

@@ -348,15 +348,18 @@ class OrderManager:
         self._settle(order)
 
     # ------------------------------------------------------------------ fills
-    async def sync_fills(self, symbol: str) -> list[Fill]:
+    async def sync_fills(
+        self, symbol: str, checked: tuple[bool, int | None] | None = None
+    ) -> list[Fill]:
         """Fetch fills the venue has for ``symbol`` that we have not seen; journal them.
 
         Read from the cursor (the latest fill seen), or from the creation of an order
         still awaiting fills: a trade the venue lists late keeps its own time, which may
-        be older than fills seen since.
+        be older than fills seen since. ``checked``: ``fill_check``'s answer, given just now.
         """
-        count = self._fill_count(symbol)
-        if count is not None and self._nothing_new(symbol, count):
+        fresh = not (checked and checked[0])  # else fill_check said yes: not asked again
+        count = self._fill_count(symbol) if fresh or checked is None else checked[1]
+        if fresh and count is not None and self._nothing_new(symbol, count):
             return []
         since = self._fill_cursor.get(symbol, 0)
         for order in self._orders.values():
@@ -395,8 +398,12 @@ class OrderManager:
 
     def may_have_fills(self, symbol: str) -> bool:
         """False when ``sync_fills(symbol)`` would return nothing and change nothing."""
+        return self.fill_check(symbol)[0]
+
+    def fill_check(self, symbol: str) -> tuple[bool, int | None]:
+        """``(may_have_fills, the venue's fill count)``, for ``sync_fills(symbol, checked)``."""
         count = self._fill_count(symbol)
-        return count is None or not self._nothing_new(symbol, count)
+        return count is None or not self._nothing_new(symbol, count), count
 
     def _fill_count(self, symbol: str) -> int | None:
         """A simulator's ``fill_count``, looked up on the venue's class (a wrapper that
@@ -578,16 +585,9 @@ def _ids(intent: OrderIntent) -> dict[str, str]:
 
 def _rejected(intent: OrderIntent, reason: str) -> Order:
     return Order(
-        intent.client_order_id,
-        intent.symbol,
-        intent.side,
-        intent.order_type,
-        intent.quantity,
-        OrderStatus.REJECTED,
-        intent.price,
-        intent.stop_price,
-        intent.reduce_only,
-    )
+        intent.client_order_id, intent.symbol, intent.side, intent.order_type, intent.quantity,
+        OrderStatus.REJECTED, intent.price, intent.stop_price, intent.reduce_only,
+    )  # fmt: skip
 
 
 def _awaiting(order: Order) -> bool:

@@ -124,7 +124,7 @@ def stop_floor(price: Decimal, atr: Decimal, costs: CostModel, rules: EntryRules
 
 
 def _stop_floor(price: Decimal, atr: Decimal, trip: Decimal, rules: EntryRules) -> Decimal:
-    noise = exact(rules.min_stop_atr) * atr / price if price > 0 else ZERO
+    noise = exact(rules.min_stop_atr) * atr / price if price > ZERO else ZERO
     return max(noise, trip)
 
 
@@ -138,10 +138,18 @@ def apply_stop_rule(
 def _apply_stop_rule(
     req: EntryRequest, costs: CostModel, rules: EntryRules, trip: Decimal
 ) -> tuple[Decimal, str | None] | Refusal:
+    ruled = _stop_rule(req, costs, rules, trip)
+    return ruled if isinstance(ruled, Refusal) else ruled[:2]
+
+
+def _stop_rule(
+    req: EntryRequest, costs: CostModel, rules: EntryRules, trip: Decimal
+) -> tuple[Decimal, str | None, Decimal | None] | Refusal:
+    """``_apply_stop_rule`` and the stop's distance when the stop was kept (None if moved)."""
     distance = abs(req.price - req.stop) / req.price
     floor = _stop_floor(req.price, req.atr, trip, rules)
     if distance >= floor:
-        return req.stop, None
+        return req.stop, None, distance
     atr_pct = req.atr / req.price
     detail = (
         f"stop {_f(distance)} away is closer than max({rules.min_stop_atr:g} x ATR "
@@ -150,7 +158,23 @@ def _apply_stop_rule(
     if req.tight_stop == "refuse":
         return Refusal("stop_too_tight", detail)
     stop = req.price * (1 - req.side.sign * floor)
-    return max(stop, ZERO), f"{detail}: widened to {_f(floor)}"
+    return max(stop, ZERO), f"{detail}: widened to {_f(floor)}", None
+
+
+# the last round trip asked for: (cost model, holding time, its round trip). A CostModel is
+# frozen and the Decimal context never changes, so the same model and holding time give
+# the same Decimal; another model (a runtime config change builds a new one) recomputes
+_last_trip: tuple[CostModel | None, float, Decimal] = (None, 0.0, ZERO)
+
+
+def _round_trip(costs: CostModel, holding_s: float) -> Decimal:
+    """``costs.round_trip(holding_s)``, remembered for the last model and holding time."""
+    global _last_trip
+    model, held, trip = _last_trip
+    if model is not costs or held != holding_s:
+        trip = costs.round_trip(holding_s)
+        _last_trip = (costs, holding_s, trip)
+    return trip
 
 
 def liquidation_leverage(distance: Decimal, mmr: Decimal) -> int:
@@ -165,14 +189,15 @@ def liquidation_leverage(distance: Decimal, mmr: Decimal) -> int:
 
 def plan_entry(req: EntryRequest, costs: CostModel, rules: EntryRules) -> EntryQuote | Refusal:
     """Apply the stop rule, size, leverage and edge rules to ``req``."""
-    if req.price <= 0:
+    if req.price <= ZERO:
         return Refusal("no_price", "no price to size the entry at")
-    trip = costs.round_trip(rules.holding_s)
-    stopped = _apply_stop_rule(req, costs, rules, trip)
+    trip = _round_trip(costs, rules.holding_s)
+    stopped = _stop_rule(req, costs, rules, trip)
     if isinstance(stopped, Refusal):
         return stopped
-    stop, note = stopped
-    distance = abs(req.price - stop) / req.price
+    stop, note, distance = stopped
+    if distance is None:  # the stop was moved: its distance from the price anew
+        distance = abs(req.price - stop) / req.price
     sized = _size(req, distance, trip, rules)
     if isinstance(sized, Refusal):
         return sized
@@ -182,7 +207,7 @@ def plan_entry(req: EntryRequest, costs: CostModel, rules: EntryRules) -> EntryQ
     cost_pct = CostModel.of_margin(trip, leverage) * PCT
     move_pct = CostModel.of_margin(move, leverage) * PCT if move is not None else ZERO
     ratio = exact(rules.min_edge_cost_ratio)
-    if move is not None and ratio > 0 and move < ratio * trip:
+    if move is not None and ratio > ZERO and move < ratio * trip:
         return Refusal(
             "edge",
             f"expected move {move_pct:.3f}% of margin < {rules.min_edge_cost_ratio:g} x "
@@ -200,7 +225,7 @@ def _size(
     req: EntryRequest, distance: Decimal, trip: Decimal, rules: EntryRules
 ) -> tuple[Decimal, int, Decimal] | Refusal:
     """Return ``(quantity, leverage, risk budget)`` or a refusal."""
-    if req.margin_cap <= 0 or req.equity <= 0:
+    if req.margin_cap <= ZERO or req.equity <= ZERO:
         return Refusal("size", "no equity or margin to size the entry with")
     cap = req.max_leverage
     if req.mmr is not None and distance > 0:

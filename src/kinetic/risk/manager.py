@@ -129,8 +129,8 @@ class RiskManager:
             return "max_positions", f"max positions reached ({limits.max_positions})"
         if self._is_blacklisted(signal.symbol):
             return "cooldown", "symbol in cooldown after a loss or stop-out"
-        if wanted_margin <= 0:
+        if wanted_margin <= ZERO:
             return "size", "position size is zero"
-        if available_usd <= 0:
+        if available_usd <= ZERO:
             return "no_capital", "no capital available"
         return None

@@ -330,3 +330,21 @@ async def test_a_stop_that_could_not_rest_is_placed_once_its_level_can_trigger()
     [stop] = await resting(w)
     assert stop.stop_price == D("95")
     assert stop.quantity == pos.quantity
+
+
+async def test_a_one_tick_stop_rests_unless_its_limit_rounds_to_zero() -> None:
+    # a stop of one tick (0.01) is no zero stop: a stop-market rests at it; a stop-limit's
+    # limit 0.5 % below rounds down to 0.00, and that one could never fill
+    for venue, rests in (("kraken", True), ("binance", False)):
+        w = world(spot_venue=venue)
+        await enter(w)
+        for stop in await resting(w):
+            await w.venue.cancel_order(BTC, stop.client_order_id)
+        engine = w.engine
+        assert isinstance(engine, SpotEngine)
+        engine._stop_orders.clear()
+        pos = w.positions.positions[BTC]
+        pos.stop_price = D("0.019")  # rounds down to one tick
+        await w.step(w.candle(BTC, 100, 100, 100, 100))
+        found = await resting(w)
+        assert [o.stop_price for o in found] == ([D("0.01")] if rests else [])

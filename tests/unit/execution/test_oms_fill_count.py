@@ -196,3 +196,21 @@ async def test_a_subclass_serving_its_own_fills_is_always_read(clock: AutoClock)
     venue.released = True
     [fill] = await oms.sync_fills(SYM)
     assert fill.quantity == Decimal("1")
+
+
+async def test_a_checked_sync_takes_fill_checks_count_and_only_a_yes(clock: AutoClock) -> None:
+    # ``BaseEngine.sync`` hands ``fill_check``'s answer to ``sync_fills``: the count it
+    # read is the one remembered, and a "nothing new" (or no answer) is checked afresh
+    venue, book = sim(clock)
+    oms = oms_for(venue, clock)
+    await buy(oms)
+    checked = oms.fill_check(SYM)
+    assert checked == (True, venue.fill_count(SYM))
+    assert len(await oms.sync_fills(SYM, checked)) == 1
+    assert oms.fill_check(SYM) == (False, venue.fill_count(SYM))  # that count, read in full
+    reads = book.reads
+    assert await oms.sync_fills(SYM, (False, 0)) == []
+    assert book.reads == reads  # a "no" is checked again: nothing new, nothing read
+    await by_hand(venue)
+    [fill] = await oms.sync_fills(SYM, (False, 0))  # checked again: the new fill is read
+    assert fill.client_order_id == "hand-1"

@@ -221,3 +221,35 @@ def test_loss_at_the_stop_never_exceeds_the_risk_budget_plus_costs(
     if mmr and quote.leverage > 1:
         liq = estimated_liquidation(side, price, quote.leverage)
         assert not stop_beyond_liquidation(side, quote.stop, liq)
+
+
+# ---------------------------------------------------------------- remembered round trip
+
+
+def test_each_cost_model_and_holding_time_prices_its_own_round_trip() -> None:
+    # the round trip is remembered for the last (model, holding time): two engines'
+    # models (or a runtime change) alternating never see each other's
+    cheap = CostModel(D("0.0001"), D("0.0001"), D("0"))
+    rules = [RULES, EntryRules(0.5, 1.0, 50, 1.5, 2.0, holding_s=86_400.0)]
+    funded = CostModel(D("0.0005"), D("0.0002"), D("0.0002"), funding_rate=D("0.001"))
+    for _ in range(2):
+        for costs in (FUT, cheap, funded):
+            for rule in rules:
+                quote = plan_entry(_req(), costs, rule)
+                assert isinstance(quote, EntryQuote)
+                trip = costs.round_trip(rule.holding_s)
+                assert quote.cost_pct == CostModel.of_margin(trip, quote.leverage) * 100
+
+
+def test_a_widened_stop_sizes_with_its_new_distance() -> None:
+    quote = plan_entry(_req(stop=D("99.9")), FUT, RULES)  # closer than 1.5 x ATR: widened
+    assert isinstance(quote, EntryQuote)
+    assert quote.widened is not None
+    kept = plan_entry(_req(stop=quote.stop), FUT, RULES)  # that stop, given as it is
+    assert isinstance(kept, EntryQuote)
+    assert kept.widened is None
+    assert (kept.quantity, kept.leverage, kept.risk_usd) == (
+        quote.quantity,
+        quote.leverage,
+        quote.risk_usd,
+    )
