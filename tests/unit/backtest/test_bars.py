@@ -109,3 +109,56 @@ def test_block_builders_give_the_per_bar_objects() -> None:
             [type(v) for v in vars_of(c)] for c in want
         ]
         assert all(type(c) is Candle for c in ticks)
+
+
+def _same(got: Candle, want: Candle) -> None:
+    assert got == want
+    assert [type(v) for v in vars_of(got)] == [type(v) for v in vars_of(want)]
+
+
+def test_sparse_reads_go_item_by_item_until_a_block_is_asked_enough() -> None:
+    """A block is converted on its ``SPARSE``-th read, not before; every read, item by
+    item or from the block, gives the candle and tick ``.item(i)`` does."""
+    from kinetic.backtest.bars import SPARSE
+
+    a = _arrays(2 * BLOCK + 5)
+    bars = Bars(a)
+
+    def want(i: int) -> tuple[Candle, Candle]:
+        t, p = a.open_time_ms.item(i), a.open.item(i)
+        hi, lo, c, v = a.high.item(i), a.low.item(i), a.close.item(i), a.volume.item(i)
+        return Candle("BTCUSDT", t, t + 59_999, p, hi, lo, c, v), Candle(
+            "BTCUSDT", t, t, p, p, p, p, 0.0
+        )
+
+    reads = 0
+    for i in range(BLOCK, 2 * BLOCK):  # the second block, read bar and tick
+        for read, w in zip((bars.candle, bars.opening_tick), want(i), strict=True):
+            _same(read(i), w)
+            reads += 1
+            converted = bars._hi > bars._lo
+            assert converted == (reads >= SPARSE), reads
+        if reads > SPARSE + 2:
+            break
+    assert (bars._lo, bars._hi) == (BLOCK, 2 * BLOCK)
+    # another block restarts the count; reads in the converted one need no conversion
+    for i in (5, 2 * BLOCK + 4, BLOCK + 3, 2 * BLOCK - 1):
+        c, t = want(i)
+        _same(bars.candle(i), c)
+        _same(bars.opening_tick(i), t)
+    assert (bars._lo, bars._hi) == (BLOCK, 2 * BLOCK)
+    # the last, short block converts to its end, counted from its first read
+    for k in range(SPARSE):
+        i = 2 * BLOCK + k % 5
+        _same(bars.candle(i), want(i)[0])
+    assert (bars._lo, bars._hi) == (2 * BLOCK, 2 * BLOCK + 5)
+
+
+def test_reads_alternating_between_blocks_never_convert() -> None:
+    """The count is per block: reads that leave a block start it again."""
+    from kinetic.backtest.bars import SPARSE
+
+    bars = Bars(_arrays(2 * BLOCK))
+    for k in range(SPARSE + 3):
+        bars.candle(BLOCK - 1 if k % 2 else BLOCK)
+    assert bars._hi == bars._lo == 0
