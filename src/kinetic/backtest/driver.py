@@ -125,6 +125,8 @@ class Driver:
     _acting: Acting | None = None  # ``_index`` narrowed to the entries an account affords
     _arrays: list[CandleArrays] = field(default_factory=list)
     _close_ms: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # per group
+    # per symbol: ``stretch.coarse_extremes`` of its bars, made on first use
+    _coarse: dict[int, tuple[list[float], list[float]] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._arrays = list(self.series.values())

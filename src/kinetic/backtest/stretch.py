@@ -10,6 +10,7 @@ performs on one group.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 MARGIN = 1e-9  # relative safety margin on price and value comparisons when skipping
 _STOP_TYPES = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
 _MIN, _MAX = np.minimum.reduce, np.maximum.reduce  # ``a.min()`` without its wrapper
+COARSE = 64  # bars per block of ``coarse_extremes``
 
 
 @dataclass(slots=True)
@@ -97,8 +99,56 @@ def only_stops(slot: Any) -> bool:
     return True
 
 
+def coarse_extremes(low: np.ndarray, high: np.ndarray) -> tuple[list[float], list[float]] | None:
+    """Per block of ``COARSE`` bars, the lowest low and the highest high, as Python lists
+    (None unless both columns are float64: ``first_touch`` compares in their dtype).
+
+    A block holding a nan has ``-inf`` and ``inf``: no range over it is clear by them.
+    """
+    if low.dtype != np.float64 or high.dtype != np.float64 or len(low) == 0:
+        return None
+    starts = np.arange(0, len(low), COARSE)
+    lows, highs = np.minimum.reduceat(low, starts), np.maximum.reduceat(high, starts)
+    lows[np.isnan(lows)] = -math.inf
+    highs[np.isnan(highs)] = math.inf
+    return lows.tolist(), highs.tolist()
+
+
+def coarse_clear(
+    coarse: tuple[list[float], list[float]], lo: int, hi: int, floor: float, ceiling: float
+) -> bool:
+    """True when no bar ``lo..hi-1`` (``lo < hi``) has a low at or below ``floor`` or a
+    high at or above ``ceiling``, shown by the blocks that hold them (a superset, so
+    False only says: look at the bars)."""
+    a, b = lo // COARSE, (hi - 1) // COARSE + 1
+    lows, highs = coarse
+    if b - a == 1:  # one block (most stretches): no slice
+        return lows[a] > floor and highs[a] < ceiling
+    return min(lows[a:b]) > floor and max(highs[a:b]) < ceiling
+
+
+def _levels_clear(
+    driver: Driver, w: int, lo: int, hi: int, below: list[float], above: list[float]
+) -> bool:
+    """True when the coarse extremes of symbol ``w``'s bars ``lo..hi-1`` (``lo < hi``)
+    show that none reaches ``first_touch``'s levels (the very floats it compares with)."""
+    if w not in driver._coarse:
+        arrays = driver._arrays[w]
+        driver._coarse[w] = coarse_extremes(arrays.low, arrays.high)
+    coarse = driver._coarse[w]
+    if coarse is None:
+        return False
+    floor = max(below) * (1 + MARGIN) if below else -math.inf
+    ceiling = min(above) * (1 - MARGIN) if above else math.inf
+    return coarse_clear(coarse, lo, hi, floor, ceiling)
+
+
 def levels_clear_until(driver: Driver, slot: Any, w: int, pos: Position, g: int, h: int) -> int:
-    """The first group in ``g..h`` with a bar that could reach one of ``pos``'s levels."""
+    """The first group in ``g..h`` with a bar that could reach one of ``pos``'s levels.
+
+    The usual answer (none: the levels are far from the stretch's prices) comes from
+    the run's coarse extremes (``coarse_clear``), the same comparisons ``first_touch``
+    makes with the same levels; else ``first_touch`` reads the bars."""
     index = driver._index
     assert index is not None
     lo, hi = index.bars(w, g, h)
@@ -121,6 +171,8 @@ def levels_clear_until(driver: Driver, slot: Any, w: int, pos: Position, g: int,
         pct = Decimal(str(slot.engine.d.config.futures_trailing_activation_pct))
         activation = pos.entry_price * (1 + pos.side.sign * pct / 100)
         (above if long else below).append(float(activation))
+    if lo >= hi or _levels_clear(driver, w, lo, hi, below, above):
+        return h  # (no bars: ``first_touch`` says none either)
     first = first_touch(arrays.low[lo:hi], arrays.high[lo:hi], below, above, MARGIN)
     if first >= hi - lo:
         return h
