@@ -251,3 +251,22 @@ async def test_has_open_orders_agrees_with_get_open_orders() -> None:
     await ex.cancel_order(SYM, "rests")
     assert not ex.has_open_orders()
     assert await ex.get_open_orders() == []
+
+
+async def test_limit_and_market_buys_lock_and_need_their_own_fee_rates() -> None:
+    # ``1 + rate`` is remembered for the last rate: a maker and a taker requirement
+    # alternating each use their own (maker 0.05 %, taker 0.1 %)
+    ex = make(usdt="1000")
+    ex.on_candle(flat(100.0))
+    await ex.place_order(intent(Side.BUY, OrderType.LIMIT, "1", price="90", cid="l1"))
+    locked = (await ex.get_balances())["USDT"].locked
+    assert locked == D("1") * D("90.00") * D("1.0005")
+    await ex.place_order(intent(Side.BUY, qty="2", cid="m1"))  # taker: 200.2 spent
+    await ex.place_order(intent(Side.BUY, OrderType.LIMIT, "1", price="80", cid="l2"))
+    usdt = (await ex.get_balances())["USDT"]
+    assert usdt.locked == locked + D("1") * D("80.00") * D("1.0005")
+    assert usdt.free == D("1000") - locked - D("200.200") - D("80.0400")
+    assert usdt.free == D("629.715")
+    with pytest.raises(InsufficientFunds):  # 6.292 x 100 x 1.001 = 629.8292 > free
+        await ex.place_order(intent(Side.BUY, qty="6.292", cid="m2"))  # (x 1.0005: fits)
+    await ex.place_order(intent(Side.BUY, qty="6.29", cid="m3"))  # 629.629 <= free: fits

@@ -10,6 +10,8 @@ from kinetic.domain import Candle, Side
 from kinetic.venues.base.filters import round_price
 
 _BUY = Side.BUY  # a module global: an enum member read from its class takes a slow hook
+# the last slippage given to ``slipped`` (a Decimal: immutable) with its two factors
+_factors: tuple[Decimal | None, Decimal, Decimal] = (None, Decimal(1), Decimal(1))
 
 
 def to_decimal(value: float) -> Decimal:
@@ -74,9 +76,12 @@ def slipped(price: Decimal, side: Side, slippage: Decimal, tick: Decimal) -> Dec
 
     A buyer pays more and a seller gets less; rounding also goes against the taker.
     """
+    global _factors
+    if _factors[0] is not slippage:  # ``1 + slippage`` and ``1 - slippage``, once per value
+        _factors = (slippage, 1 + slippage, 1 - slippage)
     if side is _BUY:
-        return round_price(price * (1 + slippage), tick, "up")
-    return round_price(price * (1 - slippage), tick, "down")
+        return round_price(price * _factors[1], tick, "up")
+    return round_price(price * _factors[2], tick, "down")
 
 
 def limit_crossed(side: Side, price: Decimal, bar: Bar) -> bool:

@@ -49,6 +49,7 @@ class SimSpotExchange(SimVenueBase):
         self._free: dict[str, Decimal] = {a: Decimal(v) for a, v in balances.items()}
         self._locked: dict[str, Decimal] = {}
         self._reserved: dict[str, tuple[str, Decimal]] = {}
+        self._fee_factors: tuple[Decimal | None, Decimal] = (None, Decimal(1))
         quotes = {i.quote for i in self._instruments.values()}
         self._quote = next(iter(sorted(quotes))) if quotes else "USDT"
 
@@ -118,7 +119,10 @@ class SimSpotExchange(SimVenueBase):
         if order.side is _SELL:
             return inst.base, qty
         rate = self._maker_fee if is_maker else self._taker_fee
-        return inst.quote, qty * price * (1 + rate)
+        factors = self._fee_factors  # ``1 + rate``, computed once per rate (a Decimal)
+        if factors[0] is not rate:
+            factors = self._fee_factors = (rate, 1 + rate)
+        return inst.quote, qty * price * factors[1]
 
     def _move(self, asset: str, amount: Decimal, *, to_locked: bool) -> None:
         sign = 1 if to_locked else -1

@@ -380,7 +380,8 @@ class SimVenueBase:
         self, order: Order, inst: Instrument, qty: Decimal, price: Decimal, *, is_maker: bool
     ) -> Fill:
         """Fill ``qty`` of ``order`` at ``price``; the rest, if any, expires."""
-        fee = self.costs.fee(qty * price, maker=is_maker) + self.fixed_fee
+        costs = self.costs  # ``costs.fee(qty * price, maker=is_maker)``, without the call
+        fee = qty * price * (costs.maker_fee if is_maker else costs.taker_fee) + self.fixed_fee
         self._settle(order, inst, qty, price, fee)
         filled = order.filled_qty + qty
         if order.filled_qty:
