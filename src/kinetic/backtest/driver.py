@@ -177,8 +177,11 @@ class Driver:
             else:
                 group = [(bars[w], index.item(k), lengths[w]) for k in range(i, j)
                          if (w := which.item(k)) >= 0]  # fmt: skip
-            t = close.item(i)
-            curve.add(t, *await self._step(t, group, last=j == n))
+            # ``curve.add``, inline: its close time is already in ``curve.ts_ms``
+            value, exposed = await self._step(close.item(i), group, last=j == n)
+            k = curve.n
+            curve.equity[k], curve.exposed[k] = value, exposed
+            curve.n = k + 1
             if self.progress is not None:
                 self.progress(j, n)
             g += 1

@@ -342,7 +342,9 @@ class SmaCrossStrategy:
             return
         if start < self.slow + 1:
             raise ValueError("sma_cross: bars before the warm-up are never fast-forwarded")
-        st = self._state(symbol)
+        st = self._states.get(symbol)
+        if st is None:
+            st = self._state(symbol)
         cached = self._columns_of.get(symbol)
         if cached is None or cached[0] is not arrays:
             self._columns(symbol, arrays)
@@ -363,13 +365,15 @@ class SmaCrossStrategy:
         st.bars_since_cross += stop - start
         st.last_close = closes[-1]
         # refilled in place: cheaper than new deques, once per skipped stretch
-        for window, values in (
-            (st.fast.window, fast),
-            (st.slow.window, closes),
-            (st.ranges, ranges[max(1, stop - ATR_PERIOD) : stop].tolist()),
-        ):
-            window.clear()
-            window.extend(values)
+        window = st.fast.window
+        window.clear()
+        window.extend(fast)
+        window = st.slow.window
+        window.clear()
+        window.extend(closes)
+        window = st.ranges
+        window.clear()
+        window.extend(ranges[max(1, stop - ATR_PERIOD) : stop].tolist())
 
     def _signal(self, candle: Candle, direction: Direction, st: _SymbolState) -> Signal:
         reason = self._reasons.get(direction)
