@@ -51,7 +51,7 @@ STOCH_N, STOCH_SMOOTH = 14, 3  # ConfluenceStrategy's StochasticState(14, 3)
 SWING_N, SWING_KEEP = 3, 10  # its SwingLevels(3) (keep=10)
 LIMIT = 1e100  # |price| above this: no overflow to inf anywhere below, or step instead
 _ROWS = 16_384  # bars per block of temporaries (a few MB each)
-_FEED_ROWS = 131_072  # bars per feed: long enough for the recurrences' columns (_affine)
+_FEED_ROWS = 65_536  # bars per feed: long enough for the recurrences' columns (_affine)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +83,8 @@ def columns(arrays: CandleArrays, params: FeatureParams) -> Columns | None:
             return None
     if n > 1 and not (np.diff(np.asarray(arrays.open_time_ms, np.int64)) > 0).all():
         return None
-    # the parts with the larger temporaries first, while little is kept
-    engulfing, hammer, doji = patterns(o, h, lo, c)
-    support, resistance = swing_levels(h, lo, c, SWING_N, SWING_KEEP)
+    # peak memory: the stochastic first (%D's running sum takes whole-series temporaries),
+    # then the indicator feeds (blocks of _FEED_ROWS), then the smaller parts
     k, d = stochastic(h, lo, c, STOCH_N, STOCH_SMOOTH)
     warm = np.zeros(n, np.bool_)
     spread, rsi, atr, adx = (np.full(n, np.nan) for _ in range(4))
@@ -116,6 +115,9 @@ def columns(arrays: CandleArrays, params: FeatureParams) -> Columns | None:
         tracked = state.feed(arrays, start, stop, track=True)
         assert tracked is not None
         put(start, stop, tracked)
+    tracked = None
+    engulfing, hammer, doji = patterns(o, h, lo, c)
+    support, resistance = swing_levels(h, lo, c, SWING_N, SWING_KEEP)
     return Columns(warm, spread, rsi, atr, adx, macd, k, d, support, resistance, engulfing,
                    hammer, doji)  # fmt: skip
 
@@ -166,11 +168,15 @@ def stochastic(high: F64, low: F64, close: F64, n: int, smooth: int) -> tuple[F6
     first = n - 1 + smooth - 1  # the first bar with a value
     if size <= first:
         return k_out, d_out
-    hh, ll = rolling_extreme(high, n, np.maximum), rolling_extreme(low, n, np.minimum)
-    rng = hh - ll
-    with np.errstate(invalid="ignore", divide="ignore"):  # k from bar n - 1 on
-        k = np.where(rng != 0, 100.0 * ((close[n - 1 :] - ll) / rng), 50.0)
-    del hh, ll, rng
+    k = np.empty(size - n + 1)  # from bar n - 1 on
+    for lo in range(0, len(k), _ROWS):  # in blocks: bounded temporaries
+        hi = min(lo + _ROWS, len(k))
+        hh = rolling_extreme(high[lo : hi + n - 1], n, np.maximum)
+        ll = rolling_extreme(low[lo : hi + n - 1], n, np.minimum)
+        rng = hh - ll
+        with np.errstate(invalid="ignore", divide="ignore"):
+            k[lo:hi] = np.where(rng != 0, 100.0 * ((close[lo + n - 1 : hi + n - 1] - ll) / rng),
+                                50.0)  # fmt: skip
     k_out[first:] = k[smooth - 1 :]
     d_out[first:] = rolling_sum(k, smooth)[smooth - 1 :] / smooth
     return k_out, d_out
@@ -292,15 +298,12 @@ def _nearest(
     """For each bar, the nearest of the last ``keep`` levels confirmed (at bars
     ``confirmed``, ascending) up to it, on the close's side."""
     size = len(close)
-    mark = np.zeros(size, np.intp)
-    mark[confirmed[confirmed < size]] = 1
-    seen = np.cumsum(mark)  # levels confirmed up to each bar
-    del mark
     none, pick = (-np.inf, np.maximum) if below else (np.inf, np.minimum)
     padded = np.r_[np.full(keep, none), levels]  # padded[keep + q]: level q
     for lo in range(0, size, _ROWS):
         hi = min(lo + _ROWS, size)
-        price, at = close[lo:hi], seen[lo:hi]
+        price = close[lo:hi]
+        at = np.searchsorted(confirmed, np.arange(lo, hi), side="right")  # levels seen
         best = np.full(hi - lo, none)
         for back in range(keep):  # the last, the one before, ...: levels seen - 1 - back
             v = padded[keep - 1 - back :].take(at)

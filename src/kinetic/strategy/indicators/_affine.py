@@ -29,9 +29,9 @@ import numpy.typing as npt
 
 F64 = npt.NDArray[np.float64]
 
-# warm-up: from a start some ulps off (``_guess``), c**w <= e**-12 leaves a ten-thousandth
-# of an ulp or so, which rounding nearly always drops
-_FORGET = 12.0
+# warm-up: from a start some ulps off (``_guess``), c**w <= e**-8 leaves a few thousandths
+# of an ulp, which rounding nearly always drops (else a chunk is recomputed)
+_FORGET = 8.0
 _GUESS = 40.0  # the guess's window: c**K <= e**-40
 _MIN_CHUNK = 384
 _TILE = 32  # rows per tile of a transposed copy
