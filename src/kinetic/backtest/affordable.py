@@ -52,6 +52,13 @@ above the ceiling (``SpotEngine.on_signal``, ``FuturesEngine._enter``):
 
 Only strategies with ``ActionBars`` are fast-forwarded over bars on which they signal:
 ``FastForward.fast_forward`` is defined over quiet bars only.
+
+Asked once per skip decision, mostly with the answer "the first acting group" (cash
+enough for a lot there): ``Acting`` first compares the price there with
+``ceiling_floor``, a float lower bound of the ceiling made from every engine's cash,
+and asks the gate's state and the exact ceiling only above it. Whatever the floor
+says, the answer is never later than the exact rule's (at or below it the first acting
+group is the answer either way), so it cannot skip a bar the rule would step.
 """
 
 from __future__ import annotations
@@ -63,14 +70,12 @@ from typing import Any
 
 import numpy as np
 
-from kinetic.backtest.skipping import ActionIndex, Kind
+from kinetic.backtest.skipping import NEVER, ActionIndex, Kind
 from kinetic.backtest.world import FillPriceSizer
 from kinetic.domain import MarketType
 from kinetic.marketdata.files import CandleArrays
 from kinetic.risk.entry import tight_stop_policy
 from kinetic.strategy.base import ActionBars
-
-NEVER = 1 << 62
 
 
 def price_ceiling(engine: Any, symbol: str, margin: float) -> float | None:
@@ -168,6 +173,7 @@ class Acting:
     _arrays: list[CandleArrays] = field(default_factory=list)
     _positive: list[bool] = field(default_factory=list)
     _configured: list[bool] = field(default_factory=list)  # per slot
+    _terms: dict[tuple[int, int], FloorTerms | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._symbols = list(self.series)
@@ -180,17 +186,119 @@ class Acting:
         """The first group ``>= g`` where the slot's strategy could make its engine act
         on symbol ``w`` (``flat``: the engine holds nothing and no breaker holds entries).
         The answer may be any group ``>= h`` when there is none before ``h``."""
-        first = self.index.next_act(slot, w, kind, g)
-        if first >= h or not flat or not self._positive[w]:
-            return first
-        engine, symbol = self.world.slots[slot].engine, self._symbols[w]
-        if not self._configured[slot] or not clear_now(engine, symbol, self.world):
-            return first
-        top = price_ceiling(engine, symbol, self.margin)
-        if top is None:
+        index = self.index
+        first = index.next_act(slot, w, kind, g)
+        if first >= h or not flat or not self._positive[w] or not self._configured[slot]:
             return first
         arrays = self._arrays[w]
-        return next_affordable(self.index, slot, w, kind, first, h, arrays, self.next_open, top)
+        price = handled_price(arrays, index.bar(w, first), self.next_open)
+        # the usual answer, without the gate's state or the exact ceiling: at or below a
+        # lower bound of the ceiling (or nan) the signal at ``first`` could act anyway
+        if not price > self._floor(slot, w):
+            return first
+        engine, symbol = self.world.slots[slot].engine, self._symbols[w]
+        if not clear_now(engine, symbol, self.world):
+            return first
+        top = price_ceiling(engine, symbol, self.margin)
+        if top is None or not price > top:  # nan: could act
+            return first
+        return next_affordable(index, slot, w, kind, first + 1, h, arrays, self.next_open, top)
+
+    def _floor(self, slot: int, w: int) -> float:
+        """A price at or below ``price_ceiling`` of the slot's engine on symbol ``w``
+        whenever the gate passes (every engine flat) and that is a number; ``-inf``
+        where none is shown. Made in floats from every engine's cash (``ceiling_floor``)."""
+        key = (slot, w)
+        if key in self._terms:
+            terms = self._terms[key]
+        else:  # the sizer, config and instrument: fixed for a run
+            terms = self._terms[key] = floor_terms(self.world.slots[slot].engine, self._symbols[w])
+        if terms is None:
+            return -math.inf
+        return ceiling_floor(terms, self.world, slot)
+
+
+def handled_price(arrays: CandleArrays, bar: int, next_open: bool) -> float:
+    """The venue's price when a signal on ``bar`` is handled: the next bar's open with
+    ``next_open`` (the bar's close on the last bar), else the bar's close."""
+    if next_open and bar + 1 < len(arrays.close):
+        return float(arrays.open.item(bar + 1))
+    return float(arrays.close.item(bar))
+
+
+@dataclass(frozen=True)
+class FloorTerms:
+    """The parts of ``price_ceiling`` fixed for a run, as floats: the cost of one lot at
+    a price of 1 (``step x (1 + slippage) x per_unit``), the fixed fee, and the share of
+    the allocation an entry may take (spot: ``spot_position_size_pct``, at most 1)."""
+
+    per_price: float
+    fixed: float
+    share: float
+
+
+# relative room left between ``ceiling_floor`` and ``price_ceiling`` for the rounding of
+# the floats (a few ulps, ~1e-15) against the exact Decimals; the spare margin after the
+# fixed fee must be at least this share of the margin, so no cancellation eats it
+FLOOR_SLACK = 1e-6
+TINY = 1e-290  # the floats below this are near the subnormal ones (relative precision lost)
+
+
+def floor_terms(engine: Any, symbol: str) -> FloorTerms | None:
+    """``price_ceiling``'s fixed terms, or None where it is not the usual quotient
+    (a stake, a lot the maximum quantity rounds away, no lot step, no positive cost)."""
+    d = engine.d
+    sizer = d.sizer
+    if not isinstance(sizer, FillPriceSizer) or sizer.stake is not None:
+        return None
+    inst = d.instruments.get(symbol)
+    if inst is None or inst.step_size <= 0 or round_zero(inst.max_qty, inst.step_size):
+        return None
+    cfg = d.config
+    fee = float(sizer.fee)
+    if engine.market is MarketType.FUTURES:
+        per_unit = 1 / max(cfg.futures_leverage_min, cfg.futures_leverage_max) + fee
+        share = 1.0
+    else:
+        per_unit = 1 + fee
+        share = min(1.0, cfg.spot_position_size_pct / 100)
+    per_price = float(inst.step_size) * (1 + float(sizer.slippage)) * per_unit
+    if not per_price > TINY:  # a lot of a subnormal cost: its relative precision lost
+        return None
+    return FloorTerms(per_price, float(sizer.fixed), share)
+
+
+def ceiling_floor(terms: FloorTerms, world: Any, slot: int) -> float:
+    """A lower bound of ``price_ceiling`` for the slot's engine while every engine is
+    flat (asked regardless: a wrong answer then is never used, see ``Acting.next_act``).
+
+    Flat, each engine's equity is its cash and its exposure 0, so ``allocation`` is
+    the sum of the cash times the engine's share (``CapitalAllocator``), and the margin
+    free for an entry the smaller of that (spot: times ``spot_position_size_pct``) and
+    the engine's own cash; ``price_ceiling`` divides what the fixed fee leaves of it by
+    the cost of a lot at a price of 1. The same here in floats, lowered by
+    ``FLOOR_SLACK``. A floor too high would only make the driver step a bar it could
+    skip (the exact ceiling decides every price above the floor); ``-inf`` where the
+    floats could be far off (a negative or nan cash, a fixed fee taking most of it,
+    amounts near the subnormal floats or beyond the largest).
+    """
+    slots = world.slots
+    total = 0.0
+    for other in slots:
+        cash = float(other.engine.d.positions.cash)
+        if not cash >= 0:
+            return -math.inf
+        total += cash
+    mine = slots[slot]
+    allocated = total * world.orchestrator.capital_allocator.allocated_pct(mine.name) / 100
+    if not allocated < math.inf:  # beyond the largest float (the own cash would count)
+        return -math.inf
+    available = min(allocated * terms.share, float(mine.engine.d.positions.cash))
+    spare = available - terms.fixed
+    floor = spare / terms.per_price
+    if not (spare > available * FLOOR_SLACK and floor > TINY):
+        return -math.inf
+    return floor * (1 - FLOOR_SLACK)
 
 
 def next_affordable(
@@ -208,8 +316,13 @@ def next_affordable(
     at a price at or below ``top`` (the venue's price when the signal is handled: the
     next open with ``next_open``, else the close). Groups from ``h`` on are not
     examined: the first acting group from ``h`` (or a larger one) is returned then."""
+    first = index.next_act(slot, w, kind, g)
+    if first >= h:
+        return first
+    if not handled_price(arrays, index.bar(w, first), next_open) > top:  # nan: could act
+        return first  # the usual answer: one lookup, no arrays
     groups = index.acting(slot, w, kind)
-    k0, k1 = groups.searchsorted((g, h)).tolist()
+    k0, k1 = groups.searchsorted((first + 1, h)).tolist()
     if k1 > k0:
         acting = groups[k0:k1]
         bars = acting if index.identity else index.group_of[w].searchsorted(acting)
