@@ -8,8 +8,9 @@ multiply and add of the same operands). So the series is cut into ``m`` chunks o
 ``L`` values, run side by side as columns (one numpy multiply and add per step over
 all ``m`` chunks, the same two roundings as ``c * y + u``): chunk 0 from the true
 start value, every other chunk from an approximate value (``_guess``) ``w`` steps
-before its first value, ``w`` long enough for the guess's error to be forgotten. Each chunk's warm-up value just before its
-first value is then compared, bit for bit, with the previous chunk's last value (the
+before its first value, ``w`` long enough for the guess's error to be forgotten.
+Each chunk's warm-up value just before its first value is then compared, bit for
+bit, with the previous chunk's last value (the
 same position): equal means the chunk ran from the exact value, so all of it is
 exact (by induction from chunk 0). A chunk that did not meet (a long stretch of
 zero inputs keeps the relative difference) is recomputed by the plain loop from the
