@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 DAY_MS = 86_400_000
 NEVER = 1 << 62  # ``next_act`` when the strategy cannot act again
+_NONE_32 = 2**31 - 1  # ``NEVER`` in an int32 ``next_act`` table (not a group number)
 Kind = Literal["long", "short", "any"]
 
 
@@ -121,12 +122,24 @@ class ActionIndex:
             table = self._next_table(slot, symbol, kind)
         # one lookup (a binary search of the acting groups cost ~1 us per call: the
         # driver asks once per engine and symbol on every skip decision)
-        return table.item(g) if g < len(table) else NEVER
+        if g >= len(table):
+            return NEVER
+        first = table.item(g)
+        # (an int64 table holds NEVER itself, and may hold the group number _NONE_32)
+        return first if first != _NONE_32 or table.itemsize == 8 else NEVER
 
     def _next_table(self, slot: int, symbol: int, kind: Kind) -> np.ndarray:
-        """Per group ``g`` (and one past the last), the first acting group ``>= g``."""
+        """Per group ``g`` (and one past the last), the first acting group ``>= g``.
+
+        int32 when every group number fits (half the memory: a table per kind lives for the
+        whole run), with ``_NONE_32`` for ``NEVER``; int64 (``NEVER`` itself) otherwise.
+        """
         groups = self.acting(slot, symbol, kind)
-        table = np.full(len(self.static_end) + 1, NEVER, np.int64)
+        size = len(self.static_end) + 1
+        if size < _NONE_32:
+            table = np.full(size, _NONE_32, np.int32)
+        else:
+            table = np.full(size, NEVER, np.int64)
         table[groups] = groups
         backwards = table[::-1]  # a running minimum from the end (in place)
         np.minimum.accumulate(backwards, out=backwards)

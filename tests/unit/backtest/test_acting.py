@@ -9,12 +9,14 @@ import math
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kinetic.backtest import skipping
 from kinetic.backtest.affordable import (
     Acting,
     ceiling_floor,
@@ -116,6 +118,23 @@ def _price_ref(arrays: CandleArrays, bar: int, next_open: bool) -> float:
 @settings(max_examples=200, deadline=None)
 @given(market=_market(), data=st.data())
 def test_next_act_is_the_first_acting_group_at_or_after(market: Any, data: Any) -> None:
+    _check_next_act(market, data)
+    series, strategies = market
+    index = _index(series, strategies)
+    index.next_act(0, 0, "long", 0)
+    assert index.nexts[0][0]["long"].dtype == np.int32  # half the memory of int64
+
+
+@settings(max_examples=100, deadline=None)
+@given(market=_market(), data=st.data())
+def test_next_act_from_int64_tables(market: Any, data: Any) -> None:
+    """Group numbers past the int32 range: int64 tables, where the int32 stand-in for
+    ``NEVER`` is an ordinary group number (2 here, for the test's sake)."""
+    with patch.object(skipping, "_NONE_32", 2):
+        _check_next_act(market, data)
+
+
+def _check_next_act(market: Any, data: Any) -> None:
     series, strategies = market
     index = _index(series, strategies)
     groups = len(index.static_end)
