@@ -7,7 +7,7 @@ bars and with the same flags (``--raw``: every limit off, so min_confidence 0 to
 other built-in strategy with its default parameters, and ``sma_cross --no-skip`` (every
 bar stepped, the cost a strategy that declares nothing pays). Issue 13's goals are
 printed against each row: built-ins >= 250,000 bars/s and >= 1.5x backtesting.py,
-stepped >= 100,000 bars/s and >= 0.6x, sma_cross >= 3x, peak RSS <= 200 MB.
+stepped >= 100,000 bars/s and >= 0.6x, sma_cross >= 3x, peak RSS <= 200 MB (10**6 bytes).
 
 Data: the repository's real Binance BTC/USDT 1-minute candles (2021-04-20 .. 2021-05-20,
 42,915 bars) concatenated until 500,000 bars, alternating the file and its mirror image in
@@ -154,7 +154,7 @@ print(json.dumps({"trades": trades, "bars": len(df), "elapsed_s": elapsed}))
 
 
 def _child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[dict[str, float], float]:
-    """Run ``cmd``; return its JSON line and its own peak RSS in MB (wait4 rusage)."""
+    """Run ``cmd``; return its JSON line and its own peak RSS in MiB (wait4 rusage, KiB)."""
     with tempfile.TemporaryFile("w+") as errors:  # a file: a full stderr pipe cannot block
         proc = subprocess.Popen(
             cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, env=env, text=True
@@ -213,14 +213,17 @@ def main() -> None:
                 results[name] = _child(cmd, env)
     _print(results)
     floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"(this script's own peak RSS, the floor under every child's figure: {floor:.1f} MB)")
+    print(f"(this script's own peak RSS, the floor under every child's figure: {floor:.1f} MiB)")
 
 
 # row -> (bars/s goal, goal as a ratio to backtesting.py in the same run)
 GOALS = {"kinetic": (250_000, 3.0), "kinetic --no-skip": (100_000, 0.6)} | dict.fromkeys(
     BUILT_INS, (250000, 1.5)
 )
+# the issue's "200 MB", read strictly as 200 * 10**6 bytes (190.7 MiB); RSS prints in MiB
+# (ru_maxrss is in KiB) with the decimal MB beside it
 RSS_GOAL_MB = 200.0
+MIB = 1024 * 1024 / 1e6  # decimal MB per MiB
 
 
 def _print(results: dict[str, tuple[dict[str, float], float]]) -> None:
@@ -231,7 +234,7 @@ def _print(results: dict[str, tuple[dict[str, float], float]]) -> None:
         rate = rates[name]
         line = (
             f"{name:>18}: trades {int(r['trades']):>6}  bars/s {rate:>10,.0f}  "
-            f"peak RSS {rss:7.1f} MB  run {r['elapsed_s']:.2f} s"
+            f"peak RSS {rss:6.1f} MiB ({rss * MIB:5.1f} MB)  run {r['elapsed_s']:.2f} s"
         )
         if "skipped_bars" in r:
             line += f"  skipped {int(r['skipped_bars']):,}"
@@ -244,8 +247,10 @@ def _print(results: dict[str, tuple[dict[str, float], float]]) -> None:
                 misses.append(f"{name}: {rate:,.0f} bars/s < {goal:,}")
             if peer is not None and rate / peer < ratio:
                 misses.append(f"{name}: x{rate / peer:.2f} backtesting.py < x{ratio}")
-            if rss > RSS_GOAL_MB:
-                misses.append(f"{name}: peak RSS {rss:.1f} MB > {RSS_GOAL_MB:g} MB")
+            if rss * MIB > RSS_GOAL_MB:
+                misses.append(
+                    f"{name}: peak RSS {rss * MIB:.1f} MB ({rss:.1f} MiB) > {RSS_GOAL_MB:g} MB"
+                )
     same = {int(results[n][0]["trades"]) for n in ("kinetic", "backtesting.py", "backtrader")
             if n in results}  # fmt: skip
     print("sma_cross trades agree" if len(same) == 1 else f"TRADE COUNTS DIFFER: {sorted(same)}")
