@@ -96,32 +96,23 @@ class Bars:
         return True
 
     def candle(self, i: int) -> Candle:
-        if not self._lo <= i < self._hi and not self._load(i):
+        if self._lo <= i < self._hi or self._load(i):  # from the block's lists
+            k = i - self._lo
+            t, o, h, lo, c, v = self._block
+            start, op, hi, low, close, vol = t[k], o[k], h[k], lo[k], c[k], v[k]
+        else:  # a sparse read: single items of the columns
             t, o, h, lo, c, v = self._cols
-            start = t.item(i)
-            candle = _Blank()
-            candle.symbol = self.symbol
-            candle.open_time_ms = start
-            candle.close_time_ms = start + self.interval_ms - 1
-            candle.open = o.item(i)
-            candle.high = h.item(i)
-            candle.low = lo.item(i)
-            candle.close = c.item(i)
-            candle.volume = v.item(i)
-            candle.__class__ = Candle  # type: ignore[assignment]
-            return candle  # type: ignore[return-value]
-        k = i - self._lo
-        t, o, h, lo, c, v = self._block
-        start = t[k]
+            start, op, hi, low = t.item(i), o.item(i), h.item(i), lo.item(i)
+            close, vol = c.item(i), v.item(i)
         candle = _Blank()  # ``new_candle``, inline: once per stepped bar
         candle.symbol = self.symbol
         candle.open_time_ms = start
         candle.close_time_ms = start + self.interval_ms - 1
-        candle.open = o[k]
-        candle.high = h[k]
-        candle.low = lo[k]
-        candle.close = c[k]
-        candle.volume = v[k]
+        candle.open = op
+        candle.high = hi
+        candle.low = low
+        candle.close = close
+        candle.volume = vol
         candle.__class__ = Candle  # type: ignore[assignment]
         return candle  # type: ignore[return-value]
 
