@@ -6,7 +6,6 @@ Exit codes: 0 ok, 2 configuration error (one line on stderr, no traceback).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -155,7 +154,7 @@ def check_report_dir(report: Path) -> None:
 
 def run(args: argparse.Namespace, config: UnifiedConfig) -> int:
     """Run the ``backtest`` subcommand; config errors propagate to main (exit 2)."""
-    from kinetic.backtest.runner import BacktestRunner
+    from kinetic.backtest.runner import BacktestRunner, run_sync
     from kinetic.cli_output import print_stdout
     from kinetic.logging import configure_logging
 
@@ -165,7 +164,7 @@ def run(args: argparse.Namespace, config: UnifiedConfig) -> int:
     if args.report:
         check_report_dir(Path(args.report))
     runner = BacktestRunner(config, opts, progress=not args.no_progress)
-    result = asyncio.run(runner.run())
+    result = run_sync(runner)
     data = output(result, args.report)
     shown = print_stdout(json.dumps(data) if args.json else render_text(data))
     if shown and args.report and not args.json:

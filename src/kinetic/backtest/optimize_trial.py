@@ -14,7 +14,6 @@ pruner can stop a poor trial early.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import itertools
 from dataclasses import dataclass
@@ -97,10 +96,10 @@ class TrialSetup:
 def run_backtest(setup: TrialSetup, values: dict[str, str], start_ms: int,
                  end_ms: int) -> BacktestResult:  # fmt: skip
     """Run one backtest through the runner's public API (config errors raise)."""
-    from kinetic.backtest.runner import BacktestRunner
+    from kinetic.backtest.runner import BacktestRunner, run_sync
 
     opts = setup.options_for(values, start_ms, end_ms)
-    return asyncio.run(BacktestRunner(setup.config, opts, progress=False).run())
+    return run_sync(BacktestRunner(setup.config, opts, progress=False))
 
 
 def metrics_of(result: BacktestResult) -> dict[str, Any]:

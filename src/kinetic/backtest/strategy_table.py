@@ -11,7 +11,6 @@ recomputes the out-of-sample figures and compares them with the published ones.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from config import UnifiedConfig
 from kinetic.backtest.data import parse_time_ms
 from kinetic.backtest.options import BacktestOptions
 from kinetic.backtest.report import summary
-from kinetic.backtest.runner import BacktestRunner
+from kinetic.backtest.runner import BacktestRunner, run_sync
 from kinetic.backtest.validated import BUILT_IN, ENGINES
 
 DATA = Path("data/backtest/binance_BTCUSDT_5m_2020-12-01_2021-07-17.csv.gz")
@@ -71,7 +70,7 @@ def run_window(
         engines=(engine,), symbols=(SYMBOL,), data=(root / DATA,), strategy=strategy,
         start_ms=parse_time_ms(window[0], "--from"), end_ms=parse_time_ms(window[1], "--to"),
     )  # fmt: skip
-    result = asyncio.run(BacktestRunner(UnifiedConfig(), opts, progress=False).run())
+    result = run_sync(BacktestRunner(UnifiedConfig(), opts, progress=False))
     data = summary(result)
     arrays = result.series[SYMBOL]
     hold = (float(arrays.close[-1]) / float(arrays.open[0]) - 1.0) * 100.0

@@ -31,6 +31,10 @@ FINE = Decimal("0.00000001")
 _ZERO = Decimal(0)
 NO_CAP = Decimal("1e18")
 WINDOW = 600  # candles kept per symbol: strategies keep their own incremental state
+# final orders, and fills per symbol, each SimExchange keeps queryable: the OMS reads back
+# only its recent fills, and the recorder counts every order and fill for the report (a
+# paper venue's 20,000, ``venues.sim.book``, held ~15 MiB on the bench's confluence run)
+VENUE_HISTORY = 1_000
 
 
 @dataclass
@@ -178,6 +182,7 @@ def build_world(
         capital = engine_capital(config, allocator, name)
         insts = instruments_for(MARKETS[name], symbols, opts.units)
         venue = make_sim_venue(config, name, symbols, clock, capital, instruments=insts)
+        venue.keep_history(VENUE_HISTORY, VENUE_HISTORY)
         store = CandleStore(maxlen=WINDOW)
         engine = build_engine(
             name, config, venue, store, recorder, clock, symbols, capital,

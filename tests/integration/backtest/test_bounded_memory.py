@@ -16,22 +16,21 @@ import pytest
 from kinetic.backtest.driver import Driver
 from kinetic.backtest.options import BacktestOptions
 from kinetic.backtest.runner import BacktestRunner
+from kinetic.backtest import world as world_module
 from kinetic.backtest.world import build_world
 from kinetic.domain import Candle, Signal
 from kinetic.execution.oms import RECENT_FINAL, RECENT_REASONS
-from kinetic.venues.sim import book
 from tests.unit.backtest.bt_kit import ROOT, base_config
 
 DATA = ROOT / "data/backtest"
-FINAL_KEPT = 300  # the simulators' window of final orders, made small for the test
+FINAL_KEPT = 300  # the simulators' window of final orders (a backtest's), smaller here
 
 
 @pytest.mark.slow
 async def test_thousands_of_refused_cancelled_and_filled_orders_stay_bounded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(book, "MAX_FINAL_ORDERS", FINAL_KEPT)
-    monkeypatch.setattr(book, "MAX_FILLS_PER_SYMBOL", FINAL_KEPT)
+    monkeypatch.setattr(world_module, "VENUE_HISTORY", FINAL_KEPT)
     opts = BacktestOptions(
         engines=("spot", "futures"), symbols=("BTCUSDT", "ETHUSDT"),
         data=(DATA / "binance_BTCUSDT_1m_2021-04-20_2021-05-20.csv.gz",

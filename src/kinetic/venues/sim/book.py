@@ -18,16 +18,27 @@ _FINAL = frozenset(s for s in OrderStatus if s.is_terminal)  # ``is_terminal``, 
 
 
 class OrderBook:
-    """Keep orders by client id (open ones, and the newest ``MAX_FINAL_ORDERS`` final
-    ones), open orders by symbol, and the newest fills by symbol."""
+    """Keep orders by client id (open ones, and the newest ``max_final`` final ones), open
+    orders by symbol, and the newest fills by symbol (``max_fills`` to twice as many)."""
 
     def __init__(self) -> None:
+        # read at construction: a test may narrow the module's windows before it
+        self.max_final = MAX_FINAL_ORDERS
+        self.max_fills = MAX_FILLS_PER_SYMBOL
         self._orders: dict[str, Order] = {}
         self._final: dict[str, None] = {}  # final client ids, oldest first
         self._open: dict[str, dict[str, Order]] = {}
         self._fills: dict[str, list[Fill]] = {}
         self._fill_ts: dict[str, list[int]] = {}  # per symbol, while times never go back
         self._fill_total: dict[str, int] = {}  # fills ever added per symbol
+
+    def narrow(self, final_orders: int, fills_per_symbol: int) -> None:
+        """Keep at most ``final_orders`` final orders and ``fills_per_symbol`` fills (to
+        twice as many, trimmed in batches) from now on; the excess goes with the next
+        order retired or fill added."""
+        if final_orders < 1 or fills_per_symbol < 1:
+            raise ValueError("a history window keeps at least one order and one fill")
+        self.max_final, self.max_fills = final_orders, fills_per_symbol
 
     def retained(self) -> dict[str, int]:
         """How many orders and fills this book keeps (bounded, not the whole history)."""
@@ -58,7 +69,7 @@ class OrderBook:
 
     def _retire(self, client_order_id: str) -> None:
         self._final[client_order_id] = None
-        if len(self._final) > MAX_FINAL_ORDERS:
+        while len(self._final) > self.max_final:  # once, unless the window was narrowed
             oldest = next(iter(self._final))
             del self._final[oldest]
             self._orders.pop(oldest, None)
@@ -91,10 +102,11 @@ class OrderBook:
             times.append(fill.ts_ms)
         else:  # the clock went back: fall back to scanning this symbol's fills
             times.clear()
-        if len(fills) > 2 * MAX_FILLS_PER_SYMBOL:  # in batches: amortised O(1) per fill
-            del fills[:-MAX_FILLS_PER_SYMBOL]
+        keep = self.max_fills
+        if len(fills) > 2 * keep:  # in batches: amortised O(1) per fill
+            del fills[:-keep]
             if times:
-                del times[:-MAX_FILLS_PER_SYMBOL]
+                del times[:-keep]
 
     def fill_total(self, symbol: str) -> int:
         """How many fills were ever added for ``symbol`` (moves with every new one)."""

@@ -258,6 +258,11 @@ class SimVenueBase:
         """How many orders and fills the simulator keeps in memory (bounded)."""
         return self._book.retained()
 
+    def keep_history(self, final_orders: int, fills_per_symbol: int) -> None:
+        """Narrow how many final orders, and fills per symbol, stay queryable (by default
+        ``book.MAX_FINAL_ORDERS`` and ``book.MAX_FILLS_PER_SYMBOL``)."""
+        self._book.narrow(final_orders, fills_per_symbol)
+
     def resting_orders(self) -> list[Order]:
         """The live open orders of every symbol (sync, not copies: read, never change)."""
         return self._book.all_open()
