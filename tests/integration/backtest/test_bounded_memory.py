@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from kinetic.backtest import world as world_module
 from kinetic.backtest.driver import Driver
 from kinetic.backtest.options import BacktestOptions
 from kinetic.backtest.runner import BacktestRunner
-from kinetic.backtest import world as world_module
 from kinetic.backtest.world import build_world
 from kinetic.domain import Candle, Signal
 from kinetic.execution.oms import RECENT_FINAL, RECENT_REASONS
