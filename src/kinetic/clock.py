@@ -5,6 +5,9 @@
   clock from a chosen start instant; used by replay mode.
 * ``ManualClock`` — time moves only when ``advance``/``set`` is called; sleepers wake
   when their deadline is reached. Used by tests and the backtester.
+* ``block`` — a blocking wait on wall time for synchronous code that runs no event loop
+  (the optimize CLI polling a study storage shared with other machines); such code takes
+  it as a parameter, as async code takes a clock, and tests pass their own.
 """
 
 from __future__ import annotations
@@ -114,3 +117,8 @@ class ManualClock(_ClockBase):
     @property
     def sleepers(self) -> int:
         return sum(1 for _, _, f in self._waiters if not f.done())
+
+
+def block(seconds: float) -> None:
+    """Wait ``seconds`` of wall time, blocking the thread (synchronous code only)."""
+    time.sleep(max(0.0, seconds))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import signal
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ from kinetic.backtest.optimize_worker import (
     run_worker,
     worker_process_main,
 )
+from kinetic.clock import block
 
 if TYPE_CHECKING:
     import optuna
@@ -247,8 +247,10 @@ def _stop(procs: list[Any]) -> None:
 
 
 def _wait_for_others(studies: list[optuna.Study], total: int, done: Callable[[], int],
-                     progress: Callable[[int, int], None] | None) -> None:  # fmt: skip
-    """Trials still running on other machines: wait for them (or their heartbeat to lapse)."""
+                     progress: Callable[[int, int], None] | None,
+                     pause: Callable[[float], None] = block) -> None:  # fmt: skip
+    """Trials still running on other machines: wait for them (or their heartbeat to lapse),
+    polling the shared storage every ``2 * POLL_SECONDS`` (``pause``: a blocking wait)."""
     from optuna.storages import fail_stale_trials
     from optuna.trial import TrialState
 
@@ -261,8 +263,7 @@ def _wait_for_others(studies: list[optuna.Study], total: int, done: Callable[[],
             progress(done(), total)
         if not running:
             return
-        # sync CLI, no event loop; other machines' trials show only in the shared storage
-        time.sleep(POLL_SECONDS * 2)
+        pause(POLL_SECONDS * 2)  # other machines' trials show only in the shared storage
 
 
 def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:

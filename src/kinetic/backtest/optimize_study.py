@@ -16,13 +16,14 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from config import ConfigValidationError
+from kinetic.clock import block
 
 if TYPE_CHECKING:
     import optuna
@@ -87,7 +88,9 @@ def _plain_engine(storage: Storage, **kwargs: Any) -> Engine:
     return create_engine(storage.url, poolclass=NullPool, **_engine_kwargs(storage), **kwargs)
 
 
-def open_storage(storage: Storage) -> optuna.storages.RDBStorage:
+def open_storage(
+    storage: Storage, pause: Callable[[float], None] = block
+) -> optuna.storages.RDBStorage:
     """Open (creating the tables, and the PostgreSQL schema, if needed) the study storage."""
     import optuna
     from sqlalchemy import text
@@ -121,8 +124,7 @@ def open_storage(storage: Storage) -> optuna.storages.RDBStorage:
             # CREATE/INSERT fails; the tables exist now, so the next attempt opens them
             if attempt == INIT_ATTEMPTS - 1:
                 raise
-            # sync code, no event loop; the racer may be on another machine: nothing to await
-            time.sleep(0.2 * (attempt + 1))
+            pause(0.2 * (attempt + 1))  # the racer may be on another machine
     raise AssertionError("unreachable")
 
 
