@@ -15,8 +15,9 @@ from config import UnifiedConfig
 from kinetic.clock import Clock
 from kinetic.costs import CostModel
 from kinetic.domain import CapitalAllocation, Instrument, MarketType
-from kinetic.engines.base import AlwaysActive, BaseEngine, EngineDeps, EntrySizer, StateGate
+from kinetic.engines.base import BaseEngine, EngineDeps, EntrySizer
 from kinetic.engines.futures import FuturesEngine
+from kinetic.engines.gate import AlwaysActive, StateGate
 from kinetic.engines.spot import SpotEngine
 from kinetic.errors import StartupError as StartupError  # re-exported
 from kinetic.execution.oms import OrderManager

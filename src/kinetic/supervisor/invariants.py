@@ -24,7 +24,8 @@ from decimal import Decimal
 from config import UnifiedConfig
 from kinetic.clock import Clock
 from kinetic.domain import ZERO, MarketType, OrderType, TradingState
-from kinetic.engines.base import BaseEngine, StateGate
+from kinetic.engines.base import BaseEngine
+from kinetic.engines.gate import StateGate
 from kinetic.execution.recorder import Recorder
 from kinetic.logging import get_logger
 
