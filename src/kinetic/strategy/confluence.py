@@ -28,7 +28,7 @@ import numpy as np
 from kinetic.domain import Candle, Direction, Signal
 from kinetic.strategy.action_bars import every_bar
 from kinetic.strategy.base import Tunable, clamp01, flat_signal, to_confidence
-from kinetic.strategy.confluence_arrays import Lookup, lookup
+from kinetic.strategy.confluence_arrays import WARM, Lookup, lookup
 from kinetic.strategy.confluence_stepped import stepped_signal
 from kinetic.strategy.features import FeatureParams, Features, FeatureState
 from kinetic.strategy.futures_regime import RegimeDetector
@@ -232,7 +232,8 @@ class ConfluenceStrategy(Tunable):
             math.isfinite(w) for w in self.scorer.weights.values()
         ):
             found = lookup(arrays, self._params, self.scorer.weights, self.confidence_scale,
-                           self.min_confidence)  # fmt: skip
+                           self.min_confidence, (self.detector.adx_trending,
+                                                 self.detector.adx_sideways))  # fmt: skip
         if found is None:
             return self._shadow_masks(arrays)
         side, kept = found
@@ -295,11 +296,11 @@ class ConfluenceStrategy(Tunable):
         i, cols = pre.cursor, pre.cols
         assert cols is not None  # is_next: bar i exists
         pre.move(i + 1)
-        if not cols.warm.item(i):
+        code = cols.code.item(i)
+        if not code & WARM:
             return flat_signal(candle, f"warming up ({i + 1}/{self.warmup})")
-        regime = self.detector.detect(cols.adx.item(i))
         return stepped_signal(cols, i, candle, self.scorer.weights, self.confidence_scale,
-                              self.min_confidence, regime)  # fmt: skip
+                              self.min_confidence, code)  # fmt: skip
 
     def on_candle(self, candle: Candle) -> Signal:
         """Consume one closed candle; return the scored decision."""

@@ -122,23 +122,28 @@ def columns(arrays: CandleArrays, params: FeatureParams) -> Columns | None:
                    hammer, doji)  # fmt: skip
 
 
+# what a stepped bar's signal needs beyond five values, as flags (``Lookup.code``)
+WARM = 1  # the features are defined
+MACD_UP, MACD_DOWN = 2, 4  # the MACD histogram's sign
+TURNING = 8  # %K beyond %D toward its side: above it below 20, below it above 80
+SUPPORT, RESISTANCE = 16, 32  # the side of the level the evidence names
+BULLISH, BEARISH = 64, 128  # engulfing
+HAMMER, STAR = 256, 512  # hammer, shooting star
+DOJI = 1024
+TRENDING, SIDEWAYS = 2048, 4096  # the regime from the ADX (neither: transitional)
+
+
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    """What a stepped bar's signal needs (``ConfluenceStrategy._looked_up``), per bar."""
+    """What a stepped bar's signal needs (``ConfluenceStrategy._looked_up``), per bar:
+    the flags and the five values its evidence, reason and ``atr`` are made of."""
 
-    warm: np.ndarray
+    code: np.ndarray  # uint16 flags
     spread: F64
-    macd: np.ndarray
     rsi: F64
     atr: F64
-    adx: F64
-    stoch_k: F64
-    stoch_d: F64
+    stoch_k: F64  # nan while the stochastic is not warm
     level: F64  # the support or resistance the evidence names (nan: none in reach)
-    level_side: np.ndarray  # int8: 1 support, -1 resistance, 0 none
-    engulfing: np.ndarray  # int8 (``Columns``): the patterns without the previous candle
-    hammer: np.ndarray
-    doji: np.ndarray
 
 
 def lookup(
@@ -147,18 +152,40 @@ def lookup(
     weights: Mapping[str, float],
     scale: float,
     min_confidence: int,
+    regime: tuple[float, float] = (25.0, 15.0),
 ) -> tuple[np.ndarray, Lookup] | None:
-    """Every bar's side (``decisions``) and the values kept for stepped bars; None: the
+    """Every bar's side (``decisions``) and the values kept for stepped bars, the regime
+    from ``regime``'s ADX thresholds (``RegimeDetector``'s trending, sideways); None: the
     data is not taken (``columns``)."""  # fmt: skip
     cols = columns(arrays, params)
     if cols is None:
         return None
     close = np.asarray(arrays.close, np.float64)
     side, _, level, level_side = decisions(cols, close, weights, scale, min_confidence)
-    kept = Lookup(cols.warm, cols.spread, cols.macd, cols.rsi, cols.atr, cols.adx,
-                  cols.stoch_k, cols.stoch_d, level, level_side, cols.engulfing, cols.hammer,
-                  cols.doji)  # fmt: skip
-    return side, kept
+    code = flags(cols, level_side, *regime)
+    return side, Lookup(code, cols.spread, cols.rsi, cols.atr, cols.stoch_k, level)
+
+
+def flags(cols: Columns, level_side: np.ndarray, trending: float, sideways: float) -> np.ndarray:
+    """``Lookup.code`` per bar: the flags of ``cols`` and of the level evidence's side, the
+    regime as ``RegimeDetector(trending, sideways).detect`` decides it (in blocks)."""
+    n = len(level_side)
+    code = np.zeros(n, np.uint16)
+    for lo in range(0, n, _ROWS):
+        part = slice(lo, min(lo + _ROWS, n))
+        k, d, adx = cols.stoch_k[part], cols.stoch_d[part], cols.adx[part]
+        macd, engulfing, hammer = cols.macd[part], cols.engulfing[part], cols.hammer[part]
+        trend = adx >= trending
+        with np.errstate(invalid="ignore"):
+            turning = np.where(k < 20.0, k > d, k < d)
+        code[part] = (
+            cols.warm[part] * WARM + (macd > 0) * MACD_UP + (macd < 0) * MACD_DOWN
+            + turning * TURNING + (level_side[part] > 0) * SUPPORT
+            + (level_side[part] < 0) * RESISTANCE + (engulfing > 0) * BULLISH
+            + (engulfing < 0) * BEARISH + (hammer > 0) * HAMMER + (hammer < 0) * STAR
+            + cols.doji[part] * DOJI + trend * TRENDING + (~trend & (adx < sideways)) * SIDEWAYS
+        )  # fmt: skip
+    return code
 
 
 def stochastic(high: F64, low: F64, close: F64, n: int, smooth: int) -> tuple[F64, F64]:
@@ -300,15 +327,19 @@ def _nearest(
     size = len(close)
     none, pick = (-np.inf, np.maximum) if below else (np.inf, np.minimum)
     padded = np.r_[np.full(keep, none), levels]  # padded[keep + q]: level q
+    seen = np.zeros(size, np.int32)  # seen[i]: the levels confirmed at bars up to i
+    seen[confirmed] = 1  # (distinct, ascending, below size)
+    np.cumsum(seen, out=seen)
     for lo in range(0, size, _ROWS):
         hi = min(lo + _ROWS, size)
         price = close[lo:hi]
-        at = np.searchsorted(confirmed, np.arange(lo, hi), side="right")  # levels seen
+        at = seen[lo:hi]
         best = np.full(hi - lo, none)
         for back in range(keep):  # the last, the one before, ...: levels seen - 1 - back
             v = padded[keep - 1 - back :].take(at)
-            pick(best, np.where((v <= price) if below else (v >= price), v, none), out=best)
-        out[lo:hi] = np.where(best == none, np.nan, best)
+            pick(best, v, out=best, where=(v <= price) if below else (v >= price))
+        best[best == none] = np.nan
+        out[lo:hi] = best
 
 
 def patterns(o: F64, h: F64, lo: F64, c: F64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -418,10 +449,10 @@ def _decide(
             ("support_resistance", level_side, level_strength),
         )
         long_, short = np.zeros(len(close)), np.zeros(len(close))
-        for name, side, strength in evidence:
+        for name, side, strength in evidence:  # adding 0.0 elsewhere: nothing added
             points = weights.get(name, 0.0) * strength
-            long_ += np.where(side == 1, points, 0.0)
-            short += np.where(side == -1, points, 0.0)
+            np.add(long_, points, out=long_, where=side == 1)
+            np.add(short, points, out=short, where=side == -1)
     raw = np.clip(np.rint(np.maximum(long_, short) - OPPOSING_COST * np.minimum(long_, short)),
                   0, 100)  # fmt: skip
     confidence = np.clip(np.rint(raw * scale), 0, 100)

@@ -42,6 +42,7 @@ from kinetic.strategy.confluence import ConfluenceStrategy, _indicators, _patter
 from kinetic.strategy.confluence_arrays import (
     Columns,
     decisions,
+    flags,
     fsums,
     patterns,
     rolling_extreme,
@@ -49,7 +50,9 @@ from kinetic.strategy.confluence_arrays import (
     stochastic,
     swing_levels,
 )
+from kinetic.strategy.confluence_stepped import regime_of
 from kinetic.strategy.features import FeatureParams, FeatureState
+from kinetic.strategy.futures_regime import RegimeDetector
 from kinetic.strategy.indicators import RollingSum, StochasticState, StochasticValue
 from kinetic.strategy.patterns import (
     Levels,
@@ -60,7 +63,7 @@ from kinetic.strategy.patterns import (
     hammer,
     shooting_star,
 )
-from kinetic.strategy.scoring import DEFAULT_WEIGHTS, SignalScorer
+from kinetic.strategy.scoring import DEFAULT_WEIGHTS, Evidence, SignalScorer
 from tests.unit.backtest.bt_kit import CRASH_5M
 
 SYMBOL = "BTCUSDT"
@@ -106,6 +109,7 @@ _MAKE = st.fixed_dictionaries(
         "min_confidence": st.sampled_from([0, 10, 30, 60]),
         "confidence_scale": st.sampled_from([1.0, 1.5, 1.75, 2.0]),  # 2.0: "2" (:g)
         "weights": _WEIGHTS,
+        "adx": st.sampled_from([(25.0, 15.0), (22.0, 18.0), (40.0, 0.0)]),  # the regime's
     }
 )
 
@@ -113,8 +117,10 @@ _MAKE = st.fixed_dictionaries(
 def _make(kw: dict[str, object]) -> ConfluenceStrategy:
     weights = kw["weights"]
     scorer = None if weights is None else SignalScorer(weights)  # type: ignore[arg-type]
+    trending, sideways = kw.get("adx", (25.0, 15.0))  # type: ignore[misc]
     return ConfluenceStrategy(kw["min_confidence"], scorer=scorer,  # type: ignore[arg-type]
-                              confidence_scale=kw["confidence_scale"])  # type: ignore[arg-type]  # fmt: skip
+                              confidence_scale=kw["confidence_scale"],  # type: ignore[arg-type]
+                              adx_trending=trending, adx_sideways=sideways)  # fmt: skip
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
@@ -445,3 +451,35 @@ def test_fsums_of_random_triples(seed: int, size: int, scale: int) -> None:
              for _ in range(3)]  # fmt: skip
     want = [math.fsum(r) for r in zip(*(t.tolist() for t in terms), strict=True)]
     assert fsums(terms).tolist() == want
+
+
+@pytest.mark.parametrize("thresholds", [(25.0, 15.0), (20.0, 0.0), (30.5, 30.0)])
+def test_the_flags_name_the_detectors_regime(thresholds: tuple[float, float]) -> None:
+    """``flags``' regime is ``RegimeDetector.detect`` of the ADX, at the thresholds too."""
+    adx = np.array([0.0, 14.999, 15.0, 20.0, 24.999, 25.0, 30.0, 30.5, 60.0, math.nan])
+    n = len(adx)
+    zeros, none = np.zeros(n, np.int8), np.full(n, math.nan)
+    cols = Columns(np.ones(n, np.bool_), none, none, none, adx, zeros, none, none, none, none,
+                   zeros, zeros, np.zeros(n, np.bool_))  # fmt: skip
+    code = flags(cols, zeros, *thresholds)
+    detector = RegimeDetector(*thresholds)
+    assert [regime_of(c) for c in code.tolist()] == [detector.detect(a) for a in adx.tolist()]
+
+
+@pytest.mark.parametrize("points", [0.04999996, 0.14999997, 0.25, 1.2345678, 7.0])
+def test_a_stepped_reason_rounds_as_the_scorer(points: float) -> None:
+    """``confluence_stepped`` explains each part by its points rounded to 6 places first
+    (0.04999996 reads +0.1), for the parts drawn from a price and the memoised ones."""
+    scorer = SignalScorer(dict.fromkeys(DEFAULT_WEIGHTS, 1.0))
+    evidence = [
+        Evidence("ema_trend", Direction.LONG, points, "a"),
+        Evidence("rsi", Direction.SHORT, points / 3.0, "b"),
+        Evidence("macd", Direction.LONG, points),
+        Evidence("stochastic", Direction.SHORT, points / 9.0, "c"),
+    ]
+    score = scorer.score(evidence)
+    items = [(e.name, e.side, scorer.points(e), e.detail or None) for e in evidence]
+    with mock.patch.object(confluence_stepped, "_PARTS", {}):
+        for _ in range(2):  # memoised, then from the memo
+            got = confluence_stepped._explained(items, score.side, score.confidence)
+            assert got == (score.components, score.reason)
