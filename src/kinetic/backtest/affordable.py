@@ -174,6 +174,7 @@ class Acting:
     _positive: list[bool] = field(default_factory=list)
     _configured: list[bool] = field(default_factory=list)  # per slot
     _terms: dict[tuple[int, int], FloorTerms | None] = field(default_factory=dict)
+    narrows: list[list[bool]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._symbols = list(self.series)
@@ -181,6 +182,9 @@ class Acting:
         # the plan refuses a price <= 0 (and a nan close is not one)
         self._positive = [len(a.close) == 0 or bool(a.close.min() > 0) for a in self._arrays]
         self._configured = [configured_for_it(slot.engine) for slot in self.world.slots]
+        # per slot, per symbol: whether ``next_act`` can narrow the action index's answer
+        # for a flat engine (else it is that answer, ``ActionIndex.next_act``)
+        self.narrows = [[c and p for p in self._positive] for c in self._configured]
 
     def next_act(self, slot: int, w: int, kind: Kind, g: int, h: int, flat: bool) -> int:
         """The first group ``>= g`` where the slot's strategy could make its engine act

@@ -39,6 +39,7 @@ from kinetic.backtest.stepper import step_every_bar
 from kinetic.backtest.stretch import (
     _FLOATS,
     MARGIN,
+    CurveFill,
     Stretch,
     as_float,
     levels_clear_until,
@@ -55,6 +56,9 @@ from kinetic.supervisor.risk_monitor import BreakerTrip, RiskAction
 DAY_S = 86_400
 DAY_MS = DAY_S * 1000
 MAX_RUN = 4096  # groups examined per skip decision (bounds the work of a refused one)
+# enum members as module globals: on Python 3.11 an attribute of an Enum class goes
+# through ``EnumType.__getattr__``'s hook (~150 instructions), a global is one lookup
+_SPOT, _FUTURES, _LONG = MarketType.SPOT, MarketType.FUTURES, PositionSide.LONG
 
 
 def _clock(close_ms: Any) -> float:
@@ -124,12 +128,19 @@ class Driver:
     _index: ActionIndex | None = None  # where the strategies could act (None: no skipping)
     _acting: Acting | None = None  # ``_index`` narrowed to the entries an account affords
     _arrays: list[CandleArrays] = field(default_factory=list)
+    _symbols: list[str] = field(default_factory=list)
+    _monitor: Any = None  # the orchestrator's GlobalRiskMonitor (read once per stretch)
+    _nan_free: dict[int, bool] = field(default_factory=dict)  # per symbol: no nan close
+    # the skipped stretches' curve values (made again by ``run`` for its curve)
+    _fill: CurveFill = field(default_factory=lambda: CurveFill(np.zeros(0), np.zeros(0), None))
     _close_ms: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # per group
     # per symbol: ``stretch.coarse_extremes`` of its bars, made on first use
     _coarse: dict[int, tuple[list[float], list[float]] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._arrays = list(self.series.values())
+        self._symbols = list(self.series)
+        self._monitor = self.world.orchestrator.risk_monitor
 
     async def run(self) -> Curve:
         """Drive every bar, then close what is still open at the last close."""
@@ -147,6 +158,9 @@ class Driver:
         curve = Curve.sized(len(starts) + 1)
         curve.ts_ms[: len(starts)] = close[starts]  # one curve point per group
         self._close_ms = curve.ts_ms[: len(starts)]  # a view: each group's close time
+        # skipped stretches' values, written in batches (curve point k is group k)
+        one = self._arrays[0].close if len(self._arrays) == 1 else None
+        self._fill = CurveFill(curve.equity, curve.exposed, one)
         static_end = self._index.static_end if self._index is not None else None
         g, groups = 0, len(starts)
         if static_end is None and len(bars) == 1 and groups == n:
@@ -154,23 +168,20 @@ class Driver:
             g = groups
         step_next = False  # a stretch ended where something can happen: step that group
         while g < groups:
-            i, j = starts.item(g), ends.item(g)  # .item(): a Python int, no numpy scalar
-            if (
-                static_end is not None
-                and not step_next
-                and g >= self._hold_until
-                and static_end.item(g) > g
-            ):
-                cap = g + MAX_RUN
-                stretch = self._skippable(g, min(static_end.item(g), cap))
-                if stretch is not None:
-                    self._fast_forward(stretch, which, index, starts, ends, curve)
-                    g = stretch.h
-                    step_next = g < cap  # cut by MAX_RUN only: the next group may skip
-                    if self.progress is not None:
-                        self.progress(ends.item(g - 1), n)
-                    continue
+            if static_end is not None and not step_next and g >= self._hold_until:
+                end = static_end.item(g)  # .item(): a Python int, no numpy scalar
+                if end > g:
+                    cap = g + MAX_RUN
+                    stretch = self._skippable(g, end if end < cap else cap)
+                    if stretch is not None:
+                        self._fast_forward(stretch, which, index, starts, ends, curve)
+                        g = stretch.h
+                        step_next = g < cap  # cut by MAX_RUN only: the next group may skip
+                        if self.progress is not None:
+                            self.progress(ends.item(g - 1), n)
+                        continue
             step_next = False
+            i, j = starts.item(g), ends.item(g)
             if j - i == 1:  # one bar (one symbol): no list comprehension
                 w = which.item(i)
                 group = [(bars[w], index.item(i), lengths[w])] if w >= 0 else []
@@ -185,6 +196,7 @@ class Driver:
             if self.progress is not None:
                 self.progress(j, n)
             g += 1
+        self._fill.flush()
         await self._close_out(bars, lengths)
         curve.add(int(close[-1]) if n else 0, *self._mark())
         return curve.trimmed()
@@ -218,7 +230,7 @@ class Driver:
         must not trip on any value of the stretch (``_risk_quiet``); if it might, the
         whole run is stepped.
         """
-        monitor = self.world.orchestrator.risk_monitor
+        monitor = self._monitor
         held_entries = monitor.breaker_in_force()  # no engine can open anything
         if held_entries and monitor.circuit_breaker_active:
             until = monitor.circuit_breaker_until
@@ -235,7 +247,7 @@ class Driver:
         if h <= g:
             return None
         stretch = self._values(g, h, held)
-        if not self._risk_quiet(stretch):
+        if not self._risk_quiet(stretch.low, stretch.high):
             self._hold_until = h
             return None
         return stretch
@@ -247,17 +259,21 @@ class Driver:
         an engine is not settled or has other orders than its stops); fills ``held``."""
         acting = self._acting
         assert acting is not None
+        index, narrows = acting.index, acting.narrows
+        symbols = self._symbols
         # the action index first: it is a lookup, and a strategy that acts often refuses
         # most stretches right there; the engines' order books are read only after it
         for k, slot in enumerate(self.world.slots):
             engine = slot.engine
             book = engine.d.positions.positions
-            futures = engine.market is MarketType.FUTURES
-            for w, symbol in enumerate(self.series):
+            futures = engine.market is _FUTURES
+            for w, symbol in enumerate(symbols):
                 pos = book.get(symbol)
                 if pos is not None:
-                    kind: Kind = "short" if pos.side is PositionSide.LONG else "long"
+                    kind: Kind = "short" if pos.side is _LONG else "long"
                     held.append((slot, w, pos))
+                    # held: ``Acting.next_act`` is the action index's answer
+                    first = index.next_act(k, w, kind, g)
                 elif held_entries and engine.d.risk.last_refusal(symbol) == HELD_CODE:
                     # a flat engine's signal while a breaker holds entries is refused, and
                     # counted once per episode: once this symbol's last refusal is the
@@ -265,9 +281,14 @@ class Driver:
                     continue
                 else:
                     kind = "any" if futures else "long"
-                h = min(h, acting.next_act(k, w, kind, g, h, pos is None and not held_entries))
-                if h <= g:
+                    if narrows[k][w] and not held_entries:
+                        first = acting.next_act(k, w, kind, g, h, True)
+                    else:  # what ``Acting.next_act`` answers then
+                        first = index.next_act(k, w, kind, g)
+                if first <= g:
                     return g
+                if first < h:
+                    h = first
         for slot in self.world.slots:
             if not slot.engine.settled() or not self._only_stops(slot):
                 return g
@@ -279,19 +300,21 @@ class Driver:
 
     _values = stretch_values
 
-    def _risk_quiet(self, stretch: _Stretch) -> bool:
-        """True when no value of the stretch can trip a breaker, in any order.
+    def _risk_quiet(self, low: float, high: float) -> bool:
+        """True when no value of a stretch (lowest ``low``, highest ``high``) can trip a
+        breaker, in any order.
 
         The monitor's own predicates (``would_trip``, no state change) decide on the
         worst case of the stretch: the highest value as the peak and the lowest as the
         current value, both moved by a small margin against us.
         """
-        monitor = self.world.orchestrator.risk_monitor
-        low, high = stretch.low, stretch.high
+        monitor = self._monitor
         if not (low > 0 and math.isfinite(high)) or monitor.day is None:
             return False
-        peak = max(monitor.peak_portfolio_value, high) * (1 + MARGIN)
-        return not monitor.would_trip(peak, low * (1 - MARGIN))
+        peak = monitor.peak_portfolio_value
+        if high > peak:  # ``max(peak, high)``, without the builtin's call
+            peak = high
+        return not monitor.would_trip(peak * (1 + MARGIN), low * (1 - MARGIN))
 
     def _fast_forward(
         self,
@@ -304,49 +327,69 @@ class Driver:
     ) -> None:
         """Skip the stretch's groups: curve values, risk monitor, positions, strategies."""
         g, h = stretch.g, stretch.h
-        k = curve.n  # curve.ts_ms already holds every group's close time
+        # curve point k is group k; curve.ts_ms already holds every group's close time
         if stretch.values is not None:
-            curve.equity[k : k + h - g] = stretch.values
-            curve.exposed[k : k + h - g] = stretch.held
+            curve.equity[g:h] = stretch.values
+            curve.exposed[g:h] = stretch.held
+        elif stretch.held:  # ``scale * close + base``, computed in ``_fill``'s batches
+            self._fill.held(g, h, stretch.scale, stretch.base)
         else:
-            curve.equity[k : k + h - g] = stretch.low  # flat: exposed stays False
+            self._fill.flat(g, h, stretch.low)  # flat: exposed stays False
         curve.n += h - g
         # the monitor's state after feeding each value (same day, no trip, no breaker)
-        # equals its state after the highest value and then the last one
-        monitor = self.world.orchestrator.risk_monitor
-        if stretch.high != stretch.last:
-            monitor.update(stretch.high)
-        monitor.update(stretch.last)
-        self._last_risk = (stretch.last, int(self.world.clock.time()) // DAY_S)
-        lo_bar, hi_bar = starts.item(g), ends.item(h - 1)
-        self.skipped += hi_bar - lo_bar
+        # equals its state after the highest value and then the last one; and feeding
+        # the highest leaves what the last one's update does not set again: the peak,
+        # ``max(peak, high)`` (no trip on either, ``_risk_quiet``). One update, then.
+        monitor = self._monitor
+        high = stretch.high
+        if high > monitor.peak_portfolio_value:
+            monitor.peak_portfolio_value = high
+        last = stretch.last
+        monitor.update(last)
+        self._last_risk = (last, int(self.world.clock.time()) // DAY_S)
         action = self._index
         assert action is not None
+        if action.identity:  # bar i is group i
+            self.skipped += h - g
+        else:
+            self.skipped += ends.item(h - 1) - starts.item(g)
+        self._forward_bars(action, g, h)
+
+    def _forward_bars(self, action: ActionIndex, g: int, h: int) -> None:
+        """Each symbol's skipped bars to the engines that follow them, and to every
+        strategy's ``fast_forward``."""
+        slots = self.world.slots
         for w, (symbol, arrays) in enumerate(self.series.items()):
             first, stop = action.bars(w, g, h)
             if stop <= first:
                 continue
-            for slot in self.world.slots:
-                pos = slot.engine.d.positions.positions.get(symbol)
-                if pos is not None and slot.engine.follows_skipped_bars:
+            for slot in slots:
+                engine = slot.engine
+                if not engine.follows_skipped_bars:
+                    continue
+                pos = engine.d.positions.positions.get(symbol)
+                if pos is not None:
                     high = float(arrays.high[first:stop].max())
                     low = float(arrays.low[first:stop].min())
-                    slot.engine.skipped_bars(pos, high, low)
+                    engine.skipped_bars(pos, high, low)
             for strategy in self._forwarders:
                 strategy.fast_forward(symbol, arrays, first, stop)
 
     async def _step(
         self, close_ms: int, group: list[tuple[Bars, int, int]], last: bool
     ) -> tuple[float, bool]:
-        slots = self.world.slots
-        self.world.clock.set((close_ms + 1) / 1000.0)
+        world = self.world
+        slots = world.slots
+        now = (close_ms + 1) / 1000.0
+        world.clock.set(now)
         if self.funding is not None:
             self._settle_funding(self.funding, close_ms)
         next_open = self.fill == "next_open"
         self._publish(group, next_open)
         # the value at this close reaches the risk monitor before any engine acts on it
         value = self._marked(None)[0]
-        if self._risk_changed(value):
+        # ``_risk_changed``, inline (``now`` is the clock's time)
+        if (value, int(now) // DAY_S) != self._last_risk or self._monitor.circuit_breaker_active:
             await self._check_risk(value)
         scan = not (last and next_open)  # no next open to fill at
         for slot in slots:
@@ -401,7 +444,7 @@ class Driver:
         """False when the value and the UTC day are those of the last update and no
         breaker is in force: the monitor would compute exactly what it did then."""
         key = (value, int(self.world.clock.time()) // DAY_S)
-        return key != self._last_risk or self.world.orchestrator.risk_monitor.circuit_breaker_active
+        return key != self._last_risk or self._monitor.circuit_breaker_active
 
     def _settle_funding(self, rates: FundingRates, now_ms: int) -> None:
         while self._funding_pos < len(rates) and rates.ts_ms[self._funding_pos] <= now_ms:
@@ -434,7 +477,7 @@ class Driver:
             if not pm.positions:
                 continue
             exposed = True
-            spot = pm.market is MarketType.SPOT
+            spot = pm.market is _SPOT
             for symbol, pos in pm.positions.items():
                 at = price
                 if at is None:

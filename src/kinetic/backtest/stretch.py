@@ -5,7 +5,7 @@ Moved out of ``driver`` (its module was at the size limit), each as a plain func
 protective stops (``only_stops``), the first group that could reach a position's price
 levels (``levels_clear_until``), and the portfolio value after each group of the
 stretch (``stretch_values``), computed with the very float operations ``Driver._mark``
-performs on one group.
+performs on one group (written to the curve in batches: ``CurveFill``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from kinetic.backtest.driver import Driver
 
 MARGIN = 1e-9  # relative safety margin on price and value comparisons when skipping
+# enum members as module globals (an Enum class's attribute costs a ``__getattr__`` hook)
+_SPOT, _FUTURES = MarketType.SPOT, MarketType.FUTURES
+_LONG, _SELL = PositionSide.LONG, Side.SELL
 _STOP_TYPES = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
 _MIN, _MAX = np.minimum.reduce, np.maximum.reduce  # ``a.min()`` without its wrapper
 COARSE = 64  # bars per block of ``coarse_extremes``
@@ -31,7 +34,11 @@ COARSE = 64  # bars per block of ``coarse_extremes``
 
 @dataclass(slots=True)
 class Stretch:
-    """Groups ``g..h-1`` to skip: their values (None: all equal ``low``) and extremes."""
+    """Groups ``g..h-1`` to skip: their values and extremes.
+
+    ``values``: the value after each group; None when they are all ``low`` (nothing
+    held) or, with ``held``, ``scale * close + base`` at each group's close of the one
+    symbol (bar ``i`` is group ``i``), left to ``CurveFill`` to compute."""
 
     g: int
     h: int
@@ -40,6 +47,85 @@ class Stretch:
     last: float
     held: bool
     values: np.ndarray | None
+    scale: float = 0.0
+    base: float = 0.0
+
+
+FLUSH_BARS = 1 << 16  # deferred curve values computed at once (bounds the temporaries)
+
+
+class CurveFill:
+    """The curve values of skipped stretches, written in batches instead of per stretch.
+
+    A stretch's values go into the curve's arrays with a few numpy calls of ~1-2 us
+    each, most of the cost of a short stretch; here they are kept as ``(g, h, value)``
+    (nothing held: one value) or ``(g, h, scale, base)`` (``scale * close[i] + base``
+    for each group ``i``: the very two float operations, in that order, that
+    ``stretch_values`` performs) and computed for many stretches at once, elementwise:
+    the same float64 operations on the same operands, so the same values. ``flush``
+    writes them (it must run before the curve is read).
+    """
+
+    __slots__ = ("_bars", "_close", "_equity", "_exposed", "_flat", "_held")
+
+    def __init__(self, equity: np.ndarray, exposed: np.ndarray, close: np.ndarray | None) -> None:
+        self._equity, self._exposed, self._close = equity, exposed, close
+        self._flat: list[tuple[int, int, float]] = []
+        self._held: list[tuple[int, int, float, float]] = []
+        self._bars = 0
+
+    def flat(self, g: int, h: int, value: float) -> None:
+        self._flat.append((g, h, value))
+        self._bars += h - g
+        if self._bars >= FLUSH_BARS:
+            self.flush()
+
+    def held(self, g: int, h: int, scale: float, base: float) -> None:
+        self._held.append((g, h, scale, base))
+        self._bars += h - g
+        if self._bars >= FLUSH_BARS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every pending stretch's values (and, held, ``exposed``) to the curve."""
+        if self._flat:
+            g, h, value = (np.array(c) for c in zip(*self._flat, strict=True))
+            lo, hi = int(g[0]), int(h[-1])
+            np.copyto(self._equity[lo:hi], np.repeat(value.astype(np.float64), _cover(g, h)),
+                      where=_inside(g, h))  # fmt: skip
+            self._flat.clear()
+        if self._held:
+            assert self._close is not None
+            g, h, scale, base = (np.array(c) for c in zip(*self._held, strict=True))
+            lo, hi, cover = int(g[0]), int(h[-1]), _cover(g, h)
+            values = np.repeat(scale.astype(np.float64), cover) * self._close[lo:hi]
+            values += np.repeat(base.astype(np.float64), cover)
+            inside = _inside(g, h)
+            np.copyto(self._equity[lo:hi], values, where=inside)
+            self._exposed[lo:hi] |= inside
+            self._held.clear()
+        self._bars = 0
+
+
+# The stretches of a batch are in group order and disjoint: ``g[0]..h[-1]-1`` is their
+# span, and each stretch's factors are repeated over it up to the next one (the groups
+# in between, stepped, are masked out): contiguous arrays, no scattered writes.
+def _cover(g: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Per stretch: its groups and those up to the next stretch (the last: its own)."""
+    cover = np.empty(len(g), np.int64)
+    cover[:-1] = g[1:] - g[:-1]
+    cover[-1] = h[-1] - g[-1]
+    return cover
+
+
+def _inside(g: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Over the span ``g[0]..h[-1]-1``: True on the stretches' groups."""
+    lo = g[0]
+    edges = np.zeros(int(h[-1] - lo) + 1, np.int32)
+    edges[g - lo] += 1  # (starts are distinct, and so are ends)
+    edges[h - lo] -= 1
+    inside: np.ndarray = np.cumsum(edges[:-1]) > 0
+    return inside
 
 
 _FLOATS: dict[int, tuple[Decimal, float]] = {}
@@ -67,7 +153,7 @@ def position_value(market: MarketType, pos: Position, price: Any) -> Any:
 
     Spot: its market value; futures: its unrealized PnL (the margin is in the wallet).
     """
-    if market is MarketType.SPOT:
+    if market is _SPOT:
         return as_float(pos.quantity) * price
     return (price - as_float(pos.entry_price)) * (as_float(pos.quantity) * pos.side.sign)
 
@@ -127,20 +213,33 @@ def coarse_clear(
     return min(lows[a:b]) > floor and max(highs[a:b]) < ceiling
 
 
+_UP, _DOWN = 1 + MARGIN, 1 - MARGIN  # the factors ``first_touch`` widens the levels by
+
+
 def _levels_clear(
     driver: Driver, w: int, lo: int, hi: int, below: list[float], above: list[float]
 ) -> bool:
     """True when the coarse extremes of symbol ``w``'s bars ``lo..hi-1`` (``lo < hi``)
     show that none reaches ``first_touch``'s levels (the very floats it compares with)."""
-    if w not in driver._coarse:
+    coarse = driver._coarse.get(w, _NOT_MADE)
+    if coarse is _NOT_MADE:
         arrays = driver._arrays[w]
-        driver._coarse[w] = coarse_extremes(arrays.low, arrays.high)
-    coarse = driver._coarse[w]
+        coarse = driver._coarse[w] = coarse_extremes(arrays.low, arrays.high)
     if coarse is None:
         return False
-    floor = max(below) * (1 + MARGIN) if below else -math.inf
-    ceiling = min(above) * (1 - MARGIN) if above else math.inf
+    # ``max``/``min`` of one level is that level (the usual case: the stop alone)
+    floor, ceiling = -math.inf, math.inf
+    if below:
+        floor = (below[0] if len(below) == 1 else max(below)) * _UP
+    if above:
+        ceiling = (above[0] if len(above) == 1 else min(above)) * _DOWN
+    a = lo // COARSE
+    if (hi - 1) // COARSE == a:  # ``coarse_clear``'s one-block case, inline
+        return coarse[0][a] > floor and coarse[1][a] < ceiling
     return coarse_clear(coarse, lo, hi, floor, ceiling)
+
+
+_NOT_MADE: Any = object()  # no ``coarse_extremes`` asked for yet
 
 
 def levels_clear_until(driver: Driver, slot: Any, w: int, pos: Position, g: int, h: int) -> int:
@@ -151,9 +250,8 @@ def levels_clear_until(driver: Driver, slot: Any, w: int, pos: Position, g: int,
     makes with the same levels; else ``first_touch`` reads the bars."""
     index = driver._index
     assert index is not None
-    lo, hi = index.bars(w, g, h)
-    arrays = driver._arrays[w]
-    long = pos.side is PositionSide.LONG
+    lo, hi = (g, h) if index.identity else index.bars(w, g, h)
+    long = pos.side is _LONG
     below: list[float] = []  # levels a falling low reaches
     above: list[float] = []  # levels a rising high reaches
     (below if long else above).append(as_float(pos.stop_price))
@@ -163,8 +261,9 @@ def levels_clear_until(driver: Driver, slot: Any, w: int, pos: Position, g: int,
     if venue.has_open_orders():
         for o in venue.resting_orders():
             if o.symbol == pos.symbol and o.stop_price is not None:
-                (below if o.side is Side.SELL else above).append(float(o.stop_price))
-    if slot.engine.market is MarketType.FUTURES:
+                # ``as_float``: the same float, converted once per order (not per stretch)
+                (below if o.side is _SELL else above).append(as_float(o.stop_price))
+    if slot.engine.market is _FUTURES:
         liquidation = venue.liquidation_at(pos.symbol)
         if liquidation is not None:
             (below if long else above).append(float(liquidation))
@@ -173,10 +272,34 @@ def levels_clear_until(driver: Driver, slot: Any, w: int, pos: Position, g: int,
         (above if long else below).append(float(activation))
     if lo >= hi or _levels_clear(driver, w, lo, hi, below, above):
         return h  # (no bars: ``first_touch`` says none either)
+    arrays = driver._arrays[w]
     first = first_touch(arrays.low[lo:hi], arrays.high[lo:hi], below, above, MARGIN)
     if first >= hi - lo:
         return h
     return min(h, index.group(w, lo + first))
+
+
+def close_extremes(
+    driver: Driver, w: int, close: np.ndarray, g: int, h: int
+) -> tuple[float, float]:
+    """The lowest and highest of ``close[g:h]`` (float64; nan if one is nan).
+
+    Two numpy reductions cost ~1 us each whatever the length; most stretches are a few
+    dozen bars, whose Python floats ``min`` and ``max`` compare quicker. Those skip a
+    nan the reductions propagate, so they are used only on a column without one.
+    """
+    if h - g <= SHORT_STRETCH:
+        finite = driver._nan_free.get(w)
+        if finite is None:
+            finite = driver._nan_free[w] = not bool(np.isnan(close).any())
+        if finite:
+            part = close[g:h].tolist()
+            return min(part), max(part)
+    part_ = close[g:h]
+    return _MIN(part_).item(), _MAX(part_).item()
+
+
+SHORT_STRETCH = 80  # up to this many groups ``close_extremes`` compares Python floats
 
 
 def stretch_values(
@@ -188,23 +311,36 @@ def stretch_values(
     one group, in the same order (cash, then each position at its symbol's latest
     close), so the values are bit-identical to stepping. One spot position of a
     one-engine, one-symbol run: ``(0.0 + cash) + qty * close``, added the other way
-    round (one IEEE addition is commutative), with no zero-filled array first.
+    round (one IEEE addition is commutative), with no zero-filled array first; with a
+    positive quantity only its extremes and last value are computed here (from the
+    extreme closes, ``close_extremes``), the values themselves by ``CurveFill``.
     """
     if not held:
-        value = driver._mark()[0]
+        value = driver._marked(None)[0]
         return Stretch(g, h, value, value, value, False, None)
     index = driver._index
     assert index is not None
     slots = driver.world.slots
     if len(slots) == 1 and len(held) == 1 and index.identity:
         pm = slots[0].engine.d.positions
-        if pm.market is MarketType.SPOT and len(pm.positions) == 1:
+        if pm.market is _SPOT and len(pm.positions) == 1:
             _, w, pos = held[0]
             close = driver._arrays[w].close
             if close.dtype == np.float64:  # else the general case's casts
-                out = as_float(pos.quantity) * close[g:h]
-                out += 0.0 + as_float(pm.cash)
-                return Stretch(g, h, float(_MIN(out)), float(_MAX(out)), float(out[-1]), True, out)
+                scale, base = as_float(pos.quantity), 0.0 + as_float(pm.cash)
+                if scale > 0:
+                    # ``scale * c + base`` does not decrease as ``c`` grows (each rounding
+                    # is monotonic): the extremes are those at the extreme closes, the
+                    # values left to the driver's ``CurveFill``
+                    lo_c, hi_c = close_extremes(driver, w, close, g, h)
+                    low = scale * lo_c + base
+                    high = scale * hi_c + base
+                    last = scale * close.item(h - 1) + base
+                    return Stretch(g, h, low, high, last, True, None, scale, base)
+                out = scale * close[g:h]
+                out += base
+                last = out.item(h - g - 1)  # the Python float, without a numpy scalar
+                return Stretch(g, h, _MIN(out).item(), _MAX(out).item(), last, True, out)
     symbols = {symbol: w for w, symbol in enumerate(driver.series)}
     closes: dict[int, np.ndarray] = {}
     out = np.zeros(h - g, np.float64)

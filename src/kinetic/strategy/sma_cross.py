@@ -372,8 +372,12 @@ class SmaCrossStrategy:
         window.clear()
         window.extend(closes)
         window = st.ranges
-        window.clear()
-        window.extend(ranges[max(1, stop - ATR_PERIOD) : stop].tolist())
+        lo = stop - ATR_PERIOD
+        if lo >= 1:  # a full window: the deque's ``maxlen`` drops every old range
+            window.extend(ranges[lo:stop].tolist())
+        else:
+            window.clear()
+            window.extend(ranges[1:stop].tolist())
 
     def _signal(self, candle: Candle, direction: Direction, st: _SymbolState) -> Signal:
         reason = self._reasons.get(direction)
