@@ -3,13 +3,15 @@ each stretch's own numpy operations give, bit for bit."""
 
 from __future__ import annotations
 
+import math
 import random
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from kinetic.backtest import stretch
-from kinetic.backtest.stretch import CurveFill
+from kinetic.backtest.stretch import SHORT_STRETCH, CurveFill, close_extremes
 
 
 def _stretches(n: int, rng: random.Random) -> list[tuple[int, int]]:
@@ -63,3 +65,23 @@ def test_the_extremes_are_those_of_the_values() -> None:
         assert scale * float(close.min()) + base == out.min()
         assert scale * float(close.max()) + base == out.max()
         assert scale * close.item(-1) + base == out.item(-1)
+
+
+@pytest.mark.parametrize("length", [1, 5, SHORT_STRETCH, SHORT_STRETCH + 1, 300])
+def test_close_extremes_are_the_reductions_nan_included(length: int) -> None:
+    """Short ranges compare Python floats, long ones reduce: the same answers, and a
+    nan anywhere in the range gives nan (a skip refused), as the reductions do."""
+    rng = random.Random(length)
+    close = np.array([rng.uniform(1, 1e5) for _ in range(1000)])
+    clean = SimpleNamespace(_nan_free={})
+    for _ in range(200):
+        g = rng.randrange(1000 - length + 1)
+        lo, hi = close_extremes(clean, 0, close, g, g + length)  # type: ignore[arg-type]
+        assert (lo, hi) == (close[g : g + length].min(), close[g : g + length].max())
+    close[500] = np.nan
+    dirty = SimpleNamespace(_nan_free={})
+    for g in range(max(0, 501 - length), 501):
+        lo, hi = close_extremes(dirty, 0, close, g, g + length)  # type: ignore[arg-type]
+        assert math.isnan(lo)
+        assert math.isnan(hi)
+    assert dirty._nan_free == ({0: False} if length <= SHORT_STRETCH else {})
