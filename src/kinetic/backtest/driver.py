@@ -403,6 +403,15 @@ class Driver:
     def _publish(self, group: list[tuple[Bars, int, int]], next_open: bool) -> None:
         """Each bar to every venue and store; with ``next_open`` the next bar's open too."""
         slots = self.world.slots
+        if len(group) == 1 and len(slots) == 1:  # the usual group: the loops below, unrolled
+            (bars, i, length), (slot,) = group[0], slots
+            venue = slot.venue
+            candle = bars.candle(i)
+            venue.on_candle(candle)
+            slot.store.add(candle)
+            if next_open and i + 1 < length:
+                venue.on_candle(bars.opening_tick(i + 1))
+            return
         for bars, i, _ in group:
             candle = bars.candle(i)
             for slot in slots:
