@@ -158,14 +158,16 @@ class _Logger:
         """
         cfg = _CONFIG_VIEW._cfg
         wrapper = cfg.default_wrapper_class if cfg is not None else None
+        known = _ENABLED.get(wrapper)  # filtering wrappers only: the configured one's answers
+        if known is not None:
+            answer = known.get(level)
+            if answer is not None:
+                return answer
         if wrapper is None or getattr(wrapper, "__module__", None) != _FILTERING_MODULE:
             return bool(self._logger().is_enabled_for(level))
-        known = _ENABLED.get(wrapper)
         if known is None:
             known = _ENABLED[wrapper] = {}
-        answer = known.get(level)
-        if answer is None:
-            answer = known[level] = bool(self._logger().is_enabled_for(level))
+        answer = known[level] = bool(self._logger().is_enabled_for(level))
         return answer
 
     # the logging methods are spelled out: ``__getattr__`` only runs after a failed

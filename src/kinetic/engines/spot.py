@@ -125,7 +125,7 @@ class SpotEngine(BaseEngine):
         target = take_profit(price, _LONG_SIDE, target_pct)
         quote = risk.plan(
             new_entry_request(
-                _LONG_SIDE, price, exact(signal.atr),
+                _LONG_SIDE, price, Decimal(str(signal.atr)),  # varies: not cached
                 fixed_pct_stop(price, _LONG_SIDE, stop_pct), target,
                 signal.confidence, self.equity(), decision.margin_usd,
                 tight_stop=tight_stop_policy(d.strategy), max_qty=d.instruments[symbol].max_qty,

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -89,9 +90,10 @@ class OrderManager:
         # live orders only: not final, or final with fills still to be seen. A step's
         # scans (open_orders, has_open_orders, awaiting_fills) are bounded by what is live
         self._orders: dict[str, Order] = {}
-        self._final: dict[str, Order] = {}  # the last RECENT_FINAL orders that left it
+        # the last RECENT_FINAL orders that left it (ordered: the oldest goes in O(1))
+        self._final: OrderedDict[str, Order] = OrderedDict()
         self._reasons: dict[str, str] = {}
-        self._recent_reasons: dict[str, str] = {}
+        self._recent_reasons: OrderedDict[str, str] = OrderedDict()
         self._seen_trades: set[tuple[str, str]] = set()  # (symbol, trade id)
         self._fill_cursor: dict[str, int] = {}
         # what the venue last reported filled per tracked order (its trades may lag)
@@ -282,8 +284,9 @@ class OrderManager:
             order.venue_order_id = placed.venue_order_id
             if placed.price is not None:
                 order.price = placed.price
-            if placed.filled_qty > ZERO:
-                self._venue_reports(order, placed)
+            if placed.filled_qty > ZERO:  # ``_venue_reports(order, placed)``
+                cid, venue_filled = order.client_order_id, self._venue_filled
+                venue_filled[cid] = max(venue_filled.get(cid, ZERO), placed.filled_qty)
         order.updated_ms = self.clock.time_ms()
 
     # ------------------------------------------------------------------ cancel
@@ -357,20 +360,17 @@ class OrderManager:
         still awaiting fills: a trade the venue lists late keeps its own time, which may
         be older than fills seen since. ``checked``: ``fill_check``'s answer, given just now.
         """
-        fresh = not (checked and checked[0])  # else fill_check said yes: not asked again
-        count = self._fill_count(symbol) if fresh or checked is None else checked[1]
-        if fresh and count is not None and self._nothing_new(symbol, count):
-            return []
-        since = self._fill_cursor.get(symbol, 0)
-        for order in self._orders.values():
-            if order.symbol == symbol and order.created_ms < since and self._awaiting(order):
-                since = order.created_ms
+        if checked is None or not checked[0]:  # else fill_check said yes: not asked again
+            checked = self.fill_check(symbol)
+            if not checked[0]:
+                return []
+        count = checked[1]
         try:
-            fills = await self.venue.get_fills(symbol, since)
+            fills = await self.venue.get_fills(symbol, self._read_from(symbol))
         except TransientError as exc:
             await self._failed(exc)
             return []
-        self._ok()
+        self.consecutive_failures = 0  # ``_ok()``
         new: list[Fill] = []
         for fill in fills:
             key = (fill.symbol, fill.trade_id)
@@ -382,7 +382,8 @@ class OrderManager:
                 self._journal_failed(f"fill row {fill.symbol} {fill.trade_id}", exc)
                 break
             self.journal_error = None
-            crash_point("after_fill")
+            if ARMED:
+                crash_point("after_fill")
             self._seen_trades.add(key)
             self._fill_cursor[symbol] = max(self._fill_cursor.get(symbol, 0), fill.ts_ms)
             # the journal is the memory that survives restarts: a fill it already holds
@@ -390,48 +391,52 @@ class OrderManager:
             if not stored:
                 continue
             new.append(fill)
-            await self._apply_to_order(fill)
+            order = self._apply_to_order(fill)
+            if order is not None:
+                await self._journal(order, self.reason(order.client_order_id))
         else:  # every fill read (none left unjournaled): nothing new until the count moves
             self._synced_at[symbol] = count  # None (no count): never matches one
         self._prune(symbol)
         return new
+
+    def _read_from(self, symbol: str) -> int:  # the cursor, or an awaited order's creation
+        since = self._fill_cursor.get(symbol, 0)
+        for order in self._orders.values():
+            if order.symbol == symbol and order.created_ms < since and self._awaiting(order):
+                since = order.created_ms
+        return since
 
     def may_have_fills(self, symbol: str) -> bool:
         """False when ``sync_fills(symbol)`` would return nothing and change nothing."""
         return self.fill_check(symbol)[0]
 
     def fill_check(self, symbol: str) -> tuple[bool, int | None]:
-        """``(may_have_fills, the venue's fill count)``, for ``sync_fills(symbol, checked)``."""
-        count = self._fill_count(symbol)
-        return count is None or not self._nothing_new(symbol, count), count
+        """``(may_have_fills, the venue's fill count)``, for ``sync_fills(symbol, checked)``.
 
-    def _fill_count(self, symbol: str) -> int | None:
-        """A simulator's ``fill_count``, looked up on the venue's class (a wrapper that
-        delegates by ``__getattr__`` may serve fills its own way: none, always read)."""
-        venue = self.venue
-        if venue is not self._counted[0]:
-            self._counted = (venue, getattr(type(venue), "fill_count", None))
-        counter = self._counted[1]
-        return None if counter is None else counter(venue, symbol)
-
-    def _nothing_new(self, symbol: str, count: int) -> bool:
-        """True when a sync of ``symbol`` now certainly finds and changes nothing: the
-        venue's fill list is unchanged since a sync read all of it (same count); no order
-        of ``symbol`` awaits fills, so the read would start at the cursor, which only moves
-        forward: every fill it returns was seen (``_seen_trades`` has them: clearing it
-        clears these counts); ``_prune`` finds no final order of ``symbol`` to forget; the
-        failure count is 0 already (a read would reset it)."""
-        if self._synced_at.get(symbol) != count or self.consecutive_failures:
-            return False
+        The count: a simulator's ``fill_count``, looked up on the venue's class (a wrapper
+        delegating by ``__getattr__`` may serve fills its own way: no count, always read).
+        False when a sync now certainly finds and changes nothing: the venue's fill list is
+        unchanged since a sync read all of it (same count); no order of ``symbol`` awaits
+        fills, so the read would start at the cursor, which only moves forward: every fill
+        it returns was seen (``_seen_trades`` has them: clearing it clears these counts);
+        ``_prune`` finds no final order to forget; the failure count is 0 already."""
+        venue, counted = self.venue, self._counted
+        if venue is not counted[0]:
+            counted = self._counted = (venue, getattr(type(venue), "fill_count", None))
+        if counted[1] is None:
+            return True, None
+        count = counted[1](venue, symbol)
+        if count is None or self._synced_at.get(symbol) != count or self.consecutive_failures:
+            return True, count
         for order in self._orders.values():
             if order.symbol == symbol and (order.status in _FINAL or self._awaiting(order)):
-                return False
-        return True
+                return True, count
+        return False, count
 
-    async def _apply_to_order(self, fill: Fill) -> None:
+    def _apply_to_order(self, fill: Fill) -> Order | None:
         order = self._orders.get(fill.client_order_id)
         if order is None:
-            return
+            return None
         total = order.filled_qty + fill.quantity
         if order.filled_qty:
             order.avg_price = (
@@ -442,9 +447,9 @@ class OrderManager:
         order.filled_qty = total
         order.status = _FILLED if total >= order.quantity else _PARTIAL
         order.updated_ms = fill.ts_ms
-        await self._journal(order, self.reason(order.client_order_id))
-        # not settled here: the engine applies this sync's fills after it returns and
-        # looks the order up meanwhile; ``_prune`` at the end of the sync settles it
+        # the caller journals it; not settled here: the engine applies this sync's fills
+        # after it returns and looks the order up meanwhile; ``_prune`` settles it
+        return order
 
     def awaiting_fills(self, symbol: str) -> bool:
         """True while the venue reports an order filled but not all its fills were seen."""
@@ -509,11 +514,11 @@ class OrderManager:
         # the engine applies a sync's fills after it returns: keep their reasons
         self._recent_reasons[key] = self._reasons.pop(key, "")
         if len(self._recent_reasons) > RECENT_REASONS:
-            del self._recent_reasons[next(iter(self._recent_reasons))]
+            self._recent_reasons.popitem(last=False)
         self._venue_filled.pop(key, None)
         self._final[key] = order  # ``order()`` still answers for the recent ones
         if len(self._final) > RECENT_FINAL:
-            del self._final[next(iter(self._final))]
+            self._final.popitem(last=False)
 
     # ------------------------------------------------------------------ reconcile
     async def reconcile(self) -> list[Order]:
@@ -588,11 +593,6 @@ def _rejected(intent: OrderIntent, reason: str) -> Order:
         intent.client_order_id, intent.symbol, intent.side, intent.order_type, intent.quantity,
         OrderStatus.REJECTED, intent.price, intent.stop_price, intent.reduce_only,
     )  # fmt: skip
-
-
-def _awaiting(order: Order) -> bool:
-    filled = order.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
-    return filled and order.filled_qty < order.quantity
 
 
 def _sign(side: Side) -> int:

@@ -112,7 +112,9 @@ class PositionManager:
     # the figures of a flat book read no price: the engines ask for prices only when held
     def equity_now(self, prices: Callable[[], dict[str, Decimal]]) -> Decimal:
         """``equity(prices())``; a flat book's is ``cash + ZERO``, so no prices are asked for."""
-        return self.equity(prices() if self.positions else _NO_PRICES)
+        if not self.positions:  # ``equity`` of a flat book, either market: no sum to add
+            return self.cash + ZERO
+        return self.equity(prices())
 
     def exposure_now(self, prices: Callable[[], dict[str, Decimal]]) -> Decimal:
         """``exposure(prices())``; ZERO for a flat book, without asking for prices."""

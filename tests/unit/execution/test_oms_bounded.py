@@ -7,9 +7,10 @@ still open plus fixed-size recent windows, and a step's scans only see live orde
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
-from kinetic.domain import OrderIntent, OrderStatus, OrderType, Side
+from kinetic.domain import Order, OrderIntent, OrderStatus, OrderType, Side
 from kinetic.execution.oms import RECENT_FINAL, RECENT_REASONS, OrderManager
 from kinetic.execution.recorder import MemoryRecorder
 from tests.unit.execution.flaky_venue import AutoClock, make_sim_spot
@@ -85,3 +86,35 @@ async def test_an_order_refused_at_once_is_not_live_but_still_answered() -> None
         await oms.submit(_intent(oms, Side.BUY, "0.00001"))
     assert oms.order(refused.client_order_id) is None
     assert oms.retained()["final"] == RECENT_FINAL
+
+
+async def test_the_reasons_of_forgotten_orders_are_kept_for_the_newest_only() -> None:
+    clock = AutoClock()
+    oms = OrderManager("spot", make_sim_spot(clock), MemoryRecorder(), clock)
+    cids = []
+    for i in range(RECENT_REASONS + 3):
+        intent = replace(_intent(oms, Side.BUY, "0.00001"), reason=f"r{i}")
+        cids.append((await oms.submit(intent)).client_order_id)
+    assert oms.retained()["recent_reasons"] == RECENT_REASONS
+    assert [oms.reason(c) for c in cids[:3]] == ["", "", ""]  # the oldest left first
+    assert [oms.reason(c) for c in cids[3:]] == [f"r{i}" for i in range(3, RECENT_REASONS + 3)]
+
+
+class _CutVenue:
+    """Fills a market order at once for less than asked (a reduce-only close cut to the
+    position): FILLED, with the venue's own filled quantity."""
+
+    async def place_order(self, intent: OrderIntent) -> Order:
+        return Order(
+            intent.client_order_id, intent.symbol, intent.side, intent.order_type,
+            intent.quantity, OrderStatus.FILLED, filled_qty=D("0.4"), avg_price=D("100"),
+        )  # fmt: skip
+
+
+async def test_what_the_venue_reports_filled_at_placement_is_kept() -> None:
+    clock = AutoClock()
+    oms = OrderManager("spot", _CutVenue(), MemoryRecorder(), clock)  # type: ignore[arg-type]
+    order = await oms.submit(_intent(oms, Side.SELL, "1"))
+    assert order.status is OrderStatus.FILLED
+    assert oms.awaiting_fills(SYM)  # its trades are not seen yet
+    assert oms.unseen_fills(SYM) == D("-0.4")  # the venue's 0.4, not the order's 1

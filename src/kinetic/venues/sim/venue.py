@@ -149,9 +149,10 @@ class SimVenueBase:
         if history is None:
             history = self._candles[symbol] = deque(maxlen=_CANDLE_HISTORY)
         history.append(candle)
-        if not self._book.has_open_for(symbol) and not (
-            self._traits()[2] and self._watches(symbol)
-        ):
+        traits = self._traits_of  # ``_traits()``, its call only when the class changed
+        if traits[0] is not type(self):
+            traits = self._traits()
+        if not self._book.has_open_for(symbol) and not (traits[2] and self._watches(symbol)):
             # nothing to match and no account check: only the last price moves
             self._last.set(symbol, candle.close)
             return []
@@ -281,7 +282,10 @@ class SimVenueBase:
         """
         if self._dms_deadline_ms is not None:  # ``_check_dead_man_switch``'s own test
             self._check_dead_man_switch()
-        return self._book.fill_total(symbol) if self._traits()[1] else None
+        traits = self._traits_of  # ``_traits()``, its call only when the class changed
+        if traits[0] is not type(self):
+            traits = self._traits()
+        return self._book.fill_total(symbol) if traits[1] else None
 
     async def set_dead_man_switch(self, timeout_seconds: int) -> None:
         """Cancel all open orders unless refreshed within ``timeout_seconds`` (0 = off)."""
