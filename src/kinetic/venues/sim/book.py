@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
@@ -26,7 +27,9 @@ class OrderBook:
         self.max_final = MAX_FINAL_ORDERS
         self.max_fills = MAX_FILLS_PER_SYMBOL
         self._orders: dict[str, Order] = {}
-        self._final: dict[str, None] = {}  # final client ids, oldest first
+        # final client ids, oldest first; an OrderedDict drops its oldest in O(1) (a dict's
+        # first key is found past every slot deleted before it)
+        self._final: OrderedDict[str, None] = OrderedDict()
         self._open: dict[str, dict[str, Order]] = {}
         self._fills: dict[str, list[Fill]] = {}
         self._fill_ts: dict[str, list[int]] = {}  # per symbol, while times never go back
@@ -69,10 +72,9 @@ class OrderBook:
 
     def _retire(self, client_order_id: str) -> None:
         self._final[client_order_id] = None
-        while len(self._final) > self.max_final:  # once, unless the window was narrowed
-            oldest = next(iter(self._final))
-            del self._final[oldest]
-            self._orders.pop(oldest, None)
+        final = self._final
+        while len(final) > self.max_final:  # once, unless the window was narrowed
+            self._orders.pop(final.popitem(last=False)[0], None)
 
     def open_for(self, symbol: str) -> list[Order]:
         """Return the live open orders for ``symbol``, oldest first."""
