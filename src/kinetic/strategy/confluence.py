@@ -20,7 +20,7 @@ ADX (``RegimeDetector``); ATR is Wilder ATR(14).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -140,18 +140,22 @@ class _Precomputed:
     arrays: CandleArrays
     cols: Lookup | None  # None once every bar was fed
     cursor: int = 0
+    size: int = field(init=False)  # len(arrays)
+
+    def __post_init__(self) -> None:
+        self.size = len(self.arrays)
 
     def move(self, cursor: int) -> None:
         """Bars up to ``cursor`` are fed; past the last one the values are let go."""
         self.cursor = cursor
-        if cursor >= len(self.arrays):
+        if cursor >= self.size:
             self.cols = None
 
     def is_next(self, c: Candle) -> bool:
         """True when ``c`` is bar ``cursor`` of ``arrays`` (the values on_candle reads)."""
         a, i = self.arrays, self.cursor
         return (
-            i < len(a) and c.open_time_ms == a.open_time_ms.item(i)
+            i < self.size and c.open_time_ms == a.open_time_ms.item(i)
             and c.close == a.close.item(i) and c.open == a.open.item(i)
             and c.high == a.high.item(i) and c.low == a.low.item(i)
         )  # fmt: skip
@@ -295,7 +299,9 @@ class ConfluenceStrategy(Tunable):
         """``on_candle``'s signal on bar ``pre.cursor``, from the precomputed values."""
         i, cols = pre.cursor, pre.cols
         assert cols is not None  # is_next: bar i exists
-        pre.move(i + 1)
+        pre.cursor = i + 1  # pre.move(i + 1), inline
+        if i + 1 >= pre.size:
+            pre.cols = None
         code = cols.code.item(i)
         if not code & WARM:
             return flat_signal(candle, f"warming up ({i + 1}/{self.warmup})")

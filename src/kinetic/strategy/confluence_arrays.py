@@ -24,9 +24,9 @@ same order as the per-bar path, so the decisions are the per-bar ones bit for bi
   clamps.
 
 Data the per-bar path could treat differently (a non-finite or huge price: Python's
-``max`` and numpy's ``maximum`` differ on nan; open times not increasing: ``update``
-raises) is not computed here (``columns`` returns None) and the strategy falls back to
-stepping.
+``max`` and numpy's ``maximum`` differ on nan; a price not above 0: signed zeros among the
+swing levels; open times not increasing: ``update`` raises) is not computed here
+(``columns`` returns None) and the strategy falls back to stepping.
 """
 
 from __future__ import annotations
@@ -78,8 +78,8 @@ def columns(arrays: CandleArrays, params: FeatureParams) -> Columns | None:
     n = len(arrays)
     o, h, lo, c = (np.asarray(x, np.float64) for x in (arrays.open, arrays.high,
                                                          arrays.low, arrays.close))  # fmt: skip
-    for x in (o, h, lo, c):
-        if n and not (np.isfinite(x).all() and float(np.abs(x).max()) < LIMIT):
+    for x in (o, h, lo, c):  # all positive and below LIMIT: a nan makes max and min nan
+        if n and not (float(x.max()) < LIMIT and float(x.min()) > 0.0):
             return None
     if n > 1 and not (np.diff(np.asarray(arrays.open_time_ms, np.int64)) > 0).all():
         return None
@@ -323,22 +323,41 @@ def _nearest(
     levels: F64, confirmed: np.ndarray, close: F64, keep: int, below: bool, out: F64
 ) -> None:
     """For each bar, the nearest of the last ``keep`` levels confirmed (at bars
-    ``confirmed``, ascending) up to it, on the close's side."""
+    ``confirmed``, ascending) up to it, on the close's side.
+
+    The last ``keep`` levels change only when one is confirmed: each such window (of a
+    block of bars) is sorted once, between sentinels, in a row of whole 8-byte words
+    (``width`` columns); a bar counts the row's values below its close (at or below for a
+    support) with one comparison and a popcount per word, and the count is the nearest
+    one's column. Exact: the largest value at or below (smallest at or above) the close of
+    the same values (positive prices: no signed zeros to order)."""
     size = len(close)
-    none, pick = (-np.inf, np.maximum) if below else (np.inf, np.minimum)
-    padded = np.r_[np.full(keep, none), levels]  # padded[keep + q]: level q
+    none = -np.inf if below else np.inf
+    width = 8 * (keep // 8 + 1)  # >= keep + 1 columns: room for a sentinel on either side
+    low_pad = 1 if below else width - keep - 1  # -inf columns before the sorted window
+    padded = np.r_[np.full(keep, none), levels]  # window q (q levels seen): padded[q : q + keep]
     seen = np.zeros(size, np.int32)  # seen[i]: the levels confirmed at bars up to i
     seen[confirmed] = 1  # (distinct, ascending, below size)
     np.cumsum(seen, out=seen)
     for lo in range(0, size, _ROWS):
         hi = min(lo + _ROWS, size)
-        price = close[lo:hi]
-        at = seen[lo:hi]
-        best = np.full(hi - lo, none)
-        for back in range(keep):  # the last, the one before, ...: levels seen - 1 - back
-            v = padded[keep - 1 - back :].take(at)
-            pick(best, v, out=best, where=(v <= price) if below else (v >= price))
-        best[best == none] = np.nan
+        first, last = seen.item(lo), seen.item(hi - 1)  # the block's windows
+        rows = np.empty((last - first + 1, width))
+        rows[:, :low_pad] = -np.inf
+        rows[:, low_pad + keep :] = np.inf
+        window = np.lib.stride_tricks.sliding_window_view(padded[first : last + keep], keep)
+        rows[:, low_pad : low_pad + keep] = np.sort(window, axis=1)
+        at = (seen[lo:hi] - first).astype(np.intp)
+        price = close[lo:hi, None]
+        under = (rows.take(at, axis=0) <= price) if below else (rows.take(at, axis=0) < price)
+        words = under.view(np.uint64)  # each True is one set bit
+        count = np.bitwise_count(words[:, 0]).astype(np.intp)
+        for w in range(1, width // 8):
+            count += np.bitwise_count(words[:, w])
+        # at or below: the last of the ``count`` (>= 1: the -inf sentinel); at or above:
+        # the one after the ``count`` below (<= width - 1: the +inf sentinel)
+        best = rows.reshape(-1).take(at * width + (count - 1 if below else count))
+        best[np.isinf(best)] = np.nan  # a sentinel or a missing level: none
         out[lo:hi] = best
 
 
@@ -366,7 +385,7 @@ def _patterns(o: F64, h: F64, lo: F64, c: F64) -> tuple[np.ndarray, np.ndarray, 
         co, cc, cb = o[1:], c[1:], body[1:]
         bull = (pc < po) & (cc > co) & (co <= pc) & (cc >= po) & (cb > pb)
         bear = (pc > po) & (cc < co) & (co >= pc) & (cc <= po) & (cb > pb)
-        engulfing[1:] = np.where(bull, 1, np.where(bear, -1, 0))
+        engulfing[1:] = np.subtract(bull, bear, dtype=np.int8)  # exclusive: pc < po, pc > po
     rng = h - lo
     lower = np.minimum(o, c) - lo
     upper = h - np.maximum(o, c)
@@ -374,7 +393,7 @@ def _patterns(o: F64, h: F64, lo: F64, c: F64) -> tuple[np.ndarray, np.ndarray, 
     is_hammer &= upper <= np.maximum(body, 0.1 * rng)
     is_star = (rng > 0) & (upper >= 2.0 * np.maximum(body, 0.05 * rng))
     is_star &= lower <= np.maximum(body, 0.1 * rng)
-    hammer = np.where(is_hammer, 1, np.where(is_star, -1, 0)).astype(np.int8)
+    hammer = np.subtract(is_hammer, is_star & ~is_hammer, dtype=np.int8)  # a hammer first
     doji = (rng > 0) & (body <= DOJI_BODY_SHARE * rng)
     return engulfing, hammer, doji
 
@@ -384,7 +403,8 @@ def _clamp01(x: F64) -> F64:
 
 
 def _sign(x: F64) -> np.ndarray:
-    return np.where(x > 0, 1, np.where(x < 0, -1, 0))
+    """1, -1 or 0 (nan: 0) as int8: two exclusive tests subtracted (no np.where)."""
+    return np.subtract(x > 0, x < 0, dtype=np.int8)
 
 
 def _level_evidence(cols: Columns, close: F64) -> tuple[np.ndarray, F64, F64]:
@@ -401,7 +421,7 @@ def _level_evidence(cols: Columns, close: F64) -> tuple[np.ndarray, F64, F64]:
         bonus = np.where(cols.doji, DOJI_AT_LEVEL, 0.0)
         strength = _clamp01(1.0 - 0.5 * dist / tol + bonus)
     level = np.where(pick_s, cols.support, np.where(pick_r, cols.resistance, np.nan))
-    return np.where(pick_s, 1, np.where(pick_r, -1, 0)), strength, level
+    return np.subtract(pick_s, pick_r, dtype=np.int8), strength, level  # exclusive
 
 
 def decisions(
@@ -430,10 +450,10 @@ def _decide(
     with np.errstate(invalid="ignore", divide="ignore"):
         spread = cols.spread
         rsi = cols.rsi
-        rsi_side = np.where(rsi < 35.0, 1, np.where(rsi > 65.0, -1, 0))
+        rsi_side = np.subtract(rsi < 35.0, rsi > 65.0, dtype=np.int8)  # 1, -1 or 0
         rsi_strength = np.where(rsi < 35.0, (35.0 - rsi) / 15.0, (rsi - 65.0) / 15.0)
         k, d = cols.stoch_k, cols.stoch_d
-        stoch_side = np.where(k < 20.0, 1, np.where(k > 80.0, -1, 0))
+        stoch_side = np.subtract(k < 20.0, k > 80.0, dtype=np.int8)
         turning = np.where(stoch_side == 1, k > d, k < d)
         level_side, level_strength, level = _level_evidence(cols, close)
         # in on_candle's order: indicators, then patterns, then the level; each strength
@@ -449,10 +469,14 @@ def _decide(
             ("support_resistance", level_side, level_strength),
         )
         long_, short = np.zeros(len(close)), np.zeros(len(close))
-        for name, side, strength in evidence:  # adding 0.0 elsewhere: nothing added
+        for name, side, strength in evidence:
             points = weights.get(name, 0.0) * strength
-            np.add(long_, points, out=long_, where=side == 1)
-            np.add(short, points, out=short, where=side == -1)
+            if np.ndim(points):  # nan or inf where the side is 0: not added
+                long_ += np.where(side == 1, points, 0.0)
+                short += np.where(side == -1, points, 0.0)
+            else:  # a finite weight times 1.0: 1.0 x points or 0.0, exactly (no np.where)
+                long_ += (side == 1) * points
+                short += (side == -1) * points
     raw = np.clip(np.rint(np.maximum(long_, short) - OPPOSING_COST * np.minimum(long_, short)),
                   0, 100)  # fmt: skip
     confidence = np.clip(np.rint(raw * scale), 0, 100)

@@ -57,20 +57,11 @@ def regime_of(code: int) -> Regime:
     return _REGIMES[code & (TRENDING | SIDEWAYS)]
 
 
-def _counted(
-    weights: Mapping[str, float], cols: Lookup, i: int, code: int, close: float
-) -> list[_Item]:
-    """Bar ``i``'s evidence with points > 0, in ``on_candle``'s order (indicators,
-    patterns, then the level), with ``SignalScorer``'s points (``weight x clamp01``)."""
-    out: list[_Item] = []
-    _indicators(out, weights, cols, i, code)
-    _patterns(out, weights, cols, i, code, close)
-    return out
-
-
 def _indicators(
     out: list[_Item], weights: Mapping[str, float], cols: Lookup, i: int, code: int
 ) -> None:
+    """Bar ``i``'s indicator evidence with points > 0 (``SignalScorer``'s points, weight x
+    clamp01) into ``out``, in ``on_candle``'s order; ``_patterns`` then adds the rest."""
     get = weights.get
     spread = cols.spread.item(i)
     if spread:
@@ -186,7 +177,9 @@ def stepped_signal(
 ) -> Signal:
     """``on_candle``'s signal on bar ``i`` (warm; ``code``: its flags) of the series
     ``cols`` was built from."""
-    items = _counted(weights, cols, i, code, candle.close)
+    items: list[_Item] = []  # the evidence that counts: indicators, patterns, the level
+    _indicators(items, weights, cols, i, code)
+    _patterns(items, weights, cols, i, code, candle.close)
     long_ = short = 0.0
     for _, side, p, _ in items:  # summed in the evidence's order, as the scorer does
         if side is LONG:

@@ -483,3 +483,20 @@ def test_a_stepped_reason_rounds_as_the_scorer(points: float) -> None:
         for _ in range(2):  # memoised, then from the memo
             got = confluence_stepped._explained(items, score.side, score.confidence)
             assert got == (score.components, score.reason)
+
+
+@pytest.mark.parametrize(
+    ("price", "taken"),
+    [(math.nan, False), (math.inf, False), (-math.inf, False), (1e100, False),
+     (9.9e99, True), (0.0, False), (-0.0, False), (-1.0, False), (5e-324, True)],
+)  # fmt: skip
+def test_prices_not_in_range_are_replayed(price: float, taken: bool) -> None:
+    """A price that is not finite, not below ``LIMIT`` or not above 0: the series is
+    stepped."""
+    arrays = _slice(40_000, 300)
+    for field in ("open", "high", "low", "close"):
+        values = getattr(arrays, field).copy()
+        values[150] = price
+        strategy = ConfluenceStrategy(30)
+        strategy.action_bars(SYMBOL, dataclasses.replace(arrays, **{field: values}))
+        assert (SYMBOL in strategy._pre) is taken, field

@@ -34,7 +34,7 @@ F64 = npt.NDArray[np.float64]
 # of an ulp, which rounding nearly always drops (else a chunk is recomputed)
 _FORGET = 8.0
 _GUESS = 40.0  # the guess's window: c**K <= e**-40
-_MIN_CHUNK = 384
+_MIN_CHUNK = 96  # chunks are >= 2 w: the floor only matters for fast-forgetting c
 _TILE = 32  # rows per tile of a transposed copy
 _STEP_S, _VALUE_S, _LOOP_S = 1.2e-6, 2e-9, 45e-9  # rough costs: a step, a value, a loop value
 
