@@ -299,7 +299,7 @@ def ceiling_floor(terms: FloorTerms, world: Any, slot: int) -> float:
         return -math.inf
     available = min(allocated * terms.share, float(mine.engine.d.positions.cash))
     spare = available - terms.fixed
-    floor = spare / terms.per_price
+    floor: float = spare / terms.per_price
     if not (spare > available * FLOOR_SLACK and floor > TINY):
         return -math.inf
     return floor * (1 - FLOOR_SLACK)

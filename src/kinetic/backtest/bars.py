@@ -101,9 +101,9 @@ class Bars:
             t, o, h, lo, c, v = self._block
             start, op, hi, low, close, vol = t[k], o[k], h[k], lo[k], c[k], v[k]
         else:  # a sparse read: single items of the columns
-            t, o, h, lo, c, v = self._cols
-            start, op, hi, low = t.item(i), o.item(i), h.item(i), lo.item(i)
-            close, vol = c.item(i), v.item(i)
+            ts, opens, highs, lows, closes, vols = self._cols
+            start, op, hi, low = ts.item(i), opens.item(i), highs.item(i), lows.item(i)
+            close, vol = closes.item(i), vols.item(i)
         candle = _Blank()  # ``new_candle``, inline: once per stepped bar
         candle.symbol = self.symbol
         candle.open_time_ms = start

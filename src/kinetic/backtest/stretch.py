@@ -235,7 +235,9 @@ def _levels_clear(
         ceiling = (above[0] if len(above) == 1 else min(above)) * _DOWN
     a = lo // COARSE
     if (hi - 1) // COARSE == a:  # ``coarse_clear``'s one-block case, inline
-        return coarse[0][a] > floor and coarse[1][a] < ceiling
+        lows: list[float] = coarse[0]
+        highs: list[float] = coarse[1]
+        return lows[a] > floor and highs[a] < ceiling
     return coarse_clear(coarse, lo, hi, floor, ceiling)
 
 

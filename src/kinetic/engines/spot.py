@@ -211,7 +211,8 @@ class SpotEngine(BaseEngine):
         if cached is None or cached[0] is not stop or cached[1] is not target:
             cached = (stop, target, float(stop), None if target is None else float(target))
             self._level_floats[position.symbol] = cached
-        stop_f, target_f = cached[2], cached[3]
+        stop_f: float = cached[2]
+        target_f: float | None = cached[3]
         low = candle.low
         if not low - stop_f > (abs(low) + abs(stop_f)) * _MARGIN + _FLOOR:
             return False

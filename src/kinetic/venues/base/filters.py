@@ -74,8 +74,8 @@ def round_price(price: Decimal, tick: Decimal, mode: Rounding = "nearest") -> De
     if tick <= 0:
         return price
     steps = (price / tick).to_integral_value(rounding=_MODES[mode])
-    quantum = _fraction_quantum(tick)
-    return steps * tick if quantum is None else (steps * tick).quantize(quantum)
+    fraction = _fraction_quantum(tick)
+    return steps * tick if fraction is None else (steps * tick).quantize(fraction)
 
 
 def round_quantity(qty: Decimal, instrument: Instrument) -> Decimal:
@@ -88,8 +88,8 @@ def round_quantity(qty: Decimal, instrument: Instrument) -> Decimal:
             return qty.to_integral_value(ROUND_FLOOR)
         return qty.quantize(quantum, ROUND_FLOOR)
     out = floor_to_step(qty, step)
-    quantum = _fraction_quantum(instrument.step_size)
-    return out if quantum is None else out.quantize(quantum)
+    fraction = _fraction_quantum(instrument.step_size)
+    return out if fraction is None else out.quantize(fraction)
 
 
 def check_order(
