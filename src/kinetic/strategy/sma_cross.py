@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import sys
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -76,7 +77,7 @@ def _true_ranges(high: list[float], low: list[float], close: list[float]) -> lis
     return [max(h, p) - min(lo, p) for h, lo, p in zip(high[1:], low[1:], close, strict=False)]
 
 
-def _mean(values: deque[float]) -> float:
+def _mean(values: Collection[float]) -> float:
     """Their mean, summed left to right (the order the ATR has always been summed in)."""
     if not values:
         return 0.0
@@ -88,7 +89,7 @@ def _mean(values: deque[float]) -> float:
 
 if sys.version_info < (3, 12):  # pragma: no branch - the interpreter decides
 
-    def _mean(values: deque[float]) -> float:
+    def _mean(values: Collection[float]) -> float:
         """``sum`` of floats before 3.12 adds left to right in plain doubles, from 0.0:
         the very sums of the loop (3.12 compensates them, so the loop is kept there)."""
         return sum(values, 0.0) / len(values) if values else 0.0
@@ -126,6 +127,11 @@ class _SymbolState:
     slow_sum: float = 0.0
     drift: int = RESYNC  # RESYNC: recompute the sums before using them
     top: float = 0.0
+    # backtests: after a fast-forward, the series the state follows and its next bar.
+    # While set, the windows, ranges and sums above are stale: bar ``cursor`` is decided
+    # from the series' columns (``_looked_up``) and ``_materialise`` brings them back
+    series: CandleArrays | None = None
+    cursor: int = 0
 
 
 class SmaCrossStrategy:
@@ -178,6 +184,13 @@ class SmaCrossStrategy:
         st = self._states.get(symbol)
         if st is None:
             st = self._state(symbol)
+        if st.series is not None:  # after a fast-forward (backtests)
+            return self._from_series(st, candle)
+        return self._stepped(st, candle)
+
+    def _stepped(self, st: _SymbolState, candle: Candle) -> Signal:
+        """``on_candle`` from the state's own windows and sums."""
+        symbol = candle.symbol
         close = candle.close
         prev = st.last_close
         if prev is not None:
@@ -229,7 +242,57 @@ class SmaCrossStrategy:
         if st.last_cross is None or st.bars_since_cross > 0:
             # the ATR rides along: an engine re-anchors a stop on a later fill with it
             return new_flat(symbol, close, candle.close_time_ms, _mean(st.ranges), None, "no cross")
-        return self._signal(candle, st.last_cross, st)
+        return self._signal(candle, st.last_cross, st.ranges)
+
+    def _from_series(self, st: _SymbolState, candle: Candle) -> Signal:
+        """``on_candle`` while the state follows a series: bar ``cursor`` of it is looked
+        up; any other candle refills the windows first and steps."""
+        series, i = st.series, st.cursor
+        assert series is not None
+        if (
+            i < len(series) and candle.open_time_ms == series.open_time_ms.item(i)
+            and candle.close == series.close.item(i) and candle.high == series.high.item(i)
+            and candle.low == series.low.item(i)
+        ):  # fmt: skip
+            return self._looked_up(st, candle, i)
+        self._materialise(candle.symbol, st)
+        return self._stepped(st, candle)
+
+    def _looked_up(self, st: _SymbolState, candle: Candle, i: int) -> Signal:
+        """``on_candle`` on bar ``i`` of the series the state follows (``fast_forward``):
+        the sign from ``_columns`` where it is certain, else from the exact means of the
+        series' windows (what ``_sign`` and ``_exact_sign`` compute); the ATR window is
+        the series' ranges of the last ``ATR_PERIOD`` bars (the very floats ``on_candle``
+        appends). The windows and sums stay stale until ``_materialise``."""
+        series = st.series
+        assert series is not None
+        cached = self._columns_of.get(candle.symbol)
+        if cached is None or cached[0] is not series:
+            self._columns(candle.symbol, series)
+            cached = self._columns_of[candle.symbol]
+        _, ranges, signs, _ = cached
+        st.cursor = i + 1
+        st.last_close = close = candle.close
+        sign = signs.item(i)
+        if not sign:
+            sign = self._exact_at(series, i + 1)
+        prev_sign, st.prev_sign = st.prev_sign, sign
+        if prev_sign is not None and prev_sign * sign < 0:
+            st.last_cross = Direction.LONG if sign > 0 else Direction.SHORT
+            st.bars_since_cross = 0
+        else:
+            st.bars_since_cross += 1
+        window = ranges[max(1, i + 1 - ATR_PERIOD) : i + 1].tolist()
+        if st.last_cross is None or st.bars_since_cross > 0:
+            return new_flat(candle.symbol, close, candle.close_time_ms, _mean(window), None,
+                            "no cross")  # fmt: skip
+        return self._signal(candle, st.last_cross, window)
+
+    def _exact_at(self, series: CandleArrays, stop: int) -> int:
+        """The sign of the exact means' difference over the windows ending at ``stop - 1``."""
+        closes = series.close[stop - self.slow : stop].tolist()
+        fast_sum, slow_sum = math.fsum(closes[-self.fast :]), math.fsum(closes)
+        return _sign_of(fast_sum / self.fast - slow_sum / self.slow)
 
     def _sign(self, st: _SymbolState, close: float) -> int | None:
         """``on_candle``'s other cases: warming up (None) or a resync of the sums.
@@ -326,17 +389,13 @@ class SmaCrossStrategy:
         return ranges, signs, largest
 
     def fast_forward(self, symbol: str, arrays: CandleArrays, start: int, stop: int) -> None:
-        """Advance over quiet bars ``start..stop-1``: re-seed the windows and the ATR bars.
+        """Advance over quiet bars ``start..stop-1``: the state then follows ``arrays``.
 
-        The ranges and, where it is certain, the sign on bar ``stop - 1`` come from
-        ``_columns`` (computed once per series); an uncertain sign from the exact means.
-        The running sums restart from ``fsum`` of the windows, as a resync does: the
-        next bar's sign is then the exact one by ``on_candle``'s bound (one update).
-
-        The state is not the one stepping leaves in one field: ``top`` is the series'
-        largest |close|, not the window's. Any bound at or above what the sums hold keeps
-        every sign exact, so only the speed can differ (on a series with a wide price
-        range, bars after a stretch take the exact means more often).
+        The sign on bar ``stop - 1`` comes from ``_columns`` (computed once per series)
+        where it is certain, else from the exact means. The windows, ranges and running
+        sums are not refilled here: the next bar, when it is bar ``stop`` of ``arrays``,
+        is decided from the columns (``_looked_up``), and any other candle first has them
+        refilled from the series (``_materialise``), as they stand after bar ``stop - 1``.
         """
         if stop <= start:
             return
@@ -349,22 +408,36 @@ class SmaCrossStrategy:
         if cached is None or cached[0] is not arrays:
             self._columns(symbol, arrays)
             cached = self._columns_of[symbol]
-        _, ranges, signs, largest = cached
-        closes = arrays.close[stop - self.slow : stop].tolist()
+        sign = cached[2].item(stop - 1)
+        if not sign:  # too close to call in floats: the exact means, as ``_sign`` does
+            sign = self._exact_at(arrays, stop)
+        st.prev_sign = sign
+        st.bars_since_cross += stop - start
+        st.last_close = arrays.close.item(stop - 1)
+        st.series, st.cursor = arrays, stop
+
+    def _materialise(self, symbol: str, st: _SymbolState) -> None:
+        """Refill the windows, ranges and running sums from the series the state follows,
+        as they stand after bar ``cursor - 1``; the state then steps on its own again.
+
+        The running sums restart from ``fsum`` of the windows, as a resync does: the next
+        bar's sign is then the exact one by ``on_candle``'s bound (one update). ``top`` is
+        the series' largest |close|, not the window's: any bound at or above what the
+        sums hold keeps every sign exact, so only the speed can differ.
+        """
+        series, stop = st.series, st.cursor
+        assert series is not None
+        st.series = None
+        cached = self._columns_of.get(symbol)
+        if cached is None or cached[0] is not series:
+            self._columns(symbol, series)
+            cached = self._columns_of[symbol]
+        _, ranges, _, largest = cached
+        closes = series.close[stop - self.slow : stop].tolist()
         fast = closes[-self.fast :]
-        # the running sums restart here, exact, as ``_sign`` restarts them (the next bar
-        # updates them instead of resyncing); ``top`` only has to bound every value they
-        # hold: the series' largest |close| does (no pass over the windows)
         st.fast_sum, st.slow_sum = math.fsum(fast), math.fsum(closes)
         st.top = largest
         st.drift = 0
-        sign = signs.item(stop - 1)
-        if not sign:  # too close to call in floats: the exact means, as ``_sign`` does
-            sign = _sign_of(st.fast_sum / self.fast - st.slow_sum / self.slow)
-        st.prev_sign = sign
-        st.bars_since_cross += stop - start
-        st.last_close = closes[-1]
-        # refilled in place: cheaper than new deques, once per skipped stretch
         window = st.fast.window
         window.clear()
         window.extend(fast)
@@ -372,14 +445,17 @@ class SmaCrossStrategy:
         window.clear()
         window.extend(closes)
         window = st.ranges
-        lo = stop - ATR_PERIOD
-        if lo >= 1:  # a full window: the deque's ``maxlen`` drops every old range
-            window.extend(ranges[lo:stop].tolist())
-        else:
-            window.clear()
-            window.extend(ranges[1:stop].tolist())
+        window.clear()
+        window.extend(ranges[max(1, stop - ATR_PERIOD) : stop].tolist())
 
-    def _signal(self, candle: Candle, direction: Direction, st: _SymbolState) -> Signal:
+    def settle(self, symbol: str) -> None:
+        """Bring ``symbol``'s windows, ranges and sums up to date (after a fast-forward
+        they are refilled only when a candle needs them)."""
+        st = self._states.get(symbol)
+        if st is not None and st.series is not None:
+            self._materialise(symbol, st)
+
+    def _signal(self, candle: Candle, direction: Direction, ranges: Collection[float]) -> Signal:
         reason = self._reasons.get(direction)
         if reason is None:
             word = "up" if direction is Direction.LONG else "down"
@@ -387,7 +463,7 @@ class SmaCrossStrategy:
             self._reasons[direction] = reason
         atr = 0.0  # a long-only exit never opens a short: no stop distance
         if direction is Direction.LONG or self.allow_short:
-            atr = max(_mean(st.ranges), candle.close * 1e-6)
+            atr = max(_mean(ranges), candle.close * 1e-6)
         # ``Signal(candle.symbol, direction, 100, candle.close, candle.close_time_ms, atr,
         # None, reason)``, slot by slot (confidence 100 passes its ``__post_init__``)
         sig = UnfrozenSignal()

@@ -131,6 +131,7 @@ def _arrays(closes: list[float]) -> CandleArrays:
 
 
 def _state(s: SmaCrossStrategy) -> tuple[object, ...]:
+    s.settle("BTCUSDT")  # a fast-forward leaves the windows to refill when needed
     st = s._states["BTCUSDT"]
     return (list(st.fast.window), list(st.slow.window), st.prev_sign, st.last_cross,
             st.bars_since_cross, list(st.ranges), st.last_close)  # fmt: skip
@@ -292,6 +293,7 @@ def test_the_sums_fast_forward_restarts_carry_the_magnitude_of_what_they_summed(
     for i in range(4):
         skipper.on_candle(candle(i))
     skipper.fast_forward("BTCUSDT", arrays, 4, 11)  # (not quiet bars: the sums only)
+    skipper.settle("BTCUSDT")  # the sums seeded, then updated by the next bar
     skipper.on_candle(candle(11))
     assert stepped._states["BTCUSDT"].prev_sign == -1  # 0.1 below 0.30000000000000004 / 3
     assert skipper._states["BTCUSDT"].prev_sign == -1
@@ -316,3 +318,63 @@ def test_a_cross_signal_is_the_frozen_signal_its_fields_make() -> None:
     assert dataclasses.astuple(sig) == dataclasses.astuple(expected)
     with pytest.raises(dataclasses.FrozenInstanceError):
         sig.confidence = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_candle_that_is_not_the_series_next_bar_refills_the_windows(seed: int) -> None:
+    """After a fast-forward the next bar of the series is looked up; another candle (here
+    the next bar with another close) refills the windows from the series first and then
+    steps: its signal and every later one equal stepping's, and so does the state."""
+    import random
+
+    rng = random.Random(seed)
+    closes = [100.0]
+    for _ in range(1500):
+        closes.append(closes[-1] if rng.random() < 0.2 else round(closes[-1] + rng.gauss(0, 1), 2))
+    arrays = _arrays(closes)
+    stepped, skipper = SmaCrossStrategy(5, 13), SmaCrossStrategy(5, 13)
+    quiet = skipper.quiet_bars("BTCUSDT", arrays)
+    start = next(i for i in range(800, len(closes)) if quiet[i])
+    stop = start
+    while quiet[stop]:
+        stop += 1
+
+    def candle(i: int) -> Candle:
+        c = closes[i]
+        return Candle("BTCUSDT", i * 60_000, i * 60_000 + 59_999, c, c + 1.5, c - 1.25, c, 1.0)
+
+    for i in range(start):
+        assert skipper.on_candle(candle(i)) == stepped.on_candle(candle(i))
+    for i in range(start, stop):
+        stepped.on_candle(candle(i))
+    skipper.fast_forward("BTCUSDT", arrays, start, stop)
+    assert skipper._states["BTCUSDT"].series is arrays
+    c = closes[stop]  # the series' bar but another close (time, high and low the same)
+    odd = Candle("BTCUSDT", stop * 60_000, stop * 60_000 + 59_999, c, c + 1.5, c - 1.25,
+                 c + 0.37, 1.0)  # fmt: skip
+    assert skipper.on_candle(odd) == stepped.on_candle(odd)
+    assert skipper._states["BTCUSDT"].series is None  # the windows were refilled
+    for i in range(stop + 1, len(closes)):
+        assert skipper.on_candle(candle(i)) == stepped.on_candle(candle(i))
+    assert _state(skipper) == _state(stepped)
+
+
+def test_a_looked_up_bar_too_close_to_call_takes_the_exact_sign() -> None:
+    """The bar after a fast-forward whose mean difference is within the float bound:
+    the exact means decide its sign (+1 here), as stepping does, not the unknown 0."""
+    closes = [100.0] * 60 + [100.0 + 2e-12]  # fast - slow about 2e-13 on the last bar
+    arrays = _arrays(closes)
+    stepped, skipper = SmaCrossStrategy(5, 13), SmaCrossStrategy(5, 13)
+    assert skipper._columns("BTCUSDT", arrays)[1][-1] == 0  # unknown in floats
+
+    def candle(i: int) -> Candle:
+        c = closes[i]
+        return Candle("BTCUSDT", i * 60_000, i * 60_000 + 59_999, c, c + 1.5, c - 1.25, c, 1.0)
+
+    for i in range(len(closes)):
+        last = stepped.on_candle(candle(i))
+    for i in range(20):
+        skipper.on_candle(candle(i))
+    skipper.fast_forward("BTCUSDT", arrays, 20, 60)
+    assert skipper.on_candle(candle(60)) == last
+    assert skipper._states["BTCUSDT"].prev_sign == stepped._states["BTCUSDT"].prev_sign == 1
