@@ -338,15 +338,21 @@ def test_where_the_rule_is_off_every_acting_group_counts(tmp_path: Path, case: s
     assert acting.next_act(0, 0, "long", 2, 6, False) == 3
 
 
-def test_where_the_rule_is_on_no_signal_counts(tmp_path: Path) -> None:
-    """Cash 50, prices 100, whole units: no signal of a flat engine buys anything."""
+def _flat_engine_with_cash(tmp_path: Path, cash: str) -> Acting:
+    """A flat all-in spot engine holding ``cash``, prices 100, whole units, signals on
+    groups 1, 3 and 4 of 6."""
     world = _world(tmp_path, False, False, "whole", fee=0.001, all_in=True)
-    world.slots[0].engine.d.positions.cash = Decimal("50")
+    world.slots[0].engine.d.positions.cash = Decimal(cash)
     series = {"BTCUSDT": _arrays("BTCUSDT", T0_MS, MINUTE_MS, [100.0] * 6, [100.0] * 6)}
     mask = np.array([0, 1, 0, 1, 1, 0], np.bool_)
     strategy = _Masks({"BTCUSDT": (mask, mask)})
     world.slots[0].engine.d.strategy = strategy
-    acting = Acting(_index(series, [strategy]), world, series, False, 1e-9)
+    return Acting(_index(series, [strategy]), world, series, False, 1e-9)
+
+
+def test_where_the_rule_is_on_no_signal_counts(tmp_path: Path) -> None:
+    """Cash 50, prices 100, whole units: no signal of a flat engine buys anything."""
+    acting = _flat_engine_with_cash(tmp_path, "50")
     assert acting.next_act(0, 0, "long", 2, 6, True) == NEVER  # 3 and 4 unaffordable
     assert acting.next_act(0, 0, "long", 2, 4, True) == 4  # the first from h on
     assert acting.next_act(0, 0, "long", 2, 6, False) == 3  # not flat: every signal
@@ -354,13 +360,7 @@ def test_where_the_rule_is_on_no_signal_counts(tmp_path: Path) -> None:
 
 def test_without_a_floor_an_affordable_first_group_is_the_answer(tmp_path: Path) -> None:
     """Cash 1000 buys a lot at 100: with no floor the exact ceiling says so."""
-    world = _world(tmp_path, False, False, "whole", fee=0.001, all_in=True)
-    world.slots[0].engine.d.positions.cash = Decimal("1000")
-    series = {"BTCUSDT": _arrays("BTCUSDT", T0_MS, MINUTE_MS, [100.0] * 6, [100.0] * 6)}
-    mask = np.array([0, 1, 0, 1, 1, 0], np.bool_)
-    strategy = _Masks({"BTCUSDT": (mask, mask)})
-    world.slots[0].engine.d.strategy = strategy
-    acting = Acting(_index(series, [strategy]), world, series, False, 1e-9)
+    acting = _flat_engine_with_cash(tmp_path, "1000")
     acting._terms[0, 0] = None
     assert acting.next_act(0, 0, "long", 2, 6, True) == 3
 

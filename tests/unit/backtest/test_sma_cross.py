@@ -130,6 +130,12 @@ def _arrays(closes: list[float]) -> CandleArrays:
     return CandleArrays("BTCUSDT", 60_000, t, c, c + 1.5, c - 1.25, c, np.ones_like(c))
 
 
+def _bar(closes: list[float], i: int) -> Candle:
+    """Bar ``i`` of ``_arrays(closes)`` as a candle."""
+    c = closes[i]
+    return Candle("BTCUSDT", i * 60_000, i * 60_000 + 59_999, c, c + 1.5, c - 1.25, c, 1.0)
+
+
 def _state(s: SmaCrossStrategy) -> tuple[object, ...]:
     s.settle("BTCUSDT")  # a fast-forward leaves the windows to refill when needed
     st = s._states["BTCUSDT"]
@@ -340,8 +346,7 @@ def test_a_candle_that_is_not_the_series_next_bar_refills_the_windows(seed: int)
         stop += 1
 
     def candle(i: int) -> Candle:
-        c = closes[i]
-        return Candle("BTCUSDT", i * 60_000, i * 60_000 + 59_999, c, c + 1.5, c - 1.25, c, 1.0)
+        return _bar(closes, i)
 
     for i in range(start):
         assert skipper.on_candle(candle(i)) == stepped.on_candle(candle(i))
@@ -368,8 +373,7 @@ def test_a_looked_up_bar_too_close_to_call_takes_the_exact_sign() -> None:
     assert skipper._columns("BTCUSDT", arrays)[1][-1] == 0  # unknown in floats
 
     def candle(i: int) -> Candle:
-        c = closes[i]
-        return Candle("BTCUSDT", i * 60_000, i * 60_000 + 59_999, c, c + 1.5, c - 1.25, c, 1.0)
+        return _bar(closes, i)
 
     for i in range(len(closes)):
         last = stepped.on_candle(candle(i))
