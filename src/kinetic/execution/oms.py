@@ -29,11 +29,11 @@ from kinetic.domain import (
     Order,
     OrderIntent,
     OrderStatus,
-    OrderType,
     Side,
 )
 from kinetic.execution.crashpoints import ARMED, crash_point
 from kinetic.execution.ids import ClientIds
+from kinetic.execution.oms_reconcile import Reconciler
 from kinetic.execution.recorder import Recorder
 from kinetic.logging import get_logger
 from kinetic.venues.base import (
@@ -51,16 +51,11 @@ MAX_CONSECUTIVE_FAILURES = 5
 # module globals: ``OrderStatus.X`` takes ``EnumType.__getattr__``'s slow hook (~1 us)
 _PENDING, _FILLED, _PARTIAL = OrderStatus.PENDING, OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED
 _UNKNOWN = OrderStatus.UNKNOWN
-# resting protective orders: kept at start-up (every other open order is a stale entry)
-_STOPS = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
 _FINAL = frozenset(s for s in OrderStatus if s.is_terminal)
 _FILLING = (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
 RECENT_REASONS = 256  # reasons of orders the fill sync just forgot
 RECENT_FINAL = 256  # final orders still answered by ``order()`` after they left ``_orders``
-STOP_REASON = "stop_loss"  # every reduce-only stop of ours protects a position
 SEND_ATTEMPTS = 3
-# start-up looks up orders journaled FILLED this recently whose trades were not all seen
-FILLED_LOOKBACK_MS = 86_400_000
 
 
 class JournalUnwritable(Exception):
@@ -78,7 +73,7 @@ class OrderObserver(Protocol):
     def after_send(self, engine: str, intent: OrderIntent, order: Order) -> None: ...
 
 
-class OrderManager:
+class OrderManager(Reconciler):
     """Submit orders for one engine and keep the journal in step with the venue."""
 
     def __init__(self, engine: str, venue: SpotVenue, recorder: Recorder, clock: Clock) -> None:
@@ -519,69 +514,6 @@ class OrderManager:
         self._final[key] = order  # ``order()`` still answers for the recent ones
         if len(self._final) > RECENT_FINAL:
             self._final.popitem(last=False)
-
-    # ------------------------------------------------------------------ reconcile
-    async def reconcile(self) -> list[Order]:
-        """Bring every non-final journaled order in line with the venue.
-
-        Orders journaled FILLED in the last ``FILLED_LOOKBACK_MS`` whose fills were not all
-        journaled are looked up too: they stay tracked (``awaiting_fills``) until their
-        trades arrive.
-        Every tracked order's seen quantity is its journaled fills' total, and the
-        venue's filled quantity is kept (``unseen_fills``).
-        """
-        changed: list[Order] = []
-        since_ms = self.clock.time_ms() - FILLED_LOOKBACK_MS
-        for order in await self.recorder.unsettled_orders(self.engine, since_ms):
-            was_filled = order.status is OrderStatus.FILLED
-            found = await self.venue.get_order(order.symbol, order.client_order_id)
-            if found is None and was_filled:
-                continue  # the venue has forgotten it: nothing more to learn or await
-            if found is None:
-                order.status = OrderStatus.REJECTED
-                note = "not found on venue at start-up"
-            elif not found.status.is_terminal and order.order_type not in _STOPS:
-                self._venue_reports(order, found)
-                done = await self.venue.cancel_order(order.symbol, order.client_order_id)
-                self._venue_reports(order, done)
-                order.status = OrderStatus.CANCELED
-                note = "stale entry order cancelled at start-up"
-            else:
-                order.status = found.status
-                order.venue_order_id = found.venue_order_id or order.venue_order_id
-                self._venue_reports(order, found)
-                note = f"adopted with status {found.status}"
-            # a protective stop keeps its reason (its fill closes the trade as a stop-loss);
-            # other orders carry what start-up did with them
-            reason = STOP_REASON if order.order_type in _STOPS and order.reduce_only else note
-            self._track(order)
-            if order.client_order_id in self._orders:
-                self._reasons[order.client_order_id] = reason
-            order.updated_ms = self.clock.time_ms()
-            await self.recorder.record_order(self.engine, order, reason)
-            if reason != note:
-                self.log.info("journaled order at start-up", client_order_id=order.client_order_id,
-                              symbol=order.symbol, note=note)  # fmt: skip
-            changed.append(order)
-        return changed
-
-    def _track(self, order: Order) -> None:
-        """Keep ``order`` in memory while it is open or its fills are still to be seen.
-
-        On a supervisor restart the memory still holds the previous run's orders: one
-        the venue has since finished must leave it, or it would look open forever.
-        """
-        if order.status.is_terminal and not self._awaiting(order):
-            self._orders.pop(order.client_order_id, None)
-            self._venue_filled.pop(order.client_order_id, None)
-            self._reasons.pop(order.client_order_id, None)
-        else:
-            self._orders[order.client_order_id] = order
-
-    def read_fills_from(self, symbol: str, since_ms: int) -> None:
-        """Read ``symbol``'s fills from ``since_ms`` on (start-up), unless already further."""
-        if since_ms > self._fill_cursor.get(symbol, 0):
-            self._fill_cursor[symbol] = since_ms
 
 
 def _ids(intent: OrderIntent) -> dict[str, str]:
