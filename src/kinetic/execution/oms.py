@@ -155,24 +155,38 @@ class OrderManager(Reconciler):
         return self._reasons.get(client_order_id) or self._recent_reasons.get(client_order_id, "")
 
     # ------------------------------------------------------------------ submit
-    async def submit(self, intent: OrderIntent) -> Order:
-        """Journal, send and return the order as the venue knows it."""
-        now = self.clock.time_ms()
+    async def submit(self, intent: OrderIntent) -> Order:  # noqa: C901 - the order path, spelled out
+        """Journal, send and return the order as the venue knows it.
+
+        One order writes its row three times (PENDING, the venue's answer, a refusal's
+        settling) and takes one answer: ``_journal``, ``_merge`` and ``_settle`` are
+        spelled out on this path (each a call per order otherwise).
+        """
+        clock, recorder, engine = self.clock, self.recorder, self.engine
+        now = clock.time_ms()
+        cid = intent.client_order_id
         order = Order(
-            intent.client_order_id, intent.symbol, intent.side, intent.order_type,
+            cid, intent.symbol, intent.side, intent.order_type,
             intent.quantity, _PENDING, intent.price, intent.stop_price,
             intent.reduce_only, None, ZERO, ZERO, now, now,
         )  # fmt: skip
         reason = intent.reason
-        if not await self._journal(order, reason):
-            raise JournalUnwritable(f"order {order.client_order_id}: {self.journal_error}")
-        self._orders[order.client_order_id] = order
-        self._reasons[order.client_order_id] = reason
+        try:  # ``_journal``: an order whose row is not written is never sent
+            await recorder.record_order(engine, order, reason)
+            written = True
+        except Exception as exc:  # any storage failure: the row is not there
+            self._journal_failed(f"order row {cid}", exc)
+            written = False
+        if not written:
+            raise JournalUnwritable(f"order {cid}: {self.journal_error}")
+        self.journal_error = None
+        self._orders[cid] = order
+        self._reasons[cid] = reason
         if ARMED:
             crash_point("before_send")
         self.in_flight += 1
         if self.observer is not None:
-            self.observer.before_send(self.engine, intent)
+            self.observer.before_send(engine, intent)
         try:
             placed = await self._send(intent)
             if ARMED:
@@ -183,13 +197,33 @@ class OrderManager(Reconciler):
             raise
         finally:
             self.in_flight -= 1
-        self._merge(order, placed)
+        if placed is None:
+            self._merge(order, None)
+        else:  # ``_merge(order, placed)``
+            order.status = placed.status
+            order.venue_order_id = placed.venue_order_id
+            if placed.price is not None:
+                order.price = placed.price
+            filled = placed.filled_qty
+            if filled > ZERO:  # ``_venue_reports(order, placed)``
+                venue_filled = self._venue_filled
+                known = venue_filled.get(cid)
+                venue_filled[cid] = filled if known is None or filled > known else known
+            order.updated_ms = clock.time_ms()
         if self.observer is not None:
-            self.observer.after_send(self.engine, intent, order)
+            self.observer.after_send(engine, intent, order)
         # sent and journaled PENDING: a failed update leaves the lookup by client id to
         # a later reconcile, and the engine sees journal_error
-        await self._journal(order, reason)
-        if order.status in _FINAL:  # refused / done at once: final once journaled
+        try:  # ``_journal``
+            await recorder.record_order(engine, order, reason)
+        except Exception as exc:
+            self._journal_failed(f"order row {cid}", exc)
+        else:
+            self.journal_error = None
+        status = order.status
+        # refused / done at once: final once journaled (``_settle``; a fill still to be
+        # seen keeps it, as ``_awaiting`` says at once for a FILLED order not yet synced)
+        if status in _FINAL and not (status in _FILLING and order.filled_qty < order.quantity):
             self._settle(order)
         return order
 
@@ -346,7 +380,7 @@ class OrderManager(Reconciler):
         self._settle(order)
 
     # ------------------------------------------------------------------ fills
-    async def sync_fills(
+    async def sync_fills(  # noqa: C901 - the fill path, spelled out
         self, symbol: str, checked: tuple[bool, int | None] | None = None
     ) -> list[Fill]:
         """Fetch fills the venue has for ``symbol`` that we have not seen; journal them.
@@ -354,52 +388,77 @@ class OrderManager(Reconciler):
         Read from the cursor (the latest fill seen), or from the creation of an order
         still awaiting fills: a trade the venue lists late keeps its own time, which may
         be older than fills seen since. ``checked``: ``fill_check``'s answer, given just now.
+        The read's start, the fill's order update, its journal row and its reason are
+        spelled out here (a call each per fill otherwise).
         """
         if checked is None or not checked[0]:  # else fill_check said yes: not asked again
             checked = self.fill_check(symbol)
             if not checked[0]:
                 return []
         count = checked[1]
+        orders, cursor = self._orders, self._fill_cursor
+        since = cursor.get(symbol, 0)  # ``_read_from``: or an awaited order's creation
+        for order in orders.values():
+            if order.symbol == symbol and order.created_ms < since and self._awaiting(order):
+                since = order.created_ms
         try:
-            fills = await self.venue.get_fills(symbol, self._read_from(symbol))
+            fills = await self.venue.get_fills(symbol, since)
         except TransientError as exc:
             await self._failed(exc)
             return []
         self.consecutive_failures = 0  # ``_ok()``
         new: list[Fill] = []
+        seen, recorder, engine = self._seen_trades, self.recorder, self.engine
         for fill in fills:
             key = (fill.symbol, fill.trade_id)
-            if key in self._seen_trades:
+            if key in seen:
                 continue
             try:
-                stored = await self.recorder.record_fill(self.engine, fill)
+                stored = await recorder.record_fill(engine, fill)
             except Exception as exc:  # not journaled: not applied; fetched again next time
                 self._journal_failed(f"fill row {fill.symbol} {fill.trade_id}", exc)
                 break
             self.journal_error = None
             if ARMED:
                 crash_point("after_fill")
-            self._seen_trades.add(key)
-            self._fill_cursor[symbol] = max(self._fill_cursor.get(symbol, 0), fill.ts_ms)
+            seen.add(key)
+            ts = fill.ts_ms
+            latest = cursor.get(symbol)  # the cursor is ``max(cursor.get(symbol, 0), ts)``
+            if latest is None:
+                cursor[symbol] = max(0, ts)
+            elif ts > latest:
+                cursor[symbol] = ts
             # the journal is the memory that survives restarts: a fill it already holds
             # was applied by an earlier run and must not be applied again
             if not stored:
                 continue
             new.append(fill)
-            order = self._apply_to_order(fill)
-            if order is not None:
-                await self._journal(order, self.reason(order.client_order_id))
+            cid = fill.client_order_id
+            order = orders.get(cid)  # ``_apply_to_order(fill)``
+            if order is None:
+                continue
+            done, qty = order.filled_qty, fill.quantity
+            total = done + qty
+            if done:
+                order.avg_price = (order.avg_price * done + fill.price * qty) / total
+            else:  # the first fill: its price is the average
+                order.avg_price = fill.price
+            order.filled_qty = total
+            order.status = _FILLED if total >= order.quantity else _PARTIAL
+            order.updated_ms = ts
+            # not settled here: the engine applies this sync's fills after it returns and
+            # looks the order up meanwhile; ``_prune`` settles it
+            reason = self._reasons.get(cid) or self._recent_reasons.get(cid, "")
+            try:  # ``_journal``
+                await recorder.record_order(engine, order, reason)
+            except Exception as exc:
+                self._journal_failed(f"order row {cid}", exc)
+            else:
+                self.journal_error = None
         else:  # every fill read (none left unjournaled): nothing new until the count moves
             self._synced_at[symbol] = count  # None (no count): never matches one
         self._prune(symbol)
         return new
-
-    def _read_from(self, symbol: str) -> int:  # the cursor, or an awaited order's creation
-        since = self._fill_cursor.get(symbol, 0)
-        for order in self._orders.values():
-            if order.symbol == symbol and order.created_ms < since and self._awaiting(order):
-                since = order.created_ms
-        return since
 
     def may_have_fills(self, symbol: str) -> bool:
         """False when ``sync_fills(symbol)`` would return nothing and change nothing."""
@@ -427,24 +486,6 @@ class OrderManager(Reconciler):
             if order.symbol == symbol and (order.status in _FINAL or self._awaiting(order)):
                 return True, count
         return False, count
-
-    def _apply_to_order(self, fill: Fill) -> Order | None:
-        order = self._orders.get(fill.client_order_id)
-        if order is None:
-            return None
-        total = order.filled_qty + fill.quantity
-        if order.filled_qty:
-            order.avg_price = (
-                order.avg_price * order.filled_qty + fill.price * fill.quantity
-            ) / total
-        else:  # the first fill: its price is the average
-            order.avg_price = fill.price
-        order.filled_qty = total
-        order.status = _FILLED if total >= order.quantity else _PARTIAL
-        order.updated_ms = fill.ts_ms
-        # the caller journals it; not settled here: the engine applies this sync's fills
-        # after it returns and looks the order up meanwhile; ``_prune`` settles it
-        return order
 
     def awaiting_fills(self, symbol: str) -> bool:
         """True while the venue reports an order filled but not all its fills were seen."""
@@ -485,11 +526,10 @@ class OrderManager(Reconciler):
 
     def _prune(self, symbol: str) -> None:
         """Forget final orders whose fills were all seen, so memory stays flat."""
-        done = [
-            k
-            for k, o in self._orders.items()
-            if o.symbol == symbol and o.status in _FINAL and not self._awaiting(o)
-        ]
+        done: list[str] = []  # a loop, not a comprehension: no function call per sync
+        for key, order in self._orders.items():
+            if order.symbol == symbol and order.status in _FINAL and not self._awaiting(order):
+                done.append(key)
         for key in done:
             self._forget(key)
         if len(self._seen_trades) > 10_000:
