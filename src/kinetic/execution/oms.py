@@ -56,6 +56,9 @@ _FILLING = (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
 RECENT_REASONS = 256  # reasons of orders the fill sync just forgot
 RECENT_FINAL = 256  # final orders still answered by ``order()`` after they left ``_orders``
 SEND_ATTEMPTS = 3
+# what a send attempt may raise and ``_send_failed`` handles (anything else propagates)
+_SEND_ERRORS = (DuplicateOrder, OrderStateUnknown, PermanentError, TransientError)
+_INFO = logging.INFO
 
 
 class JournalUnwritable(Exception):
@@ -188,7 +191,15 @@ class OrderManager(Reconciler):
         if self.observer is not None:
             self.observer.before_send(engine, intent)
         try:
-            placed = await self._send(intent)
+            placed: Order | None
+            try:  # ``_send``'s first attempt, spelled out (a coroutine per order otherwise)
+                placed = await self.venue.place_order(intent)
+            except _SEND_ERRORS as exc:
+                placed = await self._send_failed(intent, exc)
+            else:
+                self.consecutive_failures = 0
+                if self.log.enabled(_INFO):  # one per order: skip building the line
+                    self._log_placed(intent, placed)
             if ARMED:
                 crash_point("after_send")
         except VenueHalted:  # its outcome is unknown: never left PENDING
@@ -241,45 +252,60 @@ class OrderManager(Reconciler):
         self.journal_error = f"{what}: {exc!r}"[:300]
         self.log.error("journal write failed", what=what, error=repr(exc))
 
-    async def _send(self, intent: OrderIntent) -> Order | None:
+    async def _send_failed(self, intent: OrderIntent, exc: Exception) -> Order | None:
+        """``_send`` once its first attempt raised ``exc`` (one of ``_SEND_ERRORS``).
+
+        A duplicate or an unknown outcome is looked up by client id, a permanent error is a
+        refusal, a transient one is retried with backoff (``SEND_ATTEMPTS`` in all), then
+        looked up.
+        """
         log = self.log
-        for attempt in range(SEND_ATTEMPTS):
-            try:
-                placed = await self.venue.place_order(intent)
-                self.consecutive_failures = 0
-                if log.enabled(logging.INFO):  # one per order: skip building the line
-                    log.info(
-                        "order placed",
-                        **_ids(intent),
-                        side=intent.side,
-                        type=intent.order_type,
-                        qty=str(intent.quantity),
-                        status=placed.status,
-                        reason=intent.reason,
-                    )
-                return placed
-            except (DuplicateOrder, OrderStateUnknown) as exc:
+        attempt = 0
+        while True:
+            if isinstance(exc, DuplicateOrder | OrderStateUnknown):
                 log.warning(
                     "order outcome unknown; looking it up by client id",
                     **_ids(intent),
                     error=str(exc),
                 )
                 return await self._lookup(intent)
-            except PermanentError as exc:
+            if isinstance(exc, PermanentError):
                 self._ok()
                 log.warning("order rejected", **_ids(intent), error=str(exc))
                 return _rejected(intent, str(exc))
-            except TransientError as exc:
-                await self._failed(exc)
-                delay = exc.retry_after if isinstance(exc, RateLimited) else 0.5 * 2**attempt
-                log.warning(
-                    "transient venue error; retrying",
-                    **_ids(intent),
-                    error=str(exc),
-                    attempt=attempt + 1,
-                )
-                await self.clock.sleep(delay)
-        return await self._lookup(intent)
+            # a TransientError: retried after a pause
+            await self._failed(exc)
+            delay = exc.retry_after if isinstance(exc, RateLimited) else 0.5 * 2**attempt
+            log.warning(
+                "transient venue error; retrying",
+                **_ids(intent),
+                error=str(exc),
+                attempt=attempt + 1,
+            )
+            await self.clock.sleep(delay)
+            attempt += 1
+            if attempt >= SEND_ATTEMPTS:
+                return await self._lookup(intent)
+            try:
+                placed = await self.venue.place_order(intent)
+            except _SEND_ERRORS as again:
+                exc = again
+                continue
+            self.consecutive_failures = 0
+            if log.enabled(_INFO):
+                self._log_placed(intent, placed)
+            return placed
+
+    def _log_placed(self, intent: OrderIntent, placed: Order) -> None:
+        self.log.info(
+            "order placed",
+            **_ids(intent),
+            side=intent.side,
+            type=intent.order_type,
+            qty=str(intent.quantity),
+            status=placed.status,
+            reason=intent.reason,
+        )
 
     async def _lookup(self, intent: OrderIntent) -> Order | None:
         try:
@@ -398,9 +424,9 @@ class OrderManager(Reconciler):
         count = checked[1]
         orders, cursor = self._orders, self._fill_cursor
         since = cursor.get(symbol, 0)  # ``_read_from``: or an awaited order's creation
-        for order in orders.values():
-            if order.symbol == symbol and order.created_ms < since and self._awaiting(order):
-                since = order.created_ms
+        for live in orders.values():
+            if live.symbol == symbol and live.created_ms < since and self._awaiting(live):
+                since = live.created_ms
         try:
             fills = await self.venue.get_fills(symbol, since)
         except TransientError as exc:
