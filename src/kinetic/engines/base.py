@@ -441,10 +441,15 @@ class BaseEngine(OrderPath, ABC):
         oms = self.d.oms
         return oms.may_have_fills(symbol) or oms.journal_error is not None or self._journal_down
 
-    async def sync(self, symbol: str) -> None:
-        """Apply fills the venue has for ``symbol`` that we have not seen yet."""
+    async def sync(self, symbol: str, checked: tuple[bool, int | None] | None = None) -> None:
+        """Apply fills the venue has for ``symbol`` that we have not seen yet.
+
+        ``checked``: ``OrderManager.fill_check(symbol)``'s answer, given just now (with
+        nothing awaited since); asked here otherwise.
+        """
         oms = self.d.oms
-        checked = oms.fill_check(symbol)  # handed on: ``sync_fills`` does not check again
+        if checked is None:  # handed on: ``sync_fills`` does not check again
+            checked = oms.fill_check(symbol)
         if checked[0]:
             for fill in await oms.sync_fills(symbol, checked):
                 await self.apply_fill(fill)

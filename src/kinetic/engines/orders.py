@@ -79,7 +79,7 @@ class OrderPath:
     _exit_reasons: dict[str, str]
     _step_lock: asyncio.Lock
 
-    async def sync(self, symbol: str) -> None:
+    async def sync(self, symbol: str, checked: tuple[bool, int | None] | None = None) -> None:
         """Apply the venue's new fills for ``symbol`` (``BaseEngine`` implements it)."""
         raise NotImplementedError
 
@@ -143,18 +143,29 @@ class OrderPath:
         reduce-only stop, or an order marked ``protective``, always goes. An order whose
         journal row cannot be written is not sent (the engine goes REDUCE_ONLY).
         """
-        purpose = _purpose(order_type, reduce_only, plan, protective)
-        if not self.allows(purpose):
+        d = self.d
+        # the purpose and ``allows(purpose)``, spelled out (two calls per order)
+        purpose = (
+            _ENTRY
+            if plan is not None
+            else _PROTECT
+            if protective or (reduce_only and order_type is _STOP_MARKET)
+            else _EXIT
+        )
+        if purpose is not _PROTECT and d.gate.state(self.name) not in (
+            _ENTRIES_OK if purpose is _ENTRY else _EXITS_OK
+        ):
             self.log.info("order held by the trading state", symbol=symbol, purpose=purpose,
-                          state=self.d.gate.state(self.name), reason=reason)  # fmt: skip
+                          state=d.gate.state(self.name), reason=reason)  # fmt: skip
             return None
-        inst = self.d.instruments[symbol]
+        inst = d.instruments[symbol]
         if plan is not None:  # an entry never asks for more than one order may carry
             qty = min(qty, inst.max_qty)
         qty = round_quantity(qty, inst)
         if qty <= 0:
             return None
-        cid = self.d.oms.next_client_order_id(symbol)
+        oms = d.oms
+        cid = oms.next_client_order_id(symbol)
         intent = _new_intent(
             self.name,
             symbol,
@@ -172,7 +183,6 @@ class OrderPath:
             self._plans[cid] = plan
         else:
             self._exit_reasons[cid] = reason
-        oms = self.d.oms
         try:
             order = await oms.submit(intent)
         except JournalUnwritable as exc:
@@ -207,21 +217,26 @@ class OrderPath:
         """Close a position that could not get a stop: as ``close_position``, in any state."""
         await self._close(symbol, reason, protective=True)
 
-    async def _close(self, symbol: str, reason: str, *, protective: bool) -> None:
-        if symbol not in self.d.positions.positions:
-            self.closes.done(symbol)
-            return
-        if not (protective or self.allows(_EXIT)):
-            self.log.info("exit held by the trading state", symbol=symbol, reason=reason,
-                          state=self.d.gate.state(self.name))  # fmt: skip
-            return
-        if self._close_in_flight(symbol) or self.closes.backing_off(symbol, self.d.clock.time()):
-            return
-        await self.before_close(symbol)
+    async def _close(
+        self, symbol: str, reason: str, *, protective: bool, checked: bool = False
+    ) -> None:
+        """``close_position`` / ``close_unprotected``. ``checked``: the caller has just found,
+        with nothing awaited since, the position open, the exit allowed, no close in flight
+        or backing off, and nothing for ``before_close`` to cancel (spot's close without a
+        resting stop): those tests and the hook are not repeated."""
+        d = self.d
+        if not checked:
+            if not self._may_close(symbol, reason, protective):
+                return
+            await self.before_close(symbol)
         # the stop may have filled already (hit on this very bar): learn its fills first,
-        # then close only what is left (a doomed reduce-only close is never sent)
-        await self.sync(symbol)
-        pos = self.d.positions.positions.get(symbol)
+        # then close only what is left (a doomed reduce-only close is never sent); the
+        # sync is not entered when it would do nothing (``BaseEngine.sync``'s own tests)
+        oms = d.oms
+        fills = oms.fill_check(symbol)
+        if fills[0] or oms.journal_error is not None or self._journal_down:
+            await self.sync(symbol, fills)
+        pos = d.positions.positions.get(symbol)
         if pos is None:
             return
         try:
@@ -244,6 +259,21 @@ class OrderPath:
             crash_point("before_close_filled")
         else:
             await self._close_failed(symbol, reason, protective)
+
+    def _may_close(self, symbol: str, reason: str, protective: bool) -> bool:
+        """``_close``'s tests: the position is open, the exit allowed, no close in flight
+        or backing off (a position already gone settles its pending close)."""
+        d = self.d
+        if symbol not in d.positions.positions:
+            self.closes.done(symbol)
+            return False
+        if not (protective or self.allows(_EXIT)):
+            self.log.info("exit held by the trading state", symbol=symbol, reason=reason,
+                          state=d.gate.state(self.name))  # fmt: skip
+            return False
+        return not (
+            self._close_in_flight(symbol) or self.closes.backing_off(symbol, d.clock.time())
+        )
 
     def _close_in_flight(self, symbol: str) -> bool:
         pending = self.closes.get(symbol)
@@ -399,13 +429,3 @@ class OrderPath:
                 await self.event("entries_cancelled", f"{cancelled} entry/take-profit "
                                  "orders cancelled; stops kept", {"count": cancelled})  # fmt: skip
             return cancelled
-
-
-def _purpose(
-    order_type: OrderType, reduce_only: bool, plan: EntryPlan | None, protective: bool
-) -> OrderPurpose:
-    if plan is not None:
-        return _ENTRY
-    if protective or (reduce_only and order_type is _STOP_MARKET):
-        return _PROTECT
-    return _EXIT

@@ -241,6 +241,23 @@ async def test_refused_close_places_the_stop_again_at_once() -> None:
     assert await sells(w) == []
 
 
+async def test_refused_close_of_a_position_without_its_stop_places_the_stop_at_once() -> None:
+    # the stop was refused at the entry (retried after a pause); a close that fails then
+    # places it at once: the close without a stop to lift skips the base close's repeated
+    # tests, not the stop's restoration
+    w = world()
+    w.venue.refuse_stops = True
+    await enter(w)
+    assert await resting(w) == []
+    w.venue.refuse_stops, w.venue.refuse_sells = False, True
+    await w.engine.close_position(BTC, "take_profit")
+    assert w.positions.has_position(BTC)
+    [stop] = await resting(w)
+    assert stop.order_type is OrderType.STOP_LIMIT
+    assert stop.quantity == w.positions.positions[BTC].quantity
+    assert await sells(w) == []
+
+
 async def test_close_waits_when_the_stop_cancel_is_not_confirmed() -> None:
     w = world()
     await enter(w)
