@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from kinetic.domain import (
+    ZERO,
     Order,
     OrderIntent,
     OrderStatus,
@@ -162,7 +163,7 @@ class OrderPath:
         if plan is not None:  # an entry never asks for more than one order may carry
             qty = min(qty, inst.max_qty)
         qty = round_quantity(qty, inst)
-        if qty <= 0:
+        if qty <= ZERO:  # a Decimal zero: no int converted per order
             return None
         oms = d.oms
         cid = oms.next_client_order_id(symbol)

@@ -64,6 +64,7 @@ _LONG_SIDE = PositionSide.LONG
 _BUY = _LONG_SIDE.entry_side
 _EXIT = OrderPurpose.EXIT
 _STOP_LIMIT = OrderType.STOP_LIMIT
+_ONE = Decimal(1)  # ``1 - x`` converts the int to a new Decimal per call
 _new_intent = builder(OrderIntent)  # ``OrderIntent(...)``, without a descriptor per field
 
 
@@ -161,7 +162,7 @@ class SpotEngine(BaseEngine):
         _, _, target_pct, stop_pct = self._levels()
         fraction = self._stop_fraction.pop(position.symbol, None)
         if fraction is not None:  # the planned distance (the stop rule may have widened it)
-            position.stop_price = position.entry_price * (1 - fraction)
+            position.stop_price = position.entry_price * (_ONE - fraction)
         else:
             position.stop_price = fixed_pct_stop(position.entry_price, position.side, stop_pct)
         position.take_profit = take_profit(position.entry_price, position.side, target_pct)

@@ -180,20 +180,21 @@ class PositionManager:
                 raise ValueError(
                     f"{fill.symbol}: entry fill side {fill.side} contradicts plan {plan.side}"
                 )
-            self.positions[fill.symbol] = _new_position(
-                symbol=fill.symbol,
-                side=side,
-                quantity=fill.quantity,
-                entry_price=fill.price,
-                opened_ms=fill.ts_ms,
-                stop_price=plan.stop_price if plan else ZERO,
-                take_profit=plan.take_profit if plan else None,
-                leverage=plan.leverage if plan else 1,
-                fees=fill.fee,
-                best_price=fill.price,
-                confidence=plan.confidence if plan else 0,
-                entry_reason=plan.reason if plan else "",
-            )
+            price = fill.price
+            # positional (a builder call by keyword sorts its names out per call): symbol,
+            # side, quantity, entry_price, opened_ms, stop_price, take_profit, leverage,
+            # fees, best_price, trailing_active, liquidation_price, confidence, entry_reason
+            if plan is not None:
+                self.positions[fill.symbol] = _new_position(
+                    fill.symbol, side, fill.quantity, price, fill.ts_ms, plan.stop_price,
+                    plan.take_profit, plan.leverage, fill.fee, price, False, None,
+                    plan.confidence, plan.reason,
+                )  # fmt: skip
+            else:
+                self.positions[fill.symbol] = _new_position(
+                    fill.symbol, side, fill.quantity, price, fill.ts_ms, ZERO, None, 1,
+                    fill.fee, price, False, None, 0, "",
+                )  # fmt: skip
             return
         new_qty = pos.quantity + fill.quantity
         pos.entry_price = (pos.entry_price * pos.quantity + fill.price * fill.quantity) / new_qty
@@ -221,20 +222,10 @@ class PositionManager:
         del self.positions[fill.symbol]
         self.closed_trades += 1
         exit_price = pos.entry_price + c_gross / c_qty * sign
-        return _new_trade(
-            engine=self.engine,
-            symbol=fill.symbol,
-            side=pos.side,
-            quantity=c_qty,
-            entry_price=pos.entry_price,
-            exit_price=exit_price,
-            opened_ms=pos.opened_ms,
-            closed_ms=fill.ts_ms,
-            pnl=c_gross - c_fees,
-            fees=c_fees,
-            exit_reason=reason or "exit",
-            leverage=pos.leverage,
-        )
+        return _new_trade(  # positional, in ``ClosedTrade``'s field order
+            self.engine, fill.symbol, pos.side, c_qty, pos.entry_price, exit_price,
+            pos.opened_ms, fill.ts_ms, c_gross - c_fees, c_fees, reason or "exit", pos.leverage,
+        )  # fmt: skip
 
     def restore(self, positions: list[Position], cash: Decimal, realized: Decimal) -> None:
         """Load state persisted by an earlier run."""

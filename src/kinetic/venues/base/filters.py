@@ -100,9 +100,11 @@ def check_order(
     Reduce-only orders are exempt from the minimum notional, as on the real venues,
     so a small remainder can always be closed.
     """
-    if qty <= 0:
+    # compared with a Decimal zero: an int is converted to a new Decimal per comparison
+    if qty <= _ZERO:
         raise OrderRejected(f"{instrument.symbol}: quantity {qty} must be > 0")
-    if instrument.step_size > 0 and qty % instrument.step_size != 0:
+    step = instrument.step_size
+    if step > _ZERO and qty % step != _ZERO:
         raise OrderRejected(
             f"{instrument.symbol}: quantity {qty} is not a multiple of step {instrument.step_size}"
         )

@@ -59,7 +59,10 @@ class OrderBook:
         """Store ``order``; index it as open unless it is terminal."""
         self._orders[order.client_order_id] = order
         if order.status not in _FINAL:
-            self._open.setdefault(order.symbol, {})[order.client_order_id] = order
+            by_id = self._open.get(order.symbol)  # ``setdefault``, without a dict per call
+            if by_id is None:
+                by_id = self._open[order.symbol] = {}
+            by_id[order.client_order_id] = order
         else:
             self._retire(order.client_order_id)
 
@@ -94,14 +97,17 @@ class OrderBook:
 
     def add_fill(self, fill: Fill) -> None:
         """Record ``fill`` (the oldest go once a symbol holds twice the limit)."""
-        fills = self._fills.setdefault(fill.symbol, [])
+        symbol, ts = fill.symbol, fill.ts_ms
+        fills = self._fills.get(symbol)  # ``setdefault``, without a list per call
+        if fills is None:
+            fills = self._fills[symbol] = []
         fills.append(fill)
-        self._fill_total[fill.symbol] = self._fill_total.get(fill.symbol, 0) + 1
-        times = self._fill_ts.get(fill.symbol)
+        self._fill_total[symbol] = self._fill_total.get(symbol, 0) + 1
+        times = self._fill_ts.get(symbol)
         if times is None:
-            self._fill_ts[fill.symbol] = times = [fill.ts_ms]
-        elif times and fill.ts_ms >= times[-1]:
-            times.append(fill.ts_ms)
+            self._fill_ts[symbol] = times = [ts]
+        elif times and ts >= times[-1]:
+            times.append(ts)
         else:  # the clock went back: fall back to scanning this symbol's fills
             times.clear()
         keep = self.max_fills

@@ -200,17 +200,26 @@ class SimVenueBase:
         if self._dms_deadline_ms is not None:
             self._check_dead_man_switch()
         inst = self._instruments.get(intent.symbol) or self._instrument(intent.symbol)
-        if self._book.get(intent.client_order_id) is not None:
+        book = self._book
+        if book.get(intent.client_order_id) is not None:
             raise DuplicateOrder(
                 f"{self.name}: client order id {intent.client_order_id} already used",
                 client_order_id=intent.client_order_id,
                 venue=self.name,
             )
         order = self._new_order(intent, inst)
-        price = self._reference_price(order, inst)
+        if order.order_type is _MARKET:  # ``_reference_price``: the slipped last price
+            last = self._last.get(order.symbol)
+            if last is None:
+                raise OrderRejected(
+                    f"{self.name}: no price for {order.symbol} yet", venue=self.name
+                )
+            price = slipped(last, order.side, self._slippage, inst.tick_size)
+        else:
+            price = self._reference_price(order, inst)
         check_order(inst, order.quantity, price, reduce_only=order.reduce_only)
         order.quantity = self._admit(order, inst, price)
-        self._book.add(order)
+        book.add(order)
         if order.order_type is _MARKET:
             self._execute(order, inst, order.quantity, price, is_maker=False)
         return snapshot(order)
@@ -270,7 +279,8 @@ class SimVenueBase:
 
     async def get_fills(self, symbol: str, since_ms: int = 0) -> list[Fill]:
         """Return fills on ``symbol`` at or after ``since_ms``."""
-        self._check_dead_man_switch()
+        if self._dms_deadline_ms is not None:  # ``_check_dead_man_switch``'s own test
+            self._check_dead_man_switch()
         return self._book.fills(symbol, since_ms)
 
     def fill_count(self, symbol: str) -> int | None:
