@@ -136,14 +136,15 @@ TRENDING, SIDEWAYS = 2048, 4096  # the regime from the ADX (neither: transitiona
 @dataclass(frozen=True, slots=True)
 class Lookup:
     """What a stepped bar's signal needs (``ConfluenceStrategy._looked_up``), per bar:
-    the flags and the five values its evidence, reason and ``atr`` are made of."""
+    the flags and the values its evidence, reason and ``atr`` are made of."""
 
     code: np.ndarray  # uint16 flags
     spread: F64
     rsi: F64
     atr: F64
     stoch_k: F64  # nan while the stochastic is not warm
-    level: F64  # the support or resistance the evidence names (nan: none in reach)
+    support: F64  # the levels (``Columns``): the flags name the one in reach, if any
+    resistance: F64
 
 
 def lookup(
@@ -161,9 +162,10 @@ def lookup(
     if cols is None:
         return None
     close = np.asarray(arrays.close, np.float64)
-    side, _, level, level_side = decisions(cols, close, weights, scale, min_confidence)
+    side, _, level_side = _decisions(cols, close, weights, scale, min_confidence)
     code = flags(cols, level_side, *regime)
-    return side, Lookup(code, cols.spread, cols.rsi, cols.atr, cols.stoch_k, level)
+    return side, Lookup(code, cols.spread, cols.rsi, cols.atr, cols.stoch_k, cols.support,
+                        cols.resistance)  # fmt: skip
 
 
 def flags(cols: Columns, level_side: np.ndarray, trending: float, sideways: float) -> np.ndarray:
@@ -173,18 +175,21 @@ def flags(cols: Columns, level_side: np.ndarray, trending: float, sideways: floa
     code = np.zeros(n, np.uint16)
     for lo in range(0, n, _ROWS):
         part = slice(lo, min(lo + _ROWS, n))
-        k, d, adx = cols.stoch_k[part], cols.stoch_d[part], cols.adx[part]
+        k, d, adx, out = cols.stoch_k[part], cols.stoch_d[part], cols.adx[part], code[part]
         macd, engulfing, hammer = cols.macd[part], cols.engulfing[part], cols.hammer[part]
+        levels = level_side[part]
+        low_k = k < 20.0
+        turning = (k > d) & low_k  # np.where(k < 20, k > d, k < d) without branches
+        turning |= (k < d) & ~low_k
         trend = adx >= trending
-        with np.errstate(invalid="ignore"):
-            turning = np.where(k < 20.0, k > d, k < d)
-        code[part] = (
-            cols.warm[part] * WARM + (macd > 0) * MACD_UP + (macd < 0) * MACD_DOWN
-            + turning * TURNING + (level_side[part] > 0) * SUPPORT
-            + (level_side[part] < 0) * RESISTANCE + (engulfing > 0) * BULLISH
-            + (engulfing < 0) * BEARISH + (hammer > 0) * HAMMER + (hammer < 0) * STAR
-            + cols.doji[part] * DOJI + trend * TRENDING + (~trend & (adx < sideways)) * SIDEWAYS
-        )  # fmt: skip
+        for mask, flag in (
+            (cols.warm[part], WARM), (macd > 0, MACD_UP), (macd < 0, MACD_DOWN),
+            (turning, TURNING), (levels > 0, SUPPORT), (levels < 0, RESISTANCE),
+            (engulfing > 0, BULLISH), (engulfing < 0, BEARISH), (hammer > 0, HAMMER),
+            (hammer < 0, STAR), (cols.doji[part], DOJI), (trend, TRENDING),
+            (~trend & (adx < sideways), SIDEWAYS),
+        ):  # fmt: skip
+            out |= np.multiply(mask, flag, dtype=np.uint16)
     return code
 
 
@@ -398,30 +403,68 @@ def _patterns(o: F64, h: F64, lo: F64, c: F64) -> tuple[np.ndarray, np.ndarray, 
     return engulfing, hammer, doji
 
 
-def _clamp01(x: F64) -> F64:
-    return np.where(x < 0.0, 0.0, np.where(x > 1.0, 1.0, x))
-
-
 def _sign(x: F64) -> np.ndarray:
     """1, -1 or 0 (nan: 0) as int8: two exclusive tests subtracted (no np.where)."""
     return np.subtract(x > 0, x < 0, dtype=np.int8)
 
 
-def _level_evidence(cols: Columns, close: F64) -> tuple[np.ndarray, F64, F64]:
-    """``confluence._level_evidence``'s side, strength and level per bar."""
-    with np.errstate(invalid="ignore"):
+def _bounded(x: F64) -> F64:
+    """``x`` clamped to 0..1 in place, a nan to 1 (``fmin``, ``fmax``): the scorer's
+    clamp wherever ``x`` is a number other than -0.0; finite everywhere, so that a
+    product with a mask is 0.0 where the mask is False."""
+    np.fmin(x, 1.0, out=x)
+    return np.fmax(x, 0.0, out=x)
+
+
+def _add_masked(total: F64, points: F64, mask: np.ndarray, tmp: F64) -> None:
+    """``total += points`` where ``mask`` (finite ``points``: elsewhere 0.0 or -0.0 is
+    added, which leaves any sum as it is), without a masked loop: ``np.add(where=)`` and
+    ``np.where`` branch on every value, slow on a mask without long runs."""
+    np.multiply(points, mask, out=tmp)
+    np.add(total, tmp, out=total)
+
+
+def _level_evidence(cols: Columns, close: F64) -> tuple[np.ndarray, np.ndarray, F64]:
+    """``confluence._level_evidence`` per bar: ``(support, resistance, strength)``, the
+    first two the masks of the side it names (exclusive), the strength bounded
+    (``_bounded``: where a level is named, the clamped one in 0.5..1)."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         tol = 0.5 * cols.atr
-        ds, dr = np.abs(close - cols.support), np.abs(close - cols.resistance)
-        ok_s = ~np.isnan(cols.support) & (tol > 0) & (ds <= tol)
-        ok_r = ~np.isnan(cols.resistance) & (tol > 0) & (dr <= tol)
+        ds = np.subtract(close, cols.support)
+        np.abs(ds, out=ds)
+        dr = np.subtract(close, cols.resistance)
+        np.abs(dr, out=dr)
+        # a missing level (nan) is never in reach: nan <= tol is False
+        reach = tol > 0
+        ok_s = ds <= tol
+        ok_s &= reach
+        ok_r = dr <= tol
+        ok_r &= reach
         # min((dist, side, level)): the nearer; at equal distances LONG < SHORT
-        pick_s = ok_s & (~ok_r | (ds <= dr))
+        pick_s = ds <= dr
+        pick_s |= ~ok_r
+        pick_s &= ok_s
         pick_r = ok_r & ~pick_s
-        dist = np.where(pick_s, ds, dr)
-        bonus = np.where(cols.doji, DOJI_AT_LEVEL, 0.0)
-        strength = _clamp01(1.0 - 0.5 * dist / tol + bonus)
-    level = np.where(pick_s, cols.support, np.where(pick_r, cols.resistance, np.nan))
-    return np.subtract(pick_s, pick_r, dtype=np.int8), strength, level  # exclusive
+        # the named level's distance, ds where pick_s else dr: chosen bit by bit
+        choose = pick_s.astype(np.int64)
+        np.negative(choose, out=choose)  # all ones where pick_s
+        bits, other = ds.view(np.int64), dr.view(np.int64)
+        np.bitwise_xor(bits, other, out=bits)
+        np.bitwise_and(bits, choose, out=bits)
+        np.bitwise_xor(bits, other, out=bits)
+        # 1 - 0.5 * dist / tol (+ 0.5 on a doji): in 0.5..1.5 where a level is named
+        strength = np.multiply(ds, 0.5, out=ds)
+        np.divide(strength, tol, out=strength)
+        np.subtract(1.0, strength, out=strength)
+        np.multiply(cols.doji, DOJI_AT_LEVEL, out=dr)
+        np.add(strength, dr, out=strength)
+    return pick_s, pick_r, _bounded(strength)
+
+
+def _named_level(cols: Columns, level_side: np.ndarray) -> F64:
+    """The support (``level_side`` 1) or resistance (-1) the level evidence names."""
+    return np.where(level_side > 0, cols.support,
+                    np.where(level_side < 0, cols.resistance, np.nan))  # fmt: skip
 
 
 def decisions(
@@ -432,56 +475,83 @@ def decisions(
     confluence (0 on a tie), the level its support/resistance evidence names and that
     evidence's side (1 support, -1 resistance, 0 none). In blocks of bars (bounded
     temporaries)."""
+    side, confidence, level_side = _decisions(cols, close, weights, scale, min_confidence)
+    return side, confidence, _named_level(cols, level_side), level_side
+
+
+def _decisions(
+    cols: Columns, close: F64, weights: Mapping[str, float], scale: float, min_confidence: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``decisions`` without the level: ``(side, confidence, level_side)``."""
     n = len(close)
-    side, confidence = np.zeros(n, np.int8), np.zeros(n, np.int16)
-    level, level_side = np.full(n, np.nan), np.zeros(n, np.int8)
+    side, confidence, level_side = np.zeros(n, np.int8), np.zeros(n, np.int16), np.zeros(n, np.int8)
     for lo in range(0, n, _ROWS):
         part = slice(lo, min(lo + _ROWS, n))
         block = Columns(*(getattr(cols, f)[part] for f in Columns.__slots__))
-        side[part], confidence[part], level[part], level_side[part] = _decide(
+        side[part], confidence[part], level_side[part] = _decide(
             block, close[part], weights, scale, min_confidence
         )
-    return side, confidence, level, level_side
+    return side, confidence, level_side
 
 
 def _decide(
     cols: Columns, close: F64, weights: Mapping[str, float], scale: float, min_confidence: int
-) -> tuple[np.ndarray, np.ndarray, F64, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One block of ``_decisions``: each side's points summed in ``on_candle``'s evidence
+    order (indicators, patterns, the level). A piece's points are a weight (>= 0) times
+    its strength clamped as the scorer does (``_bounded``: finite, so ``_add_masked``
+    adds them only where the piece names that side)."""
+    get = weights.get
+    size = len(close)
+    long_, short, points, tmp = np.zeros(size), np.zeros(size), np.empty(size), np.empty(size)
     with np.errstate(invalid="ignore", divide="ignore"):
         spread = cols.spread
-        rsi = cols.rsi
-        rsi_side = np.subtract(rsi < 35.0, rsi > 65.0, dtype=np.int8)  # 1, -1 or 0
-        rsi_strength = np.where(rsi < 35.0, (35.0 - rsi) / 15.0, (rsi - 65.0) / 15.0)
+        np.abs(spread, out=points)  # / 1.0: the same value
+        np.multiply(_bounded(points), get("ema_trend", 0.0), out=points)
+        _add_masked(long_, points, spread > 0, tmp)
+        _add_masked(short, points, spread < 0, tmp)
+        w = get("macd", 0.0) * 1.0
+        long_ += np.multiply(cols.macd > 0, w, out=tmp)
+        short += np.multiply(cols.macd < 0, w, out=tmp)
+        rsi, w = cols.rsi, get("rsi", 0.0)
+        np.subtract(35.0, rsi, out=points)
+        np.divide(points, 15.0, out=points)
+        np.multiply(_bounded(points), w, out=points)
+        _add_masked(long_, points, rsi < 35.0, tmp)
+        np.subtract(rsi, 65.0, out=points)
+        np.divide(points, 15.0, out=points)
+        np.multiply(_bounded(points), w, out=points)
+        _add_masked(short, points, rsi > 65.0, tmp)
         k, d = cols.stoch_k, cols.stoch_d
-        stoch_side = np.subtract(k < 20.0, k > 80.0, dtype=np.int8)
-        turning = np.where(stoch_side == 1, k > d, k < d)
-        level_side, level_strength, level = _level_evidence(cols, close)
-        # in on_candle's order: indicators, then patterns, then the level; each strength
-        # clamped to 0..1 as the scorer does (clamp01 leaves 1.0, 0.5 and an already
-        # clamped level strength as they are: not applied to those)
-        evidence = (
-            ("ema_trend", _sign(spread), _clamp01(np.abs(spread) / 1.0)),
-            ("macd", cols.macd, 1.0),
-            ("rsi", rsi_side, _clamp01(rsi_strength)),
-            ("stochastic", stoch_side, np.where(turning, 1.0, 0.5)),
-            ("engulfing", cols.engulfing, 1.0),
-            ("hammer_star", cols.hammer, 1.0),
-            ("support_resistance", level_side, level_strength),
-        )
-        long_, short = np.zeros(len(close)), np.zeros(len(close))
-        for name, side, strength in evidence:
-            points = weights.get(name, 0.0) * strength
-            if np.ndim(points):  # nan or inf where the side is 0: not added
-                long_ += np.where(side == 1, points, 0.0)
-                short += np.where(side == -1, points, 0.0)
-            else:  # a finite weight times 1.0: 1.0 x points or 0.0, exactly (no np.where)
-                long_ += (side == 1) * points
-                short += (side == -1) * points
-    raw = np.clip(np.rint(np.maximum(long_, short) - OPPOSING_COST * np.minimum(long_, short)),
-                  0, 100)  # fmt: skip
-    confidence = np.clip(np.rint(raw * scale), 0, 100)
-    tied = long_ == short
-    confidence[tied] = 0  # the scorer's tie: FLAT, confidence 0
-    side = np.where(long_ > short, 1, -1).astype(np.int8)
-    side[tied | ~cols.warm | (confidence < min_confidence)] = 0
-    return side, confidence.astype(np.int16), level, level_side
+        low_k = k < 20.0
+        w = get("stochastic", 0.0)
+        # points: w x 1.0 when turning (%K above %D below 20, below it above 80), else
+        # w x 0.5: looked up by (side, turning)
+        turning = (k > d) & low_k
+        turning |= (k < d) & ~low_k
+        index = np.multiply(low_k, 2, dtype=np.uint8)
+        index += turning
+        long_ += np.array([0.0, 0.0, w * 0.5, w * 1.0]).take(index, out=tmp)
+        np.multiply(k > 80.0, 2, out=index, dtype=np.uint8)
+        index += turning
+        short += np.array([0.0, 0.0, w * 0.5, w * 1.0]).take(index, out=tmp)
+        for name, x in (("engulfing", cols.engulfing), ("hammer_star", cols.hammer)):
+            w = get(name, 0.0) * 1.0
+            long_ += np.multiply(x > 0, w, out=tmp)
+            short += np.multiply(x < 0, w, out=tmp)
+        support, resistance, points = _level_evidence(cols, close)
+        np.multiply(points, get("support_resistance", 0.0), out=points)
+        _add_masked(long_, points, support, tmp)
+        _add_masked(short, points, resistance, tmp)
+    # the scorer's confidence, scaled; 0 on a tie (FLAT)
+    np.minimum(long_, short, out=points)
+    np.multiply(points, OPPOSING_COST, out=points)
+    np.maximum(long_, short, out=tmp)
+    np.subtract(tmp, points, out=tmp)
+    raw = np.clip(np.rint(tmp, out=tmp), 0, 100, out=tmp)
+    confidence = np.clip(np.rint(np.multiply(raw, scale, out=raw), out=raw), 0, 100, out=raw)
+    side = np.subtract(long_ > short, long_ < short, dtype=np.int8)  # 0: tied
+    confidence *= side != 0
+    side *= cols.warm & (confidence >= min_confidence)
+    level_side = np.subtract(support, resistance, dtype=np.int8)  # exclusive
+    return side, confidence.astype(np.int16), level_side
