@@ -442,14 +442,9 @@ class BaseEngine(OrderPath, ABC):
         return oms.may_have_fills(symbol) or oms.journal_error is not None or self._journal_down
 
     async def sync(self, symbol: str, checked: tuple[bool, int | None] | None = None) -> None:
-        """Apply fills the venue has for ``symbol`` that we have not seen yet.
-
-        ``checked``: ``OrderManager.fill_check(symbol)``'s answer, given just now (with
-        nothing awaited since); asked here otherwise.
-        """
+        """Apply ``symbol``'s fills not seen yet (``checked``: ``fill_check``'s, just given)."""
         oms = self.d.oms
-        if checked is None:  # handed on: ``sync_fills`` does not check again
-            checked = oms.fill_check(symbol)
+        checked = checked or oms.fill_check(symbol)  # handed on: not asked again in sync_fills
         if checked[0]:
             for fill in await oms.sync_fills(symbol, checked):
                 await self.apply_fill(fill)

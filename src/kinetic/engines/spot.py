@@ -176,7 +176,9 @@ class SpotEngine(BaseEngine):
                 stop=str(position.stop_price),
                 take_profit=str(position.take_profit),
             )
-        await self._protect(position)
+        intent = self._stop_intent(position)
+        if intent is not None:  # ``_protect(position)``, its call only when there is a stop
+            await self._protect(position, intent)
 
     async def on_position_increased(self, position: Position) -> None:
         """A later fill of the entry grew the position: the stop must cover all of it."""
@@ -293,9 +295,13 @@ class SpotEngine(BaseEngine):
         return "filled" if order.status is OrderStatus.FILLED else "gone"
 
     # ------------------------------------------------------------------ protection
-    async def _protect(self, position: Position) -> None:
-        """Place the exchange-side stop for the whole position (if the venue has one)."""
-        intent = self._stop_intent(position)
+    async def _protect(self, position: Position, intent: OrderIntent | None = None) -> None:
+        """Place the exchange-side stop for the whole position (if the venue has one).
+
+        ``intent``: ``_stop_intent(position)``'s, drawn just now (it draws a client id).
+        """
+        if intent is None:
+            intent = self._stop_intent(position)
         if intent is None:
             return
         symbol = position.symbol
@@ -374,10 +380,8 @@ class SpotEngine(BaseEngine):
 
     async def protect(self) -> None:
         """The protection step (end of every monitor step): every position has its stop."""
-        if self.stop_type is not None and self.d.positions.positions:
-            await self._check_stops()
-
-    async def _check_stops(self) -> None:
+        if self.stop_type is None or not self.d.positions.positions:
+            return
         now = self.d.clock.time()
         for symbol in list(self.d.positions.positions):
             if self._close_in_flight(symbol) or (

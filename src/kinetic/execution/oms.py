@@ -575,11 +575,11 @@ class OrderManager(Reconciler):
         # the engine applies a sync's fills after it returns: keep their reasons
         self._recent_reasons[key] = self._reasons.pop(key, "")
         if len(self._recent_reasons) > RECENT_REASONS:
-            self._recent_reasons.popitem(last=False)
+            self._recent_reasons.popitem(False)  # the oldest (positional: no keyword parsing)
         self._venue_filled.pop(key, None)
         self._final[key] = order  # ``order()`` still answers for the recent ones
         if len(self._final) > RECENT_FINAL:
-            self._final.popitem(last=False)
+            self._final.popitem(False)  # the oldest
 
 
 def _ids(intent: OrderIntent) -> dict[str, str]:

@@ -32,7 +32,8 @@ _NOTHING_CLOSED = (ZERO, ZERO, ZERO)  # qty, gross, fees of a close not started
 _SPOT, _BUY = MarketType.SPOT, Side.BUY
 _LONG, _SHORT = PositionSide.LONG, PositionSide.SHORT
 ENTRY_SIDE = {s: s.entry_side for s in PositionSide}  # ``PositionSide.entry_side``
-_SIGN = {s: s.sign for s in PositionSide}  # ``PositionSide.sign``
+# ``PositionSide.sign`` as a Decimal: a Decimal times an int converts the int per operation
+_SIGN = {s: Decimal(s.sign) for s in PositionSide}
 _NO_PRICES: dict[str, Decimal] = {}  # read by nothing: the figures of a flat book
 
 

@@ -77,7 +77,8 @@ class OrderBook:
         self._final[client_order_id] = None
         final = self._final
         while len(final) > self.max_final:  # once, unless the window was narrowed
-            self._orders.pop(final.popitem(last=False)[0], None)
+            # the oldest (``last=False``, positional: no keyword parsing per order)
+            self._orders.pop(final.popitem(False)[0], None)
 
     def open_for(self, symbol: str) -> list[Order]:
         """Return the live open orders for ``symbol``, oldest first."""

@@ -207,8 +207,13 @@ class SimVenueBase:
                 client_order_id=intent.client_order_id,
                 venue=self.name,
             )
-        order = self._new_order(intent, inst)
-        if order.order_type is _MARKET:  # ``_reference_price``: the slipped last price
+        if intent.order_type is _MARKET:  # ``_new_order`` and ``_reference_price``, inline:
+            now = self._clock.time_ms()  # no limit or stop price; the slipped last price
+            order = Order(
+                intent.client_order_id, intent.symbol, intent.side, _MARKET,
+                intent.quantity, _NEW, None, None, intent.reduce_only,
+                str(next(self._order_seq)), ZERO, ZERO, now, now,
+            )  # fmt: skip
             last = self._last.get(order.symbol)
             if last is None:
                 raise OrderRejected(
@@ -216,6 +221,7 @@ class SimVenueBase:
                 )
             price = slipped(last, order.side, self._slippage, inst.tick_size)
         else:
+            order = self._new_order(intent, inst)
             price = self._reference_price(order, inst)
         check_order(inst, order.quantity, price, reduce_only=order.reduce_only)
         order.quantity = self._admit(order, inst, price)
