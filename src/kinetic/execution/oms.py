@@ -29,11 +29,12 @@ from kinetic.domain import (
     Order,
     OrderIntent,
     OrderStatus,
-    Side,
 )
 from kinetic.execution.crashpoints import ARMED, crash_point
 from kinetic.execution.ids import ClientIds
 from kinetic.execution.oms_reconcile import Reconciler
+from kinetic.execution.oms_window import RECENT_FINAL as RECENT_FINAL
+from kinetic.execution.oms_window import RECENT_REASONS as RECENT_REASONS
 from kinetic.execution.recorder import Recorder
 from kinetic.logging import get_logger
 from kinetic.venues.base import (
@@ -53,8 +54,6 @@ _PENDING, _FILLED, _PARTIAL = OrderStatus.PENDING, OrderStatus.FILLED, OrderStat
 _UNKNOWN = OrderStatus.UNKNOWN
 _FINAL = frozenset(s for s in OrderStatus if s.is_terminal)
 _FILLING = (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
-RECENT_REASONS = 256  # reasons of orders the fill sync just forgot
-RECENT_FINAL = 256  # final orders still answered by ``order()`` after they left ``_orders``
 SEND_ATTEMPTS = 3
 # what a send attempt may raise and ``_send_failed`` handles (anything else propagates)
 _SEND_ERRORS = (DuplicateOrder, OrderStateUnknown, PermanentError, TransientError)
@@ -115,47 +114,6 @@ class OrderManager(Reconciler):
 
     def next_client_order_id(self, symbol: str) -> str:
         return self.ids.next()
-
-    def order(self, client_order_id: str) -> Order | None:
-        """A live order, or one of the last ``RECENT_FINAL`` that became final."""
-        order = self._orders.get(client_order_id)
-        return order if order is not None else self._final.get(client_order_id)
-
-    def retained(self) -> dict[str, int]:
-        """How many objects of each kind this OMS keeps in memory (bounded by what is live)."""
-        return {
-            "orders": len(self._orders),
-            "final": len(self._final),
-            "reasons": len(self._reasons),
-            "recent_reasons": len(self._recent_reasons),
-            "venue_filled": len(self._venue_filled),
-            "seen_trades": len(self._seen_trades),
-            "fill_cursors": len(self._fill_cursor),
-        }
-
-    def open_orders(self, symbol: str | None = None) -> list[Order]:
-        return [
-            o
-            for o in self._orders.values()
-            if o.status not in _FINAL and (symbol is None or o.symbol == symbol)
-        ]
-
-    def idle(self) -> bool:
-        """True when no order is tracked: none open and none awaiting fills."""
-        return not self._orders
-
-    def has_open_orders(self) -> bool:
-        """True while any order of this engine is not final."""
-        return any(o.status not in _FINAL for o in self._orders.values())
-
-    def has_unknown(self) -> bool:
-        """True while an order's placement outcome is unknown (it may have filled)."""
-        orders = self._orders  # UNKNOWN is never final: the live orders only
-        return bool(orders) and any(o.status is _UNKNOWN for o in orders.values())
-
-    def reason(self, client_order_id: str) -> str:
-        """Why the order was sent (also for an order just forgotten by the fill sync)."""
-        return self._reasons.get(client_order_id) or self._recent_reasons.get(client_order_id, "")
 
     # ------------------------------------------------------------------ submit
     async def submit(self, intent: OrderIntent) -> Order:  # noqa: C901 - the order path, spelled out
@@ -513,74 +471,6 @@ class OrderManager(Reconciler):
                 return True, count
         return False, count
 
-    def awaiting_fills(self, symbol: str) -> bool:
-        """True while the venue reports an order filled but not all its fills were seen."""
-        return any(o.symbol == symbol and self._awaiting(o) for o in self._orders.values())
-
-    def unseen_fills(self, symbol: str) -> Decimal:
-        """Net quantity the venue reports filled on ``symbol``'s tracked orders whose
-        trades were not seen yet (buys positive, sells negative).
-
-        The venue's order status runs ahead of its trade list: those trades still come
-        through ``sync_fills`` (the engine keeps syncing while ``awaiting_fills``), so
-        the venue's position already holds them while the books do not yet.
-        """
-        net = ZERO
-        for order in self._orders.values():
-            if order.symbol == symbol:
-                net += _sign(order.side) * max(ZERO, self._reported(order) - order.filled_qty)
-        return net
-
-    def _reported(self, order: Order) -> Decimal:
-        """What the venue reported filled of ``order`` (at least what we have seen)."""
-        venue = self._venue_filled.get(order.client_order_id)
-        if order.status is _FILLED and venue is None:
-            return order.quantity
-        # the venue's figure wins over the intent's size: a reduce-only close is FILLED
-        # for what it reduced (the sim and Binance cut it to the position), not for more
-        return max(order.filled_qty, venue if venue is not None else ZERO)
-
-    def _venue_reports(self, order: Order, venue: Order) -> None:
-        if venue.filled_qty > ZERO:
-            cid = order.client_order_id
-            self._venue_filled[cid] = max(self._venue_filled.get(cid, ZERO), venue.filled_qty)
-
-    def _awaiting(self, order: Order) -> bool:
-        if order.status in _FILLING and order.filled_qty < order.quantity:
-            return True  # ``_awaiting(order)``, inline (every sync asks)
-        return self._reported(order) > order.filled_qty
-
-    def _prune(self, symbol: str) -> None:
-        """Forget final orders whose fills were all seen, so memory stays flat."""
-        done: list[str] = []  # a loop, not a comprehension: no function call per sync
-        for key, order in self._orders.items():
-            if order.symbol == symbol and order.status in _FINAL and not self._awaiting(order):
-                done.append(key)
-        for key in done:
-            self._forget(key)
-        if len(self._seen_trades) > 10_000:
-            self._seen_trades.clear()
-            self._synced_at.clear()  # seen fills may be read (and recorded) again
-
-    def _settle(self, order: Order) -> None:
-        """Forget ``order`` now if it is final and all its fills were seen (journaled)."""
-        if order.status in _FINAL and not self._awaiting(order):
-            self._forget(order.client_order_id)
-
-    def _forget(self, key: str) -> None:
-        """Move a final order out of the live set; its reason and the order stay a while."""
-        order = self._orders.pop(key, None)
-        if order is None:
-            return
-        # the engine applies a sync's fills after it returns: keep their reasons
-        self._recent_reasons[key] = self._reasons.pop(key, "")
-        if len(self._recent_reasons) > RECENT_REASONS:
-            self._recent_reasons.popitem(False)  # the oldest (positional: no keyword parsing)
-        self._venue_filled.pop(key, None)
-        self._final[key] = order  # ``order()`` still answers for the recent ones
-        if len(self._final) > RECENT_FINAL:
-            self._final.popitem(False)  # the oldest
-
 
 def _ids(intent: OrderIntent) -> dict[str, str]:
     return {"symbol": intent.symbol, "client_order_id": intent.client_order_id}
@@ -591,7 +481,3 @@ def _rejected(intent: OrderIntent, reason: str) -> Order:
         intent.client_order_id, intent.symbol, intent.side, intent.order_type, intent.quantity,
         OrderStatus.REJECTED, intent.price, intent.stop_price, intent.reduce_only,
     )  # fmt: skip
-
-
-def _sign(side: Side) -> int:
-    return 1 if side is Side.BUY else -1

@@ -1,16 +1,16 @@
 """The OMS's start-up reconcile: journaled orders brought in line with the venue.
 
-``Reconciler`` is a mixin of ``OrderManager`` (``kinetic.execution.oms``); the attributes
-and methods it declares are the OMS's.
+``Reconciler`` is a base of ``OrderManager`` (``kinetic.execution.oms``); the attributes
+it declares are the OMS's.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from kinetic.clock import Clock
 from kinetic.domain import Order, OrderStatus, OrderType
+from kinetic.execution.oms_window import OrderWindow
 from kinetic.execution.recorder import Recorder
 from kinetic.venues.base import SpotVenue
 
@@ -21,7 +21,7 @@ STOP_REASON = "stop_loss"  # every reduce-only stop of ours protects a position
 FILLED_LOOKBACK_MS = 86_400_000
 
 
-class Reconciler:
+class Reconciler(OrderWindow):
     """Start-up reconcile and fill cursors, for ``OrderManager``."""
 
     engine: str
@@ -29,16 +29,6 @@ class Reconciler:
     recorder: Recorder
     clock: Clock
     log: Any
-    _orders: dict[str, Order]
-    _reasons: dict[str, str]
-    _venue_filled: dict[str, Decimal]
-    _fill_cursor: dict[str, int]
-
-    def _venue_reports(self, order: Order, venue: Order) -> None:
-        raise NotImplementedError
-
-    def _awaiting(self, order: Order) -> bool:
-        raise NotImplementedError
 
     async def reconcile(self) -> list[Order]:
         """Bring every non-final journaled order in line with the venue.

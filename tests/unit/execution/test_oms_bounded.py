@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from kinetic.domain import Order, OrderIntent, OrderStatus, OrderType, Side
 from kinetic.execution.oms import RECENT_FINAL, RECENT_REASONS, OrderManager
@@ -118,3 +119,31 @@ async def test_what_the_venue_reports_filled_at_placement_is_kept() -> None:
     assert order.status is OrderStatus.FILLED
     assert oms.awaiting_fills(SYM)  # its trades are not seen yet
     assert oms.unseen_fills(SYM) == D("-0.4")  # the venue's 0.4, not the order's 1
+
+
+async def test_a_final_order_partly_filled_on_the_venue_stays_until_its_trades_are_seen() -> None:
+    # the venue filled 0.5 and expired the rest; its trade list lags: the fill sync keeps
+    # the order tracked (and awaited) until the trade arrives, then forgets it
+    clock = AutoClock()
+    venue = make_sim_spot(clock, usdt="100000000", btc="100000")
+    sim_place, sim_fills, lagging = venue.place_order, venue.get_fills, [True]
+
+    async def place(intent: OrderIntent) -> Order:
+        return replace(await sim_place(intent), status=OrderStatus.EXPIRED, filled_qty=D("0.5"))
+
+    async def fills(symbol: str, since_ms: int = 0) -> list[Any]:
+        return [] if lagging[0] else await sim_fills(symbol, since_ms)
+
+    venue.place_order, venue.get_fills = place, fills  # type: ignore[method-assign]
+    oms = OrderManager("spot", venue, MemoryRecorder(), clock)
+    order = await oms.submit(_intent(oms, Side.BUY, "1"))
+    assert order.status is OrderStatus.EXPIRED
+    assert await oms.sync_fills(SYM) == []
+    assert oms.retained()["orders"] == 1
+    assert oms.awaiting_fills(SYM)
+    lagging[0] = False
+    [fill] = await oms.sync_fills(SYM)
+    assert order.filled_qty == fill.quantity
+    assert oms.retained()["orders"] == 0
+    assert not oms.awaiting_fills(SYM)
+    assert oms.order(order.client_order_id) is order  # recently final: still answered
