@@ -33,7 +33,8 @@ class OrderBook:
         self._open: dict[str, dict[str, Order]] = {}
         self._fills: dict[str, list[Fill]] = {}
         self._fill_ts: dict[str, list[int]] = {}  # per symbol, while times never go back
-        self._fill_total: dict[str, int] = {}  # fills ever added per symbol
+        # fills ever added per symbol (public: the venue's ``fill_count`` reads it as is)
+        self.fill_totals: dict[str, int] = {}
 
     def narrow(self, final_orders: int, fills_per_symbol: int) -> None:
         """Keep at most ``final_orders`` final orders and ``fills_per_symbol`` fills (to
@@ -71,7 +72,10 @@ class OrderBook:
         by_id = self._open.get(order.symbol)
         if by_id is not None:
             by_id.pop(order.client_order_id, None)
-        self._retire(order.client_order_id)
+        final = self._final  # ``_retire``, inline (one per order)
+        final[order.client_order_id] = None
+        while len(final) > self.max_final:  # once, unless the window was narrowed
+            self._orders.pop(final.popitem(False)[0], None)
 
     def _retire(self, client_order_id: str) -> None:
         self._final[client_order_id] = None
@@ -103,7 +107,7 @@ class OrderBook:
         if fills is None:
             fills = self._fills[symbol] = []
         fills.append(fill)
-        self._fill_total[symbol] = self._fill_total.get(symbol, 0) + 1
+        self.fill_totals[symbol] = self.fill_totals.get(symbol, 0) + 1
         times = self._fill_ts.get(symbol)
         if times is None:
             self._fill_ts[symbol] = times = [ts]
@@ -119,7 +123,7 @@ class OrderBook:
 
     def fill_total(self, symbol: str) -> int:
         """How many fills were ever added for ``symbol`` (moves with every new one)."""
-        return self._fill_total.get(symbol, 0)
+        return self.fill_totals.get(symbol, 0)
 
     def fills(self, symbol: str, since_ms: int = 0) -> list[Fill]:
         """Return fills for ``symbol`` at or after ``since_ms``, oldest first."""

@@ -207,6 +207,7 @@ class SimVenueBase:
                 client_order_id=intent.client_order_id,
                 venue=self.name,
             )
+        now: int | None = None
         if intent.order_type is _MARKET:  # ``_new_order`` and ``_reference_price``, inline:
             now = self._clock.time_ms()  # no limit or stop price; the slipped last price
             order = Order(
@@ -226,8 +227,8 @@ class SimVenueBase:
         check_order(inst, order.quantity, price, reduce_only=order.reduce_only)
         order.quantity = self._admit(order, inst, price)
         book.add(order)
-        if order.order_type is _MARKET:
-            self._execute(order, inst, order.quantity, price, is_maker=False)
+        if order.order_type is _MARKET:  # placed and filled at one time (``now``)
+            self._execute(order, inst, order.quantity, price, is_maker=False, now=now)
         return snapshot(order)
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> Order:
@@ -301,7 +302,8 @@ class SimVenueBase:
         traits = self._traits_of  # ``_traits()``, its call only when the class changed
         if traits[0] is not type(self):
             traits = self._traits()
-        return self._book.fill_total(symbol) if traits[1] else None
+        # ``self._book.fill_total(symbol)``, read directly (one call less per check)
+        return self._book.fill_totals.get(symbol, 0) if traits[1] else None
 
     async def set_dead_man_switch(self, timeout_seconds: int) -> None:
         """Cancel all open orders unless refreshed within ``timeout_seconds`` (0 = off)."""
@@ -402,9 +404,22 @@ class SimVenueBase:
         return min(price, limit)
 
     def _execute(
-        self, order: Order, inst: Instrument, qty: Decimal, price: Decimal, *, is_maker: bool
+        self,
+        order: Order,
+        inst: Instrument,
+        qty: Decimal,
+        price: Decimal,
+        *,
+        is_maker: bool,
+        now: int | None = None,
     ) -> Fill:
-        """Fill ``qty`` of ``order`` at ``price``; the rest, if any, expires."""
+        """Fill ``qty`` of ``order`` at ``price``; the rest, if any, expires.
+
+        ``now``: the clock's time in ms, read just now by the caller (else read here once:
+        the order's final update and the fill carry the same time).
+        """
+        if now is None:
+            now = self._clock.time_ms()
         costs = self.costs  # ``costs.fee(qty * price, maker=is_maker)``, without the call
         fee = qty * price * (costs.maker_fee if is_maker else costs.taker_fee) + self.fixed_fee
         self._settle(order, inst, qty, price, fee)
@@ -415,22 +430,22 @@ class SimVenueBase:
             order.avg_price = price
         order.filled_qty = filled
         done = _FILLED if filled >= order.quantity else _EXPIRED
-        self._finish(order, done)
+        self._finish(order, done, now)
         fill = _new_fill(
             f"{self.name}-{next(self._trade_seq)}", order.client_order_id, order.symbol,
-            order.side, qty, price, fee, inst.quote, self._clock.time_ms(), is_maker,
-            order.reduce_only,
+            order.side, qty, price, fee, inst.quote, now, is_maker, order.reduce_only,
         )  # fmt: skip
         self._book.add_fill(fill)
         return fill
 
-    def _finish(self, order: Order, status: OrderStatus) -> Order:
-        """Move ``order`` to a terminal ``status`` and free its reservation; return it."""
+    def _finish(self, order: Order, status: OrderStatus, now: int | None = None) -> Order:
+        """Move ``order`` to a terminal ``status`` and free its reservation; return it
+        (``now``: the clock's time in ms, read just now by the caller)."""
         self._release(order)
         if self._triggered:
             self._triggered.discard(order.client_order_id)
         order.status = status
-        order.updated_ms = self._clock.time_ms()
+        order.updated_ms = self._clock.time_ms() if now is None else now
         self._book.close(order)
         return order
 
