@@ -207,9 +207,17 @@ class SimFuturesExchange(SimVenueBase):
         return order.remaining if margin <= self.available_balance() else ZERO
 
     def _settle(
-        self, order: Order, inst: Instrument, qty: Decimal, price: Decimal, fee: Decimal
+        self,
+        order: Order,
+        inst: Instrument,
+        qty: Decimal,
+        price: Decimal,
+        fee: Decimal,
+        notional: Decimal,
     ) -> None:
-        pos = self._positions.setdefault(order.symbol, SimPosition())
+        pos = self._positions.get(order.symbol)  # ``setdefault``, without a position per call
+        if pos is None:
+            pos = self._positions[order.symbol] = SimPosition()
         realized = pos.apply(order.side, qty, price)
         self._wallet += realized - fee
         self._realized += realized

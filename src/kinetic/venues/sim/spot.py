@@ -98,9 +98,14 @@ class SimSpotExchange(SimVenueBase):
         return order.remaining if self._free.get(asset, ZERO) >= need else ZERO
 
     def _settle(
-        self, order: Order, inst: Instrument, qty: Decimal, price: Decimal, fee: Decimal
+        self,
+        order: Order,
+        inst: Instrument,
+        qty: Decimal,
+        price: Decimal,
+        fee: Decimal,
+        notional: Decimal,
     ) -> None:
-        notional = qty * price
         free = self._free  # ``_add`` twice, inline (one execution per fill)
         if order.side is _BUY:
             free[inst.quote] = free.get(inst.quote, ZERO) + -(notional + fee)

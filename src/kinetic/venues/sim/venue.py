@@ -103,9 +103,15 @@ class SimVenueBase:
         raise NotImplementedError
 
     def _settle(
-        self, order: Order, inst: Instrument, qty: Decimal, price: Decimal, fee: Decimal
+        self,
+        order: Order,
+        inst: Instrument,
+        qty: Decimal,
+        price: Decimal,
+        fee: Decimal,
+        notional: Decimal,
     ) -> None:
-        """Apply one execution to the account."""
+        """Apply one execution to the account (``notional``: ``qty * price``)."""
         raise NotImplementedError
 
     def _after_candle(self, bar: Bar, inst: Instrument) -> list[Fill]:
@@ -421,8 +427,9 @@ class SimVenueBase:
         if now is None:
             now = self._clock.time_ms()
         costs = self.costs  # ``costs.fee(qty * price, maker=is_maker)``, without the call
-        fee = qty * price * (costs.maker_fee if is_maker else costs.taker_fee) + self.fixed_fee
-        self._settle(order, inst, qty, price, fee)
+        notional = qty * price  # computed once: the fee's base and the cash moved
+        fee = notional * (costs.maker_fee if is_maker else costs.taker_fee) + self.fixed_fee
+        self._settle(order, inst, qty, price, fee, notional)
         filled = order.filled_qty + qty
         if order.filled_qty:
             order.avg_price = (order.avg_price * order.filled_qty + price * qty) / filled
