@@ -331,37 +331,36 @@ def _nearest(
     ``confirmed``, ascending) up to it, on the close's side.
 
     The last ``keep`` levels change only when one is confirmed: each such window (of a
-    block of bars) is sorted once, between sentinels, in a row of whole 8-byte words
-    (``width`` columns); a bar counts the row's values below its close (at or below for a
-    support) with one comparison and a popcount per word, and the count is the nearest
-    one's column. Exact: the largest value at or below (smallest at or above) the close of
-    the same values (positive prices: no signed zeros to order)."""
+    block of bars) is sorted once into a column of ``keep + 1`` rows, a sentinel row
+    first (-inf, a support) or last (+inf, a resistance); each bar takes its window's
+    column, counts the values below its close (at or below for a support: one comparison
+    of the block's columns, summed down the rows), and the count is the nearest one's
+    row. Exact: the largest value at or below (smallest at or above) the close of the
+    same values (positive prices: no signed zeros to order)."""
     size = len(close)
     none = -np.inf if below else np.inf
-    width = 8 * (keep // 8 + 1)  # >= keep + 1 columns: room for a sentinel on either side
-    low_pad = 1 if below else width - keep - 1  # -inf columns before the sorted window
     padded = np.r_[np.full(keep, none), levels]  # window q (q levels seen): padded[q : q + keep]
-    seen = np.zeros(size, np.int32)  # seen[i]: the levels confirmed at bars up to i
-    seen[confirmed] = 1  # (distinct, ascending, below size)
-    np.cumsum(seen, out=seen)
+    # seen[i]: the levels confirmed at bars up to i (distinct, ascending, below size)
+    seen = np.repeat(np.arange(len(confirmed) + 1, dtype=np.int32),
+                     np.diff(np.r_[0, confirmed, size]))  # fmt: skip
+    counted = np.uint8 if keep < 256 else np.intp  # the count's type: up to keep
     for lo in range(0, size, _ROWS):
         hi = min(lo + _ROWS, size)
         first, last = seen.item(lo), seen.item(hi - 1)  # the block's windows
-        rows = np.empty((last - first + 1, width))
-        rows[:, :low_pad] = -np.inf
-        rows[:, low_pad + keep :] = np.inf
+        width = last - first + 1
+        rows = np.empty((keep + 1, width))  # rows[r, q]: window first + q's r-th value
         window = np.lib.stride_tricks.sliding_window_view(padded[first : last + keep], keep)
-        rows[:, low_pad : low_pad + keep] = np.sort(window, axis=1)
-        at = (seen[lo:hi] - first).astype(np.intp)
-        price = close[lo:hi, None]
-        under = (rows.take(at, axis=0) <= price) if below else (rows.take(at, axis=0) < price)
-        words = under.view(np.uint64)  # each True is one set bit
-        count = np.bitwise_count(words[:, 0]).astype(np.intp)
-        for w in range(1, width // 8):
-            count += np.bitwise_count(words[:, w])
-        # at or below: the last of the ``count`` (>= 1: the -inf sentinel); at or above:
-        # the one after the ``count`` below (<= width - 1: the +inf sentinel)
-        best = rows.reshape(-1).take(at * width + (count - 1 if below else count))
+        rows[0 if below else keep] = none
+        values = rows[1:] if below else rows[:keep]
+        values[:] = np.sort(window, axis=1).T
+        at = seen[lo:hi] - first
+        price = close[lo:hi]
+        taken = values.take(at, axis=1)
+        under = (taken <= price) if below else (taken < price)
+        count = under.sum(axis=0, dtype=counted).astype(np.intp)
+        # at or below: the last of the ``count`` (row ``count``: 0 is the -inf sentinel);
+        # at or above: the one after the ``count`` below (row ``keep``: the +inf one)
+        best = rows.reshape(-1).take(count * width + at)
         best[np.isinf(best)] = np.nan  # a sentinel or a missing level: none
         out[lo:hi] = best
 
