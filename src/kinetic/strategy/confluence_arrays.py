@@ -248,19 +248,20 @@ def rolling_sum(x: F64, m: int) -> F64:
         s += x.item(u)
         s = 0.0 if zero[u] else s
         out[u] = s
-    full = np.arange(m - 1, size, m)  # the fsum updates
-    for lo in range(0, len(full), _ROWS):  # in blocks: bounded temporaries
-        ends = full[lo : lo + _ROWS]
-        out[ends] = fsums([x[ends - j] for j in range(m - 1, -1, -1)])
-    out[full[zero[full]]] = 0.0
-    prev = full
-    for _ in range(1, m):  # the updates that follow an fsum, one step at a time
-        cur = prev + 1
-        cur = cur[cur < size]
-        prev = prev[: len(cur)]
-        out[cur] = (out[prev] - x[cur - m]) + x[cur]
-        out[cur[zero[cur]]] = 0.0
-        prev = cur
+    # update u = m - 1 + t * m re-sums the window x[t * m : t * m + m] (strided views:
+    # x[i::m] holds each window's value i); update u + step follows it step steps later
+    fulls = len(range(m - 1, size, m))
+    for lo in range(0, fulls, _ROWS):  # in blocks: bounded temporaries
+        hi = min(lo + _ROWS, fulls)
+        out[m - 1 :: m][lo:hi] = fsums([x[i::m][lo:hi] for i in range(m)])
+    cur = out[m - 1 :: m]
+    cur[zero[m - 1 :: m]] = 0.0
+    for step in range(1, m):  # the updates that follow an fsum, one step at a time
+        cur = out[m - 1 + step :: m]
+        count = len(cur)
+        np.subtract(out[m - 2 + step :: m][:count], x[step - 1 :: m][:count], out=cur)
+        np.add(cur, x[m - 1 + step :: m], out=cur)
+        cur[zero[m - 1 + step :: m]] = 0.0
     return out
 
 
