@@ -85,6 +85,7 @@ def _grid(seed: int, n: int) -> CandleArrays:
     """Prices on a coarse grid: many exact ties (levels, ranges, bodies, %K at 0 and 100)."""
     rng = np.random.default_rng(seed)
     c = 100.0 + np.cumsum(rng.integers(-2, 3, n)).astype(np.float64)
+    c += max(0.0, 4.0 - float(c.min(initial=4.0)))  # every low (>= c - 3) above 0
     o = np.r_[c[0], c[:-1]] + rng.integers(-1, 2, n)
     h = np.maximum(o, c) + rng.integers(0, 3, n)
     lo = np.minimum(o, c) - rng.integers(0, 3, n)
