@@ -196,11 +196,11 @@ def flags(cols: Columns, level_side: np.ndarray, trending: float, sideways: floa
 def stochastic(high: F64, low: F64, close: F64, n: int, smooth: int) -> tuple[F64, F64]:
     """``StochasticState(n, smooth)``'s ``(k, d)`` after each bar (nan while None)."""
     size = len(close)
-    k_out, d_out = np.full(size, np.nan), np.full(size, np.nan)
     first = n - 1 + smooth - 1  # the first bar with a value
     if size <= first:
-        return k_out, d_out
-    k = np.empty(size - n + 1)  # from bar n - 1 on
+        return np.full(size, np.nan), np.full(size, np.nan)
+    k_out, d_out = np.empty(size), np.empty(size)
+    k = k_out[n - 1 :]  # %K from bar n - 1 on (nan before bar ``first``, once %D is summed)
     for lo in range(0, len(k), _ROWS):  # in blocks: bounded temporaries
         hi = min(lo + _ROWS, len(k))
         hh = rolling_extreme(high[lo : hi + n - 1], n, np.maximum)
@@ -209,8 +209,10 @@ def stochastic(high: F64, low: F64, close: F64, n: int, smooth: int) -> tuple[F6
         with np.errstate(invalid="ignore", divide="ignore"):
             k[lo:hi] = np.where(rng != 0, 100.0 * ((close[lo + n - 1 : hi + n - 1] - ll) / rng),
                                 50.0)  # fmt: skip
-    k_out[first:] = k[smooth - 1 :]
-    d_out[first:] = rolling_sum(k, smooth)[smooth - 1 :] / smooth
+    rolling_sum(k, smooth, d_out[n - 1 :])
+    np.divide(d_out[first:], smooth, out=d_out[first:])
+    k_out[:first] = np.nan
+    d_out[:first] = np.nan
     return k_out, d_out
 
 
@@ -226,8 +228,9 @@ def rolling_extreme(x: F64, n: int, pick: np.ufunc) -> F64:
     return pick(m[: len(m) - rest], m[rest:]) if rest else m.copy()
 
 
-def rolling_sum(x: F64, m: int) -> F64:
-    """``RollingSum(m).update`` on each of ``x`` (values before the window fills too).
+def rolling_sum(x: F64, m: int, out: F64 | None = None) -> F64:
+    """``RollingSum(m).update`` on each of ``x`` (values before the window fills too), into
+    ``out`` if given (not ``x``: the sums are written while ``x`` is read).
 
     Update ``u`` (0-based) subtracts the value leaving the window, adds ``x[u]``; every
     ``m``-th update re-sums the window with ``fsum``; an all-zero window sums to 0.0.
@@ -235,7 +238,8 @@ def rolling_sum(x: F64, m: int) -> F64:
     pass per step over every cycle of ``m`` updates.
     """
     size = len(x)
-    out = np.empty(size)
+    if out is None:
+        out = np.empty(size)
     if size == 0:
         return out
     with np.errstate(invalid="ignore"):
