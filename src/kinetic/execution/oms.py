@@ -150,7 +150,7 @@ class OrderManager(Reconciler):
             self.observer.before_send(engine, intent)
         try:
             placed: Order | None
-            try:  # ``_send``'s first attempt, spelled out (a coroutine per order otherwise)
+            try:  # the first attempt, here (a coroutine per order otherwise); then _send_failed
                 placed = await self.venue.place_order(intent)
             except _SEND_ERRORS as exc:
                 placed = await self._send_failed(intent, exc)
@@ -211,7 +211,7 @@ class OrderManager(Reconciler):
         self.log.error("journal write failed", what=what, error=repr(exc))
 
     async def _send_failed(self, intent: OrderIntent, exc: Exception) -> Order | None:
-        """``_send`` once its first attempt raised ``exc`` (one of ``_SEND_ERRORS``).
+        """The send, once ``submit``'s first attempt raised ``exc`` (one of ``_SEND_ERRORS``).
 
         A duplicate or an unknown outcome is looked up by client id, a permanent error is a
         refusal, a transient one is retried with backoff (``SEND_ATTEMPTS`` in all), then
@@ -381,7 +381,7 @@ class OrderManager(Reconciler):
                 return []
         count = checked[1]
         orders, cursor = self._orders, self._fill_cursor
-        since = cursor.get(symbol, 0)  # ``_read_from``: or an awaited order's creation
+        since = cursor.get(symbol, 0)  # the read starts here, or at an awaited order's creation
         for live in orders.values():
             if live.symbol == symbol and live.created_ms < since and self._awaiting(live):
                 since = live.created_ms
@@ -418,7 +418,7 @@ class OrderManager(Reconciler):
                 continue
             new.append(fill)
             cid = fill.client_order_id
-            order = orders.get(cid)  # ``_apply_to_order(fill)``
+            order = orders.get(cid)  # the fill's order: its quantity, average price and status
             if order is None:
                 continue
             done, qty = order.filled_qty, fill.quantity
