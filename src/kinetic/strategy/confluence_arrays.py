@@ -143,8 +143,7 @@ class Lookup:
     rsi: F64
     atr: F64
     stoch_k: F64  # nan while the stochastic is not warm
-    support: F64  # the levels (``Columns``): the flags name the one in reach, if any
-    resistance: F64
+    level: F64  # the support or resistance the flags name (SUPPORT, RESISTANCE); else any
 
 
 def lookup(
@@ -164,8 +163,9 @@ def lookup(
     close = np.asarray(arrays.close, np.float64)
     side, _, level_side = _decisions(cols, close, weights, scale, min_confidence)
     code = flags(cols, level_side, *regime)
-    return side, Lookup(code, cols.spread, cols.rsi, cols.atr, cols.stoch_k, cols.support,
-                        cols.resistance)  # fmt: skip
+    level = cols.resistance.copy()  # one column kept for the whole run, not two
+    np.copyto(level, cols.support, where=level_side > 0)
+    return side, Lookup(code, cols.spread, cols.rsi, cols.atr, cols.stoch_k, level)
 
 
 def flags(cols: Columns, level_side: np.ndarray, trending: float, sideways: float) -> np.ndarray:

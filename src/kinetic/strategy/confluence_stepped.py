@@ -105,15 +105,14 @@ def _patterns(
             out.append(("hammer_star", LONG if up else SHORT, p,
                         "hammer" if up else "shooting star"))  # fmt: skip
     if code & (SUPPORT | RESISTANCE):  # the level in reach that the evidence names
-        support = code & SUPPORT
-        level = (cols.support if support else cols.resistance).item(i)
-        tolerance = 0.5 * cols.atr.item(i)
+        level, tolerance = cols.level.item(i), 0.5 * cols.atr.item(i)
         dist = abs(close - level)
         if tolerance > 0 and dist <= tolerance:
             bonus = DOJI_AT_LEVEL if code & DOJI else 0.0
             s = 1.0 - 0.5 * dist / tolerance + bonus
             p = get("support_resistance", 0.0) * (0.0 if s < 0.0 else 1.0 if s > 1.0 else s)
             if p > 0:  # clamp01 twice (the evidence's, the scorer's) is clamp01 once
+                support = code & SUPPORT
                 out.append(("support_resistance", LONG if support else SHORT, p,
                             f"{'support' if support else 'resistance'} {level:g}"))  # fmt: skip
 
