@@ -128,8 +128,8 @@ class SpotEngine(BaseEngine):
             new_entry_request(
                 _LONG_SIDE, price, Decimal(str(signal.atr)),  # varies: not cached
                 fixed_pct_stop(price, _LONG_SIDE, stop_pct), target,
-                signal.confidence, self.equity(), decision.margin_usd,
-                tight_stop=tight_stop_policy(d.strategy), max_qty=d.instruments[symbol].max_qty,
+                signal.confidence, self.equity(), decision.margin_usd, 1,
+                tight_stop_policy(d.strategy), None, d.instruments[symbol].max_qty,
             ),
             symbol,
         )  # fmt: skip
@@ -138,8 +138,13 @@ class SpotEngine(BaseEngine):
             return
         if quote.widened:
             self.log.info("stop widened", symbol=symbol, reason=quote.widened)
-        self._stop_fraction[symbol] = (price - quote.stop) / price
-        plan = new_entry_plan(_LONG_SIDE, quote.stop, target, 1, signal.confidence, signal.reason)
+        stop, distance = quote.stop, quote.distance
+        # the plan's ``abs(price - stop) / price`` is this long's ``(price - stop) / price``
+        # (value and exponent) while the stop is not above the price
+        self._stop_fraction[symbol] = (
+            distance if distance is not None and stop <= price else (price - stop) / price
+        )
+        plan = new_entry_plan(_LONG_SIDE, stop, target, 1, signal.confidence, signal.reason)
         qty = self.entry_quantity(symbol, quote.margin, price)
         await self.send(symbol, _BUY, qty, reason=f"entry: {signal.reason}", plan=plan)
 

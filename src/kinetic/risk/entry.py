@@ -19,7 +19,7 @@ Pure functions over Decimals (issue 15). The order of the steps:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Literal
 
@@ -93,6 +93,9 @@ class EntryQuote:
     move_pct: Decimal  # expected move, percent of the margin
     cost_pct: Decimal  # round-trip cost, percent of the margin
     widened: str | None = None  # why the stop was moved, if it was
+    # ``abs(price - stop) / price`` as the plan computed it (the spot engine anchors its
+    # stop on the fill with it: one division per entry less); not part of the quote's value
+    distance: Decimal | None = field(default=None, compare=False, repr=False)
 
 
 # ``EntryRequest(...)`` / ``EntryQuote(...)`` built through a twin (``domain.builder``): one
@@ -147,7 +150,13 @@ def _stop_rule(
 ) -> tuple[Decimal, str | None, Decimal | None] | Refusal:
     """``_apply_stop_rule`` and the stop's distance when the stop was kept (None if moved)."""
     distance = abs(req.price - req.stop) / req.price
-    floor = _stop_floor(req.price, req.atr, trip, rules)
+    atr = req.atr
+    if trip > ZERO and not _constants(rules)[0] and atr.is_finite():
+        # ``0 x ATR / price`` is a zero (the price is > 0 here, the ATR finite): the floor
+        # ``max(zero, trip)`` is ``trip`` itself, without the product and its division
+        floor = trip
+    else:
+        floor = _stop_floor(req.price, atr, trip, rules)
     if distance >= floor:
         return req.stop, None, distance
     atr_pct = req.atr / req.price
@@ -177,6 +186,35 @@ def _round_trip(costs: CostModel, holding_s: float) -> Decimal:
     return trip
 
 
+# the last rules' Decimal constants: (rules, min_stop_atr, min_edge_cost_ratio), each as
+# ``exact`` gives it. EntryRules is frozen: the same object gives the same constants
+_last_rules: tuple[EntryRules | None, Decimal, Decimal] = (None, ZERO, ZERO)
+
+
+def _constants(rules: EntryRules) -> tuple[Decimal, Decimal]:
+    """``exact(rules.min_stop_atr)`` and ``exact(rules.min_edge_cost_ratio)``, remembered."""
+    global _last_rules
+    last = _last_rules
+    if last[0] is not rules:
+        last = _last_rules = (
+            rules, exact(rules.min_stop_atr), exact(rules.min_edge_cost_ratio)
+        )  # fmt: skip
+    return last[1], last[2]
+
+
+# the last round trip as a percent of the margin: (round trip, leverage, percent)
+_last_cost: tuple[Decimal | None, int, Decimal] = (None, 0, ZERO)
+
+
+def _cost_pct(trip: Decimal, leverage: int) -> Decimal:
+    """``CostModel.of_margin(trip, leverage) * PCT``, remembered for the last pair."""
+    global _last_cost
+    last = _last_cost
+    if last[0] is not trip or last[1] != leverage:
+        last = _last_cost = (trip, leverage, CostModel.of_margin(trip, leverage) * PCT)
+    return last[2]
+
+
 def liquidation_leverage(distance: Decimal, mmr: Decimal) -> int:
     """The highest leverage whose estimated liquidation lies beyond a stop ``distance`` away.
 
@@ -202,18 +240,29 @@ def plan_entry(req: EntryRequest, costs: CostModel, rules: EntryRules) -> EntryQ
     if isinstance(sized, Refusal):
         return sized
     quantity, leverage, risk_usd = sized
-    margin = quantity * req.price / leverage
-    move = abs(req.target - req.price) / req.price if req.target is not None else None
-    cost_pct = CostModel.of_margin(trip, leverage) * PCT
-    move_pct = CostModel.of_margin(move, leverage) * PCT if move is not None else ZERO
-    ratio = exact(rules.min_edge_cost_ratio)
+    price = req.price
+    # ``x / 1`` and ``x * 1`` are ``x`` (value and exponent: a product already within the
+    # precision, divided or multiplied exactly): skipped at leverage 1 (spot)
+    margin = quantity * price if leverage == 1 else quantity * price / leverage
+    cost_pct = _cost_pct(trip, leverage)
+    target = req.target
+    if target is None:
+        move = None
+        move_pct = ZERO
+    else:
+        move = abs(target - price) / price
+        # ``CostModel.of_margin(move, 1)`` is ``move`` (its check passes)
+        move_pct = move * PCT if leverage == 1 else CostModel.of_margin(move, leverage) * PCT
+    ratio = _constants(rules)[1]
     if move is not None and ratio > ZERO and move < ratio * trip:
         return Refusal(
             "edge",
             f"expected move {move_pct:.3f}% of margin < {rules.min_edge_cost_ratio:g} x "
             f"round-trip cost {cost_pct:.3f}% of margin (leverage {leverage})",
         )
-    return _new_quote(stop, quantity, leverage, margin, risk_usd, move_pct, cost_pct, note)
+    return _new_quote(
+        stop, quantity, leverage, margin, risk_usd, move_pct, cost_pct, note, distance
+    )  # fmt: skip
 
 
 def _floor(qty: Decimal) -> Decimal:

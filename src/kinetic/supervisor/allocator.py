@@ -64,13 +64,10 @@ class CapitalAllocator:
         """Return ``engine``'s allocation of ``total_portfolio`` given its current exposure."""
         pct = self.allocated_pct(engine)
         allocated = total_portfolio * exact(pct) / HUNDRED
-        return _new_allocation(
-            engine_name=engine,
-            allocated_pct=pct,
-            allocated_usd=allocated,
-            current_exposure_usd=exposure,
-            available_usd=max(ZERO, allocated - exposure),
-        )
+        room = allocated - exposure  # ``max(ZERO, room)``: ZERO itself unless room > 0
+        # positional: (engine_name, allocated_pct, allocated_usd, current_exposure_usd,
+        # available_usd)
+        return _new_allocation(engine, pct, allocated, exposure, room if room > ZERO else ZERO)
 
     def disable(self, engine: str) -> None:
         """Mark ``engine`` as disabled; its share goes to the remaining engine."""
