@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from config import ConfigValidationError, UnifiedConfig
@@ -198,6 +199,8 @@ def build_world(
     engines: dict[str, Any] = {s.name: s.engine for s in slots}
     orch = Orchestrator(config, engines, recorder, clock, clock, allocator=allocator)
     holder["o"] = orch
+    for slot in slots:  # the orchestrator's own method now that it exists: no closure call
+        slot.engine.d.allocation = partial(orch.get_allocation, slot.name)
     return World(config, clock, recorder, orch, slots)
 
 

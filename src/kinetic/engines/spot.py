@@ -47,7 +47,7 @@ from kinetic.engines.base import BaseEngine, EngineDeps, OrderPurpose
 from kinetic.execution.oms import JournalUnwritable
 from kinetic.portfolio.positions import new_entry_plan
 from kinetic.risk.entry import Refusal, new_entry_request, tight_stop_policy
-from kinetic.risk.stops import fixed_pct_stop, take_profit
+from kinetic.risk.stops import fixed_pct_stop, level_factors, take_profit
 from kinetic.venues.base import round_price, round_quantity
 from kinetic.venues.base.errors import OrderStateUnknown, PermanentError, TransientError
 
@@ -98,7 +98,7 @@ class SpotEngine(BaseEngine):
         self._no_stop: dict[str, tuple[object, ...]] = {}
         # symbol -> (stop, take-profit, their floats): the objects the floats are of
         self._level_floats: dict[str, tuple[Any, ...]] = {}
-        self._levels_of: tuple[Any, ...] = (None, ZERO, 0.0, 0.0)  # see ``_levels``
+        self._levels_of: tuple[Any, ...] = (None, ZERO, 0.0, 0.0, None, None)  # see ``_levels``
 
     async def on_signal(self, signal: Signal, candle: Candle) -> None:
         symbol = signal.symbol
@@ -112,7 +112,7 @@ class SpotEngine(BaseEngine):
             return
         price = self.close_price(candle)
         alloc = d.allocation()
-        _, size_pct, target_pct, stop_pct = self._levels()
+        _, size_pct, target_pct, stop_pct, stop_f, target_f = self._levels()
         # the largest position: spot_position_size_pct of the allocation (risk sizing
         # usually asks for less)
         wanted = alloc.allocated_usd * size_pct / HUNDRED
@@ -123,11 +123,14 @@ class SpotEngine(BaseEngine):
         if not decision.allowed:
             self.log.debug("entry refused", symbol=symbol, reason=decision.reason)
             return
-        target = take_profit(price, _LONG_SIDE, target_pct)
+        # ``take_profit`` / ``fixed_pct_stop`` of the price: the price x their factor
+        target = (
+            price * target_f if target_f is not None else take_profit(price, _LONG_SIDE, target_pct)
+        )
+        stop = price * stop_f if stop_f is not None else fixed_pct_stop(price, _LONG_SIDE, stop_pct)
         quote = risk.plan(
             new_entry_request(
-                _LONG_SIDE, price, Decimal(str(signal.atr)),  # varies: not cached
-                fixed_pct_stop(price, _LONG_SIDE, stop_pct), target,
+                _LONG_SIDE, price, Decimal(str(signal.atr)), stop, target,  # atr varies
                 signal.confidence, self.equity(), decision.margin_usd, 1,
                 tight_stop_policy(d.strategy), None, d.instruments[symbol].max_qty,
             ),
@@ -148,23 +151,26 @@ class SpotEngine(BaseEngine):
         qty = self.entry_quantity(symbol, quote.margin, price)
         await self.send(symbol, _BUY, qty, reason=f"entry: {signal.reason}", plan=plan)
 
-    def _levels(self) -> tuple[UnifiedConfig, Decimal, float, float]:
-        """The config in force with its spot size (exact), take-profit and stop-loss %.
+    def _levels(self) -> tuple[UnifiedConfig, Decimal, float, float, Any, Any]:
+        """The config in force with its spot size (exact), take-profit and stop-loss %,
+        and a long's stop and take-profit factors (``level_factors``; None: call the
+        function).
 
         Read once per config object: a config is frozen and replaced whole at run time
         (``control.overlay``), and each field read of it costs its ``__getattr__`` hook.
         """
         cfg, levels = self.d.config, self._levels_of
         if levels[0] is not cfg:
+            target_pct, stop_pct = cfg.spot_take_profit_pct, cfg.spot_stop_loss_pct
             levels = self._levels_of = (
-                cfg, exact(cfg.spot_position_size_pct), cfg.spot_take_profit_pct,
-                cfg.spot_stop_loss_pct,
+                cfg, exact(cfg.spot_position_size_pct), target_pct, stop_pct,
+                *level_factors(_LONG_SIDE, stop_pct, target_pct),
             )  # fmt: skip
         return levels
 
     async def on_position_opened(self, position: Position) -> None:
         # levels were computed from the signal price; re-anchor them on the fill price
-        _, _, target_pct, stop_pct = self._levels()
+        _, _, target_pct, stop_pct, _, _ = self._levels()
         fraction = self._stop_fraction.pop(position.symbol, None)
         if fraction is not None:  # the planned distance (the stop rule may have widened it)
             position.stop_price = position.entry_price * (_ONE - fraction)

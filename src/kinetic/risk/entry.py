@@ -141,17 +141,20 @@ def apply_stop_rule(
 def _apply_stop_rule(
     req: EntryRequest, costs: CostModel, rules: EntryRules, trip: Decimal
 ) -> tuple[Decimal, str | None] | Refusal:
-    ruled = _stop_rule(req, costs, rules, trip)
+    ruled = _stop_rule(req, costs, rules, trip, exact(rules.min_stop_atr))
     return ruled if isinstance(ruled, Refusal) else ruled[:2]
 
 
 def _stop_rule(
-    req: EntryRequest, costs: CostModel, rules: EntryRules, trip: Decimal
+    req: EntryRequest, costs: CostModel, rules: EntryRules, trip: Decimal, atr_mult: Decimal
 ) -> tuple[Decimal, str | None, Decimal | None] | Refusal:
-    """``_apply_stop_rule`` and the stop's distance when the stop was kept (None if moved)."""
+    """``_apply_stop_rule`` and the stop's distance when the stop was kept (None if moved).
+
+    ``atr_mult``: ``exact(rules.min_stop_atr)``.
+    """
     distance = abs(req.price - req.stop) / req.price
     atr = req.atr
-    if trip > ZERO and not _constants(rules)[0] and atr.is_finite():
+    if trip > ZERO and not atr_mult and atr.is_finite():
         # ``0 x ATR / price`` is a zero (the price is > 0 here, the ATR finite): the floor
         # ``max(zero, trip)`` is ``trip`` itself, without the product and its division
         floor = trip
@@ -170,49 +173,25 @@ def _stop_rule(
     return max(stop, ZERO), f"{detail}: widened to {_f(floor)}", None
 
 
-# the last round trip asked for: (cost model, holding time, its round trip). A CostModel is
-# frozen and the Decimal context never changes, so the same model and holding time give
-# the same Decimal; another model (a runtime config change builds a new one) recomputes
-_last_trip: tuple[CostModel | None, float, Decimal] = (None, 0.0, ZERO)
+# What ``plan_entry`` reads from its cost model and rules, remembered for the last pair:
+# (costs, rules, round trip, exact(min_stop_atr), exact(min_edge_cost_ratio), the round
+# trip as a percent of the margin at leverage 1). Both are frozen and the Decimal
+# context never changes: the same pair gives the same Decimals; another (a runtime
+# config change builds new ones) recomputes them.
+_Terms = tuple[CostModel | None, EntryRules | None, Decimal, Decimal, Decimal, Decimal]
+_last_terms: _Terms = (None, None, ZERO, ZERO, ZERO, ZERO)
 
 
-def _round_trip(costs: CostModel, holding_s: float) -> Decimal:
-    """``costs.round_trip(holding_s)``, remembered for the last model and holding time."""
-    global _last_trip
-    model, held, trip = _last_trip
-    if model is not costs or held != holding_s:
-        trip = costs.round_trip(holding_s)
-        _last_trip = (costs, holding_s, trip)
-    return trip
-
-
-# the last rules' Decimal constants: (rules, min_stop_atr, min_edge_cost_ratio), each as
-# ``exact`` gives it. EntryRules is frozen: the same object gives the same constants
-_last_rules: tuple[EntryRules | None, Decimal, Decimal] = (None, ZERO, ZERO)
-
-
-def _constants(rules: EntryRules) -> tuple[Decimal, Decimal]:
-    """``exact(rules.min_stop_atr)`` and ``exact(rules.min_edge_cost_ratio)``, remembered."""
-    global _last_rules
-    last = _last_rules
-    if last[0] is not rules:
-        last = _last_rules = (
-            rules, exact(rules.min_stop_atr), exact(rules.min_edge_cost_ratio)
+def _terms(costs: CostModel, rules: EntryRules) -> _Terms:
+    global _last_terms
+    last = _last_terms
+    if last[0] is not costs or last[1] is not rules:
+        trip = costs.round_trip(rules.holding_s)
+        last = _last_terms = (
+            costs, rules, trip, exact(rules.min_stop_atr), exact(rules.min_edge_cost_ratio),
+            CostModel.of_margin(trip, 1) * PCT,
         )  # fmt: skip
-    return last[1], last[2]
-
-
-# the last round trip as a percent of the margin: (round trip, leverage, percent)
-_last_cost: tuple[Decimal | None, int, Decimal] = (None, 0, ZERO)
-
-
-def _cost_pct(trip: Decimal, leverage: int) -> Decimal:
-    """``CostModel.of_margin(trip, leverage) * PCT``, remembered for the last pair."""
-    global _last_cost
-    last = _last_cost
-    if last[0] is not trip or last[1] != leverage:
-        last = _last_cost = (trip, leverage, CostModel.of_margin(trip, leverage) * PCT)
-    return last[2]
+    return last
 
 
 def liquidation_leverage(distance: Decimal, mmr: Decimal) -> int:
@@ -229,8 +208,8 @@ def plan_entry(req: EntryRequest, costs: CostModel, rules: EntryRules) -> EntryQ
     """Apply the stop rule, size, leverage and edge rules to ``req``."""
     if req.price <= ZERO:
         return Refusal("no_price", "no price to size the entry at")
-    trip = _round_trip(costs, rules.holding_s)
-    stopped = _stop_rule(req, costs, rules, trip)
+    _, _, trip, atr_mult, ratio, cost_pct = _terms(costs, rules)
+    stopped = _stop_rule(req, costs, rules, trip, atr_mult)
     if isinstance(stopped, Refusal):
         return stopped
     stop, note, distance = stopped
@@ -244,7 +223,8 @@ def plan_entry(req: EntryRequest, costs: CostModel, rules: EntryRules) -> EntryQ
     # ``x / 1`` and ``x * 1`` are ``x`` (value and exponent: a product already within the
     # precision, divided or multiplied exactly): skipped at leverage 1 (spot)
     margin = quantity * price if leverage == 1 else quantity * price / leverage
-    cost_pct = _cost_pct(trip, leverage)
+    if leverage != 1:  # (``cost_pct`` is the percent at leverage 1)
+        cost_pct = CostModel.of_margin(trip, leverage) * PCT
     target = req.target
     if target is None:
         move = None
@@ -253,7 +233,6 @@ def plan_entry(req: EntryRequest, costs: CostModel, rules: EntryRules) -> EntryQ
         move = abs(target - price) / price
         # ``CostModel.of_margin(move, 1)`` is ``move`` (its check passes)
         move_pct = move * PCT if leverage == 1 else CostModel.of_margin(move, leverage) * PCT
-    ratio = _constants(rules)[1]
     if move is not None and ratio > ZERO and move < ratio * trip:
         return Refusal(
             "edge",

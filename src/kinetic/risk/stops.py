@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from kinetic.domain import HUNDRED, ZERO, Position, PositionSide, as_decimal
 
@@ -38,6 +39,25 @@ def take_profit(entry: Decimal, side: PositionSide, pct: Number) -> Decimal:
     if type(pct) is float or type(pct) is int:  # a config value: its factor is remembered
         return entry * _target_factor(side, pct)
     return entry * _target_factor_of(side, pct)
+
+
+def level_factors(side: PositionSide, stop_pct: Number, target_pct: Number) -> tuple[Any, Any]:
+    """The factors ``fixed_pct_stop`` and ``take_profit`` multiply ``entry`` by for these
+    config percentages: ``entry * factor`` is their result (value and exponent). None for
+    a percentage that is not a float or int, or that they refuse (their call raises then):
+    a caller that holds them calls the function for a None.
+    """
+    return _factor(_stop_factor, side, stop_pct), _factor(_target_factor, side, target_pct)
+
+
+def _factor(of: Any, side: PositionSide, pct: Number) -> Decimal | None:
+    if type(pct) is not float and type(pct) is not int:
+        return None
+    try:
+        factor: Decimal = of(side, pct)
+    except ValueError:
+        return None
+    return factor
 
 
 # The factors of config percentages, computed once per (side, value, type): the same

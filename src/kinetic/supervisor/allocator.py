@@ -24,6 +24,9 @@ class CapitalAllocator:
     def __init__(self, config: UnifiedConfig) -> None:
         self._configured = {"spot": config.spot_capital_pct, "futures": config.futures_capital_pct}
         self._enabled = {"spot": config.spot_enabled, "futures": config.futures_enabled}
+        # engine -> (allocated_pct, exact(allocated_pct)): asked per entry, changed only by
+        # ``disable`` (which forgets them)
+        self._shares: dict[str, tuple[float, Decimal]] = {}
         self._validate_allocation()
 
     def _validate_allocation(self) -> None:
@@ -62,8 +65,11 @@ class CapitalAllocator:
         self, engine: str, total_portfolio: Decimal, exposure: Decimal = ZERO
     ) -> CapitalAllocation:
         """Return ``engine``'s allocation of ``total_portfolio`` given its current exposure."""
-        pct = self.allocated_pct(engine)
-        allocated = total_portfolio * exact(pct) / HUNDRED
+        share = self._shares.get(engine)
+        if share is None:
+            share = self._shares[engine] = (pct := self.allocated_pct(engine), exact(pct))
+        pct = share[0]
+        allocated = total_portfolio * share[1] / HUNDRED
         room = allocated - exposure  # ``max(ZERO, room)``: ZERO itself unless room > 0
         # positional: (engine_name, allocated_pct, allocated_usd, current_exposure_usd,
         # available_usd)
@@ -72,6 +78,7 @@ class CapitalAllocator:
     def disable(self, engine: str) -> None:
         """Mark ``engine`` as disabled; its share goes to the remaining engine."""
         self._enabled[engine] = False
+        self._shares.clear()
 
     def reallocate_disabled_capital(self) -> dict[str, float]:
         """Return the current percentage per engine after moving disabled shares."""

@@ -375,9 +375,10 @@ class Orchestrator:
         return total
 
     def get_allocation(self, engine: str) -> CapitalAllocation:
-        return self.capital_allocator.get_allocation(
-            engine, self.total_value(), self.engines[engine].exposure()
-        )
+        total = ZERO  # ``total_value()``, without its call (every entry asks)
+        for each in self.engines.values():
+            total += each.equity()
+        return self.capital_allocator.get_allocation(engine, total, self.engines[engine].exposure())
 
     def _snapshots(self) -> dict[str, EngineSnapshot]:
         out: dict[str, EngineSnapshot] = {}

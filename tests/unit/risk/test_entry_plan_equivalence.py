@@ -80,7 +80,9 @@ def _reference_plan(
     floor = _stop_floor(req.price, req.atr, trip, rules)
     stop, note = req.stop, None
     if distance < floor:
-        ruled = _stop_rule(req, costs, rules, trip)  # the refusal / widening text
+        ruled = _stop_rule(
+            req, costs, rules, trip, exact(rules.min_stop_atr)
+        )  # the refusal / widening text
         if isinstance(ruled, Refusal):
             return ruled
         stop = max(req.price * (1 - req.side.sign * floor), ZERO)
