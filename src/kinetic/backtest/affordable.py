@@ -71,6 +71,7 @@ from typing import Any
 import numpy as np
 
 from kinetic.backtest.skipping import NEVER, ActionIndex, Kind
+from kinetic.backtest.stretch import as_float
 from kinetic.backtest.world import FillPriceSizer
 from kinetic.domain import MarketType
 from kinetic.marketdata.files import CandleArrays
@@ -289,7 +290,7 @@ def ceiling_floor(terms: FloorTerms, world: Any, slot: int) -> float:
     slots = world.slots
     total = 0.0
     for other in slots:
-        cash = float(other.engine.d.positions.cash)
+        cash = as_float(other.engine.d.positions.cash)  # ``float``, memoised by identity
         if not cash >= 0:
             return -math.inf
         total += cash
@@ -297,7 +298,7 @@ def ceiling_floor(terms: FloorTerms, world: Any, slot: int) -> float:
     allocated = total * world.orchestrator.capital_allocator.allocated_pct(mine.name) / 100
     if not allocated < math.inf:  # beyond the largest float (the own cash would count)
         return -math.inf
-    available = min(allocated * terms.share, float(mine.engine.d.positions.cash))
+    available = min(allocated * terms.share, as_float(mine.engine.d.positions.cash))
     spare = available - terms.fixed
     floor: float = spare / terms.per_price
     if not (spare > available * FLOOR_SLACK and floor > TINY):

@@ -96,7 +96,16 @@ class Bars:
         return True
 
     def candle(self, i: int) -> Candle:
-        if self._lo <= i < self._hi or self._load(i):  # from the block's lists
+        if self._lo <= i < self._hi:
+            sparse = False
+        else:  # ``_load``'s count, inline while the block stays sparse (the usual read)
+            end = self._next
+            if end - BLOCK <= i < end and self._asked < SPARSE - 1:
+                self._asked += 1
+                sparse = True
+            else:
+                sparse = not self._load(i)
+        if not sparse:  # from the block's lists
             k = i - self._lo
             t, o, h, lo, c, v = self._block
             start, op, hi, low, close, vol = t[k], o[k], h[k], lo[k], c[k], v[k]
@@ -118,7 +127,16 @@ class Bars:
 
     def opening_tick(self, i: int) -> Candle:
         """A zero-range bar at bar ``i``'s open: what the venue knows when it opens."""
-        if self._lo <= i < self._hi or self._load(i):
+        if self._lo <= i < self._hi:
+            sparse = False
+        else:  # ``_load``'s count, inline (as in ``candle``)
+            end = self._next
+            if end - BLOCK <= i < end and self._asked < SPARSE - 1:
+                self._asked += 1
+                sparse = True
+            else:
+                sparse = not self._load(i)
+        if not sparse:
             k = i - self._lo
             t, p = self._block[0][k], self._block[1][k]
         else:

@@ -231,13 +231,15 @@ class Driver:
         whole run is stepped.
         """
         monitor = self._monitor
-        held_entries = monitor.breaker_in_force()  # no engine can open anything
-        if held_entries and monitor.circuit_breaker_active:
-            until = monitor.circuit_breaker_until
-            if until is not None:  # the breaker expires on the first group at or after it
-                h = min(h, bisect_left(self._close_ms, until, key=_clock))
-        elif monitor.circuit_breaker_active:
-            return None  # expired, not cleared yet: the next update clears it
+        held_entries = False  # ``breaker_in_force`` is False with neither of these set
+        if monitor.drawdown_latched or monitor.circuit_breaker_active:
+            held_entries = monitor.breaker_in_force()  # no engine can open anything
+            if held_entries and monitor.circuit_breaker_active:
+                until = monitor.circuit_breaker_until
+                if until is not None:  # the breaker expires on the first group at or after
+                    h = min(h, bisect_left(self._close_ms, until, key=_clock))
+            elif monitor.circuit_breaker_active:
+                return None  # expired, not cleared yet: the next update clears it
         held: list[tuple[Any, int, Position]] = []
         h = self._signals_quiet_until(g, h, held_entries, held)
         if h <= g:
@@ -359,8 +361,9 @@ class Driver:
         """Each symbol's skipped bars to the engines that follow them, and to every
         strategy's ``fast_forward``."""
         slots = self.world.slots
+        identity = action.identity  # bar i is group i: ``action.bars`` is ``(g, h)``
         for w, (symbol, arrays) in enumerate(self.series.items()):
-            first, stop = action.bars(w, g, h)
+            first, stop = (g, h) if identity else action.bars(w, g, h)
             if stop <= first:
                 continue
             for slot in slots:

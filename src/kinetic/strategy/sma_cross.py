@@ -184,8 +184,19 @@ class SmaCrossStrategy:
         st = self._states.get(symbol)
         if st is None:
             st = self._state(symbol)
-        if st.series is not None:  # after a fast-forward (backtests)
-            return self._from_series(st, candle)
+        series = st.series
+        if series is not None:  # after a fast-forward (backtests)
+            # bar ``cursor`` of the series the state follows is looked up; any other
+            # candle refills the windows first and steps (``len(series)``, without its
+            # method: the length of its columns)
+            i = st.cursor
+            if (
+                i < len(series.open_time_ms) and candle.open_time_ms == series.open_time_ms.item(i)
+                and candle.close == series.close.item(i) and candle.high == series.high.item(i)
+                and candle.low == series.low.item(i)
+            ):  # fmt: skip
+                return self._looked_up(st, candle, i)
+            self._materialise(symbol, st)
         return self._stepped(st, candle)
 
     def _stepped(self, st: _SymbolState, candle: Candle) -> Signal:
@@ -243,20 +254,6 @@ class SmaCrossStrategy:
             # the ATR rides along: an engine re-anchors a stop on a later fill with it
             return new_flat(symbol, close, candle.close_time_ms, _mean(st.ranges), None, "no cross")
         return self._signal(candle, st.last_cross, st.ranges)
-
-    def _from_series(self, st: _SymbolState, candle: Candle) -> Signal:
-        """``on_candle`` while the state follows a series: bar ``cursor`` of it is looked
-        up; any other candle refills the windows first and steps."""
-        series, i = st.series, st.cursor
-        assert series is not None
-        if (
-            i < len(series) and candle.open_time_ms == series.open_time_ms.item(i)
-            and candle.close == series.close.item(i) and candle.high == series.high.item(i)
-            and candle.low == series.low.item(i)
-        ):  # fmt: skip
-            return self._looked_up(st, candle, i)
-        self._materialise(candle.symbol, st)
-        return self._stepped(st, candle)
 
     def _looked_up(self, st: _SymbolState, candle: Candle, i: int) -> Signal:
         """``on_candle`` on bar ``i`` of the series the state follows (``fast_forward``):

@@ -104,14 +104,29 @@ class GlobalRiskMonitor:
             self.day_start_value = portfolio_value
         if self.circuit_breaker_active:
             self._expire()
-        self.peak_portfolio_value = max(self.peak_portfolio_value, portfolio_value)
-        self.daily_pnl = portfolio_value - self.day_start_value
+        # ``max(peak, value)``: the first unless the second is greater (nan included)
+        peak = self.peak_portfolio_value
+        if portfolio_value > peak:
+            self.peak_portfolio_value = peak = portfolio_value
+        start = self.day_start_value
+        self.daily_pnl = portfolio_value - start
         if self.drawdown_latched:
             return None  # entries are held already; nothing new to trip until cleared
-        if _drawdown_pct(self.peak_portfolio_value, portfolio_value) > self._dd_limit:
+        # ``_drawdown_pct(peak, value) > limit`` and ``check_daily_loss_limit(value)``,
+        # inline (the same operations): every step of a backtest asks
+        if peak > 0:
+            dd = (peak - portfolio_value) / peak * 100
+            if (dd if dd > 0.0 else 0.0) > self._dd_limit:  # ``max(0.0, dd)``
+                dd = self.drawdown_pct(portfolio_value)
+                return self.latch_drawdown(f"drawdown {dd:.2f}% from peak > {self._dd_limit:g}%")
+        elif self._dd_limit < 0.0:
             dd = self.drawdown_pct(portfolio_value)
             return self.latch_drawdown(f"drawdown {dd:.2f}% from peak > {self._dd_limit:g}%")
-        if self.check_daily_loss_limit(portfolio_value) and not self.circuit_breaker_active:
+        if (
+            start > 0
+            and (start - portfolio_value) / start * 100 > self._daily_limit
+            and not self.circuit_breaker_active
+        ):
             loss = -self.daily_pnl / self.day_start_value * 100 if self.day_start_value else 0.0
             return self.trigger_circuit_breaker(
                 f"daily loss {loss:.2f}% > {self._daily_limit:g}%", RiskAction.HALT_NEW_TRADES
@@ -143,9 +158,22 @@ class GlobalRiskMonitor:
         """
         if self.drawdown_latched:
             return False  # ``update`` trips nothing while the drawdown hold is latched
-        if _drawdown_pct(max(self.peak_portfolio_value, peak), portfolio_value) > self._dd_limit:
+        # ``_drawdown_pct(max(self.peak_portfolio_value, peak), value) > limit`` and
+        # ``check_daily_loss_limit(value)``, inline (the same operations: a backtest
+        # asks once per skipped stretch)
+        top = self.peak_portfolio_value
+        if peak > top:
+            top = peak
+        if top > 0:
+            dd = (top - portfolio_value) / top * 100
+            if (dd if dd > 0.0 else 0.0) > self._dd_limit:
+                return True
+        elif self._dd_limit < 0.0:
             return True
-        return self.check_daily_loss_limit(portfolio_value)
+        start = self.day_start_value
+        if start <= 0:
+            return False
+        return (start - portfolio_value) / start * 100 > self._daily_limit
 
     def can_open_new_trade(self) -> bool:
         """False while a breaker holds: the drawdown latch, or a daily-loss cooldown."""
