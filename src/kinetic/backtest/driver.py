@@ -42,6 +42,7 @@ from kinetic.backtest.stretch import (
     CurveFill,
     Stretch,
     as_float,
+    exact_extremes,
     levels_clear_until,
     only_stops,
     position_value,
@@ -136,6 +137,8 @@ class Driver:
     _close_ms: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # per group
     # per symbol: ``stretch.coarse_extremes`` of its bars, made on first use
     _coarse: dict[int, tuple[list[float], list[float]] | None] = field(default_factory=dict)
+    # per symbol: ``coarse_extremes`` of its closes (``stretch_values``' bounds)
+    _close_blocks: dict[int, tuple[list[float], list[float]] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._arrays = list(self.series.values())
@@ -249,7 +252,11 @@ class Driver:
         if h <= g:
             return None
         stretch = self._values(g, h, held)
-        if not self._risk_quiet(stretch.low, stretch.high):
+        # bounds of the extremes first (a lower low, a higher high: quiet with them is
+        # quiet with the extremes); the extremes themselves when they are not quiet
+        if not self._risk_quiet(stretch.low, stretch.high) and (
+            stretch.bounded < 0 or not self._risk_quiet(*exact_extremes(self, stretch))
+        ):
             self._hold_until = h
             return None
         return stretch
@@ -344,8 +351,11 @@ class Driver:
         # ``max(peak, high)`` (no trip on either, ``_risk_quiet``). One update, then.
         monitor = self._monitor
         high = stretch.high
-        if high > monitor.peak_portfolio_value:
-            monitor.peak_portfolio_value = high
+        if high > monitor.peak_portfolio_value:  # (a bound of it: the highest value?)
+            if stretch.bounded >= 0:
+                high = exact_extremes(self, stretch)[1]
+            if high > monitor.peak_portfolio_value:
+                monitor.peak_portfolio_value = high
         last = stretch.last
         monitor.update(last)
         self._last_risk = (last, int(self.world.clock.time()) // DAY_S)

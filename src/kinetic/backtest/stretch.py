@@ -51,6 +51,10 @@ class Stretch:
     values: np.ndarray | None
     scale: float = 0.0
     base: float = 0.0
+    # >= 0: ``low`` and ``high`` bound the values' extremes (from the ``COARSE``-bar
+    # blocks of symbol ``bounded``'s closes that hold the stretch) and are not the
+    # extremes themselves; ``exact_extremes`` makes them
+    bounded: int = -1
 
 
 FLUSH_BARS = 1 << 16  # deferred curve values computed at once (bounds the temporaries)
@@ -166,11 +170,12 @@ def only_stops(slot: Any) -> bool:
     oms, venue = slot.engine.d.oms, slot.venue
     if oms.idle():  # nothing tracked: none open, none awaiting fills
         return not venue.has_open_orders()
-    if not oms.has_open_orders() and not venue.has_open_orders():
-        return not any(oms.awaiting_fills(s) for s in slot.engine.d.positions.positions)
-    book = slot.engine.d.positions.positions
+    # the lists, empty exactly when ``has_open_orders`` says False (one read each)
     mine = oms.open_orders()
     resting = venue.resting_orders()
+    if not mine and not resting:
+        return not any(oms.awaiting_fills(s) for s in slot.engine.d.positions.positions)
+    book = slot.engine.d.positions.positions
     if len(mine) == 1 and len(resting) == 1:  # one stop (the usual case): no two sets
         if mine[0].client_order_id != resting[0].client_order_id:
             return False
@@ -265,11 +270,10 @@ def levels_clear_until(driver: Driver, slot: Any, w: int, pos: Position, g: int,
     if pos.take_profit is not None:
         (above if long else below).append(as_float(pos.take_profit))
     venue = slot.venue
-    if venue.has_open_orders():
-        for o in venue.resting_orders():
-            if o.symbol == pos.symbol and o.stop_price is not None:
-                # ``as_float``: the same float, converted once per order (not per stretch)
-                (below if o.side is _SELL else above).append(as_float(o.stop_price))
+    for o in venue.resting_orders():  # (none: an empty list)
+        if o.symbol == pos.symbol and o.stop_price is not None:
+            # ``as_float``: the same float, converted once per order (not per stretch)
+            (below if o.side is _SELL else above).append(as_float(o.stop_price))
     if slot.engine.market is _FUTURES:
         liquidation = venue.liquidation_at(pos.symbol)
         if liquidation is not None:
@@ -309,6 +313,37 @@ def close_extremes(
 SHORT_STRETCH = 80  # up to this many groups ``close_extremes`` compares Python floats
 
 
+def block_bounds(
+    driver: Driver, w: int, close: np.ndarray, g: int, h: int
+) -> tuple[float, float] | None:
+    """A close at or below, and one at or above, every ``close[g:h]``: the extremes of
+    the ``COARSE``-bar blocks holding them (lists made once per symbol); None unless
+    the column is float64 (a block with a nan gives ``-inf`` and ``inf``)."""
+    blocks = driver._close_blocks.get(w, _NOT_MADE)
+    if blocks is _NOT_MADE:
+        blocks = driver._close_blocks[w] = coarse_extremes(close, close)
+    if blocks is None:
+        return None
+    a, b = g // COARSE, (h - 1) // COARSE
+    lows: list[float] = blocks[0]
+    highs: list[float] = blocks[1]
+    if a == b:
+        return lows[a], highs[a]
+    return min(lows[a : b + 1]), max(highs[a : b + 1])
+
+
+def exact_extremes(driver: Driver, stretch: Stretch) -> tuple[float, float]:
+    """A stretch's ``low`` and ``high``, made the values' extremes if they were bounds
+    (``Stretch.bounded``): the values at the stretch's extreme closes."""
+    w = stretch.bounded
+    if w >= 0:
+        scale, base = stretch.scale, stretch.base
+        lo_c, hi_c = close_extremes(driver, w, driver._arrays[w].close, stretch.g, stretch.h)
+        stretch.low, stretch.high = scale * lo_c + base, scale * hi_c + base
+        stretch.bounded = -1
+    return stretch.low, stretch.high
+
+
 def stretch_values(
     driver: Driver, g: int, h: int, held: list[tuple[Any, int, Position]]
 ) -> Stretch:
@@ -338,11 +373,17 @@ def stretch_values(
                 if scale > 0:
                     # ``scale * c + base`` does not decrease as ``c`` grows (each rounding
                     # is monotonic): the extremes are those at the extreme closes, the
-                    # values left to the driver's ``CurveFill``
+                    # values left to the driver's ``CurveFill``. First bounded by the
+                    # extreme closes of the blocks holding the stretch (a lower low and
+                    # a higher high: enough for the risk check and the peak, usually)
+                    last = scale * close.item(h - 1) + base
+                    bounds = block_bounds(driver, w, close, g, h)
+                    if bounds is not None:
+                        low, high = scale * bounds[0] + base, scale * bounds[1] + base
+                        return Stretch(g, h, low, high, last, True, None, scale, base, w)
                     lo_c, hi_c = close_extremes(driver, w, close, g, h)
                     low = scale * lo_c + base
                     high = scale * hi_c + base
-                    last = scale * close.item(h - 1) + base
                     return Stretch(g, h, low, high, last, True, None, scale, base)
                 out = scale * close[g:h]
                 out += base

@@ -51,6 +51,8 @@ RESYNC = 64  # running sums are recomputed exactly after this many updates
 # error bound of 526 units after RESYNC updates (see ``SmaCrossStrategy._sign``), doubled
 _TOL_UNITS = 2.0**-43
 _TOL_FLOOR = 2.0**-1000  # subnormal results round absolutely, not relatively
+# enum members as module globals (an Enum class's attribute costs a ``__getattr__`` hook)
+_LONG, _SHORT = Direction.LONG, Direction.SHORT
 
 
 @dataclass(slots=True)
@@ -245,7 +247,7 @@ class SmaCrossStrategy:
             return new_flat(symbol, close, candle.close_time_ms, 0.0, None, "warming up")
         prev_sign, st.prev_sign = st.prev_sign, sign
         if prev_sign is not None and prev_sign * sign < 0:  # -1 to 1 (up) or 1 to -1
-            st.last_cross = Direction.LONG if sign > 0 else Direction.SHORT
+            st.last_cross = _LONG if sign > 0 else _SHORT
             st.bars_since_cross = 0
         else:
             st.bars_since_cross += 1
@@ -275,11 +277,12 @@ class SmaCrossStrategy:
             sign = self._exact_at(series, i + 1)
         prev_sign, st.prev_sign = st.prev_sign, sign
         if prev_sign is not None and prev_sign * sign < 0:
-            st.last_cross = Direction.LONG if sign > 0 else Direction.SHORT
+            st.last_cross = _LONG if sign > 0 else _SHORT
             st.bars_since_cross = 0
         else:
             st.bars_since_cross += 1
-        window = ranges[max(1, i + 1 - ATR_PERIOD) : i + 1].tolist()
+        first = i + 1 - ATR_PERIOD  # ``max(1, i + 1 - ATR_PERIOD)``, without the call
+        window = ranges[first if first > 1 else 1 : i + 1].tolist()
         if st.last_cross is None or st.bars_since_cross > 0:
             return new_flat(candle.symbol, close, candle.close_time_ms, _mean(window), None,
                             "no cross")  # fmt: skip
@@ -455,11 +458,11 @@ class SmaCrossStrategy:
     def _signal(self, candle: Candle, direction: Direction, ranges: Collection[float]) -> Signal:
         reason = self._reasons.get(direction)
         if reason is None:
-            word = "up" if direction is Direction.LONG else "down"
+            word = "up" if direction is _LONG else "down"
             reason = f"SMA{self.fast} crossed {word} SMA{self.slow}"
             self._reasons[direction] = reason
         atr = 0.0  # a long-only exit never opens a short: no stop distance
-        if direction is Direction.LONG or self.allow_short:
+        if direction is _LONG or self.allow_short:
             atr = max(_mean(ranges), candle.close * 1e-6)
         # ``Signal(candle.symbol, direction, 100, candle.close, candle.close_time_ms, atr,
         # None, reason)``, slot by slot (confidence 100 passes its ``__post_init__``)
