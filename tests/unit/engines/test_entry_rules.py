@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from kinetic.domain import Direction, Regime
 from kinetic.engines.futures import FuturesEngine
@@ -87,3 +89,24 @@ async def test_futures_leverage_is_the_smallest_that_carries_the_risk_size() -> 
     assert pos.leverage == 4
     assert pos.quantity == D("1.395")
     assert pos.stop_price == D("1960.00")
+
+
+async def test_spot_stop_on_the_fill_is_the_same_with_or_without_the_plans_distance() -> None:
+    # the engine anchors its stop with the quote's distance; a quote without one (or a
+    # stop above the price) falls back to ``(price - stop) / price``: the same stop
+    stops = []
+    for strip in (False, True):
+        w = spot_world("4000", planned=True, spot_position_size_pct=50.0)
+        if strip:
+            plan = w.risk.plan
+
+            def no_distance(request: Any, symbol: str = "", plan: Any = plan) -> Any:
+                quote = plan(request, symbol)
+                assert quote.distance is not None
+                return replace(quote, distance=None)
+
+            w.risk.plan = no_distance  # type: ignore[method-assign]
+        await _signal(w, BTC, 100.0)
+        stops.append(str(w.positions.positions[BTC].stop_price))
+    assert stops[0] == stops[1]
+    assert D(stops[0]) == D("97.0")

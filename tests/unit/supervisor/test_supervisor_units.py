@@ -38,6 +38,25 @@ def test_disabled_engine_share_goes_to_the_other() -> None:
     assert both.reallocate_disabled_capital() == {"spot": 0.0, "futures": 100.0}
 
 
+def test_allocation_after_a_disable_gives_the_new_shares() -> None:
+    # the shares asked for before the disable (remembered per engine) are not reused
+    both = CapitalAllocator(UnifiedConfig(**BOTH))
+    assert both.get_allocation("futures", Decimal(10000)).allocated_usd == Decimal(6000)
+    assert both.get_allocation("spot", Decimal(10000)).allocated_pct == 40.0
+    both.disable("spot")
+    after = both.get_allocation("futures", Decimal(10000))
+    assert (after.allocated_pct, str(after.allocated_usd)) == (100.0, "10000.0")
+    assert both.get_allocation("spot", Decimal(10000)).allocated_usd == Decimal(0)
+
+
+def test_allocation_available_is_zero_itself_when_exposure_uses_it_all() -> None:
+    alloc = CapitalAllocator(UnifiedConfig(**BOTH))
+    over = alloc.get_allocation("spot", Decimal("10000.00"), Decimal("4000.000"))
+    assert str(over.available_usd) == "0"  # ZERO itself, not 0.000
+    room = alloc.get_allocation("spot", Decimal("10000.00"), Decimal("1000.5"))
+    assert str(room.available_usd) == "2999.500"  # max(ZERO, allocated - exposure)
+
+
 def test_allocator_refuses_over_100_percent() -> None:
     cfg = UnifiedConfig.model_construct(
         spot_capital_pct=70.0, futures_capital_pct=50.0, spot_enabled=True, futures_enabled=True
