@@ -170,13 +170,18 @@ class SpotEngine(BaseEngine):
 
     async def on_position_opened(self, position: Position) -> None:
         # levels were computed from the signal price; re-anchor them on the fill price
-        _, _, target_pct, stop_pct, _, _ = self._levels()
+        _, _, target_pct, stop_pct, _, target_f = self._levels()
         fraction = self._stop_fraction.pop(position.symbol, None)
+        entry, side = position.entry_price, position.side
         if fraction is not None:  # the planned distance (the stop rule may have widened it)
-            position.stop_price = position.entry_price * (_ONE - fraction)
+            position.stop_price = entry * (_ONE - fraction)
         else:
-            position.stop_price = fixed_pct_stop(position.entry_price, position.side, stop_pct)
-        position.take_profit = take_profit(position.entry_price, position.side, target_pct)
+            position.stop_price = fixed_pct_stop(entry, side, stop_pct)
+        position.take_profit = (  # ``take_profit(entry, side, target_pct)``
+            entry * target_f
+            if target_f is not None and side is _LONG_SIDE
+            else take_profit(entry, side, target_pct)
+        )
         await self.d.recorder.record_position(self.name, position)
         if self.log.enabled(logging.INFO):
             self.log.info(
