@@ -264,13 +264,20 @@ def levels_clear_until(driver: Driver, slot: Any, w: int, pos: Position, g: int,
     assert index is not None
     lo, hi = (g, h) if index.identity else index.bars(w, g, h)
     long = pos.side is _LONG
+    venue = slot.venue
+    resting = venue.resting_orders()
+    if not resting and slot.engine.market is not _FUTURES and lo < hi:
+        # the stop and take-profit alone: first by their magnitudes, without converting
+        # them (a Decimal's float goes through a string); clear by these bounds is clear
+        bounds = _magnitudes(pos.stop_price, pos.take_profit, long)
+        if bounds is not None and _levels_clear(driver, w, lo, hi, *bounds):
+            return h
     below: list[float] = []  # levels a falling low reaches
     above: list[float] = []  # levels a rising high reaches
     (below if long else above).append(as_float(pos.stop_price))
     if pos.take_profit is not None:
         (above if long else below).append(as_float(pos.take_profit))
-    venue = slot.venue
-    for o in venue.resting_orders():  # (none: an empty list)
+    for o in resting:  # (none: an empty list)
         if o.symbol == pos.symbol and o.stop_price is not None:
             # ``as_float``: the same float, converted once per order (not per stretch)
             (below if o.side is _SELL else above).append(as_float(o.stop_price))
@@ -288,6 +295,33 @@ def levels_clear_until(driver: Driver, slot: Any, w: int, pos: Position, g: int,
     if first >= hi - lo:
         return h
     return min(h, index.group(w, lo + first))
+
+
+_ZERO = Decimal(0)
+
+
+def _magnitudes(
+    stop: Decimal, target: Decimal | None, long: bool
+) -> tuple[list[float], list[float]] | None:
+    """Levels for ``_levels_clear`` at or beyond the stop's and the take-profit's floats
+    (away from the prices), from their decimal exponents: ``10**a <= |d| < 10**(a+1)``
+    for ``a = d.adjusted()``, so ``float(d) < 10.0**(a + 2)`` and, for ``d > 0``,
+    ``float(d) > 10.0**(a - 1)`` (a factor 10 of room for the float powers). A floor
+    (the levels below: a long's stop, a short's take-profit) is bounded from above, a
+    ceiling from below (positive levels only). None where a level is not finite or a
+    bound cannot be shown."""
+    first, second = (stop, target) if long else (target, stop)  # below, above
+    below: list[float] = []
+    above: list[float] = []
+    if first is not None:
+        if not first.is_finite() or not -300 < (a := first.adjusted()) < 300:
+            return None
+        below.append(10.0 ** (a + 2))
+    if second is not None:
+        if not (second.is_finite() and second > _ZERO) or not -300 < (a := second.adjusted()) < 300:
+            return None
+        above.append(10.0 ** (a - 1))
+    return below, above
 
 
 def close_extremes(

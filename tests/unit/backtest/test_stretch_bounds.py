@@ -9,13 +9,24 @@ the highest value itself: a drawdown then trips on the bar stepping trips it on.
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 from types import SimpleNamespace
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from config import UnifiedConfig
 from kinetic.backtest.driver import Driver
-from kinetic.backtest.stretch import COARSE, CurveFill, Stretch, block_bounds, close_extremes
+from kinetic.backtest.stretch import (
+    COARSE,
+    MARGIN,
+    CurveFill,
+    Stretch,
+    _magnitudes,
+    block_bounds,
+    close_extremes,
+)
 from kinetic.clock import ManualClock
 from kinetic.supervisor.risk_monitor import GlobalRiskMonitor
 
@@ -75,3 +86,34 @@ def test_a_nan_close_bounds_nothing() -> None:
     assert block_bounds(blocks, 0, close, 0, 3) == (1.0, float(COARSE))  # type: ignore[arg-type]
     ints = SimpleNamespace(_nan_free={}, _close_blocks={})
     assert block_bounds(ints, 0, np.arange(10), 0, 3) is None  # type: ignore[arg-type]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.decimals(allow_nan=True, allow_infinity=True, places=None),
+    st.one_of(st.none(), st.decimals(allow_nan=True, allow_infinity=True)),
+    st.booleans(),
+)
+def test_magnitude_levels_lie_beyond_the_levels_floats(
+    stop: Decimal, target: Decimal | None, long: bool
+) -> None:
+    """``levels_clear_until``'s first try: the floor it checks is at or above the float
+    of the level below, the ceiling at or below the float of the level above; a level
+    that is not finite, or a ceiling not above 0, gives none."""
+    got = _magnitudes(stop, target, long)
+    low, high = (stop, target) if long else (target, stop)
+    if got is None:
+        return
+    below, above = got
+    assert all(lv.is_finite() for lv in (stop, target) if lv is not None)
+    if low is not None:
+        assert below[0] >= float(low)
+        assert below[0] * (1 + MARGIN) >= float(low) * (1 + MARGIN)
+    else:
+        assert below == []
+    if high is not None:
+        assert high > 0
+        assert above[0] <= float(high)
+        assert above[0] * (1 - MARGIN) <= float(high) * (1 - MARGIN)
+    else:
+        assert above == []
