@@ -23,6 +23,7 @@ from kinetic.marketdata.store import CandleStore
 from kinetic.strategy.base import Strategy
 from kinetic.supervisor.allocator import CapitalAllocator
 from kinetic.supervisor.orchestrator import Orchestrator
+from kinetic.supervisor.risk_monitor import GlobalRiskMonitor
 from kinetic.venues.base import UnknownSymbol
 from kinetic.venues.sim.instruments import default_instruments
 from kinetic.wiring import MARKETS, build_engine, configured_strategy, make_sim_venue
@@ -177,6 +178,9 @@ def build_world(
     clock = ManualClock(start_s)
     recorder = BacktestRecorder(clock_ms=clock.time_ms)
     allocator = CapitalAllocator(config)
+    # the orchestrator's global monitor, built first: the engines' risk managers ask its
+    # ``can_open_new_trade`` itself (no closure per entry)
+    monitor = GlobalRiskMonitor(config, clock)
     holder: dict[str, Orchestrator] = {}
     slots: list[EngineSlot] = []
     for name in allocator.enabled:
@@ -187,7 +191,7 @@ def build_world(
         store = CandleStore(maxlen=WINDOW)
         engine = build_engine(
             name, config, venue, store, recorder, clock, symbols, capital,
-            _allocation(holder, name), lambda: holder["o"].risk_monitor.can_open_new_trade(),
+            _allocation(holder, name), monitor.can_open_new_trade,
             lambda _n: None, strategy=_strategy(config, name, opts), instruments=insts,
             sizer=fill_price_sizer(venue, config, name, insts, opts.stake, opts.fee_fixed),
         )  # fmt: skip
@@ -197,7 +201,9 @@ def build_world(
             engine.sole_venue_user = True  # only this engine touches the SimExchange
         slots.append(EngineSlot(name, engine, venue, store, capital))
     engines: dict[str, Any] = {s.name: s.engine for s in slots}
-    orch = Orchestrator(config, engines, recorder, clock, clock, allocator=allocator)
+    orch = Orchestrator(
+        config, engines, recorder, clock, clock, allocator=allocator, risk_monitor=monitor
+    )
     holder["o"] = orch
     for slot in slots:  # the orchestrator's own method now that it exists: no closure call
         slot.engine.d.allocation = partial(orch.get_allocation, slot.name)
